@@ -1,0 +1,1 @@
+"""zfsyncd: ZFS work as persistent, reversible transactions."""

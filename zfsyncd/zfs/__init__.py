@@ -1,0 +1,1 @@
+"""The only code that runs zfs and zpool (DESIGN.md, layers)."""

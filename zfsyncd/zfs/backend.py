@@ -1,0 +1,145 @@
+"""The one protocol for ZFS that everything above zfs/ uses.
+
+Two implementations honour it: `CliBackend` (zfsyncd/zfs/cli.py), which runs the real zfs
+commands, and `MemoryBackend` (zfsyncd/zfs/memory.py), a model of ZFS for fast unit tests.
+tests/contract/ runs one suite against both: on the host against the model, in the OpenZFS
+lab against real pools. Where they disagree, the model is wrong.
+
+Every method validates the names it is given before it does anything, raises the typed
+errors of zfsyncd.zfs.errors, and changes nothing when it raises for bad input.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Mapping, Sequence
+from enum import StrEnum
+from typing import Protocol, Self
+
+from zfsyncd.zfs.capabilities import Capabilities
+from zfsyncd.zfs.models import (
+    Hold,
+    ObjectType,
+    PropertyValue,
+    RecvSpec,
+    SendSpec,
+    TransferProgress,
+    TransferResult,
+    ZfsObject,
+)
+
+ALL_TYPES: tuple[ObjectType, ...] = tuple(ObjectType)
+ProgressCallback = Callable[[TransferProgress], None]
+
+
+class DestroyMode(StrEnum):
+    SINGLE = "single"  # only the named object
+    RECURSIVE = "recursive"  # -r: descendants (and, for a snapshot, same-named ones below)
+    DEPENDENTS = "dependents"  # -R: descendants and every clone that depends on them
+
+
+class ZfsBackend(Protocol):
+    """Operations on the pools of one host."""
+
+    async def capabilities(self) -> Capabilities: ...
+
+    async def list(
+        self,
+        root: str | None = None,
+        *,
+        types: Sequence[ObjectType] = ALL_TYPES,
+        recursive: bool = True,
+        depth: int | None = None,
+        user_properties: Sequence[str] = (),
+    ) -> builtins.list[ZfsObject]:
+        """`zfs list -Hp`: `root` and (if recursive) what lies below it, or every pool."""
+        ...
+
+    async def get(self, name: str, *, user_properties: Sequence[str] = ()) -> ZfsObject:
+        """One object by name; NotFoundError if there is none."""
+        ...
+
+    async def exists(self, name: str) -> bool: ...
+
+    async def create(
+        self,
+        name: str,
+        *,
+        properties: Mapping[str, str] | None = None,
+        parents: bool = False,
+        volume_size: int | None = None,
+    ) -> None: ...
+
+    async def snapshot(
+        self,
+        snapshots: Sequence[str],
+        *,
+        recursive: bool = False,
+        properties: Mapping[str, str] | None = None,
+    ) -> None:
+        """Create the snapshots atomically (one txg), with user properties set on them."""
+        ...
+
+    async def destroy(self, name: str, *, mode: DestroyMode = DestroyMode.SINGLE) -> None: ...
+
+    async def hold(
+        self, tag: str, snapshots: Sequence[str], *, recursive: bool = False
+    ) -> None: ...
+
+    async def release(
+        self, tag: str, snapshots: Sequence[str], *, recursive: bool = False
+    ) -> None: ...
+
+    async def holds(self, snapshot: str, *, recursive: bool = False) -> builtins.list[Hold]: ...
+
+    async def bookmark(self, source: str, bookmark: str) -> None:
+        """Bookmark a snapshot (or copy a bookmark) as `bookmark` (`pool/fs#mark`)."""
+        ...
+
+    async def rename(self, old: str, new: str, *, recursive: bool = False) -> None:
+        """Rename a dataset or a snapshot; `recursive` (-r) renames a snapshot and its
+        same-named counterparts below."""
+        ...
+
+    async def clone(
+        self, snapshot: str, target: str, *, properties: Mapping[str, str] | None = None
+    ) -> None: ...
+
+    async def promote(self, clone: str) -> None: ...
+
+    async def rollback(self, snapshot: str, *, destroy_newer: bool = False) -> None:
+        """Roll a dataset back to `snapshot`; newer snapshots are destroyed only with -r."""
+        ...
+
+    async def get_properties(
+        self, name: str, properties: Sequence[str]
+    ) -> dict[str, PropertyValue]: ...
+
+    async def set_properties(self, name: str, properties: Mapping[str, str]) -> None: ...
+
+    async def inherit(self, name: str, prop: str, *, recursive: bool = False) -> None: ...
+
+    async def send_estimate(self, spec: SendSpec) -> int:
+        """The stream size in bytes that `zfs send -nvP` predicts."""
+        ...
+
+    async def send_recv(
+        self,
+        spec: SendSpec,
+        target: Self,
+        recv: RecvSpec,
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> TransferResult:
+        """Send from this host's pools into `target`'s (which may be this same backend).
+
+        A failure raises the error of the side that explains it (recv for a mismatched
+        incremental, send for a missing snapshot); with `recv.resumable` a cut stream
+        leaves a `receive_resume_token` on the target. Cancelling the awaiting task cuts
+        the stream the same way.
+        """
+        ...
+
+    async def recv_abort(self, dataset: str) -> None:
+        """`zfs receive -A`: discard a partial resumable receive."""
+        ...

@@ -1,0 +1,339 @@
+"""`CliBackend`: the ZfsBackend that runs the real zfs commands.
+
+Each method checks its names (zfsyncd.zfs.names) before it builds an argv, so a bad name
+never reaches a command line; then it runs one zfs command through its `CommandRunner`,
+whose failures arrive as typed errors.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+from collections.abc import Mapping, Sequence
+
+from zfsyncd.zfs import names
+from zfsyncd.zfs.backend import ALL_TYPES, DestroyMode, ProgressCallback
+from zfsyncd.zfs.capabilities import Capabilities, Feature, parse_version
+from zfsyncd.zfs.errors import InvalidNameError, NotFoundError, ZfsCommandError
+from zfsyncd.zfs.inventory import list_columns, parse_list
+from zfsyncd.zfs.models import (
+    Hold,
+    ObjectType,
+    PropertySource,
+    PropertyValue,
+    RecvSpec,
+    SendSpec,
+    TransferProgress,
+    TransferResult,
+    ZfsObject,
+)
+from zfsyncd.zfs.runner import CommandRunner
+from zfsyncd.zfs.sendrecv import pipe
+
+# `zfs send -nvP` ends with "size\t<bytes>"
+_SIZE_LINE = re.compile(r"^size\t(\d+)$", re.MULTILINE)
+
+
+def _assignments(properties: Mapping[str, str] | None) -> builtins.list[str]:
+    """`prop=value` words, each name and value checked first."""
+    words = []
+    for prop, value in (properties or {}).items():
+        names.check_property_name(prop)
+        names.check_property_value(prop, value)
+        words.append(f"{prop}={value}")
+    return words
+
+
+def _property_args(properties: Mapping[str, str] | None) -> builtins.list[str]:
+    """`-o prop=value` for each property (create, clone, snapshot, receive)."""
+    return [arg for word in _assignments(properties) for arg in ("-o", word)]
+
+
+def _parse_source(text: str) -> tuple[PropertySource, str | None]:
+    if text.startswith("inherited from "):
+        return PropertySource.INHERITED, text.removeprefix("inherited from ")
+    if text == "-":
+        return PropertySource.NONE, None
+    try:
+        return PropertySource(text), None
+    except ValueError:
+        return PropertySource.NONE, None
+
+
+class CliBackend:
+    """ZFS through the zfs command, locally or through the runner's transport (ssh)."""
+
+    def __init__(self, runner: CommandRunner | None = None, *, zfs: str = "zfs") -> None:
+        self.runner = runner or CommandRunner()
+        self.zfs = zfs
+        self._capabilities: Capabilities | None = None
+
+    async def _zfs(self, *args: str) -> str:
+        return (await self.runner.run([self.zfs, *args])).stdout
+
+    async def capabilities(self) -> Capabilities:
+        if self._capabilities is None:
+            try:
+                text = await self._zfs("version")
+            except ZfsCommandError as exc:
+                # zfs-fuse and OpenZFS before 0.8 have no `zfs version` at all
+                text = exc.stderr
+            self._capabilities = parse_version(text)
+        return self._capabilities
+
+    async def _require(self, feature: Feature) -> None:
+        (await self.capabilities()).require(feature)
+
+    # ------------------------------------------------------------------ reading
+
+    async def list(
+        self,
+        root: str | None = None,
+        *,
+        types: Sequence[ObjectType] = ALL_TYPES,
+        recursive: bool = True,
+        depth: int | None = None,
+        user_properties: Sequence[str] = (),
+    ) -> builtins.list[ZfsObject]:
+        args = ["list", "-Hp", "-t", ",".join(t.value for t in types)]
+        args += ["-o", list_columns(user_properties)]
+        if root is not None:
+            names.check_any(root)
+            if depth is not None:
+                args += ["-d", str(int(depth))]
+            elif recursive:
+                args.append("-r")
+            args.append(root)
+        return parse_list(await self._zfs(*args), user_properties)
+
+    async def get(self, name: str, *, user_properties: Sequence[str] = ()) -> ZfsObject:
+        found = await self.list(name, recursive=False, user_properties=user_properties)
+        if len(found) != 1:  # `zfs list -t all` of a single name lists just that name
+            raise NotFoundError(["zfs", "list", name], 1, f"cannot open '{name}': not listed")
+        return found[0]
+
+    async def exists(self, name: str) -> bool:
+        names.check_any(name)
+        try:
+            await self.get(name)
+        except NotFoundError:
+            return False
+        return True
+
+    async def holds(self, snapshot: str, *, recursive: bool = False) -> builtins.list[Hold]:
+        names.check_snapshot(snapshot)
+        args = ["holds", "-Hp", *(["-r"] if recursive else []), snapshot]
+        holds = []
+        for line in (await self._zfs(*args)).splitlines():
+            if line:
+                snap, tag, stamp = line.split("\t")
+                holds.append(Hold(snapshot=snap, tag=tag, timestamp=int(stamp)))
+        return holds
+
+    async def get_properties(
+        self, name: str, properties: Sequence[str]
+    ) -> dict[str, PropertyValue]:
+        names.check_any(name)
+        if not properties:
+            return {}
+        for prop in properties:
+            names.check_property_name(prop)
+        out = await self._zfs(
+            "get", "-Hp", "-o", "property,value,source", ",".join(properties), name
+        )
+        result: dict[str, PropertyValue] = {}
+        for line in out.splitlines():
+            if not line:
+                continue
+            prop, value, source_text = line.split("\t")
+            source, inherited_from = _parse_source(source_text)
+            unset = source is PropertySource.NONE and ":" in prop and value == "-"
+            result[prop] = PropertyValue(
+                value=None if unset else value, source=source, inherited_from=inherited_from
+            )
+        return result
+
+    async def send_estimate(self, spec: SendSpec) -> int:
+        await self._require(Feature.SEND_SIZE_ESTIMATE)
+        out = await self.runner.run([self.zfs, *self._send_args(spec, estimate=True)])
+        # -nvP prints the estimate on stdout (older releases on stderr)
+        match = _SIZE_LINE.search(out.stdout) or _SIZE_LINE.search(out.stderr)
+        if match is None:
+            raise ZfsCommandError(out.argv, 0, f"no size in zfs send -nvP output: {out.stdout!r}")
+        return int(match[1])
+
+    # ------------------------------------------------------------------ changing
+
+    async def create(
+        self,
+        name: str,
+        *,
+        properties: Mapping[str, str] | None = None,
+        parents: bool = False,
+        volume_size: int | None = None,
+    ) -> None:
+        names.check_dataset(name)
+        if "/" not in name:
+            raise InvalidNameError(name, "a pool's root dataset is made by zpool create")
+        args = ["create", *(["-p"] if parents else []), *_property_args(properties)]
+        if volume_size is not None:
+            args += ["-V", str(int(volume_size))]
+        await self._zfs(*args, name)
+
+    async def snapshot(
+        self,
+        snapshots: Sequence[str],
+        *,
+        recursive: bool = False,
+        properties: Mapping[str, str] | None = None,
+    ) -> None:
+        if not snapshots:
+            raise ValueError("snapshot needs at least one name")
+        for snap in snapshots:
+            names.check_snapshot(snap)
+        args = ["snapshot", *(["-r"] if recursive else []), *_property_args(properties)]
+        await self._zfs(*args, *snapshots)
+
+    async def destroy(self, name: str, *, mode: DestroyMode = DestroyMode.SINGLE) -> None:
+        _, kind = names.check_any(name)
+        if kind is names.NameKind.DATASET and "/" not in name:
+            raise InvalidNameError(name, "a pool's root dataset is destroyed by zpool destroy")
+        flag = {
+            DestroyMode.SINGLE: [],
+            DestroyMode.RECURSIVE: ["-r"],
+            DestroyMode.DEPENDENTS: ["-R"],
+        }[mode]
+        await self._zfs("destroy", *flag, name)
+
+    async def hold(self, tag: str, snapshots: Sequence[str], *, recursive: bool = False) -> None:
+        await self._hold_or_release("hold", tag, snapshots, recursive)
+
+    async def release(self, tag: str, snapshots: Sequence[str], *, recursive: bool = False) -> None:
+        await self._hold_or_release("release", tag, snapshots, recursive)
+
+    async def _hold_or_release(
+        self, verb: str, tag: str, snapshots: Sequence[str], recursive: bool
+    ) -> None:
+        names.check_hold_tag(tag)
+        if not snapshots:
+            raise ValueError(f"{verb} needs at least one snapshot")
+        for snap in snapshots:
+            names.check_snapshot(snap)
+        await self._zfs(verb, *(["-r"] if recursive else []), tag, *snapshots)
+
+    async def bookmark(self, source: str, bookmark: str) -> None:
+        names.check_snapshot_or_bookmark(source)
+        names.check_bookmark(bookmark)
+        await self._require(Feature.BOOKMARKS if "@" in source else Feature.BOOKMARK_COPY)
+        await self._zfs("bookmark", source, bookmark)
+
+    async def rename(self, old: str, new: str, *, recursive: bool = False) -> None:
+        _, old_kind = names.check_any(old)
+        _, new_kind = names.check_any(new)
+        if old_kind is not new_kind:
+            raise InvalidNameError(new, f"cannot rename a {old_kind} to a {new_kind} name")
+        if recursive and old_kind is not names.NameKind.SNAPSHOT:
+            raise InvalidNameError(old, "a recursive rename is for snapshots only")
+        await self._zfs("rename", *(["-r"] if recursive else []), old, new)
+
+    async def clone(
+        self, snapshot: str, target: str, *, properties: Mapping[str, str] | None = None
+    ) -> None:
+        names.check_snapshot(snapshot)
+        names.check_dataset(target)
+        await self._zfs("clone", *_property_args(properties), snapshot, target)
+
+    async def promote(self, clone: str) -> None:
+        names.check_dataset(clone)
+        await self._zfs("promote", clone)
+
+    async def rollback(self, snapshot: str, *, destroy_newer: bool = False) -> None:
+        names.check_snapshot(snapshot)
+        await self._zfs("rollback", *(["-r"] if destroy_newer else []), snapshot)
+
+    async def set_properties(self, name: str, properties: Mapping[str, str]) -> None:
+        names.check_any(name)
+        if properties:
+            await self._zfs("set", *_assignments(properties), name)
+
+    async def inherit(self, name: str, prop: str, *, recursive: bool = False) -> None:
+        names.check_any(name)
+        names.check_property_name(prop)
+        await self._zfs("inherit", *(["-r"] if recursive else []), prop, name)
+
+    # ------------------------------------------------------------------ send | recv
+
+    def _send_args(self, spec: SendSpec, *, estimate: bool = False) -> builtins.list[str]:
+        args = ["send", *(["-nvP"] if estimate else [])]
+        if spec.resume_token is not None:
+            return [*args, "-t", spec.resume_token]
+        if spec.raw:
+            args.append("-w")
+        else:
+            args += [
+                flag
+                for flag, on in (
+                    ("-c", spec.compressed),
+                    ("-L", spec.large_blocks),
+                    ("-e", spec.embedded),
+                )
+                if on
+            ]
+        if spec.replicate:
+            args.append("-R")
+        if spec.properties:
+            args.append("-p")
+        if spec.base is not None:
+            args += ["-I" if spec.intermediates else "-i", spec.base]
+        if spec.snapshot is None:  # SendSpec's validator makes this unreachable
+            raise ValueError("a send needs a snapshot or a resume token")
+        return [*args, spec.snapshot]
+
+    @staticmethod
+    def _recv_args(recv: RecvSpec) -> builtins.list[str]:
+        args = ["receive"]
+        if recv.force:
+            args.append("-F")
+        if recv.resumable:
+            args.append("-s")
+        if not recv.mount:
+            args.append("-u")
+        args += _property_args(recv.properties)
+        for prop in recv.exclude_properties:
+            args += ["-x", prop]
+        return [*args, recv.target]
+
+    async def send_recv(
+        self,
+        spec: SendSpec,
+        target: CliBackend,
+        recv: RecvSpec,
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> TransferResult:
+        if spec.raw:
+            await self._require(Feature.RAW_SEND)
+        if spec.resume_token is not None or recv.resumable:
+            await self._require(Feature.RESUMABLE_RECEIVE)
+            await target._require(Feature.RESUMABLE_RECEIVE)
+        estimate = await self.send_estimate(spec)
+
+        def on_bytes(count: int) -> None:
+            if progress is not None:
+                progress(TransferProgress(bytes_done=count, bytes_total=estimate))
+
+        outcome = await pipe(
+            self.runner,
+            [self.zfs, *self._send_args(spec)],
+            target.runner,
+            [target.zfs, *self._recv_args(recv)],
+            on_bytes=on_bytes,
+        )
+        return TransferResult(
+            bytes_done=outcome.bytes_done, bytes_estimated=estimate, seconds=outcome.seconds
+        )
+
+    async def recv_abort(self, dataset: str) -> None:
+        names.check_dataset(dataset)
+        await self._require(Feature.RESUMABLE_RECEIVE)
+        await self._zfs("receive", "-A", dataset)

@@ -1,0 +1,175 @@
+"""What the zfs/ layer reports and accepts, as pydantic models.
+
+Models that come out of `zfs list` are frozen: an inventory is a reading of the pool at
+one moment, not something to edit. Requests (`SendSpec`, `RecvSpec`) validate their names
+on construction, so a bad name fails where the request is made, before anything runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from zfsyncd.zfs import names
+
+
+class ObjectType(StrEnum):
+    FILESYSTEM = "filesystem"
+    VOLUME = "volume"
+    SNAPSHOT = "snapshot"
+    BOOKMARK = "bookmark"
+
+
+class ZfsObject(BaseModel):
+    """One row of `zfs list -Hp -t all`: a filesystem, volume, snapshot or bookmark."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    type: ObjectType
+    guid: int
+    createtxg: int
+    creation: int  # seconds since the epoch
+    used: int
+    referenced: int
+    userrefs: int = 0  # number of holds; always 0 for anything but a snapshot
+    origin: str | None = None  # the snapshot a clone was made from
+    receive_resume_token: str | None = None  # set on a dataset with a partial resumable recv
+    user_properties: Mapping[str, str] = Field(default_factory=dict)
+
+    @property
+    def dataset(self) -> str:
+        return names.dataset_of(self.name)
+
+    @property
+    def short_name(self) -> str:
+        return names.short_name(self.name)
+
+    @property
+    def is_snapshot(self) -> bool:
+        return self.type is ObjectType.SNAPSHOT
+
+
+class Hold(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    snapshot: str
+    tag: str
+    timestamp: int  # seconds since the epoch
+
+
+class PropertySource(StrEnum):
+    LOCAL = "local"
+    DEFAULT = "default"
+    INHERITED = "inherited"
+    RECEIVED = "received"
+    TEMPORARY = "temporary"
+    NONE = "none"  # read-only values and unset user properties ("-")
+
+
+class PropertyValue(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    value: str | None  # None for an unset user property ("-")
+    source: PropertySource
+    inherited_from: str | None = None
+
+
+def _snapshot_name(value: str) -> str:
+    return names.check_snapshot(value)
+
+
+def _base_name(value: str) -> str:
+    return names.check_snapshot_or_bookmark(value)
+
+
+def _dataset_name(value: str) -> str:
+    return names.check_dataset(value)
+
+
+SnapshotName = Annotated[str, AfterValidator(_snapshot_name)]
+DatasetName = Annotated[str, AfterValidator(_dataset_name)]
+BaseName = Annotated[str, AfterValidator(_base_name)]
+
+
+class SendSpec(BaseModel):
+    """What `zfs send` is asked for.
+
+    Either `snapshot` (full, or incremental from `base`) or `resume_token` (the rest of an
+    interrupted resumable receive); never both.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    snapshot: SnapshotName | None = None
+    base: BaseName | None = None  # incremental source: a snapshot or a bookmark
+    intermediates: bool = True  # -I (every snapshot between) rather than -i (just the two)
+    raw: bool = False  # -w: encrypted blocks as they are on disk
+    replicate: bool = False  # -R: the dataset, its descendants and their snapshots
+    properties: bool = False  # -p: carry the properties
+    compressed: bool = True  # -c: blocks as compressed on disk
+    large_blocks: bool = True  # -L
+    embedded: bool = True  # -e
+    resume_token: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SendSpec:
+        if (self.snapshot is None) == (self.resume_token is None):
+            raise ValueError("a send needs exactly one of snapshot or resume_token")
+        if self.resume_token is not None:
+            if self.base is not None or self.replicate:
+                raise ValueError("a resumed send takes everything from its token")
+            if not _TOKEN_CHARS.issuperset(self.resume_token):
+                raise ValueError("a resume token holds only hex digits and '-'")
+        if self.base is not None and self.snapshot is not None:
+            if names.dataset_of(self.base) != names.dataset_of(self.snapshot):
+                raise ValueError(
+                    f"incremental base {self.base} is not of the same dataset as {self.snapshot}"
+                )
+            if "#" in self.base and self.intermediates:
+                # zfs send -I does not accept a bookmark; only -i does
+                raise ValueError("a bookmark base needs intermediates=False (zfs send -i)")
+        return self
+
+    @property
+    def dataset(self) -> str | None:
+        return None if self.snapshot is None else names.dataset_of(self.snapshot)
+
+
+_TOKEN_CHARS = frozenset("0123456789abcdefABCDEF-")
+
+
+class RecvSpec(BaseModel):
+    """What `zfs receive` is asked for."""
+
+    model_config = ConfigDict(frozen=True)
+
+    target: DatasetName
+    force: bool = False  # -F: roll the target back (and destroy what is not in a -R stream)
+    resumable: bool = True  # -s: keep a partial receive so it can be resumed
+    mount: bool = False  # without -u the received filesystem would be mounted
+    properties: dict[str, str] = Field(default_factory=dict)  # -o prop=value
+    exclude_properties: tuple[str, ...] = ()  # -x prop
+
+    @model_validator(mode="after")
+    def _valid_properties(self) -> RecvSpec:
+        for prop, value in self.properties.items():
+            names.check_property_name(prop)
+            names.check_property_value(prop, value)
+        for prop in self.exclude_properties:
+            names.check_property_name(prop)
+        return self
+
+
+class TransferProgress(BaseModel):
+    bytes_done: int
+    bytes_total: int | None  # the `zfs send -nvP` estimate, when one was made
+
+
+class TransferResult(BaseModel):
+    bytes_done: int
+    bytes_estimated: int | None
+    seconds: float

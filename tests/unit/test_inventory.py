@@ -99,3 +99,17 @@ def test_a_hundred_thousand_snapshots_parse() -> None:
     inv = Inventory(parse_list(text))
     assert len(inv) == 100_000
     assert inv.snapshots("t/d7")[-1].name == "t/d7@zfsync_00099907"
+
+
+def test_rows_with_equal_property_values_share_one_mapping() -> None:
+    rows = (
+        "p/a@1\tsnapshot\t1\t1\t1\t0\t0\t0\t-\t-\tsource\t-\n"
+        "p/a@2\tsnapshot\t2\t2\t1\t0\t0\t0\t-\t-\tsource\t-\n"
+        "p/a@3\tsnapshot\t3\t3\t1\t0\t0\t0\t-\t-\tsource\t7\n"
+        "p/a@4\tsnapshot\t4\t4\t1\t0\t0\t0\t-\t-\t-\t-\n"
+    )
+    one, two, three, four = parse_list(rows, ["zfsync:role", "zfsync:keep"])
+    assert one.user_properties is two.user_properties
+    assert one.user_properties == {"zfsync:role": "source"}
+    assert three.user_properties == {"zfsync:role": "source", "zfsync:keep": "7"}
+    assert four.user_properties == {}

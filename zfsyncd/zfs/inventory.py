@@ -66,6 +66,26 @@ def _trusted(values: dict[str, object]) -> ZfsObject:
     return obj
 
 
+#: distinct user-property value sets kept for sharing; past this, rows get their own mapping
+_SHARED_LIMIT = 4096
+
+
+def _user_properties(
+    props: tuple[str, ...],
+    values: tuple[str, ...],
+    shared: dict[tuple[str, ...], Mapping[str, str]],
+) -> Mapping[str, str]:
+    """The mapping for one row's values. Rows mostly repeat the same values (an inherited
+    `zfsync:role` on every snapshot), so equal value sets share one read-only mapping:
+    a million rows then cost a handful of dicts instead of a million."""
+    found = shared.get(values)
+    if found is None:
+        found = {p: v for p, v in zip(props, values, strict=True) if v != "-"} or _NO_PROPERTIES
+        if len(shared) < _SHARED_LIMIT:
+            shared[values] = found
+    return found
+
+
 def _number(text: str) -> int:
     # '-' is what zfs prints for a value that does not apply (a bookmark's `used`)
     return 0 if text == "-" else int(text)
@@ -81,6 +101,7 @@ def iter_list(lines: Iterable[str], user_properties: Sequence[str] = ()) -> Iter
     props = tuple(user_properties)
     types = _TYPES
     number = _number
+    shared: dict[tuple[str, ...], Mapping[str, str]] = {}
     for line_number, line in enumerate(lines, 1):
         if not line:
             continue
@@ -92,9 +113,7 @@ def iter_list(lines: Iterable[str], user_properties: Sequence[str] = ()) -> Iter
             obj_type = types[kind]
             user: Mapping[str, str] = _NO_PROPERTIES
             if props:
-                found = {p: v for p, v in zip(props, fields[10:], strict=True) if v != "-"}
-                if found:
-                    user = found
+                user = _user_properties(props, tuple(fields[10:]), shared)
             yield _trusted(
                 {
                     "name": name,

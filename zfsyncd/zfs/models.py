@@ -90,9 +90,37 @@ def _dataset_name(value: str) -> str:
     return names.check_dataset(value)
 
 
+def _object_name(value: str) -> str:
+    return names.check_any(value)[0]
+
+
+def _properties(value: dict[str, str]) -> dict[str, str]:
+    for prop, text in value.items():
+        names.check_property_name(prop)
+        names.check_property_value(prop, text)
+    return value
+
+
+def _property_changes(value: dict[str, str | None]) -> dict[str, str | None]:
+    for prop, text in value.items():
+        names.check_property_name(prop)
+        if text is not None:
+            names.check_property_value(prop, text)
+    return value
+
+
+# Validated string types for requests: a model field of one of these types cannot hold a name
+# that ZFS would reject or that could be read as an option.
 SnapshotName = Annotated[str, AfterValidator(_snapshot_name)]
 DatasetName = Annotated[str, AfterValidator(_dataset_name)]
 BaseName = Annotated[str, AfterValidator(_base_name)]
+ObjectName = Annotated[str, AfterValidator(_object_name)]
+BookmarkName = Annotated[str, AfterValidator(names.check_bookmark)]
+HoldTag = Annotated[str, AfterValidator(names.check_hold_tag)]
+Properties = Annotated[dict[str, str], AfterValidator(_properties)]
+PropertyName = Annotated[str, AfterValidator(names.check_property_name)]
+#: property -> value, or None for "inherit"
+PropertyChanges = Annotated[dict[str, str | None], AfterValidator(_property_changes)]
 
 
 class SendSpec(BaseModel):
@@ -151,17 +179,8 @@ class RecvSpec(BaseModel):
     force: bool = False  # -F: roll the target back (and destroy what is not in a -R stream)
     resumable: bool = True  # -s: keep a partial receive so it can be resumed
     mount: bool = False  # without -u the received filesystem would be mounted
-    properties: dict[str, str] = Field(default_factory=dict)  # -o prop=value
-    exclude_properties: tuple[str, ...] = ()  # -x prop
-
-    @model_validator(mode="after")
-    def _valid_properties(self) -> RecvSpec:
-        for prop, value in self.properties.items():
-            names.check_property_name(prop)
-            names.check_property_value(prop, value)
-        for prop in self.exclude_properties:
-            names.check_property_name(prop)
-        return self
+    properties: Properties = Field(default_factory=dict)  # -o prop=value
+    exclude_properties: tuple[PropertyName, ...] = ()  # -x prop
 
 
 class TransferProgress(BaseModel):

@@ -58,5 +58,5 @@ def test_version_parsing_and_requirements() -> None:
 
 
 def test_zfs_fuse_is_unsupported_with_a_clear_message() -> None:
-    with pytest.raises(UnsupportedFeatureError, match="needs OpenZFS 0.8 or later"):
+    with pytest.raises(UnsupportedFeatureError, match=r"needs OpenZFS 0\.8 or later"):
         parse_version("unrecognized command 'version'\nusage: zfs command args ...\n")

@@ -48,7 +48,7 @@ async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     pidfile = tmp_path / "child.pid"
     # the child of the shell must die too (an ssh's children, a zfs send under ssh)
     script = f"sleep 60 & echo $! > {shlex.quote(str(pidfile))}; wait"
-    with pytest.raises(errors.CommandTimeoutError, match="no answer after 0.5 s"):
+    with pytest.raises(errors.CommandTimeoutError, match=r"no answer after 0\.5 s"):
         await CommandRunner().run(["sh", "-c", script], timeout=0.5)
     child = int(pidfile.read_text())
     assert not _alive(child)

@@ -39,7 +39,10 @@ async def test_bytes_are_counted_exactly(tmp_path: Path) -> None:
 
 
 async def test_receive_side_explains_a_mismatch() -> None:
-    text = "cannot receive incremental stream: most recent snapshot of b/fs does not\nmatch incremental source"
+    text = (
+        "cannot receive incremental stream: most recent snapshot of b/fs does not\n"
+        "match incremental source"
+    )
     with pytest.raises(errors.IncrementalMismatchError) as info:
         await pipe(RUN, ["head", "-c", "100000", "/dev/zero"], RUN, _fail_with(text))
     details = info.value.transfer

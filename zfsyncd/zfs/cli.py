@@ -76,7 +76,10 @@ class CliBackend:
             try:
                 text = await self._zfs("version")
             except ZfsCommandError as exc:
-                # zfs-fuse and OpenZFS before 0.8 have no `zfs version` at all
+                if type(exc) is not ZfsCommandError:
+                    raise  # a lost connection or a refusal says nothing about the version
+                # zfs-fuse and OpenZFS before 0.8 have no `zfs version`: their usage text
+                # gets the version error that names what is needed
                 text = exc.stderr
             self._capabilities = parse_version(text)
         return self._capabilities

@@ -1,0 +1,288 @@
+"""The one connection to the state database, and the transactions every write goes through.
+
+Crash recovery trusts the journal this database holds, so opening is strict: a damaged
+file, or one from a newer zfsyncd, is refused with an error naming it before anything is
+written.
+
+There is a single writer. All access goes through one aiosqlite connection, serialised by
+an asyncio.Lock held for a whole SQL transaction; without it, two tasks interleaving
+statements on the shared connection would commit each other's half-done work. Reads take
+the lock too, so a reader never sees another task's uncommitted rows.
+
+A task already inside `transaction()` may call store methods that open their own: they
+become savepoints of the outer transaction, so the engine can make "journal the result"
+and "mark the step" one atomic write. The lock belongs to the task: a task that awaits
+another task touching the store from inside a transaction deadlocks, so don't.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiosqlite
+
+from zfsyncd.store import migrations
+from zfsyncd.store.errors import StoreCorruptError, StoreError, StoreVersionError
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+_CORRUPTION_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+
+
+class Database:
+    """An open state database. Create with `Database.open(path)`; close when done."""
+
+    def __init__(self, path: Path, conn: aiosqlite.Connection, clock: Clock) -> None:
+        self.path = path
+        self._conn: aiosqlite.Connection | None = conn
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._owner: asyncio.Task[Any] | None = None
+        self._writing = False
+        self._depth = 0
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        clock: Clock = time.time,
+        busy_timeout: float = 5.0,
+    ) -> _Opening:
+        """Open (creating and migrating if needed): ``await`` it, or use it as ``async with``.
+
+        `clock` stamps every row; tests pass a fake one to make ages deterministic.
+        `busy_timeout` only matters if another process holds the file (an admin's sqlite3
+        shell, a backup): the daemon itself never contends with itself.
+        """
+        return _Opening(cls._open(Path(path), clock, busy_timeout))
+
+    @classmethod
+    async def _open(cls, path: Path, clock: Clock, busy_timeout: float) -> Database:
+        _ensure_private_directory(path.parent)
+        conn = await aiosqlite.connect(path, isolation_level=None)  # we issue BEGIN ourselves
+        try:
+            conn.row_factory = sqlite3.Row
+            await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            # read-only checks first: a file we refuse must be left exactly as it was
+            await _check_integrity(conn, path)
+            found = await migrations.schema_version(conn)
+            if found > migrations.LATEST_VERSION:
+                raise StoreVersionError(path, found, migrations.LATEST_VERSION)
+            await _configure(conn, path)
+            applied = await migrations.apply_migrations(conn)
+        except BaseException:
+            await conn.close()
+            raise
+        if applied:
+            log.info("state database %s migrated to schema version(s) %s", path, applied)
+        return cls(path, conn, clock)
+
+    async def close(self) -> None:
+        """Wait for the running transaction, if any, then close. Closing twice is harmless."""
+        if self._conn is None:
+            return
+        if self._owned_by_current_task():
+            raise StoreError("cannot close the database from inside one of its transactions")
+        async with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                await conn.close()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def now(self) -> float:
+        return self._clock()
+
+    @property
+    def closed(self) -> bool:
+        return self._conn is None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One atomic write: everything done through the yielded connection commits together
+        when the block ends, or none of it does if the block raises (or the daemon dies).
+
+        ``BEGIN IMMEDIATE`` takes SQLite's write lock at the start rather than at the first
+        write, so a transaction cannot fail half-way with SQLITE_BUSY after reading.
+
+        A task cancelled while its COMMIT is already running sees CancelledError though the
+        commit may have gone through (SQLite cannot be interrupted there); re-read the state
+        if that matters. Any other cancellation rolls the whole block back.
+        """
+        if self._owned_by_current_task():
+            if not self._writing:
+                raise StoreError("cannot write inside Database.reading(); use transaction()")
+            async with self._savepoint(self._connection()) as conn:
+                yield conn
+            return
+        async with self._lock:
+            conn = self._connection()  # checked under the lock: close() may have run meanwhile
+            self._owner, self._writing = asyncio.current_task(), True
+            try:
+                # BEGIN is inside the try: cancelled while it was queued, it still runs
+                await conn.execute("BEGIN IMMEDIATE")
+                yield conn
+                await conn.execute("COMMIT")
+            except BaseException:
+                await _abandon(conn, "ROLLBACK")
+                raise
+            finally:
+                self._owner, self._writing = None, False
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A consistent read: several queries see the same committed state."""
+        if self._owned_by_current_task():  # inside a transaction: see its own writes
+            yield self._connection()
+            return
+        async with self._lock:
+            conn = self._connection()
+            self._owner, self._writing = asyncio.current_task(), False
+            try:
+                await conn.execute("BEGIN")
+                yield conn
+            finally:
+                try:
+                    await _abandon(conn, "ROLLBACK")  # nothing was written; just end it
+                finally:
+                    self._owner = None
+
+    @asynccontextmanager
+    async def _savepoint(self, conn: aiosqlite.Connection) -> AsyncIterator[aiosqlite.Connection]:
+        self._depth += 1
+        name = f"nested_{self._depth}"
+        try:
+            await conn.execute(f"SAVEPOINT {name}")
+            yield conn
+            await conn.execute(f"RELEASE {name}")
+        except BaseException:
+            await _abandon(conn, f"ROLLBACK TO {name}")
+            await _abandon(conn, f"RELEASE {name}")
+            raise
+        finally:
+            self._depth -= 1
+
+    def _owned_by_current_task(self) -> bool:
+        return self._owner is not None and self._owner is asyncio.current_task()
+
+    def _connection(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise StoreError(f"state database {self.path} is closed")
+        return self._conn
+
+
+class _Opening:
+    """What `Database.open` returns: awaitable, and an async context manager that closes."""
+
+    def __init__(self, opening: Coroutine[Any, Any, Database]) -> None:
+        self._opening = opening
+        self._db: Database | None = None
+
+    def __await__(self) -> Generator[Any, None, Database]:
+        return (yield from self._opening.__await__())
+
+    async def __aenter__(self) -> Database:
+        self._db = await self
+        return self._db
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._db is not None:
+            await self._db.close()
+
+
+def _ensure_private_directory(directory: Path) -> None:
+    """Create the state directory readable by its owner only; leave an existing one alone
+    (systemd's StateDirectory= or the packager owns its mode)."""
+    if directory.is_dir():
+        return
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)  # mkdir's mode is filtered by the umask
+
+
+async def _check_integrity(conn: aiosqlite.Connection, path: Path) -> None:
+    try:
+        rows = list(await conn.execute_fetchall("PRAGMA integrity_check"))
+    except sqlite3.DatabaseError as error:
+        if getattr(error, "sqlite_errorcode", 0) & 0xFF in _CORRUPTION_CODES:
+            raise StoreCorruptError(path, str(error)) from error
+        raise
+    problems = [str(row[0]) for row in rows]
+    if problems != ["ok"]:
+        raise StoreCorruptError(path, "; ".join(problems[:5]))
+
+
+async def _configure(conn: aiosqlite.Connection, path: Path) -> None:
+    # WAL: readers do not block the writer, and a commit is one sequential append.
+    mode = str(await _pragma(conn, "PRAGMA journal_mode = WAL"))
+    if mode.lower() != "wal":
+        raise StoreError(f"state database {path}: cannot use WAL (journal_mode is {mode})")
+    # FULL, not WAL's usual NORMAL: NORMAL skips the fsync at each commit and can lose the
+    # last commits on power loss. A journaled intent that vanishes would let crash recovery
+    # believe a step never started when it may have changed ZFS, so every commit is synced.
+    await conn.execute("PRAGMA synchronous = FULL")
+    # Off by default in SQLite, per connection; the cascades and links depend on it.
+    await conn.execute("PRAGMA foreign_keys = ON")
+    if await _pragma(conn, "PRAGMA foreign_keys") != 1:
+        raise StoreError(f"state database {path}: this SQLite cannot enforce foreign keys")
+
+
+async def _pragma(conn: aiosqlite.Connection, statement: str) -> Any:
+    """The single value a pragma statement returns (None if it returns nothing)."""
+    for row in await conn.execute_fetchall(statement):
+        return row[0]
+    return None
+
+
+def inserted_rowid(row: sqlite3.Row | None) -> int:
+    """The rowid `execute_insert` returned (typed optional by aiosqlite, never None here)."""
+    if row is None:
+        raise StoreError("the state database returned no rowid for an insert")
+    return int(row[0])
+
+
+#: what ending a transaction that never began (or already ended) says; nothing to report
+_NOTHING_TO_END = ("no transaction is active", "no such savepoint")
+
+
+async def _abandon(conn: aiosqlite.Connection, statement: str) -> None:
+    """End a failed or cancelled transaction (or savepoint) without hiding why it failed.
+
+    Shielded: if the task is cancelled again meanwhile, the statement is already queued on
+    the connection's thread ahead of anything the next lock holder sends, so it still runs
+    first. That the transaction had not begun (BEGIN itself failed) or had already ended (a
+    COMMIT that went through before a cancellation arrived) is expected and ignored; any
+    other failure is logged, and the caller re-raises the original error.
+    """
+    try:
+        await asyncio.shield(conn.execute(statement))
+    except sqlite3.OperationalError as error:
+        if not any(text in str(error) for text in _NOTHING_TO_END):
+            log.exception("state database: %s failed", statement)
+    except Exception:
+        log.exception("state database: %s failed", statement)

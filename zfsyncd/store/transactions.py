@@ -1,0 +1,570 @@
+"""Transactions, their datasets and steps, and the journal crash recovery reads.
+
+The engine owns the state machine; the store keeps what it decided, and catches one thing
+the engine cannot see on its own: a change based on a stale reading. `set_state` takes the
+state the caller believes is current and refuses if the stored one differs, so two paths
+(a cancel from the bus, the executor finishing) cannot both "win" silently.
+
+Filters with optional values are written as ``(:x IS NULL OR column = :x)`` and sets are
+passed as a JSON array to ``json_each``, so every query is a fixed string: no SQL is ever
+assembled from values, and there is no limit on how many ids or states a filter holds.
+"""
+
+from __future__ import annotations
+
+import builtins
+import sqlite3
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
+
+import aiosqlite
+
+from zfsyncd.store import ids, json_columns
+from zfsyncd.store.database import Database, inserted_rowid
+from zfsyncd.store.errors import RecordNotFoundError, StaleStateError
+from zfsyncd.store.records import (
+    ACTIVE_STATES,
+    TERMINAL_STATES,
+    JournalEntry,
+    JournalEvent,
+    JournalPhase,
+    StepRecord,
+    StepSpec,
+    StepState,
+    TransactionRecord,
+    TxState,
+)
+
+#: the step states after which a step has nothing left to do
+_STEP_FINISHED = frozenset({StepState.COMPLETED, StepState.FAILED, StepState.SKIPPED})
+#: states in which the plan (steps, datasets) may still change: nothing has run yet
+_PLANNING = frozenset({TxState.CREATED, TxState.PREPARED})
+
+
+class TransactionStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- creating and reading -------------------------------------------------------------
+
+    async def create_transaction(
+        self,
+        type: str,
+        *,
+        description: str | None = None,
+        uid: int | None = None,
+        priority: int = 0,
+        timeout: float | None = None,
+        tags: Sequence[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        datasets: Iterable[str] = (),
+        steps: Sequence[StepSpec] = (),
+        rolls_back: str | None = None,
+        retry_of: str | None = None,
+    ) -> TransactionRecord:
+        """Store a new CREATED transaction with its datasets and steps, all or nothing."""
+        # serialise first: a value JSON cannot hold fails here, before anything is written
+        tags_json = json_columns.dump(list(tags))
+        metadata_json = json_columns.dump_object(metadata)
+        params_json = json_columns.dump_object(params)
+        step_rows = [
+            (spec.kind, json_columns.dump_object(spec.args), spec.description, spec.bytes_total)
+            for spec in steps
+        ]
+        async with self._db.transaction() as conn:
+            for link in (rolls_back, retry_of):
+                if link is not None and await _state_of(conn, link) is None:
+                    raise RecordNotFoundError(f"no transaction {link} to link to")
+            now = self._db.now()
+            last = await conn.execute_fetchall(
+                "SELECT id FROM transactions ORDER BY id DESC LIMIT 1"
+            )
+            previous = next((str(row["id"]) for row in last), None)
+            tx_id = ids.new_transaction_id(now, previous)
+            await conn.execute(
+                """INSERT INTO transactions (id, type, state, description, created_at,
+                    updated_at, uid, priority, timeout, tags, metadata, rolls_back, retry_of,
+                    params)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    tx_id,
+                    type,
+                    TxState.CREATED.value,
+                    description,
+                    now,
+                    now,
+                    uid,
+                    priority,
+                    timeout,
+                    tags_json,
+                    metadata_json,
+                    rolls_back,
+                    retry_of,
+                    params_json,
+                ),
+            )
+            await _insert_datasets(conn, tx_id, datasets)
+            await _insert_steps(conn, tx_id, step_rows)
+            return await _load(conn, tx_id)
+
+    async def get(self, tx_id: str) -> TransactionRecord | None:
+        async with self._db.reading() as conn:
+            rows = await _load_many(conn, "SELECT * FROM transactions WHERE id = ?", (tx_id,))
+        return rows[0] if rows else None
+
+    async def list(
+        self,
+        *,
+        state: TxState | Collection[TxState] | None = None,
+        type: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        uid: int | None = None,
+        limit: int | None = 100,
+    ) -> builtins.list[TransactionRecord]:
+        """Newest first. `since` is inclusive and `until` exclusive, on `created_at`, so
+        consecutive windows neither miss nor repeat a transaction. ``limit=None``: all."""
+        states = _state_set(state)
+        async with self._db.reading() as conn:
+            return await _load_many(
+                conn,
+                """SELECT * FROM transactions
+                WHERE (:states IS NULL OR state IN (SELECT value FROM json_each(:states)))
+                  AND (:type IS NULL OR type = :type)
+                  AND (:since IS NULL OR created_at >= :since)
+                  AND (:until IS NULL OR created_at < :until)
+                  AND (:uid IS NULL OR uid = :uid)
+                ORDER BY id DESC
+                LIMIT :limit""",
+                {
+                    "states": None if states is None else json_columns.dump(sorted(states)),
+                    "type": type,
+                    "since": since,
+                    "until": until,
+                    "uid": uid,
+                    "limit": -1 if limit is None else limit,
+                },
+            )
+
+    async def list_active(self) -> builtins.list[TransactionRecord]:
+        """CREATED, PREPARED and EXECUTING ones, oldest first: the order a restart re-queues
+        and recovers them in."""
+        async with self._db.reading() as conn:
+            return await _load_many(
+                conn,
+                """SELECT * FROM transactions
+                WHERE state IN (SELECT value FROM json_each(?)) ORDER BY id""",
+                (json_columns.dump(sorted(ACTIVE_STATES)),),
+            )
+
+    async def transactions_touching(
+        self,
+        datasets: Iterable[str],
+        *,
+        after: str | None = None,
+        since: float | None = None,
+        states: Collection[TxState] | None = None,
+        hierarchical: bool = False,
+    ) -> builtins.list[TransactionRecord]:
+        """Transactions that touch any of `datasets`, newest first: what the rollback refusal
+        rule asks ("did anything later change the same datasets?").
+
+        `after` is a transaction id: only those created after it (ids sort by creation).
+        `since` is a time, on `created_at`, inclusive. With `hierarchical`, a stored dataset
+        also matches when it is an ancestor or descendant of one asked for, the names being
+        paths separated by "/" (a recursive snapshot of ``p/a`` touches ``p/a/b``).
+        """
+        names = sorted(set(datasets))
+        states_json = None if states is None else json_columns.dump(sorted(set(states)))
+        async with self._db.reading() as conn:
+            return await _load_many(
+                conn,
+                """SELECT * FROM transactions t
+                WHERE EXISTS (
+                    SELECT 1 FROM tx_datasets d, json_each(:names) n
+                    WHERE d.tx_id = t.id AND (
+                        d.dataset = n.value
+                        OR (:hierarchical AND (
+                            substr(d.dataset, 1, length(n.value) + 1) = n.value || '/'
+                            OR substr(n.value, 1, length(d.dataset) + 1) = d.dataset || '/'
+                        ))
+                    )
+                )
+                  AND (:after IS NULL OR t.id > :after)
+                  AND (:since IS NULL OR t.created_at >= :since)
+                  AND (:states IS NULL OR t.state IN (SELECT value FROM json_each(:states)))
+                ORDER BY t.id DESC""",
+                {
+                    "names": json_columns.dump(names),
+                    "hierarchical": int(hierarchical),
+                    "after": after,
+                    "since": since,
+                    "states": states_json,
+                },
+            )
+
+    # -- changing a transaction -----------------------------------------------------------
+
+    async def set_state(
+        self,
+        tx_id: str,
+        new_state: TxState,
+        *,
+        expected: TxState | Collection[TxState],
+        error: str | None = None,
+        error_kind: str | None = None,
+        rollback_outcome: str | None = None,
+        finished: bool | None = None,
+    ) -> TransactionRecord:
+        """Move a transaction to `new_state` if it is still in `expected`, else raise
+        `StaleStateError` and change nothing.
+
+        `error`, `error_kind` and `rollback_outcome` are set when given, kept when None.
+        `finished_at` is stamped when `finished` is True, or (the default, None) when the
+        new state is terminal. Entering EXECUTING counts an attempt, so recovery can tell a
+        transaction that already crashed the daemon once.
+        """
+        allowed = _state_set(expected) or frozenset()
+        if finished is None:
+            finished = new_state in TERMINAL_STATES
+        async with self._db.transaction() as conn:
+            now = self._db.now()
+            async with conn.execute(
+                """UPDATE transactions SET
+                    state = :state,
+                    updated_at = :now,
+                    finished_at = CASE WHEN :finished THEN :now ELSE finished_at END,
+                    error = coalesce(:error, error),
+                    error_kind = coalesce(:error_kind, error_kind),
+                    rollback_outcome = coalesce(:rollback_outcome, rollback_outcome),
+                    attempts = attempts + (:state = 'EXECUTING')
+                WHERE id = :id
+                  AND state IN (SELECT value FROM json_each(:expected))""",
+                {
+                    "id": tx_id,
+                    "state": new_state.value,
+                    "now": now,
+                    "finished": int(finished),
+                    "error": error,
+                    "error_kind": error_kind,
+                    "rollback_outcome": rollback_outcome,
+                    "expected": json_columns.dump(sorted(allowed)),
+                },
+            ) as cursor:
+                changed = cursor.rowcount
+            if changed == 0:
+                actual = await _state_of(conn, tx_id)
+                if actual is None:
+                    raise RecordNotFoundError(f"no transaction {tx_id}")
+                raise StaleStateError(tx_id, allowed, actual)
+            return await _load(conn, tx_id)
+
+    async def update_metadata(self, tx_id: str, merge: Mapping[str, Any]) -> dict[str, Any]:
+        """Merge into the metadata as a JSON merge patch (RFC 7396): nested objects merge,
+        a key set to None is removed. One statement, so concurrent merges cannot lose each
+        other's keys. Returns the metadata after the merge."""
+        patch = json_columns.dump_object(merge)
+        async with self._db.transaction() as conn:
+            async with conn.execute(
+                """UPDATE transactions SET metadata = json_patch(metadata, ?), updated_at = ?
+                WHERE id = ?""",
+                (patch, self._db.now(), tx_id),
+            ) as cursor:
+                if cursor.rowcount == 0:
+                    raise RecordNotFoundError(f"no transaction {tx_id}")
+            rows = list(
+                await conn.execute_fetchall(
+                    "SELECT metadata FROM transactions WHERE id = ?", (tx_id,)
+                )
+            )
+            return json_columns.load_object(rows[0]["metadata"])
+
+    async def replace_steps(self, tx_id: str, steps: Sequence[StepSpec]) -> TransactionRecord:
+        """Replace the planned steps: prepare computes the real list. Refused (as stale) once
+        the transaction has left CREATED/PREPARED, since steps may then have run."""
+        step_rows = [
+            (spec.kind, json_columns.dump_object(spec.args), spec.description, spec.bytes_total)
+            for spec in steps
+        ]
+        async with self._db.transaction() as conn:
+            await self._require_planning(conn, tx_id)
+            await conn.execute("DELETE FROM steps WHERE tx_id = ?", (tx_id,))
+            await _insert_steps(conn, tx_id, step_rows)
+            await _touch(conn, tx_id, self._db.now())
+            return await _load(conn, tx_id)
+
+    async def replace_datasets(self, tx_id: str, datasets: Iterable[str]) -> TransactionRecord:
+        """Replace the datasets a transaction touches (prepare may discover children);
+        the same CREATED/PREPARED rule as `replace_steps`."""
+        names = list(datasets)
+        async with self._db.transaction() as conn:
+            await self._require_planning(conn, tx_id)
+            await conn.execute("DELETE FROM tx_datasets WHERE tx_id = ?", (tx_id,))
+            await _insert_datasets(conn, tx_id, names)
+            await _touch(conn, tx_id, self._db.now())
+            return await _load(conn, tx_id)
+
+    async def delete_finished_older_than(self, age_seconds: float) -> int:
+        """Forget finished transactions that finished more than `age_seconds` ago, with
+        their datasets, steps and journal; returns how many. The audit log keeps every row.
+
+        One that an active transaction links to (a rollback or retry still running) is
+        kept: that one still needs its steps. Finished transactions that link to a deleted
+        one have the link set to NULL by the schema.
+        """
+        async with self._db.transaction() as conn:
+            cutoff = self._db.now() - age_seconds
+            async with conn.execute(
+                """DELETE FROM transactions
+                WHERE state IN (SELECT value FROM json_each(:terminal))
+                  AND finished_at IS NOT NULL AND finished_at < :cutoff
+                  AND NOT EXISTS (
+                    SELECT 1 FROM transactions o
+                    WHERE (o.rolls_back = transactions.id OR o.retry_of = transactions.id)
+                      AND o.state NOT IN (SELECT value FROM json_each(:terminal))
+                  )""",
+                {"terminal": json_columns.dump(sorted(TERMINAL_STATES)), "cutoff": cutoff},
+            ) as cursor:
+                return int(cursor.rowcount)
+
+    # -- steps ----------------------------------------------------------------------------
+
+    async def mark_step(
+        self,
+        tx_id: str,
+        idx: int,
+        state: StepState,
+        *,
+        error: str | None = None,
+        undo_data: Mapping[str, Any] | None = None,
+        bytes_total: int | None = None,
+    ) -> StepRecord:
+        """Record a step's new state. RUNNING stamps `started_at`, a finished state
+        `finished_at`. `error` is replaced (so a RUNNING retry clears an old one);
+        `undo_data` and `bytes_total` are replaced only when given."""
+        undo_json = json_columns.dump_optional(undo_data)
+        async with self._db.transaction() as conn:
+            now = self._db.now()
+            async with conn.execute(
+                """UPDATE steps SET
+                    state = :state,
+                    started_at = CASE WHEN :running THEN :now ELSE started_at END,
+                    finished_at = CASE WHEN :finished THEN :now ELSE finished_at END,
+                    error = :error,
+                    undo_data = coalesce(:undo_data, undo_data),
+                    bytes_total = coalesce(:bytes_total, bytes_total)
+                WHERE tx_id = :tx_id AND idx = :idx""",
+                {
+                    "tx_id": tx_id,
+                    "idx": idx,
+                    "state": state.value,
+                    "now": now,
+                    "running": int(state is StepState.RUNNING),
+                    "finished": int(state in _STEP_FINISHED),
+                    "error": error,
+                    "undo_data": undo_json,
+                    "bytes_total": bytes_total,
+                },
+            ) as cursor:
+                if cursor.rowcount == 0:
+                    raise RecordNotFoundError(f"no step {idx} in transaction {tx_id}")
+            await _touch(conn, tx_id, now)
+            return await _load_step(conn, tx_id, idx)
+
+    async def mark_undo(
+        self, tx_id: str, idx: int, undo_state: StepState, *, error: str | None = None
+    ) -> StepRecord:
+        async with self._db.transaction() as conn:
+            async with conn.execute(
+                "UPDATE steps SET undo_state = ?, undo_error = ? WHERE tx_id = ? AND idx = ?",
+                (undo_state.value, error, tx_id, idx),
+            ) as cursor:
+                if cursor.rowcount == 0:
+                    raise RecordNotFoundError(f"no step {idx} in transaction {tx_id}")
+            await _touch(conn, tx_id, self._db.now())
+            return await _load_step(conn, tx_id, idx)
+
+    # -- journal --------------------------------------------------------------------------
+
+    async def journal(
+        self,
+        tx_id: str,
+        step_idx: int | None,
+        phase: JournalPhase,
+        event: JournalEvent,
+        *,
+        outcome: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> JournalEntry:
+        """Append to the journal; committed (and synced) when this returns, unless the caller
+        holds an outer transaction. Write the intent before acting, the result after.
+        A ``tx`` phase entry has no step; a result needs an outcome (the schema checks)."""
+        detail_json = json_columns.dump_object(detail)
+        async with self._db.transaction() as conn:
+            at = self._db.now()
+            row = await conn.execute_insert(
+                """INSERT INTO journal (at, tx_id, step_idx, phase, event, outcome, detail)
+                VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                (at, tx_id, step_idx, phase.value, event.value, outcome, detail_json),
+            )
+        return JournalEntry(
+            seq=inserted_rowid(row),
+            at=at,
+            tx_id=tx_id,
+            step_idx=step_idx,
+            phase=phase,
+            event=event,
+            outcome=outcome,
+            detail=json_columns.load_object(detail_json),
+        )
+
+    async def journal_for(self, tx_id: str) -> builtins.list[JournalEntry]:
+        """In the order written."""
+        async with self._db.reading() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT * FROM journal WHERE tx_id = ? ORDER BY seq", (tx_id,)
+            )
+        return [
+            JournalEntry(
+                seq=row["seq"],
+                at=row["at"],
+                tx_id=row["tx_id"],
+                step_idx=row["step_idx"],
+                phase=row["phase"],
+                event=row["event"],
+                outcome=row["outcome"],
+                detail=json_columns.load_object(row["detail"]),
+            )
+            for row in rows
+        ]
+
+    async def _require_planning(self, conn: aiosqlite.Connection, tx_id: str) -> None:
+        actual = await _state_of(conn, tx_id)
+        if actual is None:
+            raise RecordNotFoundError(f"no transaction {tx_id}")
+        if actual not in _PLANNING:
+            raise StaleStateError(tx_id, _PLANNING, actual)
+
+
+# -- helpers (all run inside a transaction or reading the caller holds) ----------------------
+
+
+def _state_set(state: TxState | Collection[TxState] | None) -> frozenset[TxState] | None:
+    if state is None:
+        return None
+    if isinstance(state, TxState):
+        return frozenset({state})
+    return frozenset(TxState(s) for s in state)
+
+
+async def _state_of(conn: aiosqlite.Connection, tx_id: str) -> str | None:
+    rows = list(
+        await conn.execute_fetchall("SELECT state FROM transactions WHERE id = ?", (tx_id,))
+    )
+    return str(rows[0]["state"]) if rows else None
+
+
+async def _touch(conn: aiosqlite.Connection, tx_id: str, now: float) -> None:
+    await conn.execute("UPDATE transactions SET updated_at = ? WHERE id = ?", (now, tx_id))
+
+
+async def _insert_datasets(conn: aiosqlite.Connection, tx_id: str, datasets: Iterable[str]) -> None:
+    await conn.executemany(
+        "INSERT INTO tx_datasets (tx_id, dataset) VALUES (?, ?)",
+        [(tx_id, name) for name in sorted(set(datasets))],
+    )
+
+
+async def _insert_steps(
+    conn: aiosqlite.Connection,
+    tx_id: str,
+    step_rows: Sequence[tuple[str, str, str | None, int | None]],
+) -> None:
+    await conn.executemany(
+        """INSERT INTO steps (tx_id, idx, kind, args, description, bytes_total)
+        VALUES (?, ?, ?, ?, ?, ?)""",
+        [(tx_id, idx, *row) for idx, row in enumerate(step_rows)],
+    )
+
+
+async def _load(conn: aiosqlite.Connection, tx_id: str) -> TransactionRecord:
+    records = await _load_many(conn, "SELECT * FROM transactions WHERE id = ?", (tx_id,))
+    if not records:
+        raise RecordNotFoundError(f"no transaction {tx_id}")
+    return records[0]
+
+
+async def _load_step(conn: aiosqlite.Connection, tx_id: str, idx: int) -> StepRecord:
+    rows = list(
+        await conn.execute_fetchall("SELECT * FROM steps WHERE tx_id = ? AND idx = ?", (tx_id, idx))
+    )
+    return _step(rows[0])
+
+
+async def _load_many(
+    conn: aiosqlite.Connection, query: str, params: Sequence[Any] | Mapping[str, Any]
+) -> builtins.list[TransactionRecord]:
+    """Run a query over `transactions` and attach datasets and steps, in three queries."""
+    tx_rows = list(await conn.execute_fetchall(query, params))
+    if not tx_rows:
+        return []
+    id_list = json_columns.dump([row["id"] for row in tx_rows])
+    datasets: dict[str, builtins.list[str]] = {}
+    for row in await conn.execute_fetchall(
+        """SELECT tx_id, dataset FROM tx_datasets
+        WHERE tx_id IN (SELECT value FROM json_each(?)) ORDER BY tx_id, dataset""",
+        (id_list,),
+    ):
+        datasets.setdefault(row["tx_id"], []).append(row["dataset"])
+    steps: dict[str, builtins.list[StepRecord]] = {}
+    for row in await conn.execute_fetchall(
+        """SELECT * FROM steps
+        WHERE tx_id IN (SELECT value FROM json_each(?)) ORDER BY tx_id, idx""",
+        (id_list,),
+    ):
+        steps.setdefault(row["tx_id"], []).append(_step(row))
+    return [
+        TransactionRecord(
+            id=row["id"],
+            type=row["type"],
+            state=row["state"],
+            description=row["description"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            finished_at=row["finished_at"],
+            uid=row["uid"],
+            priority=row["priority"],
+            timeout=row["timeout"],
+            tags=json_columns.load_list(row["tags"]),
+            metadata=json_columns.load_object(row["metadata"]),
+            error=row["error"],
+            error_kind=row["error_kind"],
+            rollback_outcome=row["rollback_outcome"],
+            rolls_back=row["rolls_back"],
+            retry_of=row["retry_of"],
+            attempts=row["attempts"],
+            params=json_columns.load_object(row["params"]),
+            datasets=datasets.get(row["id"], []),
+            steps=steps.get(row["id"], []),
+        )
+        for row in tx_rows
+    ]
+
+
+def _step(row: sqlite3.Row) -> StepRecord:
+    return StepRecord(
+        tx_id=row["tx_id"],
+        idx=row["idx"],
+        kind=row["kind"],
+        args=json_columns.load_object(row["args"]),
+        description=row["description"],
+        state=row["state"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        error=row["error"],
+        undo_data=json_columns.load_optional(row["undo_data"]),
+        undo_state=row["undo_state"],
+        undo_error=row["undo_error"],
+        bytes_total=row["bytes_total"],
+    )

@@ -1,0 +1,1 @@
+"""The transaction engine: state machine, steps with inverses, executor, recovery, locks."""

@@ -1,0 +1,289 @@
+"""Running a transaction's steps: journal the intent, act, journal the result; on failure,
+undo the steps in reverse order, journaling each undo.
+
+The journal is what crash recovery reads. Its rule: an `intent` row is written (and
+committed) before anything touches ZFS, a `result` row after. So after a crash, a step with
+an intent and no result may or may not have happened, and its `check` (reading ZFS) decides;
+a step without an intent certainly did not.
+
+The executor never decides *whether* to run; the manager does (state machine, locks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from zfsyncd.store.records import JournalEvent, JournalPhase, StepRecord, StepState
+from zfsyncd.tx.progress import ProgressSink
+from zfsyncd.tx.retry import RetryPolicy
+from zfsyncd.tx.steps.base import JsonDict, Step, StepContext
+
+log = logging.getLogger(__name__)
+
+
+class StepLog(Protocol):
+    """What the executor writes: the store's step and journal methods."""
+
+    async def mark_step(
+        self,
+        tx_id: str,
+        idx: int,
+        state: StepState,
+        *,
+        error: str | None = None,
+        undo_data: dict[str, Any] | None = None,
+        bytes_total: int | None = None,
+    ) -> None: ...
+
+    async def mark_undo(
+        self, tx_id: str, idx: int, undo_state: StepState, *, error: str | None = None
+    ) -> None: ...
+
+    async def journal(
+        self,
+        tx_id: str,
+        step_idx: int | None,
+        phase: JournalPhase,
+        event: JournalEvent,
+        *,
+        outcome: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None: ...
+
+
+class StepCancelled(Exception):
+    """The running step was stopped on request (cancel, timeout, shutdown)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def describe_error(error: BaseException) -> str:
+    return str(error) or type(error).__name__
+
+
+def error_kind(error: BaseException) -> str:
+    kind = getattr(error, "kind", None)
+    if isinstance(kind, str):
+        return kind
+    if isinstance(error, StepCancelled):
+        return "cancelled"
+    return type(error).__name__
+
+
+class _StepFailure(Exception):
+    """A step's `do` failed; carries what its undo needs, since it may have half-happened."""
+
+    def __init__(self, error: BaseException, before: JsonDict) -> None:
+        super().__init__(describe_error(error))
+        self.error, self.before = error, before
+
+
+@dataclass
+class PlannedStep:
+    """A step with its stored record: what the executor works from."""
+
+    idx: int
+    step: Step[Any]
+    record: StepRecord
+
+    @property
+    def undo_data(self) -> JsonDict:
+        return dict(self.record.undo_data or {})
+
+
+@dataclass
+class RollbackOutcome:
+    undone: list[int] = field(default_factory=list)
+    failed: int | None = None  # the step whose undo failed; the ones before it were left
+    error: BaseException | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.failed is None
+
+    def summary(self) -> str:
+        if self.failed is not None:
+            reason = describe_error(self.error) if self.error else "unknown error"
+            return f"partial: the undo of step {self.failed} failed ({reason})"
+        if not self.undone:
+            return "nothing to undo"
+        return f"complete: undid steps {', '.join(map(str, self.undone))}"
+
+
+@dataclass
+class ExecutionOutcome:
+    error: BaseException | None = None
+    failed_step: int | None = None
+    rollback: RollbackOutcome | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.error is None
+
+    @property
+    def cancelled(self) -> bool:
+        return isinstance(self.error, StepCancelled)
+
+
+class Executor:
+    def __init__(
+        self,
+        log_to: StepLog,
+        *,
+        do_retry: RetryPolicy | None = None,
+        undo_retry: RetryPolicy | None = None,
+    ) -> None:
+        self.store = log_to
+        self.do_retry = do_retry or RetryPolicy()
+        self.undo_retry = undo_retry or RetryPolicy()
+        self._current: asyncio.Task[JsonDict] | None = None
+        self._cancel_reason: str | None = None
+
+    def cancel(self, reason: str) -> None:
+        """Stop the running step; the executor then rolls back what was done."""
+        self._cancel_reason = reason
+        if self._current is not None and not self._current.done():
+            self._current.cancel()
+
+    async def run(
+        self,
+        tx_id: str,
+        plan: Sequence[PlannedStep],
+        ctx: StepContext,
+        sink: ProgressSink | None = None,
+    ) -> ExecutionOutcome:
+        """Run every PENDING step in order; on failure roll back and say what happened."""
+        sink = sink or ProgressSink()
+        done: list[PlannedStep] = [p for p in plan if p.record.state is StepState.COMPLETED]
+        for planned in plan:
+            if planned.record.state is not StepState.PENDING:
+                continue
+            try:
+                undo_data = await self._do(tx_id, planned, ctx, sink)
+            except _StepFailure as failure:
+                # the failed step may have half-happened (a partial receive): undo it too
+                planned = _with_undo_data(planned, failure.before)
+                rollback = await self.rollback(tx_id, [*done, planned], ctx, sink)
+                return ExecutionOutcome(
+                    error=failure.error, failed_step=planned.idx, rollback=rollback
+                )
+            done.append(_with_undo_data(planned, undo_data))
+        return ExecutionOutcome()
+
+    async def _do(
+        self, tx_id: str, planned: PlannedStep, ctx: StepContext, sink: ProgressSink
+    ) -> JsonDict:
+        idx, step = planned.idx, planned.step
+        if self._cancel_reason is not None:
+            raise _StepFailure(StepCancelled(self._cancel_reason), {})
+        try:
+            before = await step.capture(ctx)
+        except Exception as exc:  # nothing was changed yet: a failure to read is a plain failure
+            raise _StepFailure(exc, {}) from exc
+        # intent first, with what undo needs: from here on, the step may have happened
+        await self.store.journal(
+            tx_id, idx, JournalPhase.DO, JournalEvent.INTENT, detail={"before": before}
+        )
+        await self.store.mark_step(tx_id, idx, StepState.RUNNING, undo_data=before)
+        sink.step_started(idx, step.describe())
+        try:
+            result = await self.do_retry.run(
+                lambda: self._in_task(step.do(ctx, before)), what=step.describe()
+            )
+        except BaseException as exc:
+            error = (
+                StepCancelled(self._cancel_reason or "cancelled") if self._cancelled(exc) else exc
+            )
+            await self.store.journal(
+                tx_id, idx, JournalPhase.DO, JournalEvent.RESULT,
+                outcome="failed", detail={"error": describe_error(error)},
+            )  # fmt: skip
+            await self.store.mark_step(tx_id, idx, StepState.FAILED, error=describe_error(error))
+            sink.step_finished(idx, StepState.FAILED)
+            if isinstance(exc, asyncio.CancelledError) and error is exc:
+                raise  # we ourselves are being cancelled, not the step: let it through
+            raise _StepFailure(error, before) from exc
+        undo_data = {**before, **result}
+        await self.store.journal(
+            tx_id, idx, JournalPhase.DO, JournalEvent.RESULT,
+            outcome="completed", detail={"undo_data": undo_data},
+        )  # fmt: skip
+        await self.store.mark_step(tx_id, idx, StepState.COMPLETED, undo_data=undo_data)
+        sink.step_finished(idx, StepState.COMPLETED)
+        return undo_data
+
+    def _cancelled(self, exc: BaseException) -> bool:
+        """Was `exc` our own `cancel` reaching the step (rather than our caller cancelling us)?"""
+        return isinstance(exc, asyncio.CancelledError) and self._cancel_reason is not None
+
+    async def _in_task(self, work: Any) -> JsonDict:
+        """Run one attempt in its own task, so that `cancel` stops the step, not us."""
+        self._current = asyncio.ensure_future(work)
+        try:
+            return await self._current
+        finally:
+            self._current = None
+
+    async def rollback(
+        self,
+        tx_id: str,
+        done: Sequence[PlannedStep],
+        ctx: StepContext,
+        sink: ProgressSink | None = None,
+    ) -> RollbackOutcome:
+        """Undo `done` in reverse order. Stops at the first undo that keeps failing: undoing
+        what came before it could pull the ground from under it (a dataset whose snapshot
+        could not be removed)."""
+        sink = sink or ProgressSink()
+        outcome = RollbackOutcome()
+        await self.store.journal(tx_id, None, JournalPhase.TX, JournalEvent.INTENT,
+                                 detail={"rollback": [p.idx for p in reversed(done)]})  # fmt: skip
+        for planned in reversed(done):
+            if planned.record.undo_state is StepState.COMPLETED:
+                continue
+            idx = planned.idx
+            await self.store.journal(tx_id, idx, JournalPhase.UNDO, JournalEvent.INTENT)
+            await self.store.mark_undo(tx_id, idx, StepState.RUNNING)
+            sink.message(f"undoing step {idx}: {planned.step.describe()}")
+            try:
+                await self.undo_retry.run(
+                    _bound_undo(planned, ctx),
+                    retry_if=lambda _e: True,
+                    what=f"undo of {planned.step.describe()}",
+                )
+            except Exception as exc:
+                await self.store.journal(
+                    tx_id, idx, JournalPhase.UNDO, JournalEvent.RESULT,
+                    outcome="failed", detail={"error": describe_error(exc)},
+                )  # fmt: skip
+                await self.store.mark_undo(tx_id, idx, StepState.FAILED, error=describe_error(exc))
+                outcome.failed, outcome.error = idx, exc
+                break
+            await self.store.journal(
+                tx_id, idx, JournalPhase.UNDO, JournalEvent.RESULT, outcome="completed"
+            )
+            await self.store.mark_undo(tx_id, idx, StepState.COMPLETED)
+            outcome.undone.append(idx)
+        await self.store.journal(tx_id, None, JournalPhase.TX, JournalEvent.RESULT,
+                                 outcome=outcome.summary())  # fmt: skip
+        return outcome
+
+
+def _bound_undo(planned: PlannedStep, ctx: StepContext) -> Callable[[], Awaitable[None]]:
+    async def undo() -> None:
+        await planned.step.undo(ctx, planned.undo_data)
+
+    return undo
+
+
+def _with_undo_data(planned: PlannedStep, undo_data: JsonDict | None) -> PlannedStep:
+    if undo_data is None:
+        return planned
+    record = planned.record.model_copy(update={"undo_data": undo_data})
+    return PlannedStep(planned.idx, planned.step, record)

@@ -1,0 +1,55 @@
+"""Retrying with backoff.
+
+`do` is retried only for errors classed transient (a busy dataset, a lost connection): a
+permanent error would only fail again. `undo` is retried for any error, because every undo
+is idempotent (it reads ZFS before it acts), and a rollback that gives up early leaves ZFS
+half-changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from zfsyncd.zfs.errors import ZfsCommandError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def is_transient(error: BaseException) -> bool:
+    return isinstance(error, ZfsCommandError) and error.transient
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 3
+    first_delay: float = 0.5  # seconds; doubled after each failed attempt
+    max_delay: float = 8.0
+
+    def delays(self) -> list[float]:
+        return [min(self.first_delay * 2**i, self.max_delay) for i in range(self.attempts - 1)]
+
+    async def run(
+        self,
+        action: Callable[[], Awaitable[T]],
+        *,
+        retry_if: Callable[[BaseException], bool] = is_transient,
+        what: str = "action",
+    ) -> T:
+        """Run `action`, again after a delay while it fails with an error `retry_if` accepts."""
+        for delay in [*self.delays(), None]:
+            try:
+                return await action()
+            except Exception as exc:
+                if delay is None or not retry_if(exc):
+                    raise
+                log.warning("%s failed (%s); trying again in %.1fs", what, exc, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+NO_RETRY = RetryPolicy(attempts=1)

@@ -1,0 +1,17 @@
+"""The kinds of step a transaction is made of. Importing this package registers them all."""
+
+from zfsyncd.tx.steps import datasets, holds, properties, snapshots, transfer
+from zfsyncd.tx.steps.base import STEP_KINDS, Step, StepArgs, StepContext, build_step
+
+__all__ = [
+    "STEP_KINDS",
+    "Step",
+    "StepArgs",
+    "StepContext",
+    "build_step",
+    "datasets",
+    "holds",
+    "properties",
+    "snapshots",
+    "transfer",
+]

@@ -1,0 +1,142 @@
+"""What a step is: one change to ZFS with a known inverse.
+
+A step has
+- `capture`, which reads what `undo` will need before anything changes (the previous value
+  of a property, whether a target existed); it is journaled with the step's intent, so an
+  undo after a crash in the middle of `do` still has it;
+- `do`, which makes the change and returns what else its undo will need (journaled with
+  the result);
+- `undo`, which takes the change back out;
+- `check`, which reads real ZFS state and says whether the change is in place now.
+
+`do` and `undo` are idempotent because they consult `check` (or the same reading) first:
+after a crash the engine may run either again without knowing whether the first attempt
+got as far as ZFS. Names made by steps carry the transaction id, so "it exists" can only
+mean "we made it".
+
+Some changes cannot be taken back once made (a destroyed snapshot is gone). Such a step
+moves the object aside in `do` (rename to a trash name), so that `undo` can move it back,
+and destroys it for good in `finalize`, which runs only after the whole transaction has
+completed.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from zfsyncd.zfs.backend import ZfsBackend
+from zfsyncd.zfs.models import TransferProgress
+
+JsonDict = dict[str, Any]
+
+
+class StepArgs(BaseModel):
+    """Arguments of a step: validated on construction, stored as JSON in the journal."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+@dataclass
+class StepContext:
+    """What a running step may use."""
+
+    tx_id: str
+    #: the backends of the hosts a transaction may touch; "local" is always there
+    hosts: Mapping[str, ZfsBackend]
+    #: reports bytes moved by a transfer step
+    progress: Callable[[TransferProgress], None] = field(default=lambda _p: None)
+
+    @property
+    def zfs(self) -> ZfsBackend:
+        return self.hosts["local"]
+
+    def host(self, label: str) -> ZfsBackend:
+        try:
+            return self.hosts[label]
+        except KeyError:
+            raise KeyError(f"transaction {self.tx_id} has no host {label!r}") from None
+
+
+A = TypeVar("A", bound=StepArgs)
+
+
+class Step(ABC, Generic[A]):
+    """One change. Subclasses set `kind` and `Args` and implement the abstract methods."""
+
+    kind: ClassVar[str]
+    Args: ClassVar[type[StepArgs]]
+
+    def __init__(self, args: A) -> None:
+        self.args = args
+
+    @abstractmethod
+    def describe(self) -> str:
+        """One line for a person: what this step does."""
+
+    @abstractmethod
+    def datasets(self) -> set[str]:
+        """The datasets this step changes (for locks and for the rollback-conflict rule)."""
+
+    @abstractmethod
+    async def check(self, ctx: StepContext) -> bool:
+        """Is this step's change in place right now (read from ZFS)?"""
+
+    async def capture(self, ctx: StepContext) -> JsonDict:
+        """Read, before the change, what `undo` needs (most steps: nothing)."""
+        return {}
+
+    @abstractmethod
+    async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
+        """Make the change (or find it made); return what `undo` needs beyond `before`."""
+
+    @abstractmethod
+    async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
+        """Take the change back out; nothing to do when it is not in place.
+
+        `undo_data` is `before` merged with what `do` returned, or `before` alone when
+        `do` was interrupted (a crash): undo must work from either."""
+
+    async def finalize(self, ctx: StepContext, undo_data: JsonDict) -> None:
+        """Make the change permanent once the transaction completed (most steps: nothing)."""
+
+    def inverse(self, undo_data: JsonDict) -> Step[Any] | None:
+        """A step that takes this one back after its transaction completed, for a manual
+        rollback; None when this step cannot be taken back any more (say why in `why_final`)."""
+        return None
+
+    def why_final(self) -> str:
+        return f"{self.describe()} cannot be taken back once its transaction completed"
+
+    def to_json(self) -> JsonDict:
+        return self.args.model_dump(mode="json")
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} {self.describe()}>"
+
+
+STEP_KINDS: dict[str, type[Step[Any]]] = {}
+
+
+S = TypeVar("S", bound=type[Step[Any]])
+
+
+def register(cls: S) -> S:
+    """Class decorator: make a step kind known by its `kind`, so the journal can rebuild it."""
+    if cls.kind in STEP_KINDS:
+        raise ValueError(f"step kind {cls.kind!r} registered twice")
+    STEP_KINDS[cls.kind] = cls
+    return cls
+
+
+def build_step(kind: str, args: JsonDict) -> Step[Any]:
+    """A step from its journaled kind and arguments."""
+    try:
+        cls = STEP_KINDS[kind]
+    except KeyError:
+        raise ValueError(f"unknown step kind {kind!r}") from None
+    return cls(cls.Args.model_validate(args))

@@ -1,0 +1,233 @@
+"""Dataset steps: create, destroy (via the trash), rename, clone, promote, bookmark."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from zfsyncd.tx.steps.base import JsonDict, Step, StepArgs, StepContext, register
+from zfsyncd.tx.steps.lookup import MovesToTrash, guid_of, is_same
+from zfsyncd.zfs import names
+from zfsyncd.zfs.backend import DestroyMode
+from zfsyncd.zfs.models import (
+    BaseName,
+    BookmarkName,
+    DatasetName,
+    ObjectName,
+    Properties,
+    SnapshotName,
+)
+
+
+class CreateDatasetArgs(StepArgs):
+    name: DatasetName
+    properties: Properties = Field(default_factory=dict)
+
+
+class _MakesDataset(Step[Any]):
+    """Create and clone: both make a dataset that undo destroys (if it is still ours)."""
+
+    target: str
+
+    def datasets(self) -> set[str]:
+        return {self.target}
+
+    async def check(self, ctx: StepContext) -> bool:
+        return await guid_of(ctx.zfs, self.target) is not None
+
+    async def capture(self, ctx: StepContext) -> JsonDict:
+        # a dataset that was there before is not ours to destroy (prepare refuses that case;
+        # this keeps undo safe if something made it between prepare and do)
+        return {"existed": await guid_of(ctx.zfs, self.target) is not None}
+
+    async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
+        if undo_data.get("existed"):
+            return
+        if await is_same(ctx.zfs, self.target, undo_data.get("guid")):
+            await ctx.zfs.destroy(self.target)
+
+    def inverse(self, undo_data: JsonDict) -> Step[Any]:
+        return DestroyDataset(DestroyDatasetArgs(name=self.target, guid=undo_data.get("guid")))
+
+
+@register
+class CreateDataset(_MakesDataset):
+    kind = "create-dataset"
+    Args = CreateDatasetArgs
+
+    def __init__(self, args: CreateDatasetArgs) -> None:
+        super().__init__(args)
+        self.target = args.name
+
+    def describe(self) -> str:
+        return f"create {self.args.name}"
+
+    async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
+        if not await self.check(ctx):
+            await ctx.zfs.create(self.args.name, properties=self.args.properties)
+        return {"guid": await guid_of(ctx.zfs, self.args.name)}
+
+
+class CloneArgs(StepArgs):
+    snapshot: SnapshotName
+    target: DatasetName
+    properties: Properties = Field(default_factory=dict)
+
+
+@register
+class CloneSnapshot(_MakesDataset):
+    kind = "clone"
+    Args = CloneArgs
+
+    def __init__(self, args: CloneArgs) -> None:
+        super().__init__(args)
+        self.target = args.target
+
+    def describe(self) -> str:
+        return f"clone {self.args.snapshot} as {self.args.target}"
+
+    async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
+        if not await self.check(ctx):
+            await ctx.zfs.clone(
+                self.args.snapshot, self.args.target, properties=self.args.properties
+            )
+        return {"guid": await guid_of(ctx.zfs, self.args.target)}
+
+
+class DestroyDatasetArgs(StepArgs):
+    name: DatasetName
+    guid: int | None = None  # the dataset it must still be (None: whatever it is now)
+
+
+@register
+class DestroyDataset(MovesToTrash):
+    """Renames the dataset (with what is below it) to a trash name; `finalize` destroys it."""
+
+    kind = "destroy-dataset"
+    Args = DestroyDatasetArgs
+    destroy_mode = DestroyMode.RECURSIVE
+
+    def describe(self) -> str:
+        return f"destroy {self.args.name}"
+
+    def targets(self) -> dict[str, int | None]:
+        return {self.args.name: self.args.guid}
+
+
+class RenameArgs(StepArgs):
+    old: ObjectName
+    new: ObjectName
+
+
+@register
+class Rename(Step[RenameArgs]):
+    kind = "rename"
+    Args = RenameArgs
+
+    def describe(self) -> str:
+        return f"rename {self.args.old} to {self.args.new}"
+
+    def datasets(self) -> set[str]:
+        return {names.dataset_of(self.args.old), names.dataset_of(self.args.new)}
+
+    async def capture(self, ctx: StepContext) -> JsonDict:
+        return {"guid": await guid_of(ctx.zfs, self.args.old)}
+
+    async def check(self, ctx: StepContext) -> bool:
+        return (
+            await guid_of(ctx.zfs, self.args.old) is None
+            and await guid_of(ctx.zfs, self.args.new) is not None
+        )
+
+    async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
+        if not await self.check(ctx):
+            await ctx.zfs.rename(self.args.old, self.args.new)
+        return {}
+
+    async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
+        moved = await is_same(ctx.zfs, self.args.new, undo_data.get("guid"))
+        if moved and await guid_of(ctx.zfs, self.args.old) is None:
+            await ctx.zfs.rename(self.args.new, self.args.old)
+
+    def inverse(self, undo_data: JsonDict) -> Step[Any]:
+        return Rename(RenameArgs(old=self.args.new, new=self.args.old))
+
+
+class PromoteArgs(StepArgs):
+    clone: DatasetName
+
+
+@register
+class Promote(Step[PromoteArgs]):
+    """Promote a clone; undo promotes back the dataset it was cloned from."""
+
+    kind = "promote"
+    Args = PromoteArgs
+
+    def describe(self) -> str:
+        return f"promote {self.args.clone}"
+
+    def datasets(self) -> set[str]:
+        return {self.args.clone}
+
+    async def _origin(self, ctx: StepContext, dataset: str) -> str | None:
+        return (await ctx.zfs.get(dataset)).origin
+
+    async def capture(self, ctx: StepContext) -> JsonDict:
+        origin = await self._origin(ctx, self.args.clone)
+        if origin is None:
+            raise ValueError(f"{self.args.clone} is not a clone: there is nothing to promote")
+        # after the promote, this dataset is the clone; undo promotes it back
+        return {"former_parent": names.dataset_of(origin)}
+
+    async def check(self, ctx: StepContext) -> bool:
+        return await self._origin(ctx, self.args.clone) is None
+
+    async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
+        if not await self.check(ctx):
+            await ctx.zfs.promote(self.args.clone)
+        return {}
+
+    async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
+        parent = undo_data["former_parent"]
+        if await self._origin(ctx, parent) is not None:
+            await ctx.zfs.promote(parent)
+
+    def inverse(self, undo_data: JsonDict) -> Step[Any]:
+        return Promote(PromoteArgs(clone=undo_data["former_parent"]))
+
+
+class BookmarkArgs(StepArgs):
+    source: BaseName
+    bookmark: BookmarkName
+
+
+@register
+class CreateBookmark(Step[BookmarkArgs]):
+    kind = "bookmark"
+    Args = BookmarkArgs
+
+    def describe(self) -> str:
+        return f"bookmark {self.args.source} as {self.args.bookmark}"
+
+    def datasets(self) -> set[str]:
+        return {names.dataset_of(self.args.bookmark)}
+
+    async def check(self, ctx: StepContext) -> bool:
+        return await guid_of(ctx.zfs, self.args.bookmark) is not None
+
+    async def capture(self, ctx: StepContext) -> JsonDict:
+        return {"existed": await self.check(ctx)}
+
+    async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
+        if not await self.check(ctx):
+            await ctx.zfs.bookmark(self.args.source, self.args.bookmark)
+        return {}
+
+    async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
+        if not undo_data.get("existed") and await self.check(ctx):
+            await ctx.zfs.destroy(self.args.bookmark)
+
+    def why_final(self) -> str:
+        return f"{self.describe()}: removing a bookmark after the fact is not supported yet"

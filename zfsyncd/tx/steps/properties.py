@@ -1,0 +1,70 @@
+"""Set properties, remembering what each was, so undo restores it (value or inheritance)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from zfsyncd.tx.steps.base import JsonDict, Step, StepArgs, StepContext, register
+from zfsyncd.zfs import names
+from zfsyncd.zfs.models import ObjectName, PropertyChanges, PropertySource
+
+
+class SetPropertiesArgs(StepArgs):
+    name: ObjectName
+    #: property -> value; None means "inherit" (zfs inherit), which is how undo restores a
+    #: property that had no local value
+    properties: PropertyChanges = Field(min_length=1)
+
+
+@register
+class SetProperties(Step[SetPropertiesArgs]):
+    kind = "set-properties"
+    Args = SetPropertiesArgs
+
+    def describe(self) -> str:
+        pairs = ", ".join(
+            f"{p}={v}" if v is not None else f"{p} inherited"
+            for p, v in self.args.properties.items()
+        )
+        return f"set {pairs} on {self.args.name}"
+
+    def datasets(self) -> set[str]:
+        return {names.dataset_of(self.args.name)}
+
+    async def _local(self, ctx: StepContext) -> dict[str, str | None]:
+        """Each property's local value now, None where it has none (inherited or default)."""
+        current = await ctx.zfs.get_properties(self.args.name, list(self.args.properties))
+        return {
+            prop: value.value if value.source is PropertySource.LOCAL else None
+            for prop, value in current.items()
+        }
+
+    async def check(self, ctx: StepContext) -> bool:
+        return await self._local(ctx) == self.args.properties
+
+    async def capture(self, ctx: StepContext) -> JsonDict:
+        return {"previous": await self._local(ctx)}
+
+    async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
+        await _apply(ctx, self.args.name, self.args.properties)
+        return {}
+
+    async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
+        await _apply(ctx, self.args.name, undo_data["previous"])
+
+    def inverse(self, undo_data: JsonDict) -> Step[Any]:
+        return SetProperties(
+            SetPropertiesArgs(name=self.args.name, properties=undo_data["previous"])
+        )
+
+
+async def _apply(ctx: StepContext, name: str, properties: dict[str, str | None]) -> None:
+    """Set the values and inherit the Nones; both are idempotent in ZFS itself."""
+    values = {p: v for p, v in properties.items() if v is not None}
+    if values:
+        await ctx.zfs.set_properties(name, values)
+    for prop, value in properties.items():
+        if value is None:
+            await ctx.zfs.inherit(name, prop)

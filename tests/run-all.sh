@@ -3,7 +3,7 @@
 # Debian mirrors and PyPI only) to a verdict. Every step has a header and stops the run on
 # failure; the last line is "N passed, N failed" over both test tiers.
 #
-#   a. apt packages          d. unit tier (host): tests/unit + tests/contract
+#   a. apt packages          d. unit tier (host): tests/unit, tests/contract, tests/engine
 #   b. .venv + pip -e .[dev] e. real-ZFS tier (OpenZFS guest): tests/lab/run-real-tier.sh
 #   c. ruff + mypy --strict  f. summary from build/junit-*.xml
 #
@@ -39,48 +39,15 @@ mkdir -p "$BUILD"
 rm -f "$BUILD/junit-unit.xml" "$BUILD/junit-real.xml"
 
 # ---------------------------------------------------------------------------------------
-header "a. apt packages"
-# Which python builds the venv: an explicit PYTHON, else python3 on PATH (here: pyenv 3.11),
-# else Debian's own. Debian's needs python3-venv for ensurepip; pyenv's has it built in.
-PYTHON=${PYTHON:-$(command -v python3 || true)}
-pkgs=(zstd dbus polkitd)   # zstd: lab artifact packs; dbus + polkitd: the system tier
-if [ -z "$PYTHON" ]; then
-  PYTHON=/usr/bin/python3
-  pkgs+=(python3 python3-venv)
-elif ! "$PYTHON" -c 'import ensurepip, venv' 2> /dev/null; then
-  pkgs+=(python3-venv)
-fi
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${pkgs[@]}" > /dev/null
-echo "installed/present: ${pkgs[*]}"
-"$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), sys.version' ||
-  die "$PYTHON is older than 3.11 (pyproject requires-python); set PYTHON=..."
-echo "python for the venv: $PYTHON ($("$PYTHON" -c 'import sys; print(sys.version.split()[0])'))"
-
-# ---------------------------------------------------------------------------------------
-header "b. virtualenv .venv + pip install -e '.[dev]'"
-# Which installation a python belongs to, and its version (a pyenv shim answers for the
-# interpreter it runs; a venv's python for the installation it was made from).
-ident='import os, sys; print(os.path.realpath(sys.base_prefix), sys.version.split()[0])'
-want=$("$PYTHON" -c "$ident")
-have=$("$VPY" -c "$ident" 2> /dev/null || true)
-if [ "$have" = "$want" ]; then
-  "$PYTHON" -m venv .venv              # refresh in place; keeps the installed packages
-else
-  # missing, broken (its interpreter moved) or made from another python: start clean, as a
-  # refresh in place would keep the old interpreter links under the new pyvenv.cfg
-  echo "(re)creating .venv (found: '${have:-none}', want: '$want')"
-  "$PYTHON" -m venv --clear .venv
-fi
-"$VPY" -m pip install -q -e '.[dev]'
-"$VPY" -m pip check
+header "a+b. apt packages, .venv (tests/setup-host.sh)"
+bash tests/setup-host.sh
 
 # ---------------------------------------------------------------------------------------
 header "c. ruff check + mypy --strict"
 # Check what exists: bench/ and zfsyncctl/ come later in the roadmap than this script
 # (mypy, unlike ruff, refuses a directory without .py files).
 lint=() typed=()
-for p in zfsyncd zfsyncctl tests bench; do
+for p in zfsyncd zfsyncctl tests bench demo; do
   if [ -e "$p" ]; then lint+=("$p"); else echo "(no $p/ yet: not linted)"; fi
 done
 for p in zfsyncd zfsyncctl; do
@@ -92,9 +59,9 @@ done
 .venv/bin/mypy --strict "${typed[@]}"
 
 # ---------------------------------------------------------------------------------------
-header "d. unit tier (host): tests/unit tests/contract"
+header "d. unit tier (host): tests/unit tests/contract tests/engine (ZFS model)"
 set +e
-"$VPY" -m pytest tests/unit tests/contract --junitxml="$BUILD/junit-unit.xml"
+"$VPY" -m pytest tests/unit tests/contract tests/engine --junitxml="$BUILD/junit-unit.xml"
 rc=$?
 set -e
 if [ "$rc" -ne 0 ]; then

@@ -20,7 +20,7 @@ if [ ! -e /dev/zfs ]; then
   exit 3
 fi
 [ -x "$PY" ] || { echo "GUEST: FAIL: no virtualenv python at $PY" >&2; exit 3; }
-for d in tests/contract tests/real; do
+for d in tests/contract tests/engine tests/real; do
   [ -d "$REPO/$d" ] || { echo "GUEST: FAIL: no $REPO/$d" >&2; exit 3; }
 done
 
@@ -35,7 +35,7 @@ export ZFSYNC_TEST_BACKEND=real
 # `-o cache_dir=...` with it: without the cacheprovider plugin that option is unknown and
 # pytest warns (an error under --strict-config).
 echo "GUEST: $(zfs version | head -1), starting pytest at $(up)s"
-# tests/contract: the same suite the host runs on the in-memory model, here on real pools
-# (ZFSYNC_TEST_BACKEND=real); tests/real: what only real ZFS can show
-exec "$PY" -m pytest tests/contract tests/real -p no:cacheprovider \
+# tests/contract and tests/engine: the suites the host runs on the in-memory model, here on
+# real pools (ZFSYNC_TEST_BACKEND=real); tests/real: what only real ZFS can show
+exec "$PY" -m pytest tests/contract tests/engine tests/real -p no:cacheprovider \
   --junitxml="$SHARE_DIR/junit-real.xml" -v "${args[@]}"

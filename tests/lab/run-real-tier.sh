@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The real-ZFS tier, host side: build or reuse the OpenZFS lab, boot ONE guest (under TCG
 # every process start is ~65x slower, so the whole tier shares one boot), run
-# tests/lab/guest-job.sh (pytest tests/contract tests/real, on real pools) in it, and bring the results back to build/.
+# tests/lab/guest-job.sh (pytest tests/contract tests/engine tests/real, on real pools) in it, and bring the results back to build/.
 #
 #   tests/lab/run-real-tier.sh [PYTEST ARGS...]      e.g. -k snapshot, -x
 #
@@ -51,7 +51,7 @@ for pkg in zfsyncd zfsyncctl; do
   fi
 done
 
-echo "=== real tier: boot the guest, run pytest tests/contract tests/real${*:+ $*} (VM_TIMEOUT=${VM_TIMEOUT:-2700}s)"
+echo "=== real tier: boot the guest, run pytest tests/contract tests/engine tests/real${*:+ $*} (VM_TIMEOUT=${VM_TIMEOUT:-2700}s)"
 trap - ERR; set +e  # the guest's status is judged below, not by the ERR trap
 # sed -u: the guest's serial console ends lines with CR LF; drop the CR without buffering,
 # so the output still streams live

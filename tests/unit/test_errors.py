@@ -107,6 +107,16 @@ def test_empty_stderr_names_the_command_and_status() -> None:
             "since most recent snapshot",
             e.DestinationModifiedError,
         ),
+        (
+            "cannot receive new filesystem stream: destination zcdst/t contains "
+            'partially-complete state from "zfs receive -s".',
+            e.PartialReceiveError,
+        ),
+        ("cannot destroy 'p/fs@s': clones of previous snapshots exist", e.HasClonesError),
+        ("cannot promote 'p/c': conflicting snapshot 's1' from parent 'p/a'", e.AlreadyExistsError),
+        ("cannot set property for 'p/a': 'guid' is readonly", e.InvalidArgumentError),
+        ("cannot create 'p/v/x': parent is not a filesystem", e.InvalidArgumentError),
+        ("cannot mount 'p/enc': encryption key not loaded", e.KeyUnavailableError),
     ],
 )
 def test_other_known_texts(text: str, cls: type[e.ZfsCommandError]) -> None:
@@ -120,3 +130,9 @@ def test_transient_classes() -> None:
     assert e.CommandTimeoutError.transient
     assert e.BusyError.transient
     assert not e.HeldError.transient  # a hold is there on purpose: waiting will not help
+
+
+def test_a_busy_rollback_is_a_hold_not_a_transient_busy() -> None:
+    text = "cannot rollback 'p/fs': dataset is busy"
+    assert type(e.classify(["zfs", "rollback", "-r", "p/fs@s1"], 1, text)) is e.HeldError
+    assert type(e.classify(["zfs", "destroy", "p/fs"], 1, text)) is e.BusyError

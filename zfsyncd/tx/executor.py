@@ -37,11 +37,11 @@ class StepLog(Protocol):
         error: str | None = None,
         undo_data: dict[str, Any] | None = None,
         bytes_total: int | None = None,
-    ) -> None: ...
+    ) -> object: ...
 
     async def mark_undo(
         self, tx_id: str, idx: int, undo_state: StepState, *, error: str | None = None
-    ) -> None: ...
+    ) -> object: ...
 
     async def journal(
         self,
@@ -52,7 +52,7 @@ class StepLog(Protocol):
         *,
         outcome: str | None = None,
         detail: dict[str, Any] | None = None,
-    ) -> None: ...
+    ) -> object: ...
 
 
 class StepCancelled(Exception):
@@ -196,19 +196,18 @@ class Executor:
             result = await self.do_retry.run(
                 lambda: self._in_task(step.do(ctx, before)), what=step.describe()
             )
-        except BaseException as exc:
-            error = (
-                StepCancelled(self._cancel_reason or "cancelled") if self._cancelled(exc) else exc
-            )
-            await self.store.journal(
-                tx_id, idx, JournalPhase.DO, JournalEvent.RESULT,
-                outcome="failed", detail={"error": describe_error(error)},
-            )  # fmt: skip
-            await self.store.mark_step(tx_id, idx, StepState.FAILED, error=describe_error(error))
-            sink.step_finished(idx, StepState.FAILED)
-            if isinstance(exc, asyncio.CancelledError) and error is exc:
-                raise  # we ourselves are being cancelled, not the step: let it through
-            raise _StepFailure(error, before) from exc
+        except asyncio.CancelledError as exc:
+            if not self._cancelled(exc):
+                # our caller is cancelling us, not `cancel`: stop without a word, as a crash
+                # would; the intent stays without a result and recovery decides at restart
+                raise
+            cancelled = StepCancelled(self._cancel_reason or "cancelled")
+            await self._record_failure(tx_id, idx, cancelled, sink)
+            raise _StepFailure(cancelled, before) from exc
+        except Exception as exc:
+            # anything else (a BaseException: a crash, SystemExit) passes with nothing written
+            await self._record_failure(tx_id, idx, exc, sink)
+            raise _StepFailure(exc, before) from exc
         undo_data = {**before, **result}
         await self.store.journal(
             tx_id, idx, JournalPhase.DO, JournalEvent.RESULT,
@@ -217,6 +216,16 @@ class Executor:
         await self.store.mark_step(tx_id, idx, StepState.COMPLETED, undo_data=undo_data)
         sink.step_finished(idx, StepState.COMPLETED)
         return undo_data
+
+    async def _record_failure(
+        self, tx_id: str, idx: int, error: BaseException, sink: ProgressSink
+    ) -> None:
+        await self.store.journal(
+            tx_id, idx, JournalPhase.DO, JournalEvent.RESULT,
+            outcome="failed", detail={"error": describe_error(error)},
+        )  # fmt: skip
+        await self.store.mark_step(tx_id, idx, StepState.FAILED, error=describe_error(error))
+        sink.step_finished(idx, StepState.FAILED)
 
     def _cancelled(self, exc: BaseException) -> bool:
         """Was `exc` our own `cancel` reaching the step (rather than our caller cancelling us)?"""

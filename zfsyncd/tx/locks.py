@@ -15,18 +15,10 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from zfsyncd.tx.errors import DatasetBusyError
 from zfsyncd.zfs import names
 
-
-class DatasetBusyError(Exception):
-    """A dataset is locked by another active transaction and the caller chose not to wait."""
-
-    def __init__(self, dataset: str, holder: str, requested: str) -> None:
-        self.dataset, self.holder, self.requested = dataset, holder, requested
-        super().__init__(
-            f"{requested}: dataset {dataset} is busy in transaction {holder}; "
-            "try again when it has finished, or queue behind it"
-        )
+__all__ = ["DatasetBusyError", "DatasetLocks", "conflicts"]
 
 
 def conflicts(a: str, b: str) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 from transitions.extensions.asyncio import AsyncEventData, AsyncMachine
 
 from zfsyncd.store.records import TxState
+from zfsyncd.tx.errors import InvalidTransitionError
 
 #: persist(tx_id, source, dest, details) writes the new state, failing if the stored state
 #: is not `source` (someone else moved it)
@@ -31,12 +32,6 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "fail", "source": _LIVE, "dest": TxState.FAILED},
     {"trigger": "cancel", "source": _LIVE, "dest": TxState.CANCELLED},
 ]
-
-
-class InvalidTransitionError(Exception):
-    def __init__(self, tx_id: str, trigger: str, state: TxState) -> None:
-        super().__init__(f"transaction {tx_id} is {state}: it cannot {trigger}")
-        self.tx_id, self.trigger, self.state = tx_id, trigger, state
 
 
 class TransactionMachine:
@@ -70,7 +65,7 @@ class TransactionMachine:
     async def move(self, trigger: str, **details: Any) -> None:
         """Fire `trigger`; `details` (error, rollback_outcome, ...) are persisted with it."""
         if not self.can(trigger):
-            raise InvalidTransitionError(self.tx_id, trigger, self.current)
+            raise InvalidTransitionError(self.tx_id, trigger, self.current.value)
         # the machine added one coroutine method per trigger to this object
         await getattr(self, trigger)(**details)
 

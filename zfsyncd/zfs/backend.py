@@ -7,6 +7,13 @@ lab against real pools. Where they disagree, the model is wrong.
 
 Every method validates the names it is given before it does anything, raises the typed
 errors of zfsyncd.zfs.errors, and changes nothing when it raises for bad input.
+
+Not all-or-nothing in OpenZFS itself, and so not here either (the model does the same):
+`hold`/`release` of several snapshots where one is missing still act on the others;
+`destroy` with -r/-R that meets a held snapshot has already destroyed what it passed;
+`rollback` with -r that meets a held newer snapshot destroys the others and then fails.
+Steps above this layer read ZFS before and after such calls rather than assume either.
+A send-side failure found by the size estimate, before any stream, has `transfer` None.
 """
 
 from __future__ import annotations

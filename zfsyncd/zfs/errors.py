@@ -146,6 +146,19 @@ class ConnectionLostError(ZfsCommandError):
     transient = True
 
 
+class PartialReceiveError(ZfsCommandError):
+    """The target holds a partial resumable receive: resume it (`send -t`) or discard it
+    (`recv -A`); retrying the same receive cannot succeed."""
+
+    kind = "partial-receive"
+
+
+class KeyUnavailableError(ZfsCommandError):
+    """An encrypted dataset's key is not loaded (`zfs load-key`)."""
+
+    kind = "key-unavailable"
+
+
 class CommandTimeoutError(ZfsCommandError):
     kind = "timeout"
     transient = True
@@ -179,6 +192,8 @@ _PATTERNS: list[tuple[re.Pattern[str], type[ZfsCommandError]]] = [
             r"|cannot resume send",
             StaleResumeTokenError,
         ),
+        # 'destination p/fs contains partially-complete state from "zfs receive -s".'
+        (r"partially-complete state", PartialReceiveError),
         # "cannot receive incremental stream: most recent snapshot of p/fs does not
         #  match incremental source"
         (
@@ -188,19 +203,26 @@ _PATTERNS: list[tuple[re.Pattern[str], type[ZfsCommandError]]] = [
         ),
         (r"destination .* has been modified", DestinationModifiedError),
         (r"it's being held", HeldError),
+        (r"key must be loaded|key is not loaded|encryption key not loaded", KeyUnavailableError),
         (
             r"^ssh: |connection (to .* )?(closed|reset|refused|timed out)|broken pipe"
             r"|host key verification failed|could not resolve hostname",
             ConnectionLostError,
         ),
-        (r"has dependent clones", HasClonesError),
+        (r"has dependent clones|clones of previous snapshots exist", HasClonesError),
         (r"has children", HasChildrenError),
         (r"more recent snapshots(?: or bookmarks)? exist", NewerSnapshotsExistError),
         (r"out of space|no space left|quota exceeded", PoolFullError),
         (r"permission denied|operation not permitted|must be run as root", PermissionDeniedError),
         # "dataset already exists", "tag already exists on this dataset", "bookmark exists",
-        # "cannot receive new filesystem stream: destination 'p/fs' exists"
-        (r"already exists|bookmark exists|destination '.*' exists", AlreadyExistsError),
+        # "cannot receive new filesystem stream: destination 'p/fs' exists",
+        # "destination has snapshots (eg. p/fs@s) must destroy them to overwrite it",
+        # promote: "conflicting snapshot 's' from parent 'p/a'"
+        (
+            r"already exists|bookmark exists|destination '.*' exists|destination has snapshots"
+            r"|conflicting snapshot",
+            AlreadyExistsError,
+        ),
         (
             r"does not exist|no such pool|no such tag|could not find any snapshots"
             r"|does not have any resumable receive state",
@@ -211,10 +233,19 @@ _PATTERNS: list[tuple[re.Pattern[str], type[ZfsCommandError]]] = [
         (r"incomplete stream|failed to read from stream|premature end", StreamInterruptedError),
         (r"pool or dataset is busy|target is busy|cannot unmount", MountedBusyError),
         (r"dataset is busy|device busy|is busy", BusyError),
+        # ZFS's own refusals of a request (the names and values passed our checks)
         (
             r"invalid character|name is too long|invalid property|must be one of|missing .* name"
             r"|not a cloned filesystem|must be within same pool|invalid option|invalid argument"
-            r"|bad property|empty component|trailing slash|leading slash",
+            r"|bad property|empty component|trailing slash|leading slash"
+            r"|parent is not a filesystem|multiple snapshots of same fs not allowed"
+            r"|can not be modified for snapshots|is not an ancestor of the new bookmark"
+            r"|new dataset name cannot be a descendant|snapshots must be part of same dataset"
+            r"|source and target pools differ|is readonly|property is read-only"
+            r"|property cannot be inherited|not an earlier snapshot from the same fs"
+            r"|must be an absolute path|invalid numeric suffix|bad numeric value"
+            r"|size is less than current used or reserved space|keyformat required"
+            r"|operation not applicable to datasets of this type",
             InvalidArgumentError,
         ),
     ]
@@ -224,11 +255,16 @@ _PATTERNS: list[tuple[re.Pattern[str], type[ZfsCommandError]]] = [
 def classify(argv: Sequence[str], returncode: int, stderr: str) -> ZfsCommandError:
     """Turn a failed command's stderr into the most specific error class that fits.
 
-    `argv` is kept on the error, so that a log line or a D-Bus error can say what ran.
+    `argv` is kept on the error, so that a log line or a D-Bus error can say what ran, and
+    it settles the one text OpenZFS uses for two causes ("dataset is busy").
     """
     cls: type[ZfsCommandError] = ZfsCommandError
     for pattern, candidate in _PATTERNS:
         if pattern.search(stderr):
             cls = candidate
             break
+    if cls is BusyError and "rollback" in argv:
+        # `zfs rollback -r` says "dataset is busy" when a newer snapshot is held: waiting
+        # will not release a hold, so it must not count as transient
+        cls = HeldError
     return cls(argv, returncode, stderr)

@@ -101,6 +101,10 @@ class Step(ABC, Generic[A]):
         `undo_data` is `before` merged with what `do` returned, or `before` alone when
         `do` was interrupted (a crash): undo must work from either."""
 
+    async def estimate(self, ctx: StepContext) -> int | None:
+        """Bytes this step will move, when it moves any (for progress); None otherwise."""
+        return None
+
     async def finalize(self, ctx: StepContext, undo_data: JsonDict) -> None:
         """Make the change permanent once the transaction completed (most steps: nothing)."""
 

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from zfsyncd.tx.steps.base import JsonDict, Step, StepArgs, StepContext, register
-from zfsyncd.tx.steps.lookup import MovesToTrash, guid_of, is_same
+from zfsyncd.tx.steps.lookup import MovesToTrash, guid_of, is_same, trash_name
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import DestroyMode
 from zfsyncd.zfs.models import (
@@ -229,5 +229,58 @@ class CreateBookmark(Step[BookmarkArgs]):
         if not undo_data.get("existed") and await self.check(ctx):
             await ctx.zfs.destroy(self.args.bookmark)
 
+    def inverse(self, undo_data: JsonDict) -> Step[Any] | None:
+        if undo_data.get("existed"):
+            return None
+        return DestroyBookmark(DestroyBookmarkArgs(bookmark=self.args.bookmark))
+
+
+class DestroyBookmarkArgs(StepArgs):
+    bookmark: BookmarkName
+
+
+@register
+class DestroyBookmark(Step[DestroyBookmarkArgs]):
+    """ZFS cannot rename a bookmark, so its trash is a copy (`zfs bookmark fs#b fs#trash`,
+    OpenZFS 2.0+): `do` copies and destroys, `undo` copies back, `finalize` destroys the
+    copy. A copy keeps the guid and createtxg, so an incremental from it still works."""
+
+    kind = "destroy-bookmark"
+    Args = DestroyBookmarkArgs
+
+    def describe(self) -> str:
+        return f"destroy {self.args.bookmark}"
+
+    def datasets(self) -> set[str]:
+        return {names.dataset_of(self.args.bookmark)}
+
+    async def check(self, ctx: StepContext) -> bool:
+        trash = trash_name(self.args.bookmark, ctx.tx_id)
+        return (
+            await guid_of(ctx.zfs, self.args.bookmark) is None
+            and await guid_of(ctx.zfs, trash) is not None
+        )
+
+    async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
+        trash = trash_name(self.args.bookmark, ctx.tx_id)
+        if await guid_of(ctx.zfs, trash) is None:
+            await ctx.zfs.bookmark(self.args.bookmark, trash)
+        if await guid_of(ctx.zfs, self.args.bookmark) is not None:
+            await ctx.zfs.destroy(self.args.bookmark)
+        return {}
+
+    async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
+        trash = trash_name(self.args.bookmark, ctx.tx_id)
+        if await guid_of(ctx.zfs, trash) is None:
+            return
+        if await guid_of(ctx.zfs, self.args.bookmark) is None:
+            await ctx.zfs.bookmark(trash, self.args.bookmark)
+        await ctx.zfs.destroy(trash)
+
+    async def finalize(self, ctx: StepContext, undo_data: JsonDict) -> None:
+        trash = trash_name(self.args.bookmark, ctx.tx_id)
+        if await guid_of(ctx.zfs, trash) is not None:
+            await ctx.zfs.destroy(trash)
+
     def why_final(self) -> str:
-        return f"{self.describe()}: removing a bookmark after the fact is not supported yet"
+        return f"{self.describe()}: a destroyed bookmark cannot be brought back"

@@ -30,16 +30,18 @@ async def _tagged(ctx: StepContext, tag: str, snapshots: tuple[str, ...]) -> lis
     return tagged
 
 
+class _OnSnapshots(Step[HoldArgs]):
+    def datasets(self) -> set[str]:
+        return {names.dataset_of(s) for s in self.args.snapshots}
+
+
 @register
-class HoldSnapshots(Step[HoldArgs]):
+class HoldSnapshots(_OnSnapshots):
     kind = "hold"
     Args = HoldArgs
 
     def describe(self) -> str:
         return f"hold {', '.join(self.args.snapshots)} with tag {self.args.tag}"
-
-    def datasets(self) -> set[str]:
-        return {names.dataset_of(s) for s in self.args.snapshots}
 
     async def check(self, ctx: StepContext) -> bool:
         return len(await _tagged(ctx, self.args.tag, self.args.snapshots)) == len(
@@ -72,15 +74,12 @@ class HoldSnapshots(Step[HoldArgs]):
 
 
 @register
-class ReleaseSnapshots(Step[HoldArgs]):
+class ReleaseSnapshots(_OnSnapshots):
     kind = "release"
     Args = HoldArgs
 
     def describe(self) -> str:
         return f"release hold {self.args.tag} on {', '.join(self.args.snapshots)}"
-
-    def datasets(self) -> set[str]:
-        return {names.dataset_of(s) for s in self.args.snapshots}
 
     async def check(self, ctx: StepContext) -> bool:
         return not await _tagged(ctx, self.args.tag, self.args.snapshots)

@@ -72,6 +72,12 @@ class SendReceive(Step[SendReceiveArgs]):
         wanted = await guid_of(src, snapshot)
         return wanted is not None and wanted in (await self._on_target(dst)).values()
 
+    async def estimate(self, ctx: StepContext) -> int | None:
+        try:
+            return await ctx.host(self.args.source).send_estimate(self.args.send)
+        except NotFoundError:
+            return None  # an earlier step of the same transaction makes the snapshot
+
     async def capture(self, ctx: StepContext) -> JsonDict:
         return {"before": await self._on_target(ctx.host(self.args.target))}
 

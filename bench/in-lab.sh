@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Run one bench script inside the OpenZFS lab guest (real pools need real OpenZFS):
+#   bench/in-lab.sh bench/tx_overhead.py [ARGS...]
+# Builds or reuses the lab (tests/lab/zfs-lab.sh), boots one guest, runs the script as root
+# with the project's .venv, streams its output and returns its exit status.
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+[ "$#" -ge 1 ] || { echo "usage: bench/in-lab.sh SCRIPT [ARGS...]" >&2; exit 2; }
+bash "$REPO/tests/lab/zfs-lab.sh" setup > /dev/null
+LAB=$(bash "$REPO/tests/lab/zfs-lab.sh" path)
+job=$(mktemp /tmp/zfsyncd-bench.XXXXXX.sh)
+trap 'rm -f "$job"' EXIT
+{
+  echo 'set -euo pipefail'
+  printf 'cd %q\n' "$REPO"
+  printf 'exec .venv/bin/python'
+  printf ' %q' "$@"
+  echo
+} > "$job"
+"$LAB/bin/zfs-vm" run "$job" "$REPO" 2>&1 | sed -u 's/\r$//' | grep -v '^\[ *[0-9.]*\]'
+exit "${PIPESTATUS[0]}"

@@ -1,0 +1,32 @@
+"""Fixtures shared by every suite that runs on both the ZFS model and real pools
+(tests/contract, tests/engine): one set of real pools per session, a fresh `world` per test.
+See tests/contract/world.py."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from tests.contract.world import World, backend_kind, make_world, real_pools, unique_name
+
+_COUNTER = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def pools() -> Iterator[None]:
+    """The real pools for the whole session (nothing to do for the model)."""
+    if backend_kind() == "real":
+        with real_pools():
+            yield
+    else:
+        yield
+
+
+@pytest.fixture
+async def world(pools: None, request: pytest.FixtureRequest) -> AsyncIterator[World]:
+    w = make_world(unique_name(next(_COUNTER), request.node.name))
+    await w.setup()
+    yield w
+    await w.teardown()

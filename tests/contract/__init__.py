@@ -1,0 +1,1 @@
+"""One suite, two backends: see world.py and DESIGN.md (tests)."""

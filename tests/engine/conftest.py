@@ -1,0 +1,62 @@
+"""The engine under test: a TransactionManager on a real SQLite file, over the world's
+backend (the model, or real pools in the lab) wrapped for fault injection."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+import zfsyncd.ops  # noqa: F401 - registers the transaction kinds (snapshot)
+from tests.contract.world import World
+from tests.engine.scenario import CompoundKind
+from tests.faults import FaultyBackend
+from zfsyncd.store import Database
+from zfsyncd.tx.kinds import TX_KINDS, TxKind
+from zfsyncd.tx.manager import TransactionManager
+from zfsyncd.tx.retry import RetryPolicy
+
+#: no waiting between attempts in tests; the attempts themselves are what is tested
+FAST = RetryPolicy(attempts=3, first_delay=0.0)
+
+
+@dataclass
+class Engine:
+    world: World
+    zfs: FaultyBackend
+    path: Path
+    db: Database
+    manager: TransactionManager
+    kinds: dict[str, TxKind] = field(default_factory=dict)
+
+    @classmethod
+    async def start(cls, world: World, path: Path, zfs: FaultyBackend | None = None) -> Engine:
+        zfs = zfs or FaultyBackend(world.zfs)
+        kinds: dict[str, TxKind] = {**TX_KINDS, "compound": CompoundKind()}
+        db = await Database.open(path)
+        manager = TransactionManager(
+            db, {"local": zfs}, do_retry=FAST, undo_retry=FAST, kinds=kinds, max_parallel=4
+        )
+        return cls(world, zfs, path, db, manager, kinds)
+
+    async def restart(self) -> Engine:
+        """What a daemon restart sees: the same database file and the same ZFS, a new
+        manager with nothing in memory (the old one is dropped, as a killed process is)."""
+        await self.db.close()
+        self.zfs.heal()
+        self.zfs.crash_after(-1)
+        return await Engine.start(self.world, self.path, self.zfs)
+
+    async def close(self) -> None:
+        if not self.db.closed:
+            await self.manager.shutdown()
+            await self.db.close()
+
+
+@pytest.fixture
+async def engine(world: World, tmp_path: Path) -> AsyncIterator[Engine]:
+    eng = await Engine.start(world, tmp_path / "zfsyncd.db")
+    yield eng
+    await eng.close()

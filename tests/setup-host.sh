@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# tests/setup-host.sh — what every command of this project needs on a fresh Debian 12
+# machine (root): the apt packages and the project's .venv with `pip install -e '.[dev]'`.
+# tests/run-all.sh and demo/run.sh both start with it. Idempotent; quick when done before.
+#
+# Env: PYTHON=<interpreter for the venv> (default: python3 on PATH, else /usr/bin/python3).
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+cd "$REPO"
+VPY=$REPO/.venv/bin/python
+export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1
+die() { echo "setup-host: $*" >&2; exit 1; }
+header() { printf '\n======== [%s] %s\n' "$(date +%H:%M:%S)" "$1"; }
+
+[ "$(id -u)" = 0 ] || die "run as root (apt-get, and the lab build installs packages)"
+
+header "a. apt packages"
+# Which python builds the venv: an explicit PYTHON, else python3 on PATH (here: pyenv 3.11),
+# else Debian's own. Debian's needs python3-venv for ensurepip; pyenv's has it built in.
+PYTHON=${PYTHON:-$(command -v python3 || true)}
+pkgs=(zstd dbus polkitd)   # zstd: lab artifact packs; dbus + polkitd: the system tier
+if [ -z "$PYTHON" ]; then
+  PYTHON=/usr/bin/python3
+  pkgs+=(python3 python3-venv)
+elif ! "$PYTHON" -c 'import ensurepip, venv' 2> /dev/null; then
+  pkgs+=(python3-venv)
+fi
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${pkgs[@]}" > /dev/null
+echo "installed/present: ${pkgs[*]}"
+"$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), sys.version' ||
+  die "$PYTHON is older than 3.11 (pyproject requires-python); set PYTHON=..."
+echo "python for the venv: $PYTHON ($("$PYTHON" -c 'import sys; print(sys.version.split()[0])'))"
+
+# ---------------------------------------------------------------------------------------
+header "b. virtualenv .venv + pip install -e '.[dev]'"
+# Which installation a python belongs to, and its version (a pyenv shim answers for the
+# interpreter it runs; a venv's python for the installation it was made from).
+ident='import os, sys; print(os.path.realpath(sys.base_prefix), sys.version.split()[0])'
+want=$("$PYTHON" -c "$ident")
+have=$("$VPY" -c "$ident" 2> /dev/null || true)
+if [ "$have" = "$want" ]; then
+  "$PYTHON" -m venv .venv              # refresh in place; keeps the installed packages
+else
+  # missing, broken (its interpreter moved) or made from another python: start clean, as a
+  # refresh in place would keep the old interpreter links under the new pyvenv.cfg
+  echo "(re)creating .venv (found: '${have:-none}', want: '$want')"
+  "$PYTHON" -m venv --clear .venv
+fi
+"$VPY" -m pip install -q -e '.[dev]'
+"$VPY" -m pip check

@@ -1,0 +1,8 @@
+"""What transactions are made of: each module registers one transaction kind with the engine.
+
+Importing this package registers them all.
+"""
+
+from zfsyncd.ops import snapshot
+
+__all__ = ["snapshot"]

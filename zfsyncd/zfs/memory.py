@@ -45,6 +45,7 @@ from zfsyncd.zfs.errors import (
     ZfsCommandError,
     classify,
 )
+from zfsyncd.zfs.inventory import BASE_COLUMNS
 from zfsyncd.zfs.models import (
     Hold,
     ObjectType,
@@ -242,16 +243,7 @@ _NATIVE: dict[str, _Native] = {
 #: native properties nobody sets: values the model computes
 _READ_ONLY = frozenset(
     {
-        "name",
-        "type",
-        "guid",
-        "createtxg",
-        "creation",
-        "used",
-        "referenced",
-        "origin",
-        "userrefs",
-        "receive_resume_token",
+        *BASE_COLUMNS,
         "keystatus",
         "encryptionroot",
     }
@@ -599,18 +591,7 @@ class MemoryBackend:
     def _computed(self, obj: _Dataset | _Snapshot | _Bookmark, prop: str) -> str | None:
         """The read-only values the model works out; None when `prop` is not one."""
         row = None
-        if prop in (
-            "name",
-            "type",
-            "guid",
-            "createtxg",
-            "creation",
-            "used",
-            "referenced",
-            "origin",
-            "userrefs",
-            "receive_resume_token",
-        ):
+        if prop in BASE_COLUMNS:  # what `zfs list` reports, the model already works out
             row = self._row(obj, ())
         if row is None:
             return None

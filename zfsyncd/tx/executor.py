@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from zfsyncd.store.records import JournalEvent, JournalPhase, StepRecord, StepState
@@ -262,7 +263,7 @@ class Executor:
             sink.message(f"undoing step {idx}: {planned.step.describe()}")
             try:
                 await self.undo_retry.run(
-                    _bound_undo(planned, ctx),
+                    partial(planned.step.undo, ctx, planned.undo_data),
                     retry_if=lambda _e: True,
                     what=f"undo of {planned.step.describe()}",
                 )
@@ -282,13 +283,6 @@ class Executor:
         await self.store.journal(tx_id, None, JournalPhase.TX, JournalEvent.RESULT,
                                  outcome=outcome.summary())  # fmt: skip
         return outcome
-
-
-def _bound_undo(planned: PlannedStep, ctx: StepContext) -> Callable[[], Awaitable[None]]:
-    async def undo() -> None:
-        await planned.step.undo(ctx, planned.undo_data)
-
-    return undo
 
 
 def _with_undo_data(planned: PlannedStep, undo_data: JsonDict | None) -> PlannedStep:

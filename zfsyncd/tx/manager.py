@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -349,7 +350,8 @@ class TransactionManager:
         for planned in self._planned(record):
             try:
                 await self.undo_retry.run(
-                    _bound_finalize(planned, ctx), what=f"finalize {planned.step.describe()}"
+                    partial(planned.step.finalize, ctx, planned.undo_data),
+                    what=f"finalize {planned.step.describe()}",
                 )
             except Exception as exc:
                 log.warning("%s: finalize of step %d failed: %s", record.id, planned.idx, exc)
@@ -556,13 +558,6 @@ def _to_undo(plan: Sequence[PlannedStep]) -> builtins.list[PlannedStep]:
     (completed, failed part-way, or cut off by a crash) and is not undone yet."""
     started = (StepState.COMPLETED, StepState.FAILED, StepState.RUNNING)
     return [p for p in plan if p.record.state in started]
-
-
-def _bound_finalize(planned: PlannedStep, ctx: StepContext) -> Callable[[], Any]:
-    async def finalize() -> None:
-        await planned.step.finalize(ctx, planned.undo_data)
-
-    return finalize
 
 
 def _as_plan_error(exc: BaseException) -> TxError:

@@ -254,3 +254,55 @@ async def test_cleanup_forgets_old_transactions_but_not_the_audit_log(engine: En
     with pytest.raises(TransactionNotFoundError):
         await engine.manager.get(record.id)
     assert await engine.manager.audit.list(tx_id=record.id) != []
+
+
+async def test_start_queues_behind_a_busy_dataset_and_cancel_takes_it_out(slow: Engine) -> None:
+    src = slow.world.src
+    seen: list[tuple[str, TxState]] = []
+    slow.manager.listeners.append(lambda tx_id, state: seen.append((tx_id, state)))
+    holder = await slow.manager.submit("slow", {"dataset": f"{src}/h", "gate": "g3"})
+    await WaitAtGate.reached.setdefault("g3", asyncio.Event()).wait()
+
+    # a refusal of the plan is heard at once, and changes nothing
+    bad = await slow.manager.create("snapshot", {"datasets": [f"{src}/missing"]})
+    with pytest.raises(PlanError, match=f"dataset {src}/missing does not exist"):
+        await slow.manager.start(bad.id)
+    # a busy dataset: fail fast when asked to
+    fast = await slow.manager.create("snapshot", {"datasets": [f"{src}/h"]})
+    with pytest.raises(DatasetBusyError, match=f"busy in transaction {holder.id}"):
+        await slow.manager.start(fast.id, wait_for_locks=False)
+    # ... or wait in the queue: start returns at once, the transaction is still CREATED
+    queued = await slow.manager.create("snapshot", {"datasets": [f"{src}/h"]})
+    assert (await slow.manager.start(queued.id)).state is TxState.CREATED
+    later = await slow.manager.create("snapshot", {"datasets": [f"{src}/h"]})
+    await slow.manager.start(later.id)
+    assert (await slow.manager.cancel(queued.id, caller=ALICE)).state is TxState.CANCELLED
+
+    WaitAtGate.gates.setdefault("g3", asyncio.Event()).set()
+    assert (await slow.manager.wait(holder.id)).state is TxState.COMPLETED
+    assert (await slow.manager.wait(later.id)).state is TxState.COMPLETED
+    assert slow.manager.locks.holders() == {}
+    assert (await slow.manager.get(queued.id)).state is TxState.CANCELLED
+    assert not await slow.world.zfs.exists(f"{src}/h@zfsync_{queued.id}")
+    assert await slow.world.zfs.exists(f"{src}/h@zfsync_{later.id}")
+    # every creation and transition was told to the listeners, in order
+    states = [state for tx_id, state in seen if tx_id == later.id]
+    assert states == [TxState.CREATED, TxState.PREPARED, TxState.EXECUTING, TxState.COMPLETED]
+    assert [s for t, s in seen if t == bad.id] == [TxState.CREATED, TxState.FAILED]
+
+
+async def test_recovery_cancels_what_had_not_begun(engine: Engine) -> None:
+    src = engine.world.src
+    before = await engine.world.state(src)
+    created = await engine.manager.create("snapshot", {"datasets": [src]})
+    prepared = await engine.manager.create("snapshot", {"datasets": [src]})
+    await engine.manager.prepare(prepared.id, wait=False)
+    restarted = await engine.restart()
+    try:
+        recovered = {r.id: r for r in await restarted.manager.recover()}
+        for tx_id in (created.id, prepared.id):
+            assert recovered[tx_id].state is TxState.CANCELLED
+            assert recovered[tx_id].error == "zfsyncd stopped before it ran"
+        assert await engine.world.state(src) == before
+    finally:
+        await restarted.close()

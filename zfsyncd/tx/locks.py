@@ -55,6 +55,15 @@ class DatasetLocks:
     def waiting(self) -> list[str]:
         return [w.tx_id for w in sorted(self._waiting)]
 
+    def blocked(self, datasets: Iterable[str]) -> bool:
+        """Is one of `datasets` held, or awaited by an earlier request?"""
+        keys = frozenset(datasets)
+        return self._blocker(keys) is not None or self._waiter_blocking(keys) is not None
+
+    def can_grant(self, datasets: Iterable[str]) -> bool:
+        """Would a request for `datasets` be granted at once (no conflict, a free slot)?"""
+        return len(self._held) < self.max_parallel and not self.blocked(datasets)
+
     def _blocker(self, datasets: Iterable[str]) -> tuple[str, str] | None:
         """The first (dataset, holding transaction) that stands in the way, if any."""
         for dataset in sorted(datasets):

@@ -84,6 +84,10 @@ class _Run:
     task: asyncio.Task[None]
 
 
+#: told the id and new state of a transaction whenever one is created or changes state
+StateListener = Callable[[str, TxState], None]
+
+
 class TransactionManager:
     def __init__(
         self,
@@ -109,6 +113,9 @@ class TransactionManager:
         self._sinks = sinks or (lambda _tx: ProgressSink())
         self._kinds = TX_KINDS if kinds is None else kinds
         self._runs: dict[str, _Run] = {}
+        #: started transactions waiting in the lock queue (see `start`)
+        self._queued: dict[str, asyncio.Task[None]] = {}
+        self.listeners: builtins.list[StateListener] = []
 
     # ------------------------------------------------------------------ helpers
 
@@ -130,6 +137,14 @@ class TransactionManager:
             error_kind=details.get("error_kind"),
             rollback_outcome=details.get("rollback_outcome"),
         )
+        self._notify(tx_id, dest)
+
+    def _notify(self, tx_id: str, state: TxState) -> None:
+        for listener in self.listeners:
+            try:
+                listener(tx_id, state)
+            except Exception:  # a listener (the bus) must never break a transaction
+                log.exception("%s: a state listener failed", tx_id)
 
     def _executor(self) -> Executor:
         return Executor(self.store, do_retry=self.do_retry, undo_retry=self.undo_retry)
@@ -207,6 +222,7 @@ class TransactionManager:
             datasets=datasets,
             retry_of=retry_of,
         )
+        self._notify(record.id, record.state)
         await self._audit("create", "ok", caller, record.id, type=type)
         return record
 
@@ -215,6 +231,11 @@ class TransactionManager:
     ) -> TransactionRecord:
         """Validate against ZFS, plan, estimate and lock. A refusal ends the transaction
         FAILED (nothing on disk changed) and is raised to the caller."""
+        machine = await self._plan_steps(tx_id, caller)
+        return await self._lock(machine, wait=wait, caller=caller)
+
+    async def _plan_steps(self, tx_id: str, caller: Caller) -> TransactionMachine:
+        """The first half of prepare: the plan, checked against ZFS and stored."""
         record = await self.get(tx_id)
         machine = self._machine(record)
         if not machine.can("prepare"):
@@ -230,8 +251,16 @@ class TransactionManager:
             raise _as_plan_error(exc) from exc
         await self.store.replace_steps(tx_id, specs)
         await self.store.replace_datasets(tx_id, datasets)
+        return machine
+
+    async def _lock(
+        self, machine: TransactionMachine, *, wait: bool, caller: Caller
+    ) -> TransactionRecord:
+        """The second half of prepare: the dataset locks (waiting in the queue, or not)."""
+        tx_id = machine.tx_id
+        record = await self.get(tx_id)
         try:
-            await self.locks.acquire(tx_id, datasets, priority=record.priority, wait=wait)
+            await self.locks.acquire(tx_id, record.datasets, priority=record.priority, wait=wait)
         except TxError as exc:
             await self._refuse(machine, "prepare", exc, caller)
             raise
@@ -240,7 +269,7 @@ class TransactionManager:
         except BaseException:
             self.locks.release(tx_id)
             raise
-        await self._audit("prepare", "ok", caller, tx_id, steps=len(specs))
+        await self._audit("prepare", "ok", caller, tx_id, steps=len(record.steps))
         return await self.get(tx_id)
 
     async def _plan(
@@ -284,6 +313,9 @@ class TransactionManager:
 
     async def wait(self, tx_id: str) -> TransactionRecord:
         """The transaction once it has ended (at once if it already has)."""
+        queued = self._queued.get(tx_id)
+        if queued is not None:  # waits for its locks; once granted, it runs
+            await asyncio.gather(asyncio.shield(queued), return_exceptions=True)
         run = self._runs.get(tx_id)
         if run is not None:
             await asyncio.shield(run.task)
@@ -302,6 +334,35 @@ class TransactionManager:
         record = await self.create(type, params, caller=caller, **options)
         await self.prepare(record.id, wait=wait_for_locks, caller=caller)
         return await self.execute(record.id, caller=caller)
+
+    async def start(
+        self, tx_id: str, *, wait_for_locks: bool = True, caller: Caller = SYSTEM
+    ) -> TransactionRecord:
+        """Plan a CREATED transaction and run it, without waiting in the lock queue here.
+
+        A refusal of the plan (or, when `wait_for_locks` is false, a busy dataset) raises
+        at once, so the caller hears what was wrong. When its datasets are busy and it may
+        wait, it stays CREATED, queued, and runs as soon as it is granted its locks (a
+        cancel takes it out of the queue); this returns at once either way."""
+        machine = await self._plan_steps(tx_id, caller)
+        record = await self.get(tx_id)
+        datasets = record.datasets
+        if self.locks.can_grant(datasets) or (not wait_for_locks and self.locks.blocked(datasets)):
+            await self._lock(machine, wait=False, caller=caller)  # at once, or DatasetBusyError
+            return await self.execute(tx_id, caller=caller)
+        self._queued[tx_id] = asyncio.create_task(self._run_when_granted(machine, caller))
+        return record
+
+    async def _run_when_granted(self, machine: TransactionMachine, caller: Caller) -> None:
+        try:
+            await self._lock(machine, wait=True, caller=caller)
+            await self.execute(machine.tx_id, caller=caller)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # recorded in the transaction and the audit log by the calls above
+            log.exception("%s: could not start after waiting for its locks", machine.tx_id)
+        finally:
+            self._queued.pop(machine.tx_id, None)
 
     async def _run(
         self,
@@ -374,6 +435,11 @@ class TransactionManager:
             run.executor.cancel(f"cancelled by {who}")
             await asyncio.shield(run.task)
             return await self.get(tx_id)
+        queued = self._queued.pop(tx_id, None)
+        if queued is not None:  # waiting in the lock queue: leave it, then cancel below
+            queued.cancel()
+            await asyncio.gather(queued, return_exceptions=True)
+            record = await self.get(tx_id)
         machine = self._machine(record)
         if not machine.can("cancel"):
             raise InvalidTransitionError(tx_id, "be cancelled", record.state.value)
@@ -401,6 +467,7 @@ class TransactionManager:
             datasets=original.datasets,
             rolls_back=tx_id,
         )
+        self._notify(record.id, record.state)
         await self._audit("rollback", "ok", caller, record.id, rolls_back=tx_id)
         return record
 
@@ -463,6 +530,7 @@ class TransactionManager:
                 priority=original.priority, params=original.params, datasets=original.datasets,
                 rolls_back=original.rolls_back, retry_of=tx_id,
             )  # fmt: skip
+            self._notify(record.id, record.state)
             await self._audit("retry", "ok", caller, record.id, retry_of=tx_id)
             return record
         record = await self.create(
@@ -485,8 +553,19 @@ class TransactionManager:
         """At start: bring every transaction left EXECUTING to a safe end, from its journal
         and the real ZFS state. Steps all done: finish (finalize) and complete; otherwise undo
         what was done (a step with an intent but no result included: its undo reads ZFS and
-        does nothing when the step never happened) and fail with the reason."""
+        does nothing when the step never happened) and fail with the reason.
+
+        Transactions that had not begun (CREATED or PREPARED: queued, nothing changed) are
+        cancelled: whoever asked for them is gone, and work that starts by itself long after
+        it was asked for is not what an administrator expects."""
         recovered = []
+        for record in await self.store.list(state=[TxState.CREATED, TxState.PREPARED], limit=None):
+            await self._machine(record).move(
+                "cancel", error="zfsyncd stopped before it ran", error_kind="interrupted",
+                rollback_outcome="nothing to undo: nothing was changed",
+            )  # fmt: skip
+            await self._audit("recover", "cancelled: it had not begun", RECOVERY, record.id)
+            recovered.append(await self.get(record.id))
         for record in await self.store.list(state=TxState.EXECUTING, limit=None):
             machine = self._machine(record)
             ctx = self._context(record.id)
@@ -547,7 +626,9 @@ class TransactionManager:
 
     async def shutdown(self, reason: str = "zfsyncd is stopping") -> None:
         """Stop running transactions: each running step is stopped and what was done undone,
-        so no transaction is left half-done by a clean stop."""
+        so no transaction is left half-done by a clean stop. Queued ones are cancelled."""
+        for tx_id in list(self._queued):
+            await self.cancel(tx_id)
         for run in list(self._runs.values()):
             run.executor.cancel(reason)
         await asyncio.gather(*(r.task for r in list(self._runs.values())), return_exceptions=True)

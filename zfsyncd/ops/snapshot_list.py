@@ -1,0 +1,68 @@
+"""Reading snapshots for a person or a client: zfsyncd's own by default, newest last."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from zfsyncd.ops.snapshot import PREFIX
+from zfsyncd.store.ids import is_transaction_id
+from zfsyncd.zfs.backend import ZfsBackend
+from zfsyncd.zfs.models import ObjectType, ZfsObject
+
+
+class SnapshotRow(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    dataset: str
+    snapshot: str  # the short name, after the @
+    guid: int
+    created: float
+    used: int
+    referenced: int
+    held: bool  # has at least one hold (any tag)
+    transaction: str  # the zfsyncd transaction that made it, "" if none did
+
+
+def transaction_of(short_name: str) -> str:
+    """`zfsync_<transaction id>` -> the id; "" for a name zfsyncd did not give."""
+    rest = short_name.removeprefix(PREFIX)
+    return rest if rest != short_name and is_transaction_id(rest) else ""
+
+
+def _row(obj: ZfsObject) -> SnapshotRow:
+    return SnapshotRow(
+        name=obj.name,
+        dataset=obj.dataset,
+        snapshot=obj.short_name,
+        guid=obj.guid,
+        created=float(obj.creation),
+        used=obj.used,
+        referenced=obj.referenced,
+        held=obj.userrefs > 0,
+        transaction=transaction_of(obj.short_name),
+    )
+
+
+async def list_snapshots(
+    zfs: ZfsBackend,
+    datasets: Sequence[str] = (),
+    *,
+    recursive: bool = True,
+    any_name: bool = False,
+) -> builtins.list[SnapshotRow]:
+    """Snapshots of `datasets` (every pool when empty), below them too when `recursive`;
+    only those named by zfsyncd unless `any_name`. Ordered by dataset, then creation."""
+    found: list[ZfsObject] = []
+    roots: Sequence[str | None] = datasets or [None]
+    for root in roots:
+        if root is not None and not recursive:
+            found += await zfs.list(root, types=[ObjectType.SNAPSHOT], depth=1)
+        else:
+            found += await zfs.list(root, types=[ObjectType.SNAPSHOT])
+    rows = {obj.name: _row(obj) for obj in found}  # overlapping roots list a snapshot twice
+    chosen = [r for r in rows.values() if any_name or r.transaction]
+    return sorted(chosen, key=lambda r: (r.dataset, r.created, r.guid))

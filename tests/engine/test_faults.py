@@ -20,6 +20,7 @@ from tests.engine.conftest import Engine
 from tests.engine.scenario import prepare_world
 from tests.faults import SimulatedCrash
 from zfsyncd.store import JournalEvent, JournalPhase, StepState, TxState
+from zfsyncd.tx.errors import InvalidTransitionError, TxError
 
 REAL = backend_kind() == "real"
 _runs = itertools.count()
@@ -126,6 +127,27 @@ async def test_an_undo_that_keeps_failing_is_finished_later(engine: Engine) -> N
     assert await engine.world.state(params["src"], params["dst"]) == before
     finished = await engine.manager.get(record.id)
     assert "finished by a later cleanup" in (finished.rollback_outcome or "")
+
+
+async def test_finish_rollback_on_demand(engine: Engine) -> None:
+    """`zfsyncctl transaction rollback --last-failed`: finish an unfinished undo now."""
+    total = await _count_calls(engine)
+    params, before = await _fresh(engine)
+    engine.zfs.fail_from(len(engine.zfs.calls) + total // 2)
+    record = await engine.manager.submit("compound", params)
+    assert (await engine.manager.wait(record.id)).state is TxState.FAILED
+    with pytest.raises(TxError, match="still cannot be finished: .*injected failure"):
+        await engine.manager.finish_rollback(record.id)
+    engine.zfs.heal()
+    outcome = await engine.manager.finish_rollback(record.id)
+    assert "finished by a later cleanup" in outcome
+    assert await engine.world.state(params["src"], params["dst"]) == before
+    again = await engine.manager.finish_rollback(record.id)
+    assert again.startswith(f"transaction {record.id} was undone when it ended")
+    completed = await engine.manager.submit("compound", (await _fresh(engine))[0])
+    await engine.manager.wait(completed.id)
+    with pytest.raises(InvalidTransitionError, match="is COMPLETED"):
+        await engine.manager.finish_rollback(completed.id)
 
 
 async def test_a_transient_failure_is_retried_and_the_transaction_completes(engine: Engine) -> None:

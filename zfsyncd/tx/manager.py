@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from zfsyncd.store import (
     ACTIVE_STATES,
     AuditLog,
+    CleanupItem,
     CleanupQueue,
     Database,
     StepRecord,
@@ -97,7 +98,7 @@ class TransactionManager:
         max_parallel: int = 4,
         do_retry: RetryPolicy | None = None,
         undo_retry: RetryPolicy | None = None,
-        sinks: Callable[[str], ProgressSink] | None = None,
+        sinks: Callable[[TransactionRecord], ProgressSink] | None = None,
         kinds: Mapping[str, TxKind] | None = None,
     ) -> None:
         if "local" not in hosts:
@@ -372,7 +373,7 @@ class TransactionManager:
         caller: Caller,
     ) -> None:
         tx_id = record.id
-        sink = self._sinks(tx_id)
+        sink = self._sinks(record)
         ctx = self._context(tx_id, sink)
         timer = None
         if record.timeout is not None:
@@ -594,35 +595,63 @@ class TransactionManager:
         """Retry the deferred cleanups that are due; returns how many succeeded."""
         done = 0
         for item in await self.cleanups.due(now):
-            tx_id = str(item.args.get("tx_id"))
-            try:
-                record = await self.get(tx_id)
-                ctx = self._context(tx_id)
-                if item.kind == "finalize":
-                    planned = self._planned(record)[int(item.args["idx"])]
-                    await planned.step.finalize(ctx, planned.undo_data)
-                elif item.kind == "finish-rollback":
-                    outcome = await self._executor().rollback(
-                        tx_id, _to_undo(self._planned(record)), ctx
-                    )
-                    if not outcome.complete:
-                        raise RuntimeError(outcome.summary())
-                    await self.store.set_state(
-                        tx_id, record.state, expected=record.state, finished=False,
-                        rollback_outcome=f"{outcome.summary()} (finished by a later cleanup)",
-                    )  # fmt: skip
-                else:
-                    raise ValueError(f"unknown cleanup kind {item.kind!r}")
-            except Exception as exc:
-                delay = min(60.0 * 2**item.attempts, CLEANUP_MAX_DELAY)
-                await self.cleanups.mark_attempt(
-                    item.id, describe_error(exc), (now or time.time()) + delay
-                )
-                continue
-            await self.cleanups.mark_done(item.id)
-            await self._audit("cleanup", f"done: {item.kind}", SYSTEM, tx_id)
-            done += 1
+            done += await self._run_cleanup(item, now)
         return done
+
+    async def finish_rollback(self, tx_id: str, *, caller: Caller = SYSTEM) -> str:
+        """Finish now the undo of a FAILED or CANCELLED transaction that could not be
+        finished when it ended (it waits in the cleanup queue); says what happened."""
+        record = await self.get(tx_id)
+        if record.state not in (TxState.FAILED, TxState.CANCELLED):
+            raise InvalidTransitionError(tx_id, "have an unfinished rollback", record.state.value)
+        waiting = [
+            i for i in await self.cleanups.pending()
+            if i.tx_id == tx_id and i.kind == "finish-rollback"
+        ]  # fmt: skip
+        if not waiting:
+            outcome = record.rollback_outcome or "nothing to undo"
+            await self._audit("finish-rollback", "nothing left", caller, tx_id)
+            return f"transaction {tx_id} was undone when it ended: {outcome}"
+        for item in waiting:
+            if not await self._run_cleanup(item, None):
+                latest = await self.cleanups.get(item.id)
+                error = latest.last_error if latest else "unknown"
+                await self._audit("finish-rollback", f"failed: {error}", caller, tx_id)
+                raise TxError(f"the rollback of {tx_id} still cannot be finished: {error}")
+        await self._audit("finish-rollback", "done", caller, tx_id)
+        record = await self.get(tx_id)
+        return f"transaction {tx_id}: {record.rollback_outcome}"
+
+    async def _run_cleanup(self, item: CleanupItem, now: float | None) -> int:
+        """One deferred cleanup; 1 if it succeeded, 0 if it was put off again."""
+        tx_id = str(item.args.get("tx_id"))
+        try:
+            record = await self.get(tx_id)
+            ctx = self._context(tx_id)
+            if item.kind == "finalize":
+                planned = self._planned(record)[int(item.args["idx"])]
+                await planned.step.finalize(ctx, planned.undo_data)
+            elif item.kind == "finish-rollback":
+                outcome = await self._executor().rollback(
+                    tx_id, _to_undo(self._planned(record)), ctx
+                )
+                if not outcome.complete:
+                    raise RuntimeError(outcome.summary())
+                await self.store.set_state(
+                    tx_id, record.state, expected=record.state, finished=False,
+                    rollback_outcome=f"{outcome.summary()} (finished by a later cleanup)",
+                )  # fmt: skip
+            else:
+                raise ValueError(f"unknown cleanup kind {item.kind!r}")
+        except Exception as exc:
+            delay = min(60.0 * 2**item.attempts, CLEANUP_MAX_DELAY)
+            await self.cleanups.mark_attempt(
+                item.id, describe_error(exc), (now or time.time()) + delay
+            )
+            return 0
+        await self.cleanups.mark_done(item.id)
+        await self._audit("cleanup", f"done: {item.kind}", SYSTEM, tx_id)
+        return 1
 
     async def shutdown(self, reason: str = "zfsyncd is stopping") -> None:
         """Stop running transactions: each running step is stopped and what was done undone,

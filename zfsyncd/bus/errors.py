@@ -1,0 +1,63 @@
+"""Engine errors as D-Bus errors: a name a client can branch on, a message a person reads.
+
+A method handler lets the engine's exceptions through `as_bus_error`; anything unexpected
+becomes org.zfsync.Error.Failed with its one-line description (the traceback goes to the
+log, never to the caller).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from dbus_fast import DBusError
+from pydantic import ValidationError
+
+from zfsyncd.bus.names import ErrorName
+from zfsyncd.tx.errors import (
+    DatasetBusyError,
+    InvalidTransitionError,
+    PlanError,
+    RollbackRefusedError,
+    TransactionNotFoundError,
+    TxError,
+)
+from zfsyncd.tx.executor import describe_error
+from zfsyncd.zfs.errors import InvalidNameError, NotFoundError, ZfsError
+
+log = logging.getLogger(__name__)
+
+
+class BusCallError(DBusError):
+    """A D-Bus error reply with one of zfsyncd's names."""
+
+    def __init__(self, name: str, text: str) -> None:
+        super().__init__(name, text)
+
+
+def _name_for(exc: BaseException) -> str:
+    match exc:
+        case TransactionNotFoundError() | NotFoundError():
+            return ErrorName.NOT_FOUND
+        case DatasetBusyError():
+            return ErrorName.BUSY
+        case PlanError() | InvalidNameError() | ValidationError() | ValueError():
+            return ErrorName.INVALID_ARGUMENT
+        case RollbackRefusedError() | InvalidTransitionError() | TxError():
+            return ErrorName.REFUSED
+        case ZfsError():
+            return ErrorName.FAILED
+    return ErrorName.FAILED
+
+
+def as_bus_error(exc: BaseException) -> DBusError:
+    if isinstance(exc, DBusError):
+        return exc
+    if isinstance(exc, ValidationError):
+        text = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'request'}: {e['msg']}" for e in exc.errors()
+        )
+        return BusCallError(ErrorName.INVALID_ARGUMENT, f"invalid request: {text}")
+    name = _name_for(exc)
+    if name == ErrorName.FAILED and not isinstance(exc, ZfsError):
+        log.error("unexpected error in a bus call", exc_info=exc)
+    return BusCallError(name, describe_error(exc))

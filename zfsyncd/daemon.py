@@ -1,0 +1,163 @@
+"""The zfsyncd daemon: configuration, store, recovery, the bus, and a clean stop.
+
+    zfsyncd [--config /etc/zfsync/zfsyncd.toml] [--check-config]
+
+Start order matters: recovery runs before the bus name is taken, so no caller can see (or
+start) work on datasets a crashed run left half-changed. The name is taken last, once every
+object is exported (systemd's Type=dbus counts the daemon ready when the name appears).
+On SIGTERM or SIGINT queued transactions are cancelled and running ones stopped: the running
+step finishes or is undone, and everything done before it is undone, so a stop never leaves
+a transaction half-done. Exit status: 0 after a clean stop, 78 (EX_CONFIG) for a bad
+configuration, 1 when the bus connection was lost or something failed at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import click
+from dbus_fast.aio import MessageBus
+
+import zfsyncd.ops  # noqa: F401 - registers the transaction kinds
+from zfsyncd import logs
+from zfsyncd.bus.connection import connect
+from zfsyncd.bus.service import BusService
+from zfsyncd.config import BackendKind, ConfigError, DaemonConfig, load
+from zfsyncd.store import Database, TransactionRecord
+from zfsyncd.tx.manager import TransactionManager
+from zfsyncd.tx.progress import ProgressSink
+from zfsyncd.zfs.backend import ZfsBackend
+from zfsyncd.zfs.cli import CliBackend
+from zfsyncd.zfs.memory import MemoryBackend
+
+log = logging.getLogger("zfsyncd")
+EX_CONFIG = 78
+
+
+def build_backend(config: DaemonConfig) -> ZfsBackend:
+    if config.backend is BackendKind.MEMORY:
+        return MemoryBackend(pools=config.memory_pools)
+    return CliBackend(zfs=config.zfs_command)
+
+
+class _Sinks:
+    """The manager is built before the bus service that gives it progress sinks."""
+
+    service: BusService | None = None
+
+    def __call__(self, record: TransactionRecord) -> ProgressSink:
+        return self.service.sink_for(record) if self.service else ProgressSink()
+
+
+async def run(config: DaemonConfig) -> int:
+    config.database.parent.mkdir(parents=True, exist_ok=True)
+    db = await Database.open(config.database)
+    sinks = _Sinks()
+    manager = TransactionManager(
+        db, {"local": build_backend(config)}, max_parallel=config.max_parallel, sinks=sinks
+    )
+    try:
+        for record in await manager.recover():
+            log.warning("recovered %s: %s (%s)", record.id, record.state.value, record.error)
+        bus = await connect()
+        service = BusService(
+            bus,
+            manager,
+            backend=config.backend.value,
+            signal_rate=config.signal_rate,
+            finished_linger=config.finished_linger,
+        )
+        sinks.service = service
+        await service.start()
+        log.info(
+            "zfsyncd %s on the bus as %s (backend %s, database %s)",
+            service.version,
+            bus.unique_name,
+            config.backend.value,
+            config.database,
+        )
+        status = await _serve(bus, manager, config)
+        log.info("stopping: cancelling queued and undoing running transactions")
+        try:
+            await asyncio.wait_for(manager.shutdown(), config.stop_timeout)
+        except TimeoutError:
+            log.error("transactions still running after %.0f s; recovery will finish them "
+                      "at the next start", config.stop_timeout)  # fmt: skip
+            status = 1
+        await service.stop()
+        bus.disconnect()
+        return status
+    finally:
+        await db.close()
+
+
+async def _serve(bus: MessageBus, manager: TransactionManager, config: DaemonConfig) -> int:
+    """Until SIGTERM/SIGINT (0) or the bus connection is lost (1)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    cleaner = asyncio.create_task(_cleanups(manager, config.cleanup_interval))
+    stopped = asyncio.create_task(stop.wait())
+    lost = asyncio.create_task(bus.wait_for_disconnect())  # type: ignore[no-untyped-call]
+    try:
+        await asyncio.wait([stopped, lost], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (cleaner, stopped):
+            task.cancel()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    if lost.done():
+        log.error("lost the bus connection: %s", lost.exception() or "disconnected")
+        return 1
+    lost.cancel()
+    return 0
+
+
+async def _cleanups(manager: TransactionManager, interval: float) -> None:
+    """Deferred cleanups are retried for as long as the daemon runs: never forgotten."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            done = await manager.run_cleanups()
+        except Exception:
+            log.exception("the deferred cleanups could not be run")
+            continue
+        if done:
+            log.info("finished %d deferred cleanup(s)", done)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="configuration file (default: /etc/zfsync/zfsyncd.toml when it exists)",
+)
+@click.option("--check-config", is_flag=True, help="validate the configuration, print it, exit")
+@click.version_option(package_name="zfsyncd")
+def main(config_path: Path | None, check_config: bool) -> None:
+    """zfsyncd: ZFS snapshot, replication and dataset work as persistent transactions,
+    on the system bus as org.zfsync.Daemon1."""
+    try:
+        config = load(config_path)
+    except ConfigError as exc:
+        click.echo(f"zfsyncd: {exc}", err=True)
+        sys.exit(EX_CONFIG)
+    if check_config:
+        click.echo(config.model_dump_json(indent=2))
+        return
+    logs.setup(config.log_level.value)
+    try:
+        status = asyncio.run(run(config))
+    except Exception as exc:
+        log.critical("zfsyncd could not start or failed: %s", exc, exc_info=exc)
+        status = 1
+    with contextlib.suppress(Exception):
+        logging.shutdown()
+    sys.exit(status)

@@ -1,0 +1,67 @@
+"""Throttled emissions and the checking of a{sv} options."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from dbus_fast import Variant
+
+from zfsyncd.bus.errors import BusCallError
+from zfsyncd.bus.names import ErrorName
+from zfsyncd.bus.options import SnapshotOptions, TransactionFilter, parse
+from zfsyncd.bus.throttle import Throttle
+
+
+async def test_a_thousand_pokes_a_second_become_a_few_emissions_of_the_newest_state() -> None:
+    seen: list[int] = []
+    value = 0
+    throttle = Throttle(4.0, lambda: seen.append(value))
+    for value in range(1, 1001):  # noqa: B007 - the emission reads the newest value
+        throttle.poke()
+        await asyncio.sleep(0.001)
+    throttle.flush()
+    # ~1.1 s at 4 a second: the first at once, then one per quarter second, then the flush
+    assert 2 <= len(seen) <= 8, seen
+    assert seen[0] == 1
+    assert seen[-1] == 1000  # the last emission carries the newest state
+    assert seen == sorted(seen)
+
+
+async def test_flush_emits_only_what_is_pending() -> None:
+    seen: list[str] = []
+    throttle = Throttle(1.0, lambda: seen.append("x"))
+    throttle.poke()
+    throttle.flush()  # nothing pending: the first poke went out at once
+    assert seen == ["x"]
+    throttle.poke()
+    throttle.flush()
+    assert seen == ["x", "x"]
+    throttle.close()
+
+
+def test_options_are_checked_key_by_key() -> None:
+    opts = parse(
+        SnapshotOptions,
+        {
+            "recursive": Variant("b", True),
+            "properties": Variant("a{ss}", {"zfsync:note": "x"}),
+            "priority": Variant("u", 5),
+            "timeout": Variant("i", 30),
+        },
+        "Snapshot",
+    )
+    assert opts.recursive
+    assert opts.priority == 5
+    assert opts.timeout == 30.0
+    assert opts.wait_for_locks
+    with pytest.raises(BusCallError, match="Snapshot: unknown option 'recursve'") as unknown:
+        parse(SnapshotOptions, {"recursve": Variant("b", True)}, "Snapshot")
+    assert unknown.value.type == ErrorName.INVALID_ARGUMENT
+    with pytest.raises(BusCallError, match="option 'recursive' must be of D-Bus type b, not s"):
+        parse(SnapshotOptions, {"recursive": Variant("s", "yes")}, "Snapshot")
+    with pytest.raises(ValueError, match="timeout"):
+        parse(SnapshotOptions, {"timeout": Variant("d", -1.0)}, "Snapshot")
+    wanted = parse(TransactionFilter, {"states": Variant("as", ["FAILED"])}, "ListTransactions")
+    assert wanted.states == ["FAILED"]
+    assert wanted.limit == 100

@@ -11,15 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from zfsyncd.zfs.backend import ZfsBackend
+from zfsyncd.zfs.backend import CHANGING_CALLS, ZfsBackend
 from zfsyncd.zfs.errors import ZfsCommandError
 
-MUTATING = frozenset(
-    {
-        "create", "snapshot", "destroy", "hold", "release", "bookmark", "rename", "clone",
-        "promote", "rollback", "set_properties", "inherit", "send_recv", "recv_abort",
-    }
-)  # fmt: skip
+MUTATING = CHANGING_CALLS
 
 
 class InjectedError(ZfsCommandError):

@@ -62,6 +62,9 @@ class DaemonConfig(BaseSettings):
     zfs_command: str = "zfs"
     #: pools the memory backend starts with
     memory_pools: list[str] = Field(default_factory=list)
+    #: seconds each changing call of the memory backend waits (demos and system tests watch
+    #: transactions run; the model alone finishes them in microseconds)
+    memory_delay: float = Field(default=0.0, ge=0, le=60)
     #: transactions that may run at once (datasets never overlap between running ones)
     max_parallel: int = Field(default=4, ge=1, le=64)
     log_level: LogLevel = LogLevel.INFO

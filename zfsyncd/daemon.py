@@ -19,6 +19,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import cast
 
 import click
 from dbus_fast.aio import MessageBus
@@ -33,6 +34,7 @@ from zfsyncd.tx.manager import TransactionManager
 from zfsyncd.tx.progress import ProgressSink
 from zfsyncd.zfs.backend import ZfsBackend
 from zfsyncd.zfs.cli import CliBackend
+from zfsyncd.zfs.latency import LatencyBackend
 from zfsyncd.zfs.memory import MemoryBackend
 
 log = logging.getLogger("zfsyncd")
@@ -41,7 +43,10 @@ EX_CONFIG = 78
 
 def build_backend(config: DaemonConfig) -> ZfsBackend:
     if config.backend is BackendKind.MEMORY:
-        return MemoryBackend(pools=config.memory_pools)
+        model = MemoryBackend(pools=config.memory_pools)
+        if config.memory_delay:
+            return cast(ZfsBackend, LatencyBackend(model, config.memory_delay))
+        return model
     return CliBackend(zfs=config.zfs_command)
 
 

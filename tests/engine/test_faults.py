@@ -136,7 +136,7 @@ async def test_finish_rollback_on_demand(engine: Engine) -> None:
     engine.zfs.fail_from(len(engine.zfs.calls) + total // 2)
     record = await engine.manager.submit("compound", params)
     assert (await engine.manager.wait(record.id)).state is TxState.FAILED
-    with pytest.raises(TxError, match="still cannot be finished: .*injected failure"):
+    with pytest.raises(TxError, match=r"still cannot be finished: .*injected failure"):
         await engine.manager.finish_rollback(record.id)
     engine.zfs.heal()
     outcome = await engine.manager.finish_rollback(record.id)

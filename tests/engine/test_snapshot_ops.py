@@ -30,7 +30,8 @@ async def test_destroy_removes_the_snapshots_and_its_rollback_brings_them_back(
 
     rows = await list_snapshots(engine.world.zfs, [src])
     assert [r.name for r in rows] == [snap]
-    assert rows[0].transaction == tx_id and not rows[0].held
+    assert rows[0].transaction == tx_id
+    assert not rows[0].held
 
     # a failure part-way puts everything back: the second name does not exist
     with pytest.raises(PlanError, match=f"snapshot {src}@zfsync_x does not exist"):
@@ -55,9 +56,7 @@ async def test_destroy_refuses_what_zfsyncd_did_not_make_held_or_cloned(engine: 
     with pytest.raises(PlanError, match="was not made by zfsyncd"):
         await engine.manager.submit("destroy-snapshots", {"snapshots": [f"{src}/b@mine"]})
     with pytest.raises(PlanError, match=f"is held \\(zfsync_{held}\\): release it first"):
-        await engine.manager.submit(
-            "destroy-snapshots", {"snapshots": [f"{src}/b@zfsync_{held}"]}
-        )
+        await engine.manager.submit("destroy-snapshots", {"snapshots": [f"{src}/b@zfsync_{held}"]})
     await zfs.clone(f"{src}/b@mine", f"{src}/clone")
     after_clone = await engine.world.state(src)
     with pytest.raises(PlanError, match=f"has a clone, {src}/clone"):

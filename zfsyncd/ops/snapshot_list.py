@@ -55,7 +55,7 @@ async def list_snapshots(
     any_name: bool = False,
 ) -> builtins.list[SnapshotRow]:
     """Snapshots of `datasets` (every pool when empty), below them too when `recursive`;
-    only those named by zfsyncd unless `any_name`. Ordered by dataset, then creation."""
+    only those named by zfsyncd unless `any_name`. Ordered by dataset, then age."""
     found: list[ZfsObject] = []
     roots: Sequence[str | None] = datasets or [None]
     for root in roots:
@@ -63,6 +63,8 @@ async def list_snapshots(
             found += await zfs.list(root, types=[ObjectType.SNAPSHOT], depth=1)
         else:
             found += await zfs.list(root, types=[ObjectType.SNAPSHOT])
-    rows = {obj.name: _row(obj) for obj in found}  # overlapping roots list a snapshot twice
-    chosen = [r for r in rows.values() if any_name or r.transaction]
-    return sorted(chosen, key=lambda r: (r.dataset, r.created, r.guid))
+    unique = {obj.name: obj for obj in found}.values()  # overlapping roots list one twice
+    # createtxg, not creation: creation has whole seconds, the txg orders within one
+    ordered = sorted(unique, key=lambda o: (o.dataset, o.createtxg, o.name))
+    rows = [_row(obj) for obj in ordered]
+    return [r for r in rows if any_name or r.transaction]

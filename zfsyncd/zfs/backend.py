@@ -45,6 +45,15 @@ class DestroyMode(StrEnum):
     DEPENDENTS = "dependents"  # -R: descendants and every clone that depends on them
 
 
+#: the protocol's calls that change ZFS (fault injection and simulated latency wrap these)
+CHANGING_CALLS = frozenset(
+    {
+        "create", "snapshot", "destroy", "hold", "release", "bookmark", "rename", "clone",
+        "promote", "rollback", "set_properties", "inherit", "send_recv", "recv_abort",
+    }
+)  # fmt: skip
+
+
 class ZfsBackend(Protocol):
     """Operations on the pools of one host."""
 

@@ -1,5 +1,9 @@
-"""zfsyncctl: the command-line client of zfsyncd (click CLI -> typed D-Bus client -> rendering).
+"""zfsyncctl: the command-line client of zfsyncd (click CLI -> typed async D-Bus client ->
+rendering). It talks to the daemon over the system bus only; it never runs zfs itself.
 
-It talks to the daemon over the system bus only; it never runs zfs itself. The commands
-arrive with the bus API (issue 4: `status`, `transaction list|show|watch|rollback|...`).
+Modules: main.py (click commands), client.py (ZfsyncClient: the Manager's methods, typed),
+watch.py (following one transaction's signals), models.py (pydantic models of replies and
+signals), errors.py / exitcodes.py (D-Bus errors -> typed errors -> exit codes), params.py
+(durations, times, -o key=value), render.py (tables, JSON), progress.py (bar or lines).
+Usage and exit codes: zfsyncctl/README.md and `zfsyncctl --help`.
 """

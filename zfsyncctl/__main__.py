@@ -1,0 +1,5 @@
+"""`python -m zfsyncctl`."""
+
+from .main import cli
+
+cli(prog_name="zfsyncctl")

@@ -1,0 +1,591 @@
+"""zfsyncctl: the command line of zfsyncd (click -> client.py -> render.py / progress.py).
+
+Commands
+    status
+    transaction list [--state S]... [--type T] [--since 2h|1d|ISO-8601] [--limit N] [--active]
+    transaction show|watch|cancel|retry ID
+    transaction rollback ID | --last-failed
+    transaction cleanup --older-than 30d
+    snapshot create DATASET... [-r] [--hold] [-o key=value]... [--priority N] [--timeout S]
+                               [--tag T]... [--fail-if-busy]
+    snapshot list [DATASET...] [--all] [--no-recursive]
+    snapshot destroy SNAPSHOT... [--any-name] [--fail-if-busy]
+Every command takes --json (one JSON document on stdout) and --no-ask-password. Commands
+that start a transaction wait for it with a progress display on stderr and exit by its
+outcome; --no-wait prints the new transaction's id and returns at once.
+
+Exit codes (exitcodes.py; scripts may rely on them)
+
+| code | meaning |
+| --- | --- |
+| 0 | success (a transaction it waited for ended COMPLETED) |
+| 1 | the transaction ended FAILED or CANCELLED |
+| 2 | usage error (bad command line; click's own) |
+| 3 | not authorized (polkit said no) |
+| 4 | not found (no such transaction, dataset or snapshot) |
+| 5 | invalid request, or refused by the daemon |
+| 6 | busy: a dataset is in another transaction (with --fail-if-busy) |
+| 7 | the daemon cannot be reached (no bus, zfsyncd not on it, or it left mid-call) |
+| 8 | internal error (the daemon failed, or its reply made no sense) |
+| 130 | interrupted (Ctrl-C); a transaction being waited for goes on in the daemon |
+
+Errors are one line on stderr, `zfsyncctl: <the daemon's message>`; with --json also a
+document {"error": {...}} on stdout. ZFSYNCCTL_DEBUG=1 shows tracebacks of internal errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import IO, Any, NoReturn, TypeVar
+
+import click
+from click.shell_completion import CompletionItem
+
+from .client import (
+    DestroyOptions,
+    ListSnapshotsOptions,
+    LockOptions,
+    SnapshotOptions,
+    TransactionFilter,
+    ZfsyncClient,
+)
+from .errors import ClientError, DaemonUnavailableError, InternalError, NotFoundError
+from .exitcodes import EXIT_CODE_HELP, ExitCode
+from .models import Finished, StartedTransaction, TransactionDetail, TxState
+from .params import DURATION, SINCE, USER_PROPERTY
+from .progress import choose_view
+from .render import (
+    dump_json,
+    make_console,
+    outcome_line,
+    render_snapshots,
+    render_status,
+    render_transaction,
+    render_transactions,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EPILOG = (
+    "\b\nExit codes:\n"
+    + "\n".join(f"  {int(code):>3}  {text}" for code, text in EXIT_CODE_HELP.items())
+    + "\n  130  interrupted (a transaction being waited for goes on)"
+)
+
+
+# --- running a command -------------------------------------------------------------------
+
+
+class Output:
+    """Where a command's results and errors go."""
+
+    def __init__(self, json_output: bool) -> None:
+        self.json = json_output
+        self.console = make_console()
+        self.waiting_for: str | None = None
+
+    def error(self, err: ClientError) -> None:
+        click.echo(f"zfsyncctl: {err.message}", err=True)
+        if self.json:
+            dump_json(
+                {
+                    "error": {
+                        "kind": type(err).__name__,
+                        "dbus_name": err.dbus_name,
+                        "message": err.message,
+                        "exit_code": int(err.exit_code),
+                    }
+                }
+            )
+
+
+Body = Callable[[ZfsyncClient, Output], Awaitable[int]]
+
+
+def wants_interactive(no_ask_password: bool, stdin: IO[str] | None = None) -> bool:
+    """Let polkit ask for a password (ALLOW_INTERACTIVE_AUTHORIZATION) when a person can
+    answer: stdin is a terminal, and --no-ask-password was not given (as systemctl does)."""
+    stream = sys.stdin if stdin is None else stdin
+    return not no_ask_password and stream is not None and stream.isatty()
+
+
+def run(json_output: bool, no_ask_password: bool, body: Body) -> NoReturn:
+    """Connect, run `body`, and exit with its code or the code of the error it raised."""
+    out = Output(json_output)
+    interactive = wants_interactive(no_ask_password)
+
+    async def main() -> int:
+        async with await ZfsyncClient.connect(interactive=interactive) as zc:
+            return await body(zc, out)
+
+    try:
+        code = asyncio.run(main())
+    except ClientError as e:
+        out.error(e)
+        code = e.exit_code
+    except KeyboardInterrupt:
+        if out.waiting_for:
+            click.echo(
+                f"zfsyncctl: stopped waiting; transaction {out.waiting_for} goes on "
+                f"(zfsyncctl transaction cancel {out.waiting_for} stops it)",
+                err=True,
+            )
+        code = 130
+    except Exception as e:
+        if os.environ.get("ZFSYNCCTL_DEBUG"):
+            raise
+        out.error(InternalError(f"internal error: {type(e).__name__}: {e}"))
+        code = ExitCode.INTERNAL
+    sys.exit(int(code))
+
+
+async def wait_for(zc: ZfsyncClient, out: Output, tx_id: str) -> TransactionDetail:
+    """Watch `tx_id` with a progress display until it ends; its final state."""
+    view = choose_view(json_output=out.json)
+    out.waiting_for = tx_id
+    try:
+        async with zc.watch(tx_id) as watch:
+            last = watch.state
+            view.start(last)
+            async for event in watch.events():
+                view.update(event)
+                if isinstance(event, Finished):
+                    last = last.model_copy(update={"state": event.state, "error": event.error})
+    finally:
+        view.stop()
+    out.waiting_for = None  # only once it ended: on Ctrl-C, run() names what goes on
+    try:
+        return await zc.get_transaction(tx_id)
+    except DaemonUnavailableError:
+        return last  # it ended, and we know how: that is enough
+
+
+def report(out: Output, tx: TransactionDetail) -> int:
+    if out.json:
+        dump_json(tx)
+    elif tx.state == TxState.COMPLETED:
+        click.echo(outcome_line(tx))
+    else:
+        click.echo(f"zfsyncctl: {outcome_line(tx)}", err=True)
+    return ExitCode.OK if tx.state == TxState.COMPLETED else ExitCode.TRANSACTION_FAILED
+
+
+async def started(zc: ZfsyncClient, out: Output, tx: StartedTransaction, wait: bool) -> int:
+    if not wait:
+        if out.json:
+            dump_json(tx)
+        else:
+            click.echo(tx.id)
+        return ExitCode.OK
+    return report(out, await wait_for(zc, out, tx.id))
+
+
+# --- shared options ----------------------------------------------------------------------
+
+
+def common(f: F) -> F:
+    """--json and --no-ask-password on every command."""
+    f = click.option(
+        "--no-ask-password",
+        is_flag=True,
+        help="Never let polkit ask for a password (the default when stdin is not a terminal).",
+    )(f)
+    f = click.option(
+        "--json", "json_output", is_flag=True, help="Print one JSON document on stdout."
+    )(f)
+    return f
+
+
+def waiting(f: F) -> F:
+    """--no-wait and --fail-if-busy on every command that starts a transaction."""
+    f = click.option(
+        "--fail-if-busy",
+        is_flag=True,
+        help="Fail at once (exit 6) when a dataset is in another transaction, instead of queueing.",
+    )(f)
+    f = click.option(
+        "--no-wait", is_flag=True, help="Print the new transaction's id and return at once."
+    )(f)
+    return f
+
+
+def complete_transaction_id(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Shell completion of transaction ids, from the daemon; nothing when it is away."""
+
+    async def ids() -> list[CompletionItem]:
+        async with await ZfsyncClient.connect() as zc:
+            rows = await zc.list_transactions(TransactionFilter(limit=200))
+        return [
+            CompletionItem(tx.id, help=f"{tx.state} {tx.description}")
+            for tx in rows
+            if tx.id.startswith(incomplete)
+        ]
+
+    async def bounded() -> list[CompletionItem]:
+        async with asyncio.timeout(2):
+            return await ids()
+
+    try:
+        return asyncio.run(bounded())
+    except (ClientError, TimeoutError, OSError):
+        return []
+
+
+def _check_names(kind: str, want_at: bool) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def check(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> Any:
+        for name in value:
+            if not name or name.startswith("-") or ("@" in name) != want_at:
+                shape = "pool/fs@snapshot" if want_at else "pool/fs (no @)"
+                raise click.BadParameter(f"{name!r} is not a {kind} name ({shape})")
+        return value
+
+    return check
+
+
+# --- commands ----------------------------------------------------------------------------
+
+
+@click.group(
+    epilog=EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(package_name="zfsyncd", prog_name="zfsyncctl")
+def cli() -> None:
+    """Control zfsyncd: ZFS work as persistent, reversible transactions."""
+
+
+@cli.command()
+@common
+def status(json_output: bool, no_ask_password: bool) -> None:
+    """Show the daemon's version, backend, pools and queue."""
+
+    async def body(zc: ZfsyncClient, out: Output) -> int:
+        st = await zc.get_status()
+        if out.json:
+            dump_json(st)
+        else:
+            render_status(out.console, st)
+        return ExitCode.OK
+
+    run(json_output, no_ask_password, body)
+
+
+@cli.group()
+def transaction() -> None:
+    """List, inspect, watch, roll back, cancel, retry and clean up transactions."""
+
+
+@transaction.command("list")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice([s.value for s in TxState], case_sensitive=False),
+    help="Only transactions in this state (repeatable).",
+)
+@click.option("--type", "tx_type", metavar="TYPE", help="Only transactions of this type.")
+@click.option("--since", type=SINCE, help="Only those created since: 2h, 1d (ago) or ISO-8601.")
+@click.option(
+    "--limit",
+    type=click.IntRange(0, 0xFFFFFFFF),
+    help="At most N, newest first (daemon default 100; 0 = all).",
+)
+@click.option("--active", is_flag=True, help="Only CREATED, PREPARED and EXECUTING ones.")
+@common
+def transaction_list(
+    states: tuple[str, ...],
+    tx_type: str | None,
+    since: float | None,
+    limit: int | None,
+    active: bool,
+    json_output: bool,
+    no_ask_password: bool,
+) -> None:
+    """List transactions, newest first."""
+    tx_filter = TransactionFilter(
+        states=[s.upper() for s in states],
+        type=tx_type,
+        since=since,
+        limit=limit,
+        active=active or None,
+    )
+
+    async def body(zc: ZfsyncClient, out: Output) -> int:
+        rows = await zc.list_transactions(tx_filter)
+        if out.json:
+            dump_json(rows)
+        else:
+            render_transactions(out.console, rows)
+        return ExitCode.OK
+
+    run(json_output, no_ask_password, body)
+
+
+TX_ID = click.argument("tx_id", metavar="ID", shell_complete=complete_transaction_id)
+
+
+@transaction.command("show")
+@TX_ID
+@common
+def transaction_show(tx_id: str, json_output: bool, no_ask_password: bool) -> None:
+    """Show one transaction and its steps."""
+
+    async def body(zc: ZfsyncClient, out: Output) -> int:
+        tx = await zc.get_transaction(tx_id)
+        if out.json:
+            dump_json(tx)
+        else:
+            render_transaction(out.console, tx)
+        return ExitCode.OK
+
+    run(json_output, no_ask_password, body)
+
+
+@transaction.command("watch")
+@TX_ID
+@common
+def transaction_watch(tx_id: str, json_output: bool, no_ask_password: bool) -> None:
+    """Follow a transaction until it ends; exit by its outcome (0 COMPLETED, 1 otherwise)."""
+
+    async def body(zc: ZfsyncClient, out: Output) -> int:
+        return report(out, await wait_for(zc, out, tx_id))
+
+    run(json_output, no_ask_password, body)
+
+
+@transaction.command("rollback")
+@click.argument("tx_id", metavar="[ID]", required=False, shell_complete=complete_transaction_id)
+@click.option(
+    "--last-failed", is_flag=True, help="Finish the rollback of the newest FAILED transaction."
+)
+@waiting
+@common
+def transaction_rollback(
+    tx_id: str | None,
+    last_failed: bool,
+    no_wait: bool,
+    fail_if_busy: bool,
+    json_output: bool,
+    no_ask_password: bool,
+) -> None:
+    """Undo a transaction.
+
+    \b
+    COMPLETED: undone by a new, linked transaction (waited for, like any other).
+    FAILED or CANCELLED: it was undone when it ended; when that undo could not
+    finish (it waits in the cleanup queue), finish it now and print the outcome.
+    """
+    if (tx_id is None) == (not last_failed):
+        raise click.UsageError("give either a transaction ID or --last-failed")
+
+    async def finish(zc: ZfsyncClient, out: Output, target: str) -> int:
+        outcome = await zc.finish_rollback(target)
+        if out.json:
+            dump_json({"id": target, "outcome": outcome})
+        else:
+            click.echo(f"transaction {target}: {outcome}")
+        return ExitCode.OK
+
+    async def body(zc: ZfsyncClient, out: Output) -> int:
+        if tx_id is None:
+            rows = await zc.list_transactions(TransactionFilter(states=[TxState.FAILED], limit=1))
+            if not rows:
+                raise NotFoundError("there is no FAILED transaction")
+            return await finish(zc, out, rows[0].id)
+        tx = await zc.get_transaction(tx_id)
+        if tx.state in (TxState.FAILED, TxState.CANCELLED):
+            return await finish(zc, out, tx_id)
+        new = await zc.rollback(tx_id, LockOptions(wait_for_locks=not fail_if_busy))
+        return await started(zc, out, new, not no_wait)
+
+    run(json_output, no_ask_password, body)
+
+
+@transaction.command("cancel")
+@TX_ID
+@common
+def transaction_cancel(tx_id: str, json_output: bool, no_ask_password: bool) -> None:
+    """Cancel a transaction before or while it runs; what it did is undone."""
+
+    async def body(zc: ZfsyncClient, out: Output) -> int:
+        await zc.cancel(tx_id)
+        tx = await zc.get_transaction(tx_id)
+        if out.json:
+            dump_json(tx)
+        else:
+            click.echo(outcome_line(tx))
+        return ExitCode.OK
+
+    run(json_output, no_ask_password, body)
+
+
+@transaction.command("retry")
+@TX_ID
+@waiting
+@common
+def transaction_retry(
+    tx_id: str, no_wait: bool, fail_if_busy: bool, json_output: bool, no_ask_password: bool
+) -> None:
+    """Run the request of a FAILED or CANCELLED transaction again, as a new one."""
+
+    async def body(zc: ZfsyncClient, out: Output) -> int:
+        new = await zc.retry(tx_id, LockOptions(wait_for_locks=not fail_if_busy))
+        return await started(zc, out, new, not no_wait)
+
+    run(json_output, no_ask_password, body)
+
+
+@transaction.command("cleanup")
+@click.option(
+    "--older-than",
+    type=DURATION,
+    required=True,
+    help="Forget finished transactions older than this (30d, 12h, ...).",
+)
+@common
+def transaction_cleanup(older_than: float, json_output: bool, no_ask_password: bool) -> None:
+    """Forget finished transactions (the audit log keeps them)."""
+
+    async def body(zc: ZfsyncClient, out: Output) -> int:
+        removed = await zc.cleanup(older_than)
+        if out.json:
+            dump_json({"removed": removed, "older_than": older_than})
+        else:
+            click.echo(f"removed {removed} finished transaction{'s' * (removed != 1)}")
+        return ExitCode.OK
+
+    run(json_output, no_ask_password, body)
+
+
+@cli.group()
+def snapshot() -> None:
+    """Create, list and destroy snapshots."""
+
+
+@snapshot.command("create")
+@click.argument(
+    "datasets",
+    metavar="DATASET...",
+    nargs=-1,
+    required=True,
+    callback=_check_names("dataset", want_at=False),
+)
+@click.option("-r", "--recursive", is_flag=True, help="Snapshot the descendants too.")
+@click.option("--hold", is_flag=True, help="Place a zfsync hold on each snapshot.")
+@click.option(
+    "-o",
+    "properties",
+    multiple=True,
+    type=USER_PROPERTY,
+    help="Set a user property on the snapshots (key=value, key with a colon; repeatable).",
+)
+@click.option("--priority", type=click.IntRange(-(2**31), 2**31 - 1), help="Queue priority.")
+@click.option(
+    "--timeout",
+    type=DURATION,
+    metavar="SECONDS",
+    help="Give up (and undo) after this long (seconds, or 10m, 1h).",
+)
+@click.option("--tag", "tags", multiple=True, help="Tag the transaction (repeatable).")
+@waiting
+@common
+def snapshot_create(
+    datasets: tuple[str, ...],
+    recursive: bool,
+    hold: bool,
+    properties: tuple[tuple[str, str], ...],
+    priority: int | None,
+    timeout: float | None,
+    tags: tuple[str, ...],
+    no_wait: bool,
+    fail_if_busy: bool,
+    json_output: bool,
+    no_ask_password: bool,
+) -> None:
+    """Snapshot DATASET... in one transaction (names zfsync_<time>)."""
+    props: dict[str, str] = {}
+    for key, value in properties:
+        if key in props:
+            raise click.BadParameter(f"{key!r} is given twice", param_hint="'-o'")
+        props[key] = value
+    options = SnapshotOptions(
+        recursive=recursive or None,
+        hold=hold or None,
+        properties=props,
+        priority=priority,
+        timeout=timeout,
+        tags=list(tags),
+        wait_for_locks=False if fail_if_busy else None,
+    )
+
+    async def body(zc: ZfsyncClient, out: Output) -> int:
+        return await started(zc, out, await zc.snapshot(datasets, options), not no_wait)
+
+    run(json_output, no_ask_password, body)
+
+
+@snapshot.command("list")
+@click.argument(
+    "datasets", metavar="[DATASET...]", nargs=-1, callback=_check_names("dataset", want_at=False)
+)
+@click.option("--all", "any_name", is_flag=True, help="Also snapshots zfsyncd did not make.")
+@click.option("--no-recursive", is_flag=True, help="Not the descendants of DATASET.")
+@common
+def snapshot_list(
+    datasets: tuple[str, ...],
+    any_name: bool,
+    no_recursive: bool,
+    json_output: bool,
+    no_ask_password: bool,
+) -> None:
+    """List snapshots (zfsync_ ones unless --all) of DATASET... or of every pool."""
+    options = ListSnapshotsOptions(
+        recursive=False if no_recursive else None, any_name=any_name or None
+    )
+
+    async def body(zc: ZfsyncClient, out: Output) -> int:
+        rows = await zc.list_snapshots(datasets, options)
+        if out.json:
+            dump_json(rows)
+        else:
+            render_snapshots(out.console, rows)
+        return ExitCode.OK
+
+    run(json_output, no_ask_password, body)
+
+
+@snapshot.command("destroy")
+@click.argument(
+    "snapshots",
+    metavar="SNAPSHOT...",
+    nargs=-1,
+    required=True,
+    callback=_check_names("snapshot", want_at=True),
+)
+@click.option(
+    "--any-name", is_flag=True, help="Allow snapshots whose name does not start with zfsync_."
+)
+@waiting
+@common
+def snapshot_destroy(
+    snapshots: tuple[str, ...],
+    any_name: bool,
+    no_wait: bool,
+    fail_if_busy: bool,
+    json_output: bool,
+    no_ask_password: bool,
+) -> None:
+    """Destroy SNAPSHOT... (pool/fs@name) in one transaction."""
+    options = DestroyOptions(
+        any_name=any_name or None, wait_for_locks=False if fail_if_busy else None
+    )
+
+    async def body(zc: ZfsyncClient, out: Output) -> int:
+        return await started(zc, out, await zc.destroy_snapshots(snapshots, options), not no_wait)
+
+    run(json_output, no_ask_password, body)

@@ -1,0 +1,214 @@
+"""Rendering for people (rich tables on stdout) and for programs (one JSON document).
+
+Nothing here talks to the bus: each function takes the models of models.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime
+from typing import IO, Any
+
+from pydantic import BaseModel
+from rich.console import Console, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from .models import DaemonStatus, SnapshotRow, TransactionDetail, TransactionSummary, as_json
+
+STATE_STYLES = {
+    "COMPLETED": "green",
+    "FAILED": "bold red",
+    "CANCELLED": "yellow",
+    "EXECUTING": "cyan",
+    "PREPARED": "blue",
+    "CREATED": "blue",
+    "RUNNING": "cyan",
+    "PENDING": "dim",
+    "SKIPPED": "dim",
+}
+
+
+def make_console(file: IO[str] | None = None, *, stderr: bool = False) -> Console:
+    """A console on stdout (or stderr); when it is not a terminal, wide enough that a table
+    piped to a file or `grep` keeps one row per line (COLUMNS still wins)."""
+    stream = file or (sys.stderr if stderr else sys.stdout)
+    isatty = hasattr(stream, "isatty") and stream.isatty()
+    width = None if isatty or os.environ.get("COLUMNS") else 200
+    return Console(file=stream, width=width, highlight=False, soft_wrap=False)
+
+
+def show(console: Console, renderable: RenderableType) -> None:
+    """Print; off a terminal without the padding rich leaves at line ends."""
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    with console.capture() as cap:
+        console.print(renderable)
+    text = "\n".join(line.rstrip() for line in cap.get().splitlines())
+    console.file.write(text + "\n")
+    console.file.flush()
+
+
+# --- values ------------------------------------------------------------------------------
+
+
+def fmt_time(epoch: float) -> str:
+    if not epoch:
+        return "-"
+    return datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fmt_bytes(n: float) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(value) < 1024 or unit == "PiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def fmt_seconds(seconds: float) -> str:
+    if seconds < 0:
+        return "?"
+    s = round(seconds)
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def state_text(state: str) -> Text:
+    return Text(state, style=STATE_STYLES.get(state, ""))
+
+
+# --- JSON --------------------------------------------------------------------------------
+
+
+def dump_json(value: BaseModel | list[Any] | dict[str, Any], file: IO[str] | None = None) -> None:
+    """One JSON document on stdout (or `file`)."""
+    out = file or sys.stdout
+    out.write(json.dumps(as_json(value), indent=2, ensure_ascii=False) + "\n")
+    out.flush()
+
+
+# --- tables ------------------------------------------------------------------------------
+
+
+def render_status(console: Console, status: DaemonStatus) -> None:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("version", status.version)
+    table.add_row("backend", status.backend)
+    table.add_row("started", fmt_time(status.started))
+    table.add_row("pools", ", ".join(status.pools) or "-")
+    table.add_row("active", f"{status.active} (at most {status.max_parallel} in parallel)")
+    table.add_row("queued", str(status.queued))
+    table.add_row("pending cleanups", str(status.pending_cleanups))
+    table.add_row("stored transactions", str(status.transactions))
+    show(console, table)
+
+
+def render_transactions(console: Console, rows: list[TransactionSummary]) -> None:
+    if not rows:
+        console.print("no transactions")
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("ID", "TYPE", "STATE", "CREATED", "UID", "PROGRESS", "DESCRIPTION"):
+        table.add_column(col, no_wrap=col != "DESCRIPTION")
+    for tx in rows:
+        progress = "" if tx.terminal else f"{tx.percent:.0f}%"
+        table.add_row(
+            tx.id,
+            tx.type,
+            state_text(tx.state),
+            fmt_time(tx.created),
+            tx.uid_text,
+            progress,
+            tx.description,
+        )
+    show(console, table)
+
+
+def render_transaction(console: Console, tx: TransactionDetail) -> None:
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("id", tx.id)
+    head.add_row("type", tx.type)
+    head.add_row("state", state_text(tx.state))
+    head.add_row("description", tx.description)
+    head.add_row("datasets", ", ".join(tx.datasets) or "-")
+    head.add_row("uid", tx.uid_text)
+    head.add_row("priority", str(tx.priority))
+    head.add_row("created", fmt_time(tx.created))
+    head.add_row("updated", fmt_time(tx.updated))
+    head.add_row("finished", fmt_time(tx.finished))
+    if tx.tags:
+        head.add_row("tags", ", ".join(tx.tags))
+    if tx.rolls_back:
+        head.add_row("rolls back", tx.rolls_back)
+    if tx.retry_of:
+        head.add_row("retry of", tx.retry_of)
+    if not tx.terminal or tx.bytes_total:
+        head.add_row(
+            "progress",
+            f"{tx.percent:.1f}% ({fmt_bytes(tx.bytes_done)} of {fmt_bytes(tx.bytes_total)})",
+        )
+    if tx.error:
+        kind = f" [{tx.error_kind}]" if tx.error_kind else ""
+        head.add_row("error", Text(tx.error + kind, style="red"))
+    if tx.rollback_outcome:
+        head.add_row("rollback", tx.rollback_outcome)
+    show(console, head)
+    if not tx.steps:
+        return
+    console.print()
+    steps = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("#", "KIND", "STATE", "STARTED", "FINISHED", "DESCRIPTION"):
+        steps.add_column(col, no_wrap=col != "DESCRIPTION")
+    for step in tx.steps:
+        desc = Text(step.description)
+        if step.error:
+            desc.append(f"\n{step.error}", style="red")
+        steps.add_row(
+            str(step.index),
+            step.kind,
+            state_text(step.state),
+            fmt_time(step.started),
+            fmt_time(step.finished),
+            desc,
+        )
+    show(console, steps)
+
+
+def render_snapshots(console: Console, rows: list[SnapshotRow]) -> None:
+    if not rows:
+        console.print("no snapshots")
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("NAME", "CREATED", "USED", "REFER", "HELD", "TRANSACTION"):
+        table.add_column(col, no_wrap=True, justify="right" if col in ("USED", "REFER") else "left")
+    for row in rows:
+        table.add_row(
+            row.name,
+            fmt_time(row.created),
+            fmt_bytes(row.used),
+            fmt_bytes(row.referenced),
+            "yes" if row.held else "no",
+            row.transaction or "-",
+        )
+    show(console, table)
+
+
+def outcome_line(tx: TransactionDetail) -> str:
+    """One line on how a transaction ended, for a person."""
+    line = f"transaction {tx.id} {tx.state}"
+    if tx.description:
+        line += f": {tx.description}"
+    if tx.error:
+        line += f"; error: {tx.error}"
+    if tx.rollback_outcome:
+        line += f"; rollback: {tx.rollback_outcome}"
+    return line

@@ -194,6 +194,7 @@ class BusService:
             "queued": Variant("u", sum(1 for r in active if r.state is not TxState.EXECUTING)),
             "max_parallel": Variant("u", self.manager.locks.max_parallel),
             "pending_cleanups": Variant("u", len(await self.manager.cleanups.pending())),
+            "transactions": Variant("u", await self.manager.store.count()),
         }
 
     def active_paths(self) -> list[str]:

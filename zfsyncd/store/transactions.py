@@ -147,6 +147,15 @@ class TransactionStore:
                 },
             )
 
+    async def count(self) -> int:
+        """How many transactions are stored (finished ones until cleaned up)."""
+        async with (
+            self._db.reading() as conn,
+            conn.execute("SELECT count(*) FROM transactions") as cursor,
+        ):
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
     async def list_active(self) -> builtins.list[TransactionRecord]:
         """CREATED, PREPARED and EXECUTING ones, oldest first: the order a restart re-queues
         and recovers them in."""

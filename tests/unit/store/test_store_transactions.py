@@ -317,3 +317,10 @@ async def test_transactions_touching(store: TransactionStore) -> None:
     assert await touching(["q"], hierarchical=True) == []
     assert await touching([]) == []
     assert await touching(["p/b"], since=START + 1) == []
+
+
+async def test_count_follows_creation_and_cleanup(store: TransactionStore) -> None:
+    before = await store.count()
+    await store.create_transaction("snapshot", params={}, datasets=["tank"])
+    await store.create_transaction("snapshot", params={}, datasets=["tank"])
+    assert await store.count() == before + 2

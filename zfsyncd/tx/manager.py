@@ -611,7 +611,7 @@ class TransactionManager:
         if not waiting:
             outcome = record.rollback_outcome or "nothing to undo"
             await self._audit("finish-rollback", "nothing left", caller, tx_id)
-            return f"transaction {tx_id} was undone when it ended: {outcome}"
+            return f"it was undone when it ended: {outcome}"
         for item in waiting:
             if not await self._run_cleanup(item, None):
                 latest = await self.cleanups.get(item.id)
@@ -620,7 +620,7 @@ class TransactionManager:
                 raise TxError(f"the rollback of {tx_id} still cannot be finished: {error}")
         await self._audit("finish-rollback", "done", caller, tx_id)
         record = await self.get(tx_id)
-        return f"transaction {tx_id}: {record.rollback_outcome}"
+        return record.rollback_outcome or "rolled back"
 
     async def _run_cleanup(self, item: CleanupItem, now: float | None) -> int:
         """One deferred cleanup; 1 if it succeeded, 0 if it was put off again."""

@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
 from tests.system.harness import (
+    REPO,
     Processes,
     SystemBus,
     User,
@@ -64,8 +66,17 @@ async def system_bus() -> AsyncIterator[SystemBus]:
 
 
 @pytest.fixture(scope="session")
-def nobody() -> User:
-    return User.lookup("nobody")
+def nobody(system_bus: SystemBus) -> User:
+    user = User.lookup("nobody")
+    # The tests run this interpreter and the repository's modules as nobody: a checkout or
+    # a python under a directory closed to others (/root is 0700 on Debian) cannot work.
+    done = system_bus.run([sys.executable, "-c", "import tests.system.busprobe"], user=user)
+    if done.returncode != 0:
+        pytest.fail(
+            f"nobody cannot run {sys.executable} on {REPO} (each directory on the way must be "
+            f"open to others; PYTHON=/usr/bin/python3 for the venv helps):\n{done.stderr}"
+        )
+    return user
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,8 @@
 # Debian mirrors and PyPI only) to a verdict. Every step has a header and stops the run on
 # failure; the last line is "N passed, N failed" over both test tiers.
 #
-#   a. apt packages          d. unit tier (host): tests/unit, tests/contract, tests/engine
+#   a. apt packages          d. host tier: tests/unit, tests/contract, tests/engine, and
+#                               tests/system (a private system bus with real polkitd)
 #   b. .venv + pip -e .[dev] e. real-ZFS tier (OpenZFS guest): tests/lab/run-real-tier.sh
 #   c. ruff + mypy --strict  f. summary from build/junit-*.xml
 #
@@ -59,15 +60,16 @@ done
 .venv/bin/mypy --strict "${typed[@]}"
 
 # ---------------------------------------------------------------------------------------
-header "d. unit tier (host): tests/unit tests/contract tests/engine (ZFS model)"
+header "d. host tier: tests/unit tests/contract tests/engine (ZFS model), tests/system (bus+polkit)"
 set +e
-"$VPY" -m pytest tests/unit tests/contract tests/engine --junitxml="$BUILD/junit-unit.xml"
+"$VPY" -m pytest tests/unit tests/contract tests/engine tests/system \
+  --junitxml="$BUILD/junit-unit.xml"
 rc=$?
 set -e
 if [ "$rc" -ne 0 ]; then
-  # fail fast: a broken unit tier is not worth a guest boot; still show the count
+  # fail fast: a broken host tier is not worth a guest boot; still show the count
   summary || true
-  die "unit tier failed (pytest exit $rc)"
+  die "host tier failed (pytest exit $rc)"
 fi
 
 # ---------------------------------------------------------------------------------------

@@ -19,7 +19,10 @@ header "a. apt packages"
 # Which python builds the venv: an explicit PYTHON, else python3 on PATH (here: pyenv 3.11),
 # else Debian's own. Debian's needs python3-venv for ensurepip; pyenv's has it built in.
 PYTHON=${PYTHON:-$(command -v python3 || true)}
-pkgs=(zstd dbus polkitd)   # zstd: lab artifact packs; dbus + polkitd: the system tier
+# zstd: lab artifact packs; dbus + polkitd (dbus-daemon, polkitd, pkcheck, pkaction): the
+# system tier; systemd: only for `systemd-analyze verify` of systemd/zfsyncd.service (nothing
+# here runs systemd). setpriv and useradd come with util-linux and passwd, always present.
+pkgs=(zstd dbus polkitd systemd)
 if [ -z "$PYTHON" ]; then
   PYTHON=/usr/bin/python3
   pkgs+=(python3 python3-venv)

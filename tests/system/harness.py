@@ -151,8 +151,16 @@ def ensure_user(name: str, groups: Sequence[str] = ()) -> User:
     try:
         pwd.getpwnam(name)
     except KeyError:
-        argv = ["useradd", "--system", "--user-group", "--no-create-home",
-                "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin"]
+        argv = [
+            "useradd",
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--home-dir",
+            "/nonexistent",
+            "--shell",
+            "/usr/sbin/nologin",
+        ]
         if groups:
             argv += ["--groups", ",".join(groups)]
         done = subprocess.run([*argv, name], capture_output=True, text=True)
@@ -491,16 +499,17 @@ class SystemBus:
 
 def check_tools() -> None:
     """One clear message instead of a FileNotFoundError from deep inside a fixture."""
-    missing = [t for t in (DBUS_DAEMON, "pkcheck", "pkaction", "setpriv", "useradd")
-               if shutil.which(t) is None]
+    missing = [
+        t
+        for t in (DBUS_DAEMON, "pkcheck", "pkaction", "setpriv", "useradd")
+        if shutil.which(t) is None
+    ]
     missing += [str(POLKITD)] if not POLKITD.exists() else []
     if missing:
         raise RuntimeError(f"missing {', '.join(missing)}: run tests/setup-host.sh")
 
 
-def start_bus(
-    directory: Path, processes: Processes, service_dir: Path | None = None
-) -> SystemBus:
+def start_bus(directory: Path, processes: Processes, service_dir: Path | None = None) -> SystemBus:
     """dbus-daemon on a socket in `directory` (which must be reachable for other users)."""
     check_tools()
     stale = SYSTEM_D / BUS_POLICY.name
@@ -553,8 +562,10 @@ async def polkit_rules(bus: SystemBus, src: Path) -> AsyncIterator[Path]:
     could neither be told apart from the test's nor be removed after it."""
     dest = POLKIT_RULES_DIR / src.name
     if dest.exists():
-        raise RuntimeError(f"{dest} is installed on this machine; a test that installs and "
-                           "removes it cannot run: move it away first")
+        raise RuntimeError(
+            f"{dest} is installed on this machine; a test that installs and "
+            "removes it cannot run: move it away first"
+        )
     loads = bus.polkit_rule_loads()
     install_file(src, dest)
     try:

@@ -50,7 +50,12 @@ def test_nobody_may_read_properties(system_bus: SystemBus, nobody: User) -> None
     # GetAll takes an argument; the probe sends none, so the service answers with an error
     # of its own: what matters is that the bus let the call through (no AccessDenied)
     got = ask(
-        system_bus, nobody, "call", BUS_NAME, MANAGER_PATH, "org.freedesktop.DBus.Properties",
+        system_bus,
+        nobody,
+        "call",
+        BUS_NAME,
+        MANAGER_PATH,
+        "org.freedesktop.DBus.Properties",
         "GetAll",
     )
     assert got.get("error") != ACCESS_DENIED, got

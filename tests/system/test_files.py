@@ -121,9 +121,19 @@ def test_unit_agrees_with_the_activation_file_and_design() -> None:
     assert values["Service.KillMode"] == ["mixed"]
     assert "/dev/zfs rw" in values["Service.DeviceAllow"]
     # any of these would put the daemon's zfs mounts in a mount namespace of its own
-    for key in ("ProtectSystem", "ProtectHome", "PrivateTmp", "PrivateDevices",
-                "ProtectKernelTunables", "ProtectKernelModules", "PrivateMounts",
-                "ReadWritePaths", "ReadOnlyPaths", "InaccessiblePaths", "MountFlags"):
+    for key in (
+        "ProtectSystem",
+        "ProtectHome",
+        "PrivateTmp",
+        "PrivateDevices",
+        "ProtectKernelTunables",
+        "ProtectKernelModules",
+        "PrivateMounts",
+        "ReadWritePaths",
+        "ReadOnlyPaths",
+        "InaccessiblePaths",
+        "MountFlags",
+    ):
         assert f"Service.{key}" not in values, key
 
 

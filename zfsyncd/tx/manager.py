@@ -233,7 +233,7 @@ class TransactionManager:
         """Validate against ZFS, plan, estimate and lock. A refusal ends the transaction
         FAILED (nothing on disk changed) and is raised to the caller."""
         machine = await self._plan_steps(tx_id, caller)
-        return await self._lock(machine, wait=wait, caller=caller)
+        return await self._lock(machine, await self.get(tx_id), wait=wait, caller=caller)
 
     async def _plan_steps(self, tx_id: str, caller: Caller) -> TransactionMachine:
         """The first half of prepare: the plan, checked against ZFS and stored."""
@@ -255,11 +255,15 @@ class TransactionManager:
         return machine
 
     async def _lock(
-        self, machine: TransactionMachine, *, wait: bool, caller: Caller
+        self,
+        machine: TransactionMachine,
+        record: TransactionRecord,
+        *,
+        wait: bool,
+        caller: Caller,
     ) -> TransactionRecord:
         """The second half of prepare: the dataset locks (waiting in the queue, or not)."""
         tx_id = machine.tx_id
-        record = await self.get(tx_id)
         try:
             await self.locks.acquire(tx_id, record.datasets, priority=record.priority, wait=wait)
         except TxError as exc:
@@ -347,16 +351,19 @@ class TransactionManager:
         cancel takes it out of the queue); this returns at once either way."""
         machine = await self._plan_steps(tx_id, caller)
         record = await self.get(tx_id)
-        datasets = record.datasets
-        if self.locks.can_grant(datasets) or (not wait_for_locks and self.locks.blocked(datasets)):
-            await self._lock(machine, wait=False, caller=caller)  # at once, or DatasetBusyError
+        # no await between this check and the acquire in _lock: another start cannot slip
+        # in between, so "grantable" still holds when the locks are taken
+        if not wait_for_locks or self.locks.can_grant(record.datasets):
+            await self._lock(machine, record, wait=wait_for_locks, caller=caller)
             return await self.execute(tx_id, caller=caller)
-        self._queued[tx_id] = asyncio.create_task(self._run_when_granted(machine, caller))
+        self._queued[tx_id] = asyncio.create_task(self._run_when_granted(machine, record, caller))
         return record
 
-    async def _run_when_granted(self, machine: TransactionMachine, caller: Caller) -> None:
+    async def _run_when_granted(
+        self, machine: TransactionMachine, record: TransactionRecord, caller: Caller
+    ) -> None:
         try:
-            await self._lock(machine, wait=True, caller=caller)
+            await self._lock(machine, record, wait=True, caller=caller)
             await self.execute(machine.tx_id, caller=caller)
         except asyncio.CancelledError:
             raise
@@ -674,7 +681,10 @@ def _as_plan_error(exc: BaseException) -> TxError:
     if isinstance(exc, TxError):
         return exc
     if isinstance(exc, ValidationError):
-        problems = "; ".join(str(e.get("msg", e)) for e in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" if e["loc"] else e["msg"]
+            for e in exc.errors()
+        )
         return PlanError(f"invalid request: {problems}")
     return PlanError(describe_error(exc))
 

@@ -1,0 +1,94 @@
+"""Starting zfsyncd itself under the private system bus, with a configuration of the test's.
+
+The daemon runs as root (as under systemd) on the in-memory ZFS model (these hosts have no
+ZFS; the lab tier runs the same with the real zfs command), with `memory_delay` so a
+transaction takes long enough to be watched, cancelled or interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dbus_fast import Message
+from dbus_fast.aio import MessageBus
+
+from tests.system.harness import SystemBus, User
+from zfsyncd.bus.names import BUS_NAME, MANAGER_IFACE, MANAGER_PATH
+
+POOLS = ("tank", "backup")
+
+
+@dataclass
+class Daemon:
+    bus: SystemBus
+    proc: subprocess.Popen[bytes]
+    database: Path
+    config: Path
+
+    def ctl(
+        self, *args: str, user: User | None = None, timeout: float = 60.0
+    ) -> subprocess.CompletedProcess[str]:
+        """zfsyncctl as a subprocess, as root or as `user`, never asking for a password."""
+        argv = [sys.executable, "-m", "zfsyncctl", *args]
+        return self.bus.run(argv, user=user, timeout=timeout)
+
+    def ctl_json(self, *args: str, user: User | None = None) -> Any:
+        done = self.ctl(*args, "--json", user=user)
+        assert done.returncode == 0, (done.returncode, done.stderr)
+        return json.loads(done.stdout)
+
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        """Read the daemon's own database (WAL: readers do not disturb the daemon)."""
+        with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def log(self) -> str:
+        return self.bus.processes.log_of(self.proc).read_text(errors="replace")
+
+
+async def call(
+    bus: MessageBus, member: str, signature: str = "", body: list[object] | None = None,
+    *, path: str = MANAGER_PATH, interface: str = MANAGER_IFACE,
+) -> Message:  # fmt: skip
+    reply = await bus.call(
+        Message(
+            destination=BUS_NAME,
+            path=path,
+            interface=interface,
+            member=member,
+            signature=signature,
+            body=body or [],
+        )
+    )
+    assert reply is not None
+    return reply
+
+
+def write_config(directory: Path, **settings: object) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    values = {
+        "database": str(directory / "zfsyncd.db"),
+        "backend": "memory",
+        "memory_pools": list(POOLS),
+        "finished_linger": 30.0,
+        **settings,
+    }
+    lines = [f"{key} = {json.dumps(value)}" for key, value in values.items()]
+    path = directory / "zfsyncd.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+async def start_daemon(bus: SystemBus, directory: Path, **settings: object) -> Daemon:
+    config = write_config(directory, **settings)
+    proc = await bus.start_service(
+        [sys.executable, "-m", "zfsyncd", "--config", str(config)], BUS_NAME, name="zfsyncd"
+    )
+    return Daemon(bus, proc, directory / "zfsyncd.db", config)

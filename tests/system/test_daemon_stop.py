@@ -1,0 +1,57 @@
+"""A clean stop (SIGTERM, as systemd sends) in the middle of a step: the running step
+finishes or is undone, everything before it is undone, the transaction ends CANCELLED with
+the reason, and the daemon exits 0."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import pytest
+from dbus_fast import Variant
+from dbus_fast.aio import MessageBus
+
+from tests.system.daemon import call, start_daemon
+from tests.system.harness import SystemBus, disconnect
+from zfsyncd.bus.names import TRANSACTION_IFACE, transaction_id
+
+
+async def test_sigterm_mid_step_undoes_the_running_transaction(
+    system_bus: SystemBus, tmp_path: Path
+) -> None:
+    """systemd's stop: the running step finishes or is undone, everything before it is
+    undone, the transaction ends CANCELLED with the reason, and the daemon exits 0."""
+    slow = await start_daemon(system_bus, tmp_path / "slow", memory_delay=1.0)
+    bus = await MessageBus(bus_address=system_bus.address).connect()
+    try:
+        reply = await call(
+            bus, "Snapshot", "asa{sv}",
+            [["tank", "backup"], {"recursive": Variant("b", True), "hold": Variant("b", True)}],
+        )  # fmt: skip
+        path = reply.body[0]
+        for _ in range(100):  # until the second step runs
+            current = await call(
+                bus, "Get", "ss", [TRANSACTION_IFACE, "CurrentStep"], path=path,
+                interface="org.freedesktop.DBus.Properties",
+            )  # fmt: skip
+            if current.body[0].value >= 1:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("the slow transaction never reached its second step")
+    finally:
+        await disconnect(bus)
+    slow.proc.send_signal(signal.SIGTERM)
+    assert slow.proc.wait(timeout=60) == 0, slow.log()
+    tx_id = transaction_id(path)
+    ((state, error, outcome),) = slow.rows(
+        "SELECT state, error, rollback_outcome FROM transactions WHERE id = ?", (tx_id,)
+    )
+    assert state == "CANCELLED", (state, error, outcome)
+    assert "zfsyncd is stopping" in error
+    assert outcome.startswith("complete"), outcome
+    steps = slow.rows("SELECT state, undo_state FROM steps WHERE tx_id = ? ORDER BY idx", (tx_id,))
+    assert ("COMPLETED", "COMPLETED") in steps  # at least the first step ran and was undone
+    assert all(s in {("COMPLETED", "COMPLETED"), ("FAILED", "COMPLETED"), ("PENDING", None),
+                     ("FAILED", None)} for s in steps), steps  # fmt: skip

@@ -1,0 +1,112 @@
+"""The services bench/bus.py measures, one per process, on the system bus it is given.
+
+    python -m bench.echo_service bare       # a bare dbus-fast service: the baseline
+    python -m bench.echo_service zfsyncd    # zfsyncd's own Transaction object, guarded bus
+
+Each prints its unique bus name and serves until killed. Echo(s) -> s answers at once;
+Burst(u n) emits n signals as fast as it can, yielding to the loop every 64 (the bare
+library's writer dies on a full socket otherwise: its own best case). In "zfsyncd" mode the
+signals are zfsyncd's StepStarted through its TransactionObject on the guarded connection,
+and Feed(u per_second, d seconds) reports transfer progress at that rate through the
+object's sink, which zfsyncd throttles into a few Progress signals a second.
+"""
+
+# no `from __future__ import annotations`: dbus-fast reads `-> None` at class creation
+import asyncio
+import sys
+import time
+from typing import Annotated
+
+from dbus_fast import BusType
+from dbus_fast.aio import MessageBus
+from dbus_fast.annotations import DBusDouble, DBusSignature, DBusStr, DBusUInt32
+from dbus_fast.service import ServiceInterface, dbus_method, dbus_signal
+
+from zfsyncd.bus.connection import connect
+from zfsyncd.bus.transaction_object import TransactionObject
+from zfsyncd.store import StepRecord, StepState, TransactionRecord, TxState
+from zfsyncd.zfs.models import TransferProgress
+
+IFACE = "org.zfsync.BenchEcho"
+PATH = "/bench"
+TX_PATH = "/bench/tx"
+
+
+class Bare(ServiceInterface):
+    def __init__(self) -> None:
+        super().__init__(IFACE)
+
+    @dbus_method()
+    async def Echo(self, text: DBusStr) -> DBusStr:
+        return text
+
+    @dbus_method()
+    async def Burst(self, count: DBusUInt32) -> None:
+        for i in range(count):
+            self.StepStarted(i, "step")
+            if i % 64 == 0:
+                await asyncio.sleep(0)
+
+    @dbus_signal()
+    def StepStarted(
+        self, index: int, description: str
+    ) -> Annotated[tuple[int, str], DBusSignature("us")]:
+        return (index, description)
+
+
+class Zfsyncd(Bare):
+    """The same methods, but the signals go out through zfsyncd's TransactionObject."""
+
+    def __init__(self, tx: TransactionObject) -> None:
+        super().__init__()
+        self._tx = tx
+
+    @dbus_method()
+    async def Burst(self, count: DBusUInt32) -> None:
+        for i in range(count):
+            self._tx.StepStarted(i, "step")
+            if i % 64 == 0:
+                await asyncio.sleep(0)
+
+    @dbus_method()
+    async def Feed(self, per_second: DBusUInt32, seconds: DBusDouble) -> DBusUInt32:
+        sink = self._tx.sink()
+        total = 1 << 30
+        sent, start = 0, time.monotonic()
+        while (elapsed := time.monotonic() - start) < seconds:
+            due = int(elapsed * per_second)
+            while sent < due:
+                sent += 1
+                sink.transfer(TransferProgress(bytes_done=sent * 1024, bytes_total=total))
+            await asyncio.sleep(0.001)
+        return sent
+
+
+def _record() -> TransactionRecord:
+    now = time.time()
+    step = StepRecord(tx_id="bench", idx=0, kind="send-recv", state=StepState.RUNNING,
+                      bytes_total=1 << 30)  # fmt: skip
+    return TransactionRecord(id="bench", type="bench", state=TxState.EXECUTING,
+                             created_at=now, updated_at=now, steps=[step])  # fmt: skip
+
+
+async def main(mode: str) -> None:
+    if mode == "bare":
+        bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+        bus.export(PATH, Bare())
+    else:
+        bus = await connect()
+        tx = TransactionObject(_record(), signal_rate=4.0, cancel=_no_cancel)
+        tx.tracker.step_started(0, "send")
+        bus.export(TX_PATH, tx)
+        bus.export(PATH, Zfsyncd(tx))
+    print(bus.unique_name, flush=True)
+    await bus.wait_for_disconnect()  # type: ignore[no-untyped-call]
+
+
+async def _no_cancel(tx_id: str) -> None:
+    raise RuntimeError("not here")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "bare"))

@@ -3,6 +3,6 @@
 Importing this package registers them all.
 """
 
-from zfsyncd.ops import snapshot
+from zfsyncd.ops import rollback_dataset, snapshot
 
-__all__ = ["snapshot"]
+__all__ = ["rollback_dataset", "snapshot"]

@@ -93,9 +93,10 @@ async def refusal(zfs: ZfsBackend, snapshot: str, tx_id: str) -> str | None:
             "does not move them (yet)"
         )
     newer = {
-        o.name: o for o in below if o.is_snapshot and o.dataset == dataset and
-        o.createtxg > target.createtxg
-    }  # fmt: skip
+        o.name: o
+        for o in below
+        if o.is_snapshot and o.dataset == dataset and o.createtxg > target.createtxg
+    }
     held = [name for name, o in newer.items() if o.userrefs]
     if held:
         return f"a newer snapshot is held, so zfs could not destroy it: {held[0]}"

@@ -630,3 +630,41 @@ async def test_user_properties_on_a_snapshot(world: World) -> None:
     assert (await zfs.get_properties(f"{a}@1", [ROLE]))[ROLE].source is PropertySource.INHERITED
     # native properties do not apply to snapshots: zfs shows '-'
     assert (await zfs.get_properties(f"{a}@1", ["compression"]))["compression"].value == "-"
+
+
+async def test_local_properties_lists_what_is_set_on_the_object_itself(world: World) -> None:
+    zfs, a = world.zfs, f"{world.src}/a"
+    k, c = f"{a}/k", f"{world.src}/c"
+    await zfs.create(a, properties={ROLE: "top", "compression": "off", "quota": "64M"})
+    await zfs.create(k, properties={"zfsync:b": "kid"})
+    await zfs.set_properties(a, {"readonly": "on", "mountpoint": "none"})
+    assert await zfs.local_properties(a) == {
+        ROLE: "top",
+        "compression": "off",
+        "quota": str(64 << 20),  # -p: bytes
+        "readonly": "on",
+        "mountpoint": "none",
+    }
+    # what a child inherits is not its own
+    assert await zfs.local_properties(k) == {"zfsync:b": "kid"}
+    await zfs.inherit(a, "readonly")
+    await zfs.inherit(a, ROLE)
+    assert await zfs.local_properties(a) == {
+        "compression": "off",
+        "quota": str(64 << 20),
+        "mountpoint": "none",
+    }
+    # a snapshot: only the user properties set on it
+    await zfs.snapshot([f"{a}@1"])
+    assert await zfs.local_properties(f"{a}@1") == {}
+    await zfs.set_properties(f"{a}@1", {"zfsync:a": "snap"})
+    assert await zfs.local_properties(f"{a}@1") == {"zfsync:a": "snap"}
+    # a clone has what `clone -o` set, nothing of its origin's
+    await zfs.clone(f"{a}@1", c, properties={"zfsync:a": "clone", "atime": "off"})
+    assert await zfs.local_properties(c) == {"zfsync:a": "clone", "atime": "off"}
+    assert await zfs.local_properties(a, source=PropertySource.RECEIVED) == {}
+    async with world.unchanged():
+        await fails_with(zfs.local_properties(f"{world.src}/nope"), e.NotFoundError)
+        await fails_with(zfs.local_properties(f"{a}@nope"), e.NotFoundError)
+    with pytest.raises(ValueError, match="local or received"):
+        await zfs.local_properties(a, source=PropertySource.INHERITED)

@@ -408,3 +408,21 @@ async def test_cut_incremental_keeps_the_target_as_it_was(world: World) -> None:
     assert (await zfs.get(t)).receive_resume_token is None
     await send(world, incremental, RecvSpec(target=t))
     assert await guids(world, t) == await guids(world, a)
+
+
+async def test_local_properties_tells_received_from_local_values(world: World) -> None:
+    zfs, a, t = world.zfs, f"{world.src}/a", f"{world.dst}/a"
+    await zfs.create(a, properties={ROLE: "src", "compression": "off"})
+    await zfs.snapshot([f"{a}@1"])
+    await send(
+        world,
+        SendSpec(snapshot=f"{a}@1", properties=True),
+        RecvSpec(target=t, properties={"zfsync:a": "set"}),
+    )
+    assert await zfs.local_properties(t) == {"zfsync:a": "set"}
+    received = PropertySource.RECEIVED
+    assert await zfs.local_properties(t, source=received) == {ROLE: "src", "compression": "off"}
+    # a local value hides the received one (zfs get shows the one in effect)
+    await zfs.set_properties(t, {ROLE: "mine"})
+    assert await zfs.local_properties(t) == {"zfsync:a": "set", ROLE: "mine"}
+    assert await zfs.local_properties(t, source=received) == {"compression": "off"}

@@ -22,7 +22,7 @@ from zfsyncd.zfs.cli import CliBackend
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _killed_after(db: Path, tx_type: str, params: dict[str, object], step: int) -> str:
+def _killed_after(db: Path, tx_type: str, params: dict[str, object], step: int | str) -> str:
     child = subprocess.run(
         [sys.executable, "-m", "tests.real.crash_child", str(db), tx_type, json.dumps(params),
          str(step)],

@@ -3,6 +3,6 @@
 Importing this package registers them all.
 """
 
-from zfsyncd.ops import snapshot, snapshot_destroy
+from zfsyncd.ops import rollback_dataset, snapshot, snapshot_destroy
 
-__all__ = ["snapshot", "snapshot_destroy"]
+__all__ = ["rollback_dataset", "snapshot", "snapshot_destroy"]

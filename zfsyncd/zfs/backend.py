@@ -27,6 +27,7 @@ from zfsyncd.zfs.capabilities import Capabilities
 from zfsyncd.zfs.models import (
     Hold,
     ObjectType,
+    PropertySource,
     PropertyValue,
     RecvSpec,
     SendSpec,
@@ -36,6 +37,8 @@ from zfsyncd.zfs.models import (
 )
 
 ALL_TYPES: tuple[ObjectType, ...] = tuple(ObjectType)
+#: the sources `local_properties` can list
+EXPLICIT_SOURCES = frozenset({PropertySource.LOCAL, PropertySource.RECEIVED})
 ProgressCallback = Callable[[TransferProgress], None]
 
 
@@ -130,6 +133,16 @@ class ZfsBackend(Protocol):
     async def get_properties(
         self, name: str, properties: Sequence[str]
     ) -> dict[str, PropertyValue]: ...
+
+    async def local_properties(
+        self, name: str, *, source: PropertySource = PropertySource.LOCAL
+    ) -> dict[str, str]:
+        """Every property set on `name` itself, by name -> value (`zfs get -H -p -s local
+        -o property,value all NAME`): what `zfs set` (or create/clone -o) put there, user
+        properties included. With `source=RECEIVED`, those whose value came from a `zfs
+        receive` instead (a local value hides the received one, as in `zfs get`). Only LOCAL
+        and RECEIVED: the other sources would list every default of every property."""
+        ...
 
     async def set_properties(self, name: str, properties: Mapping[str, str]) -> None: ...
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from zfsyncd.zfs import names
-from zfsyncd.zfs.backend import ALL_TYPES, DestroyMode, ProgressCallback
+from zfsyncd.zfs.backend import ALL_TYPES, EXPLICIT_SOURCES, DestroyMode, ProgressCallback
 from zfsyncd.zfs.capabilities import Capabilities, Feature, parse_version
 from zfsyncd.zfs.errors import InvalidNameError, NotFoundError, ZfsCommandError
 from zfsyncd.zfs.inventory import list_columns, parse_list
@@ -154,6 +154,22 @@ class CliBackend:
             result[prop] = PropertyValue(
                 value=None if unset else value, source=source, inherited_from=inherited_from
             )
+        return result
+
+    async def local_properties(
+        self, name: str, *, source: PropertySource = PropertySource.LOCAL
+    ) -> dict[str, str]:
+        names.check_any(name)
+        if source not in EXPLICIT_SOURCES:
+            raise ValueError(f"local_properties reads local or received values, not {source}")
+        out = await self._zfs(
+            "get", "-H", "-p", "-s", source.value, "-o", "property,value", "all", name
+        )
+        result: dict[str, str] = {}
+        for line in out.splitlines():
+            if line:
+                prop, value = line.split("\t", 1)
+                result[prop] = value
         return result
 
     async def send_estimate(self, spec: SendSpec) -> int:

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from zfsyncd.zfs import names
-from zfsyncd.zfs.backend import ALL_TYPES, DestroyMode, ProgressCallback
+from zfsyncd.zfs.backend import ALL_TYPES, EXPLICIT_SOURCES, DestroyMode, ProgressCallback
 from zfsyncd.zfs.capabilities import Capabilities, parse_version
 from zfsyncd.zfs.errors import (
     InvalidNameError,
@@ -1465,6 +1465,27 @@ class MemoryBackend:
             prop: self._user_value(obj, prop) if ":" in prop else self._native_value(obj, prop)
             for prop in properties
         }
+
+    async def local_properties(
+        self, name: str, *, source: PropertySource = PropertySource.LOCAL
+    ) -> dict[str, str]:
+        names.check_any(name)
+        if source not in EXPLICIT_SOURCES:
+            raise ValueError(f"local_properties reads local or received values, not {source}")
+        argv = ["zfs", "get", "-H", "-p", "-s", source.value, "all", name]
+        obj = self._lookup(name)
+        if obj is None:
+            raise self._not_found(argv, name)
+        if isinstance(obj, _Bookmark):
+            return {}  # nothing can be set on a bookmark
+        if source is PropertySource.RECEIVED:
+            return {p: v for p, v in obj.received.items() if p not in obj.local}
+        found = dict(obj.local)
+        if isinstance(obj, _Dataset) and obj.volsize is not None:
+            # the model keeps volsize apart, real lists it as set locally. (Real also lists
+            # the refreservation `zfs create -V` sets, which the model does not know.)
+            found["volsize"] = str(obj.volsize)
+        return found
 
     async def set_properties(self, name: str, properties: Mapping[str, str]) -> None:
         names.check_any(name)

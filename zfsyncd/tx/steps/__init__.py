@@ -1,6 +1,6 @@
 """The kinds of step a transaction is made of. Importing this package registers them all."""
 
-from zfsyncd.tx.steps import datasets, holds, properties, snapshots, transfer
+from zfsyncd.tx.steps import datasets, holds, properties, rollback, snapshots, transfer
 from zfsyncd.tx.steps.base import STEP_KINDS, Step, StepArgs, StepContext, build_step
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "datasets",
     "holds",
     "properties",
+    "rollback",
     "snapshots",
     "transfer",
 ]

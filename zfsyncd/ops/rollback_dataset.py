@@ -1,0 +1,59 @@
+"""The rollback-dataset transaction: `zfs rollback -r` of one filesystem to one of its
+snapshots, done as a swap (zfsyncd/tx/steps/rollback.py) so that a failure, a cancel or a
+crash before it completes leaves the dataset exactly as it was.
+
+Once completed it is final: the newer snapshots and the data written after the target are
+destroyed then, and a later manual rollback of the transaction is refused with that reason.
+The request is refused before anything changes when the swap could not be undone or would
+not end as `zfs rollback -r` does: see `refusal` (no such snapshot, not a filesystem, child
+datasets, a held newer snapshot, a clone of a newer snapshot, encryption, received
+properties, a legacy mountpoint, a partial receive).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from zfsyncd.tx.errors import PlanError
+from zfsyncd.tx.kinds import Plan, register_kind
+from zfsyncd.tx.steps import StepContext
+from zfsyncd.tx.steps.base import JsonDict
+from zfsyncd.tx.steps.lookup import guid_of
+from zfsyncd.tx.steps.rollback import RollbackArgs, RollbackDataset, refusal
+from zfsyncd.zfs import names
+from zfsyncd.zfs.models import SnapshotName
+
+
+class RollbackRequest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: the snapshot to roll back to (`pool/fs@name`); its dataset is the one rolled back
+    snapshot: SnapshotName
+
+    @property
+    def dataset(self) -> str:
+        return names.dataset_of(self.snapshot)
+
+
+class RollbackDatasetKind:
+    name = "rollback-dataset"
+
+    def describe(self, params: JsonDict) -> str:
+        request = RollbackRequest.model_validate(params)
+        return f"roll {request.dataset} back to {request.snapshot}, destroying newer snapshots"
+
+    def datasets(self, params: JsonDict) -> set[str]:
+        return {RollbackRequest.model_validate(params).dataset}
+
+    async def plan(self, ctx: StepContext, params: JsonDict) -> Plan:
+        request = RollbackRequest.model_validate(params)
+        problem = await refusal(ctx.zfs, request.snapshot, ctx.tx_id)
+        if problem is not None:
+            raise PlanError(problem)
+        # the step acts only on the dataset seen now, not on one made under its name later
+        guid = await guid_of(ctx.zfs, request.dataset)
+        step = RollbackDataset(RollbackArgs(snapshot=request.snapshot, guid=guid))
+        return Plan(steps=[step], description=self.describe(params))
+
+
+ROLLBACK_DATASET = register_kind(RollbackDatasetKind())

@@ -1,0 +1,249 @@
+"""The rollback step: `zfs rollback -r fs@target` that can be taken back until its
+transaction completes.
+
+A plain `zfs rollback -r` destroys every snapshot newer than the target and the data written
+since, at once: nothing newer than the target survives it, so no safety snapshot could. This
+step swaps datasets instead (seed 000's clone/promote pattern), so that the old dataset, with
+its newer snapshots and its current data, stays whole until `finalize`:
+
+do (each phase reads ZFS first, so a repeated `do` after a crash carries on where it was):
+  1. `zfs clone -o mountpoint=none -o <fs's local properties> fs@target <clone>`, the clone
+     being `parent/zfsync_rollback_<tx>_fs` (mountpoint=none: it must not mount anywhere while
+     the old one is still there);
+  2. `zfs promote` the clone: it takes fs's snapshots up to and including the target (guids,
+     holds, user properties and older bookmarks move with them); the old fs keeps the newer
+     ones and its data, and becomes a clone of `<clone>@target`;
+  3. `zfs set mountpoint=none fs` unmounts the old one (skipped when it mounts nowhere),
+     so the new one can take its place (a rename alone would leave a locally set
+     mountpoint mounted, and a rename -u keeps any mount where it was);
+  4. `zfs rename fs parent/zfsync_trash_<tx>_fs` (lookup.trash_name);
+  5. `zfs rename <clone> fs`;
+  6. the mountpoint as it was on the old fs: `zfs inherit mountpoint` (it had no local one)
+     or `zfs set mountpoint=<its value>`; either mounts the new fs where the old one was.
+undo, the reverse, guided by guids: the old dataset is found by its guid (at its name or in
+  the trash), the new one only counts as ours when the old one is a clone of its target
+  snapshot; unmount the new (mountpoint=none), rename it back to the clone name, rename the
+  old one back, restore its mountpoint, `zfs promote` it back, destroy the clone.
+finalize (after the transaction completed): `zfs destroy -r` the trashed old dataset (with
+  its newer snapshots and bookmarks). Only then is the rollback final; `inverse` is None.
+
+Afterwards `zfs list -t all` shows what `zfs rollback -r` would show, except the dataset
+itself: it is another dataset now, so its guid, createtxg and creation time are new (every
+snapshot keeps its guid, as promote moves them rather than copying). Received properties
+could only be given to the new dataset as local ones, which is why such datasets are
+refused (`refusal`), with encrypted ones, volumes and those with a legacy mountpoint.
+
+First version: a dataset with child datasets is refused rather than handled. Its children
+would move to the trash with the rename and would have to be renamed back under the new
+dataset one by one, each rename a remount that can fail half-way (a busy mount), in do
+and in undo alike; the swap of a single dataset has none of that.
+"""
+
+from __future__ import annotations
+
+from zfsyncd.tx.steps.base import JsonDict, Step, StepArgs, StepContext, register
+from zfsyncd.tx.steps.lookup import guid_of, is_same, trash_name
+from zfsyncd.zfs import names
+from zfsyncd.zfs.backend import DestroyMode, ZfsBackend
+from zfsyncd.zfs.errors import InvalidNameError, NotFoundError
+from zfsyncd.zfs.models import ObjectType, PropertySource, SnapshotName
+
+CLONE_PREFIX = "zfsync_rollback_"
+MOUNTPOINT = "mountpoint"
+#: local properties that a clone cannot be given with `zfs clone -o` (encryption is refused
+#: anyway; mountpoint is set on the clone last, once the old dataset is out of the way)
+_NOT_CLONED = frozenset({MOUNTPOINT, "encryption", "keyformat", "keylocation", "volsize"})
+
+
+def clone_name(dataset: str, tx_id: str) -> str:
+    """The new dataset's name until the swap: a sibling, since ZFS renames within a pool
+    only, and named after the transaction, so that "it exists" means "we made it"."""
+    parent = names.parent_of(dataset)
+    if parent is None:
+        raise InvalidNameError(dataset, "a pool's root dataset cannot be swapped")
+    name = f"{parent}/{CLONE_PREFIX}{tx_id}_{dataset.rsplit('/', 1)[1]}"
+    names.check_dataset(name)  # a long name may not leave room for the prefix: say so now
+    return name
+
+
+async def refusal(zfs: ZfsBackend, snapshot: str, tx_id: str) -> str | None:
+    """Why rolling back to `snapshot` by a swap cannot be done (or could not be undone, or
+    would not equal `zfs rollback -r`); None when it can. Changes nothing."""
+    dataset = names.dataset_of(snapshot)
+    try:
+        target = await zfs.get(snapshot)
+        fs = await zfs.get(dataset)
+    except NotFoundError:
+        return f"snapshot {snapshot} does not exist"
+    if fs.type is not ObjectType.FILESYSTEM:
+        return f"{dataset} is a {fs.type.value}: only a filesystem can be rolled back here"
+    if fs.receive_resume_token is not None:
+        return f"{dataset} has a partial receive (discard it with zfs receive -A first)"
+    try:
+        for name in (trash_name(dataset, tx_id), clone_name(dataset, tx_id)):
+            if await zfs.exists(name):
+                return f"{name} exists already"
+    except InvalidNameError as exc:
+        return str(exc)
+    below = await zfs.list(dataset, depth=1)
+    children = [o.name for o in below if o.type is not ObjectType.BOOKMARK and o.dataset != dataset]
+    if children:
+        return (
+            f"{dataset} has child datasets ({', '.join(children[:3])}): a rollback by swap "
+            "does not move them (yet)"
+        )
+    newer = {
+        o.name: o
+        for o in below
+        if o.is_snapshot and o.dataset == dataset and o.createtxg > target.createtxg
+    }
+    held = [name for name, o in newer.items() if o.userrefs]
+    if held:
+        return f"a newer snapshot is held, so zfs could not destroy it: {held[0]}"
+    pool = await zfs.list(names.pool_of(dataset), types=[ObjectType.FILESYSTEM, ObjectType.VOLUME])
+    clones = [o.name for o in pool if o.origin in newer]
+    if clones:
+        return f"{clones[0]} is a clone of a snapshot newer than {snapshot}"
+    crypt = (await zfs.get_properties(dataset, ["encryption"]))["encryption"].value
+    if crypt not in (None, "off"):
+        return f"{dataset} is encrypted: a rollback by swap does not handle encryption roots"
+    if (await zfs.local_properties(dataset)).get(MOUNTPOINT) == "legacy":
+        return f"{dataset} has mountpoint=legacy: its mount is not zfs's to move"
+    received = await zfs.local_properties(dataset, source=PropertySource.RECEIVED)
+    if received:
+        return (
+            f"{dataset} has received properties ({', '.join(sorted(received)[:3])}): the new "
+            "dataset could only get them as local ones"
+        )
+    return None
+
+
+async def _local_mountpoint(zfs: ZfsBackend, name: str) -> str | None:
+    value = (await zfs.get_properties(name, [MOUNTPOINT]))[MOUNTPOINT]
+    return value.value if value.source is PropertySource.LOCAL else None
+
+
+async def _unmount(zfs: ZfsBackend, name: str) -> None:
+    """mountpoint=none, unless it mounts nowhere already (an inherited none)."""
+    value = (await zfs.get_properties(name, [MOUNTPOINT]))[MOUNTPOINT].value
+    if value != "none":
+        await zfs.set_properties(name, {MOUNTPOINT: "none"})
+
+
+async def _set_mountpoint(zfs: ZfsBackend, name: str, local: str | None) -> None:
+    """Make the local mountpoint `local` (None: none, inherited), if it is not already."""
+    if await _local_mountpoint(zfs, name) == local:
+        return
+    if local is None:
+        await zfs.inherit(name, MOUNTPOINT)
+    else:
+        await zfs.set_properties(name, {MOUNTPOINT: local})
+
+
+class RollbackArgs(StepArgs):
+    snapshot: SnapshotName
+    guid: int | None = None  # the dataset it must still be (None: whatever it is now)
+
+
+@register
+class RollbackDataset(Step[RollbackArgs]):
+    kind = "rollback-dataset"
+    Args = RollbackArgs
+
+    @property
+    def dataset(self) -> str:
+        return names.dataset_of(self.args.snapshot)
+
+    @property
+    def short(self) -> str:
+        return names.short_name(self.args.snapshot)
+
+    def describe(self) -> str:
+        return f"roll {self.dataset} back to {self.args.snapshot}"
+
+    def datasets(self) -> set[str]:
+        return {self.dataset}
+
+    def _names(self, ctx: StepContext) -> tuple[str, str, str]:
+        """(the dataset, its trash name, the clone's name)."""
+        fs = self.dataset
+        return fs, trash_name(fs, ctx.tx_id), clone_name(fs, ctx.tx_id)
+
+    async def _is_origin_of(self, zfs: ZfsBackend, dataset: str, clone: str) -> bool:
+        """Is `clone` a clone of `dataset`'s target snapshot (by name: both carry the tx)?"""
+        try:
+            return (await zfs.get(clone)).origin == f"{dataset}@{self.short}"
+        except NotFoundError:
+            return False
+
+    async def check(self, ctx: StepContext) -> bool:
+        """Swapped: the old dataset is in the trash, a clone of the new one's target."""
+        fs, trash, clone = self._names(ctx)
+        return await guid_of(ctx.zfs, clone) is None and await self._is_origin_of(
+            ctx.zfs, fs, trash
+        )
+
+    async def capture(self, ctx: StepContext) -> JsonDict:
+        fs, _, _ = self._names(ctx)
+        problem = await refusal(ctx.zfs, self.args.snapshot, ctx.tx_id)
+        if problem is not None:  # it may have changed since the plan was made
+            raise ValueError(problem)
+        guid = await guid_of(ctx.zfs, fs)
+        if self.args.guid is not None and guid != self.args.guid:
+            raise ValueError(f"{fs} is not the dataset this step was made for (guid)")
+        return {"guid": guid, "local": await ctx.zfs.local_properties(fs)}
+
+    async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
+        zfs, (fs, trash, clone) = ctx.zfs, self._names(ctx)
+        old: int = before["guid"]
+        local: dict[str, str] = before["local"]
+        if await is_same(zfs, fs, old):
+            if await guid_of(zfs, clone) is None:
+                props = {p: v for p, v in local.items() if p not in _NOT_CLONED}
+                await zfs.clone(self.args.snapshot, clone, properties={**props, MOUNTPOINT: "none"})
+            if (await zfs.get(clone)).origin == self.args.snapshot:  # not promoted yet
+                await zfs.promote(clone)
+            await _unmount(zfs, fs)
+            await zfs.rename(fs, trash)
+        if not await is_same(zfs, trash, old):
+            raise ValueError(f"{fs} (guid {old}) is neither at its name nor in the trash")
+        if await guid_of(zfs, clone) is not None:
+            await zfs.rename(clone, fs)
+        if not await self._is_origin_of(zfs, fs, trash):
+            raise ValueError(f"{fs} is not the dataset this step made")
+        await _set_mountpoint(zfs, fs, local.get(MOUNTPOINT))
+        return {"new_guid": await guid_of(zfs, fs)}
+
+    async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
+        if "guid" not in undo_data:
+            return  # capture refused: nothing was changed
+        zfs, (fs, trash, clone) = ctx.zfs, self._names(ctx)
+        old: int = undo_data["guid"]
+        if await is_same(zfs, trash, old):
+            if await guid_of(zfs, fs) is not None:
+                if not await self._is_origin_of(zfs, fs, trash):
+                    raise ValueError(f"{fs} is not the dataset this step made: left alone")
+                await _unmount(zfs, fs)
+                await zfs.rename(fs, clone)
+            await zfs.rename(trash, fs)
+        if not await is_same(zfs, fs, old):
+            raise ValueError(f"{fs} (guid {old}) is gone: the rollback cannot be taken back")
+        await _set_mountpoint(zfs, fs, undo_data["local"].get(MOUNTPOINT))
+        if await guid_of(zfs, clone) is None:
+            return
+        if await self._is_origin_of(zfs, clone, fs):  # the old one is still the clone
+            await zfs.promote(fs)
+        if not await self._is_origin_of(zfs, fs, clone):
+            raise ValueError(f"{clone} is not a clone of {self.args.snapshot}: left alone")
+        await zfs.destroy(clone)
+
+    async def finalize(self, ctx: StepContext, undo_data: JsonDict) -> None:
+        _, trash, _ = self._names(ctx)
+        if await is_same(ctx.zfs, trash, undo_data["guid"]):
+            await ctx.zfs.destroy(trash, mode=DestroyMode.RECURSIVE)
+
+    def why_final(self) -> str:
+        return (
+            f"{self.describe()}: the snapshots newer than {self.short} and the data written "
+            "after it were destroyed when it completed"
+        )

@@ -4,11 +4,13 @@
     python -m bench.echo_service zfsyncd    # zfsyncd's own Transaction object, guarded bus
 
 Each prints its unique bus name and serves until killed. Echo(s) -> s answers at once;
-Burst(u n) emits n signals as fast as it can, yielding to the loop every 64 (the bare
-library's writer dies on a full socket otherwise: its own best case). In "zfsyncd" mode the
-signals are zfsyncd's StepStarted through its TransactionObject on the guarded connection,
-and Feed(u per_second, d seconds) reports transfer progress at that rate through the
-object's sink, which zfsyncd throttles into a few Progress signals a second.
+Burst(u n, b paced) emits n signals; paced, it sleeps 1 ms after every 50 (at most 50,000 a
+second: a client reading in Python keeps up with about that; faster, dbus-daemon stops
+reading the sender and the bare library's writer dies of the full socket, even when it
+yields to the loop after every signal: measured), unpaced it queues them all at once.
+In "zfsyncd" mode the signals are zfsyncd's StepStarted through its TransactionObject on the
+guarded connection, and Feed(u per_second, d seconds) reports transfer progress at that rate
+through the object's sink, which zfsyncd throttles into a few Progress signals a second.
 """
 
 # no `from __future__ import annotations`: dbus-fast reads `-> None` at class creation
@@ -19,7 +21,7 @@ from typing import Annotated
 
 from dbus_fast import BusType
 from dbus_fast.aio import MessageBus
-from dbus_fast.annotations import DBusDouble, DBusSignature, DBusStr, DBusUInt32
+from dbus_fast.annotations import DBusBool, DBusDouble, DBusSignature, DBusStr, DBusUInt32
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_signal
 
 from zfsyncd.bus.connection import connect
@@ -41,11 +43,11 @@ class Bare(ServiceInterface):
         return text
 
     @dbus_method()
-    async def Burst(self, count: DBusUInt32) -> None:
+    async def Burst(self, count: DBusUInt32, paced: DBusBool) -> None:
         for i in range(count):
             self.StepStarted(i, "step")
-            if i % 64 == 0:
-                await asyncio.sleep(0)
+            if paced and i % 50 == 49:
+                await asyncio.sleep(0.001)
 
     @dbus_signal()
     def StepStarted(
@@ -62,11 +64,11 @@ class Zfsyncd(Bare):
         self._tx = tx
 
     @dbus_method()
-    async def Burst(self, count: DBusUInt32) -> None:
+    async def Burst(self, count: DBusUInt32, paced: DBusBool) -> None:
         for i in range(count):
             self._tx.StepStarted(i, "step")
-            if i % 64 == 0:
-                await asyncio.sleep(0)
+            if paced and i % 50 == 49:
+                await asyncio.sleep(0.001)
 
     @dbus_method()
     async def Feed(self, per_second: DBusUInt32, seconds: DBusDouble) -> DBusUInt32:

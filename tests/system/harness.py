@@ -303,13 +303,14 @@ def read_line(stream: IO[bytes], timeout: float) -> str:
     return stream.readline().decode().strip()
 
 
-def bus_config(socket: Path, service_dir: Path | None = None) -> str:
+def bus_config(socket: Path, service_dir: Path | None = None, extra_policy: str = "") -> str:
     """The private bus's config: /usr/share/dbus-1/system.conf of dbus 1.14 less what only
     the machine's own bus does (<user> switch, <fork>, pidfile, syslog, the launch helper and
     standard service dirs: nothing is activated here, services are started by the tests, and
     a call to a name nobody owns fails at once with ServiceUnknown, as on a machine where the
     daemon is stopped), plus our policy file from the repository. `service_dir` adds a
-    directory of activation files, only to see that dbus-daemon reads them."""
+    directory of activation files, only to see that dbus-daemon reads them; `extra_policy`
+    adds <policy> elements (bench/bus.py lets root call its baseline service)."""
     services = f"<servicedir>{service_dir}</servicedir>" if service_dir is not None else ""
     return f"""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -347,6 +348,7 @@ def bus_config(socket: Path, service_dir: Path | None = None) -> str:
   <includedir>{SYSTEM_D}</includedir>
   <include>{BUS_POLICY}</include>
   {services}
+  {extra_policy}
 </busconfig>
 """
 
@@ -509,7 +511,12 @@ def check_tools() -> None:
         raise RuntimeError(f"missing {', '.join(missing)}: run tests/setup-host.sh")
 
 
-def start_bus(directory: Path, processes: Processes, service_dir: Path | None = None) -> SystemBus:
+def start_bus(
+    directory: Path,
+    processes: Processes,
+    service_dir: Path | None = None,
+    extra_policy: str = "",
+) -> SystemBus:
     """dbus-daemon on a socket in `directory` (which must be reachable for other users)."""
     check_tools()
     stale = SYSTEM_D / BUS_POLICY.name
@@ -519,7 +526,7 @@ def start_bus(directory: Path, processes: Processes, service_dir: Path | None = 
             f"{BUS_POLICY}, and the tests would no longer test the repository's file"
         )
     config = directory / "bus.conf"
-    config.write_text(bus_config(directory / "system_bus_socket", service_dir))
+    config.write_text(bus_config(directory / "system_bus_socket", service_dir, extra_policy))
     proc = processes.spawn(
         [DBUS_DAEMON, f"--config-file={config}", "--nofork", "--print-address=1"],
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},

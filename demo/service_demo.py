@@ -54,8 +54,8 @@ def ctl(daemon: Daemon, *args: str, user: User | None = None, expect: int = 0) -
     who = f"(as {user.name}) " if user else ""
     print(f"$ {who}zfsyncctl {shlex.join(args)}", flush=True)
     done = daemon.ctl(*args, user=user, timeout=600)
+    sys.stdout.write(done.stderr)  # progress lines and errors: what the user saw first
     sys.stdout.write(done.stdout)
-    sys.stdout.write(done.stderr)  # progress lines and errors: what the user would see
     if done.returncode != expect:
         raise SystemExit(f"zfsyncctl exited {done.returncode}, expected {expect}")
     return done.stdout

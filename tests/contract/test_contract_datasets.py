@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from zfsyncd.zfs import errors as e
+from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import DestroyMode
 from zfsyncd.zfs.models import ObjectType, PropertySource, PropertyValue
 
@@ -131,6 +132,14 @@ async def test_list_recursion_depth_and_type_filters(world: World) -> None:
     assert await names_under(world, a, types=[FS]) == [a, k]
     assert await names_under(world, a, types=[MARK]) == [f"{a}#m1"]
     assert await names_under(world, f"{a}@1", recursive=False) == [f"{a}@1"]
+
+
+async def test_list_of_every_pool_at_depth_zero_is_the_pools(world: World) -> None:
+    """`zfs list -d 0` with no name: the pools' root datasets only (zfsyncd's status)."""
+    found = await world.zfs.list(depth=0, types=[FS, VOL])
+    assert found
+    assert all("/" not in obj.name for obj in found), [o.name for o in found]
+    assert names.pool_of(world.src) in {obj.name for obj in found}
 
 
 async def test_list_snapshots_of_one_dataset(world: World) -> None:

@@ -100,11 +100,11 @@ class CliBackend:
     ) -> builtins.list[ZfsObject]:
         args = ["list", "-Hp", "-t", ",".join(t.value for t in types)]
         args += ["-o", list_columns(user_properties)]
+        if depth is not None:  # with no root too: `zfs list -d 0` lists the pools' roots
+            args += ["-d", str(int(depth))]
         if root is not None:
             names.check_any(root)
-            if depth is not None:
-                args += ["-d", str(int(depth))]
-            elif recursive:
+            if depth is None and recursive:
                 args.append("-r")
             args.append(root)
         return parse_list(await self._zfs(*args), user_properties)

@@ -819,8 +819,8 @@ class MemoryBackend:
         argv = ["zfs", "list", "-Hp", "-t", ",".join(t.value for t in types)]
         if root is None:
             objects: builtins.list[_Dataset | _Snapshot | _Bookmark] = []
-            for pool in sorted(self._pools):
-                objects += self._objects(self._datasets[pool], None)
+            for pool in sorted(self._pools):  # `-d N` with no name: N levels below each pool
+                objects += self._objects(self._datasets[pool], depth)
         else:
             objects = self._list_root(argv, root, wanted, recursive, depth)
         chosen = [o for o in objects if self._type_of(o) in wanted]

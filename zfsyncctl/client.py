@@ -131,12 +131,14 @@ class TransactionFilter(_Options):
         "since": "d",
         "limit": "u",
         "active": "b",
+        "rollback_pending": "b",
     }
     states: list[str] = Field(default_factory=list)
     type: str | None = None
     since: float | None = None
     limit: int | None = Field(default=None, ge=0, le=0xFFFFFFFF)
     active: bool | None = None
+    rollback_pending: bool | None = None
 
 
 # --- the client --------------------------------------------------------------------------

@@ -361,7 +361,10 @@ def transaction_watch(tx_id: str, json_output: bool, no_ask_password: bool) -> N
 @transaction.command("rollback")
 @click.argument("tx_id", metavar="[ID]", required=False, shell_complete=complete_transaction_id)
 @click.option(
-    "--last-failed", is_flag=True, help="Finish the rollback of the newest FAILED transaction."
+    "--last-failed",
+    is_flag=True,
+    help="Finish the undo of the newest failed transaction whose undo could not finish "
+    "(else report how the newest FAILED one was undone).",
 )
 @waiting
 @common
@@ -393,7 +396,13 @@ def transaction_rollback(
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         if tx_id is None:
-            rows = await zc.list_transactions(TransactionFilter(states=[TxState.FAILED], limit=1))
+            # first the newest one whose undo still waits; failing that the newest FAILED
+            # one (its undo finished when it ended: finish() says so)
+            rows = await zc.list_transactions(TransactionFilter(rollback_pending=True, limit=1))
+            if not rows:
+                rows = await zc.list_transactions(
+                    TransactionFilter(states=[TxState.FAILED], limit=1)
+                )
             if not rows:
                 raise NotFoundError("there is no FAILED transaction")
             return await finish(zc, out, rows[0].id)

@@ -84,6 +84,8 @@ class TransactionSummary(_Reply):
     percent: float
     bytes_done: int
     bytes_total: int
+    #: its undo could not finish when it ended and waits in the daemon's cleanup queue
+    rollback_pending: bool = False
 
     @property
     def terminal(self) -> bool:

@@ -144,3 +144,13 @@ def test_root_cancels_while_it_runs_and_everything_is_undone(daemon: Daemon) -> 
 def test_json_is_one_document(daemon: Daemon) -> None:
     out = daemon.ctl("transaction", "list", "--json")
     assert isinstance(json.loads(out.stdout), list)
+
+
+def test_rollback_last_failed_reports_an_undo_that_already_finished(daemon: Daemon) -> None:
+    refused = daemon.ctl("snapshot", "create", "backup/missing")
+    assert refused.returncode == INVALID
+    failed = daemon.ctl_json("transaction", "list", "--state", "FAILED", "--limit", "1")[0]
+    assert failed["rollback_pending"] is False
+    done = daemon.ctl("transaction", "rollback", "--last-failed")
+    assert done.returncode == 0, done.stderr
+    assert f"transaction {failed['id']}: it was undone when it ended" in done.stdout

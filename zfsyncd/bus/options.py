@@ -85,6 +85,7 @@ class TransactionFilter(BaseModel):
         "since": SECONDS,
         "limit": INTEGER,
         "active": ("b",),
+        "rollback_pending": ("b",),
     }
 
     states: list[str] = Field(default_factory=list)
@@ -92,6 +93,8 @@ class TransactionFilter(BaseModel):
     since: float | None = None
     limit: int = Field(default=100, ge=0)
     active: bool = False
+    #: only those whose undo could not finish when they ended (it waits in the cleanup queue)
+    rollback_pending: bool = False
 
 
 M = TypeVar("M", bound=BaseModel)

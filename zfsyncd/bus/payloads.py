@@ -30,7 +30,12 @@ def stored_progress(record: TransactionRecord) -> ProgressReading:
     return ProgressReading(percent, finished, total, 0.0, -1.0, -1)
 
 
-def summary(record: TransactionRecord, progress: ProgressReading | None = None) -> Dict:
+def summary(
+    record: TransactionRecord,
+    progress: ProgressReading | None = None,
+    *,
+    rollback_pending: bool = False,
+) -> Dict:
     reading = progress or stored_progress(record)
     return {
         "id": Variant("s", record.id),
@@ -53,6 +58,7 @@ def summary(record: TransactionRecord, progress: ProgressReading | None = None) 
         "percent": Variant("d", reading.percent),
         "bytes_done": Variant("t", reading.bytes_done),
         "bytes_total": Variant("t", reading.bytes_total),
+        "rollback_pending": Variant("b", rollback_pending),
     }
 
 
@@ -69,9 +75,14 @@ def step(record: StepRecord) -> Dict:
     }
 
 
-def details(record: TransactionRecord, progress: ProgressReading | None = None) -> Dict:
+def details(
+    record: TransactionRecord,
+    progress: ProgressReading | None = None,
+    *,
+    rollback_pending: bool = False,
+) -> Dict:
     return {
-        **summary(record, progress),
+        **summary(record, progress, rollback_pending=rollback_pending),
         "steps": Variant("aa{sv}", [step(s) for s in record.steps]),
     }
 

@@ -160,17 +160,39 @@ class BusService:
             states = [s for s in states if s in ACTIVE_STATES] if states else list(ACTIVE_STATES)
             if not states:
                 return []
-        records = await self.manager.list(
-            state=states or None,
-            type=wanted.type,
-            since=wanted.since,
-            limit=wanted.limit or None,
-        )
-        return [payloads.summary(r, self._live_reading(r)) for r in records]
+        pending = await self._rollbacks_pending()
+        if wanted.rollback_pending:
+            chosen = [await self.manager.get(tx_id) for tx_id in sorted(pending, reverse=True)]
+            records = [
+                r for r in chosen
+                if (not states or r.state in states)
+                and (wanted.type is None or r.type == wanted.type)
+                and (wanted.since is None or r.created_at >= wanted.since)
+            ][: wanted.limit or None]  # fmt: skip
+        else:
+            records = await self.manager.list(
+                state=states or None,
+                type=wanted.type,
+                since=wanted.since,
+                limit=wanted.limit or None,
+            )
+        return [
+            payloads.summary(r, self._live_reading(r), rollback_pending=r.id in pending)
+            for r in records
+        ]
+
+    async def _rollbacks_pending(self) -> set[str]:
+        """Transactions whose undo waits in the cleanup queue (it failed when they ended)."""
+        return {
+            item.tx_id
+            for item in await self.manager.cleanups.pending()
+            if item.kind == "finish-rollback" and item.tx_id is not None
+        }
 
     async def transaction_details(self, tx_id: str) -> dict[str, Variant]:
         record = await self.manager.get(tx_id)
-        return payloads.details(record, self._live_reading(record))
+        pending = tx_id in await self._rollbacks_pending()
+        return payloads.details(record, self._live_reading(record), rollback_pending=pending)
 
     async def list_snapshots(
         self, datasets: Sequence[str], opts: ListSnapshotsOptions

@@ -56,6 +56,7 @@ TX_KEYS: dict[str, str] = {
     "priority": "i", "created": "d", "updated": "d", "finished": "d", "error": "s",
     "error_kind": "s", "rollback_outcome": "s", "rolls_back": "s", "retry_of": "s",
     "tags": "as", "datasets": "as", "percent": "d", "bytes_done": "t", "bytes_total": "t",
+    "rollback_pending": "b",
 }  # fmt: skip
 STEP_KEYS: dict[str, str] = {
     "index": "u", "kind": "s", "description": "s", "state": "s", "error": "s",
@@ -83,7 +84,8 @@ OPTION_KEYS: dict[str, dict[str, str]] = {
     },
     "DestroySnapshots": {"any_name": "b", "priority": "i", "timeout": "d", "wait_for_locks": "b"},
     "ListSnapshots": {"recursive": "b", "any_name": "b"},
-    "ListTransactions": {"states": "as", "type": "s", "since": "d", "limit": "u", "active": "b"},
+    "ListTransactions": {"states": "as", "type": "s", "since": "d", "limit": "u", "active": "b",
+                         "rollback_pending": "b"},
     "Rollback": {"wait_for_locks": "b"},
     "Retry": {"wait_for_locks": "b"},
 }  # fmt: skip
@@ -215,6 +217,8 @@ class ManagerObject(ServiceInterface):
         rows = sorted(self.double.txs.values(), key=lambda t: -t.data["created"])
         if "states" in tx_filter:
             rows = [t for t in rows if t.data["state"] in tx_filter["states"].value]
+        if "rollback_pending" in tx_filter and tx_filter["rollback_pending"].value:
+            rows = [t for t in rows if t.data["rollback_pending"]]
         if "limit" in tx_filter and tx_filter["limit"].value:
             rows = rows[: tx_filter["limit"].value]
         return [t.as_dbus(with_steps=False) for t in rows]
@@ -372,6 +376,7 @@ class DaemonDouble:
             "error_kind": "", "rollback_outcome": "", "rolls_back": "", "retry_of": "",
             "tags": [], "datasets": ["tank"], "percent": 0.0, "bytes_done": 0,
             "bytes_total": 0,
+            "rollback_pending": False,
         }  # fmt: skip
         if state in ("COMPLETED", "FAILED", "CANCELLED"):
             values["finished"] = now

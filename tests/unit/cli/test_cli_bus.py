@@ -186,6 +186,10 @@ def test_rollback_last_failed(double: DaemonDouble) -> None:
     result = zfsyncctl("transaction", "rollback", "--last-failed", "--json")
     assert result.exit_code == 0
     assert doc(result) == {"id": "new", "outcome": "nothing left to undo for new"}
+    # one whose undo still waits comes first, even when it is older
+    double.txs["old"].data["rollback_pending"] = True
+    result = zfsyncctl("transaction", "rollback", "--last-failed", "--json")
+    assert doc(result)["id"] == "old"
 
 
 def test_cancel(double: DaemonDouble) -> None:

@@ -44,6 +44,7 @@ from typing import IO, Any, NoReturn, TypeVar
 import click
 from click.shell_completion import CompletionItem
 
+from .agent import tty_agent
 from .client import (
     DestroyOptions,
     ListSnapshotsOptions,
@@ -122,7 +123,8 @@ def run(json_output: bool, no_ask_password: bool, body: Body) -> NoReturn:
             return await body(zc, out)
 
     try:
-        code = asyncio.run(main())
+        with tty_agent(interactive):
+            code = asyncio.run(main())
     except ClientError as e:
         out.error(e)
         code = e.exit_code

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from dbus_fast import Variant
+from dbus_fast import DBusError, Variant
 from dbus_fast.aio import MessageBus
 
 import zfsyncd
@@ -108,10 +108,22 @@ class BusService:
     # ------------------------------------------------------------------ who may
 
     async def authorize(self, action: str) -> Caller:
+        """Who calls, if polkit lets them do `action`. A refusal is audited (who tried what)
+        before it is raised; successful reads are not (a desktop polls them)."""
         msg = current_call()
         sender = msg.sender or ""
         uid = await self.uids.uid_of(sender)
-        await self.polkit.check(sender, uid, action, interactive=allows_interaction(msg))
+        try:
+            await self.polkit.check(sender, uid, action, interactive=allows_interaction(msg))
+        except DBusError as exc:
+            await self.manager.audit.append(
+                msg.member or "call",
+                f"refused: {exc.text}",
+                uid=uid,
+                caller=sender,
+                detail={"polkit_action": action, "body": _printable(msg.body)},
+            )
+            raise
         return Caller(uid=uid, name=sender)
 
     async def action_for(self, tx_id: str) -> str:
@@ -277,6 +289,11 @@ class BusService:
         obj = self.objects.pop(tx_id, None)
         if obj is not None:
             self.bus.unexport(transaction_path(tx_id), TRANSACTION_IFACE)
+
+
+def _printable(body: Sequence[object]) -> list[str]:
+    """A call's arguments for the audit log (Variants and all, as text, kept short)."""
+    return [repr(arg)[:200] for arg in body]
 
 
 __all__ = ["ACTION_OF_TYPE", "NO_UID", "BusService"]

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
 
@@ -59,8 +61,33 @@ class _Sinks:
         return self.service.sink_for(record) if self.service else ProgressSink()
 
 
+class AlreadyRunningError(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def only_instance(database: Path) -> Iterator[None]:
+    """One daemon per database: a second one must not run recovery, which would undo the
+    transactions the first is running. An flock on a file beside the database, held for the
+    daemon's life (the kernel drops it when the process dies, however it dies)."""
+    path = database.with_name(database.name + ".lock")
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AlreadyRunningError(
+                f"another zfsyncd is using {database} (it holds {path})"
+            ) from None
+        yield
+
+
 async def run(config: DaemonConfig) -> int:
     config.database.parent.mkdir(parents=True, exist_ok=True)
+    with only_instance(config.database):
+        return await _run(config)
+
+
+async def _run(config: DaemonConfig) -> int:
     db = await Database.open(config.database)
     sinks = _Sinks()
     manager = TransactionManager(
@@ -160,6 +187,9 @@ def main(config_path: Path | None, check_config: bool) -> None:
     logs.setup(config.log_level.value)
     try:
         status = asyncio.run(run(config))
+    except AlreadyRunningError as exc:
+        log.critical("%s", exc)
+        status = 1
     except Exception as exc:
         log.critical("zfsyncd could not start or failed: %s", exc, exc_info=exc)
         status = 1

@@ -5,14 +5,17 @@ mid-call."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from dbus_fast import Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 from dbus_fast.introspection import Node
 
-from tests.system.daemon import Daemon, call, start_daemon
+from tests.system.daemon import Daemon, call, start_daemon, write_config
 from tests.system.harness import REPO, SystemBus, disconnect
 from zfsyncd.bus.names import (
     BUS_NAME,
@@ -185,3 +188,22 @@ async def test_a_client_that_hangs_up_midcall(daemon: Daemon, system_bus: System
         assert "Traceback" not in daemon.log()
     finally:
         await disconnect(polite)
+
+
+async def test_a_second_daemon_refuses_to_start(
+    daemon: Daemon, system_bus: SystemBus, tmp_path: Path
+) -> None:
+    """Same database: it must not even recover (it would undo the running one's work).
+    Another database but the name taken: it says so and stops."""
+
+    def second(config: Path) -> subprocess.CompletedProcess[str]:
+        return system_bus.run([sys.executable, "-m", "zfsyncd", "--config", str(config)])
+
+    same = second(daemon.config)
+    assert same.returncode == 1
+    assert f"another zfsyncd is using {daemon.database}" in same.stderr
+    other = write_config(tmp_path / "other")
+    taken = second(other)
+    assert taken.returncode == 1
+    assert "org.zfsync.Daemon1 is owned by another process" in taken.stderr
+    assert daemon.proc.poll() is None  # the first one serves on, undisturbed

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from dbus_fast import DBusError, Variant
+from dbus_fast import DBusError, NameFlag, RequestNameReply, Variant
 from dbus_fast.aio import MessageBus
 
 import zfsyncd
@@ -87,7 +87,9 @@ class BusService:
         for record in await self.manager.list_active():
             self._export(record)
         self._consumer = asyncio.create_task(self._consume())
-        await self.bus.request_name(BUS_NAME)
+        reply = await self.bus.request_name(BUS_NAME, NameFlag.DO_NOT_QUEUE)
+        if reply is not RequestNameReply.PRIMARY_OWNER:
+            raise RuntimeError(f"{BUS_NAME} is owned by another process (another zfsyncd?)")
 
     async def stop(self) -> None:
         with contextlib.suppress(Exception):

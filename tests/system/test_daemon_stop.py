@@ -1,4 +1,6 @@
-"""A clean stop (SIGTERM, as systemd sends) in the middle of a step: the running step
+"""A daemon slow enough to be caught mid-work (1 s per zfs call on the model): busy datasets
+fail fast or queue, a queued transaction is cancelled; and a clean stop (SIGTERM, as
+systemd sends) in the middle of a step: the running step
 finishes or is undone, everything before it is undone, the transaction ends CANCELLED with
 the reason, and the daemon exits 0."""
 
@@ -55,3 +57,30 @@ async def test_sigterm_mid_step_undoes_the_running_transaction(
     assert ("COMPLETED", "COMPLETED") in steps  # at least the first step ran and was undone
     assert all(s in {("COMPLETED", "COMPLETED"), ("FAILED", "COMPLETED"), ("PENDING", None),
                      ("FAILED", None)} for s in steps), steps  # fmt: skip
+
+
+async def test_busy_datasets_fail_fast_or_queue_and_a_queued_one_can_be_cancelled(
+    system_bus: SystemBus, tmp_path: Path
+) -> None:
+    slow = await start_daemon(system_bus, tmp_path / "busy", memory_delay=1.0)
+    try:
+        first = slow.ctl_json("snapshot", "create", "--hold", "tank", "--no-wait")
+        busy = slow.ctl("snapshot", "create", "tank", "--fail-if-busy")
+        assert busy.returncode == 6, busy.stderr
+        assert f"dataset tank is busy in transaction {first['id']}" in busy.stderr
+        queued = slow.ctl_json("snapshot", "create", "tank", "--no-wait")
+        assert slow.ctl_json("transaction", "show", queued["id"])["state"] == "CREATED"
+        cancelled = slow.ctl("transaction", "cancel", queued["id"])
+        assert cancelled.returncode == 0, cancelled.stderr
+        last = slow.ctl_json("snapshot", "create", "tank", "--no-wait")
+        assert slow.ctl("transaction", "watch", last["id"]).returncode == 0
+        states = {
+            tx_id: slow.ctl_json("transaction", "show", tx_id)["state"]
+            for tx_id in (first["id"], queued["id"], last["id"])
+        }
+        assert states == {first["id"]: "COMPLETED", queued["id"]: "CANCELLED",
+                          last["id"]: "COMPLETED"}  # fmt: skip
+        names = {row["name"] for row in slow.ctl_json("snapshot", "list")}
+        assert names == {f"tank@zfsync_{first['id']}", f"tank@zfsync_{last['id']}"}
+    finally:
+        system_bus.stop(slow.proc)

@@ -1,8 +1,8 @@
-"""A daemon slow enough to be caught mid-work (1 s per zfs call on the model): busy datasets
-fail fast or queue, a queued transaction is cancelled; and a clean stop (SIGTERM, as
-systemd sends) in the middle of a step: the running step
-finishes or is undone, everything before it is undone, the transaction ends CANCELLED with
-the reason, and the daemon exits 0."""
+"""A daemon slow enough to be caught mid-work (1 s per zfs call on the model): busy
+datasets fail fast or queue, a queued transaction is cancelled; and a clean stop (SIGTERM,
+as systemd sends) in the middle of a step: the running step finishes or is undone,
+everything before it is undone, the transaction ends CANCELLED with the reason, and the
+daemon exits 0."""
 
 from __future__ import annotations
 

@@ -425,7 +425,7 @@ def transaction_cancel(tx_id: str, json_output: bool, no_ask_password: bool) -> 
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         await zc.cancel(tx_id)
-        tx = await zc.get_transaction(tx_id)
+        tx = await wait_for(zc, out, tx_id)  # the daemon returns before the undo is done
         if out.json:
             dump_json(tx)
         else:

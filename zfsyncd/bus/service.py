@@ -160,7 +160,8 @@ class BusService:
         own = record.uid is not None and record.uid == uid
         action = ACTION_OF_TYPE.get(record.type, Action.MANAGE) if own else Action.CANCEL_OTHER_USER
         caller = await self.authorize(action)
-        await self.manager.cancel(tx_id, caller=caller)
+        # not waiting for the undo: it can outlast a client's call timeout (25 s is usual)
+        await self.manager.cancel(tx_id, caller=caller, wait=False)
 
     async def list_transactions(self, wanted: TransactionFilter) -> list[dict[str, Variant]]:
         states: list[TxState] = []

@@ -433,15 +433,19 @@ class TransactionManager:
 
     # ------------------------------------------------------------------ cancel, rollback, retry
 
-    async def cancel(self, tx_id: str, *, caller: Caller = SYSTEM) -> TransactionRecord:
+    async def cancel(
+        self, tx_id: str, *, caller: Caller = SYSTEM, wait: bool = True
+    ) -> TransactionRecord:
         """Cancel before or while executing; while executing, the running step is stopped
-        and everything done so far is undone."""
+        and everything done so far is undone. With `wait=False` a running one is only told
+        to stop (its undo may take long; its state says when it has ended)."""
         record = await self.get(tx_id)
         run = self._runs.get(tx_id)
         if run is not None:
             who = f"uid {caller.uid}" if caller.uid is not None else (caller.name or "zfsyncd")
             run.executor.cancel(f"cancelled by {who}")
-            await asyncio.shield(run.task)
+            if wait:
+                await asyncio.shield(run.task)
             return await self.get(tx_id)
         queued = self._queued.pop(tx_id, None)
         if queued is not None:  # waiting in the lock queue: leave it, then cancel below

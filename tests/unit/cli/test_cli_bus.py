@@ -232,8 +232,8 @@ def test_snapshot_list(double: DaemonDouble) -> None:
     assert doc(zfsyncctl("snapshot", "list", "--json"))[0]["name"] == "tank@zfsync_1"
 
 
-def test_no_daemon_on_the_bus(bus_address: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", bus_address)
+def test_no_daemon_on_the_bus(private_bus: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", private_bus)
     result = zfsyncctl("status")
     assert result.exit_code == 7
     assert result.stderr.startswith("zfsyncctl: zfsyncd is not running or cannot be reached")

@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.unit.cli.conftest import PrivateBus
 from tests.unit.cli.daemon_double import DaemonDouble, Tx
+from tests.unit.private_bus import PrivateBus
 
 REPO = Path(__file__).resolve().parents[3]
 

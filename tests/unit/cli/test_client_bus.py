@@ -200,7 +200,7 @@ async def test_no_bus(tmp_path: object) -> None:
         await ZfsyncClient.connect(bus_address="unix:path=/nonexistent/zfsync-test.sock")
 
 
-async def test_no_daemon_on_the_bus(bus_address: str) -> None:
-    async with await ZfsyncClient.connect(bus_address=bus_address) as zc:
+async def test_no_daemon_on_the_bus(private_bus: str) -> None:
+    async with await ZfsyncClient.connect(bus_address=private_bus) as zc:
         with pytest.raises(DaemonUnavailableError, match="not running"):
             await zc.get_status()

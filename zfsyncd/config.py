@@ -26,6 +26,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from zfsyncd.invalid import problems
 from zfsyncd.zfs import names
 
 DEFAULT_PATH = Path("/etc/zfsync/zfsyncd.toml")
@@ -122,9 +123,6 @@ def load(path: Path | None = None, **overrides: Any) -> DaemonConfig:
         return DaemonConfig(**overrides)
     except ValidationError as exc:
         where = f"{toml_file} and {ENV_PREFIX}* variables" if toml_file else f"{ENV_PREFIX}*"
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"invalid configuration ({where}): {problems}") from None
+        raise ConfigError(f"invalid configuration ({where}): {problems(exc, 'config')}") from None
     finally:
         DaemonConfig._toml_file = None

@@ -13,6 +13,7 @@ from dbus_fast import DBusError
 from pydantic import ValidationError
 
 from zfsyncd.bus.names import ErrorName
+from zfsyncd.invalid import problems
 from zfsyncd.tx.errors import (
     DatasetBusyError,
     InvalidTransitionError,
@@ -53,9 +54,7 @@ def as_bus_error(exc: BaseException) -> DBusError:
     if isinstance(exc, DBusError):
         return exc
     if isinstance(exc, ValidationError):
-        text = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'request'}: {e['msg']}" for e in exc.errors()
-        )
+        text = problems(exc, "request")
         return BusCallError(ErrorName.INVALID_ARGUMENT, f"invalid request: {text}")
     name = _name_for(exc)
     if name == ErrorName.FAILED and not isinstance(exc, ZfsError):

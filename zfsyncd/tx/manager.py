@@ -29,6 +29,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from zfsyncd.invalid import problems
 from zfsyncd.store import (
     ACTIVE_STATES,
     AuditLog,
@@ -685,11 +686,7 @@ def _as_plan_error(exc: BaseException) -> TxError:
     if isinstance(exc, TxError):
         return exc
     if isinstance(exc, ValidationError):
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" if e["loc"] else e["msg"]
-            for e in exc.errors()
-        )
-        return PlanError(f"invalid request: {problems}")
+        return PlanError(f"invalid request: {problems(exc)}")
     return PlanError(describe_error(exc))
 
 

@@ -45,9 +45,12 @@ class Bare(ServiceInterface):
     @dbus_method()
     async def Burst(self, count: DBusUInt32, paced: DBusBool) -> None:
         for i in range(count):
-            self.StepStarted(i, "step")
+            self._emit(i)
             if paced and i % 50 == 49:
                 await asyncio.sleep(0.001)
+
+    def _emit(self, i: int) -> None:
+        self.StepStarted(i, "step")
 
     @dbus_signal()
     def StepStarted(
@@ -57,18 +60,15 @@ class Bare(ServiceInterface):
 
 
 class Zfsyncd(Bare):
-    """The same methods, but the signals go out through zfsyncd's TransactionObject."""
+    """The same methods, but the signals go out through zfsyncd's TransactionObject; and
+    Feed, which the bare service has no counterpart of."""
 
     def __init__(self, tx: TransactionObject) -> None:
         super().__init__()
         self._tx = tx
 
-    @dbus_method()
-    async def Burst(self, count: DBusUInt32, paced: DBusBool) -> None:
-        for i in range(count):
-            self._tx.StepStarted(i, "step")
-            if paced and i % 50 == 49:
-                await asyncio.sleep(0.001)
+    def _emit(self, i: int) -> None:
+        self._tx.StepStarted(i, "step")
 
     @dbus_method()
     async def Feed(self, per_second: DBusUInt32, seconds: DBusDouble) -> DBusUInt32:

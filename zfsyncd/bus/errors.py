@@ -7,7 +7,10 @@ log, never to the caller).
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
 
 from dbus_fast import DBusError
 from pydantic import ValidationError
@@ -48,6 +51,24 @@ def _name_for(exc: BaseException) -> str:
         case ZfsError():
             return ErrorName.FAILED
     return ErrorName.FAILED
+
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def bus_errors(method: F) -> F:
+    """For a D-Bus method handler (under @dbus_method): whatever it raises goes back to the
+    caller as `as_bus_error` words it. functools.wraps keeps the signature and annotations
+    dbus-fast reads."""
+
+    @functools.wraps(method)
+    async def replying(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(*args, **kwargs)
+        except Exception as exc:
+            raise as_bus_error(exc) from exc
+
+    return cast(F, replying)
 
 
 def as_bus_error(exc: BaseException) -> DBusError:

@@ -18,7 +18,7 @@ from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
 
 from zfsyncd.bus import payloads
-from zfsyncd.bus.errors import as_bus_error
+from zfsyncd.bus.errors import bus_errors
 from zfsyncd.bus.names import TRANSACTION_IFACE
 from zfsyncd.bus.throttle import Throttle
 from zfsyncd.store import StepState, TransactionRecord
@@ -112,11 +112,9 @@ class TransactionObject(ServiceInterface):
     # ------------------------------------------------------------- the D-Bus interface
 
     @dbus_method()
+    @bus_errors
     async def Cancel(self) -> None:  # D-Bus member names are CamelCase
-        try:
-            await self._cancel(self.tx_id)
-        except Exception as exc:
-            raise as_bus_error(exc) from exc
+        await self._cancel(self.tx_id)
 
     @dbus_signal()
     def Progress(self) -> ProgressBody:

@@ -233,11 +233,14 @@ class TransactionManager:
     ) -> TransactionRecord:
         """Validate against ZFS, plan, estimate and lock. A refusal ends the transaction
         FAILED (nothing on disk changed) and is raised to the caller."""
-        machine = await self._plan_steps(tx_id, caller)
-        return await self._lock(machine, await self.get(tx_id), wait=wait, caller=caller)
+        machine, record = await self._plan_steps(tx_id, caller)
+        return await self._lock(machine, record, wait=wait, caller=caller)
 
-    async def _plan_steps(self, tx_id: str, caller: Caller) -> TransactionMachine:
-        """The first half of prepare: the plan, checked against ZFS and stored."""
+    async def _plan_steps(
+        self, tx_id: str, caller: Caller
+    ) -> tuple[TransactionMachine, TransactionRecord]:
+        """The first half of prepare: the plan, checked against ZFS and stored; the record
+        as stored with it."""
         record = await self.get(tx_id)
         machine = self._machine(record)
         if not machine.can("prepare"):
@@ -252,8 +255,7 @@ class TransactionManager:
             await self._refuse(machine, "prepare", exc, caller)
             raise _as_plan_error(exc) from exc
         await self.store.replace_steps(tx_id, specs)
-        await self.store.replace_datasets(tx_id, datasets)
-        return machine
+        return machine, await self.store.replace_datasets(tx_id, datasets)
 
     async def _lock(
         self,
@@ -350,8 +352,7 @@ class TransactionManager:
         at once, so the caller hears what was wrong. When its datasets are busy and it may
         wait, it stays CREATED, queued, and runs as soon as it is granted its locks (a
         cancel takes it out of the queue); this returns at once either way."""
-        machine = await self._plan_steps(tx_id, caller)
-        record = await self.get(tx_id)
+        machine, record = await self._plan_steps(tx_id, caller)
         # no await between this check and the acquire in _lock: another start cannot slip
         # in between, so "grantable" still holds when the locks are taken
         if not wait_for_locks or self.locks.can_grant(record.datasets):

@@ -37,7 +37,7 @@ from tests.system.harness import (
     start_bus,
     start_polkitd,
 )
-from zfsyncd.bus.names import BUS_NAME, MANAGER_IFACE, MANAGER_PATH, transaction_id
+from zfsyncd.api.names import BUS_NAME, MANAGER_IFACE, MANAGER_PATH, transaction_id
 
 IFACE, PATH, TX_PATH = "org.zfsync.BenchEcho", "/bench", "/bench/tx"
 

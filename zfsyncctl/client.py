@@ -32,7 +32,7 @@ from dbus_fast import (
 from dbus_fast.aio import MessageBus
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from zfsyncd.bus.names import BUS_NAME, MANAGER_IFACE, MANAGER_PATH, transaction_id
+from zfsyncd.api.names import BUS_NAME, MANAGER_IFACE, MANAGER_PATH, transaction_id
 
 from .errors import ClientError, DaemonUnavailableError, InternalError, error_from_dbus
 from .models import (

@@ -1,13 +1,13 @@
 """Typed errors of the client, one class per exit code, and the map from D-Bus error names.
 
-The daemon's own errors (zfsyncd.bus.names.ErrorName) map one to one; errors of the bus
+The daemon's own errors (zfsyncd.api.names.ErrorName) map one to one; errors of the bus
 itself (org.freedesktop.DBus.Error.*) map to what they mean for a person at the terminal."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from zfsyncd.bus.names import ErrorName
+from zfsyncd.api.names import ErrorName
 
 from .exitcodes import ExitCode
 

@@ -6,28 +6,13 @@ Keys the daemon adds later are kept (extra="allow") so `--json` passes them on."
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from zfsyncd.bus.names import NO_UID
-
-
-class TxState(StrEnum):
-    CREATED = "CREATED"
-    PREPARED = "PREPARED"
-    EXECUTING = "EXECUTING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
-
-TERMINAL_STATES = frozenset({TxState.COMPLETED, TxState.FAILED, TxState.CANCELLED})
-
-
-def is_terminal(state: str) -> bool:
-    return state in TERMINAL_STATES
+from zfsyncd.api.names import NO_UID
+from zfsyncd.api.states import TxState as TxState
+from zfsyncd.api.states import is_terminal
 
 
 class _Reply(BaseModel):

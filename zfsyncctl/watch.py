@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Self
 
 from dbus_fast import Message, MessageType
 
-from zfsyncd.bus.names import BUS_NAME, TRANSACTION_IFACE, transaction_path
+from zfsyncd.api.names import BUS_NAME, TRANSACTION_IFACE, transaction_path
 
 from .errors import ClientError, DaemonUnavailableError
 from .models import (

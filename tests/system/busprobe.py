@@ -27,7 +27,7 @@ from dbus_fast.annotations import DBusStr
 from dbus_fast.service import ServiceInterface, method
 
 from tests.system.harness import SystemBus, User, disconnect
-from zfsyncd.bus.names import MANAGER_IFACE, MANAGER_PATH
+from zfsyncd.api.names import MANAGER_IFACE, MANAGER_PATH
 
 PROBE_IFACE = "org.zfsync.Daemon1.Probe"
 ACCESS_DENIED = "org.freedesktop.DBus.Error.AccessDenied"

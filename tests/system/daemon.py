@@ -20,7 +20,7 @@ from dbus_fast import Message
 from dbus_fast.aio import MessageBus
 
 from tests.system.harness import SystemBus, User
-from zfsyncd.bus.names import BUS_NAME, MANAGER_IFACE, MANAGER_PATH
+from zfsyncd.api.names import BUS_NAME, MANAGER_IFACE, MANAGER_PATH
 
 POOLS = ("tank", "backup")
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.system.busprobe import ACCESS_DENIED, PROBE_IFACE, ask
 from tests.system.harness import SystemBus, User
-from zfsyncd.bus.names import BUS_NAME, MANAGER_IFACE, MANAGER_PATH
+from zfsyncd.api.names import BUS_NAME, MANAGER_IFACE, MANAGER_PATH
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from tests.system.harness import (
     remove_dir,
     start_bus,
 )
-from zfsyncd.bus.names import BUS_NAME
+from zfsyncd.api.names import BUS_NAME
 
 ROOT = None  # SystemBus.run's user for "as root"
 

@@ -17,7 +17,7 @@ from dbus_fast.introspection import Node
 
 from tests.system.daemon import Daemon, call, start_daemon, write_config
 from tests.system.harness import REPO, SystemBus, disconnect
-from zfsyncd.bus.names import (
+from zfsyncd.api.names import (
     BUS_NAME,
     MANAGER_IFACE,
     MANAGER_PATH,

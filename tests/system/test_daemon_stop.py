@@ -16,7 +16,7 @@ from dbus_fast.aio import MessageBus
 
 from tests.system.daemon import call, start_daemon
 from tests.system.harness import SystemBus, disconnect
-from zfsyncd.bus.names import TRANSACTION_IFACE, transaction_id
+from zfsyncd.api.names import TRANSACTION_IFACE, transaction_id
 
 
 async def test_sigterm_mid_step_undoes_the_running_transaction(

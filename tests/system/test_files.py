@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.system.harness import ACTIVATION_FILE, BUS_POLICY, POLKIT_POLICY, UNIT_FILE
-from zfsyncd.bus.names import BUS_NAME, MANAGER_IFACE, TRANSACTION_IFACE, Action
+from zfsyncd.api.names import BUS_NAME, MANAGER_IFACE, TRANSACTION_IFACE, Action
 
 # DESIGN.md, "Names": the six actions, nothing more
 DESIGN_ACTIONS = {

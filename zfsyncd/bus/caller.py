@@ -15,8 +15,8 @@ from contextvars import ContextVar
 from dbus_fast import Message, MessageFlag, MessageType
 from dbus_fast.aio import MessageBus
 
+from zfsyncd.api.names import ErrorName
 from zfsyncd.bus.errors import BusCallError
-from zfsyncd.bus.names import ErrorName
 
 _current: ContextVar[Message | None] = ContextVar("zfsyncd_bus_call", default=None)
 

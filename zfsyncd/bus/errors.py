@@ -15,7 +15,7 @@ from typing import Any, TypeVar, cast
 from dbus_fast import DBusError
 from pydantic import ValidationError
 
-from zfsyncd.bus.names import ErrorName
+from zfsyncd.api.names import ErrorName
 from zfsyncd.invalid import problems
 from zfsyncd.tx.errors import (
     DatasetBusyError,

@@ -21,8 +21,8 @@ from dbus_fast.annotations import (
 from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
 
+from zfsyncd.api.names import MANAGER_IFACE, Action
 from zfsyncd.bus.errors import bus_errors
-from zfsyncd.bus.names import MANAGER_IFACE, Action
 from zfsyncd.bus.options import (
     DestroySnapshotsOptions,
     ListSnapshotsOptions,

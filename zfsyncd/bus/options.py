@@ -14,8 +14,8 @@ from typing import Any, ClassVar, TypeVar
 from dbus_fast import Variant
 from pydantic import BaseModel, ConfigDict, Field
 
+from zfsyncd.api.names import ErrorName
 from zfsyncd.bus.errors import BusCallError
-from zfsyncd.bus.names import ErrorName
 
 INTEGER = ("i", "u", "x", "t", "n", "q", "y")
 SECONDS = ("d", *INTEGER)

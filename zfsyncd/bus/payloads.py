@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dbus_fast import Variant
 
-from zfsyncd.bus.names import NO_UID, transaction_path
+from zfsyncd.api.names import NO_UID, transaction_path
 from zfsyncd.ops.snapshot_list import SnapshotRow
 from zfsyncd.store import StepRecord, StepState, TransactionRecord, TxState
 from zfsyncd.tx.progress import ProgressReading

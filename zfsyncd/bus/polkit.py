@@ -11,8 +11,8 @@ from __future__ import annotations
 from dbus_fast import Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
+from zfsyncd.api.names import Action, ErrorName
 from zfsyncd.bus.errors import BusCallError
-from zfsyncd.bus.names import Action, ErrorName
 
 POLKIT_NAME = "org.freedesktop.PolicyKit1"
 AUTHORITY_PATH = "/org/freedesktop/PolicyKit1/Authority"

@@ -20,10 +20,7 @@ from dbus_fast import DBusError, NameFlag, RequestNameReply, Variant
 from dbus_fast.aio import MessageBus
 
 import zfsyncd
-from zfsyncd.bus import payloads
-from zfsyncd.bus.caller import UidResolver, allows_interaction, current_call, remember_call
-from zfsyncd.bus.manager_object import ManagerObject
-from zfsyncd.bus.names import (
+from zfsyncd.api.names import (
     BUS_NAME,
     MANAGER_PATH,
     NO_UID,
@@ -31,6 +28,9 @@ from zfsyncd.bus.names import (
     Action,
     transaction_path,
 )
+from zfsyncd.bus import payloads
+from zfsyncd.bus.caller import UidResolver, allows_interaction, current_call, remember_call
+from zfsyncd.bus.manager_object import ManagerObject
 from zfsyncd.bus.options import ListSnapshotsOptions, TransactionFilter, TxOptions, WaitOptions
 from zfsyncd.bus.polkit import Polkit
 from zfsyncd.bus.transaction_object import TransactionObject

@@ -17,9 +17,9 @@ from dbus_fast.annotations import DBusUInt64 as DBusU64
 from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
 
+from zfsyncd.api.names import TRANSACTION_IFACE
 from zfsyncd.bus import payloads
 from zfsyncd.bus.errors import bus_errors
-from zfsyncd.bus.names import TRANSACTION_IFACE
 from zfsyncd.bus.throttle import Throttle
 from zfsyncd.store import StepState, TransactionRecord
 from zfsyncd.tx.progress import ProgressReading, ProgressSink, ProgressTracker

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from zfsyncd.api.names import Action
 from zfsyncd.tx.errors import PlanError
 from zfsyncd.tx.kinds import Plan, register_kind
 from zfsyncd.tx.steps import StepContext
@@ -37,6 +38,10 @@ class RollbackRequest(BaseModel):
 
 class RollbackDatasetKind:
     name = "rollback-dataset"
+    action = Action.ROLLBACK
+    request = RollbackRequest
+    #: not on the bus yet (issue 12 puts it there as `zfsyncctl dataset rollback`)
+    method = None
 
     def describe(self, params: JsonDict) -> str:
         request = RollbackRequest.model_validate(params)

@@ -14,8 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from zfsyncd.api.names import Action
 from zfsyncd.tx.errors import PlanError
-from zfsyncd.tx.kinds import Plan, register_kind
+from zfsyncd.tx.kinds import BusMethod, Plan, register_kind
 from zfsyncd.tx.steps import Step, StepContext
 from zfsyncd.tx.steps.base import JsonDict
 from zfsyncd.tx.steps.holds import HoldArgs, HoldSnapshots
@@ -60,6 +61,9 @@ class SnapshotRequest(BaseModel):
 
 class SnapshotKind:
     name = "snapshot"
+    action = Action.SNAPSHOT
+    request = SnapshotRequest
+    method = BusMethod("Snapshot", positional=("datasets",))
 
     def describe(self, params: JsonDict) -> str:
         request = SnapshotRequest.model_validate(params)

@@ -13,9 +13,10 @@ from collections import defaultdict
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from zfsyncd.api.names import Action
 from zfsyncd.ops.snapshot import PREFIX
 from zfsyncd.tx.errors import PlanError
-from zfsyncd.tx.kinds import Plan, register_kind
+from zfsyncd.tx.kinds import BusMethod, Plan, register_kind
 from zfsyncd.tx.steps import StepContext
 from zfsyncd.tx.steps.base import JsonDict
 from zfsyncd.tx.steps.lookup import TRASH_PREFIX
@@ -41,6 +42,9 @@ class DestroySnapshotsRequest(BaseModel):
 
 class DestroySnapshotsKind:
     name = "destroy-snapshots"
+    action = Action.SNAPSHOT
+    request = DestroySnapshotsRequest
+    method = BusMethod("DestroySnapshots", positional=("snapshots",))
 
     def describe(self, params: JsonDict) -> str:
         request = DestroySnapshotsRequest.model_validate(params)

@@ -13,24 +13,9 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-class TxState(StrEnum):
-    CREATED = "CREATED"
-    PREPARED = "PREPARED"
-    EXECUTING = "EXECUTING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in TERMINAL_STATES
-
-
-#: no transition leaves these; only transactions in them may be cleaned up
-TERMINAL_STATES = frozenset({TxState.COMPLETED, TxState.FAILED, TxState.CANCELLED})
-#: what a restart must look at: queued, or possibly half-done on disk
-ACTIVE_STATES = frozenset({TxState.CREATED, TxState.PREPARED, TxState.EXECUTING})
+from zfsyncd.api.states import ACTIVE_STATES as ACTIVE_STATES
+from zfsyncd.api.states import TERMINAL_STATES as TERMINAL_STATES
+from zfsyncd.api.states import TxState as TxState
 
 
 class StepState(StrEnum):

@@ -1,10 +1,16 @@
-"""Transaction kinds: how a transaction of each type is planned and validated.
+"""Transaction kinds: the one declaration of each transaction type.
 
 The engine runs steps; what steps make up "a snapshot" or "a replication" is zfsyncd/ops/'s
 business. ops/ registers one `TxKind` per transaction type here (layers point down: tx/
-cannot import ops/). The plan is built at prepare time, from the parameters stored at
-create time and the transaction's id (names the steps make carry it), so a retry can build
-a fresh plan from the same parameters.
+cannot import ops/). A kind declares, in one place: its name, its request model, the polkit
+action that covers it, how it is started over D-Bus (or that it is not), and how it is
+described and planned. The bus methods, the client's option signatures, the test double
+and the checks of the introspection XML and the polkit policy all derive from these
+declarations.
+
+The plan is built at prepare time, from the parameters stored at create time and the
+transaction's id (names the steps make carry it), so a retry can build a fresh plan from
+the same parameters.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from pydantic import BaseModel
 
 from zfsyncd.tx.errors import PlanError
 from zfsyncd.tx.steps.base import JsonDict, Step, StepContext
@@ -31,8 +39,39 @@ class Plan:
         return found
 
 
-class TxKind(Protocol):
+@dataclass(frozen=True)
+class BusMethod:
+    """How a transaction type is started on the bus: the Manager method
+    `name(<positional fields>..., options a{sv}) -> o`. The request fields named in
+    `positional` are the method's arguments, in that order; every other request field is an
+    option key; D-Bus signatures follow from the fields' types."""
+
     name: str
+    positional: tuple[str, ...] = ()
+
+
+class TxKind(Protocol):
+    # read-only members, so that a kind declares them as plain class attributes
+
+    @property
+    def name(self) -> str:
+        """The transaction type, as stored and shown ("snapshot")."""
+        ...
+
+    @property
+    def action(self) -> str:
+        """The polkit action that covers starting it, retrying it and cancelling one's own."""
+        ...
+
+    @property
+    def request(self) -> type[BaseModel]:
+        """The parameters it takes (a frozen pydantic model that forbids unknown keys)."""
+        ...
+
+    @property
+    def method(self) -> BusMethod | None:
+        """How it is started over D-Bus; None when no Manager method starts it directly."""
+        ...
 
     def describe(self, params: JsonDict) -> str:
         """One line for a person, before the plan exists (shown while CREATED)."""

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from dbus_fast import Variant
 
+from zfsyncd.api.names import ErrorName
 from zfsyncd.bus.errors import BusCallError
-from zfsyncd.bus.names import ErrorName
 from zfsyncd.bus.options import SnapshotOptions, TransactionFilter, parse
 from zfsyncd.bus.throttle import Throttle
 

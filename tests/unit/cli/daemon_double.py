@@ -29,7 +29,7 @@ from dbus_fast.aio import MessageBus
 from dbus_fast.annotations import DBusSignature
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_signal
 
-from zfsyncd.bus.names import (
+from zfsyncd.api.names import (
     BUS_NAME,
     MANAGER_IFACE,
     MANAGER_PATH,

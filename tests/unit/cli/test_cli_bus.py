@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 
 from tests.unit.cli.daemon_double import DaemonDouble, Tx
 from zfsyncctl.main import cli
-from zfsyncd.bus.names import ErrorName
+from zfsyncd.api.names import ErrorName
 
 
 def zfsyncctl(*argv: str) -> Result:

@@ -20,7 +20,7 @@ from zfsyncctl.errors import (
     RefusedError,
 )
 from zfsyncctl.models import Finished, Progress, WatchEvent
-from zfsyncd.bus.names import ErrorName
+from zfsyncd.api.names import ErrorName
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import zfsyncctl.exitcodes
 import zfsyncctl.main
 from zfsyncctl.errors import error_from_dbus
 from zfsyncctl.exitcodes import EXIT_CODE_HELP, ExitCode
-from zfsyncd.bus.names import ErrorName
+from zfsyncd.api.names import ErrorName
 
 B = "org.freedesktop.DBus.Error."
 

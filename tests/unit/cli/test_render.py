@@ -32,7 +32,7 @@ from zfsyncctl.render import (
     render_transaction,
     render_transactions,
 )
-from zfsyncd.bus.names import NO_UID
+from zfsyncd.api.names import NO_UID
 
 
 def tx_data(**over: Any) -> dict[str, Any]:

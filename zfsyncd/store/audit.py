@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from zfsyncd.store import json_columns
+from zfsyncd.store import rows as rows_
 from zfsyncd.store.database import Database, inserted_rowid
 from zfsyncd.store.records import AuditEntry
 
@@ -76,15 +77,6 @@ class AuditLog:
                 },
             )
         return [
-            AuditEntry(
-                seq=row["seq"],
-                at=row["at"],
-                uid=row["uid"],
-                caller=row["caller"],
-                action=row["action"],
-                tx_id=row["tx_id"],
-                outcome=row["outcome"],
-                detail=json_columns.load_object(row["detail"]),
-            )
+            rows_.record(AuditEntry, row)
             for row in rows
         ]

@@ -16,6 +16,7 @@ from typing import Any
 import aiosqlite
 
 from zfsyncd.store import json_columns
+from zfsyncd.store import rows as rows_
 from zfsyncd.store.database import Database, inserted_rowid
 from zfsyncd.store.errors import RecordNotFoundError, StoreError
 from zfsyncd.store.records import CleanupItem
@@ -132,15 +133,4 @@ async def _load(conn: aiosqlite.Connection, item_id: int) -> CleanupItem:
 
 
 def _item(row: sqlite3.Row) -> CleanupItem:
-    return CleanupItem(
-        id=row["id"],
-        tx_id=row["tx_id"],
-        kind=row["kind"],
-        args=json_columns.load_object(row["args"]),
-        reason=row["reason"],
-        created_at=row["created_at"],
-        attempts=row["attempts"],
-        next_attempt_at=row["next_attempt_at"],
-        last_error=row["last_error"],
-        done_at=row["done_at"],
-    )
+    return rows_.record(CleanupItem, row)

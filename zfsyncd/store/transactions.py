@@ -20,6 +20,7 @@ from typing import Any
 import aiosqlite
 
 from zfsyncd.store import ids, json_columns
+from zfsyncd.store import rows as rows_
 from zfsyncd.store.database import Database, inserted_rowid
 from zfsyncd.store.errors import RecordNotFoundError, StaleStateError
 from zfsyncd.store.records import (
@@ -434,19 +435,7 @@ class TransactionStore:
             rows = await conn.execute_fetchall(
                 "SELECT * FROM journal WHERE tx_id = ? ORDER BY seq", (tx_id,)
             )
-        return [
-            JournalEntry(
-                seq=row["seq"],
-                at=row["at"],
-                tx_id=row["tx_id"],
-                step_idx=row["step_idx"],
-                phase=row["phase"],
-                event=row["event"],
-                outcome=row["outcome"],
-                detail=json_columns.load_object(row["detail"]),
-            )
-            for row in rows
-        ]
+        return [rows_.record(JournalEntry, row) for row in rows]
 
     async def _require_planning(self, conn: aiosqlite.Connection, tx_id: str) -> None:
         actual = await _state_of(conn, tx_id)
@@ -534,26 +523,9 @@ async def _load_many(
     ):
         steps.setdefault(row["tx_id"], []).append(_step(row))
     return [
-        TransactionRecord(
-            id=row["id"],
-            type=row["type"],
-            state=row["state"],
-            description=row["description"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            finished_at=row["finished_at"],
-            uid=row["uid"],
-            priority=row["priority"],
-            timeout=row["timeout"],
-            tags=json_columns.load_list(row["tags"]),
-            metadata=json_columns.load_object(row["metadata"]),
-            error=row["error"],
-            error_kind=row["error_kind"],
-            rollback_outcome=row["rollback_outcome"],
-            rolls_back=row["rolls_back"],
-            retry_of=row["retry_of"],
-            attempts=row["attempts"],
-            params=json_columns.load_object(row["params"]),
+        rows_.record(
+            TransactionRecord,
+            row,
             datasets=datasets.get(row["id"], []),
             steps=steps.get(row["id"], []),
         )
@@ -562,18 +534,4 @@ async def _load_many(
 
 
 def _step(row: sqlite3.Row) -> StepRecord:
-    return StepRecord(
-        tx_id=row["tx_id"],
-        idx=row["idx"],
-        kind=row["kind"],
-        args=json_columns.load_object(row["args"]),
-        description=row["description"],
-        state=row["state"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        error=row["error"],
-        undo_data=json_columns.load_optional(row["undo_data"]),
-        undo_state=row["undo_state"],
-        undo_error=row["undo_error"],
-        bytes_total=row["bytes_total"],
-    )
+    return rows_.record(StepRecord, row)

@@ -1,4 +1,5 @@
-"""Transactions, their datasets and steps, and the journal crash recovery reads.
+"""Transactions, their datasets and their plans (the steps' progress and the journal are in
+journal.py, which this store extends).
 
 The engine owns the state machine; the store keeps what it decided, and catches one thing
 the engine cannot see on its own: a change based on a stale reading. `set_state` takes the
@@ -13,7 +14,6 @@ assembled from values, and there is no limit on how many ids or states a filter 
 from __future__ import annotations
 
 import builtins
-import sqlite3
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -21,28 +21,23 @@ import aiosqlite
 
 from zfsyncd.store import ids, json_columns
 from zfsyncd.store import rows as rows_
-from zfsyncd.store.database import Database, inserted_rowid
+from zfsyncd.store.database import Database
 from zfsyncd.store.errors import RecordNotFoundError, StaleStateError
+from zfsyncd.store.journal import StepJournal, _step, _touch
 from zfsyncd.store.records import (
     ACTIVE_STATES,
     TERMINAL_STATES,
-    JournalEntry,
-    JournalEvent,
-    JournalPhase,
     StepRecord,
     StepSpec,
-    StepState,
     TransactionRecord,
     TxState,
 )
 
-#: the step states after which a step has nothing left to do
-_STEP_FINISHED = frozenset({StepState.COMPLETED, StepState.FAILED, StepState.SKIPPED})
 #: states in which the plan (steps, datasets) may still change: nothing has run yet
 _PLANNING = frozenset({TxState.CREATED, TxState.PREPARED})
 
 
-class TransactionStore:
+class TransactionStore(StepJournal):
     def __init__(self, db: Database) -> None:
         self._db = db
 
@@ -338,105 +333,6 @@ class TransactionStore:
             ) as cursor:
                 return int(cursor.rowcount)
 
-    # -- steps ----------------------------------------------------------------------------
-
-    async def mark_step(
-        self,
-        tx_id: str,
-        idx: int,
-        state: StepState,
-        *,
-        error: str | None = None,
-        undo_data: Mapping[str, Any] | None = None,
-        bytes_total: int | None = None,
-    ) -> StepRecord:
-        """Record a step's new state. RUNNING stamps `started_at`, a finished state
-        `finished_at`. `error` is replaced (so a RUNNING retry clears an old one);
-        `undo_data` and `bytes_total` are replaced only when given."""
-        undo_json = json_columns.dump_optional(undo_data)
-        async with self._db.transaction() as conn:
-            now = self._db.now()
-            async with conn.execute(
-                """UPDATE steps SET
-                    state = :state,
-                    started_at = CASE WHEN :running THEN :now ELSE started_at END,
-                    finished_at = CASE WHEN :finished THEN :now ELSE finished_at END,
-                    error = :error,
-                    undo_data = coalesce(:undo_data, undo_data),
-                    bytes_total = coalesce(:bytes_total, bytes_total)
-                WHERE tx_id = :tx_id AND idx = :idx""",
-                {
-                    "tx_id": tx_id,
-                    "idx": idx,
-                    "state": state.value,
-                    "now": now,
-                    "running": int(state is StepState.RUNNING),
-                    "finished": int(state in _STEP_FINISHED),
-                    "error": error,
-                    "undo_data": undo_json,
-                    "bytes_total": bytes_total,
-                },
-            ) as cursor:
-                if cursor.rowcount == 0:
-                    raise RecordNotFoundError(f"no step {idx} in transaction {tx_id}")
-            await _touch(conn, tx_id, now)
-            return await _load_step(conn, tx_id, idx)
-
-    async def mark_undo(
-        self, tx_id: str, idx: int, undo_state: StepState, *, error: str | None = None
-    ) -> StepRecord:
-        async with self._db.transaction() as conn:
-            async with conn.execute(
-                "UPDATE steps SET undo_state = ?, undo_error = ? WHERE tx_id = ? AND idx = ?",
-                (undo_state.value, error, tx_id, idx),
-            ) as cursor:
-                if cursor.rowcount == 0:
-                    raise RecordNotFoundError(f"no step {idx} in transaction {tx_id}")
-            await _touch(conn, tx_id, self._db.now())
-            return await _load_step(conn, tx_id, idx)
-
-    # -- journal --------------------------------------------------------------------------
-
-    async def journal(
-        self,
-        tx_id: str,
-        step_idx: int | None,
-        phase: JournalPhase,
-        event: JournalEvent,
-        *,
-        outcome: str | None = None,
-        detail: Mapping[str, Any] | None = None,
-    ) -> JournalEntry:
-        """Append to the journal; committed (and synced) when this returns, unless the caller
-        holds an outer transaction. Write the intent before acting, the result after.
-        A ``tx`` phase entry has no step; a result needs an outcome (the schema checks)."""
-        detail_json = json_columns.dump_object(detail)
-        async with self._db.transaction() as conn:
-            at = self._db.now()
-            row = await conn.execute_insert(
-                """INSERT INTO journal (at, tx_id, step_idx, phase, event, outcome, detail)
-                VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                (at, tx_id, step_idx, phase.value, event.value, outcome, detail_json),
-            )
-        return JournalEntry(
-            seq=inserted_rowid(row),
-            at=at,
-            tx_id=tx_id,
-            step_idx=step_idx,
-            phase=phase,
-            event=event,
-            outcome=outcome,
-            detail=json_columns.load_object(detail_json),
-        )
-
-    async def journal_for(self, tx_id: str) -> builtins.list[JournalEntry]:
-        """In the order written."""
-        async with self._db.reading() as conn:
-            rows = await conn.execute_fetchall(
-                "SELECT * FROM journal WHERE tx_id = ? ORDER BY seq", (tx_id,)
-            )
-        return [rows_.record(JournalEntry, row) for row in rows]
-
     async def _require_planning(self, conn: aiosqlite.Connection, tx_id: str) -> None:
         actual = await _state_of(conn, tx_id)
         if actual is None:
@@ -463,10 +359,6 @@ async def _state_of(conn: aiosqlite.Connection, tx_id: str) -> str | None:
     return str(rows[0]["state"]) if rows else None
 
 
-async def _touch(conn: aiosqlite.Connection, tx_id: str, now: float) -> None:
-    await conn.execute("UPDATE transactions SET updated_at = ? WHERE id = ?", (now, tx_id))
-
-
 async def _insert_datasets(conn: aiosqlite.Connection, tx_id: str, datasets: Iterable[str]) -> None:
     await conn.executemany(
         "INSERT INTO tx_datasets (tx_id, dataset) VALUES (?, ?)",
@@ -491,13 +383,6 @@ async def _load(conn: aiosqlite.Connection, tx_id: str) -> TransactionRecord:
     if not records:
         raise RecordNotFoundError(f"no transaction {tx_id}")
     return records[0]
-
-
-async def _load_step(conn: aiosqlite.Connection, tx_id: str, idx: int) -> StepRecord:
-    rows = list(
-        await conn.execute_fetchall("SELECT * FROM steps WHERE tx_id = ? AND idx = ?", (tx_id, idx))
-    )
-    return _step(rows[0])
 
 
 async def _load_many(
@@ -531,7 +416,3 @@ async def _load_many(
         )
         for row in tx_rows
     ]
-
-
-def _step(row: sqlite3.Row) -> StepRecord:
-    return rows_.record(StepRecord, row)

@@ -8,7 +8,7 @@
 | 3 | not authorized (polkit said no) |
 | 4 | not found (no such transaction, dataset or snapshot) |
 | 5 | invalid request, or refused by the daemon |
-| 6 | busy: a dataset is in another transaction (with --fail-if-busy) |
+| 6 | busy: a dataset is in another transaction (--fail-if-busy), or polkit cannot be asked now |
 | 7 | the daemon cannot be reached (no bus, zfsyncd not on it, or it left mid-call) |
 | 8 | internal error (the daemon failed, or its reply made no sense) |
 """
@@ -38,7 +38,8 @@ EXIT_CODE_HELP: dict[ExitCode, str] = {
     ExitCode.NOT_AUTHORIZED: "not authorized (polkit said no)",
     ExitCode.NOT_FOUND: "not found",
     ExitCode.INVALID: "invalid request, or refused",
-    ExitCode.BUSY: "busy: a dataset is in another transaction (--fail-if-busy)",
+    ExitCode.BUSY: "busy: a dataset is in another transaction (--fail-if-busy), or polkit "
+    "could not be asked now (try again)",
     ExitCode.UNREACHABLE: "zfsyncd cannot be reached",
     ExitCode.INTERNAL: "internal error",
 }

@@ -24,7 +24,7 @@ Exit codes (exitcodes.py; scripts may rely on them)
 | 3 | not authorized (polkit said no) |
 | 4 | not found (no such transaction, dataset or snapshot) |
 | 5 | invalid request, or refused by the daemon |
-| 6 | busy: a dataset is in another transaction (with --fail-if-busy) |
+| 6 | busy: a dataset is in another transaction (--fail-if-busy), or polkit cannot be asked now |
 | 7 | the daemon cannot be reached (no bus, zfsyncd not on it, or it left mid-call) |
 | 8 | internal error (the daemon failed, or its reply made no sense) |
 | 130 | interrupted (Ctrl-C); a transaction being waited for goes on in the daemon |

@@ -77,6 +77,10 @@ class DaemonConfig(BaseSettings):
     cleanup_interval: float = Field(default=60.0, gt=0)
     #: seconds a stop (SIGTERM) waits for running transactions to be undone
     stop_timeout: float = Field(default=300.0, gt=0)
+    #: days the audit log keeps a row (a row less than a day old is always kept)
+    audit_retention_days: float = Field(default=365.0, ge=1, le=36500)
+    #: rows the audit log keeps at most (the oldest go first; never those of the last day)
+    audit_max_rows: int = Field(default=1_000_000, ge=1000, le=100_000_000)
 
     @field_validator("memory_pools")
     @classmethod

@@ -122,6 +122,7 @@ async def _run(config: DaemonConfig) -> int:
                       "at the next start", config.stop_timeout)  # fmt: skip
             status = 1
         await service.stop()
+        await manager.audit.flush_folded(everything=True)
         bus.disconnect()
         return status
     finally:
@@ -134,7 +135,7 @@ async def _serve(bus: MessageBus, manager: TransactionManager, config: DaemonCon
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    cleaner = asyncio.create_task(_cleanups(manager, config.cleanup_interval))
+    cleaner = asyncio.create_task(_housekeeping(manager, config))
     stopped = asyncio.create_task(stop.wait())
     lost = asyncio.create_task(bus.wait_for_disconnect())  # type: ignore[no-untyped-call]
     try:
@@ -151,17 +152,27 @@ async def _serve(bus: MessageBus, manager: TransactionManager, config: DaemonCon
     return 0
 
 
-async def _cleanups(manager: TransactionManager, interval: float) -> None:
-    """Deferred cleanups are retried for as long as the daemon runs: never forgotten."""
+async def _housekeeping(manager: TransactionManager, config: DaemonConfig) -> None:
+    """For as long as the daemon runs: deferred cleanups are retried (never forgotten), and
+    the audit log is kept within its bounds (folded bursts written, old rows pruned)."""
     while True:
-        await asyncio.sleep(interval)
+        await asyncio.sleep(config.cleanup_interval)
         try:
             done = await manager.run_cleanups()
+            if done:
+                log.info("finished %d deferred cleanup(s)", done)
         except Exception:
             log.exception("the deferred cleanups could not be run")
-            continue
-        if done:
-            log.info("finished %d deferred cleanup(s)", done)
+        try:
+            await manager.audit.flush_folded()
+            pruned = await manager.audit.prune(
+                older_than=config.audit_retention_days * 86400.0,
+                keep_at_most=config.audit_max_rows,
+            )
+            if pruned:
+                log.info("pruned %d audit row(s) past the retention", pruned)
+        except Exception:
+            log.exception("the audit log could not be pruned")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

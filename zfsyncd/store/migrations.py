@@ -11,7 +11,9 @@ commits any open transaction first, which would break that atomicity.
 Why the schema looks as it does:
 
 - ``journal`` and ``audit`` are append-only, enforced by triggers so no code path (nor a
-  careless ``sqlite3`` session) can rewrite history. The audit log is never deleted. Journal
+  careless ``sqlite3`` session) can rewrite history. Audit rows are deleted only by the
+  retention (`AuditLog.prune`), and never before they are a day old (version 2's trigger):
+  a bug or a flood cannot wipe what just happened. Journal
   rows exist to recover a transaction; once a finished transaction is cleaned up they have
   nothing left to recover, so they go with it: they reference ``transactions`` with ``ON
   DELETE CASCADE``, and the delete trigger only refuses while their transaction still
@@ -163,7 +165,21 @@ _INITIAL = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL,)
+#: seconds an audit row is kept whatever the retention says
+AUDIT_MIN_AGE = 86400.0
+
+_AUDIT_RETENTION = Migration(
+    version=2,
+    description="audit rows may be deleted by the retention once a day old",
+    statements=(
+        "DROP TRIGGER audit_no_delete",
+        f"""CREATE TRIGGER audit_delete_only_old BEFORE DELETE ON audit
+        WHEN OLD.at > (julianday('now') - 2440587.5) * 86400.0 - {AUDIT_MIN_AGE}
+        BEGIN SELECT RAISE(ABORT, 'audit rows are kept for a day at least'); END""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _AUDIT_RETENTION)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 

@@ -4,6 +4,7 @@ the audit log."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -48,20 +49,27 @@ async def test_audit_entries_read_back_newest_first(audit: AuditLog, clock: Fake
 
 
 @pytest.mark.parametrize(
-    "statement",
+    ("statement", "refusal"),
     [
-        "UPDATE audit SET outcome = 'ok'",
-        "DELETE FROM audit",
-        "UPDATE journal SET outcome = 'completed'",
-        "DELETE FROM journal",
+        ("UPDATE audit SET outcome = 'ok'", "append-only"),
+        # a row less than a day old by the database's clock (the fake clock is moved to now)
+        ("DELETE FROM audit", "kept for a day at least"),
+        ("UPDATE journal SET outcome = 'completed'", "append-only"),
+        ("DELETE FROM journal", "append-only"),
     ],
 )
 async def test_history_cannot_be_rewritten(
-    db: Database, store: TransactionStore, audit: AuditLog, statement: str
+    db: Database,
+    store: TransactionStore,
+    audit: AuditLog,
+    clock: FakeClock,
+    statement: str,
+    refusal: str,
 ) -> None:
+    clock.now = time.time()
     tx_id = await _finished(store)
     await audit.append("CreateSnapshot", "failed", tx_id=tx_id)
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(sqlite3.IntegrityError, match=refusal):
         async with db.transaction() as conn:
             await conn.execute(statement)
     # nor by anyone else holding the file: the schema enforces it, not this code

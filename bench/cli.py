@@ -1,0 +1,140 @@
+"""zfsyncctl and the daemon with many transactions stored, against baselines of the same run.
+
+    .venv/bin/python -m bench.cli [--stored 10000] [--runs 7]    (root, in the repo)
+
+Fills a database with N finished snapshot transactions (two steps each, as the engine
+stores them), starts a private system bus with real polkitd, and measures:
+- the daemon's start-up (spawn to its name on the bus: configuration, database, recovery,
+  exporting) with N stored, against the same with an empty database;
+- `zfsyncctl transaction list` (default limit 100) as a whole process, against the
+  interpreter alone (`python -c pass`) and importing zfsyncctl's command module alone:
+  what a user waits for, and how much of it is start-up and imports;
+- `zfsyncctl --help`.
+Prints medians and spreads, the ratio to the baseline, and the goal (issue 9: `transaction
+list` within 150 ms with 10,000 stored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.system.daemon import start_daemon
+from tests.system.harness import (
+    Processes,
+    SystemBus,
+    make_bus_dir,
+    remove_dir,
+    start_bus,
+    start_polkitd,
+)
+from zfsyncd.store import Database, StepSpec, TransactionStore, TxState
+
+GOAL_LIST = 0.150
+
+
+async def fill(database: Path, count: int) -> None:
+    """`count` COMPLETED snapshot transactions, written in one SQLite transaction."""
+    database.parent.mkdir(parents=True, exist_ok=True)
+    async with Database.open(database) as db:
+        store = TransactionStore(db)
+        async with db.transaction():
+            for i in range(count):
+                record = await store.create_transaction(
+                    "snapshot",
+                    description=f"snapshot tank/data{i % 50}",
+                    uid=0,
+                    params={"datasets": [f"tank/data{i % 50}"], "hold": True},
+                    datasets=[f"tank/data{i % 50}"],
+                    steps=[
+                        StepSpec("create-snapshots", {}, "snapshot tank", None),
+                        StepSpec("hold", {}, "hold", None),
+                    ],
+                )
+                previous = TxState.CREATED
+                for state in (TxState.PREPARED, TxState.EXECUTING, TxState.COMPLETED):
+                    await store.set_state(record.id, state, expected=previous)
+                    previous = state
+
+
+def timed(argv: list[str], env: dict[str, str] | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, capture_output=True, env=env)
+    return time.perf_counter() - start
+
+
+def summary(samples: list[float]) -> str:
+    median = statistics.median(samples)
+    spread = (max(samples) - min(samples)) / 2
+    return f"{median * 1000:7.1f} ms ±{spread * 1000:5.1f}"
+
+
+async def start_time(system: SystemBus, directory: Path) -> float:
+    start = time.perf_counter()
+    daemon = await start_daemon(system, directory)
+    took = time.perf_counter() - start
+    system.stop(daemon.proc)
+    return took
+
+
+async def bench(stored: int, runs: int) -> None:
+    directory = make_bus_dir()
+    processes = Processes(directory)
+    py = sys.executable
+    try:
+        system = start_bus(directory, processes)
+        await start_polkitd(system)
+        with tempfile.TemporaryDirectory() as tmp:
+            full, empty = Path(tmp) / "full", Path(tmp) / "empty"
+            began = time.perf_counter()
+            await fill(full / "zfsyncd.db", stored)
+            print(f"stored {stored} transactions in {time.perf_counter() - began:.1f} s")
+            starts = {
+                "empty": [await start_time(system, empty) for _ in range(3)],
+                "full": [await start_time(system, full) for _ in range(3)],
+            }
+            print("daemon start-up, spawn to name on the bus:")
+            base = statistics.median(starts["empty"])
+            print(f"  empty database        {summary(starts['empty'])}")
+            print(f"  {stored:>6} stored        {summary(starts['full'])}"
+                  f"  ({statistics.median(starts['full']) / base:.2f}x)")  # fmt: skip
+            await start_daemon(system, full)
+            env = system.env()
+            bare = [timed([py, "-c", "pass"], env) for _ in range(runs)]
+            imports = [timed([py, "-c", "import zfsyncctl.main"], env) for _ in range(runs)]
+            helps = [timed([py, "-m", "zfsyncctl", "--help"], env) for _ in range(runs)]
+            lists = [
+                timed([py, "-m", "zfsyncctl", "transaction", "list", "--no-ask-password"], env)
+                for _ in range(runs)
+            ]
+            b = statistics.median(bare)
+            print(f"zfsyncctl as a whole process ({runs} runs, median ± half the range):")
+            print(f"  python -c pass (baseline)       {summary(bare)}")
+            print(f"  import zfsyncctl.main           {summary(imports)}"
+                  f"  ({statistics.median(imports) - b:+.3f} s over the baseline)")  # fmt: skip
+            print(f"  zfsyncctl --help                {summary(helps)}")
+            listed = statistics.median(lists)
+            verdict = "meets" if listed <= GOAL_LIST else "misses"
+            print(f"  zfsyncctl transaction list      {summary(lists)}  ({listed / b:.1f}x the "
+                  f"baseline; {verdict} the goal of {GOAL_LIST * 1000:.0f} ms)")  # fmt: skip
+    finally:
+        processes.stop_all()
+        remove_dir(directory)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--stored", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    asyncio.run(bench(args.stored, args.runs))
+
+
+if __name__ == "__main__":
+    main()

@@ -117,8 +117,7 @@ class Datasets(Tree):
         new_dataset, new_short = new.split("@")
         if new_dataset != dataset:
             raise fail(argv, f"cannot rename to '{new}': snapshots must be part of same dataset")
-        if self._snapshot(old) is None:
-            raise not_found(argv, old)
+        self._open_snapshot(argv, old)
         if old == new:
             return
         targets = self._same_named(old, recursive)
@@ -132,9 +131,7 @@ class Datasets(Tree):
         self._txg(targets[0].dataset.pool)
 
     def _rename_dataset(self, argv: Sequence[str], old: str, new: str) -> None:
-        ds = self._dataset(old)
-        if ds is None:
-            raise not_found(argv, old)
+        ds = self._open_dataset(argv, old)
         if "/" not in old:
             raise fail(argv, f"cannot rename '{old}': operation does not apply to pools")
         if names.pool_of(new) != ds.pool:
@@ -169,9 +166,7 @@ class Datasets(Tree):
         names.check_dataset(target)
         props = checked_assignments(properties)
         argv = ["zfs", "clone", snapshot, target]
-        snap = self._snapshot(snapshot)
-        if snap is None:
-            raise not_found(argv, snapshot)
+        snap = self._open_snapshot(argv, snapshot)
         prefix = f"cannot create '{target}'"
         if names.pool_of(target) != snap.dataset.pool:
             raise fail(argv, f"{prefix}: source and target pools differ")
@@ -196,9 +191,7 @@ class Datasets(Tree):
     async def promote(self, clone: str) -> None:
         names.check_dataset(clone)
         argv = ["zfs", "promote", clone]
-        ds = self._dataset(clone)
-        if ds is None:
-            raise not_found(argv, clone)
+        ds = self._open_dataset(argv, clone)
         origin = ds.origin
         if origin is None:
             raise fail(argv, f"cannot promote '{clone}': not a cloned filesystem")
@@ -233,9 +226,7 @@ class Datasets(Tree):
     async def rollback(self, snapshot: str, *, destroy_newer: bool = False) -> None:
         names.check_snapshot(snapshot)
         argv = ["zfs", "rollback", *(["-r"] if destroy_newer else []), snapshot]
-        snap = self._snapshot(snapshot)
-        if snap is None:
-            raise not_found(argv, snapshot)
+        snap = self._open_snapshot(argv, snapshot)
         ds = snap.dataset
         # bookmarks count as "more recent" too (real message and behaviour)
         newer_snaps = [s for s in ds.ordered_snapshots() if s.createtxg > snap.createtxg]

@@ -14,7 +14,7 @@ from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import DestroyMode
 from zfsyncd.zfs.errors import InvalidNameError
 from zfsyncd.zfs.memory.objects import Dataset, Snapshot
-from zfsyncd.zfs.memory.tree import Tree, fail, not_found
+from zfsyncd.zfs.memory.tree import Tree, fail
 
 
 class Destroying(Tree):
@@ -80,9 +80,7 @@ class Destroying(Tree):
             )
 
     def _destroy_dataset(self, argv: Sequence[str], name: str, mode: DestroyMode) -> None:
-        ds = self._dataset(name)
-        if ds is None:
-            raise not_found(argv, name)
+        ds = self._open_dataset(argv, name)
         if mode is DestroyMode.SINGLE:
             kids = [c.name for c in self._children(ds)] + [s.name for s in ds.ordered_snapshots()]
             if ds.partial is not None and not ds.partial.new_fs:

@@ -15,7 +15,7 @@ from zfsyncd.zfs.backend import ALL_TYPES
 from zfsyncd.zfs.capabilities import Capabilities, parse_version
 from zfsyncd.zfs.errors import NotFoundError
 from zfsyncd.zfs.memory.objects import Bookmark, Dataset, Object, Snapshot
-from zfsyncd.zfs.memory.tree import fail, not_found
+from zfsyncd.zfs.memory.tree import fail
 from zfsyncd.zfs.memory.values import Values
 from zfsyncd.zfs.models import ObjectType, ZfsObject
 
@@ -59,9 +59,7 @@ class Listing(Values):
         recursive: bool,
         depth: int | None,
     ) -> builtins.list[Object]:
-        obj = self._lookup(root)
-        if obj is None:
-            raise not_found(argv, root)
+        obj = self._open(argv, root)
         if not isinstance(obj, Dataset):
             if not recursive and depth is None and self._type_of(obj) not in wanted:
                 delimiter = "@" if isinstance(obj, Snapshot) else "#"

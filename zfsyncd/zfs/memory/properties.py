@@ -21,7 +21,7 @@ from zfsyncd.zfs.memory.rules import (
     native_problem,
     validated,
 )
-from zfsyncd.zfs.memory.tree import fail, not_found
+from zfsyncd.zfs.memory.tree import fail
 from zfsyncd.zfs.memory.values import Values
 from zfsyncd.zfs.models import ObjectType, PropertySource, PropertyValue
 
@@ -39,9 +39,7 @@ class Properties(Values):
         for prop in properties:
             if ":" not in prop and prop not in NATIVE and prop not in READ_ONLY:
                 raise fail(argv, f"bad property list: invalid property '{prop}'", 2)
-        obj = self._lookup(name)
-        if obj is None:
-            raise not_found(argv, name)
+        obj = self._open(argv, name)
         return {
             prop: self._user_value(obj, prop) if ":" in prop else self._native_value(obj, prop)
             for prop in properties
@@ -54,9 +52,7 @@ class Properties(Values):
         if source not in EXPLICIT_SOURCES:
             raise ValueError(f"local_properties reads local or received values, not {source}")
         argv = ["zfs", "get", "-H", "-p", "-s", source.value, "all", name]
-        obj = self._lookup(name)
-        if obj is None:
-            raise not_found(argv, name)
+        obj = self._open(argv, name)
         if isinstance(obj, Bookmark):
             return {}  # nothing can be set on a bookmark
         if source is PropertySource.RECEIVED:
@@ -74,9 +70,7 @@ class Properties(Values):
         if not props:
             return
         argv = ["zfs", "set", *(f"{p}={v}" for p, v in props.items()), name]
-        obj = self._lookup(name)
-        if obj is None:
-            raise not_found(argv, name)
+        obj = self._open(argv, name)
         prefix = f"cannot set property for '{name}'"
         if isinstance(obj, Bookmark):
             raise fail(argv, f"{prefix}: operation not applicable to datasets of this type")
@@ -128,9 +122,7 @@ class Properties(Values):
                 raise fail(argv, f"invalid property '{prop}'", 2)
             if not NATIVE[prop].inheritable:
                 raise fail(argv, f"'{prop}' property cannot be inherited")
-        obj = self._lookup(name)
-        if obj is None:
-            raise not_found(argv, name)
+        obj = self._open(argv, name)
         if isinstance(obj, Bookmark):
             raise fail(
                 argv,

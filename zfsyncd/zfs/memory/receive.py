@@ -20,7 +20,7 @@ from zfsyncd.zfs.memory.objects import Crypt, Dataset, Partial, Snapshot
 from zfsyncd.zfs.memory.rules import NATIVE, check_native_value
 from zfsyncd.zfs.memory.send import Sending
 from zfsyncd.zfs.memory.streams import Plan, Stream, encode_token
-from zfsyncd.zfs.memory.tree import Tree, fail, not_found
+from zfsyncd.zfs.memory.tree import Tree, fail
 from zfsyncd.zfs.models import RecvSpec, SendSpec, TransferProgress, TransferResult
 
 #: bytes moved between two progress reports (and two chances to cancel)
@@ -86,9 +86,7 @@ class Receiving(Sending):
     async def recv_abort(self, dataset: str) -> None:
         names.check_dataset(dataset)
         argv = ["zfs", "receive", "-A", dataset]
-        ds = self._dataset(dataset)
-        if ds is None:
-            raise not_found(argv, dataset)
+        ds = self._open_dataset(argv, dataset)
         if ds.partial is None:
             raise fail(argv, f"'{dataset}' does not have any resumable receive state to abort")
         if ds.partial.new_fs:

@@ -22,7 +22,7 @@ from zfsyncd.zfs.memory.streams import (
     Stream,
     decode_token,
 )
-from zfsyncd.zfs.memory.tree import Tree, fail, not_found
+from zfsyncd.zfs.memory.tree import Tree, fail
 from zfsyncd.zfs.models import SendSpec
 
 
@@ -37,14 +37,10 @@ class Sending(Tree):
         if spec.snapshot is None:  # SendSpec's validator makes this unreachable
             raise ValueError("a send needs a snapshot or a resume token")
         argv = ["zfs", "send", spec.snapshot]
-        snap = self._snapshot(spec.snapshot)
-        if snap is None:
-            raise not_found(argv, spec.snapshot)
+        snap = self._open_snapshot(argv, spec.snapshot)
         base: Snapshot | Bookmark | None = None
         if spec.base is not None:
-            base = self._snapshot(spec.base) if "@" in spec.base else self._bookmark_of(spec.base)
-            if base is None:
-                raise not_found(argv, spec.base)
+            base = self._open_base(argv, spec.base)
             if base.createtxg >= snap.createtxg:
                 # real: -I and -i find this in different places and say it differently
                 if spec.intermediates:

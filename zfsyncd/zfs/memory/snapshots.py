@@ -165,9 +165,7 @@ class Snapshots(Tree):
         names.check_snapshot_or_bookmark(source)
         names.check_bookmark(bookmark)
         argv = ["zfs", "bookmark", source, bookmark]
-        origin = self._snapshot(source) if "@" in source else self._bookmark_of(source)
-        if origin is None:
-            raise not_found(argv, source)
+        origin = self._open_base(argv, source)
         prefix = f"cannot create bookmark '{bookmark}'"
         if names.dataset_of(bookmark) != origin.dataset.name:
             raise fail(argv, f"{prefix}: source is not an ancestor of the new bookmark's dataset")

@@ -160,6 +160,33 @@ class Tree:
             return self._bookmark_of(name)
         return self._dataset(name)
 
+    # the same for a name that must exist: a missing one fails as real zfs does
+
+    def _open(self, argv: Sequence[str], name: str) -> Object:
+        obj = self._lookup(name)
+        if obj is None:
+            raise not_found(argv, name)
+        return obj
+
+    def _open_dataset(self, argv: Sequence[str], name: str) -> Dataset:
+        ds = self._dataset(name)
+        if ds is None:
+            raise not_found(argv, name)
+        return ds
+
+    def _open_snapshot(self, argv: Sequence[str], name: str) -> Snapshot:
+        snap = self._snapshot(name)
+        if snap is None:
+            raise not_found(argv, name)
+        return snap
+
+    def _open_base(self, argv: Sequence[str], name: str) -> Snapshot | Bookmark:
+        """A snapshot or a bookmark: an incremental source, or what a bookmark copies."""
+        base = self._snapshot(name) if "@" in name else self._bookmark_of(name)
+        if base is None:
+            raise not_found(argv, name)
+        return base
+
     def _parent(self, ds: Dataset) -> Dataset | None:
         parent = names.parent_of(ds.name)
         return None if parent is None else self._datasets.get(parent)

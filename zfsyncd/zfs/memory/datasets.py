@@ -51,8 +51,7 @@ class Datasets(Tree):
         if volume_size is not None and volume_size <= 0:
             raise fail(argv, f"{prefix}: volume size must be a positive number")
         crypt_spec = self._new_crypt(argv, prefix, clean, ancestor)
-        if self._pool_full(ancestor.pool):
-            raise fail(argv, f"{prefix}: out of space")
+        self._check_space(argv, ancestor.pool, prefix)
         txg = self._txg(ancestor.pool)
         for parent_name in missing:
             self._add_dataset(parent_name, ObjectType.FILESYSTEM, txg)
@@ -94,6 +93,15 @@ class Datasets(Tree):
                 return None  # a child of an encrypted parent inherits its root
             raise fail(argv, f"{prefix}: Keyformat required for new encryption root.")
         return cipher, keyformat, props.get("keylocation", "prompt")
+
+    def _check_parent(self, argv: Sequence[str], name: str, prefix: str) -> None:
+        """The parent of a clone or a renamed dataset must exist and be a filesystem
+        (`create` checks its own way, as -p makes missing parents)."""
+        parent = self._dataset(names.parent_of(name) or "")
+        if parent is None:
+            raise fail(argv, f"cannot create '{name}': parent does not exist")
+        if parent.type is not ObjectType.FILESYSTEM:
+            raise fail(argv, f"{prefix}: parent is not a filesystem")
 
     # ------------------------------------------------------------------- rename
 
@@ -146,11 +154,7 @@ class Datasets(Tree):
             )
         if self._dataset(new) is not None:
             raise fail(argv, f"cannot rename '{old}': dataset already exists")
-        parent = self._dataset(names.parent_of(new) or "")
-        if parent is None:
-            raise fail(argv, f"cannot create '{new}': parent does not exist")
-        if parent.type is not ObjectType.FILESYSTEM:
-            raise fail(argv, f"cannot rename to '{new}': parent is not a filesystem")
+        self._check_parent(argv, new, f"cannot rename to '{new}'")
         for d in self._subtree(ds):
             del self._datasets[d.name]
             d.name = new + d.name[len(old) :]
@@ -172,14 +176,9 @@ class Datasets(Tree):
             raise fail(argv, f"{prefix}: source and target pools differ")
         if self._dataset(target) is not None:
             raise fail(argv, f"{prefix}: dataset already exists")
-        parent = self._dataset(names.parent_of(target) or "")
-        if parent is None:
-            raise fail(argv, f"{prefix}: parent does not exist")
-        if parent.type is not ObjectType.FILESYSTEM:
-            raise fail(argv, f"{prefix}: parent is not a filesystem")
+        self._check_parent(argv, target, prefix)
         clean = validated(argv, prefix, props, creating=False)
-        if self._pool_full(snap.dataset.pool):
-            raise fail(argv, f"{prefix}: out of space")
+        self._check_space(argv, snap.dataset.pool, prefix)
         ds = self._add_dataset(target, snap.dataset.type, self._txg(snap.dataset.pool))
         ds.origin = snap
         ds.content = snap.content

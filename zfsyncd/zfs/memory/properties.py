@@ -18,7 +18,7 @@ from zfsyncd.zfs.memory.rules import (
     NATIVE,
     READ_ONLY,
     checked_assignments,
-    native_problem,
+    snapshot_problem,
     validated,
 )
 from zfsyncd.zfs.memory.tree import fail
@@ -75,13 +75,9 @@ class Properties(Values):
         if isinstance(obj, Bookmark):
             raise fail(argv, f"{prefix}: operation not applicable to datasets of this type")
         if isinstance(obj, Snapshot):
-            for prop in props:
-                if ":" not in prop:
-                    problem = (
-                        native_problem(prop, creating=False)
-                        or "this property can not be modified for snapshots"
-                    )
-                    raise fail(argv, f"{prefix}: {problem}", 255)
+            problem = snapshot_problem(props)
+            if problem is not None:
+                raise fail(argv, f"{prefix}: {problem}", 255)
             obj.local.update(props)
             return
         clean = self._set_checked(argv, prefix, obj, props)

@@ -9,7 +9,7 @@ values.py, what `zfs set` and `zfs inherit` do in properties.py.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from zfsyncd.zfs import names
@@ -130,6 +130,15 @@ def native_problem(prop: str, *, creating: bool) -> str | None:
         return f"'{prop}' is readonly"
     if prop not in NATIVE:
         return f"invalid property '{prop}'"
+    return None
+
+
+def snapshot_problem(props: Iterable[str]) -> str | None:
+    """Why `props` cannot be set on a snapshot (only user properties can), or None."""
+    for prop in props:
+        if ":" not in prop:
+            problem = native_problem(prop, creating=False)
+            return problem or "this property can not be modified for snapshots"
     return None
 
 

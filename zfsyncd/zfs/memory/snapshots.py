@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from zfsyncd.zfs import names
 from zfsyncd.zfs.errors import ZfsCommandError
 from zfsyncd.zfs.memory.objects import Bookmark, Dataset, Snapshot
-from zfsyncd.zfs.memory.rules import checked_assignments, native_problem
+from zfsyncd.zfs.memory.rules import checked_assignments, snapshot_problem
 from zfsyncd.zfs.memory.tree import Tree, fail, not_found
 from zfsyncd.zfs.models import Hold
 
@@ -33,17 +33,12 @@ class Snapshots(Tree):
             names.check_snapshot(snap)
         props = checked_assignments(properties)
         argv = ["zfs", "snapshot", *(["-r"] if recursive else []), *snapshots]
-        for prop in props:
-            if ":" not in prop:
-                problem = (
-                    native_problem(prop, creating=False)
-                    or "this property can not be modified for snapshots"
-                )
-                raise fail(argv, f"cannot create snapshots : {problem}")
+        problem = snapshot_problem(props)
+        if problem is not None:
+            raise fail(argv, f"cannot create snapshots : {problem}")
         targets = self._snapshot_targets(argv, snapshots, recursive)
         pool = targets[0][0].pool
-        if self._pool_full(pool):
-            raise fail(argv, "cannot create snapshots : out of space")
+        self._check_space(argv, pool, "cannot create snapshots ")
         txg = self._txg(pool)  # one txg for all: `zfs snapshot a@x b@x` is atomic
         for ds, short in targets:
             ds.snapshots[short] = Snapshot(
@@ -172,8 +167,7 @@ class Snapshots(Tree):
         short = names.short_name(bookmark)
         if short in origin.dataset.bookmarks:
             raise fail(argv, f"{prefix}: bookmark exists")
-        if self._pool_full(origin.dataset.pool):
-            raise fail(argv, f"{prefix}: out of space")
+        self._check_space(argv, origin.dataset.pool, prefix)
         origin.dataset.bookmarks[short] = Bookmark(
             origin.dataset,
             short,

@@ -298,5 +298,7 @@ class Tree:
             ds = self._parent(ds)
         return room
 
-    def _pool_full(self, pool: str) -> bool:
-        return self.pool_free(pool) <= 0
+    def _check_space(self, argv: Sequence[str], pool: str, prefix: str) -> None:
+        """A new dataset, snapshot or bookmark needs some space: none left fails."""
+        if self.pool_free(pool) <= 0:
+            raise fail(argv, f"{prefix}: out of space")

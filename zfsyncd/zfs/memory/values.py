@@ -65,6 +65,26 @@ class Values(Tree):
             user_properties=self._user_properties(obj, user_properties),
         )
 
+    # ---------------------------------------------------- where any value comes from
+
+    @staticmethod
+    def _own_value(obj: Dataset | Snapshot, prop: str) -> PropertyValue | None:
+        """A value set on `obj` itself: locally, or by a receive (a local one hides it)."""
+        if prop in obj.local:
+            return PropertyValue(value=obj.local[prop], source=PropertySource.LOCAL)
+        if prop in obj.received:
+            return PropertyValue(value=obj.received[prop], source=PropertySource.RECEIVED)
+        return None
+
+    def _inherited(self, ds: Dataset | None, prop: str) -> tuple[Dataset, str] | None:
+        """The nearest of `ds` and its ancestors that has `prop` set, and its value."""
+        while ds is not None:
+            value = ds.local.get(prop, ds.received.get(prop))
+            if value is not None:
+                return ds, value
+            ds = self._parent(ds)
+        return None
+
     # ------------------------------------------------------------ user properties
 
     def _user_value(self, obj: Object, prop: str) -> PropertyValue:
@@ -72,19 +92,17 @@ class Values(Tree):
         from its dataset: real `zfs get` says 'inherited from pool/fs')."""
         if isinstance(obj, Bookmark):
             return PropertyValue(value=None, source=PropertySource.NONE)
-        if prop in obj.local:
-            return PropertyValue(value=obj.local[prop], source=PropertySource.LOCAL)
-        if prop in obj.received:
-            return PropertyValue(value=obj.received[prop], source=PropertySource.RECEIVED)
-        ds: Dataset | None = obj.dataset if isinstance(obj, Snapshot) else self._parent(obj)
-        while ds is not None:
-            value = ds.local.get(prop, ds.received.get(prop))
-            if value is not None:
-                return PropertyValue(
-                    value=value, source=PropertySource.INHERITED, inherited_from=ds.name
-                )
-            ds = self._parent(ds)
-        return PropertyValue(value=None, source=PropertySource.NONE)
+        own = self._own_value(obj, prop)
+        if own is not None:
+            return own
+        above = obj.dataset if isinstance(obj, Snapshot) else self._parent(obj)
+        found = self._inherited(above, prop)
+        if found is None:
+            return PropertyValue(value=None, source=PropertySource.NONE)
+        ancestor, value = found
+        return PropertyValue(
+            value=value, source=PropertySource.INHERITED, inherited_from=ancestor.name
+        )
 
     def _user_properties(self, obj: Object, props: Sequence[str]) -> dict[str, str]:
         found = {}
@@ -163,22 +181,18 @@ class Values(Tree):
 
     def _dataset_native(self, ds: Dataset, prop: str) -> PropertyValue:
         spec = NATIVE[prop]
-        if prop in ds.local:
-            return PropertyValue(value=ds.local[prop], source=PropertySource.LOCAL)
-        if prop in ds.received:
-            return PropertyValue(value=ds.received[prop], source=PropertySource.RECEIVED)
-        if spec.inheritable:
-            ancestor = self._parent(ds)
-            while ancestor is not None:
-                value = ancestor.local.get(prop, ancestor.received.get(prop))
-                if value is not None:
-                    if prop == "mountpoint" and value.startswith("/"):
-                        below = ds.name[len(ancestor.name) :]
-                        value = value.rstrip("/") + below
-                    return PropertyValue(
-                        value=value, source=PropertySource.INHERITED, inherited_from=ancestor.name
-                    )
-                ancestor = self._parent(ancestor)
+        own = self._own_value(ds, prop)
+        if own is not None:
+            return own
+        found = self._inherited(self._parent(ds), prop) if spec.inheritable else None
+        if found is not None:
+            ancestor, value = found
+            if prop == "mountpoint" and value.startswith("/"):
+                below = ds.name[len(ancestor.name) :]
+                value = value.rstrip("/") + below
+            return PropertyValue(
+                value=value, source=PropertySource.INHERITED, inherited_from=ancestor.name
+            )
         if prop == "mountpoint":
             return PropertyValue(value="/" + ds.name, source=PropertySource.DEFAULT)
         return PropertyValue(value=spec.default, source=PropertySource.DEFAULT)

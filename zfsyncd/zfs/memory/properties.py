@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import EXPLICIT_SOURCES
-from zfsyncd.zfs.errors import ZfsCommandError
 from zfsyncd.zfs.memory.objects import Bookmark, Dataset, Snapshot
 from zfsyncd.zfs.memory.rules import (
     NATIVE,
@@ -88,10 +87,7 @@ class Properties(Values):
         self, argv: Sequence[str], prefix: str, ds: Dataset, props: Mapping[str, str]
     ) -> dict[str, str]:
         """All of `zfs set`'s checks, before any property changes (it is all or none)."""
-        try:
-            clean = validated(argv, prefix, props, creating=False)
-        except ZfsCommandError as exc:
-            raise fail(argv, exc.stderr, 255) from None
+        clean = validated(argv, prefix, props, creating=False, returncode=255)
         for prop, value in clean.items():
             if prop == "quota" and value != "0" and int(value) < self._used(ds):
                 raise fail(argv, f"{prefix}: size is less than current used or reserved space", 255)

@@ -143,9 +143,15 @@ def snapshot_problem(props: Iterable[str]) -> str | None:
 
 
 def validated(
-    argv: Sequence[str], prefix: str, props: Mapping[str, str], *, creating: bool
+    argv: Sequence[str],
+    prefix: str,
+    props: Mapping[str, str],
+    *,
+    creating: bool,
+    returncode: int = 1,
 ) -> dict[str, str]:
-    """Check property assignments the way zfs does before it changes anything."""
+    """Check property assignments the way zfs does before it changes anything (`zfs set`
+    exits 255 where create and clone exit 1)."""
     clean: dict[str, str] = {}
     for prop, value in props.items():
         if ":" in prop:
@@ -155,7 +161,7 @@ def validated(
         if problem is None:
             value, problem = check_native_value(prop, value)
         if problem is not None:
-            raise fail(argv, f"{prefix}: {problem}")
+            raise fail(argv, f"{prefix}: {problem}", returncode)
         clean[prop] = value
     return clean
 

@@ -39,10 +39,7 @@ class Destroying(Tree):
             self._destroy_dataset(argv, name, mode)
 
     def _destroy_snapshots(self, argv: Sequence[str], name: str, mode: DestroyMode) -> None:
-        dataset, short = name.split("@")
-        top = self._dataset(dataset)
-        where = [] if top is None else ([top] if mode is DestroyMode.SINGLE else self._subtree(top))
-        targets = [d.snapshots[short] for d in where if short in d.snapshots]
+        targets = self._same_named(name, mode is not DestroyMode.SINGLE)
         if not targets:
             raise fail(argv, "could not find any snapshots to destroy; check snapshot names.")
         doomed: list[Dataset] = []

@@ -193,11 +193,7 @@ class Receiver:
                 raise self.fail(
                     f"{prefix}: destination '{name}' exists\nmust specify -F to overwrite it"
                 )
-            if ds.partial is not None:
-                raise self.fail(
-                    f"{prefix}: destination {name} contains partially-complete "
-                    'state from "zfs receive -s".'
-                )
+            self._check_no_partial(prefix, name, ds)
             latest = ds.latest()
             if latest is not None:
                 raise self.fail(
@@ -212,18 +208,13 @@ class Receiver:
                 f"cannot open '{missing}': dataset does not exist\n{prefix}: "
                 "unable to restore to destination"
             )
-        if stream.raw_cipher is None and parent.crypt is not None and not parent.crypt.key_loaded:
-            raise self.fail(f"{prefix}: inherited key must be loaded")
+        self._check_key(prefix, stream, parent)
 
     def _begin_incremental(self, stream: Stream, name: str, ds: Dataset | None) -> None:
         prefix = "cannot receive incremental stream"
         if ds is None:
             raise self.fail(f"{prefix}: destination '{name}' does not exist")
-        if ds.partial is not None:
-            raise self.fail(
-                f"{prefix}: destination {name} contains partially-complete state "
-                'from "zfs receive -s".'
-            )
+        self._check_no_partial(prefix, name, ds)
         existing = ds.snapshots.get(stream.to_short)
         if existing is not None:
             if existing.guid == stream.to_guid:
@@ -240,12 +231,25 @@ class Receiver:
             raise self.fail(
                 f"{prefix}: destination {name} has been modified\nsince most recent snapshot"
             )
-        if stream.raw_cipher is None and ds.crypt is not None and not ds.crypt.key_loaded:
-            raise self.fail(f"{prefix}: inherited key must be loaded")
+        self._check_key(prefix, stream, ds)
         if self.recv.force:
             for snap in ds.ordered_snapshots():
                 if snap.createtxg > base.createtxg and (snap.holds or self.m._clones_of(snap)):
                     raise self.fail(f"{prefix}: dataset is busy")
+
+    def _check_no_partial(self, prefix: str, name: str, ds: Dataset) -> None:
+        """Only a resume stream may go where a cut receive left partial state."""
+        if ds.partial is not None:
+            raise self.fail(
+                f"{prefix}: destination {name} contains partially-complete state "
+                'from "zfs receive -s".'
+            )
+
+    def _check_key(self, prefix: str, stream: Stream, holder: Dataset) -> None:
+        """A stream that is not raw is written under the key `holder` is encrypted with:
+        that key must be loaded."""
+        if stream.raw_cipher is None and holder.crypt is not None and not holder.crypt.key_loaded:
+            raise self.fail(f"{prefix}: inherited key must be loaded")
 
     @staticmethod
     def _base(ds: Dataset, stream: Stream) -> Snapshot | None:

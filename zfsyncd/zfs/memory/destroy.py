@@ -12,9 +12,20 @@ from collections.abc import Sequence
 
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import DestroyMode
-from zfsyncd.zfs.errors import InvalidNameError
+from zfsyncd.zfs.errors import InvalidNameError, ZfsCommandError
 from zfsyncd.zfs.memory.objects import Dataset, Snapshot
 from zfsyncd.zfs.memory.tree import Tree, fail
+
+
+def _needs_flag(
+    argv: Sequence[str], name: str, why: str, flag: str, listed: Sequence[str]
+) -> ZfsCommandError:
+    """What zfs destroy says when only -r or -R would go on, with what they would take."""
+    return fail(
+        argv,
+        f"cannot destroy '{name}': {why}\n"
+        f"use '{flag}' to destroy the following datasets:\n" + "\n".join(listed),
+    )
 
 
 class Destroying(Tree):
@@ -52,11 +63,7 @@ class Destroying(Tree):
                 clones = [d.name for d in dependents] + [
                     f"{d.name}/%recv" for d in self._partials_on(snap)
                 ]
-                raise fail(
-                    argv,
-                    f"cannot destroy '{snap.name}': snapshot has dependent "
-                    "clones\nuse '-R' to destroy the following datasets:\n" + "\n".join(clones),
-                )
+                raise _needs_flag(argv, snap.name, "snapshot has dependent clones", "-R", clones)
         for ds in doomed:
             for snap in ds.snapshots.values():
                 self._check_not_held(argv, snap)
@@ -83,11 +90,7 @@ class Destroying(Tree):
             if ds.partial is not None and not ds.partial.new_fs:
                 kids.insert(0, f"{name}/%recv")
             if kids:
-                raise fail(
-                    argv,
-                    f"cannot destroy '{name}': filesystem has children\n"
-                    "use '-r' to destroy the following datasets:\n" + "\n".join(kids),
-                )
+                raise _needs_flag(argv, name, "filesystem has children", "-r", kids)
             doomed = [ds]
         elif mode is DestroyMode.RECURSIVE:
             doomed = self._subtree(ds)
@@ -100,11 +103,7 @@ class Destroying(Tree):
                 if id(c) not in inside
             ]
             if outside:
-                raise fail(
-                    argv,
-                    f"cannot destroy '{name}': filesystem has dependent "
-                    "clones\nuse '-R' to destroy the following datasets:\n" + "\n".join(outside),
-                )
+                raise _needs_flag(argv, name, "filesystem has dependent clones", "-R", outside)
         else:
             doomed = self._dependents_closure([ds])
         self._txg(ds.pool)

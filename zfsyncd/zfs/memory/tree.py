@@ -1,10 +1,11 @@
 """`Tree`: the model's state and what every part of it asks of that state.
 
 The pools and their datasets (each holding its snapshots and bookmarks), the guids handed
-out and the clock; how to find an object by name and walk the tree (parent, children,
-subtree, clones); txgs; space accounting (`used`, `referenced`, quotas, free space); and
-how the model fails: `fail` composes the error real zfs gives for a message. The
-operations (snapshots.py, datasets.py, destroy.py, properties.py, send.py, receive.py)
+out and the clock; how to find an object by name (`_open*`: one that must exist, failing
+as zfs does when it does not) and walk the tree (parent, children, subtree, clones); txgs;
+space accounting (`used`, `referenced`, quotas, free space, `_check_space`); and how the
+model fails: `fail` composes the error real zfs gives for a message. The operations
+(listing.py, properties.py, snapshots.py, datasets.py, destroy.py, send.py, receive.py)
 are mixins on top of this class; `MemoryBackend` composes them.
 
 The test-only helpers (`add_pool`, `write`, `fill_pool`, `pool_free`, `unload_key`) live

@@ -49,8 +49,10 @@ from zfsyncd.tx.errors import (
     RollbackRefusedError,
     TransactionNotFoundError,
     TxError,
+    describe_error,
+    error_kind,
 )
-from zfsyncd.tx.executor import Executor, PlannedStep, describe_error, error_kind
+from zfsyncd.tx.executor import Executor, PlannedStep
 from zfsyncd.tx.kinds import TX_KINDS, TxKind, kind_of
 from zfsyncd.tx.locks import DatasetLocks
 from zfsyncd.tx.machine import TransactionMachine
@@ -399,9 +401,9 @@ class TransactionManager:
                 await machine.move("complete")
                 await self._audit("execute", "completed", caller, tx_id)
                 return
-            rollback = outcome.rollback
-            summary = rollback.summary() if rollback else "nothing to undo"
-            if rollback is not None and not rollback.complete:
+            undo = outcome.undo
+            summary = undo.summary() if undo else "nothing to undo"
+            if undo is not None and not undo.complete:
                 await self.cleanups.add("finish-rollback", {"tx_id": tx_id}, summary, tx_id=tx_id)
             error = outcome.error or RuntimeError("failed")
             cancelled = outcome.cancelled and str(error) != TIMEOUT_REASON
@@ -592,7 +594,7 @@ class TransactionManager:
             else:
                 running = [p.idx for p in plan if p.record.state is StepState.RUNNING]
                 where = f"while step {running[0]} was running" if running else "between steps"
-                outcome = await self._executor().rollback(record.id, _to_undo(plan), ctx)
+                outcome = await self._executor().undo(record.id, _to_undo(plan), ctx)
                 if not outcome.complete:
                     await self.cleanups.add("finish-rollback", {"tx_id": record.id},
                                             outcome.summary(), tx_id=record.id)  # fmt: skip
@@ -645,7 +647,7 @@ class TransactionManager:
                 planned = self._planned(record)[int(item.args["idx"])]
                 await planned.step.finalize(ctx, planned.undo_data)
             elif item.kind == "finish-rollback":
-                outcome = await self._executor().rollback(
+                outcome = await self._executor().undo(
                     tx_id, _to_undo(self._planned(record)), ctx
                 )
                 if not outcome.complete:

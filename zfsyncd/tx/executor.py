@@ -262,7 +262,7 @@ class Executor:
         could not be removed)."""
         sink = sink or ProgressSink()
         outcome = UndoOutcome()
-        # the detail's key stays "rollback": journal rows written before the rename still load
+        # the detail keeps its key "rollback" (the name before undo): the journal is unchanged
         await self.store.journal(tx_id, None, JournalPhase.TX, JournalEvent.INTENT,
                                  detail={"rollback": [p.idx for p in reversed(done)]})  # fmt: skip
         for planned in reversed(done):

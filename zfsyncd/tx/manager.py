@@ -26,7 +26,7 @@ from zfsyncd.tx.lifecycle import Lifecycle
 from zfsyncd.tx.progress import ProgressSink
 from zfsyncd.tx.recovery import recover
 from zfsyncd.tx.retry import RetryPolicy
-from zfsyncd.tx.rollback import ROLLBACK, inverse_steps, rollback_target
+from zfsyncd.tx.rollback import ROLLBACK, undoable
 from zfsyncd.zfs.backend import ZfsBackend
 
 
@@ -95,8 +95,7 @@ class TransactionManager(Lifecycle):
         """A new CREATED rollback transaction that undoes the COMPLETED transaction `tx_id`.
         Refused, with the reason, when it cannot be undone as a whole."""
         try:
-            original = await rollback_target(self.store, tx_id)
-            inverse_steps(original)  # refuses if a step cannot be taken back
+            original, _steps = await undoable(self.store, tx_id)
         except TxError as exc:
             await self.core.record("rollback", f"refused: {describe_error(exc)}", caller, tx_id)
             raise

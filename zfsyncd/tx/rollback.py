@@ -50,7 +50,8 @@ class RollbackKind:
         """The link to the original, its datasets, and a description that names it. Not
         the refusal checks: those run when it is asked for and again when it is planned
         (a retry of a failed rollback is recorded first, then planned)."""
-        original = await _original(transactions, RollbackTxRequest.model_validate(params))
+        request = RollbackTxRequest.model_validate(params)
+        original = await _original(transactions, request.rolls_back)
         return Admission(
             description=_description(original),
             datasets=set(original.datasets),
@@ -59,9 +60,9 @@ class RollbackKind:
 
     async def plan(self, ctx: PlanContext, params: JsonDict) -> Plan:
         request = RollbackTxRequest.model_validate(params)
-        original = await rollback_target(ctx.transactions, request.rolls_back, ctx.tx_id)
+        original, steps = await undoable(ctx.transactions, request.rolls_back, ctx.tx_id)
         return Plan(
-            steps=inverse_steps(original),
+            steps=steps,
             description=_description(original),
             extra_datasets=set(original.datasets),
         )
@@ -75,21 +76,27 @@ def _description(original: TransactionRecord) -> str:
     return f"roll back {original.id}: {original.description or original.type}"
 
 
-async def _original(
-    transactions: TransactionStore, request: RollbackTxRequest
-) -> TransactionRecord:
-    original = await transactions.get(request.rolls_back)
+async def _original(transactions: TransactionStore, tx_id: str) -> TransactionRecord:
+    original = await transactions.get(tx_id)
     if original is None:
-        raise TransactionNotFoundError(request.rolls_back)
+        raise TransactionNotFoundError(tx_id)
     return original
 
 
-async def rollback_target(
+async def undoable(
     transactions: TransactionStore, tx_id: str, rollback_id: str | None = None
+) -> tuple[TransactionRecord, list[Step[Any]]]:
+    """The COMPLETED transaction `tx_id` and the steps that undo it, if a rollback
+    transaction (`rollback_id`, when it exists already) may undo it now;
+    RollbackRefusedError with the reason otherwise."""
+    original = await _rollback_target(transactions, tx_id, rollback_id)
+    return original, _inverse_steps(original)
+
+
+async def _rollback_target(
+    transactions: TransactionStore, tx_id: str, rollback_id: str | None
 ) -> TransactionRecord:
-    """The COMPLETED transaction `tx_id`, if a rollback transaction (`rollback_id`, when it
-    exists already) may undo it now; RollbackRefusedError with the reason otherwise."""
-    original = await _original(transactions, RollbackTxRequest(rolls_back=tx_id))
+    original = await _original(transactions, tx_id)
     if original.state is not TxState.COMPLETED:
         undone = " (a failed or cancelled one was undone when it ended)"
         raise RollbackRefusedError(
@@ -120,7 +127,7 @@ async def rollback_target(
     return original
 
 
-def inverse_steps(original: TransactionRecord) -> list[Step[Any]]:
+def _inverse_steps(original: TransactionRecord) -> list[Step[Any]]:
     """The inverses of the completed steps of `original`, last first; refused when one of
     them cannot be taken back or none changed anything."""
     steps: list[Step[Any]] = []

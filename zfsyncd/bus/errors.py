@@ -24,8 +24,8 @@ from zfsyncd.tx.errors import (
     RollbackRefusedError,
     TransactionNotFoundError,
     TxError,
+    describe_error,
 )
-from zfsyncd.tx.executor import describe_error
 from zfsyncd.zfs.errors import InvalidNameError, NotFoundError, ZfsError
 
 log = logging.getLogger(__name__)

@@ -8,6 +8,8 @@ module here: nothing else lists the kinds.
 import importlib
 import pkgutil
 
+import zfsyncd.tx.rollback  # noqa: F401 - the engine's own kind (the rollback transaction)
+
 MODULES = tuple(
     importlib.import_module(f"{__name__}.{info.name}")
     for info in pkgutil.iter_modules(__path__)

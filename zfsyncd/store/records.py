@@ -29,7 +29,7 @@ class StepState(StrEnum):
 class JournalPhase(StrEnum):
     DO = "do"
     UNDO = "undo"
-    TX = "tx"  # about the transaction as a whole (step_idx is NULL), e.g. "rollback begins"
+    TX = "tx"  # about the transaction as a whole (step_idx is NULL), e.g. "the undo begins"
 
 
 class JournalEvent(StrEnum):

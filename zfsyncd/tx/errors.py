@@ -1,5 +1,8 @@
 """Errors the transaction engine reports to whoever asked (the bus turns them into D-Bus
-errors). Each says what was wrong in words a person can act on; none means ZFS changed."""
+errors). Each says what was wrong in words a person can act on; none means ZFS changed.
+
+`describe_error` and `error_kind` word any exception the way the engine stores it (a
+transaction's `error` and `error_kind`) and the bus reports it."""
 
 from __future__ import annotations
 
@@ -47,3 +50,17 @@ class DatasetBusyError(TxError):
 
 class RollbackRefusedError(TxError):
     kind = "rollback-refused"
+
+
+def describe_error(error: BaseException) -> str:
+    """The words stored and shown for `error` (its class name when it has no message)."""
+    return str(error) or type(error).__name__
+
+
+def error_kind(error: BaseException) -> str:
+    """The short, stable kind stored with a failure: an error's own `kind` when it declares
+    one (the engine's refusals, ZFS errors, a stopped step), else its class name."""
+    kind = getattr(error, "kind", None)
+    if isinstance(kind, str):
+        return kind
+    return type(error).__name__

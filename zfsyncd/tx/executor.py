@@ -1,5 +1,6 @@
 """Running a transaction's steps: journal the intent, act, journal the result; on failure,
-undo the steps in reverse order, journaling each undo.
+undo the steps in reverse order, journaling each undo (the executor's *undo*; see the
+glossary in zfsyncd/tx/__init__.py).
 
 The journal is what crash recovery reads. Its rule: an `intent` row is written (and
 committed) before anything touches ZFS, a `result` row after. So after a crash, a step with
@@ -18,10 +19,17 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
 
-from zfsyncd.store.records import JournalEvent, JournalPhase, StepRecord, StepState
+from zfsyncd.store.records import (
+    JournalEvent,
+    JournalPhase,
+    StepRecord,
+    StepState,
+    TransactionRecord,
+)
+from zfsyncd.tx.errors import describe_error
 from zfsyncd.tx.progress import ProgressSink
 from zfsyncd.tx.retry import RetryPolicy
-from zfsyncd.tx.steps.base import JsonDict, Step, StepContext
+from zfsyncd.tx.steps.base import JsonDict, Step, StepContext, build_step
 
 log = logging.getLogger(__name__)
 
@@ -59,22 +67,11 @@ class StepLog(Protocol):
 class StepCancelled(Exception):
     """The running step was stopped on request (cancel, timeout, shutdown)."""
 
+    kind = "cancelled"
+
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def describe_error(error: BaseException) -> str:
-    return str(error) or type(error).__name__
-
-
-def error_kind(error: BaseException) -> str:
-    kind = getattr(error, "kind", None)
-    if isinstance(kind, str):
-        return kind
-    if isinstance(error, StepCancelled):
-        return "cancelled"
-    return type(error).__name__
 
 
 class _StepFailure(Exception):
@@ -98,8 +95,22 @@ class PlannedStep:
         return dict(self.record.undo_data or {})
 
 
+def planned_steps(record: TransactionRecord) -> list[PlannedStep]:
+    """The stored steps of `record`, rebuilt from their kinds and arguments."""
+    return [PlannedStep(s.idx, build_step(s.kind, s.args), s) for s in record.steps]
+
+
+def steps_to_undo(plan: Sequence[PlannedStep]) -> list[PlannedStep]:
+    """The steps an undo must look at, in the order they ran: every step that started
+    (completed, failed part-way, or cut off by a crash) and is not undone yet."""
+    started = (StepState.COMPLETED, StepState.FAILED, StepState.RUNNING)
+    return [p for p in plan if p.record.state in started]
+
+
 @dataclass
-class RollbackOutcome:
+class UndoOutcome:
+    """How an undo ended; its `summary` is what a transaction stores as `rollback_outcome`."""
+
     undone: list[int] = field(default_factory=list)
     failed: int | None = None  # the step whose undo failed; the ones before it were left
     error: BaseException | None = None
@@ -121,7 +132,7 @@ class RollbackOutcome:
 class ExecutionOutcome:
     error: BaseException | None = None
     failed_step: int | None = None
-    rollback: RollbackOutcome | None = None
+    undo: UndoOutcome | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -147,7 +158,7 @@ class Executor:
         self._cancel_reason: str | None = None
 
     def cancel(self, reason: str) -> None:
-        """Stop the running step; the executor then rolls back what was done."""
+        """Stop the running step; the executor then undoes what was done."""
         self._cancel_reason = reason
         if self._current is not None and not self._current.done():
             self._current.cancel()
@@ -159,7 +170,8 @@ class Executor:
         ctx: StepContext,
         sink: ProgressSink | None = None,
     ) -> ExecutionOutcome:
-        """Run every PENDING step in order; on failure roll back and say what happened."""
+        """Run every PENDING step in order; on failure undo what was done and say what
+        happened."""
         sink = sink or ProgressSink()
         done: list[PlannedStep] = [p for p in plan if p.record.state is StepState.COMPLETED]
         for planned in plan:
@@ -170,10 +182,8 @@ class Executor:
             except _StepFailure as failure:
                 # the failed step may have half-happened (a partial receive): undo it too
                 planned = _with_undo_data(planned, failure.before)
-                rollback = await self.rollback(tx_id, [*done, planned], ctx, sink)
-                return ExecutionOutcome(
-                    error=failure.error, failed_step=planned.idx, rollback=rollback
-                )
+                undo = await self.undo(tx_id, [*done, planned], ctx, sink)
+                return ExecutionOutcome(error=failure.error, failed_step=planned.idx, undo=undo)
             done.append(_with_undo_data(planned, undo_data))
         return ExecutionOutcome()
 
@@ -240,18 +250,19 @@ class Executor:
         finally:
             self._current = None
 
-    async def rollback(
+    async def undo(
         self,
         tx_id: str,
         done: Sequence[PlannedStep],
         ctx: StepContext,
         sink: ProgressSink | None = None,
-    ) -> RollbackOutcome:
+    ) -> UndoOutcome:
         """Undo `done` in reverse order. Stops at the first undo that keeps failing: undoing
         what came before it could pull the ground from under it (a dataset whose snapshot
         could not be removed)."""
         sink = sink or ProgressSink()
-        outcome = RollbackOutcome()
+        outcome = UndoOutcome()
+        # the detail keeps its key "rollback" (the name before undo): the journal is unchanged
         await self.store.journal(tx_id, None, JournalPhase.TX, JournalEvent.INTENT,
                                  detail={"rollback": [p.idx for p in reversed(done)]})  # fmt: skip
         for planned in reversed(done):

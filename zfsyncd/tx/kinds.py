@@ -10,17 +10,22 @@ declarations.
 
 The plan is built at prepare time, from the parameters stored at create time and the
 transaction's id (names the steps make carry it), so a retry can build a fresh plan from
-the same parameters.
+the same parameters. A plan may read the transactions stored so far (`PlanContext`): the
+rollback transaction (zfsyncd/tx/rollback.py) is planned from the steps of the one it
+undoes. A kind whose transactions relate to earlier ones says what `create` records of that
+(the description, the datasets, the `rolls_back` link) with an `admit` hook (`Admitting`);
+the engine itself knows no kind by name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
+from zfsyncd.store import TransactionStore
 from zfsyncd.tx.errors import PlanError
 from zfsyncd.tx.steps.base import JsonDict, Step, StepContext
 
@@ -37,6 +42,26 @@ class Plan:
         for step in self.steps:
             found |= step.datasets()
         return found
+
+
+@dataclass(kw_only=True)
+class PlanContext(StepContext):
+    """What a plan may read: what a step may use, and the transactions stored so far. A
+    plan only reads; it changes neither ZFS nor the store."""
+
+    transactions: TransactionStore
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What `create` records of a request besides its parameters and options."""
+
+    #: one line for a person (shown while CREATED)
+    description: str
+    #: the datasets the request names
+    datasets: set[str]
+    #: the completed transaction this one undoes (a rollback transaction)
+    rolls_back: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,10 +106,28 @@ class TxKind(Protocol):
         """The datasets the request names (recorded at create time)."""
         ...
 
-    async def plan(self, ctx: StepContext, params: JsonDict) -> Plan:
+    async def plan(self, ctx: PlanContext, params: JsonDict) -> Plan:
         """Check the request against real ZFS state and build its steps; PlanError if it
         cannot be done. Must not change anything."""
         ...
+
+
+@runtime_checkable
+class Admitting(Protocol):
+    """A kind whose `create` records what it reads from earlier transactions (a rollback
+    transaction: the description and datasets of the one it undoes, and the link to it).
+    Kinds without `admit` are recorded from `describe` and `datasets`."""
+
+    async def admit(self, transactions: TransactionStore, params: JsonDict) -> Admission:
+        """What to record for the request; a TxError (or ValidationError) refuses it."""
+        ...
+
+
+async def admission(kind: TxKind, transactions: TransactionStore, params: JsonDict) -> Admission:
+    """What `create` records for a request of `kind`."""
+    if isinstance(kind, Admitting):
+        return await kind.admit(transactions, params)
+    return Admission(kind.describe(params), kind.datasets(params))
 
 
 TX_KINDS: dict[str, TxKind] = {}

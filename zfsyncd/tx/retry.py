@@ -2,7 +2,7 @@
 
 `do` is retried only for errors classed transient (a busy dataset, a lost connection): a
 permanent error would only fail again. `undo` is retried for any error, because every undo
-is idempotent (it reads ZFS before it acts), and a rollback that gives up early leaves ZFS
+is idempotent (it reads ZFS before it acts), and an undo that gives up early leaves ZFS
 half-changed.
 """
 

@@ -1,0 +1,356 @@
+"""The life of a transaction, the same for every kind:
+
+    create -> prepare -> execute -> (COMPLETED | FAILED | CANCELLED)
+
+- create stores the request (type and parameters) as CREATED; nothing is checked against
+  ZFS yet beyond the request's own validity.
+- prepare builds the plan from real ZFS state, refuses what cannot be done, stores the
+  steps with their size estimates, and takes the dataset locks (waiting in the priority
+  queue, or failing fast). Nothing on disk has changed when it returns.
+- execute runs the steps in a task of the manager's own (not inside the state machine's
+  callbacks); `wait` awaits the end. A timeout stops it as a cancel does.
+- cancel stops it before or while it runs (what was done is undone); retry makes a new
+  transaction of a FAILED or CANCELLED one's request.
+
+Every call is recorded in the audit log with who asked and how it ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from zfsyncd.invalid import problems
+from zfsyncd.store import StepSpec, TransactionRecord, TxState
+from zfsyncd.tx.cleanup import DeferredCleanups
+from zfsyncd.tx.core import SYSTEM, Caller, EngineCore
+from zfsyncd.tx.errors import (
+    InvalidTransitionError,
+    PlanError,
+    TxError,
+    describe_error,
+    error_kind,
+)
+from zfsyncd.tx.executor import ExecutionOutcome, Executor, planned_steps
+from zfsyncd.tx.kinds import admission, kind_of
+from zfsyncd.tx.machine import TransactionMachine
+from zfsyncd.tx.progress import ProgressSink
+from zfsyncd.zfs.errors import ZfsError
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_REASON = "timed out"
+#: what a refused request or a cancel before it ran stores as its undo's outcome
+NOTHING_CHANGED = "nothing to undo: nothing was changed"
+#: the errors that refuse a request or a plan (as opposed to a bug)
+REFUSALS = (TxError, ZfsError, ValidationError, ValueError)
+
+
+@dataclass
+class _Run:
+    executor: Executor
+    task: asyncio.Task[None]
+
+
+class Lifecycle:
+    def __init__(
+        self,
+        core: EngineCore,
+        deferred: DeferredCleanups,
+        sinks: Callable[[TransactionRecord], ProgressSink] | None = None,
+    ) -> None:
+        self.core = core
+        self.deferred = deferred
+        self._sinks = sinks or (lambda _tx: ProgressSink())
+        self._runs: dict[str, _Run] = {}
+        #: started transactions waiting in the lock queue (see `start`)
+        self._queued: dict[str, asyncio.Task[None]] = {}
+
+    async def get(self, tx_id: str) -> TransactionRecord:
+        return await self.core.get(tx_id)
+
+    async def create(
+        self,
+        type: str,
+        params: Mapping[str, Any],
+        *,
+        caller: Caller = SYSTEM,
+        priority: int = 0,
+        timeout: float | None = None,
+        tags: Sequence[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+        retry_of: str | None = None,
+    ) -> TransactionRecord:
+        """Store a request as a CREATED transaction. Bad parameters are refused here."""
+        core = self.core
+        try:
+            admitted = await admission(kind_of(type, core.kinds), core.store, dict(params))
+        except REFUSALS as exc:
+            await core.record("create", f"refused: {describe_error(exc)}", caller, None, type=type)
+            raise _as_plan_error(exc) from exc
+        record = await core.store.create_transaction(
+            type,
+            description=admitted.description,
+            uid=caller.uid,
+            priority=priority,
+            timeout=timeout,
+            tags=tags,
+            metadata=metadata,
+            params=params,
+            datasets=admitted.datasets,
+            rolls_back=admitted.rolls_back,
+            retry_of=retry_of,
+        )
+        core.notify(record.id, record.state)
+        await core.record("create", "ok", caller, record.id, type=type)
+        return record
+
+    async def prepare(
+        self, tx_id: str, *, wait: bool = True, caller: Caller = SYSTEM
+    ) -> TransactionRecord:
+        """Validate against ZFS, plan, estimate and lock. A refusal ends the transaction
+        FAILED (nothing on disk changed) and is raised to the caller."""
+        machine, record = await self._plan_steps(tx_id, caller)
+        return await self._lock(machine, record, wait=wait, caller=caller)
+
+    async def _plan_steps(
+        self, tx_id: str, caller: Caller
+    ) -> tuple[TransactionMachine, TransactionRecord]:
+        """The first half of prepare: the plan, checked against ZFS and stored; the record
+        as stored with it."""
+        core = self.core
+        record = await core.get(tx_id)
+        machine = core.machine(record)
+        if not machine.can("prepare"):
+            raise InvalidTransitionError(tx_id, "be prepared", record.state.value)
+        ctx = core.plan_context(tx_id)
+        try:
+            plan = await kind_of(record.type, core.kinds).plan(ctx, dict(record.params))
+            specs = [
+                StepSpec(s.kind, s.to_json(), s.describe(), await s.estimate(ctx))
+                for s in plan.steps
+            ]
+        except REFUSALS as exc:
+            await self._refuse(machine, "prepare", exc, caller)
+            raise _as_plan_error(exc) from exc
+        await core.store.replace_steps(tx_id, specs)
+        return machine, await core.store.replace_datasets(tx_id, plan.datasets())
+
+    async def _lock(
+        self,
+        machine: TransactionMachine,
+        record: TransactionRecord,
+        *,
+        wait: bool,
+        caller: Caller,
+    ) -> TransactionRecord:
+        """The second half of prepare: the dataset locks (waiting in the queue, or not)."""
+        core, tx_id = self.core, machine.tx_id
+        try:
+            await core.locks.acquire(tx_id, record.datasets, priority=record.priority, wait=wait)
+        except TxError as exc:
+            await self._refuse(machine, "prepare", exc, caller)
+            raise
+        try:
+            await machine.move("prepare")
+        except BaseException:
+            core.locks.release(tx_id)
+            raise
+        await core.record("prepare", "ok", caller, tx_id, steps=len(record.steps))
+        return await core.get(tx_id)
+
+    async def _refuse(
+        self, machine: TransactionMachine, action: str, exc: BaseException, caller: Caller
+    ) -> None:
+        await machine.move("fail", error=describe_error(exc), error_kind=error_kind(exc),
+                           rollback_outcome=NOTHING_CHANGED)  # fmt: skip
+        await self.core.record(action, f"refused: {describe_error(exc)}", caller, machine.tx_id)
+
+    async def execute(self, tx_id: str, *, caller: Caller = SYSTEM) -> TransactionRecord:
+        """Start a PREPARED transaction; returns at once (see `wait`)."""
+        core = self.core
+        record = await core.get(tx_id)
+        machine = core.machine(record)
+        if not machine.can("execute"):
+            raise InvalidTransitionError(tx_id, "be executed", record.state.value)
+        if tx_id not in core.locks.holders():  # prepared before a restart: locks are in memory
+            await core.locks.acquire(tx_id, record.datasets, priority=record.priority)
+        try:
+            await machine.move("execute")
+        except BaseException:
+            core.locks.release(tx_id)
+            raise
+        await core.record("execute", "started", caller, tx_id)
+        executor = core.executor()
+        task = asyncio.create_task(self._run(await core.get(tx_id), machine, executor, caller))
+        self._runs[tx_id] = _Run(executor, task)
+        return await core.get(tx_id)
+
+    async def wait(self, tx_id: str) -> TransactionRecord:
+        """The transaction once it has ended (at once if it already has)."""
+        queued = self._queued.get(tx_id)
+        if queued is not None:  # waits for its locks; once granted, it runs
+            await asyncio.gather(asyncio.shield(queued), return_exceptions=True)
+        run = self._runs.get(tx_id)
+        if run is not None:
+            await asyncio.shield(run.task)
+        return await self.core.get(tx_id)
+
+    async def submit(
+        self,
+        type: str,
+        params: Mapping[str, Any],
+        *,
+        wait_for_locks: bool = True,
+        caller: Caller = SYSTEM,
+        **options: Any,
+    ) -> TransactionRecord:
+        """create + prepare + execute; returns once it is running (a refusal raises)."""
+        record = await self.create(type, params, caller=caller, **options)
+        await self.prepare(record.id, wait=wait_for_locks, caller=caller)
+        return await self.execute(record.id, caller=caller)
+
+    async def start(
+        self, tx_id: str, *, wait_for_locks: bool = True, caller: Caller = SYSTEM
+    ) -> TransactionRecord:
+        """Plan a CREATED transaction and run it, without waiting in the lock queue here.
+
+        A refusal of the plan (or, when `wait_for_locks` is false, a busy dataset) raises
+        at once, so the caller hears what was wrong. When its datasets are busy and it may
+        wait, it stays CREATED, queued, and runs as soon as it is granted its locks (a
+        cancel takes it out of the queue); this returns at once either way."""
+        machine, record = await self._plan_steps(tx_id, caller)
+        # no await between this check and the acquire in _lock: another start cannot slip
+        # in between, so "grantable" still holds when the locks are taken
+        if not wait_for_locks or self.core.locks.can_grant(record.datasets):
+            await self._lock(machine, record, wait=wait_for_locks, caller=caller)
+            return await self.execute(tx_id, caller=caller)
+        self._queued[tx_id] = asyncio.create_task(self._run_when_granted(machine, record, caller))
+        return record
+
+    async def _run_when_granted(
+        self, machine: TransactionMachine, record: TransactionRecord, caller: Caller
+    ) -> None:
+        try:
+            await self._lock(machine, record, wait=True, caller=caller)
+            await self.execute(machine.tx_id, caller=caller)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # recorded in the transaction and the audit log by the calls above
+            log.exception("%s: could not start after waiting for its locks", machine.tx_id)
+        finally:
+            self._queued.pop(machine.tx_id, None)
+
+    async def _run(
+        self,
+        record: TransactionRecord,
+        machine: TransactionMachine,
+        executor: Executor,
+        caller: Caller,
+    ) -> None:
+        core, tx_id = self.core, record.id
+        sink = self._sinks(record)
+        ctx = core.context(tx_id, sink)
+        timer = None
+        if record.timeout is not None:
+            timer = asyncio.get_running_loop().call_later(
+                record.timeout, executor.cancel, TIMEOUT_REASON
+            )
+        try:
+            outcome = await executor.run(tx_id, planned_steps(record), ctx, sink)
+            if timer is not None:
+                timer.cancel()
+            if outcome.succeeded:
+                await self.deferred.finalize(await core.get(tx_id), ctx)
+                await machine.move("complete")
+                await core.record("execute", "completed", caller, tx_id)
+                return
+            await self._end_failed(machine, outcome, caller)
+        finally:
+            core.locks.release(tx_id)
+            self._runs.pop(tx_id, None)
+
+    async def _end_failed(
+        self, machine: TransactionMachine, outcome: ExecutionOutcome, caller: Caller
+    ) -> None:
+        """A run that did not succeed ends CANCELLED (on request) or FAILED (an error or a
+        timeout), with what its undo did; an undo left unfinished waits as a cleanup."""
+        tx_id, undo = machine.tx_id, outcome.undo
+        summary = undo.summary() if undo else "nothing to undo"
+        if undo is not None and not undo.complete:
+            await self.deferred.defer_undo(tx_id, summary)
+        error = outcome.error or RuntimeError("failed")
+        timed_out = str(error) == TIMEOUT_REASON
+        cancelled = outcome.cancelled and not timed_out
+        kind = "timeout" if timed_out else error_kind(error)
+        text = f"step {outcome.failed_step}: {describe_error(error)}"
+        await machine.move("cancel" if cancelled else "fail", error=text, error_kind=kind,
+                           rollback_outcome=summary)  # fmt: skip
+        await self.core.record("execute", "cancelled" if cancelled else f"failed: {text}",
+                               caller, tx_id, rollback=summary)  # fmt: skip
+
+    async def cancel(
+        self, tx_id: str, *, caller: Caller = SYSTEM, wait: bool = True
+    ) -> TransactionRecord:
+        """Cancel before or while executing; while executing, the running step is stopped
+        and everything done so far is undone. With `wait=False` a running one is only told
+        to stop (its undo may take long; its state says when it has ended)."""
+        core = self.core
+        record = await core.get(tx_id)
+        run = self._runs.get(tx_id)
+        if run is not None:
+            who = f"uid {caller.uid}" if caller.uid is not None else (caller.name or "zfsyncd")
+            run.executor.cancel(f"cancelled by {who}")
+            if wait:
+                await asyncio.shield(run.task)
+            return await core.get(tx_id)
+        queued = self._queued.pop(tx_id, None)
+        if queued is not None:  # waiting in the lock queue: leave it, then cancel below
+            queued.cancel()
+            await asyncio.gather(queued, return_exceptions=True)
+            record = await core.get(tx_id)
+        machine = core.machine(record)
+        if not machine.can("cancel"):
+            raise InvalidTransitionError(tx_id, "be cancelled", record.state.value)
+        await machine.move("cancel", error="cancelled before it ran", error_kind="cancelled",
+                           rollback_outcome=NOTHING_CHANGED)  # fmt: skip
+        core.locks.release(tx_id)
+        await core.record("cancel", "ok", caller, tx_id)
+        return await core.get(tx_id)
+
+    async def retry(self, tx_id: str, *, caller: Caller = SYSTEM) -> TransactionRecord:
+        """A new CREATED transaction with the same request as the FAILED or CANCELLED `tx_id`
+        (of any kind: a failed rollback transaction makes a new one, linked to the same
+        original)."""
+        original = await self.core.get(tx_id)
+        if original.state not in (TxState.FAILED, TxState.CANCELLED):
+            raise InvalidTransitionError(tx_id, "be retried", original.state.value)
+        record = await self.create(
+            original.type, original.params, caller=caller, priority=original.priority,
+            timeout=original.timeout, tags=original.tags, metadata=original.metadata,
+            retry_of=tx_id,
+        )  # fmt: skip
+        await self.core.record("retry", "ok", caller, record.id, retry_of=tx_id)
+        return record
+
+    async def shutdown(self, reason: str = "zfsyncd is stopping") -> None:
+        """Stop running transactions: each running step is stopped and what was done undone,
+        so no transaction is left half-done by a clean stop. Queued ones are cancelled."""
+        for tx_id in list(self._queued):
+            await self.cancel(tx_id)
+        for run in list(self._runs.values()):
+            run.executor.cancel(reason)
+        await asyncio.gather(*(r.task for r in list(self._runs.values())), return_exceptions=True)
+
+
+def _as_plan_error(exc: BaseException) -> TxError:
+    if isinstance(exc, TxError):
+        return exc
+    if isinstance(exc, ValidationError):
+        return PlanError(f"invalid request: {problems(exc)}")
+    return PlanError(describe_error(exc))

@@ -1,0 +1,55 @@
+"""Recovery at start: every transaction a stopped (or killed) zfsyncd left unfinished is
+brought to a safe end, from its journal and the real ZFS state, and the audit log says how.
+"""
+
+from __future__ import annotations
+
+from zfsyncd.store import StepState, TransactionRecord, TxState
+from zfsyncd.tx.cleanup import DeferredCleanups
+from zfsyncd.tx.core import RECOVERY
+from zfsyncd.tx.executor import planned_steps, steps_to_undo
+
+
+async def recover(cleanup: DeferredCleanups) -> list[TransactionRecord]:
+    """Steps all done: finish (finalize) and complete; otherwise undo what was done (a step
+    with an intent but no result included: its undo reads ZFS and does nothing when the
+    step never happened) and fail with the reason.
+
+    Transactions that had not begun (CREATED or PREPARED: queued, nothing changed) are
+    cancelled: whoever asked for them is gone, and work that starts by itself long after
+    it was asked for is not what an administrator expects."""
+    core = cleanup.core
+    recovered = []
+    for record in await core.store.list(state=[TxState.CREATED, TxState.PREPARED], limit=None):
+        await core.machine(record).move(
+            "cancel", error="zfsyncd stopped before it ran", error_kind="interrupted",
+            rollback_outcome="nothing to undo: nothing was changed",
+        )  # fmt: skip
+        await core.record("recover", "cancelled: it had not begun", RECOVERY, record.id)
+        recovered.append(await core.get(record.id))
+    for record in await core.store.list(state=TxState.EXECUTING, limit=None):
+        await _end(cleanup, record)
+        recovered.append(await core.get(record.id))
+    return recovered
+
+
+async def _end(cleanup: DeferredCleanups, record: TransactionRecord) -> None:
+    """Bring one transaction left EXECUTING to its end."""
+    core = cleanup.core
+    machine = core.machine(record)
+    ctx = core.context(record.id)
+    plan = planned_steps(record)
+    if plan and all(p.record.state is StepState.COMPLETED for p in plan):
+        await cleanup.finalize(record, ctx)
+        await machine.move("complete")
+        await core.record("recover", "completed: every step had finished", RECOVERY, record.id)
+        return
+    running = [p.idx for p in plan if p.record.state is StepState.RUNNING]
+    where = f"while step {running[0]} was running" if running else "between steps"
+    outcome = await core.executor().undo(record.id, steps_to_undo(plan), ctx)
+    if not outcome.complete:
+        await cleanup.defer_undo(record.id, outcome.summary())
+    text = f"interrupted: zfsyncd stopped {where}; undone at restart"
+    await machine.move("fail", error=text, error_kind="interrupted",
+                       rollback_outcome=outcome.summary())  # fmt: skip
+    await core.record("recover", f"rolled back: {outcome.summary()}", RECOVERY, record.id)

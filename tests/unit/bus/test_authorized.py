@@ -162,29 +162,31 @@ async def test_cancelling_another_users_transaction_needs_more() -> None:
         assert log.touched() == ["record", "cancel"]
 
 
-async def test_the_transaction_objects_cancel_asks_polkit_first() -> None:
-    for owner, action in ((ME, Action.SNAPSHOT), (SOMEONE_ELSE, Action.CANCEL_OTHER_USER)):
-        log = Log()
-        cancelled: list[tuple[str, Caller]] = []
+@pytest.mark.parametrize(
+    ("owner", "action"), [(ME, Action.SNAPSHOT), (SOMEONE_ELSE, Action.CANCEL_OTHER_USER)]
+)
+async def test_the_transaction_objects_cancel_asks_polkit_first(owner: int, action: str) -> None:
+    log = Log()
+    cancelled: list[tuple[str, Caller]] = []
 
-        async def cancel(tx_id: str, caller: Caller) -> None:
-            assert log.asked(), "cancelled before polkit answered"
-            cancelled.append((tx_id, caller))
+    async def cancel(tx_id: str, caller: Caller) -> None:
+        assert log.asked(), "cancelled before polkit answered"
+        cancelled.append((tx_id, caller))
 
-        obj = TransactionObject(
-            _record(owner), signal_rate=4.0, cancel=cancel, authority=FakeAuthority(log)
-        )
-        (method,) = _methods(obj)
-        await method.fn(obj)
-        assert log.asked() == [Action.READ, action]
-        assert cancelled == [("t_1", Caller(uid=ME, name=":1.5"))]
-        refused = TransactionObject(
-            _record(owner), signal_rate=4.0, cancel=cancel,
-            authority=FakeAuthority(Log(), allow={Action.READ}),
-        )  # fmt: skip
-        with pytest.raises(BusCallError):
-            await method.fn(refused)
-        assert len(cancelled) == 1
+    obj = TransactionObject(
+        _record(owner), signal_rate=4.0, cancel=cancel, authority=FakeAuthority(log)
+    )
+    (method,) = _methods(obj)
+    await method.fn(obj)
+    assert log.asked() == [Action.READ, action]
+    assert cancelled == [("t_1", Caller(uid=ME, name=":1.5"))]
+    refused = TransactionObject(
+        _record(owner), signal_rate=4.0, cancel=cancel,
+        authority=FakeAuthority(Log(), allow={Action.READ}),
+    )  # fmt: skip
+    with pytest.raises(BusCallError):
+        await method.fn(refused)
+    assert len(cancelled) == 1
 
 
 class Careless(AuthorizedInterface):

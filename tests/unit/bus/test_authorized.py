@@ -7,8 +7,6 @@ interface names no polkit action cannot be constructed or exported.
 """
 
 # no `from __future__ import annotations`: dbus-fast reads `-> None` at class creation
-import time
-from dataclasses import dataclass, field
 from typing import Any, cast
 
 import pytest
@@ -16,17 +14,16 @@ from dbus_fast.service import ServiceInterface, dbus_method
 from dbus_fast.signature import get_signature_tree
 
 import zfsyncd.ops  # noqa: F401 - registers the kinds whose methods are generated
+from tests.unit.bus.fakes import ME, SOMEONE_ELSE, FakeAuthority, FakeService, Log
+from tests.unit.bus.fakes import record as _record
 from zfsyncd.api.names import Action, ErrorName
 from zfsyncd.bus.authorized import Authority, AuthorizedInterface, authorized, require_declared
 from zfsyncd.bus.errors import BusCallError
 from zfsyncd.bus.kind_methods import manager_object
 from zfsyncd.bus.manager_object import ManagerObject
 from zfsyncd.bus.transaction_object import TransactionObject
-from zfsyncd.store import TransactionRecord, TxState
 from zfsyncd.tx.kinds import TX_KINDS
 from zfsyncd.tx.manager import Caller
-
-ME, SOMEONE_ELSE = 1000, 1001
 
 #: what each hand-written Manager method asks polkit, in order (the record is a snapshot
 #: transaction of uid ME); the generated ones ask for their kind's action
@@ -42,59 +39,6 @@ HAND_WRITTEN = {
     "Cleanup": [Action.MANAGE],
 }
 SAMPLE = {"s": "t_1", "as": ["tank"], "a{sv}": {}, "d": 1.0}
-
-
-def _record(uid: int = ME) -> TransactionRecord:
-    now = time.time()
-    return TransactionRecord(
-        id="t_1", type="snapshot", state=TxState.EXECUTING, uid=uid, created_at=now,
-        updated_at=now,
-    )  # fmt: skip
-
-
-@dataclass
-class Log:
-    entries: list[tuple[str, str]] = field(default_factory=list)
-
-    def asked(self) -> list[str]:
-        return [what for who, what in self.entries if who == "polkit"]
-
-    def touched(self) -> list[str]:
-        return [what for who, what in self.entries if who == "service"]
-
-
-@dataclass
-class FakeAuthority:
-    """polkit that says yes to the actions in `allow` (all when None), and records."""
-
-    log: Log
-    allow: set[str] | None = None
-
-    async def authorize(self, action: str) -> Caller:
-        if self.allow is not None and action not in self.allow:
-            raise BusCallError(ErrorName.NOT_AUTHORIZED, f"not authorized: {action}")
-        self.log.entries.append(("polkit", action))
-        return Caller(uid=ME, name=":1.5")
-
-
-class FakeService:
-    """Records every use; a use before polkit answered fails the test."""
-
-    version = "test"
-
-    def __init__(self, log: Log, owner: int = ME) -> None:
-        self._log, self._owner = log, owner
-
-    def active_paths(self) -> list[str]:
-        return []
-
-    def __getattr__(self, name: str) -> Any:
-        async def used(*args: Any) -> Any:
-            assert self._log.asked(), f"service.{name} was called before polkit answered"
-            self._log.entries.append(("service", name))
-            return _record(self._owner) if name == "record" else []
-
-        return used
 
 
 def _methods(iface: ServiceInterface) -> list[Any]:

@@ -43,6 +43,7 @@ from typing import IO, Any, NoReturn, TypeVar
 
 import click
 from click.shell_completion import CompletionItem
+from pydantic import BaseModel
 
 from .agent import tty_agent
 from .client import (
@@ -80,6 +81,10 @@ EPILOG = (
 # --- running a command -------------------------------------------------------------------
 
 
+#: what a command prints with --json
+Json = BaseModel | list[Any] | dict[str, Any]
+
+
 class Output:
     """Where a command's results and errors go."""
 
@@ -101,6 +106,15 @@ class Output:
                     }
                 }
             )
+
+    def result(self, value: Json, for_a_person: Callable[[], object]) -> int:
+        """A command's result: one JSON document of `value` with --json, else what
+        `for_a_person` prints. Exit 0."""
+        if self.json:
+            dump_json(value)
+        else:
+            for_a_person()
+        return ExitCode.OK
 
 
 Body = Callable[[ZfsyncClient, Output], Awaitable[int]]
@@ -166,22 +180,16 @@ async def wait_for(zc: ZfsyncClient, out: Output, tx_id: str) -> TransactionDeta
 
 
 def report(out: Output, tx: TransactionDetail) -> int:
-    if out.json:
-        dump_json(tx)
-    elif tx.state == TxState.COMPLETED:
-        click.echo(outcome_line(tx))
-    else:
-        click.echo(f"zfsyncctl: {outcome_line(tx)}", err=True)
-    return ExitCode.OK if tx.state == TxState.COMPLETED else ExitCode.TRANSACTION_FAILED
+    """How a transaction ended; exit 0 if it COMPLETED, 1 if not (a failure on stderr)."""
+    completed = tx.state == TxState.COMPLETED
+    line = outcome_line(tx) if completed else f"zfsyncctl: {outcome_line(tx)}"
+    out.result(tx, lambda: click.echo(line, err=not completed))
+    return ExitCode.OK if completed else ExitCode.TRANSACTION_FAILED
 
 
 async def started(zc: ZfsyncClient, out: Output, tx: StartedTransaction, wait: bool) -> int:
     if not wait:
-        if out.json:
-            dump_json(tx)
-        else:
-            click.echo(tx.id)
-        return ExitCode.OK
+        return out.result(tx, lambda: click.echo(tx.id))
     return report(out, await wait_for(zc, out, tx.id))
 
 
@@ -268,11 +276,7 @@ def status(json_output: bool, no_ask_password: bool) -> None:
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         st = await zc.get_status()
-        if out.json:
-            dump_json(st)
-        else:
-            render_status(out.console, st)
-        return ExitCode.OK
+        return out.result(st, lambda: render_status(out.console, st))
 
     run(json_output, no_ask_password, body)
 
@@ -319,11 +323,7 @@ def transaction_list(
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         rows = await zc.list_transactions(tx_filter)
-        if out.json:
-            dump_json(rows)
-        else:
-            render_transactions(out.console, rows)
-        return ExitCode.OK
+        return out.result(rows, lambda: render_transactions(out.console, rows))
 
     run(json_output, no_ask_password, body)
 
@@ -339,11 +339,7 @@ def transaction_show(tx_id: str, json_output: bool, no_ask_password: bool) -> No
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         tx = await zc.get_transaction(tx_id)
-        if out.json:
-            dump_json(tx)
-        else:
-            render_transaction(out.console, tx)
-        return ExitCode.OK
+        return out.result(tx, lambda: render_transaction(out.console, tx))
 
     run(json_output, no_ask_password, body)
 
@@ -390,11 +386,10 @@ def transaction_rollback(
 
     async def finish(zc: ZfsyncClient, out: Output, target: str) -> int:
         outcome = await zc.finish_rollback(target)
-        if out.json:
-            dump_json({"id": target, "outcome": outcome})
-        else:
-            click.echo(f"transaction {target}: {outcome}")
-        return ExitCode.OK
+        return out.result(
+            {"id": target, "outcome": outcome},
+            lambda: click.echo(f"transaction {target}: {outcome}"),
+        )
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         if tx_id is None:
@@ -426,11 +421,7 @@ def transaction_cancel(tx_id: str, json_output: bool, no_ask_password: bool) -> 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         await zc.cancel(tx_id)
         tx = await wait_for(zc, out, tx_id)  # the daemon returns before the undo is done
-        if out.json:
-            dump_json(tx)
-        else:
-            click.echo(outcome_line(tx))
-        return ExitCode.OK
+        return out.result(tx, lambda: click.echo(outcome_line(tx)))
 
     run(json_output, no_ask_password, body)
 
@@ -464,11 +455,10 @@ def transaction_cleanup(older_than: float, json_output: bool, no_ask_password: b
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         removed = await zc.cleanup(older_than)
-        if out.json:
-            dump_json({"removed": removed, "older_than": older_than})
-        else:
-            click.echo(f"removed {removed} finished transaction{'s' * (removed != 1)}")
-        return ExitCode.OK
+        return out.result(
+            {"removed": removed, "older_than": older_than},
+            lambda: click.echo(f"removed {removed} finished transaction{'s' * (removed != 1)}"),
+        )
 
     run(json_output, no_ask_password, body)
 
@@ -561,11 +551,7 @@ def snapshot_list(
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         rows = await zc.list_snapshots(datasets, options)
-        if out.json:
-            dump_json(rows)
-        else:
-            render_snapshots(out.console, rows)
-        return ExitCode.OK
+        return out.result(rows, lambda: render_snapshots(out.console, rows))
 
     run(json_output, no_ask_password, body)
 

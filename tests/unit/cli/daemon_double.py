@@ -38,7 +38,7 @@ from zfsyncd.api.names import (
     ErrorName,
     transaction_path,
 )
-from zfsyncd.api.records import Record, SnapshotRow, StepInfo, TransactionSummary
+from zfsyncd.api.records import DaemonStatus, Record, SnapshotRow, StepInfo, TransactionSummary
 from zfsyncd.api.signatures import declared_signature, option_signatures
 from zfsyncd.bus.kind_methods import option_keys
 from zfsyncd.bus.options import ListSnapshotsOptions, WaitOptions
@@ -66,17 +66,12 @@ def record_keys(model: type[Record]) -> dict[str, str]:
 TX_KEYS = record_keys(TransactionSummary)
 STEP_KEYS = record_keys(StepInfo)
 SNAPSHOT_KEYS = record_keys(SnapshotRow)
-STATUS: dict[str, Variant] = {
-    "version": Variant("s", "0.1.0-double"),
-    "backend": Variant("s", "memory"),
-    "started": Variant("d", 1_700_000_000.0),
-    "pools": Variant("as", ["tank", "backup"]),
-    "active": Variant("u", 1),
-    "queued": Variant("u", 0),
-    "max_parallel": Variant("u", 4),
-    "pending_cleanups": Variant("u", 0),
-    "transactions": Variant("u", 12),
-}
+_STATUS_VALUES: dict[str, Any] = {
+    "version": "0.1.0-double", "backend": "memory", "started": 1_700_000_000.0,
+    "pools": ["tank", "backup"], "active": 1, "queued": 0, "max_parallel": 4,
+    "pending_cleanups": 0, "transactions": 12,
+}  # fmt: skip
+STATUS = {k: Variant(record_keys(DaemonStatus)[k], v) for k, v in _STATUS_VALUES.items()}
 
 
 def all_option_keys(kinds: Mapping[str, TxKind]) -> dict[str, Mapping[str, tuple[str, ...]]]:

@@ -4,6 +4,7 @@ disagrees, one line a problem, so a test shows every problem at once."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
@@ -70,3 +71,27 @@ def named_actions(kinds: Mapping[str, TxKind]) -> set[str]:
 def policy_disagreements(kinds: Mapping[str, TxKind], policy: Path = POLICY) -> list[str]:
     missing = named_actions(kinds) - policy_actions(policy)
     return [f"{action}: not declared in {policy.name}" for action in sorted(missing)]
+
+
+#: "name sig" in the XML's comments: `uid u`, `steps aa{sv}`, `properties a{ss}`
+_KEY = re.compile(r"\b(\w+) (aa\{sv\}|a\{sv\}|a\{ss\}|as|[sobdiutxnqy])(?![\w{])")
+
+
+def documented_keys(method: str, xml: Path = XML) -> dict[str, str]:
+    """The keys the comment just above `<method name="method">` names, with signatures."""
+    found = re.search(rf'<!--((?:(?!-->).)*)-->\s*<method name="{method}">', xml.read_text(), re.S)
+    return dict(_KEY.findall(found.group(1))) if found else {}
+
+
+def comment_disagreements(
+    expected: Mapping[str, Mapping[str, tuple[str, ...]]], xml: Path = XML
+) -> list[str]:
+    """Method -> key -> the signatures it may have: each key documented with one of them."""
+    problems = []
+    for method, keys in expected.items():
+        documented = documented_keys(method, xml)
+        for key, allowed in keys.items():
+            if documented.get(key) not in allowed:
+                problems.append(f"{method}: {key} is documented as {documented.get(key)}, "
+                                f"not {' or '.join(allowed)}")  # fmt: skip
+    return problems

@@ -14,8 +14,13 @@ from pydantic import BaseModel
 
 import zfsyncctl.client as client
 import zfsyncd.ops  # noqa: F401 - registers the kinds
-from tests.unit.bus.api_checks import policy_disagreements, xml_disagreements
-from zfsyncd.api.signatures import option_signatures
+from tests.unit.bus.api_checks import (
+    comment_disagreements,
+    policy_disagreements,
+    xml_disagreements,
+)
+from zfsyncd.api.records import DaemonStatus, Record, SnapshotRow, StepInfo, TransactionDetail
+from zfsyncd.api.signatures import declared_signature, option_signatures
 from zfsyncd.bus import options
 from zfsyncd.bus.kind_methods import option_keys
 from zfsyncd.tx.kinds import TX_KINDS
@@ -62,3 +67,24 @@ def test_the_clients_option_signatures_agree_with_the_daemon(
     for key, signature in model.SIGNATURES.items():
         assert signature in daemon[key], (method, key, signature, daemon[key])
     assert sorted(model.model_fields) == sorted(model.SIGNATURES), method
+
+
+def _record_keys(model: type[Record]) -> dict[str, tuple[str, ...]]:
+    return {name: (declared_signature(model, name),) for name in model.model_fields}
+
+
+def test_the_xml_comments_document_every_record_key_and_option() -> None:
+    """The comments are for people, but they are what a client author reads first."""
+    expected: dict[str, Mapping[str, tuple[str, ...]]] = {
+        "GetStatus": _record_keys(DaemonStatus),
+        "GetTransaction": {**_record_keys(TransactionDetail), **_record_keys(StepInfo)},
+        "ListSnapshots": {
+            **_record_keys(SnapshotRow),
+            **option_signatures(options.ListSnapshotsOptions),
+        },
+        "ListTransactions": option_signatures(TransactionQuery),
+        "Rollback": option_signatures(options.WaitOptions),
+        "Retry": option_signatures(options.WaitOptions),
+        **{k.method.name: option_keys(k, k.method) for k in TX_KINDS.values() if k.method},
+    }
+    assert comment_disagreements(expected) == []

@@ -112,7 +112,7 @@ def manager_class(kinds: Mapping[str, TxKind] | None = None) -> type[ManagerObje
     return type("ManagerObject", (ManagerObject,), generated)
 
 
-def manager_object(
+def build_manager(
     service: BusService, authority: Authority, kinds: Mapping[str, TxKind] | None = None
 ) -> ManagerObject:
     return manager_class(kinds)(service, authority)

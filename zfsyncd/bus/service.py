@@ -27,7 +27,7 @@ from zfsyncd.bus import payloads
 from zfsyncd.bus.authority import PolkitAuthority
 from zfsyncd.bus.authorized import require_declared
 from zfsyncd.bus.caller import remember_call
-from zfsyncd.bus.kind_methods import manager_object
+from zfsyncd.bus.kind_methods import build_manager
 from zfsyncd.bus.options import ListSnapshotsOptions, TxOptions, WaitOptions
 from zfsyncd.bus.transaction_object import TransactionObject
 from zfsyncd.ops.snapshot_list import list_snapshots
@@ -60,7 +60,7 @@ class BusService:
         self.finished_linger = finished_linger
         self.authority = PolkitAuthority(bus, manager.audit)
         self.objects: dict[str, TransactionObject] = {}
-        self.manager_object = manager_object(self, self.authority)
+        self.manager_object = build_manager(self, self.authority)
         self._events: asyncio.Queue[tuple[str, TxState]] = asyncio.Queue()
         self._consumer: asyncio.Task[None] | None = None
         self._unexports: dict[str, asyncio.TimerHandle] = {}

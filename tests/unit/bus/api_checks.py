@@ -16,7 +16,7 @@ from dbus_fast.service import ServiceInterface
 from tests.unit.bus.fakes import FakeAuthority, FakeService, Log
 from zfsyncd.api.names import MANAGER_IFACE, Action
 from zfsyncd.bus.authorized import declared_action
-from zfsyncd.bus.kind_methods import manager_object
+from zfsyncd.bus.kind_methods import build_manager
 from zfsyncd.tx.kinds import TxKind
 
 REPO = Path(__file__).resolve().parents[3]
@@ -30,7 +30,7 @@ RESOLVED = {Action.READ, Action.CANCEL_OTHER_USER}
 def manager(kinds: Mapping[str, TxKind] | None = None) -> ServiceInterface:
     """The Manager as the daemon builds it (the service and polkit stood in for)."""
     log = Log()
-    return manager_object(cast(Any, FakeService(log)), FakeAuthority(log), kinds)
+    return build_manager(cast(Any, FakeService(log)), FakeAuthority(log), kinds)
 
 
 def _shape(method: intr.Method) -> tuple[list[tuple[str, str]], list[str]]:

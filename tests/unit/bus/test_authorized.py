@@ -19,7 +19,7 @@ from tests.unit.bus.fakes import record as _record
 from zfsyncd.api.names import Action, ErrorName
 from zfsyncd.bus.authorized import Authority, AuthorizedInterface, authorized, require_declared
 from zfsyncd.bus.errors import BusCallError
-from zfsyncd.bus.kind_methods import manager_object
+from zfsyncd.bus.kind_methods import build_manager
 from zfsyncd.bus.manager_object import ManagerObject
 from zfsyncd.bus.transaction_object import TransactionObject
 from zfsyncd.tx.kinds import TX_KINDS
@@ -50,7 +50,7 @@ def _sample_args(method: Any) -> list[Any]:
 
 
 def _manager(log: Log, authority: FakeAuthority, owner: int = ME) -> ManagerObject:
-    return manager_object(cast(Any, FakeService(log, owner)), authority)
+    return build_manager(cast(Any, FakeService(log, owner)), authority)
 
 
 def _expected() -> dict[str, list[str]]:

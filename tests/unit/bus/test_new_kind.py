@@ -23,7 +23,7 @@ from tests.unit.bus.api_checks import policy_disagreements, xml_disagreements
 from tests.unit.bus.fakes import ME, FakeAuthority, FakeService, Log
 from tests.unit.cli.daemon_double import all_option_keys
 from zfsyncd.api.names import MANAGER_IFACE, MANAGER_PATH, Action, ErrorName, transaction_path
-from zfsyncd.bus.kind_methods import manager_object
+from zfsyncd.bus.kind_methods import build_manager
 from zfsyncd.bus.options import TxOptions
 from zfsyncd.tx.kinds import TX_KINDS, BusMethod, Plan, TxKind
 from zfsyncd.tx.manager import Caller
@@ -77,7 +77,7 @@ async def daemon(private_bus: str, widget: TxKind) -> AsyncIterator[Daemon]:
     log = Log()
     service = FakeService(log)
     bus = await MessageBus(bus_address=private_bus).connect()
-    bus.export(MANAGER_PATH, manager_object(cast(Any, service), FakeAuthority(log)))
+    bus.export(MANAGER_PATH, build_manager(cast(Any, service), FakeAuthority(log)))
     yield Daemon(private_bus, bus, service)
     bus.disconnect()
 

@@ -27,6 +27,7 @@ from dbus_fast.service import ServiceInterface, dbus_method, dbus_signal
 from zfsyncd.bus.connection import connect
 from zfsyncd.bus.transaction_object import TransactionObject
 from zfsyncd.store import StepRecord, StepState, TransactionRecord, TxState
+from zfsyncd.tx.manager import Caller
 from zfsyncd.zfs.models import TransferProgress
 
 IFACE = "org.zfsync.BenchEcho"
@@ -98,7 +99,7 @@ async def main(mode: str) -> None:
         bus.export(PATH, Bare())
     else:
         bus = await connect()
-        tx = TransactionObject(_record(), signal_rate=4.0, cancel=_no_cancel)
+        tx = TransactionObject(_record(), signal_rate=4.0, cancel=_no_cancel, authority=_NoOne())
         tx.tracker.step_started(0, "send")
         bus.export(TX_PATH, tx)
         bus.export(PATH, Zfsyncd(tx))
@@ -106,8 +107,15 @@ async def main(mode: str) -> None:
     await bus.wait_for_disconnect()  # type: ignore[no-untyped-call]
 
 
-async def _no_cancel(tx_id: str) -> None:
+async def _no_cancel(tx_id: str, caller: Caller) -> None:
     raise RuntimeError("not here")
+
+
+class _NoOne:
+    """The benchmark's Cancel is never called: no one is authorized."""
+
+    async def authorize(self, action: str) -> Caller:
+        raise RuntimeError("no calls that need polkit here")
 
 
 if __name__ == "__main__":

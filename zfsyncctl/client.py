@@ -55,7 +55,9 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class _Options(BaseModel):
-    """An options dictionary of the API; fields left None are not sent (daemon default)."""
+    """An options dictionary of the API; fields left None are not sent (daemon default).
+    The daemon derives the keys it takes from its declarations; tests/unit/bus/
+    test_declarations.py fails when these disagree with them."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     #: field name -> D-Bus signature of its value
@@ -106,11 +108,13 @@ class DestroyOptions(_Options):
         "any_name": "b",
         "priority": "i",
         "timeout": "d",
+        "tags": "as",
         "wait_for_locks": "b",
     }
     any_name: bool | None = None
     priority: int | None = None
     timeout: float | None = None
+    tags: list[str] = Field(default_factory=list)
     wait_for_locks: bool | None = None
 
 

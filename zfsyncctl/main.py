@@ -1,4 +1,4 @@
-"""zfsyncctl: the command line of zfsyncd (click -> client.py -> render.py / progress.py).
+"""zfsyncctl: the command line of zfsyncd (click -> command.py, client.py -> render.py).
 
 Commands
     status
@@ -36,15 +36,12 @@ document {"error": {...}} on stdout. ZFSYNCCTL_DEBUG=1 shows tracebacks of inter
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
-from collections.abc import Awaitable, Callable
-from typing import IO, Any, NoReturn, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 from click.shell_completion import CompletionItem
 
-from .agent import tty_agent
 from .client import (
     DestroyOptions,
     ListSnapshotsOptions,
@@ -53,14 +50,12 @@ from .client import (
     TransactionFilter,
     ZfsyncClient,
 )
-from .errors import ClientError, DaemonUnavailableError, InternalError, NotFoundError
-from .exitcodes import EXIT_CODE_HELP, ExitCode
-from .models import Finished, StartedTransaction, TransactionDetail, TxState
+from .command import Output, report, run, started, wait_for
+from .errors import ClientError, NotFoundError
+from .exitcodes import EXIT_CODE_HELP
+from .models import TxState
 from .params import DURATION, SINCE, USER_PROPERTY
-from .progress import choose_view
 from .render import (
-    dump_json,
-    make_console,
     outcome_line,
     render_snapshots,
     render_status,
@@ -75,114 +70,6 @@ EPILOG = (
     + "\n".join(f"  {int(code):>3}  {text}" for code, text in EXIT_CODE_HELP.items())
     + "\n  130  interrupted (a transaction being waited for goes on)"
 )
-
-
-# --- running a command -------------------------------------------------------------------
-
-
-class Output:
-    """Where a command's results and errors go."""
-
-    def __init__(self, json_output: bool) -> None:
-        self.json = json_output
-        self.console = make_console()
-        self.waiting_for: str | None = None
-
-    def error(self, err: ClientError) -> None:
-        click.echo(f"zfsyncctl: {err.message}", err=True)
-        if self.json:
-            dump_json(
-                {
-                    "error": {
-                        "kind": type(err).__name__,
-                        "dbus_name": err.dbus_name,
-                        "message": err.message,
-                        "exit_code": int(err.exit_code),
-                    }
-                }
-            )
-
-
-Body = Callable[[ZfsyncClient, Output], Awaitable[int]]
-
-
-def wants_interactive(no_ask_password: bool, stdin: IO[str] | None = None) -> bool:
-    """Let polkit ask for a password (ALLOW_INTERACTIVE_AUTHORIZATION) when a person can
-    answer: stdin is a terminal, and --no-ask-password was not given (as systemctl does)."""
-    stream = sys.stdin if stdin is None else stdin
-    return not no_ask_password and stream is not None and stream.isatty()
-
-
-def run(json_output: bool, no_ask_password: bool, body: Body) -> NoReturn:
-    """Connect, run `body`, and exit with its code or the code of the error it raised."""
-    out = Output(json_output)
-    interactive = wants_interactive(no_ask_password)
-
-    async def main() -> int:
-        async with await ZfsyncClient.connect(interactive=interactive) as zc:
-            return await body(zc, out)
-
-    try:
-        with tty_agent(interactive):
-            code = asyncio.run(main())
-    except ClientError as e:
-        out.error(e)
-        code = e.exit_code
-    except KeyboardInterrupt:
-        if out.waiting_for:
-            click.echo(
-                f"zfsyncctl: stopped waiting; transaction {out.waiting_for} goes on "
-                f"(zfsyncctl transaction cancel {out.waiting_for} stops it)",
-                err=True,
-            )
-        code = 130
-    except Exception as e:
-        if os.environ.get("ZFSYNCCTL_DEBUG"):
-            raise
-        out.error(InternalError(f"internal error: {type(e).__name__}: {e}"))
-        code = ExitCode.INTERNAL
-    sys.exit(int(code))
-
-
-async def wait_for(zc: ZfsyncClient, out: Output, tx_id: str) -> TransactionDetail:
-    """Watch `tx_id` with a progress display until it ends; its final state."""
-    view = choose_view(json_output=out.json)
-    out.waiting_for = tx_id
-    try:
-        async with zc.watch(tx_id) as watch:
-            last = watch.state
-            view.start(last)
-            async for event in watch.events():
-                view.update(event)
-                if isinstance(event, Finished):
-                    last = last.model_copy(update={"state": event.state, "error": event.error})
-    finally:
-        view.stop()
-    out.waiting_for = None  # only once it ended: on Ctrl-C, run() names what goes on
-    try:
-        return await zc.get_transaction(tx_id)
-    except DaemonUnavailableError:
-        return last  # it ended, and we know how: that is enough
-
-
-def report(out: Output, tx: TransactionDetail) -> int:
-    if out.json:
-        dump_json(tx)
-    elif tx.state == TxState.COMPLETED:
-        click.echo(outcome_line(tx))
-    else:
-        click.echo(f"zfsyncctl: {outcome_line(tx)}", err=True)
-    return ExitCode.OK if tx.state == TxState.COMPLETED else ExitCode.TRANSACTION_FAILED
-
-
-async def started(zc: ZfsyncClient, out: Output, tx: StartedTransaction, wait: bool) -> int:
-    if not wait:
-        if out.json:
-            dump_json(tx)
-        else:
-            click.echo(tx.id)
-        return ExitCode.OK
-    return report(out, await wait_for(zc, out, tx.id))
 
 
 # --- shared options ----------------------------------------------------------------------
@@ -268,11 +155,7 @@ def status(json_output: bool, no_ask_password: bool) -> None:
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         st = await zc.get_status()
-        if out.json:
-            dump_json(st)
-        else:
-            render_status(out.console, st)
-        return ExitCode.OK
+        return out.result(st, lambda: render_status(out.console, st))
 
     run(json_output, no_ask_password, body)
 
@@ -319,11 +202,7 @@ def transaction_list(
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         rows = await zc.list_transactions(tx_filter)
-        if out.json:
-            dump_json(rows)
-        else:
-            render_transactions(out.console, rows)
-        return ExitCode.OK
+        return out.result(rows, lambda: render_transactions(out.console, rows))
 
     run(json_output, no_ask_password, body)
 
@@ -339,11 +218,7 @@ def transaction_show(tx_id: str, json_output: bool, no_ask_password: bool) -> No
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         tx = await zc.get_transaction(tx_id)
-        if out.json:
-            dump_json(tx)
-        else:
-            render_transaction(out.console, tx)
-        return ExitCode.OK
+        return out.result(tx, lambda: render_transaction(out.console, tx))
 
     run(json_output, no_ask_password, body)
 
@@ -390,11 +265,10 @@ def transaction_rollback(
 
     async def finish(zc: ZfsyncClient, out: Output, target: str) -> int:
         outcome = await zc.finish_rollback(target)
-        if out.json:
-            dump_json({"id": target, "outcome": outcome})
-        else:
-            click.echo(f"transaction {target}: {outcome}")
-        return ExitCode.OK
+        return out.result(
+            {"id": target, "outcome": outcome},
+            lambda: click.echo(f"transaction {target}: {outcome}"),
+        )
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         if tx_id is None:
@@ -426,11 +300,7 @@ def transaction_cancel(tx_id: str, json_output: bool, no_ask_password: bool) -> 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         await zc.cancel(tx_id)
         tx = await wait_for(zc, out, tx_id)  # the daemon returns before the undo is done
-        if out.json:
-            dump_json(tx)
-        else:
-            click.echo(outcome_line(tx))
-        return ExitCode.OK
+        return out.result(tx, lambda: click.echo(outcome_line(tx)))
 
     run(json_output, no_ask_password, body)
 
@@ -464,11 +334,10 @@ def transaction_cleanup(older_than: float, json_output: bool, no_ask_password: b
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         removed = await zc.cleanup(older_than)
-        if out.json:
-            dump_json({"removed": removed, "older_than": older_than})
-        else:
-            click.echo(f"removed {removed} finished transaction{'s' * (removed != 1)}")
-        return ExitCode.OK
+        return out.result(
+            {"removed": removed, "older_than": older_than},
+            lambda: click.echo(f"removed {removed} finished transaction{'s' * (removed != 1)}"),
+        )
 
     run(json_output, no_ask_password, body)
 
@@ -561,11 +430,7 @@ def snapshot_list(
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         rows = await zc.list_snapshots(datasets, options)
-        if out.json:
-            dump_json(rows)
-        else:
-            render_snapshots(out.console, rows)
-        return ExitCode.OK
+        return out.result(rows, lambda: render_snapshots(out.console, rows))
 
     run(json_output, no_ask_password, body)
 

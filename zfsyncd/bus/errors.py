@@ -57,8 +57,8 @@ F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
 def bus_errors(method: F) -> F:
-    """For a D-Bus method handler (under @dbus_method): whatever it raises goes back to the
-    caller as `as_bus_error` words it. functools.wraps keeps the signature and annotations
+    """For a D-Bus method handler (@authorized applies it): whatever it raises goes back to
+    the caller as `as_bus_error` words it. functools.wraps keeps the signature and annotations
     dbus-fast reads."""
 
     @functools.wraps(method)

@@ -1,13 +1,15 @@
 """The Manager on the bus: /org/zfsync/Daemon1, org.zfsync.Daemon1.Manager.
 
-Each method asks polkit first (the action in dbus/org.zfsync.Daemon1.xml), checks its
-options, and hands over to the service (service.py), which speaks to the engine. Errors come
-back as org.zfsync.Error.* with the engine's own words.
+The methods that manage transactions are written here; the ones that start a transaction
+of some type are generated from the types' declarations (kind_methods.py). Each method
+declares its polkit action (@authorized), checks its options and hands over to the service
+(service.py), which speaks to the engine. Errors come back as org.zfsync.Error.* with the
+engine's own words.
 """
 
 # no `from __future__ import annotations`: dbus-fast reads the annotations at class
 # creation, and a postponed `-> None` would reach it as the string "None"
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from dbus_fast import Variant
 from dbus_fast.annotations import (
@@ -19,18 +21,21 @@ from dbus_fast.annotations import (
     DBusUInt32,
 )
 from dbus_fast.constants import PropertyAccess
-from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
+from dbus_fast.service import dbus_method, dbus_property, dbus_signal
 
 from zfsyncd.api.names import MANAGER_IFACE, Action
-from zfsyncd.bus.errors import bus_errors
-from zfsyncd.bus.options import (
-    DestroySnapshotsOptions,
-    ListSnapshotsOptions,
-    SnapshotOptions,
-    TransactionFilter,
-    WaitOptions,
-    parse,
+from zfsyncd.api.signatures import option_signatures
+from zfsyncd.bus.authorized import (
+    Authority,
+    AuthorizedInterface,
+    action_of_type,
+    authorized,
+    authorized_caller,
+    cancel_action,
 )
+from zfsyncd.bus.options import ListSnapshotsOptions, WaitOptions, checked, parse
+from zfsyncd.tx.manager import Caller
+from zfsyncd.tx.queries import TransactionQuery
 
 if TYPE_CHECKING:
     from zfsyncd.bus.service import BusService
@@ -40,92 +45,75 @@ DictList = Annotated[list[dict[str, Variant]], DBusSignature("aa{sv}")]
 PathList = Annotated[list[str], DBusSignature("ao")]
 
 
-class ManagerObject(ServiceInterface):
-    def __init__(self, service: "BusService") -> None:
-        super().__init__(MANAGER_IFACE)
+async def _retry_action(iface: "ManagerObject", _reader: Caller, id: str, _options: object) -> str:
+    record = await iface._service.record(id)
+    return action_of_type(record.type)
+
+
+async def _cancel_action(iface: "ManagerObject", reader: Caller, id: str) -> str:
+    record = await iface._service.record(id)
+    return cancel_action(record.type, record.uid, reader)
+
+
+class ManagerObject(AuthorizedInterface):
+    def __init__(self, service: "BusService", authority: Authority) -> None:
         self._service = service
+        super().__init__(MANAGER_IFACE, authority)
 
     # ------------------------------------------------------------------ reading
 
     @dbus_method()
-    @bus_errors
+    @authorized(Action.READ)
     async def GetStatus(self) -> DBusDict:  # D-Bus member names are CamelCase
-        await self._service.authorize(Action.READ)
         return await self._service.status()
 
     @dbus_method()
-    @bus_errors
+    @authorized(Action.READ)
     async def ListTransactions(self, filter: DBusDict) -> DictList:
-        await self._service.authorize(Action.READ)
-        wanted = parse(TransactionFilter, filter, "ListTransactions")
-        return await self._service.list_transactions(wanted)
+        wanted = checked(option_signatures(TransactionQuery), filter, "ListTransactions")
+        return await self._service.list_transactions(TransactionQuery.parse(wanted))
 
     @dbus_method()
-    @bus_errors
+    @authorized(Action.READ)
     async def GetTransaction(self, id: DBusStr) -> DBusDict:
-        await self._service.authorize(Action.READ)
         return await self._service.transaction_details(id)
 
     @dbus_method()
-    @bus_errors
+    @authorized(Action.READ)
     async def ListSnapshots(self, datasets: StrList, options: DBusDict) -> DictList:
-        await self._service.authorize(Action.READ)
         opts = parse(ListSnapshotsOptions, options, "ListSnapshots")
         return await self._service.list_snapshots(datasets, opts)
 
     # ------------------------------------------------------------------ changing
 
     @dbus_method()
-    @bus_errors
-    async def Snapshot(self, datasets: StrList, options: DBusDict) -> DBusObjectPath:
-        caller = await self._service.authorize(Action.SNAPSHOT)
-        opts = parse(SnapshotOptions, options, "Snapshot")
-        params: dict[str, Any] = {
-            "datasets": datasets,
-            "recursive": opts.recursive,
-            "hold": opts.hold,
-            "properties": opts.properties,
-        }
-        return await self._service.start_transaction("snapshot", params, opts, caller)
-
-    @dbus_method()
-    @bus_errors
-    async def DestroySnapshots(self, snapshots: StrList, options: DBusDict) -> DBusObjectPath:
-        caller = await self._service.authorize(Action.SNAPSHOT)
-        opts = parse(DestroySnapshotsOptions, options, "DestroySnapshots")
-        params = {"snapshots": snapshots, "any_name": opts.any_name}
-        return await self._service.start_transaction("destroy-snapshots", params, opts, caller)
-
-    @dbus_method()
-    @bus_errors
+    @authorized(Action.ROLLBACK)
     async def Rollback(self, id: DBusStr, options: DBusDict) -> DBusObjectPath:
-        caller = await self._service.authorize(Action.ROLLBACK)
-        return await self._service.rollback(id, parse(WaitOptions, options, "Rollback"), caller)
+        opts = parse(WaitOptions, options, "Rollback")
+        return await self._service.rollback(id, opts, authorized_caller())
 
     @dbus_method()
-    @bus_errors
+    @authorized(Action.ROLLBACK)
     async def FinishRollback(self, id: DBusStr) -> DBusStr:
-        caller = await self._service.authorize(Action.ROLLBACK)
-        return await self._service.manager.finish_rollback(id, caller=caller)
+        return await self._service.finish_rollback(id, authorized_caller())
 
     @dbus_method()
-    @bus_errors
+    @authorized(_retry_action)
     async def Retry(self, id: DBusStr, options: DBusDict) -> DBusObjectPath:
-        caller = await self._service.authorize(await self._service.action_for(id))
-        return await self._service.retry(id, parse(WaitOptions, options, "Retry"), caller)
+        opts = parse(WaitOptions, options, "Retry")
+        return await self._service.retry(id, opts, authorized_caller())
 
     @dbus_method()
-    @bus_errors
+    @authorized(_cancel_action)
     async def Cancel(self, id: DBusStr) -> None:
-        await self._service.cancel(id)
+        await self._service.cancel(id, authorized_caller())
 
     @dbus_method()
-    @bus_errors
+    @authorized(Action.MANAGE)
     async def Cleanup(self, older_than: DBusDouble) -> DBusUInt32:
-        caller = await self._service.authorize(Action.MANAGE)
         if not older_than >= 0:
             raise ValueError(f"older_than must be 0 or more seconds, not {older_than}")
-        return await self._service.manager.cleanup_finished(older_than, caller=caller)
+        return await self._service.cleanup(older_than, authorized_caller())
 
     # ------------------------------------------------------------------ signals, properties
 

@@ -1,36 +1,31 @@
 """The a{sv} options of the Manager's methods, checked key by key.
 
-Each key has the D-Bus signature(s) it may arrive as (dbus/org.zfsync.Daemon1.xml); an
-unknown key or a value of another type is refused with InvalidArgument naming it, before
-anything else happens. Numbers may arrive as any integer type where a count is meant, and
-as an integer or a double where seconds are meant (clients differ in what they send).
+Each key has the D-Bus signature(s) it may arrive as, derived from its field's type
+(zfsyncd.api.signatures; dbus/org.zfsync.Daemon1.xml documents them); an unknown key or a
+value of another type is refused with InvalidArgument naming it, before anything else
+happens. Numbers may arrive as any integer type where a count is meant, and as an integer
+or a double where seconds are meant (clients differ in what they send).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 from dbus_fast import Variant
 from pydantic import BaseModel, ConfigDict, Field
 
 from zfsyncd.api.names import ErrorName
+from zfsyncd.api.signatures import option_signatures
 from zfsyncd.bus.errors import BusCallError
 
-INTEGER = ("i", "u", "x", "t", "n", "q", "y")
-SECONDS = ("d", *INTEGER)
+Signatures = Mapping[str, tuple[str, ...]]
 
 
 class TxOptions(BaseModel):
-    """What every method that starts a transaction takes."""
+    """What every method that starts a transaction takes, beside its request's own keys."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    SIGNATURES: ClassVar[Mapping[str, tuple[str, ...]]] = {
-        "priority": INTEGER,
-        "timeout": SECONDS,
-        "tags": ("as",),
-        "wait_for_locks": ("b",),
-    }
 
     priority: int = Field(default=0, ge=-1000, le=1000)
     timeout: float | None = Field(default=None, gt=0)
@@ -41,68 +36,26 @@ class TxOptions(BaseModel):
         return {"priority": self.priority, "timeout": self.timeout, "tags": self.tags}
 
 
-class SnapshotOptions(TxOptions):
-    SIGNATURES = {
-        **TxOptions.SIGNATURES,
-        "recursive": ("b",),
-        "hold": ("b",),
-        "properties": ("a{ss}",),
-    }
-
-    recursive: bool = False
-    hold: bool = False
-    properties: dict[str, str] = Field(default_factory=dict)
-
-
-class DestroySnapshotsOptions(TxOptions):
-    SIGNATURES = {**TxOptions.SIGNATURES, "any_name": ("b",)}
-
-    any_name: bool = False
-
-
 class WaitOptions(BaseModel):
     """Rollback and Retry: the new transaction may wait for its datasets, or not."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    SIGNATURES: ClassVar[Mapping[str, tuple[str, ...]]] = {"wait_for_locks": ("b",)}
 
     wait_for_locks: bool = True
 
 
 class ListSnapshotsOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    SIGNATURES: ClassVar[Mapping[str, tuple[str, ...]]] = {"recursive": ("b",), "any_name": ("b",)}
 
     recursive: bool = True
     any_name: bool = False
 
 
-class TransactionFilter(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    SIGNATURES: ClassVar[Mapping[str, tuple[str, ...]]] = {
-        "states": ("as",),
-        "type": ("s",),
-        "since": SECONDS,
-        "limit": INTEGER,
-        "active": ("b",),
-        "rollback_pending": ("b",),
-    }
-
-    states: list[str] = Field(default_factory=list)
-    type: str | None = None
-    since: float | None = None
-    limit: int = Field(default=100, ge=0)
-    active: bool = False
-    #: only those whose undo could not finish when they ended (it waits in the cleanup queue)
-    rollback_pending: bool = False
-
-
 M = TypeVar("M", bound=BaseModel)
 
 
-def parse(model: type[M], options: Mapping[str, Variant], what: str) -> M:
-    """`options` as `model`, or InvalidArgument naming the first key that is wrong."""
-    signatures: Mapping[str, tuple[str, ...]] = getattr(model, "SIGNATURES", {})
+def checked(signatures: Signatures, options: Mapping[str, Variant], what: str) -> dict[str, Any]:
+    """The values of `options`, or InvalidArgument naming the first key that is wrong."""
     values: dict[str, Any] = {}
     for key, variant in options.items():
         allowed = signatures.get(key)
@@ -118,4 +71,9 @@ def parse(model: type[M], options: Mapping[str, Variant], what: str) -> M:
                 f"not {variant.signature}",
             )
         values[key] = variant.value
-    return model.model_validate(values)
+    return values
+
+
+def parse(model: type[M], options: Mapping[str, Variant], what: str) -> M:
+    """`options` as `model` (its fields are the keys), checked key by key first."""
+    return model.model_validate(checked(option_signatures(model), options, what))

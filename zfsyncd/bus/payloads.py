@@ -1,11 +1,15 @@
-"""Records as the a{sv} dictionaries of the D-Bus API (dbus/org.zfsync.Daemon1.xml)."""
+"""The engine's records as the a{sv} dictionaries of the D-Bus API: as the models of
+zfsyncd.api.records, which declare each key's signature, turned into a{sv} by `as_dict`."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from dbus_fast import Variant
 
 from zfsyncd.api.names import NO_UID, transaction_path
-from zfsyncd.ops.snapshot_list import SnapshotRow
+from zfsyncd.api.records import Record, StepInfo, TransactionDetail, TransactionSummary
+from zfsyncd.api.signatures import declared_signature
 from zfsyncd.store import StepRecord, StepState, TransactionRecord, TxState
 from zfsyncd.tx.progress import ProgressReading
 
@@ -30,49 +34,73 @@ def stored_progress(record: TransactionRecord) -> ProgressReading:
     return ProgressReading(percent, finished, total, 0.0, -1.0, -1)
 
 
+def as_dict(record: Record) -> Dict:
+    """Any record of the API as its a{sv}, each value with the signature its field declares
+    (a list of records nests as aa{sv})."""
+    model = type(record)
+    return {
+        name: Variant(declared_signature(model, name), _value(getattr(record, name)))
+        for name in model.model_fields
+    }
+
+
+def _value(value: object) -> object:
+    if isinstance(value, Record):
+        return as_dict(value)
+    if isinstance(value, list):
+        return [_value(v) for v in value]
+    return value
+
+
+def _summary_fields(
+    record: TransactionRecord, progress: ProgressReading | None, rollback_pending: bool
+) -> dict[str, Any]:
+    reading = progress or stored_progress(record)
+    return {
+        "id": record.id,
+        "path": transaction_path(record.id),
+        "type": record.type,
+        "state": record.state.value,
+        "description": record.description or "",
+        "uid": uid_value(record.uid),
+        "priority": record.priority,
+        "created": record.created_at,
+        "updated": record.updated_at,
+        "finished": record.finished_at or 0.0,
+        "error": record.error or "",
+        "error_kind": record.error_kind or "",
+        "rollback_outcome": record.rollback_outcome or "",
+        "rolls_back": record.rolls_back or "",
+        "retry_of": record.retry_of or "",
+        "tags": list(record.tags),
+        "datasets": list(record.datasets),
+        "percent": reading.percent,
+        "bytes_done": reading.bytes_done,
+        "bytes_total": reading.bytes_total,
+        "rollback_pending": rollback_pending,
+    }
+
+
 def summary(
     record: TransactionRecord,
     progress: ProgressReading | None = None,
     *,
     rollback_pending: bool = False,
 ) -> Dict:
-    reading = progress or stored_progress(record)
-    return {
-        "id": Variant("s", record.id),
-        "path": Variant("o", transaction_path(record.id)),
-        "type": Variant("s", record.type),
-        "state": Variant("s", record.state.value),
-        "description": Variant("s", record.description or ""),
-        "uid": Variant("u", uid_value(record.uid)),
-        "priority": Variant("i", record.priority),
-        "created": Variant("d", record.created_at),
-        "updated": Variant("d", record.updated_at),
-        "finished": Variant("d", record.finished_at or 0.0),
-        "error": Variant("s", record.error or ""),
-        "error_kind": Variant("s", record.error_kind or ""),
-        "rollback_outcome": Variant("s", record.rollback_outcome or ""),
-        "rolls_back": Variant("s", record.rolls_back or ""),
-        "retry_of": Variant("s", record.retry_of or ""),
-        "tags": Variant("as", list(record.tags)),
-        "datasets": Variant("as", list(record.datasets)),
-        "percent": Variant("d", reading.percent),
-        "bytes_done": Variant("t", reading.bytes_done),
-        "bytes_total": Variant("t", reading.bytes_total),
-        "rollback_pending": Variant("b", rollback_pending),
-    }
+    return as_dict(TransactionSummary(**_summary_fields(record, progress, rollback_pending)))
 
 
-def step(record: StepRecord) -> Dict:
-    return {
-        "index": Variant("u", record.idx),
-        "kind": Variant("s", record.kind),
-        "description": Variant("s", record.description or ""),
-        "state": Variant("s", record.state.value),
-        "error": Variant("s", record.error or ""),
-        "started": Variant("d", record.started_at or 0.0),
-        "finished": Variant("d", record.finished_at or 0.0),
-        "estimate": Variant("t", record.bytes_total or 0),
-    }
+def step(record: StepRecord) -> StepInfo:
+    return StepInfo(
+        index=record.idx,
+        kind=record.kind,
+        description=record.description or "",
+        state=record.state.value,
+        error=record.error or "",
+        started=record.started_at or 0.0,
+        finished=record.finished_at or 0.0,
+        estimate=record.bytes_total or 0,
+    )
 
 
 def details(
@@ -81,10 +109,8 @@ def details(
     *,
     rollback_pending: bool = False,
 ) -> Dict:
-    return {
-        **summary(record, progress, rollback_pending=rollback_pending),
-        "steps": Variant("aa{sv}", [step(s) for s in record.steps]),
-    }
+    fields = _summary_fields(record, progress, rollback_pending)
+    return as_dict(TransactionDetail(**fields, steps=[step(s) for s in record.steps]))
 
 
 def steps_property(record: TransactionRecord) -> list[list[object]]:
@@ -92,17 +118,3 @@ def steps_property(record: TransactionRecord) -> list[list[object]]:
     return [
         [s.idx, s.kind, s.description or "", s.state.value, s.error or ""] for s in record.steps
     ]
-
-
-def snapshot(row: SnapshotRow) -> Dict:
-    return {
-        "name": Variant("s", row.name),
-        "dataset": Variant("s", row.dataset),
-        "snapshot": Variant("s", row.snapshot),
-        "guid": Variant("t", row.guid),
-        "created": Variant("d", row.created),
-        "used": Variant("t", row.used),
-        "referenced": Variant("t", row.referenced),
-        "held": Variant("b", row.held),
-        "transaction": Variant("s", row.transaction),
-    }

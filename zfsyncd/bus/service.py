@@ -16,40 +16,29 @@ import logging
 import time
 from collections.abc import Sequence
 
-from dbus_fast import DBusError, NameFlag, RequestNameReply, Variant
+from dbus_fast import NameFlag, RequestNameReply, Variant
 from dbus_fast.aio import MessageBus
+from dbus_fast.service import ServiceInterface
 
 import zfsyncd
-from zfsyncd.api.names import (
-    BUS_NAME,
-    MANAGER_PATH,
-    NO_UID,
-    TRANSACTION_IFACE,
-    Action,
-    transaction_path,
-)
+from zfsyncd.api.names import BUS_NAME, MANAGER_PATH, TRANSACTION_IFACE, transaction_path
+from zfsyncd.api.records import DaemonStatus, SnapshotRow
 from zfsyncd.bus import payloads
-from zfsyncd.bus.caller import UidResolver, allows_interaction, current_call, remember_call
-from zfsyncd.bus.manager_object import ManagerObject
-from zfsyncd.bus.options import ListSnapshotsOptions, TransactionFilter, TxOptions, WaitOptions
-from zfsyncd.bus.polkit import Polkit
+from zfsyncd.bus.authority import PolkitAuthority
+from zfsyncd.bus.authorized import require_declared
+from zfsyncd.bus.caller import remember_call
+from zfsyncd.bus.kind_methods import build_manager
+from zfsyncd.bus.options import ListSnapshotsOptions, TxOptions, WaitOptions
 from zfsyncd.bus.transaction_object import TransactionObject
 from zfsyncd.ops.snapshot_list import list_snapshots
-from zfsyncd.store import ACTIVE_STATES, TransactionRecord, TxState
-from zfsyncd.tx.errors import PlanError
+from zfsyncd.store import TransactionRecord, TxState
+from zfsyncd.tx import queries
 from zfsyncd.tx.manager import Caller, TransactionManager
 from zfsyncd.tx.progress import ProgressReading, ProgressSink
+from zfsyncd.tx.queries import ListedTransaction, TransactionQuery
 from zfsyncd.zfs import names
 
 log = logging.getLogger(__name__)
-
-#: the polkit action that covers each transaction type (cancel and retry reuse it)
-ACTION_OF_TYPE = {
-    "snapshot": Action.SNAPSHOT,
-    "destroy-snapshots": Action.SNAPSHOT,
-    "rollback": Action.ROLLBACK,
-    "rollback-dataset": Action.ROLLBACK,
-}
 
 
 class BusService:
@@ -69,10 +58,9 @@ class BusService:
         self.started = time.time()
         self.signal_rate = signal_rate
         self.finished_linger = finished_linger
-        self.polkit = Polkit(bus)
-        self.uids = UidResolver(bus)
+        self.authority = PolkitAuthority(bus, manager.audit)
         self.objects: dict[str, TransactionObject] = {}
-        self.manager_object = ManagerObject(self)
+        self.manager_object = build_manager(self, self.authority)
         self._events: asyncio.Queue[tuple[str, TxState]] = asyncio.Queue()
         self._consumer: asyncio.Task[None] | None = None
         self._unexports: dict[str, asyncio.TimerHandle] = {}
@@ -83,7 +71,7 @@ class BusService:
     async def start(self) -> None:
         """Export everything and take the bus name (last, so callers find it all there)."""
         self.bus.add_message_handler(remember_call)
-        self.bus.export(MANAGER_PATH, self.manager_object)
+        self._export_checked(MANAGER_PATH, self.manager_object)
         for record in await self.manager.list_active():
             self._export(record)
         self._consumer = asyncio.create_task(self._consume())
@@ -107,32 +95,10 @@ class BusService:
         obj.begin(record)
         return obj.sink()
 
-    # ------------------------------------------------------------------ who may
-
-    async def authorize(self, action: str) -> Caller:
-        """Who calls, if polkit lets them do `action`. A refusal is audited (who tried what)
-        before it is raised; successful reads are not (a desktop polls them)."""
-        msg = current_call()
-        sender = msg.sender or ""
-        uid = await self.uids.uid_of(sender)
-        try:
-            await self.polkit.check(sender, uid, action, interactive=allows_interaction(msg))
-        except DBusError as exc:
-            await self.manager.audit.append(
-                msg.member or "call",
-                f"refused: {exc.text}",
-                uid=uid,
-                caller=sender,
-                detail={"polkit_action": action, "body": _printable(msg.body)},
-            )
-            raise
-        return Caller(uid=uid, name=sender)
-
-    async def action_for(self, tx_id: str) -> str:
-        record = await self.manager.get(tx_id)
-        return ACTION_OF_TYPE.get(record.type, Action.MANAGE)
-
     # ------------------------------------------------------------------ what the methods do
+
+    async def record(self, tx_id: str) -> TransactionRecord:
+        return await self.manager.get(tx_id)
 
     async def start_transaction(
         self, type: str, params: dict[str, object], opts: TxOptions, caller: Caller
@@ -153,86 +119,47 @@ class BusService:
         record = await self.manager.retry(tx_id, caller=caller)
         return await self._run(record, opts.wait_for_locks, caller)
 
-    async def cancel(self, tx_id: str) -> None:
-        record = await self.manager.get(tx_id)
-        msg = current_call()
-        uid = await self.uids.uid_of(msg.sender or "")
-        own = record.uid is not None and record.uid == uid
-        action = ACTION_OF_TYPE.get(record.type, Action.MANAGE) if own else Action.CANCEL_OTHER_USER
-        caller = await self.authorize(action)
+    async def cancel(self, tx_id: str, caller: Caller) -> None:
         # not waiting for the undo: it can outlast a client's call timeout (25 s is usual)
         await self.manager.cancel(tx_id, caller=caller, wait=False)
 
-    async def list_transactions(self, wanted: TransactionFilter) -> list[dict[str, Variant]]:
-        states: list[TxState] = []
-        for state in wanted.states:
-            try:
-                states.append(TxState(state.upper()))
-            except ValueError:
-                known = ", ".join(s.value for s in TxState)
-                raise PlanError(f"unknown state {state!r} (known: {known})") from None
-        if wanted.active:
-            states = [s for s in states if s in ACTIVE_STATES] if states else list(ACTIVE_STATES)
-            if not states:
-                return []
-        pending = await self._rollbacks_pending()
-        if wanted.rollback_pending:
-            chosen = [await self.manager.get(tx_id) for tx_id in sorted(pending, reverse=True)]
-            records = [
-                r for r in chosen
-                if (not states or r.state in states)
-                and (wanted.type is None or r.type == wanted.type)
-                and (wanted.since is None or r.created_at >= wanted.since)
-            ][: wanted.limit or None]  # fmt: skip
-        else:
-            records = await self.manager.list(
-                state=states or None,
-                type=wanted.type,
-                since=wanted.since,
-                limit=wanted.limit or None,
-            )
-        return [
-            payloads.summary(r, self._live_reading(r), rollback_pending=r.id in pending)
-            for r in records
-        ]
+    async def finish_rollback(self, tx_id: str, caller: Caller) -> str:
+        return await self.manager.finish_rollback(tx_id, caller=caller)
 
-    async def _rollbacks_pending(self) -> set[str]:
-        """Transactions whose undo waits in the cleanup queue (it failed when they ended)."""
-        return {
-            item.tx_id
-            for item in await self.manager.cleanups.pending()
-            if item.kind == "finish-rollback" and item.tx_id is not None
-        }
+    async def cleanup(self, older_than: float, caller: Caller) -> int:
+        return await self.manager.cleanup_finished(older_than, caller=caller)
+
+    async def list_transactions(self, query: TransactionQuery) -> list[dict[str, Variant]]:
+        return [self._summary(t) for t in await queries.list_transactions(self.manager, query)]
 
     async def transaction_details(self, tx_id: str) -> dict[str, Variant]:
-        record = await self.manager.get(tx_id)
-        pending = tx_id in await self._rollbacks_pending()
-        return payloads.details(record, self._live_reading(record), rollback_pending=pending)
+        listed = await queries.transaction(self.manager, tx_id)
+        reading = self._live_reading(listed.record)
+        return payloads.details(listed.record, reading, rollback_pending=listed.rollback_pending)
+
+    def _summary(self, listed: ListedTransaction) -> dict[str, Variant]:
+        reading = self._live_reading(listed.record)
+        return payloads.summary(listed.record, reading, rollback_pending=listed.rollback_pending)
 
     async def list_snapshots(
         self, datasets: Sequence[str], opts: ListSnapshotsOptions
     ) -> list[dict[str, Variant]]:
         for dataset in datasets:
             names.check_dataset(dataset)
-        rows = await list_snapshots(
-            self.manager.hosts["local"], datasets, recursive=opts.recursive, any_name=opts.any_name
+        rows: list[SnapshotRow] = await list_snapshots(
+            queries.local_zfs(self.manager),
+            datasets,
+            recursive=opts.recursive,
+            any_name=opts.any_name,
         )
-        return [payloads.snapshot(r) for r in rows]
+        return [payloads.as_dict(r) for r in rows]
 
     async def status(self) -> dict[str, Variant]:
-        active = await self.manager.list_active()
-        pools = [p.name for p in await self.manager.hosts["local"].list(depth=0)]
-        return {
-            "version": Variant("s", self.version),
-            "backend": Variant("s", self.backend),
-            "started": Variant("d", self.started),
-            "pools": Variant("as", pools),
-            "active": Variant("u", sum(1 for r in active if r.state is TxState.EXECUTING)),
-            "queued": Variant("u", sum(1 for r in active if r.state is not TxState.EXECUTING)),
-            "max_parallel": Variant("u", self.manager.locks.max_parallel),
-            "pending_cleanups": Variant("u", len(await self.manager.cleanups.pending())),
-            "transactions": Variant("u", await self.manager.store.count()),
-        }
+        engine = await queries.engine_status(self.manager)
+        status = DaemonStatus(
+            version=self.version, backend=self.backend, started=self.started, **vars(engine)
+        )
+        return payloads.as_dict(status)
 
     def active_paths(self) -> list[str]:
         return sorted(
@@ -251,16 +178,20 @@ class BusService:
         obj = self.objects.get(record.id)
         if obj is not None:
             return obj
-        obj = TransactionObject(record, signal_rate=self.signal_rate, cancel=self._cancel_by_object)
+        obj = TransactionObject(
+            record, signal_rate=self.signal_rate, cancel=self.cancel, authority=self.authority
+        )
         self.objects[record.id] = obj
         path = transaction_path(record.id)
-        self.bus.export(path, obj)
+        self._export_checked(path, obj)
         self.manager_object.TransactionAdded(record.id, path, record.type)
         self.manager_object.emit_properties_changed({"ActiveTransactions": self.active_paths()})
         return obj
 
-    async def _cancel_by_object(self, tx_id: str) -> None:
-        await self.cancel(tx_id)
+    def _export_checked(self, path: str, interface: ServiceInterface) -> None:
+        """Export an interface whose every method declares its polkit action."""
+        require_declared(interface)
+        self.bus.export(path, interface)
 
     def _on_state(self, tx_id: str, state: TxState) -> None:
         self._events.put_nowait((tx_id, state))
@@ -294,9 +225,4 @@ class BusService:
             self.bus.unexport(transaction_path(tx_id), TRANSACTION_IFACE)
 
 
-def _printable(body: Sequence[object]) -> list[str]:
-    """A call's arguments for the audit log (Variants and all, as text, kept short)."""
-    return [repr(arg)[:200] for arg in body]
-
-
-__all__ = ["ACTION_OF_TYPE", "NO_UID", "BusService"]
+__all__ = ["BusService"]

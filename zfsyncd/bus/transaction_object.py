@@ -4,7 +4,7 @@ Its properties are always current (read from the newest record and the progress 
 its signals say what happened. Progress, and the PropertiesChanged for the progress
 properties, go through a Throttle; step, message and state signals are bounded by the
 number of steps and go out at once. The object holds no logic of its own: Cancel is the
-Manager's (service.py), the numbers are tx.progress's.
+Manager's (service.py), with the same polkit actions; the numbers are tx.progress's.
 """
 
 # no `from __future__ import annotations`: dbus-fast reads the annotations at class
@@ -15,13 +15,20 @@ from typing import Annotated
 from dbus_fast.annotations import DBusDouble, DBusInt32, DBusSignature, DBusStr, DBusUInt32
 from dbus_fast.annotations import DBusUInt64 as DBusU64
 from dbus_fast.constants import PropertyAccess
-from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
+from dbus_fast.service import dbus_method, dbus_property, dbus_signal
 
 from zfsyncd.api.names import TRANSACTION_IFACE
 from zfsyncd.bus import payloads
-from zfsyncd.bus.errors import bus_errors
+from zfsyncd.bus.authorized import (
+    Authority,
+    AuthorizedInterface,
+    authorized,
+    authorized_caller,
+    cancel_action,
+)
 from zfsyncd.bus.throttle import Throttle
 from zfsyncd.store import StepState, TransactionRecord
+from zfsyncd.tx.manager import Caller
 from zfsyncd.tx.progress import ProgressReading, ProgressSink, ProgressTracker
 from zfsyncd.zfs.models import TransferProgress
 
@@ -30,15 +37,20 @@ StepsType = Annotated[list[list[object]], DBusSignature("a(ussss)")]
 PROGRESS_PROPERTIES = ("Percent", "BytesDone", "BytesTotal", "Rate", "ETA", "CurrentStep")
 
 
-class TransactionObject(ServiceInterface):
+async def _cancel_action(obj: "TransactionObject", reader: Caller) -> str:
+    return cancel_action(obj.record.type, obj.record.uid, reader)
+
+
+class TransactionObject(AuthorizedInterface):
     def __init__(
         self,
         record: TransactionRecord,
         *,
         signal_rate: float,
-        cancel: Callable[[str], Awaitable[None]],
+        cancel: Callable[[str, Caller], Awaitable[None]],
+        authority: Authority,
     ) -> None:
-        super().__init__(TRANSACTION_IFACE)
+        super().__init__(TRANSACTION_IFACE, authority)
         self.record = record
         self._cancel = cancel
         self.tracker = ProgressTracker([s.bytes_total for s in record.steps])
@@ -112,9 +124,9 @@ class TransactionObject(ServiceInterface):
     # ------------------------------------------------------------- the D-Bus interface
 
     @dbus_method()
-    @bus_errors
+    @authorized(_cancel_action)
     async def Cancel(self) -> None:  # D-Bus member names are CamelCase
-        await self._cancel(self.tx_id)
+        await self._cancel(self.tx_id, authorized_caller())
 
     @dbus_signal()
     def Progress(self) -> ProgressBody:

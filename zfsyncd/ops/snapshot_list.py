@@ -1,30 +1,18 @@
-"""Reading snapshots for a person or a client: zfsyncd's own by default, newest last."""
+"""Reading snapshots for a person or a client: zfsyncd's own by default, newest last.
+
+The rows are the API's records (zfsyncd.api.records.SnapshotRow), as ListSnapshots returns
+them."""
 
 from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
 
-from pydantic import BaseModel, ConfigDict
-
+from zfsyncd.api.records import SnapshotRow
 from zfsyncd.ops.snapshot import PREFIX
 from zfsyncd.store.ids import is_transaction_id
 from zfsyncd.zfs.backend import ZfsBackend
 from zfsyncd.zfs.models import ObjectType, ZfsObject
-
-
-class SnapshotRow(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    dataset: str
-    snapshot: str  # the short name, after the @
-    guid: int
-    created: float
-    used: int
-    referenced: int
-    held: bool  # has at least one hold (any tag)
-    transaction: str  # the zfsyncd transaction that made it, "" if none did
 
 
 def transaction_of(short_name: str) -> str:

@@ -7,10 +7,13 @@ import asyncio
 import pytest
 from dbus_fast import Variant
 
+import zfsyncd.ops  # noqa: F401 - registers the kinds
 from zfsyncd.api.names import ErrorName
 from zfsyncd.bus.errors import BusCallError
-from zfsyncd.bus.options import SnapshotOptions, TransactionFilter, parse
+from zfsyncd.bus.kind_methods import option_keys
+from zfsyncd.bus.options import TxOptions, WaitOptions, checked, parse
 from zfsyncd.bus.throttle import Throttle
+from zfsyncd.tx.kinds import TX_KINDS
 
 
 async def test_a_thousand_pokes_a_second_become_a_few_emissions_of_the_newest_state() -> None:
@@ -41,8 +44,11 @@ async def test_flush_emits_only_what_is_pending() -> None:
 
 
 def test_options_are_checked_key_by_key() -> None:
-    opts = parse(
-        SnapshotOptions,
+    snapshot = TX_KINDS["snapshot"]
+    assert snapshot.method is not None
+    keys = option_keys(snapshot, snapshot.method)
+    given = checked(
+        keys,
         {
             "recursive": Variant("b", True),
             "properties": Variant("a{ss}", {"zfsync:note": "x"}),
@@ -51,17 +57,17 @@ def test_options_are_checked_key_by_key() -> None:
         },
         "Snapshot",
     )
-    assert opts.recursive
+    assert given["recursive"]
+    opts = TxOptions.model_validate({k: given[k] for k in ("priority", "timeout")})
     assert opts.priority == 5
     assert opts.timeout == 30.0
     assert opts.wait_for_locks
     with pytest.raises(BusCallError, match="Snapshot: unknown option 'recursve'") as unknown:
-        parse(SnapshotOptions, {"recursve": Variant("b", True)}, "Snapshot")
+        checked(keys, {"recursve": Variant("b", True)}, "Snapshot")
     assert unknown.value.type == ErrorName.INVALID_ARGUMENT
     with pytest.raises(BusCallError, match="option 'recursive' must be of D-Bus type b, not s"):
-        parse(SnapshotOptions, {"recursive": Variant("s", "yes")}, "Snapshot")
+        checked(keys, {"recursive": Variant("s", "yes")}, "Snapshot")
     with pytest.raises(ValueError, match="timeout"):
-        parse(SnapshotOptions, {"timeout": Variant("d", -1.0)}, "Snapshot")
-    wanted = parse(TransactionFilter, {"states": Variant("as", ["FAILED"])}, "ListTransactions")
-    assert wanted.states == ["FAILED"]
-    assert wanted.limit == 100
+        parse(TxOptions, {"timeout": Variant("d", -1.0)}, "Snapshot")
+    wanted = parse(WaitOptions, {"wait_for_locks": Variant("b", False)}, "Retry")
+    assert not wanted.wait_for_locks

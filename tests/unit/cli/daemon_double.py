@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
@@ -29,6 +29,7 @@ from dbus_fast.aio import MessageBus
 from dbus_fast.annotations import DBusSignature
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_signal
 
+import zfsyncd.ops  # noqa: F401 - registers the kinds whose declarations the options follow
 from zfsyncd.api.names import (
     BUS_NAME,
     MANAGER_IFACE,
@@ -37,6 +38,12 @@ from zfsyncd.api.names import (
     ErrorName,
     transaction_path,
 )
+from zfsyncd.api.records import DaemonStatus, Record, SnapshotRow, StepInfo, TransactionSummary
+from zfsyncd.api.signatures import declared_signature, option_signatures
+from zfsyncd.bus.kind_methods import option_keys
+from zfsyncd.bus.options import ListSnapshotsOptions, WaitOptions
+from zfsyncd.tx.kinds import TX_KINDS, TxKind
+from zfsyncd.tx.queries import TransactionQuery
 
 T = TypeVar("T")
 
@@ -50,45 +57,40 @@ ASV = Annotated[dict[str, Variant], DBusSignature("a{sv}")]
 AASV = Annotated[list[dict[str, Variant]], DBusSignature("aa{sv}")]
 Nothing = Annotated[None, DBusSignature("")]
 
-#: D-Bus signature of each key of GetTransaction (the XML's comment)
-TX_KEYS: dict[str, str] = {
-    "id": "s", "path": "o", "type": "s", "state": "s", "description": "s", "uid": "u",
-    "priority": "i", "created": "d", "updated": "d", "finished": "d", "error": "s",
-    "error_kind": "s", "rollback_outcome": "s", "rolls_back": "s", "retry_of": "s",
-    "tags": "as", "datasets": "as", "percent": "d", "bytes_done": "t", "bytes_total": "t",
-    "rollback_pending": "b",
+
+def record_keys(model: type[Record]) -> dict[str, str]:
+    """The D-Bus signature of each key of a record, as zfsyncd.api.records declares it."""
+    return {name: declared_signature(model, name) for name in model.model_fields}
+
+
+TX_KEYS = record_keys(TransactionSummary)
+STEP_KEYS = record_keys(StepInfo)
+SNAPSHOT_KEYS = record_keys(SnapshotRow)
+_STATUS_VALUES: dict[str, Any] = {
+    "version": "0.1.0-double", "backend": "memory", "started": 1_700_000_000.0,
+    "pools": ["tank", "backup"], "active": 1, "queued": 0, "max_parallel": 4,
+    "pending_cleanups": 0, "transactions": 12,
 }  # fmt: skip
-STEP_KEYS: dict[str, str] = {
-    "index": "u", "kind": "s", "description": "s", "state": "s", "error": "s",
-    "started": "d", "finished": "d", "estimate": "t",
-}  # fmt: skip
-SNAPSHOT_KEYS: dict[str, str] = {
-    "name": "s", "dataset": "s", "snapshot": "s", "guid": "t", "created": "d", "used": "t",
-    "referenced": "t", "held": "b", "transaction": "s",
-}  # fmt: skip
-STATUS: dict[str, Variant] = {
-    "version": Variant("s", "0.1.0-double"),
-    "backend": Variant("s", "memory"),
-    "started": Variant("d", 1_700_000_000.0),
-    "pools": Variant("as", ["tank", "backup"]),
-    "active": Variant("u", 1),
-    "queued": Variant("u", 0),
-    "max_parallel": Variant("u", 4),
-    "pending_cleanups": Variant("u", 0),
-    "transactions": Variant("u", 12),
-}
-OPTION_KEYS: dict[str, dict[str, str]] = {
-    "Snapshot": {
-        "recursive": "b", "hold": "b", "properties": "a{ss}", "priority": "i", "timeout": "d",
-        "tags": "as", "wait_for_locks": "b",
-    },
-    "DestroySnapshots": {"any_name": "b", "priority": "i", "timeout": "d", "wait_for_locks": "b"},
-    "ListSnapshots": {"recursive": "b", "any_name": "b"},
-    "ListTransactions": {"states": "as", "type": "s", "since": "d", "limit": "u", "active": "b",
-                         "rollback_pending": "b"},
-    "Rollback": {"wait_for_locks": "b"},
-    "Retry": {"wait_for_locks": "b"},
-}  # fmt: skip
+STATUS = {k: Variant(record_keys(DaemonStatus)[k], v) for k, v in _STATUS_VALUES.items()}
+
+
+def all_option_keys(kinds: Mapping[str, TxKind]) -> dict[str, Mapping[str, tuple[str, ...]]]:
+    """Method -> option key -> the signatures the daemon accepts for it: the methods that
+    start a transaction from their kinds' declarations, the others from their option models."""
+    return {
+        **{
+            kind.method.name: option_keys(kind, kind.method)
+            for kind in kinds.values()
+            if kind.method is not None
+        },
+        "ListSnapshots": option_signatures(ListSnapshotsOptions),
+        "ListTransactions": option_signatures(TransactionQuery),
+        "Rollback": option_signatures(WaitOptions),
+        "Retry": option_signatures(WaitOptions),
+    }
+
+
+OPTION_KEYS = all_option_keys(TX_KINDS)
 
 
 def variants(values: dict[str, Any], keys: dict[str, str]) -> dict[str, Variant]:
@@ -101,10 +103,11 @@ def check_options(method: str, options: dict[str, Variant]) -> None:
     for key, value in options.items():
         if key not in allowed:
             raise DBusError(ErrorName.INVALID_ARGUMENT, f"{method}: unknown option {key!r}")
-        if value.signature != allowed[key]:
+        if value.signature not in allowed[key]:
             raise DBusError(
                 ErrorName.INVALID_ARGUMENT,
-                f"{method}: option {key!r} must be {allowed[key]}, not {value.signature}",
+                f"{method}: option {key!r} must be {' or '.join(allowed[key])}, "
+                f"not {value.signature}",
             )
 
 

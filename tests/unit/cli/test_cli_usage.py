@@ -9,7 +9,8 @@ import io
 import pytest
 from click.testing import CliRunner
 
-from zfsyncctl.main import cli, wants_interactive
+from zfsyncctl.command import wants_interactive
+from zfsyncctl.main import cli
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,114 @@
+"""The records the D-Bus API returns, declared once: each field with its D-Bus signature.
+
+The daemon builds these and sends them as a{sv} (zfsyncd/bus/payloads.py turns any of them
+into a dictionary from the signatures declared here); zfsyncctl validates replies with the
+same models; the client tests' double derives its keys from them. Every field without a
+default is one a reply must have: a reply that lacks one is a daemon/client mismatch and
+fails loudly (zfsyncctl exits 8). Keys a newer daemon adds are kept (extra="allow"), so
+`zfsyncctl --json` passes them on.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from zfsyncd.api.names import NO_UID
+from zfsyncd.api.signatures import DBus
+from zfsyncd.api.states import is_terminal
+
+Str = Annotated[str, DBus("s")]
+Path = Annotated[str, DBus("o")]
+Bool = Annotated[bool, DBus("b")]
+Int32 = Annotated[int, DBus("i")]
+UInt32 = Annotated[int, DBus("u")]
+UInt64 = Annotated[int, DBus("t")]
+Double = Annotated[float, DBus("d")]
+StrList = Annotated[list[str], DBus("as")]
+
+
+class Record(BaseModel):
+    model_config: ClassVar[ConfigDict] = ConfigDict(extra="allow", frozen=True)
+
+
+class DaemonStatus(Record):
+    """GetStatus."""
+
+    version: Str
+    backend: Str  # "cli" or "memory"
+    started: Double
+    pools: StrList
+    active: UInt32
+    queued: UInt32
+    max_parallel: UInt32
+    pending_cleanups: UInt32
+    transactions: UInt32  # stored
+
+
+class StepInfo(Record):
+    """One entry of GetTransaction's steps."""
+
+    index: UInt32
+    kind: Str
+    description: Str
+    state: Str
+    error: Str = ""
+    started: Double = 0.0
+    finished: Double = 0.0
+    estimate: UInt64 = 0
+
+
+class TransactionSummary(Record):
+    """One entry of ListTransactions: GetTransaction's keys without steps."""
+
+    id: Str
+    path: Path
+    type: Str
+    state: Str
+    description: Str
+    uid: UInt32  # NO_UID when none was recorded
+    priority: Int32
+    created: Double
+    updated: Double
+    finished: Double  # 0 if not
+    error: Str
+    error_kind: Str
+    rollback_outcome: Str
+    rolls_back: Str
+    retry_of: Str
+    tags: StrList
+    datasets: StrList
+    percent: Double
+    bytes_done: UInt64
+    bytes_total: UInt64
+    #: its undo could not finish when it ended and waits in the daemon's cleanup queue
+    rollback_pending: Bool = False
+
+    @property
+    def terminal(self) -> bool:
+        return is_terminal(self.state)
+
+    @property
+    def uid_text(self) -> str:
+        return "-" if self.uid == NO_UID else str(self.uid)
+
+
+class TransactionDetail(TransactionSummary):
+    """GetTransaction."""
+
+    steps: Annotated[list[StepInfo], DBus("aa{sv}")]
+
+
+class SnapshotRow(Record):
+    """One entry of ListSnapshots."""
+
+    name: Str
+    dataset: Str
+    snapshot: Str  # the short name, after the @
+    guid: UInt64
+    created: Double
+    used: UInt64
+    referenced: UInt64
+    held: Bool  # it has a hold, any tag
+    transaction: Str  # "" if zfsyncd did not make it

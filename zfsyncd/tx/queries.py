@@ -15,12 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from zfsyncd.api.states import ACTIVE_STATES, TxState
 from zfsyncd.store import TransactionRecord
+from zfsyncd.tx.cleanup import CleanupKind
 from zfsyncd.tx.errors import PlanError
 from zfsyncd.tx.manager import TransactionManager
 from zfsyncd.zfs.backend import ZfsBackend
-
-#: the cleanup kind of an undo that could not finish when its transaction ended
-FINISH_ROLLBACK = "finish-rollback"
 
 
 def state_named(text: str | TxState) -> TxState:
@@ -108,7 +106,7 @@ async def rollbacks_pending(manager: TransactionManager) -> set[str]:
     return {
         item.tx_id
         for item in await manager.cleanups.pending()
-        if item.kind == FINISH_ROLLBACK and item.tx_id is not None
+        if item.kind == CleanupKind.FINISH_UNDO and item.tx_id is not None
     }
 
 

@@ -12,9 +12,10 @@ import zfsyncd.ops  # noqa: F401 - registers the snapshot kind
 from zfsyncd.api.states import TxState
 from zfsyncd.store import Database
 from zfsyncd.tx import queries
+from zfsyncd.tx.cleanup import CleanupKind
 from zfsyncd.tx.errors import PlanError
 from zfsyncd.tx.manager import TransactionManager
-from zfsyncd.tx.queries import FINISH_ROLLBACK, TransactionQuery
+from zfsyncd.tx.queries import TransactionQuery
 from zfsyncd.zfs.memory import MemoryBackend
 
 
@@ -34,7 +35,7 @@ async def _three(manager: TransactionManager) -> tuple[str, str, str]:
     await manager.wait(done.id)
     queued = await manager.create("snapshot", {"datasets": ["backup"]})
     pending = await manager.create("snapshot", {"datasets": ["tank"]})
-    await manager.cleanups.add(FINISH_ROLLBACK, {}, "its undo failed", tx_id=pending.id)
+    await manager.cleanups.add(CleanupKind.FINISH_UNDO, {}, "its undo failed", tx_id=pending.id)
     return done.id, queued.id, pending.id
 
 

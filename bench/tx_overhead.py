@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import zfsyncd.ops  # noqa: F401 - registers the snapshot transaction
+from zfsyncd.commands.runner import CommandRunner
 from zfsyncd.store import Database, TxState
 from zfsyncd.tx.manager import TransactionManager
 from zfsyncd.zfs.cli import CliBackend
-from zfsyncd.zfs.runner import CommandRunner
 
 POOL = "zbench"
 

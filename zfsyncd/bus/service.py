@@ -215,13 +215,16 @@ class BusService:
         for dataset in datasets:
             names.check_dataset(dataset)
         rows = await list_snapshots(
-            self.manager.hosts["local"], datasets, recursive=opts.recursive, any_name=opts.any_name
+            self.manager.hosts["local"].zfs,
+            datasets,
+            recursive=opts.recursive,
+            any_name=opts.any_name,
         )
         return [payloads.snapshot(r) for r in rows]
 
     async def status(self) -> dict[str, Variant]:
         active = await self.manager.list_active()
-        pools = [p.name for p in await self.manager.hosts["local"].list(depth=0)]
+        pools = [p.name for p in await self.manager.hosts["local"].zfs.list(depth=0)]
         return {
             "version": Variant("s", self.version),
             "backend": Variant("s", self.backend),

@@ -51,13 +51,13 @@ from zfsyncd.tx.errors import (
     TxError,
 )
 from zfsyncd.tx.executor import Executor, PlannedStep, describe_error, error_kind
+from zfsyncd.tx.hosts import LOCAL, Host
 from zfsyncd.tx.kinds import TX_KINDS, TxKind, kind_of
 from zfsyncd.tx.locks import DatasetLocks
 from zfsyncd.tx.machine import TransactionMachine
 from zfsyncd.tx.progress import ProgressSink
 from zfsyncd.tx.retry import RetryPolicy
 from zfsyncd.tx.steps import Step, StepContext, build_step
-from zfsyncd.zfs.backend import ZfsBackend
 from zfsyncd.zfs.errors import ZfsError
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class TransactionManager:
     def __init__(
         self,
         db: Database,
-        hosts: Mapping[str, ZfsBackend],
+        hosts: Mapping[str, Host],
         *,
         max_parallel: int = 4,
         do_retry: RetryPolicy | None = None,
@@ -102,8 +102,8 @@ class TransactionManager:
         sinks: Callable[[TransactionRecord], ProgressSink] | None = None,
         kinds: Mapping[str, TxKind] | None = None,
     ) -> None:
-        if "local" not in hosts:
-            raise ValueError("the manager needs the local host's backend under 'local'")
+        if LOCAL not in hosts:
+            raise ValueError(f"the manager needs the local host, under {LOCAL!r}")
         self.db = db
         self.store = TransactionStore(db)
         self.audit = AuditLog(db)

@@ -56,14 +56,19 @@ class Transport:
         user: str | None = None,
         port: int | None = None,
         options: Sequence[str] = (),
-        ssh: str = "ssh",
+        ssh: str | Sequence[str] = "ssh",
     ) -> Transport:
+        """ssh to `host`; `ssh` is the program, or an argv list (the program and its own
+        arguments, e.g. a wrapper)."""
         if not host or host.startswith("-") or any(c.isspace() for c in host):
             raise ValueError(f"invalid ssh host {host!r}")
         if user is not None and (not user or user.startswith("-") or "@" in user):
             raise ValueError(f"invalid ssh user {user!r}")
         # BatchMode: a daemon has nobody to type a password; fail instead of hanging.
-        prefix = [ssh, "-o", "BatchMode=yes", *options]
+        program = [ssh] if isinstance(ssh, str) else list(ssh)
+        if not program or not program[0]:
+            raise ValueError("no ssh command")
+        prefix = [*program, "-o", "BatchMode=yes", *options]
         if port is not None:
             prefix += ["-p", str(int(port))]
         target = f"{user}@{host}" if user else host

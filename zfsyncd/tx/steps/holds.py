@@ -19,19 +19,6 @@ class HoldArgs(OnHost):
     snapshots: tuple[SnapshotName, ...] = Field(min_length=1)
 
 
-async def _tagged(zfs: ZfsBackend, tag: str, snapshots: tuple[str, ...]) -> list[str]:
-    """Those of `snapshots` that exist and carry the hold `tag`."""
-    tagged = []
-    for snap in snapshots:
-        try:
-            holds = await zfs.holds(snap)
-        except NotFoundError:
-            continue
-        if any(h.tag == tag for h in holds):
-            tagged.append(snap)
-    return tagged
-
-
 class _OnSnapshots(Step[HoldArgs]):
     def datasets(self) -> set[str]:
         return {located(self.args.host, names.dataset_of(s)) for s in self.args.snapshots}
@@ -41,7 +28,15 @@ class _OnSnapshots(Step[HoldArgs]):
 
     async def _tagged(self, ctx: StepContext) -> list[str]:
         """Those of the snapshots that exist and carry the hold's tag now."""
-        return await _tagged(self._zfs(ctx), self.args.tag, self.args.snapshots)
+        zfs, tagged = self._zfs(ctx), []
+        for snap in self.args.snapshots:
+            try:
+                holds = await zfs.holds(snap)
+            except NotFoundError:
+                continue
+            if any(h.tag == self.args.tag for h in holds):
+                tagged.append(snap)
+        return tagged
 
 
 @register

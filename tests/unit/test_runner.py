@@ -3,6 +3,7 @@ by default, ZFS's when the ZFS classifier is given."""
 
 from __future__ import annotations
 
+import ast
 import os
 import shlex
 from pathlib import Path
@@ -135,3 +136,11 @@ def test_the_retry_policy_reads_transient_from_any_command_error() -> None:
     assert is_transient(errors.BusyError(["zfs", "destroy"], 1, "dataset is busy"))
     assert not is_transient(generic.CommandFailedError(["rsync"], 23, "partial transfer"))
     assert not is_transient(OSError("not a command"))
+
+
+def test_the_runner_is_below_zfs_in_the_layers() -> None:
+    package = Path(__file__).parents[2] / "zfsyncd" / "commands"
+    for module in package.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("zfsyncd"):
+                assert node.module.startswith("zfsyncd.commands"), (module.name, node.module)

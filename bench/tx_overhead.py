@@ -21,10 +21,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import zfsyncd.ops  # noqa: F401 - registers the snapshot transaction
+from zfsyncd.commands.runner import CommandRunner
 from zfsyncd.store import Database, TxState
+from zfsyncd.tx.hosts import local_hosts
 from zfsyncd.tx.manager import TransactionManager
 from zfsyncd.zfs.cli import CliBackend
-from zfsyncd.zfs.runner import CommandRunner
 
 POOL = "zbench"
 
@@ -52,7 +53,7 @@ async def through_engine(count: int, db_path: Path) -> tuple[float, int, int]:
     commands: list[Sequence[str]] = []
     runner = CommandRunner(observers=[commands.append])
     db = await Database.open(db_path)
-    manager = TransactionManager(db, {"local": CliBackend(runner)})
+    manager = TransactionManager(db, local_hosts(CliBackend(runner)))
     steps = 0
     start = time.perf_counter()
     for _ in range(count):

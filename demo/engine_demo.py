@@ -21,6 +21,7 @@ from rich.table import Table
 
 import zfsyncd.ops  # noqa: F401 - registers the snapshot transaction
 from zfsyncd.store import Database, StepState, TransactionRecord, TxState
+from zfsyncd.tx.hosts import local_hosts
 from zfsyncd.tx.kinds import TX_KINDS, Plan
 from zfsyncd.tx.manager import TransactionManager
 from zfsyncd.tx.progress import ProgressSink
@@ -132,7 +133,7 @@ async def main(images: Path) -> None:
     zfs = CliBackend()
     db = await Database.open(images / "zfsyncd.db")
     manager = TransactionManager(
-        db, {"local": zfs}, kinds={**TX_KINDS, "replicate-once": ReplicateOnce()},
+        db, local_hosts(zfs), kinds={**TX_KINDS, "replicate-once": ReplicateOnce()},
         sinks=lambda _tx: Shown(),
     )  # fmt: skip
     console.rule("1. a snapshot transaction (recursive, held)")

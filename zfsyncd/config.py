@@ -9,6 +9,11 @@ defaults; a file named with --config must exist.
     database = "/var/lib/zfsync/zfsyncd.db"
     max_parallel = 4
     log_level = "info"
+
+    [hosts.backup]                  # another machine, reached by ssh; "local" is implicit
+    address = "backup.example.org"
+    user = "zfsync"
+    ssh_options = ["-i", "/etc/zfsync/id_ed25519"]
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,7 +31,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from zfsyncd.commands.runner import Transport
 from zfsyncd.invalid import problems
+from zfsyncd.tx.hosts import LOCAL, HostName
 from zfsyncd.zfs import names
 
 DEFAULT_PATH = Path("/etc/zfsync/zfsyncd.toml")
@@ -49,6 +56,38 @@ class LogLevel(StrEnum):
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message says where and why."""
+
+
+class HostConfig(BaseModel):
+    """`[hosts.NAME]`: a machine whose ZFS (and other commands) zfsyncd reaches by ssh."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: the host name or IP address ssh connects to
+    address: str
+    user: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    #: the ssh program and any arguments of its own, as an argv list (never a shell line)
+    ssh_command: list[str] = Field(default_factory=lambda: ["ssh"], min_length=1)
+    #: more ssh options, e.g. ["-i", "/etc/zfsync/id_ed25519"]
+    ssh_options: list[str] = Field(default_factory=list)
+    #: the zfs command on that host
+    zfs_command: str = "zfs"
+
+    @model_validator(mode="after")
+    def _reachable(self) -> HostConfig:
+        self.transport()  # a bad address or user is named now, not at the first command
+        return self
+
+    def transport(self) -> Transport:
+        """How commands reach the host (building it starts nothing)."""
+        return Transport.ssh(
+            self.address,
+            user=self.user,
+            port=self.port,
+            options=self.ssh_options,
+            ssh=self.ssh_command,
+        )
 
 
 class DaemonConfig(BaseSettings):
@@ -81,12 +120,21 @@ class DaemonConfig(BaseSettings):
     audit_retention_days: float = Field(default=365.0, ge=1, le=36500)
     #: rows the audit log keeps at most (the oldest go first; never those of the last day)
     audit_max_rows: int = Field(default=1_000_000, ge=1000, le=100_000_000)
+    #: other machines, by the name steps use for them; the local one is always there
+    hosts: dict[HostName, HostConfig] = Field(default_factory=dict)
 
     @field_validator("memory_pools")
     @classmethod
     def _pool_names(cls, value: list[str]) -> list[str]:
         for pool in value:
             names.check_pool(pool)
+        return value
+
+    @field_validator("hosts")
+    @classmethod
+    def _not_local(cls, value: dict[str, HostConfig]) -> dict[str, HostConfig]:
+        if LOCAL in value:
+            raise ValueError(f"{LOCAL!r} is this machine, always there: it is not configured")
         return value
 
     @classmethod

@@ -30,8 +30,10 @@ import zfsyncd.ops  # noqa: F401 - registers the transaction kinds
 from zfsyncd import logs
 from zfsyncd.bus.connection import connect
 from zfsyncd.bus.service import BusService
+from zfsyncd.commands.runner import CommandRunner
 from zfsyncd.config import BackendKind, ConfigError, DaemonConfig, load
 from zfsyncd.store import Database, TransactionRecord
+from zfsyncd.tx.hosts import LOCAL, Host
 from zfsyncd.tx.manager import TransactionManager
 from zfsyncd.tx.progress import ProgressSink
 from zfsyncd.zfs.backend import ZfsBackend
@@ -43,13 +45,29 @@ log = logging.getLogger("zfsyncd")
 EX_CONFIG = 78
 
 
-def build_backend(config: DaemonConfig) -> ZfsBackend:
+def _model(config: DaemonConfig, pools: list[str]) -> ZfsBackend:
+    model = MemoryBackend(pools=pools)
+    if config.memory_delay:
+        return cast(ZfsBackend, LatencyBackend(model, config.memory_delay))
+    return model
+
+
+def _host(name: str, config: DaemonConfig, runner: CommandRunner, zfs_command: str) -> Host:
     if config.backend is BackendKind.MEMORY:
-        model = MemoryBackend(pools=config.memory_pools)
-        if config.memory_delay:
-            return cast(ZfsBackend, LatencyBackend(model, config.memory_delay))
-        return model
-    return CliBackend(zfs=config.zfs_command)
+        # each host its own model: the local one with the configured pools, others empty
+        return Host(name, _model(config, config.memory_pools if name == LOCAL else []), runner)
+    # one runner for the host's zfs commands and its others: the same transport
+    return Host(name, CliBackend(runner, zfs=zfs_command), runner)
+
+
+def build_hosts(config: DaemonConfig) -> dict[str, Host]:
+    """The local host and each [hosts.NAME]. Nothing is started: ssh runs at a host's
+    first command."""
+    hosts = {LOCAL: _host(LOCAL, config, CommandRunner(), config.zfs_command)}
+    for name, host in config.hosts.items():
+        runner = CommandRunner(transport=host.transport())
+        hosts[name] = _host(name, config, runner, host.zfs_command)
+    return hosts
 
 
 class _Sinks:
@@ -91,7 +109,7 @@ async def _run(config: DaemonConfig) -> int:
     db = await Database.open(config.database)
     sinks = _Sinks()
     manager = TransactionManager(
-        db, {"local": build_backend(config)}, max_parallel=config.max_parallel, sinks=sinks
+        db, build_hosts(config), max_parallel=config.max_parallel, sinks=sinks
     )
     try:
         for record in await manager.recover():

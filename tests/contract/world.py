@@ -23,12 +23,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from zfsyncd.commands.runner import CommandRunner, Transport
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import DestroyMode, ZfsBackend
 from zfsyncd.zfs.errors import HeldError, NotFoundError, PoolFullError, ZfsCommandError
 from zfsyncd.zfs.memory import MemoryBackend
 from zfsyncd.zfs.models import ObjectType
-from zfsyncd.zfs.runner import CommandRunner, Transport
 
 BACKEND_ENV = "ZFSYNC_TEST_BACKEND"
 # "zc" for contract: not the names other test tiers or a developer's pools use

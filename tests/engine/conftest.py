@@ -14,6 +14,7 @@ from tests.contract.world import World
 from tests.engine.scenario import CompoundKind
 from tests.faults import FaultyBackend
 from zfsyncd.store import Database
+from zfsyncd.tx.hosts import local_hosts
 from zfsyncd.tx.kinds import TX_KINDS, TxKind
 from zfsyncd.tx.manager import TransactionManager
 from zfsyncd.tx.retry import RetryPolicy
@@ -37,7 +38,7 @@ class Engine:
         kinds: dict[str, TxKind] = {**TX_KINDS, "compound": CompoundKind()}
         db = await Database.open(path)
         manager = TransactionManager(
-            db, {"local": zfs}, do_retry=FAST, undo_retry=FAST, kinds=kinds, max_parallel=4
+            db, local_hosts(zfs), do_retry=FAST, undo_retry=FAST, kinds=kinds, max_parallel=4
         )
         return cls(world, zfs, path, db, manager, kinds)
 

@@ -10,6 +10,7 @@ from tests.engine.conftest import FAST, Engine
 from zfsyncd.api.names import Action
 from zfsyncd.store import TransactionStore, TxState
 from zfsyncd.tx.errors import RollbackRefusedError
+from zfsyncd.tx.hosts import local_hosts
 from zfsyncd.tx.kinds import TX_KINDS, Admission, Admitting, Plan, PlanContext, TxKind
 from zfsyncd.tx.manager import TransactionManager
 from zfsyncd.tx.rollback import ROLLBACK, RollbackKind
@@ -55,7 +56,7 @@ async def _spied(engine: Engine) -> tuple[TransactionManager, Spy]:
     spy = Spy(RollbackKind())
     kinds: dict[str, TxKind] = {**engine.kinds, ROLLBACK: spy}
     manager = TransactionManager(
-        engine.db, {"local": engine.zfs}, do_retry=FAST, undo_retry=FAST, kinds=kinds
+        engine.db, local_hosts(engine.zfs), do_retry=FAST, undo_retry=FAST, kinds=kinds
     )
     return manager, spy
 
@@ -138,7 +139,7 @@ async def test_what_create_records_comes_from_the_kind(engine: Engine) -> None:
     done = await engine.manager.wait(
         (await engine.manager.submit("snapshot", {"datasets": [src]})).id
     )
-    manager = TransactionManager(engine.db, {"local": engine.zfs}, kinds={"relink": Relink()})
+    manager = TransactionManager(engine.db, local_hosts(engine.zfs), kinds={"relink": Relink()})
     record = await manager.create("relink", {"rolls_back": done.id})
     assert (record.description, record.datasets, record.rolls_back) == (
         f"relinked to {done.id}",

@@ -19,6 +19,7 @@ import zfsyncd.ops  # noqa: F401 - registers the snapshot kind
 from tests.engine.scenario import CompoundKind
 from tests.faults import MUTATING
 from zfsyncd.store import Database, StepState
+from zfsyncd.tx.hosts import local_hosts
 from zfsyncd.tx.kinds import TX_KINDS
 from zfsyncd.tx.manager import TransactionManager
 from zfsyncd.tx.progress import ProgressSink
@@ -66,7 +67,7 @@ async def main(db_path: str, tx_type: str, params: str, when: str) -> None:
         step = int(when)
     manager = TransactionManager(
         db,
-        {"local": zfs},
+        local_hosts(zfs),
         kinds={**TX_KINDS, "compound": CompoundKind()},
         sinks=lambda _tx: KillAfter(step),
     )

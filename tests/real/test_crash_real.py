@@ -15,6 +15,7 @@ import zfsyncd.ops  # noqa: F401 - registers the snapshot kind
 from tests.contract.world import World
 from tests.engine.scenario import CompoundKind, prepare_world
 from zfsyncd.store import Database, TxState
+from zfsyncd.tx.hosts import local_hosts
 from zfsyncd.tx.kinds import TX_KINDS
 from zfsyncd.tx.manager import TransactionManager
 from zfsyncd.zfs.cli import CliBackend
@@ -35,7 +36,7 @@ def _killed_after(db: Path, tx_type: str, params: dict[str, object], step: int |
 async def _recover(db_path: Path) -> TransactionManager:
     db = await Database.open(db_path)
     return TransactionManager(
-        db, {"local": CliBackend()}, kinds={**TX_KINDS, "compound": CompoundKind()}
+        db, local_hosts(CliBackend()), kinds={**TX_KINDS, "compound": CompoundKind()}
     )
 
 

@@ -7,10 +7,10 @@ import subprocess
 import pytest
 
 from tests.real.realzfs import write_file, zfs_cli
+from zfsyncd.commands.runner import CommandRunner, Transport
 from zfsyncd.zfs import errors
 from zfsyncd.zfs.cli import CliBackend
 from zfsyncd.zfs.models import RecvSpec, SendSpec
-from zfsyncd.zfs.runner import CommandRunner, Transport
 
 
 def _state(dataset: str) -> str:

@@ -21,8 +21,9 @@ import zfsyncd.ops  # noqa: F401 - registers the rollback-dataset kind
 from tests.real.realzfs import write_file, zfs_cli
 from tests.real.test_crash_real import _killed_after, _recover
 from zfsyncd.store import TxState
+from zfsyncd.tx.hosts import local_hosts
 from zfsyncd.tx.steps import StepContext
-from zfsyncd.tx.steps.rollback import RollbackArgs, RollbackDataset
+from zfsyncd.tx.steps.zfs_rollback import RollbackArgs, RollbackDataset
 from zfsyncd.zfs.cli import CliBackend
 
 TAG = "zfsync-test"
@@ -105,7 +106,7 @@ def _mountpoint(kind: str, root: str) -> str | None:
 
 
 def _context() -> StepContext:
-    return StepContext(tx_id=f"t{uuid.uuid4().hex[:12]}", hosts={"local": CliBackend()})
+    return StepContext(tx_id=f"t{uuid.uuid4().hex[:12]}", hosts=local_hosts(CliBackend()))
 
 
 @pytest.mark.parametrize("kind", ["inherited", "local"])

@@ -8,10 +8,10 @@ import subprocess
 import pytest
 
 from tests.real.realzfs import write_file, zfs_cli
+from zfsyncd.commands.runner import CommandRunner, Transport
 from zfsyncd.zfs import errors
 from zfsyncd.zfs.cli import CliBackend
 from zfsyncd.zfs.models import RecvSpec, SendSpec, TransferProgress
-from zfsyncd.zfs.runner import CommandRunner, Transport
 
 # What sshd does with the command ssh sends: hand it, as one string, to a shell.
 REMOTE_SHELL = Transport(prefix=("sh", "-c"), remote_shell=True, label="shell")

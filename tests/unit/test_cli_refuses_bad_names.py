@@ -10,9 +10,9 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import pytest
 
+from zfsyncd.commands.runner import CommandRunner
 from zfsyncd.zfs.cli import CliBackend
 from zfsyncd.zfs.errors import InvalidNameError
-from zfsyncd.zfs.runner import CommandRunner
 
 BAD = ["pool/fs; rm -rf /", "-R", "pool//fs", "pool/fs@", "p/" + "x" * 300]
 Call = Callable[[CliBackend, str], Awaitable[object]]

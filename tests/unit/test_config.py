@@ -61,3 +61,78 @@ def test_a_bad_environment_value_is_named(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("ZFSYNC_MAX_PARALLEL", "lots")
     with pytest.raises(ConfigError, match=r"ZFSYNC_\*.*max_parallel"):
         load()
+
+
+HOSTS = """
+[hosts.backup]
+address = "backup.example.org"
+user = "zfsync"
+port = 2222
+ssh_options = ["-i", "/etc/zfsync/id_ed25519"]
+
+[hosts."nas-2"]
+address = "10.0.0.2"
+ssh_command = ["/usr/bin/ssh", "-F", "/etc/zfsync/ssh_config"]
+zfs_command = "/sbin/zfs"
+"""
+
+
+def test_hosts_are_tables_named_by_label(tmp_path: Path) -> None:
+    path = tmp_path / "zfsyncd.toml"
+    path.write_text(HOSTS)
+    cfg = load(path)
+    assert sorted(cfg.hosts) == ["backup", "nas-2"]
+    backup, nas = cfg.hosts["backup"], cfg.hosts["nas-2"]
+    assert (backup.ssh_command, backup.zfs_command, nas.zfs_command) == (
+        ["ssh"],
+        "zfs",
+        "/sbin/zfs",
+    )
+    assert backup.transport().wrap(["zfs", "list"]) == [
+        "ssh", "-o", "BatchMode=yes", "-i", "/etc/zfsync/id_ed25519", "-p", "2222",
+        "--", "zfsync@backup.example.org", "zfs list",
+    ]  # fmt: skip
+    assert nas.transport().prefix[:3] == ("/usr/bin/ssh", "-F", "/etc/zfsync/ssh_config")
+    assert load().hosts == {}  # none configured: only the implicit local one
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[hosts."Big Box"]\naddress = "x"\n', r"hosts\.Big Box.*'Big Box' is not a host name"),
+        ('[hosts.local]\naddress = "x"\n', "hosts: .*'local' is this machine"),
+        (
+            '[hosts.b]\naddres = "x"\n',
+            r"hosts\.b\.address: Field required; hosts\.b\.addres: Extra",
+        ),
+        ('[hosts.b]\naddress = "-oProxyCommand=sh"\n', r"hosts\.b: .*invalid ssh host"),
+        ('[hosts.b]\naddress = "x"\nuser = "a@b"\n', r"hosts\.b: .*invalid ssh user"),
+        ('[hosts.b]\naddress = "x"\nport = 0\n', r"hosts\.b\.port: Input should be greater"),
+        ('[hosts.b]\naddress = "x"\nssh_command = []\n', r"hosts\.b\.ssh_command: List should"),
+        ('[hosts.b]\naddress = "x"\nssh_command = "ssh -v"\n', r"hosts\.b\.ssh_command: Input"),
+    ],
+)
+def test_a_bad_host_is_named(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "zfsyncd.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load(path)
+
+
+def test_plain_keys_are_still_overridden_beside_hosts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "zfsyncd.toml"
+    path.write_text(HOSTS)
+    monkeypatch.setenv("ZFSYNC_MAX_PARALLEL", "8")
+    cfg = load(path)
+    assert (cfg.max_parallel, sorted(cfg.hosts)) == (8, ["backup", "nas-2"])
+
+
+def test_the_readme_lists_every_key() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    using = readme.split("## Using it", 1)[1].split("\n## ", 1)[0]
+    for key in config.DaemonConfig.model_fields:
+        assert (f"`[{key}.NAME]`" if key == "hosts" else f"`{key}`") in using, key
+    for key in config.HostConfig.model_fields:
+        assert f"`{key}`" in using, key

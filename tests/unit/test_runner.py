@@ -1,15 +1,19 @@
-"""The command runner and the transport, with real (non-zfs) processes."""
+"""The command runner and the transport, with real (non-zfs) processes: the generic errors
+by default, ZFS's when the ZFS classifier is given."""
 
 from __future__ import annotations
 
+import ast
 import os
 import shlex
 from pathlib import Path
 
 import pytest
 
+from zfsyncd.commands import errors as generic
+from zfsyncd.commands.runner import CommandRunner, Transport
+from zfsyncd.tx.retry import is_transient
 from zfsyncd.zfs import errors
-from zfsyncd.zfs.runner import CommandRunner, Transport
 
 # `sh -c <one string>` is exactly what sshd does with the command ssh sends it
 SHELL_REMOTE = Transport(prefix=("sh", "-c"), remote_shell=True, label="sh")
@@ -22,12 +26,27 @@ async def test_output_and_status_are_captured() -> None:
     assert result.returncode == 0
 
 
-async def test_failure_is_classified_with_its_argv() -> None:
-    argv = ["sh", "-c", "echo \"cannot open 'p/x': dataset does not exist\" >&2; exit 1"]
+NOT_FOUND = ["sh", "-c", "echo \"cannot open 'p/x': dataset does not exist\" >&2; exit 1"]
+
+
+async def test_a_failure_is_a_generic_error_with_its_argv_status_and_stderr() -> None:
+    with pytest.raises(generic.CommandFailedError) as info:
+        await CommandRunner().run(["sh", "-c", "echo no >&2; exit 3"])
+    assert not isinstance(info.value, errors.ZfsError)  # no zfs pattern applied to sh
+    assert info.value.argv == ["sh", "-c", "echo no >&2; exit 3"]
+    assert (info.value.returncode, info.value.stderr, str(info.value)) == (3, "no", "no")
+    assert not info.value.transient
+
+
+async def test_a_zfs_failure_is_classified_by_the_zfs_classifier() -> None:
     with pytest.raises(errors.NotFoundError) as info:
-        await CommandRunner().run(argv)
-    assert info.value.argv == argv
+        await CommandRunner().run(NOT_FOUND, errors=errors.ZFS_ERRORS)
+    assert info.value.argv == NOT_FOUND
     assert info.value.returncode == 1
+    assert isinstance(info.value, generic.CommandError)
+    # the same, set once on the runner
+    with pytest.raises(errors.NotFoundError):
+        await CommandRunner(errors=errors.ZFS_ERRORS).run(NOT_FOUND)
 
 
 async def test_check_false_returns_the_failure() -> None:
@@ -48,10 +67,17 @@ async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     pidfile = tmp_path / "child.pid"
     # the child of the shell must die too (an ssh's children, a zfs send under ssh)
     script = f"sleep 60 & echo $! > {shlex.quote(str(pidfile))}; wait"
-    with pytest.raises(errors.CommandTimeoutError, match=r"no answer after 0\.5 s"):
+    with pytest.raises(generic.CommandTimeoutError, match=r"no answer after 0\.5 s") as info:
         await CommandRunner().run(["sh", "-c", script], timeout=0.5)
+    assert info.value.transient
+    assert not isinstance(info.value, errors.ZfsError)
     child = int(pidfile.read_text())
     assert not _alive(child)
+
+
+async def test_a_zfs_timeout_is_the_zfs_timeout_error() -> None:
+    with pytest.raises(errors.CommandTimeoutError):
+        await CommandRunner(timeout=0.2).run(["sleep", "5"], errors=errors.ZFS_ERRORS)
 
 
 def _alive(pid: int) -> bool:
@@ -64,8 +90,12 @@ def _alive(pid: int) -> bool:
 
 
 async def test_missing_program_is_a_typed_error() -> None:
+    with pytest.raises(generic.CommandNotFoundError, match="cannot run 'no-such-rsync'") as info:
+        await CommandRunner().run(["no-such-rsync", "-a"])
+    assert info.value.returncode == 127
+    assert not isinstance(info.value, errors.ZfsError)
     with pytest.raises(errors.CommandNotFoundError, match="cannot run 'no-such-zfs'"):
-        await CommandRunner().run(["no-such-zfs", "list"])
+        await CommandRunner().run(["no-such-zfs", "list"], errors=errors.ZFS_ERRORS)
 
 
 async def test_observers_see_the_full_argv() -> None:
@@ -99,3 +129,18 @@ def test_local_transport_passes_argv_unchanged() -> None:
     assert Transport().wrap(["zfs", "list"]) == ["zfs", "list"]
     prefixed = Transport(prefix=("nice", "-n", "5"))
     assert prefixed.wrap(["zfs", "send", "p@s"]) == ["nice", "-n", "5", "zfs", "send", "p@s"]
+
+
+def test_the_retry_policy_reads_transient_from_any_command_error() -> None:
+    assert is_transient(generic.CommandTimeoutError(["rsync"], -1, "no answer"))
+    assert is_transient(errors.BusyError(["zfs", "destroy"], 1, "dataset is busy"))
+    assert not is_transient(generic.CommandFailedError(["rsync"], 23, "partial transfer"))
+    assert not is_transient(OSError("not a command"))
+
+
+def test_the_runner_is_below_zfs_in_the_layers() -> None:
+    package = Path(__file__).parents[2] / "zfsyncd" / "commands"
+    for module in package.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("zfsyncd"):
+                assert node.module.startswith("zfsyncd.commands"), (module.name, node.module)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from zfsyncd.commands.runner import CommandRunner
 from zfsyncd.zfs import errors
-from zfsyncd.zfs.runner import CommandRunner
 from zfsyncd.zfs.sendrecv import pipe
 
 RUN = CommandRunner()

@@ -1,5 +1,5 @@
 """The rollback-dataset transaction: `zfs rollback -r` of one filesystem to one of its
-snapshots, done as a swap (zfsyncd/tx/steps/rollback.py) so that a failure, a cancel or a
+snapshots, done as a swap (zfsyncd/tx/steps/zfs_rollback.py) so that a failure, a cancel or a
 crash before it completes leaves the dataset exactly as it was.
 
 Once completed it is final: the newer snapshots and the data written after the target are
@@ -16,11 +16,12 @@ from pydantic import BaseModel, ConfigDict
 
 from zfsyncd.api.names import Action
 from zfsyncd.tx.errors import PlanError
+from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.tx.kinds import Plan, register_kind
 from zfsyncd.tx.steps import StepContext
 from zfsyncd.tx.steps.base import JsonDict
 from zfsyncd.tx.steps.lookup import guid_of
-from zfsyncd.tx.steps.rollback import RollbackArgs, RollbackDataset, refusal
+from zfsyncd.tx.steps.zfs_rollback import RollbackArgs, RollbackDataset, refusal
 from zfsyncd.zfs import names
 from zfsyncd.zfs.models import SnapshotName
 
@@ -52,11 +53,12 @@ class RollbackDatasetKind:
 
     async def plan(self, ctx: StepContext, params: JsonDict) -> Plan:
         request = RollbackRequest.model_validate(params)
-        problem = await refusal(ctx.zfs, request.snapshot, ctx.tx_id)
+        zfs = ctx.host(LOCAL).zfs
+        problem = await refusal(zfs, request.snapshot, ctx.tx_id)
         if problem is not None:
             raise PlanError(problem)
         # the step acts only on the dataset seen now, not on one made under its name later
-        guid = await guid_of(ctx.zfs, request.dataset)
+        guid = await guid_of(zfs, request.dataset)
         step = RollbackDataset(RollbackArgs(snapshot=request.snapshot, guid=guid))
         return Plan(steps=[step], description=self.describe(params))
 

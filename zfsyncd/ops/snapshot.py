@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from zfsyncd.api.names import Action
 from zfsyncd.tx.errors import PlanError
+from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.tx.kinds import BusMethod, Plan, register_kind
 from zfsyncd.tx.steps import Step, StepContext
 from zfsyncd.tx.steps.base import JsonDict
@@ -76,20 +77,19 @@ class SnapshotKind:
 
     async def plan(self, ctx: StepContext, params: JsonDict) -> Plan:
         request = SnapshotRequest.model_validate(params)
+        zfs = ctx.host(LOCAL).zfs
         short = snapshot_name(ctx.tx_id)
         covered: set[str] = set()  # every dataset that will get the snapshot
         for dataset in request.datasets:
             try:
-                found = await ctx.zfs.get(dataset)
+                found = await zfs.get(dataset)
             except NotFoundError:
                 raise PlanError(f"dataset {dataset} does not exist") from None
             if found.type not in (ObjectType.FILESYSTEM, ObjectType.VOLUME):
                 raise PlanError(f"{dataset} is a {found.type}, not a filesystem or volume")
             below = [dataset]
             if request.recursive:
-                children = await ctx.zfs.list(
-                    dataset, types=[ObjectType.FILESYSTEM, ObjectType.VOLUME]
-                )
+                children = await zfs.list(dataset, types=[ObjectType.FILESYSTEM, ObjectType.VOLUME])
                 below = [c.name for c in children]
             overlap = covered.intersection(below)
             if overlap:
@@ -97,7 +97,7 @@ class SnapshotKind:
             covered.update(below)
         for dataset in sorted(covered):
             names.check_snapshot(f"{dataset}@{short}")  # a long name may leave no room
-            if await ctx.zfs.exists(f"{dataset}@{short}"):
+            if await zfs.exists(f"{dataset}@{short}"):
                 raise PlanError(f"snapshot {dataset}@{short} already exists")
 
         by_pool: dict[str, list[str]] = defaultdict(list)

@@ -16,11 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from zfsyncd.api.names import Action
 from zfsyncd.ops.snapshot import PREFIX
 from zfsyncd.tx.errors import PlanError
+from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.tx.kinds import BusMethod, Plan, register_kind
 from zfsyncd.tx.steps import StepContext
 from zfsyncd.tx.steps.base import JsonDict
-from zfsyncd.tx.steps.lookup import TRASH_PREFIX
 from zfsyncd.tx.steps.snapshots import DestroySnapshots, DestroySnapshotsArgs
+from zfsyncd.tx.steps.trash import TRASH_PREFIX
 from zfsyncd.zfs import names
 from zfsyncd.zfs.errors import NotFoundError
 from zfsyncd.zfs.models import ObjectType, SnapshotName
@@ -56,6 +57,7 @@ class DestroySnapshotsKind:
 
     async def plan(self, ctx: StepContext, params: JsonDict) -> Plan:
         request = DestroySnapshotsRequest.model_validate(params)
+        zfs = ctx.host(LOCAL).zfs
         guids: dict[str, int | None] = {}
         for snap in request.snapshots:
             short = names.short_name(snap)
@@ -67,20 +69,18 @@ class DestroySnapshotsKind:
                     "ask for any_name to destroy it anyway"
                 )
             try:
-                found = await ctx.zfs.get(snap)
+                found = await zfs.get(snap)
             except NotFoundError:
                 raise PlanError(f"snapshot {snap} does not exist") from None
             if found.userrefs:
-                held = ", ".join(h.tag for h in await ctx.zfs.holds(snap))
+                held = ", ".join(h.tag for h in await zfs.holds(snap))
                 raise PlanError(f"snapshot {snap} is held ({held}): release it first")
             guids[snap] = found.guid
         by_pool: dict[str, set[str]] = defaultdict(set)
         for snap in guids:
             by_pool[names.pool_of(snap)].add(snap)
         for pool, snaps in sorted(by_pool.items()):
-            for dataset in await ctx.zfs.list(
-                pool, types=[ObjectType.FILESYSTEM, ObjectType.VOLUME]
-            ):
+            for dataset in await zfs.list(pool, types=[ObjectType.FILESYSTEM, ObjectType.VOLUME]):
                 if dataset.origin in snaps:
                     raise PlanError(
                         f"snapshot {dataset.origin} has a clone, {dataset.name}: destroy or "

@@ -22,13 +22,13 @@ from zfsyncd.store import (
 )
 from zfsyncd.tx.errors import TransactionNotFoundError
 from zfsyncd.tx.executor import Executor
+from zfsyncd.tx.hosts import LOCAL, Host
 from zfsyncd.tx.kinds import TX_KINDS, PlanContext, TxKind
 from zfsyncd.tx.locks import DatasetLocks
 from zfsyncd.tx.machine import TransactionMachine
 from zfsyncd.tx.progress import ProgressSink
 from zfsyncd.tx.retry import RetryPolicy
 from zfsyncd.tx.steps import StepContext
-from zfsyncd.zfs.backend import ZfsBackend
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +52,14 @@ class EngineCore:
     def __init__(
         self,
         db: Database,
-        hosts: Mapping[str, ZfsBackend],
+        hosts: Mapping[str, Host],
         *,
         max_parallel: int = 4,
         do_retry: RetryPolicy | None = None,
         undo_retry: RetryPolicy | None = None,
         kinds: Mapping[str, TxKind] | None = None,
     ) -> None:
-        if "local" not in hosts:
+        if LOCAL not in hosts:
             raise ValueError("the manager needs the local host's backend under 'local'")
         self.db = db
         self.store = TransactionStore(db)

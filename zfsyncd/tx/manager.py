@@ -21,13 +21,13 @@ from zfsyncd.store import Database, StepRecord, TransactionRecord, TxState
 from zfsyncd.tx.cleanup import DeferredCleanups
 from zfsyncd.tx.core import RECOVERY, SYSTEM, Caller, EngineCore, StateListener
 from zfsyncd.tx.errors import TxError, describe_error
+from zfsyncd.tx.hosts import Host
 from zfsyncd.tx.kinds import TxKind
 from zfsyncd.tx.lifecycle import Lifecycle
 from zfsyncd.tx.progress import ProgressSink
 from zfsyncd.tx.recovery import recover
 from zfsyncd.tx.retry import RetryPolicy
 from zfsyncd.tx.rollback import ROLLBACK, undoable
-from zfsyncd.zfs.backend import ZfsBackend
 
 
 class TransactionManager(Lifecycle):
@@ -37,7 +37,7 @@ class TransactionManager(Lifecycle):
     def __init__(
         self,
         db: Database,
-        hosts: Mapping[str, ZfsBackend],
+        hosts: Mapping[str, Host],
         *,
         max_parallel: int = 4,
         do_retry: RetryPolicy | None = None,

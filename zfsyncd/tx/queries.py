@@ -17,6 +17,7 @@ from zfsyncd.api.states import ACTIVE_STATES, TxState
 from zfsyncd.store import TransactionRecord
 from zfsyncd.tx.cleanup import CleanupKind
 from zfsyncd.tx.errors import PlanError
+from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.tx.manager import TransactionManager
 from zfsyncd.zfs.backend import ZfsBackend
 
@@ -98,7 +99,7 @@ class EngineStatus:
 
 def local_zfs(manager: TransactionManager) -> ZfsBackend:
     """The ZFS backend of the host the daemon runs on."""
-    return manager.hosts["local"]
+    return manager.hosts[LOCAL].zfs
 
 
 async def rollbacks_pending(manager: TransactionManager) -> set[str]:

@@ -14,14 +14,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from zfsyncd.zfs.errors import ZfsCommandError
+from zfsyncd.commands.errors import CommandError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
 def is_transient(error: BaseException) -> bool:
-    return isinstance(error, ZfsCommandError) and error.transient
+    """A command (zfs, ssh, rsync, ...) failed in a way that retrying unchanged may fix."""
+    return isinstance(error, CommandError) and error.transient
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,11 @@ import builtins
 import re
 from collections.abc import Mapping, Sequence
 
+from zfsyncd.commands.runner import CommandResult, CommandRunner
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import ALL_TYPES, EXPLICIT_SOURCES, DestroyMode, ProgressCallback
 from zfsyncd.zfs.capabilities import Capabilities, Feature, parse_version
-from zfsyncd.zfs.errors import InvalidNameError, NotFoundError, ZfsCommandError
+from zfsyncd.zfs.errors import ZFS_ERRORS, InvalidNameError, NotFoundError, ZfsCommandError
 from zfsyncd.zfs.inventory import list_columns, parse_list
 from zfsyncd.zfs.models import (
     Hold,
@@ -27,7 +28,6 @@ from zfsyncd.zfs.models import (
     TransferResult,
     ZfsObject,
 )
-from zfsyncd.zfs.runner import CommandRunner
 from zfsyncd.zfs.sendrecv import pipe
 
 # `zfs send -nvP` ends with "size\t<bytes>"
@@ -68,8 +68,13 @@ class CliBackend:
         self.zfs = zfs
         self._capabilities: Capabilities | None = None
 
+    async def _run(self, *args: str) -> CommandResult:
+        """One zfs command; its failure raised as the ZFS error its stderr names (the runner
+        itself may be shared with other commands on the same host)."""
+        return await self.runner.run([self.zfs, *args], errors=ZFS_ERRORS)
+
     async def _zfs(self, *args: str) -> str:
-        return (await self.runner.run([self.zfs, *args])).stdout
+        return (await self._run(*args)).stdout
 
     async def capabilities(self) -> Capabilities:
         if self._capabilities is None:
@@ -174,7 +179,7 @@ class CliBackend:
 
     async def send_estimate(self, spec: SendSpec) -> int:
         await self._require(Feature.SEND_SIZE_ESTIMATE)
-        out = await self.runner.run([self.zfs, *self._send_args(spec, estimate=True)])
+        out = await self._run(*self._send_args(spec, estimate=True))
         # -nvP prints the estimate on stdout (older releases on stderr)
         match = _SIZE_LINE.search(out.stdout) or _SIZE_LINE.search(out.stderr)
         if match is None:

@@ -4,7 +4,9 @@ Callers (the transaction engine above all) decide what to do from the *type* of 
 a held snapshot is retried later, a missing dataset is a user error, a full pool aborts the
 transaction. So every failure of a zfs/zpool command is mapped from its stderr to one of
 these classes by `classify()`; what no pattern recognises becomes `ZfsCommandError` itself,
-with the command and its stderr attached, never a bare exception.
+with the command and its stderr attached, never a bare exception. The command runner asks
+`ZFS_ERRORS` for them; each is also a zfsyncd.commands error (`CommandError`), so code that
+runs other commands too handles every failure one way.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from zfsyncd.commands import errors as commands
 
 
 class ZfsError(Exception):
@@ -31,7 +35,7 @@ class UnsupportedFeatureError(ZfsError):
     """The installed OpenZFS is too old (or not OpenZFS) for a feature that was asked for."""
 
 
-class ZfsCommandError(ZfsError):
+class ZfsCommandError(ZfsError, commands.CommandError):
     """A zfs/zpool command failed. Subclasses say why; this class itself means 'other'."""
 
     #: a short, stable word for logs, the audit trail and D-Bus error names
@@ -40,16 +44,6 @@ class ZfsCommandError(ZfsError):
     transfer: TransferDetails | None = None
     #: a transient error may succeed if retried unchanged (the engine's retry policy reads it)
     transient = False
-
-    def __init__(self, argv: Sequence[str], returncode: int, stderr: str) -> None:
-        self.argv = list(argv)
-        self.returncode = returncode
-        self.stderr = stderr.strip()
-        super().__init__(self.stderr or f"{argv[0] if argv else 'command'} exited {returncode}")
-
-    @property
-    def command(self) -> str:
-        return " ".join(self.argv)
 
 
 class NotFoundError(ZfsCommandError):
@@ -159,12 +153,12 @@ class KeyUnavailableError(ZfsCommandError):
     kind = "key-unavailable"
 
 
-class CommandTimeoutError(ZfsCommandError):
+class CommandTimeoutError(ZfsCommandError, commands.CommandTimeoutError):
     kind = "timeout"
     transient = True
 
 
-class CommandNotFoundError(ZfsCommandError):
+class CommandNotFoundError(ZfsCommandError, commands.CommandNotFoundError):
     """The program itself (zfs, ssh, ...) could not be started."""
 
     kind = "command-not-found"
@@ -268,3 +262,9 @@ def classify(argv: Sequence[str], returncode: int, stderr: str) -> ZfsCommandErr
         # will not release a hold, so it must not count as transient
         cls = HeldError
     return cls(argv, returncode, stderr)
+
+
+#: what the command runner raises for a zfs or zpool command
+ZFS_ERRORS = commands.Classifier(
+    failed=classify, timeout=CommandTimeoutError, not_found=CommandNotFoundError
+)

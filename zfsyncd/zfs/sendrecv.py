@@ -23,13 +23,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from zfsyncd.commands.runner import CommandRunner, spawn, terminate
 from zfsyncd.zfs.errors import (
+    ZFS_ERRORS,
     StreamInterruptedError,
     TransferDetails,
     ZfsCommandError,
     classify,
 )
-from zfsyncd.zfs.runner import CommandRunner, spawn, terminate
 
 log = logging.getLogger(__name__)
 
@@ -125,10 +126,18 @@ async def pipe(
     send = recv = None
     try:
         send = await spawn(
-            send_full, send_runner.env(), stdin=asyncio.subprocess.DEVNULL, stdout=send_out_w
+            send_full,
+            send_runner.env(),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=send_out_w,
+            errors=ZFS_ERRORS,
         )
         recv = await spawn(
-            recv_full, recv_runner.env(), stdin=recv_in_r, stdout=asyncio.subprocess.PIPE
+            recv_full,
+            recv_runner.env(),
+            stdin=recv_in_r,
+            stdout=asyncio.subprocess.PIPE,
+            errors=ZFS_ERRORS,
         )
     except BaseException:
         for fd in (send_out_r, send_out_w, recv_in_r, recv_in_w):

@@ -14,6 +14,7 @@ from zfsyncd.store import Database
 from zfsyncd.tx import queries
 from zfsyncd.tx.cleanup import CleanupKind
 from zfsyncd.tx.errors import PlanError
+from zfsyncd.tx.hosts import local_hosts
 from zfsyncd.tx.manager import TransactionManager
 from zfsyncd.tx.queries import TransactionQuery
 from zfsyncd.zfs.memory import MemoryBackend
@@ -22,7 +23,7 @@ from zfsyncd.zfs.memory import MemoryBackend
 @pytest.fixture
 async def manager(tmp_path: Path) -> AsyncIterator[TransactionManager]:
     db = await Database.open(tmp_path / "zfsyncd.db")
-    engine = TransactionManager(db, {"local": MemoryBackend(pools=("tank", "backup"))})
+    engine = TransactionManager(db, local_hosts(MemoryBackend(pools=("tank", "backup"))))
     yield engine
     await engine.shutdown()
     await db.close()

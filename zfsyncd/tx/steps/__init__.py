@@ -1,10 +1,19 @@
 """The kinds of step a transaction is made of. Importing this package registers them all."""
 
-from zfsyncd.tx.steps import datasets, holds, properties, rollback, snapshots, transfer
-from zfsyncd.tx.steps.base import STEP_KINDS, Step, StepArgs, StepContext, build_step
+from zfsyncd.tx.steps import (
+    datasets,
+    holds,
+    properties,
+    snapshots,
+    transfer,
+    trash,
+    zfs_rollback,
+)
+from zfsyncd.tx.steps.base import STEP_KINDS, OnHost, Step, StepArgs, StepContext, build_step
 
 __all__ = [
     "STEP_KINDS",
+    "OnHost",
     "Step",
     "StepArgs",
     "StepContext",
@@ -12,7 +21,8 @@ __all__ = [
     "datasets",
     "holds",
     "properties",
-    "rollback",
     "snapshots",
     "transfer",
+    "trash",
+    "zfs_rollback",
 ]

@@ -18,6 +18,9 @@ Some changes cannot be taken back once made (a destroyed snapshot is gone). Such
 moves the object aside in `do` (rename to a trash name), so that `undo` can move it back,
 and destroys it for good in `finalize`, which runs only after the whole transaction has
 completed.
+
+Every step acts on a named host (`OnHost.host`; the send|recv step names two), which it
+reaches through `ctx.host(name)`: its ZFS backend, and a runner for its other commands.
 """
 
 from __future__ import annotations
@@ -27,9 +30,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from zfsyncd.zfs.backend import ZfsBackend
+from zfsyncd.tx.hosts import LOCAL, Host, HostName, UnknownHostError
 from zfsyncd.zfs.models import TransferProgress
 
 JsonDict = dict[str, Any]
@@ -41,25 +44,31 @@ class StepArgs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class OnHost(StepArgs):
+    """Arguments of a step that acts on one host."""
+
+    #: left out of the journal when local, so the rows of local steps read as they always
+    #: did (and rows written before hosts existed load as local ones)
+    host: HostName = Field(default=LOCAL, exclude_if=lambda host: host == LOCAL)
+
+
 @dataclass
 class StepContext:
     """What a running step may use."""
 
     tx_id: str
-    #: the backends of the hosts a transaction may touch; "local" is always there
-    hosts: Mapping[str, ZfsBackend]
+    #: the hosts a transaction may touch, by name; LOCAL is always there
+    hosts: Mapping[str, Host]
     #: reports bytes moved by a transfer step
     progress: Callable[[TransferProgress], None] = field(default=lambda _p: None)
 
-    @property
-    def zfs(self) -> ZfsBackend:
-        return self.hosts["local"]
-
-    def host(self, label: str) -> ZfsBackend:
+    def host(self, name: str) -> Host:
+        """The host a step names; an unknown one stops the step (no default: acting on the
+        wrong machine is worse than not acting)."""
         try:
-            return self.hosts[label]
+            return self.hosts[name]
         except KeyError:
-            raise KeyError(f"transaction {self.tx_id} has no host {label!r}") from None
+            raise UnknownHostError(name, self.tx_id, self.hosts) from None
 
 
 A = TypeVar("A", bound=StepArgs)

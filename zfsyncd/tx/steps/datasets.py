@@ -6,8 +6,10 @@ from typing import Any
 
 from pydantic import Field
 
-from zfsyncd.tx.steps.base import JsonDict, Step, StepArgs, StepContext, register
-from zfsyncd.tx.steps.lookup import MovesToTrash, guid_of, is_same, trash_name
+from zfsyncd.tx.hosts import located
+from zfsyncd.tx.steps.base import JsonDict, OnHost, Step, StepContext, register
+from zfsyncd.tx.steps.lookup import guid_of, is_same
+from zfsyncd.tx.steps.trash import MovesToTrash, trash_name
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import DestroyMode
 from zfsyncd.zfs.models import (
@@ -20,7 +22,7 @@ from zfsyncd.zfs.models import (
 )
 
 
-class CreateDatasetArgs(StepArgs):
+class CreateDatasetArgs(OnHost):
     name: DatasetName
     properties: Properties = Field(default_factory=dict)
 
@@ -31,24 +33,27 @@ class _MakesDataset(Step[Any]):
     target: str
 
     def datasets(self) -> set[str]:
-        return {self.target}
+        return {located(self.args.host, self.target)}
 
     async def check(self, ctx: StepContext) -> bool:
-        return await guid_of(ctx.zfs, self.target) is not None
+        return await guid_of(ctx.host(self.args.host).zfs, self.target) is not None
 
     async def capture(self, ctx: StepContext) -> JsonDict:
         # a dataset that was there before is not ours to destroy (prepare refuses that case;
         # this keeps undo safe if something made it between prepare and do)
-        return {"existed": await guid_of(ctx.zfs, self.target) is not None}
+        return {"existed": await guid_of(ctx.host(self.args.host).zfs, self.target) is not None}
 
     async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
         if undo_data.get("existed"):
             return
-        if await is_same(ctx.zfs, self.target, undo_data.get("guid")):
-            await ctx.zfs.destroy(self.target)
+        zfs = ctx.host(self.args.host).zfs
+        if await is_same(zfs, self.target, undo_data.get("guid")):
+            await zfs.destroy(self.target)
 
     def inverse(self, undo_data: JsonDict) -> Step[Any]:
-        return DestroyDataset(DestroyDatasetArgs(name=self.target, guid=undo_data.get("guid")))
+        return DestroyDataset(
+            DestroyDatasetArgs(host=self.args.host, name=self.target, guid=undo_data.get("guid"))
+        )
 
 
 @register
@@ -64,12 +69,13 @@ class CreateDataset(_MakesDataset):
         return f"create {self.args.name}"
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
+        zfs = ctx.host(self.args.host).zfs
         if not await self.check(ctx):
-            await ctx.zfs.create(self.args.name, properties=self.args.properties)
-        return {"guid": await guid_of(ctx.zfs, self.args.name)}
+            await zfs.create(self.args.name, properties=self.args.properties)
+        return {"guid": await guid_of(zfs, self.args.name)}
 
 
-class CloneArgs(StepArgs):
+class CloneArgs(OnHost):
     snapshot: SnapshotName
     target: DatasetName
     properties: Properties = Field(default_factory=dict)
@@ -88,20 +94,19 @@ class CloneSnapshot(_MakesDataset):
         return f"clone {self.args.snapshot} as {self.args.target}"
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
+        zfs = ctx.host(self.args.host).zfs
         if not await self.check(ctx):
-            await ctx.zfs.clone(
-                self.args.snapshot, self.args.target, properties=self.args.properties
-            )
-        return {"guid": await guid_of(ctx.zfs, self.args.target)}
+            await zfs.clone(self.args.snapshot, self.args.target, properties=self.args.properties)
+        return {"guid": await guid_of(zfs, self.args.target)}
 
 
-class DestroyDatasetArgs(StepArgs):
+class DestroyDatasetArgs(OnHost):
     name: DatasetName
     guid: int | None = None  # the dataset it must still be (None: whatever it is now)
 
 
 @register
-class DestroyDataset(MovesToTrash):
+class DestroyDataset(MovesToTrash[DestroyDatasetArgs]):
     """Renames the dataset (with what is below it) to a trash name; `finalize` destroys it."""
 
     kind = "destroy-dataset"
@@ -115,7 +120,7 @@ class DestroyDataset(MovesToTrash):
         return {self.args.name: self.args.guid}
 
 
-class RenameArgs(StepArgs):
+class RenameArgs(OnHost):
     old: ObjectName
     new: ObjectName
 
@@ -129,32 +134,37 @@ class Rename(Step[RenameArgs]):
         return f"rename {self.args.old} to {self.args.new}"
 
     def datasets(self) -> set[str]:
-        return {names.dataset_of(self.args.old), names.dataset_of(self.args.new)}
+        return {
+            located(self.args.host, names.dataset_of(name))
+            for name in (self.args.old, self.args.new)
+        }
 
     async def capture(self, ctx: StepContext) -> JsonDict:
-        return {"guid": await guid_of(ctx.zfs, self.args.old)}
+        return {"guid": await guid_of(ctx.host(self.args.host).zfs, self.args.old)}
 
     async def check(self, ctx: StepContext) -> bool:
+        zfs = ctx.host(self.args.host).zfs
         return (
-            await guid_of(ctx.zfs, self.args.old) is None
-            and await guid_of(ctx.zfs, self.args.new) is not None
+            await guid_of(zfs, self.args.old) is None
+            and await guid_of(zfs, self.args.new) is not None
         )
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
         if not await self.check(ctx):
-            await ctx.zfs.rename(self.args.old, self.args.new)
+            await ctx.host(self.args.host).zfs.rename(self.args.old, self.args.new)
         return {}
 
     async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
-        moved = await is_same(ctx.zfs, self.args.new, undo_data.get("guid"))
-        if moved and await guid_of(ctx.zfs, self.args.old) is None:
-            await ctx.zfs.rename(self.args.new, self.args.old)
+        zfs = ctx.host(self.args.host).zfs
+        moved = await is_same(zfs, self.args.new, undo_data.get("guid"))
+        if moved and await guid_of(zfs, self.args.old) is None:
+            await zfs.rename(self.args.new, self.args.old)
 
     def inverse(self, undo_data: JsonDict) -> Step[Any]:
-        return Rename(RenameArgs(old=self.args.new, new=self.args.old))
+        return Rename(RenameArgs(host=self.args.host, old=self.args.new, new=self.args.old))
 
 
-class PromoteArgs(StepArgs):
+class PromoteArgs(OnHost):
     clone: DatasetName
 
 
@@ -169,10 +179,10 @@ class Promote(Step[PromoteArgs]):
         return f"promote {self.args.clone}"
 
     def datasets(self) -> set[str]:
-        return {self.args.clone}
+        return {located(self.args.host, self.args.clone)}
 
     async def _origin(self, ctx: StepContext, dataset: str) -> str | None:
-        return (await ctx.zfs.get(dataset)).origin
+        return (await ctx.host(self.args.host).zfs.get(dataset)).origin
 
     async def capture(self, ctx: StepContext) -> JsonDict:
         origin = await self._origin(ctx, self.args.clone)
@@ -186,19 +196,19 @@ class Promote(Step[PromoteArgs]):
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
         if not await self.check(ctx):
-            await ctx.zfs.promote(self.args.clone)
+            await ctx.host(self.args.host).zfs.promote(self.args.clone)
         return {}
 
     async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
         parent = undo_data["former_parent"]
         if await self._origin(ctx, parent) is not None:
-            await ctx.zfs.promote(parent)
+            await ctx.host(self.args.host).zfs.promote(parent)
 
     def inverse(self, undo_data: JsonDict) -> Step[Any]:
-        return Promote(PromoteArgs(clone=undo_data["former_parent"]))
+        return Promote(PromoteArgs(host=self.args.host, clone=undo_data["former_parent"]))
 
 
-class BookmarkArgs(StepArgs):
+class BookmarkArgs(OnHost):
     source: BaseName
     bookmark: BookmarkName
 
@@ -212,30 +222,32 @@ class CreateBookmark(Step[BookmarkArgs]):
         return f"bookmark {self.args.source} as {self.args.bookmark}"
 
     def datasets(self) -> set[str]:
-        return {names.dataset_of(self.args.bookmark)}
+        return {located(self.args.host, names.dataset_of(self.args.bookmark))}
 
     async def check(self, ctx: StepContext) -> bool:
-        return await guid_of(ctx.zfs, self.args.bookmark) is not None
+        return await guid_of(ctx.host(self.args.host).zfs, self.args.bookmark) is not None
 
     async def capture(self, ctx: StepContext) -> JsonDict:
         return {"existed": await self.check(ctx)}
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
         if not await self.check(ctx):
-            await ctx.zfs.bookmark(self.args.source, self.args.bookmark)
+            await ctx.host(self.args.host).zfs.bookmark(self.args.source, self.args.bookmark)
         return {}
 
     async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
         if not undo_data.get("existed") and await self.check(ctx):
-            await ctx.zfs.destroy(self.args.bookmark)
+            await ctx.host(self.args.host).zfs.destroy(self.args.bookmark)
 
     def inverse(self, undo_data: JsonDict) -> Step[Any] | None:
         if undo_data.get("existed"):
             return None
-        return DestroyBookmark(DestroyBookmarkArgs(bookmark=self.args.bookmark))
+        return DestroyBookmark(
+            DestroyBookmarkArgs(host=self.args.host, bookmark=self.args.bookmark)
+        )
 
 
-class DestroyBookmarkArgs(StepArgs):
+class DestroyBookmarkArgs(OnHost):
     bookmark: BookmarkName
 
 
@@ -252,35 +264,38 @@ class DestroyBookmark(Step[DestroyBookmarkArgs]):
         return f"destroy {self.args.bookmark}"
 
     def datasets(self) -> set[str]:
-        return {names.dataset_of(self.args.bookmark)}
+        return {located(self.args.host, names.dataset_of(self.args.bookmark))}
 
     async def check(self, ctx: StepContext) -> bool:
+        zfs = ctx.host(self.args.host).zfs
         trash = trash_name(self.args.bookmark, ctx.tx_id)
         return (
-            await guid_of(ctx.zfs, self.args.bookmark) is None
-            and await guid_of(ctx.zfs, trash) is not None
+            await guid_of(zfs, self.args.bookmark) is None and await guid_of(zfs, trash) is not None
         )
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
+        zfs = ctx.host(self.args.host).zfs
         trash = trash_name(self.args.bookmark, ctx.tx_id)
-        if await guid_of(ctx.zfs, trash) is None:
-            await ctx.zfs.bookmark(self.args.bookmark, trash)
-        if await guid_of(ctx.zfs, self.args.bookmark) is not None:
-            await ctx.zfs.destroy(self.args.bookmark)
+        if await guid_of(zfs, trash) is None:
+            await zfs.bookmark(self.args.bookmark, trash)
+        if await guid_of(zfs, self.args.bookmark) is not None:
+            await zfs.destroy(self.args.bookmark)
         return {}
 
     async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
+        zfs = ctx.host(self.args.host).zfs
         trash = trash_name(self.args.bookmark, ctx.tx_id)
-        if await guid_of(ctx.zfs, trash) is None:
+        if await guid_of(zfs, trash) is None:
             return
-        if await guid_of(ctx.zfs, self.args.bookmark) is None:
-            await ctx.zfs.bookmark(trash, self.args.bookmark)
-        await ctx.zfs.destroy(trash)
+        if await guid_of(zfs, self.args.bookmark) is None:
+            await zfs.bookmark(trash, self.args.bookmark)
+        await zfs.destroy(trash)
 
     async def finalize(self, ctx: StepContext, undo_data: JsonDict) -> None:
+        zfs = ctx.host(self.args.host).zfs
         trash = trash_name(self.args.bookmark, ctx.tx_id)
-        if await guid_of(ctx.zfs, trash) is not None:
-            await ctx.zfs.destroy(trash)
+        if await guid_of(zfs, trash) is not None:
+            await zfs.destroy(trash)
 
     def why_final(self) -> str:
         return f"{self.describe()}: a destroyed bookmark cannot be brought back"

@@ -6,12 +6,14 @@ from typing import Any
 
 from pydantic import Field
 
-from zfsyncd.tx.steps.base import JsonDict, Step, StepArgs, StepContext, register
+from zfsyncd.tx.hosts import located
+from zfsyncd.tx.steps.base import JsonDict, OnHost, Step, StepContext, register
 from zfsyncd.zfs import names
+from zfsyncd.zfs.backend import ZfsBackend
 from zfsyncd.zfs.models import ObjectName, PropertyChanges, PropertySource
 
 
-class SetPropertiesArgs(StepArgs):
+class SetPropertiesArgs(OnHost):
     name: ObjectName
     #: property -> value; None means "inherit" (zfs inherit), which is how undo restores a
     #: property that had no local value
@@ -31,11 +33,12 @@ class SetProperties(Step[SetPropertiesArgs]):
         return f"set {pairs} on {self.args.name}"
 
     def datasets(self) -> set[str]:
-        return {names.dataset_of(self.args.name)}
+        return {located(self.args.host, names.dataset_of(self.args.name))}
 
     async def _local(self, ctx: StepContext) -> dict[str, str | None]:
         """Each property's local value now, None where it has none (inherited or default)."""
-        current = await ctx.zfs.get_properties(self.args.name, list(self.args.properties))
+        zfs = ctx.host(self.args.host).zfs
+        current = await zfs.get_properties(self.args.name, list(self.args.properties))
         return {
             prop: value.value if value.source is PropertySource.LOCAL else None
             for prop, value in current.items()
@@ -48,23 +51,25 @@ class SetProperties(Step[SetPropertiesArgs]):
         return {"previous": await self._local(ctx)}
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
-        await _apply(ctx, self.args.name, self.args.properties)
+        await _apply(ctx.host(self.args.host).zfs, self.args.name, self.args.properties)
         return {}
 
     async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
-        await _apply(ctx, self.args.name, undo_data["previous"])
+        await _apply(ctx.host(self.args.host).zfs, self.args.name, undo_data["previous"])
 
     def inverse(self, undo_data: JsonDict) -> Step[Any]:
         return SetProperties(
-            SetPropertiesArgs(name=self.args.name, properties=undo_data["previous"])
+            SetPropertiesArgs(
+                host=self.args.host, name=self.args.name, properties=undo_data["previous"]
+            )
         )
 
 
-async def _apply(ctx: StepContext, name: str, properties: dict[str, str | None]) -> None:
+async def _apply(zfs: ZfsBackend, name: str, properties: dict[str, str | None]) -> None:
     """Set the values and inherit the Nones; both are idempotent in ZFS itself."""
     values = {p: v for p, v in properties.items() if v is not None}
     if values:
-        await ctx.zfs.set_properties(name, values)
+        await zfs.set_properties(name, values)
     for prop, value in properties.items():
         if value is None:
-            await ctx.zfs.inherit(name, prop)
+            await zfs.inherit(name, prop)

@@ -6,14 +6,16 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from zfsyncd.tx.steps.base import JsonDict, Step, StepArgs, StepContext, register
-from zfsyncd.tx.steps.lookup import MovesToTrash, guid_of, is_same
+from zfsyncd.tx.hosts import located
+from zfsyncd.tx.steps.base import JsonDict, OnHost, Step, StepContext, register
+from zfsyncd.tx.steps.lookup import guid_of, is_same
+from zfsyncd.tx.steps.trash import MovesToTrash
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import ZfsBackend
 from zfsyncd.zfs.models import ObjectType, Properties, SnapshotName
 
 
-class CreateSnapshotsArgs(StepArgs):
+class CreateSnapshotsArgs(OnHost):
     snapshots: tuple[SnapshotName, ...] = Field(min_length=1)
     recursive: bool = False
     properties: Properties = Field(default_factory=dict)
@@ -37,10 +39,11 @@ class CreateSnapshots(Step[CreateSnapshotsArgs]):
         return f"snapshot {', '.join(self.args.snapshots)}{r}"
 
     def datasets(self) -> set[str]:
-        return {names.dataset_of(s) for s in self.args.snapshots}
+        return {located(self.args.host, names.dataset_of(s)) for s in self.args.snapshots}
 
     async def check(self, ctx: StepContext) -> bool:
-        return all([await guid_of(ctx.zfs, s) is not None for s in self.args.snapshots])
+        zfs = ctx.host(self.args.host).zfs
+        return all([await guid_of(zfs, s) is not None for s in self.args.snapshots])
 
     async def _made(self, zfs: ZfsBackend) -> dict[str, int]:
         """Every snapshot that carries one of our names (with -r, in the descendants too).
@@ -62,30 +65,34 @@ class CreateSnapshots(Step[CreateSnapshotsArgs]):
         return made
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
+        zfs = ctx.host(self.args.host).zfs
         if not await self.check(ctx):
-            await ctx.zfs.snapshot(
+            await zfs.snapshot(
                 self.args.snapshots, recursive=self.args.recursive, properties=self.args.properties
             )
-        return {"made": await self._made(ctx.zfs)}
+        return {"made": await self._made(zfs)}
 
     async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
-        made: dict[str, int] = undo_data.get("made") or await self._made(ctx.zfs)
+        zfs = ctx.host(self.args.host).zfs
+        made: dict[str, int] = undo_data.get("made") or await self._made(zfs)
         # children first, so that a recursive set goes in the reverse order it came
         for snap, guid in sorted(made.items(), key=lambda item: item[0].count("/"), reverse=True):
-            if await is_same(ctx.zfs, snap, guid):
-                await ctx.zfs.destroy(snap)
+            if await is_same(zfs, snap, guid):
+                await zfs.destroy(snap)
 
     def inverse(self, undo_data: JsonDict) -> Step[Any]:
-        return DestroySnapshots(DestroySnapshotsArgs(snapshots=undo_data["made"]))
+        return DestroySnapshots(
+            DestroySnapshotsArgs(host=self.args.host, snapshots=undo_data["made"])
+        )
 
 
-class DestroySnapshotsArgs(StepArgs):
+class DestroySnapshotsArgs(OnHost):
     #: snapshot -> the guid it must still have (None: whatever it is now)
     snapshots: dict[SnapshotName, int | None] = Field(min_length=1)
 
 
 @register
-class DestroySnapshots(MovesToTrash):
+class DestroySnapshots(MovesToTrash[DestroySnapshotsArgs]):
     """Moves the snapshots to trash names; they are destroyed when the transaction completes."""
 
     kind = "destroy-snapshots"

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import model_validator
 
+from zfsyncd.tx.hosts import LOCAL, HostName, located
 from zfsyncd.tx.steps.base import JsonDict, Step, StepArgs, StepContext, register
 from zfsyncd.tx.steps.datasets import DestroyDataset, DestroyDatasetArgs
 from zfsyncd.tx.steps.lookup import guid_of
@@ -14,14 +15,13 @@ from zfsyncd.zfs.backend import DestroyMode, ZfsBackend
 from zfsyncd.zfs.errors import NotFoundError, StaleResumeTokenError
 from zfsyncd.zfs.models import ObjectType, RecvSpec, SendSpec
 
-LOCAL = "local"
-
 
 class SendReceiveArgs(StepArgs):
     send: SendSpec
     recv: RecvSpec
-    source: str = LOCAL  # host labels of the StepContext
-    target: str = LOCAL
+    #: the hosts the stream comes from and goes to (names in the StepContext)
+    source: HostName = LOCAL
+    target: HostName = LOCAL
 
     @model_validator(mode="after")
     def _reversible(self) -> SendReceiveArgs:
@@ -31,12 +31,6 @@ class SendReceiveArgs(StepArgs):
             # -F rolls the target back and may destroy its snapshots: no undo could restore them
             raise ValueError("a forced receive (-F) cannot be undone, so it is not a step")
         return self
-
-
-def _located(host: str, name: str) -> str:
-    """A lock key for `name` on `host`: the local host's names as they are, another host's
-    under '//host/', which no dataset name can begin with."""
-    return name if host == LOCAL else f"//{host}/{name}"
 
 
 @register
@@ -52,8 +46,8 @@ class SendReceive(Step[SendReceiveArgs]):
     def datasets(self) -> set[str]:
         source = self.args.send.dataset or ""
         return {
-            _located(self.args.source, source),
-            _located(self.args.target, self.args.recv.target),
+            located(self.args.source, source),
+            located(self.args.target, self.args.recv.target),
         }
 
     async def _on_target(self, dst: ZfsBackend) -> dict[str, int]:
@@ -67,22 +61,22 @@ class SendReceive(Step[SendReceiveArgs]):
         return {o.name: o.guid for o in objects}
 
     async def check(self, ctx: StepContext) -> bool:
-        src, dst = ctx.host(self.args.source), ctx.host(self.args.target)
+        src, dst = ctx.host(self.args.source).zfs, ctx.host(self.args.target).zfs
         snapshot = self.args.send.snapshot or ""
         wanted = await guid_of(src, snapshot)
         return wanted is not None and wanted in (await self._on_target(dst)).values()
 
     async def estimate(self, ctx: StepContext) -> int | None:
         try:
-            return await ctx.host(self.args.source).send_estimate(self.args.send)
+            return await ctx.host(self.args.source).zfs.send_estimate(self.args.send)
         except NotFoundError:
             return None  # an earlier step of the same transaction makes the snapshot
 
     async def capture(self, ctx: StepContext) -> JsonDict:
-        return {"before": await self._on_target(ctx.host(self.args.target))}
+        return {"before": await self._on_target(ctx.host(self.args.target).zfs)}
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
-        src, dst = ctx.host(self.args.source), ctx.host(self.args.target)
+        src, dst = ctx.host(self.args.source).zfs, ctx.host(self.args.target).zfs
         if not await self.check(ctx) and not await self._resume(ctx, src, dst):
             await src.send_recv(self.args.send, dst, self.args.recv, progress=ctx.progress)
         now = await self._on_target(dst)
@@ -106,7 +100,7 @@ class SendReceive(Step[SendReceiveArgs]):
         return True
 
     async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
-        dst = ctx.host(self.args.target)
+        dst = ctx.host(self.args.target).zfs
         target = self.args.recv.target
         existing = await self._on_target(dst)
         if target in existing and (await dst.get(target)).receive_resume_token:
@@ -125,16 +119,18 @@ class SendReceive(Step[SendReceiveArgs]):
             await dst.destroy(dataset, mode=DestroyMode.RECURSIVE)
 
     def inverse(self, undo_data: JsonDict) -> Step[Any] | None:
-        if self.args.target != LOCAL:
-            return None  # steps on another host's datasets arrive with replication (issue 5)
+        # what was received is taken back on the host that received it
+        host = self.args.target
         received: dict[str, int] = undo_data.get("received", {})
         if not undo_data["before"]:
             guid = received.get(self.args.recv.target)
-            return DestroyDataset(DestroyDatasetArgs(name=self.args.recv.target, guid=guid))
+            return DestroyDataset(
+                DestroyDatasetArgs(host=host, name=self.args.recv.target, guid=guid)
+            )
         snapshots = {n: g for n, g in received.items() if "@" in n}
         if not snapshots:
             return None
-        return DestroySnapshots(DestroySnapshotsArgs(snapshots=snapshots))
+        return DestroySnapshots(DestroySnapshotsArgs(host=host, snapshots=snapshots))
 
     def why_final(self) -> str:
         return f"{self.describe()}: nothing was received that a rollback could remove"

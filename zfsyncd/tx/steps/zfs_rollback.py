@@ -16,7 +16,7 @@ do (each phase reads ZFS first, so a repeated `do` after a crash carries on wher
   3. `zfs set mountpoint=none fs` unmounts the old one (skipped when it mounts nowhere),
      so the new one can take its place (a rename alone would leave a locally set
      mountpoint mounted, and a rename -u keeps any mount where it was);
-  4. `zfs rename fs parent/zfsync_trash_<tx>_fs` (lookup.trash_name);
+  4. `zfs rename fs parent/zfsync_trash_<tx>_fs` (trash.trash_name);
   5. `zfs rename <clone> fs`;
   6. the mountpoint as it was on the old fs: `zfs inherit mountpoint` (it had no local one)
      or `zfs set mountpoint=<its value>`; either mounts the new fs where the old one was.
@@ -41,8 +41,10 @@ and in undo alike; the swap of a single dataset has none of that.
 
 from __future__ import annotations
 
-from zfsyncd.tx.steps.base import JsonDict, Step, StepArgs, StepContext, register
-from zfsyncd.tx.steps.lookup import guid_of, is_same, trash_name
+from zfsyncd.tx.hosts import located
+from zfsyncd.tx.steps.base import JsonDict, OnHost, Step, StepContext, register
+from zfsyncd.tx.steps.lookup import guid_of, is_same
+from zfsyncd.tx.steps.trash import trash_name
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import DestroyMode, ZfsBackend
 from zfsyncd.zfs.errors import InvalidNameError, NotFoundError
@@ -140,7 +142,7 @@ async def _set_mountpoint(zfs: ZfsBackend, name: str, local: str | None) -> None
         await zfs.set_properties(name, {MOUNTPOINT: local})
 
 
-class RollbackArgs(StepArgs):
+class RollbackArgs(OnHost):
     snapshot: SnapshotName
     guid: int | None = None  # the dataset it must still be (None: whatever it is now)
 
@@ -162,7 +164,7 @@ class RollbackDataset(Step[RollbackArgs]):
         return f"roll {self.dataset} back to {self.args.snapshot}"
 
     def datasets(self) -> set[str]:
-        return {self.dataset}
+        return {located(self.args.host, self.dataset)}
 
     def _names(self, ctx: StepContext) -> tuple[str, str, str]:
         """(the dataset, its trash name, the clone's name)."""
@@ -178,23 +180,23 @@ class RollbackDataset(Step[RollbackArgs]):
 
     async def check(self, ctx: StepContext) -> bool:
         """Swapped: the old dataset is in the trash, a clone of the new one's target."""
+        zfs = ctx.host(self.args.host).zfs
         fs, trash, clone = self._names(ctx)
-        return await guid_of(ctx.zfs, clone) is None and await self._is_origin_of(
-            ctx.zfs, fs, trash
-        )
+        return await guid_of(zfs, clone) is None and await self._is_origin_of(zfs, fs, trash)
 
     async def capture(self, ctx: StepContext) -> JsonDict:
+        zfs = ctx.host(self.args.host).zfs
         fs, _, _ = self._names(ctx)
-        problem = await refusal(ctx.zfs, self.args.snapshot, ctx.tx_id)
+        problem = await refusal(zfs, self.args.snapshot, ctx.tx_id)
         if problem is not None:  # it may have changed since the plan was made
             raise ValueError(problem)
-        guid = await guid_of(ctx.zfs, fs)
+        guid = await guid_of(zfs, fs)
         if self.args.guid is not None and guid != self.args.guid:
             raise ValueError(f"{fs} is not the dataset this step was made for (guid)")
-        return {"guid": guid, "local": await ctx.zfs.local_properties(fs)}
+        return {"guid": guid, "local": await zfs.local_properties(fs)}
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
-        zfs, (fs, trash, clone) = ctx.zfs, self._names(ctx)
+        zfs, (fs, trash, clone) = ctx.host(self.args.host).zfs, self._names(ctx)
         old: int = before["guid"]
         local: dict[str, str] = before["local"]
         if await is_same(zfs, fs, old):
@@ -217,7 +219,7 @@ class RollbackDataset(Step[RollbackArgs]):
     async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
         if "guid" not in undo_data:
             return  # capture refused: nothing was changed
-        zfs, (fs, trash, clone) = ctx.zfs, self._names(ctx)
+        zfs, (fs, trash, clone) = ctx.host(self.args.host).zfs, self._names(ctx)
         old: int = undo_data["guid"]
         if await is_same(zfs, trash, old):
             if await guid_of(zfs, fs) is not None:
@@ -238,9 +240,10 @@ class RollbackDataset(Step[RollbackArgs]):
         await zfs.destroy(clone)
 
     async def finalize(self, ctx: StepContext, undo_data: JsonDict) -> None:
+        zfs = ctx.host(self.args.host).zfs
         _, trash, _ = self._names(ctx)
-        if await is_same(ctx.zfs, trash, undo_data["guid"]):
-            await ctx.zfs.destroy(trash, mode=DestroyMode.RECURSIVE)
+        if await is_same(zfs, trash, undo_data["guid"]):
+            await zfs.destroy(trash, mode=DestroyMode.RECURSIVE)
 
     def why_final(self) -> str:
         return (

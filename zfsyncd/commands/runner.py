@@ -1,9 +1,11 @@
-"""Running zfs/zpool: argv lists only, a timeout, output captured, failures typed.
+"""Running a command: argv lists only, a timeout, output captured, failures typed.
 
-Nothing here ever starts a shell on this machine. A remote host is reached through a
-command prefix (`ssh host --`); since ssh hands its arguments to the remote user's shell as
-one string, `Transport` quotes every argument with `shlex.join` first, so what arrives is
-exactly the argv that was built (the names in it are validated besides).
+Any command: zfs and zpool (whose failures zfs/ classifies with its own patterns, passed as
+a `Classifier`), rsync, btrfs, ssh. Nothing here ever starts a shell on this machine. A
+remote host is reached through a command prefix (`ssh host --`); since ssh hands its
+arguments to the remote user's shell as one string, `Transport` quotes every argument with
+`shlex.join` first, so what arrives is exactly the argv that was built (the names in it are
+validated besides).
 """
 
 from __future__ import annotations
@@ -18,16 +20,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from zfsyncd.zfs.errors import (
-    CommandNotFoundError,
-    CommandTimeoutError,
-    ZfsCommandError,
-    classify,
-)
+from zfsyncd.commands.errors import GENERIC, Classifier
 
 log = logging.getLogger(__name__)
 
-#: zfs prints its messages in the C locale only when asked: the error patterns need English.
+#: commands print their messages in the C locale only when asked: error patterns need English.
 COMMAND_ENV: Mapping[str, str] = {"LC_ALL": "C", "LANG": "C"}
 DEFAULT_TIMEOUT = 300.0
 
@@ -59,21 +56,23 @@ class Transport:
         user: str | None = None,
         port: int | None = None,
         options: Sequence[str] = (),
-        ssh: str = "ssh",
+        ssh: str | Sequence[str] = "ssh",
     ) -> Transport:
+        """ssh to `host`; `ssh` is the program, or an argv list (the program and its own
+        arguments, e.g. a wrapper)."""
         if not host or host.startswith("-") or any(c.isspace() for c in host):
             raise ValueError(f"invalid ssh host {host!r}")
         if user is not None and (not user or user.startswith("-") or "@" in user):
             raise ValueError(f"invalid ssh user {user!r}")
         # BatchMode: a daemon has nobody to type a password; fail instead of hanging.
-        prefix = [ssh, "-o", "BatchMode=yes", *options]
+        program = [ssh] if isinstance(ssh, str) else list(ssh)
+        if not program or not program[0]:
+            raise ValueError("no ssh command")
+        prefix = [*program, "-o", "BatchMode=yes", *options]
         if port is not None:
             prefix += ["-p", str(int(port))]
         target = f"{user}@{host}" if user else host
         return cls(prefix=(*prefix, "--", target), remote_shell=True, label=target)
-
-
-LOCAL = Transport()
 
 
 @dataclass
@@ -89,8 +88,10 @@ class CommandResult:
 class CommandRunner:
     """Runs one command at a time per call; safe to share between concurrent tasks."""
 
-    transport: Transport = LOCAL
+    transport: Transport = Transport()
     timeout: float = DEFAULT_TIMEOUT
+    #: the errors a failure raises, unless a call names others
+    errors: Classifier = GENERIC
     #: called with the full argv before each command starts (logging, tests, the audit log)
     observers: list[Callable[[Sequence[str]], None]] = field(default_factory=list)
 
@@ -112,8 +113,11 @@ class CommandRunner:
         stdin: bytes | None = None,
         timeout: float | None = None,
         check: bool = True,
+        errors: Classifier | None = None,
     ) -> CommandResult:
-        """Run `argv`; raise the matching `ZfsCommandError` subclass if it fails and `check`."""
+        """Run `argv`; raise the error `errors` (default: the runner's) picks for a failure,
+        when `check`; a timeout or a program that cannot start raises whatever `check` is."""
+        errors = errors or self.errors
         full = self.command(argv)
         self.notify(full)
         limit = self.timeout if timeout is None else timeout
@@ -123,12 +127,13 @@ class CommandRunner:
             self.env(),
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
+            errors=errors,
         )
         try:
             out, err = await asyncio.wait_for(proc.communicate(stdin), limit)
         except TimeoutError:
             await terminate(proc)
-            raise CommandTimeoutError(
+            raise errors.timeout(
                 full, -1, f"{shlex.join(full)}: no answer after {limit:g} s, stopped"
             ) from None
         except asyncio.CancelledError:
@@ -143,12 +148,17 @@ class CommandRunner:
         )
         log.debug("%s -> %d in %.3fs", shlex.join(full), result.returncode, result.seconds)
         if check and result.returncode != 0:
-            raise classify(full, result.returncode, result.stderr)
+            raise errors.failed(full, result.returncode, result.stderr)
         return result
 
 
 async def spawn(
-    argv: Sequence[str], env: Mapping[str, str], *, stdin: int, stdout: int
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    stdin: int,
+    stdout: int,
+    errors: Classifier = GENERIC,
 ) -> asyncio.subprocess.Process:
     """Start one command: no shell, stderr captured, in a process group of its own (so that
     stopping it also stops what it started, ssh's children for one)."""
@@ -162,7 +172,7 @@ async def spawn(
             start_new_session=True,
         )
     except (FileNotFoundError, PermissionError) as exc:
-        raise CommandNotFoundError(argv, 127, f"cannot run {argv[0]!r}: {exc.strerror}") from None
+        raise errors.not_found(argv, 127, f"cannot run {argv[0]!r}: {exc.strerror}") from None
 
 
 async def terminate(proc: asyncio.subprocess.Process, grace: float = 5.0) -> None:
@@ -181,11 +191,9 @@ async def terminate(proc: asyncio.subprocess.Process, grace: float = 5.0) -> Non
 
 __all__ = [
     "COMMAND_ENV",
-    "LOCAL",
     "CommandResult",
     "CommandRunner",
     "Transport",
-    "ZfsCommandError",
     "spawn",
     "terminate",
 ]

@@ -19,10 +19,13 @@ POOLS = listing(
 )  # fmt: skip
 
 
-def snap(*datasets: str, recursive: bool = False, **props: str) -> tuple[str, Any]:
+def snap(
+    *datasets: str, recursive: bool = False, properties: dict[str, str] | None = None
+) -> tuple[str, Any]:
     """The expected step: one `zfs snapshot` of these datasets (all in one pool)."""
     snapshots = [f"{d}@{SHORT}" for d in datasets]
-    return "create-snapshots", {"snapshots": snapshots, "recursive": recursive, "properties": props}
+    args = {"snapshots": snapshots, "recursive": recursive, "properties": properties or {}}
+    return "create-snapshots", args
 
 
 def hold(*datasets: str) -> tuple[str, Any]:
@@ -55,7 +58,7 @@ STEPS = [
     ),
     pytest.param(
         {"datasets": ["p/a"], "properties": {"zfsync:role": "daily"}},
-        [snap("p/a", **{"zfsync:role": "daily"})], {"p/a"}, id="user properties",
+        [snap("p/a", properties={"zfsync:role": "daily"})], {"p/a"}, id="user properties",
     ),
     pytest.param(
         {"datasets": ["q/x", "p/d", "p/a"], "hold": True},

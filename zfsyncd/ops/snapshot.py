@@ -89,18 +89,7 @@ def decide(request: SnapshotRequest, facts: SnapshotFacts, tx_id: str) -> Plan:
     """The steps: one `zfs snapshot` per pool (atomic within it), then, when asked for, one
     hold step per pool over every snapshot made. PlanError when it cannot be done."""
     short = snapshot_name(tx_id)
-    covered: set[str] = set()  # every dataset that will get the snapshot
-    for dataset in request.datasets:
-        found = facts.listing.get(dataset)
-        if found is None:
-            raise PlanError(f"dataset {dataset} does not exist")
-        if found.type not in DATASET_TYPES:
-            raise PlanError(f"{dataset} is a {found.type}, not a filesystem or volume")
-        below = datasets_below(facts.listing, dataset) if request.recursive else [dataset]
-        overlap = covered.intersection(below)
-        if overlap:
-            raise PlanError(f"{sorted(overlap)[0]} would be snapshotted twice")
-        covered.update(below)
+    covered = _covered(request, facts)
     for dataset in sorted(covered):
         names.check_snapshot(f"{dataset}@{short}")  # a long name may leave no room
         if f"{dataset}@{short}" in facts.listing:
@@ -126,6 +115,24 @@ def decide(request: SnapshotRequest, facts: SnapshotFacts, tx_id: str) -> Plan:
             in_pool = tuple(s for s in held if names.pool_of(s) == pool)
             steps.append(HoldSnapshots(HoldArgs(tag=hold_tag(tx_id), snapshots=in_pool)))
     return Plan(steps=steps, description=describe(request), extra_datasets=covered)
+
+
+def _covered(request: SnapshotRequest, facts: SnapshotFacts) -> set[str]:
+    """Every dataset that will get the snapshot: those named and, when recursive, what lies
+    below them. PlanError for one that is missing, or covered twice."""
+    covered: set[str] = set()
+    for dataset in request.datasets:
+        found = facts.listing.get(dataset)
+        if found is None:
+            raise PlanError(f"dataset {dataset} does not exist")
+        if found.type not in DATASET_TYPES:
+            raise PlanError(f"{dataset} is a {found.type}, not a filesystem or volume")
+        below = datasets_below(facts.listing, dataset) if request.recursive else [dataset]
+        overlap = covered.intersection(below)
+        if overlap:
+            raise PlanError(f"{sorted(overlap)[0]} would be snapshotted twice")
+        covered.update(below)
+    return covered
 
 
 class SnapshotKind:

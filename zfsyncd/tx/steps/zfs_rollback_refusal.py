@@ -1,4 +1,4 @@
-"""When a `zfs rollback -r` by swap (the step in rollback.py) cannot be done, could not be
+"""When a `zfs rollback -r` by swap (the step RollbackDataset) cannot be done, could not be
 undone, or would not end as `zfs rollback -r` does: read, then a pure decision.
 
 `read_facts` reads the dataset's pool (one `zfs list -r`) and, for a filesystem, the two

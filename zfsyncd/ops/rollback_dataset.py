@@ -5,9 +5,10 @@ crash before it completes leaves the dataset exactly as it was.
 Once completed it is final: the newer snapshots and the data written after the target are
 destroyed then, and a later manual rollback of the transaction is refused with that reason.
 The request is refused before anything changes when the swap could not be undone or would
-not end as `zfs rollback -r` does: see `refusal` (no such snapshot, not a filesystem, child
-datasets, a held newer snapshot, a clone of a newer snapshot, encryption, received
-properties, a legacy mountpoint, a partial receive).
+not end as `zfs rollback -r` does (no such snapshot, not a filesystem, child datasets, a held
+newer snapshot, a clone of a newer snapshot, encryption, received properties, a legacy
+mountpoint, a partial receive). Planning reads the pool (`read_facts`), then decides from
+what it read alone (`decide`, which asks `refusal_of`: zfsyncd/tx/steps/zfs_rollback_refusal.py).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.tx.kinds import Plan, register_kind
 from zfsyncd.tx.steps import StepContext
 from zfsyncd.tx.steps.base import JsonDict
-from zfsyncd.tx.steps.lookup import guid_of
-from zfsyncd.tx.steps.zfs_rollback import RollbackArgs, RollbackDataset, refusal
+from zfsyncd.tx.steps.zfs_rollback import RollbackArgs, RollbackDataset
+from zfsyncd.tx.steps.zfs_rollback_refusal import RollbackFacts, read_facts, refusal_of
 from zfsyncd.zfs import names
 from zfsyncd.zfs.models import SnapshotName
 
@@ -37,6 +38,21 @@ class RollbackRequest(BaseModel):
         return names.dataset_of(self.snapshot)
 
 
+def describe(request: RollbackRequest) -> str:
+    return f"roll {request.dataset} back to {request.snapshot}, destroying newer snapshots"
+
+
+def decide(request: RollbackRequest, facts: RollbackFacts, tx_id: str) -> Plan:
+    """The one swap step, or PlanError with the reason it is refused (`refusal_of`)."""
+    problem = refusal_of(request.snapshot, facts, tx_id)
+    if problem is not None:
+        raise PlanError(problem)
+    # the step acts only on the dataset seen now, not on one made under its name later
+    guid = facts.listing[request.dataset].guid
+    step = RollbackDataset(RollbackArgs(snapshot=request.snapshot, guid=guid))
+    return Plan(steps=[step], description=describe(request))
+
+
 class RollbackDatasetKind:
     name = "rollback-dataset"
     action = Action.ROLLBACK
@@ -45,22 +61,15 @@ class RollbackDatasetKind:
     method = None
 
     def describe(self, params: JsonDict) -> str:
-        request = RollbackRequest.model_validate(params)
-        return f"roll {request.dataset} back to {request.snapshot}, destroying newer snapshots"
+        return describe(RollbackRequest.model_validate(params))
 
     def datasets(self, params: JsonDict) -> set[str]:
         return {RollbackRequest.model_validate(params).dataset}
 
     async def plan(self, ctx: StepContext, params: JsonDict) -> Plan:
-        request = RollbackRequest.model_validate(params)
         zfs = ctx.host(LOCAL).zfs
-        problem = await refusal(zfs, request.snapshot, ctx.tx_id)
-        if problem is not None:
-            raise PlanError(problem)
-        # the step acts only on the dataset seen now, not on one made under its name later
-        guid = await guid_of(zfs, request.dataset)
-        step = RollbackDataset(RollbackArgs(snapshot=request.snapshot, guid=guid))
-        return Plan(steps=[step], description=self.describe(params))
+        request = RollbackRequest.model_validate(params)
+        return decide(request, await read_facts(zfs, request.snapshot), ctx.tx_id)
 
 
 ROLLBACK_DATASET = register_kind(RollbackDatasetKind())

@@ -5,11 +5,16 @@ microsecond and ends with random hex, so the names sort by time, are unique, and
 transaction made them (an undo after a crash relies on that). Snapshots of one pool are
 taken by one `zfs snapshot` (atomic, one txg); each pool gets its own step. The hold, when
 asked for, has the tag `zfsync_<transaction id>`.
+
+Planning reads, then decides: `read_facts` lists the pools named (one `zfs list -r` each),
+`decide` builds the steps from that listing alone (a pure function, tested with tables of
+examples in tests/unit/ops/).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -21,10 +26,11 @@ from zfsyncd.tx.kinds import BusMethod, Plan, register_kind
 from zfsyncd.tx.steps import Step, StepContext
 from zfsyncd.tx.steps.base import JsonDict
 from zfsyncd.tx.steps.holds import HoldArgs, HoldSnapshots
+from zfsyncd.tx.steps.pools import DATASET_TYPES, Listing, datasets_below, read_pools
 from zfsyncd.tx.steps.snapshots import CreateSnapshots, CreateSnapshotsArgs
 from zfsyncd.zfs import names
-from zfsyncd.zfs.errors import NotFoundError
-from zfsyncd.zfs.models import DatasetName, ObjectType, Properties
+from zfsyncd.zfs.backend import ZfsBackend
+from zfsyncd.zfs.models import DatasetName, Properties
 
 PREFIX = "zfsync_"
 
@@ -60,6 +66,76 @@ class SnapshotRequest(BaseModel):
         return value
 
 
+@dataclass(frozen=True)
+class SnapshotFacts:
+    """What the plan decides from: the pools of the datasets named, as they are."""
+
+    #: their filesystems, volumes and snapshots (a dataset's type and what lies below it;
+    #: a snapshot of the name this transaction will give, which must not exist yet)
+    listing: Listing
+
+
+async def read_facts(zfs: ZfsBackend, request: SnapshotRequest) -> SnapshotFacts:
+    """One `zfs list -r` per pool named, however many datasets the request names."""
+    return SnapshotFacts(await read_pools(zfs, (names.pool_of(d) for d in request.datasets)))
+
+
+def describe(request: SnapshotRequest) -> str:
+    recursive = " recursively" if request.recursive else ""
+    held = ", held" if request.hold else ""
+    return f"snapshot {', '.join(request.datasets)}{recursive}{held}"
+
+
+def decide(request: SnapshotRequest, facts: SnapshotFacts, tx_id: str) -> Plan:
+    """The steps: one `zfs snapshot` per pool (atomic within it), then, when asked for, one
+    hold step per pool over every snapshot made. PlanError when it cannot be done."""
+    short = snapshot_name(tx_id)
+    covered = _covered(request, facts)
+    for dataset in sorted(covered):
+        names.check_snapshot(f"{dataset}@{short}")  # a long name may leave no room
+        if f"{dataset}@{short}" in facts.listing:
+            raise PlanError(f"snapshot {dataset}@{short} already exists")
+
+    by_pool: dict[str, list[str]] = defaultdict(list)
+    for dataset in request.datasets:
+        by_pool[names.pool_of(dataset)].append(f"{dataset}@{short}")
+    steps: list[Step[Any]] = []
+    for pool in sorted(by_pool):
+        steps.append(
+            CreateSnapshots(
+                CreateSnapshotsArgs(
+                    snapshots=tuple(by_pool[pool]),
+                    recursive=request.recursive,
+                    properties=request.properties,
+                )
+            )
+        )
+    if request.hold:
+        held = sorted(f"{d}@{short}" for d in covered)
+        for pool in sorted(by_pool):
+            in_pool = tuple(s for s in held if names.pool_of(s) == pool)
+            steps.append(HoldSnapshots(HoldArgs(tag=hold_tag(tx_id), snapshots=in_pool)))
+    return Plan(steps=steps, description=describe(request), extra_datasets=covered)
+
+
+def _covered(request: SnapshotRequest, facts: SnapshotFacts) -> set[str]:
+    """Every dataset that will get the snapshot: those named and, when recursive, what lies
+    below them. PlanError for one that is missing, or covered twice."""
+    covered: set[str] = set()
+    for dataset in request.datasets:
+        found = facts.listing.get(dataset)
+        if found is None:
+            raise PlanError(f"dataset {dataset} does not exist")
+        if found.type not in DATASET_TYPES:
+            raise PlanError(f"{dataset} is a {found.type}, not a filesystem or volume")
+        below = datasets_below(facts.listing, dataset) if request.recursive else [dataset]
+        overlap = covered.intersection(below)
+        if overlap:
+            raise PlanError(f"{sorted(overlap)[0]} would be snapshotted twice")
+        covered.update(below)
+    return covered
+
+
 class SnapshotKind:
     name = "snapshot"
     action = Action.SNAPSHOT
@@ -67,60 +143,15 @@ class SnapshotKind:
     method = BusMethod("Snapshot", positional=("datasets",))
 
     def describe(self, params: JsonDict) -> str:
-        request = SnapshotRequest.model_validate(params)
-        recursive = " recursively" if request.recursive else ""
-        held = ", held" if request.hold else ""
-        return f"snapshot {', '.join(request.datasets)}{recursive}{held}"
+        return describe(SnapshotRequest.model_validate(params))
 
     def datasets(self, params: JsonDict) -> set[str]:
         return set(SnapshotRequest.model_validate(params).datasets)
 
     async def plan(self, ctx: StepContext, params: JsonDict) -> Plan:
-        request = SnapshotRequest.model_validate(params)
         zfs = ctx.host(LOCAL).zfs
-        short = snapshot_name(ctx.tx_id)
-        covered: set[str] = set()  # every dataset that will get the snapshot
-        for dataset in request.datasets:
-            try:
-                found = await zfs.get(dataset)
-            except NotFoundError:
-                raise PlanError(f"dataset {dataset} does not exist") from None
-            if found.type not in (ObjectType.FILESYSTEM, ObjectType.VOLUME):
-                raise PlanError(f"{dataset} is a {found.type}, not a filesystem or volume")
-            below = [dataset]
-            if request.recursive:
-                children = await zfs.list(dataset, types=[ObjectType.FILESYSTEM, ObjectType.VOLUME])
-                below = [c.name for c in children]
-            overlap = covered.intersection(below)
-            if overlap:
-                raise PlanError(f"{sorted(overlap)[0]} would be snapshotted twice")
-            covered.update(below)
-        for dataset in sorted(covered):
-            names.check_snapshot(f"{dataset}@{short}")  # a long name may leave no room
-            if await zfs.exists(f"{dataset}@{short}"):
-                raise PlanError(f"snapshot {dataset}@{short} already exists")
-
-        by_pool: dict[str, list[str]] = defaultdict(list)
-        for dataset in request.datasets:
-            by_pool[names.pool_of(dataset)].append(f"{dataset}@{short}")
-        steps: list[Step[Any]] = []
-        for pool in sorted(by_pool):
-            steps.append(
-                CreateSnapshots(
-                    CreateSnapshotsArgs(
-                        snapshots=tuple(by_pool[pool]),
-                        recursive=request.recursive,
-                        properties=request.properties,
-                    )
-                )
-            )
-        if request.hold:
-            held = sorted(f"{d}@{short}" for d in covered)
-            for pool in sorted(by_pool):
-                in_pool = tuple(s for s in held if names.pool_of(s) == pool)
-                steps.append(HoldSnapshots(HoldArgs(tag=hold_tag(ctx.tx_id), snapshots=in_pool)))
-        description = self.describe(params)
-        return Plan(steps=steps, description=description, extra_datasets=covered)
+        request = SnapshotRequest.model_validate(params)
+        return decide(request, await read_facts(zfs, request), ctx.tx_id)
 
 
 SNAPSHOT = register_kind(SnapshotKind())

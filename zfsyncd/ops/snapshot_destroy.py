@@ -5,11 +5,16 @@ Only zfsyncd's own snapshots (names beginning `zfsync_`) unless the request says
 renames each snapshot to a trash name (guid-checked), so a failure or a cancel puts every one
 back; the snapshots are destroyed when the transaction completes. What `zfs destroy` would
 refuse later (a hold, a clone) is refused at plan time, before anything moved.
+
+Planning reads, then decides: `read_facts` lists the pools named (one `zfs list -r` each),
+`decide` builds the step from that listing alone (a pure function, tested with tables of
+examples in tests/unit/ops/).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -20,11 +25,12 @@ from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.tx.kinds import BusMethod, Plan, register_kind
 from zfsyncd.tx.steps import StepContext
 from zfsyncd.tx.steps.base import JsonDict
+from zfsyncd.tx.steps.pools import Listing, clones_of, read_pools
 from zfsyncd.tx.steps.snapshots import DestroySnapshots, DestroySnapshotsArgs
 from zfsyncd.tx.steps.trash import TRASH_PREFIX
 from zfsyncd.zfs import names
-from zfsyncd.zfs.errors import NotFoundError
-from zfsyncd.zfs.models import ObjectType, SnapshotName
+from zfsyncd.zfs.backend import ZfsBackend
+from zfsyncd.zfs.models import SnapshotName
 
 
 class DestroySnapshotsRequest(BaseModel):
@@ -41,6 +47,62 @@ class DestroySnapshotsRequest(BaseModel):
         return value
 
 
+@dataclass(frozen=True)
+class DestroyFacts:
+    """What the plan decides from: the pools of the snapshots named, as they are."""
+
+    #: their filesystems, volumes and snapshots (a snapshot's guid and holds count, each
+    #: dataset's origin)
+    listing: Listing
+    #: the hold tags of the first snapshot named that is held: the refusal names them
+    holds: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+async def read_facts(zfs: ZfsBackend, request: DestroySnapshotsRequest) -> DestroyFacts:
+    """One `zfs list -r` per pool named, and a `zfs holds` of one snapshot when one named
+    is held (the plan is refused then, at the first held one: the others are not needed)."""
+    listing = await read_pools(zfs, (names.pool_of(s) for s in request.snapshots))
+    for snap in request.snapshots:
+        found = listing.get(snap)
+        if found is not None and found.userrefs:
+            return DestroyFacts(listing, {snap: tuple(h.tag for h in await zfs.holds(snap))})
+    return DestroyFacts(listing)
+
+
+def describe(request: DestroySnapshotsRequest) -> str:
+    return f"destroy {', '.join(request.snapshots)}"
+
+
+def decide(request: DestroySnapshotsRequest, facts: DestroyFacts) -> Plan:
+    """The one step that moves every snapshot named to the trash, guid-checked; PlanError
+    for a snapshot that is not zfsyncd's (unless any_name), missing, held or cloned."""
+    guids: dict[str, int | None] = {}
+    for snap in request.snapshots:
+        short = names.short_name(snap)
+        if short.startswith(TRASH_PREFIX):
+            raise PlanError(f"{snap} belongs to a transaction that is still running")
+        if not request.any_name and not short.startswith(PREFIX):
+            raise PlanError(
+                f"{snap} was not made by zfsyncd (its name does not begin with {PREFIX}); "
+                "ask for any_name to destroy it anyway"
+            )
+        found = facts.listing.get(snap)
+        if found is None:
+            raise PlanError(f"snapshot {snap} does not exist")
+        if found.userrefs:
+            held = ", ".join(facts.holds.get(snap, ()))
+            raise PlanError(f"snapshot {snap} is held ({held}): release it first")
+        guids[snap] = found.guid
+    clones = clones_of(facts.listing, guids)
+    if clones:
+        raise PlanError(
+            f"snapshot {clones[0].origin} has a clone, {clones[0].name}: destroy or promote "
+            "the clone first"
+        )
+    step = DestroySnapshots(DestroySnapshotsArgs(snapshots=guids))
+    return Plan(steps=[step], description=describe(request))
+
+
 class DestroySnapshotsKind:
     name = "destroy-snapshots"
     action = Action.SNAPSHOT
@@ -48,46 +110,16 @@ class DestroySnapshotsKind:
     method = BusMethod("DestroySnapshots", positional=("snapshots",))
 
     def describe(self, params: JsonDict) -> str:
-        request = DestroySnapshotsRequest.model_validate(params)
-        return f"destroy {', '.join(request.snapshots)}"
+        return describe(DestroySnapshotsRequest.model_validate(params))
 
     def datasets(self, params: JsonDict) -> set[str]:
         request = DestroySnapshotsRequest.model_validate(params)
         return {names.dataset_of(s) for s in request.snapshots}
 
     async def plan(self, ctx: StepContext, params: JsonDict) -> Plan:
-        request = DestroySnapshotsRequest.model_validate(params)
         zfs = ctx.host(LOCAL).zfs
-        guids: dict[str, int | None] = {}
-        for snap in request.snapshots:
-            short = names.short_name(snap)
-            if short.startswith(TRASH_PREFIX):
-                raise PlanError(f"{snap} belongs to a transaction that is still running")
-            if not request.any_name and not short.startswith(PREFIX):
-                raise PlanError(
-                    f"{snap} was not made by zfsyncd (its name does not begin with {PREFIX}); "
-                    "ask for any_name to destroy it anyway"
-                )
-            try:
-                found = await zfs.get(snap)
-            except NotFoundError:
-                raise PlanError(f"snapshot {snap} does not exist") from None
-            if found.userrefs:
-                held = ", ".join(h.tag for h in await zfs.holds(snap))
-                raise PlanError(f"snapshot {snap} is held ({held}): release it first")
-            guids[snap] = found.guid
-        by_pool: dict[str, set[str]] = defaultdict(set)
-        for snap in guids:
-            by_pool[names.pool_of(snap)].add(snap)
-        for pool, snaps in sorted(by_pool.items()):
-            for dataset in await zfs.list(pool, types=[ObjectType.FILESYSTEM, ObjectType.VOLUME]):
-                if dataset.origin in snaps:
-                    raise PlanError(
-                        f"snapshot {dataset.origin} has a clone, {dataset.name}: destroy or "
-                        "promote the clone first"
-                    )
-        step = DestroySnapshots(DestroySnapshotsArgs(snapshots=guids))
-        return Plan(steps=[step], description=self.describe(params))
+        request = DestroySnapshotsRequest.model_validate(params)
+        return decide(request, await read_facts(zfs, request))
 
 
 DESTROY_SNAPSHOTS = register_kind(DestroySnapshotsKind())

@@ -31,7 +31,8 @@ Afterwards `zfs list -t all` shows what `zfs rollback -r` would show, except the
 itself: it is another dataset now, so its guid, createtxg and creation time are new (every
 snapshot keeps its guid, as promote moves them rather than copying). Received properties
 could only be given to the new dataset as local ones, which is why such datasets are
-refused (`refusal`), with encrypted ones, volumes and those with a legacy mountpoint.
+refused (`refusal`, zfs_rollback_refusal.py), with encrypted ones, volumes and those with a
+legacy mountpoint.
 
 First version: a dataset with child datasets is refused rather than handled. Its children
 would move to the trash with the rename and would have to be renamed back under the new
@@ -45,79 +46,15 @@ from zfsyncd.tx.hosts import located
 from zfsyncd.tx.steps.base import JsonDict, OnHost, Step, StepContext, register
 from zfsyncd.tx.steps.lookup import guid_of, is_same
 from zfsyncd.tx.steps.trash import trash_name
+from zfsyncd.tx.steps.zfs_rollback_refusal import MOUNTPOINT, clone_name, refusal
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import DestroyMode, ZfsBackend
-from zfsyncd.zfs.errors import InvalidNameError, NotFoundError
-from zfsyncd.zfs.models import ObjectType, PropertySource, SnapshotName
+from zfsyncd.zfs.errors import NotFoundError
+from zfsyncd.zfs.models import PropertySource, SnapshotName
 
-CLONE_PREFIX = "zfsync_rollback_"
-MOUNTPOINT = "mountpoint"
 #: local properties that a clone cannot be given with `zfs clone -o` (encryption is refused
 #: anyway; mountpoint is set on the clone last, once the old dataset is out of the way)
 _NOT_CLONED = frozenset({MOUNTPOINT, "encryption", "keyformat", "keylocation", "volsize"})
-
-
-def clone_name(dataset: str, tx_id: str) -> str:
-    """The new dataset's name until the swap: a sibling, since ZFS renames within a pool
-    only, and named after the transaction, so that "it exists" means "we made it"."""
-    parent = names.parent_of(dataset)
-    if parent is None:
-        raise InvalidNameError(dataset, "a pool's root dataset cannot be swapped")
-    name = f"{parent}/{CLONE_PREFIX}{tx_id}_{dataset.rsplit('/', 1)[1]}"
-    names.check_dataset(name)  # a long name may not leave room for the prefix: say so now
-    return name
-
-
-async def refusal(zfs: ZfsBackend, snapshot: str, tx_id: str) -> str | None:
-    """Why rolling back to `snapshot` by a swap cannot be done (or could not be undone, or
-    would not equal `zfs rollback -r`); None when it can. Changes nothing."""
-    dataset = names.dataset_of(snapshot)
-    try:
-        target = await zfs.get(snapshot)
-        fs = await zfs.get(dataset)
-    except NotFoundError:
-        return f"snapshot {snapshot} does not exist"
-    if fs.type is not ObjectType.FILESYSTEM:
-        return f"{dataset} is a {fs.type.value}: only a filesystem can be rolled back here"
-    if fs.receive_resume_token is not None:
-        return f"{dataset} has a partial receive (discard it with zfs receive -A first)"
-    try:
-        for name in (trash_name(dataset, tx_id), clone_name(dataset, tx_id)):
-            if await zfs.exists(name):
-                return f"{name} exists already"
-    except InvalidNameError as exc:
-        return str(exc)
-    below = await zfs.list(dataset, depth=1)
-    children = [o.name for o in below if o.type is not ObjectType.BOOKMARK and o.dataset != dataset]
-    if children:
-        return (
-            f"{dataset} has child datasets ({', '.join(children[:3])}): a rollback by swap "
-            "does not move them (yet)"
-        )
-    newer = {
-        o.name: o
-        for o in below
-        if o.is_snapshot and o.dataset == dataset and o.createtxg > target.createtxg
-    }
-    held = [name for name, o in newer.items() if o.userrefs]
-    if held:
-        return f"a newer snapshot is held, so zfs could not destroy it: {held[0]}"
-    pool = await zfs.list(names.pool_of(dataset), types=[ObjectType.FILESYSTEM, ObjectType.VOLUME])
-    clones = [o.name for o in pool if o.origin in newer]
-    if clones:
-        return f"{clones[0]} is a clone of a snapshot newer than {snapshot}"
-    crypt = (await zfs.get_properties(dataset, ["encryption"]))["encryption"].value
-    if crypt not in (None, "off"):
-        return f"{dataset} is encrypted: a rollback by swap does not handle encryption roots"
-    if (await zfs.local_properties(dataset)).get(MOUNTPOINT) == "legacy":
-        return f"{dataset} has mountpoint=legacy: its mount is not zfs's to move"
-    received = await zfs.local_properties(dataset, source=PropertySource.RECEIVED)
-    if received:
-        return (
-            f"{dataset} has received properties ({', '.join(sorted(received)[:3])}): the new "
-            "dataset could only get them as local ones"
-        )
-    return None
 
 
 async def _local_mountpoint(zfs: ZfsBackend, name: str) -> str | None:

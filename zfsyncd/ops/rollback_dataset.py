@@ -18,9 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from zfsyncd.api.names import Action
 from zfsyncd.tx.errors import PlanError
 from zfsyncd.tx.hosts import LOCAL
-from zfsyncd.tx.kinds import Plan, register_kind
-from zfsyncd.tx.steps import StepContext
-from zfsyncd.tx.steps.base import JsonDict
+from zfsyncd.tx.kinds import Plan, PlanContext, RequestKind, register_kind
 from zfsyncd.tx.steps.zfs_rollback import RollbackArgs, RollbackDataset
 from zfsyncd.tx.steps.zfs_rollback_refusal import RollbackFacts, read_facts, refusal_of
 from zfsyncd.zfs import names
@@ -53,23 +51,22 @@ def decide(request: RollbackRequest, facts: RollbackFacts, tx_id: str) -> Plan:
     return Plan(steps=[step], description=describe(request))
 
 
-class RollbackDatasetKind:
+class RollbackDatasetKind(RequestKind[RollbackRequest]):
     name = "rollback-dataset"
     action = Action.ROLLBACK
     request = RollbackRequest
     #: not on the bus yet (issue 12 puts it there as `zfsyncctl dataset rollback`)
     method = None
 
-    def describe(self, params: JsonDict) -> str:
-        return describe(RollbackRequest.model_validate(params))
+    def summary(self, request: RollbackRequest) -> str:
+        return describe(request)
 
-    def datasets(self, params: JsonDict) -> set[str]:
-        return {RollbackRequest.model_validate(params).dataset}
+    def targets(self, request: RollbackRequest) -> set[str]:
+        return {request.dataset}
 
-    async def plan(self, ctx: StepContext, params: JsonDict) -> Plan:
-        zfs = ctx.host(LOCAL).zfs
-        request = RollbackRequest.model_validate(params)
-        return decide(request, await read_facts(zfs, request.snapshot), ctx.tx_id)
+    async def plan_request(self, ctx: PlanContext, request: RollbackRequest) -> Plan:
+        facts = await read_facts(ctx.host(LOCAL).zfs, request.snapshot)
+        return decide(request, facts, ctx.tx_id)
 
 
 ROLLBACK_DATASET = register_kind(RollbackDatasetKind())

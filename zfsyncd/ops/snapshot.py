@@ -22,9 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from zfsyncd.api.names import Action
 from zfsyncd.tx.errors import PlanError
 from zfsyncd.tx.hosts import LOCAL
-from zfsyncd.tx.kinds import BusMethod, Plan, register_kind
-from zfsyncd.tx.steps import Step, StepContext
-from zfsyncd.tx.steps.base import JsonDict
+from zfsyncd.tx.kinds import BusMethod, Plan, PlanContext, RequestKind, register_kind
+from zfsyncd.tx.steps import Step
 from zfsyncd.tx.steps.holds import HoldArgs, HoldSnapshots
 from zfsyncd.tx.steps.pools import DATASET_TYPES, Listing, datasets_below, read_pools
 from zfsyncd.tx.steps.snapshots import CreateSnapshots, CreateSnapshotsArgs
@@ -136,22 +135,21 @@ def _covered(request: SnapshotRequest, facts: SnapshotFacts) -> set[str]:
     return covered
 
 
-class SnapshotKind:
+class SnapshotKind(RequestKind[SnapshotRequest]):
     name = "snapshot"
     action = Action.SNAPSHOT
     request = SnapshotRequest
     method = BusMethod("Snapshot", positional=("datasets",))
 
-    def describe(self, params: JsonDict) -> str:
-        return describe(SnapshotRequest.model_validate(params))
+    def summary(self, request: SnapshotRequest) -> str:
+        return describe(request)
 
-    def datasets(self, params: JsonDict) -> set[str]:
-        return set(SnapshotRequest.model_validate(params).datasets)
+    def targets(self, request: SnapshotRequest) -> set[str]:
+        return set(request.datasets)
 
-    async def plan(self, ctx: StepContext, params: JsonDict) -> Plan:
-        zfs = ctx.host(LOCAL).zfs
-        request = SnapshotRequest.model_validate(params)
-        return decide(request, await read_facts(zfs, request), ctx.tx_id)
+    async def plan_request(self, ctx: PlanContext, request: SnapshotRequest) -> Plan:
+        facts = await read_facts(ctx.host(LOCAL).zfs, request)
+        return decide(request, facts, ctx.tx_id)
 
 
 SNAPSHOT = register_kind(SnapshotKind())

@@ -22,9 +22,7 @@ from zfsyncd.api.names import Action
 from zfsyncd.ops.snapshot import PREFIX
 from zfsyncd.tx.errors import PlanError
 from zfsyncd.tx.hosts import LOCAL
-from zfsyncd.tx.kinds import BusMethod, Plan, register_kind
-from zfsyncd.tx.steps import StepContext
-from zfsyncd.tx.steps.base import JsonDict
+from zfsyncd.tx.kinds import BusMethod, Plan, PlanContext, RequestKind, register_kind
 from zfsyncd.tx.steps.pools import Listing, clones_of, read_pools
 from zfsyncd.tx.steps.snapshots import DestroySnapshots, DestroySnapshotsArgs
 from zfsyncd.tx.steps.trash import TRASH_PREFIX
@@ -103,23 +101,20 @@ def decide(request: DestroySnapshotsRequest, facts: DestroyFacts) -> Plan:
     return Plan(steps=[step], description=describe(request))
 
 
-class DestroySnapshotsKind:
+class DestroySnapshotsKind(RequestKind[DestroySnapshotsRequest]):
     name = "destroy-snapshots"
     action = Action.SNAPSHOT
     request = DestroySnapshotsRequest
     method = BusMethod("DestroySnapshots", positional=("snapshots",))
 
-    def describe(self, params: JsonDict) -> str:
-        return describe(DestroySnapshotsRequest.model_validate(params))
+    def summary(self, request: DestroySnapshotsRequest) -> str:
+        return describe(request)
 
-    def datasets(self, params: JsonDict) -> set[str]:
-        request = DestroySnapshotsRequest.model_validate(params)
+    def targets(self, request: DestroySnapshotsRequest) -> set[str]:
         return {names.dataset_of(s) for s in request.snapshots}
 
-    async def plan(self, ctx: StepContext, params: JsonDict) -> Plan:
-        zfs = ctx.host(LOCAL).zfs
-        request = DestroySnapshotsRequest.model_validate(params)
-        return decide(request, await read_facts(zfs, request))
+    async def plan_request(self, ctx: PlanContext, request: DestroySnapshotsRequest) -> Plan:
+        return decide(request, await read_facts(ctx.host(LOCAL).zfs, request))
 
 
 DESTROY_SNAPSHOTS = register_kind(DestroySnapshotsKind())

@@ -19,9 +19,10 @@ the engine itself knows no kind by name.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -110,6 +111,44 @@ class TxKind(Protocol):
         """Check the request against real ZFS state and build its steps; PlanError if it
         cannot be done. Must not change anything."""
         ...
+
+
+R = TypeVar("R", bound=BaseModel)
+
+
+class RequestKind(ABC, Generic[R]):
+    """The usual way to declare a kind: the class attributes are the declaration, and the
+    methods take the validated request (the stored JSON parameters are validated here, once
+    per call), so a kind's module speaks only of its own request model."""
+
+    name: ClassVar[str]
+    action: ClassVar[str]
+    request: type[R]
+    method: ClassVar[BusMethod | None] = None
+
+    def parse(self, params: JsonDict) -> R:
+        return self.request.model_validate(params)
+
+    def describe(self, params: JsonDict) -> str:
+        return self.summary(self.parse(params))
+
+    def datasets(self, params: JsonDict) -> set[str]:
+        return self.targets(self.parse(params))
+
+    async def plan(self, ctx: PlanContext, params: JsonDict) -> Plan:
+        return await self.plan_request(ctx, self.parse(params))
+
+    @abstractmethod
+    def summary(self, request: R) -> str:
+        """One line for a person, before the plan exists (shown while CREATED)."""
+
+    @abstractmethod
+    def targets(self, request: R) -> set[str]:
+        """The datasets the request names (recorded at create time)."""
+
+    @abstractmethod
+    async def plan_request(self, ctx: PlanContext, request: R) -> Plan:
+        """Read what the decision needs, then decide (see ops/ for the pattern)."""
 
 
 @runtime_checkable

@@ -19,7 +19,7 @@ from zfsyncd.api.names import Action
 from zfsyncd.store import ACTIVE_STATES, StepState, TransactionRecord, TransactionStore, TxState
 from zfsyncd.tx.errors import RollbackRefusedError, TransactionNotFoundError
 from zfsyncd.tx.executor import planned_steps
-from zfsyncd.tx.kinds import Admission, Plan, PlanContext, register_kind
+from zfsyncd.tx.kinds import Admission, Plan, PlanContext, RequestKind, register_kind
 from zfsyncd.tx.steps import Step
 from zfsyncd.tx.steps.base import JsonDict
 
@@ -31,18 +31,18 @@ class RollbackTxRequest(BaseModel):
     rolls_back: str
 
 
-class RollbackKind:
+class RollbackKind(RequestKind[RollbackTxRequest]):
     name = "rollback"
     action = Action.ROLLBACK
     request = RollbackTxRequest
     #: Manager.Rollback(id) starts it, through `TransactionManager.rollback`
     method = None
 
-    def describe(self, params: JsonDict) -> str:
+    def summary(self, request: RollbackTxRequest) -> str:
         """Only the id: `admit` records the full description, naming what it undoes."""
-        return f"roll back {RollbackTxRequest.model_validate(params).rolls_back}"
+        return f"roll back {request.rolls_back}"
 
-    def datasets(self, params: JsonDict) -> set[str]:
+    def targets(self, request: RollbackTxRequest) -> set[str]:
         """None known from the parameters alone: `admit` records the original's."""
         return set()
 
@@ -50,7 +50,7 @@ class RollbackKind:
         """The link to the original, its datasets, and a description that names it. Not
         the refusal checks: those run when it is asked for and again when it is planned
         (a retry of a failed rollback is recorded first, then planned)."""
-        request = RollbackTxRequest.model_validate(params)
+        request = self.parse(params)
         original = await _original(transactions, request.rolls_back)
         return Admission(
             description=_description(original),
@@ -58,8 +58,7 @@ class RollbackKind:
             rolls_back=original.id,
         )
 
-    async def plan(self, ctx: PlanContext, params: JsonDict) -> Plan:
-        request = RollbackTxRequest.model_validate(params)
+    async def plan_request(self, ctx: PlanContext, request: RollbackTxRequest) -> Plan:
         original, steps = await undoable(ctx.transactions, request.rolls_back, ctx.tx_id)
         return Plan(
             steps=steps,

@@ -20,6 +20,7 @@ from zfsyncd.store import (
     TransactionStore,
     TxState,
 )
+from zfsyncd.tx.bounds import cut_error
 from zfsyncd.tx.errors import TransactionNotFoundError
 from zfsyncd.tx.executor import Executor
 from zfsyncd.tx.hosts import LOCAL, Host
@@ -115,8 +116,9 @@ class EngineCore:
             tx_id,
             dest,
             expected=source,
-            error=details.get("error"),
+            # ZFS's words and an undo's account are not the caller's to bound: cut short
+            error=cut_error(details.get("error")),
             error_kind=details.get("error_kind"),
-            rollback_outcome=details.get("rollback_outcome"),
+            rollback_outcome=cut_error(details.get("rollback_outcome")),
         )
         self.notify(tx_id, dest)

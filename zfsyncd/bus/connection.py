@@ -10,8 +10,16 @@ throttled as well (throttle.py), so the queue stays short.
 
 from __future__ import annotations
 
-from dbus_fast import BusType
+import asyncio
+import logging
+
+from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
+
+from zfsyncd.api.limits import REPLY_MAX_BYTES
+from zfsyncd.api.names import ErrorName
+
+log = logging.getLogger(__name__)
 
 
 def _guard(bus: MessageBus) -> None:
@@ -45,9 +53,54 @@ class _NonFatalSocket:
         return getattr(self._sock, name)
 
 
+class GuardedBus(MessageBus):
+    """A MessageBus whose replies never cost it its connection.
+
+    - A method reply larger than REPLY_MAX_BYTES (zfsyncd/api/limits.py) is not sent: the
+      caller gets org.zfsync.Error.Refused saying so. dbus-daemon drops a connection that
+      sends a message over its limit (32 MiB by default), which would end the daemon for
+      every caller. The bounds of the API keep every reply under it; this is the guard.
+    - What a send fails with (the connection was lost) is taken from its future here: the
+      daemon reports a lost connection once, in one line (daemon.py), and dbus-fast's
+      reply and signal futures would otherwise each log "Future exception was never
+      retrieved".
+    """
+
+    def send(self, msg: Message) -> asyncio.Future[None]:  # type: ignore[override]
+        if msg.message_type is MessageType.METHOD_RETURN:
+            msg = _bounded(msg)
+        future: asyncio.Future[None] = super().send(msg)
+        future.add_done_callback(_retrieve)
+        return future
+
+
+def _bounded(reply: Message) -> Message:
+    size = len(reply._marshall(False))
+    if size <= REPLY_MAX_BYTES:
+        return reply
+    log.error("a reply of %d bytes to %s was refused (over %d)", size, reply.destination,
+              REPLY_MAX_BYTES)  # fmt: skip
+    return Message(
+        message_type=MessageType.ERROR,
+        reply_serial=reply.reply_serial,
+        destination=reply.destination,
+        error_name=ErrorName.REFUSED,
+        signature="s",
+        body=[
+            f"the reply would be {size} bytes, over the {REPLY_MAX_BYTES} a reply may take: "
+            "ask for less (a smaller limit, fewer names)"
+        ],
+    )
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 async def connect(address: str | None = None) -> MessageBus:
     """The system bus (DBUS_SYSTEM_BUS_ADDRESS is honoured), or the bus at `address`."""
-    bus = MessageBus(bus_address=address) if address else MessageBus(bus_type=BusType.SYSTEM)
+    bus = GuardedBus(bus_address=address) if address else GuardedBus(bus_type=BusType.SYSTEM)
     await bus.connect()
     _guard(bus)
     return bus

@@ -53,7 +53,7 @@ def _value(value: object) -> object:
     return value
 
 
-def _text(value: str | None, limit: int = limits.MAX_ERROR_CHARS) -> str:
+def _text(value: str | None, limit: int = limits.MAX_DESCRIPTION_CHARS) -> str:
     """A stored text as a reply carries it: cut short (what an older version stored may be
     longer than today's bounds allow)."""
     return limits.cut(value or "", limit)
@@ -63,8 +63,11 @@ def _summary_fields(
     record: TransactionRecord,
     progress: ProgressReading | None,
     rollback_pending: bool,
-    max_datasets: int = limits.MAX_SUMMARY_DATASETS,
+    detail: bool = False,
 ) -> dict[str, Any]:
+    """A list's row, or (`detail`) GetTransaction's: more datasets and the whole error."""
+    max_datasets = limits.MAX_DETAIL_DATASETS if detail else limits.MAX_SUMMARY_DATASETS
+    max_error = limits.MAX_ERROR_CHARS if detail else limits.MAX_DESCRIPTION_CHARS
     reading = progress or stored_progress(record)
     tags = [limits.cut(t, limits.MAX_TAG_CHARS) for t in record.tags[: limits.MAX_TAGS]]
     return {
@@ -72,15 +75,15 @@ def _summary_fields(
         "path": transaction_path(record.id),
         "type": record.type,
         "state": record.state.value,
-        "description": _text(record.description, limits.MAX_DESCRIPTION_CHARS),
+        "description": _text(record.description),
         "uid": uid_value(record.uid),
         "priority": record.priority,
         "created": record.created_at,
         "updated": record.updated_at,
         "finished": record.finished_at or 0.0,
-        "error": _text(record.error),
+        "error": _text(record.error, max_error),
         "error_kind": _text(record.error_kind, 64),
-        "rollback_outcome": _text(record.rollback_outcome),
+        "rollback_outcome": _text(record.rollback_outcome, max_error),
         "rolls_back": record.rolls_back or "",
         "retry_of": record.retry_of or "",
         "tags": tags,
@@ -107,7 +110,7 @@ def step(record: StepRecord) -> StepInfo:
     return StepInfo(
         index=record.idx,
         kind=record.kind,
-        description=_text(record.description, limits.MAX_DESCRIPTION_CHARS),
+        description=_text(record.description),
         state=record.state.value,
         error=_text(record.error),
         started=record.started_at or 0.0,
@@ -122,14 +125,13 @@ def details(
     *,
     rollback_pending: bool = False,
 ) -> Dict:
-    fields = _summary_fields(record, progress, rollback_pending, limits.MAX_DETAIL_DATASETS)
+    fields = _summary_fields(record, progress, rollback_pending, detail=True)
     return as_dict(TransactionDetail(**fields, steps=[step(s) for s in record.steps]))
 
 
 def steps_property(record: TransactionRecord) -> list[list[object]]:
     """The Transaction's Steps property, a(ussss): index, kind, description, state, error."""
     return [
-        [s.idx, s.kind, _text(s.description, limits.MAX_DESCRIPTION_CHARS), s.state.value,
-         _text(s.error)]
+        [s.idx, s.kind, _text(s.description), s.state.value, _text(s.error)]
         for s in record.steps
     ]  # fmt: skip

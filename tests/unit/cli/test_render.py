@@ -206,7 +206,7 @@ def test_control_characters_from_the_daemon_never_reach_the_terminal() -> None:
     render_transaction(con, tx)
     render_transactions(con, [TransactionSummary.model_validate(tx_data(description=ESC))])
     text = buf.getvalue() + outcome_line(tx)
-    assert "\x1b" not in text and "\x07" not in text and "\x00" not in text and "\r" not in text
+    assert not any(c in text for c in "\x1b\x07\x00\r")
     assert "nightly\\x1b]0;owned\\x07\\x1b[2J" in text
     assert "snapshot\\ntank [red]x[/red]" in text  # shown as written: neither a newline nor markup
     assert "no\\x00" in text

@@ -45,12 +45,13 @@ def _words(error: ErrorDetails) -> str:
     ctx: dict[str, Any] = dict(error.get("ctx") or {})
     if kind in ("value_error", "assertion_error") and "error" in ctx:
         return str(ctx["error"])  # a validator's own reason, without pydantic's prefix
-    if kind == "too_short":
-        wanted, given = ctx.get("min_length"), ctx.get("actual_length")
-        return f"needs at least {wanted} item(s), has {given}"
-    if kind == "too_long":
-        wanted, given = ctx.get("max_length"), ctx.get("actual_length")
-        return f"takes at most {wanted} item(s), has {given}"
+    if kind in ("too_short", "too_long"):
+        # pydantic stops counting a mapping at the bound: the number given may be unknown
+        given = ctx.get("actual_length")
+        has = f", has {given}" if given is not None else ""
+        if kind == "too_short":
+            return f"needs at least {ctx.get('min_length')} item(s){has}"
+        return f"takes at most {ctx.get('max_length')} item(s){has}"
     template = _WORDS.get(kind)
     if template is None:
         return error["msg"]

@@ -60,18 +60,32 @@ class GuardedBus(MessageBus):
       caller gets org.zfsync.Error.Refused saying so. dbus-daemon drops a connection that
       sends a message over its limit (32 MiB by default), which would end the daemon for
       every caller. The bounds of the API keep every reply under it; this is the guard.
-    - What a send fails with (the connection was lost) is taken from its future here: the
-      daemon reports a lost connection once, in one line (daemon.py), and dbus-fast's
-      reply and signal futures would otherwise each log "Future exception was never
-      retrieved".
-    """
+    - What a send fails with (the connection was lost) is not logged: the daemon reports a
+      lost connection once, in one line (daemon.py), where dbus-fast's reply and signal
+      futures, never awaited, would each log "Future exception was never retrieved"."""
 
     def send(self, msg: Message) -> asyncio.Future[None]:  # type: ignore[override]
+        # dbus-fast's own send, with a future whose failure is never logged: the writer
+        # sets it (the socket is gone) even when the send itself then raises
         if msg.message_type is MessageType.METHOD_RETURN:
             msg = _bounded(msg)
-        future: asyncio.Future[None] = super().send(msg)
-        future.add_done_callback(_retrieve)
+        if not msg.serial:
+            msg.serial = self.next_serial()
+        writer = self._writer
+        if writer is None:
+            raise RuntimeError("the bus is not connected")
+        future = _QuietFuture(loop=self._loop)
+        writer.schedule_write(msg, future)
         return future
+
+
+class _QuietFuture(asyncio.Future[None]):
+    """A send's future: its failure is for whoever awaits it, and is not logged as "never
+    retrieved" when nobody does (replies and signals are sent and not awaited)."""
+
+    def set_exception(self, exception: type | BaseException) -> None:
+        super().set_exception(exception)
+        self._log_traceback = False
 
 
 def _bounded(reply: Message) -> Message:
@@ -91,11 +105,6 @@ def _bounded(reply: Message) -> Message:
             "ask for less (a smaller limit, fewer names)"
         ],
     )
-
-
-def _retrieve(future: asyncio.Future[None]) -> None:
-    if not future.cancelled():
-        future.exception()
 
 
 async def connect(address: str | None = None) -> MessageBus:

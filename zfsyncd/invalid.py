@@ -70,15 +70,23 @@ def _consequence(error: ErrorDetails, others: list[ErrorDetails]) -> bool:
     return any(len(o["loc"]) > len(loc) and o["loc"][: len(loc)] == loc for o in others)
 
 
+#: a request naming 1,000 bad names has 1,000 problems: the first few say enough
+MAX_PROBLEMS, MAX_PROBLEM_CHARS = 5, 400
+
+
 def problems(exc: ValidationError, whole: str | None = None) -> str:
     """`loc: problem; loc: problem`. A problem with the value as a whole (no location) is
-    named `whole`, or given bare when `whole` is None."""
-    errors = exc.errors()
+    named `whole`, or given bare when `whole` is None. At most MAX_PROBLEMS, each cut
+    short, and how many more there were."""
+    errors = [e for e in exc.errors() if not _consequence(e, exc.errors())]
     parts = []
-    for error in errors:
-        if _consequence(error, errors):
-            continue
+    for error in errors[:MAX_PROBLEMS]:
         where = ".".join(str(p) for p in error["loc"]) or whole
         text = _words(error)
-        parts.append(f"{where}: {text}" if where else text)
+        part = f"{where}: {text}" if where else text
+        parts.append(
+            part if len(part) <= MAX_PROBLEM_CHARS else part[: MAX_PROBLEM_CHARS - 1] + "…"
+        )
+    if len(errors) > MAX_PROBLEMS:
+        parts.append(f"and {len(errors) - MAX_PROBLEMS} more problem(s)")
     return "; ".join(parts)

@@ -97,9 +97,15 @@ class EngineCore:
     async def record(
         self, action: str, outcome: str, caller: Caller, tx_id: str | None, **detail: Any
     ) -> None:
-        """An entry in the audit log: who asked for what, and how it ended."""
+        """An entry in the audit log: who asked for what, and how it ended (cut short: a
+        refusal's words may quote what the caller sent)."""
         await self.audit.append(
-            action, outcome, uid=caller.uid, caller=caller.name, tx_id=tx_id, detail=detail
+            action,
+            cut_error(outcome) or "",
+            uid=caller.uid,
+            caller=caller.name,
+            tx_id=tx_id,
+            detail=detail,
         )
 
     def notify(self, tx_id: str, state: TxState) -> None:

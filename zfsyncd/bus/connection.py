@@ -56,10 +56,11 @@ class _NonFatalSocket:
 class GuardedBus(MessageBus):
     """A MessageBus whose replies never cost it its connection.
 
-    - A method reply larger than REPLY_MAX_BYTES (zfsyncd/api/limits.py) is not sent: the
-      caller gets org.zfsync.Error.Refused saying so. dbus-daemon drops a connection that
-      sends a message over its limit (32 MiB by default), which would end the daemon for
-      every caller. The bounds of the API keep every reply under it; this is the guard.
+    - A reply larger than REPLY_MAX_BYTES (zfsyncd/api/limits.py) is not sent: the caller
+      gets org.zfsync.Error.Refused saying so (a signal that large is not sent at all).
+      dbus-daemon drops a connection that sends a message over its limit (32 MiB by
+      default), which would end the daemon for every caller. The bounds of the API keep
+      every reply under it; this is the guard.
     - What a send fails with (the connection was lost) is not logged: the daemon reports a
       lost connection once, in one line (daemon.py), where dbus-fast's reply and signal
       futures, never awaited, would each log "Future exception was never retrieved"."""
@@ -67,14 +68,18 @@ class GuardedBus(MessageBus):
     def send(self, msg: Message) -> asyncio.Future[None]:  # type: ignore[override]
         # dbus-fast's own send, with a future whose failure is never logged: the writer
         # sets it (the socket is gone) even when the send itself then raises
-        if msg.message_type is MessageType.METHOD_RETURN:
-            msg = _bounded(msg)
+        future = _QuietFuture(loop=self._loop)
+        if msg.message_type is not MessageType.METHOD_CALL:  # ours to polkit are small
+            bounded = _bounded(msg)
+            if bounded is None:
+                future.set_result(None)
+                return future
+            msg = bounded
         if not msg.serial:
             msg.serial = self.next_serial()
         writer = self._writer
         if writer is None:
             raise RuntimeError("the bus is not connected")
-        future = _QuietFuture(loop=self._loop)
         writer.schedule_write(msg, future)
         return future
 
@@ -88,12 +93,17 @@ class _QuietFuture(asyncio.Future[None]):
         self._log_traceback = False
 
 
-def _bounded(reply: Message) -> Message:
+def _bounded(reply: Message) -> Message | None:
+    """`reply`, or what is sent instead when it is too large: a short error for a reply
+    (method return or error), nothing for a signal."""
     size = len(reply._marshall(False))
     if size <= REPLY_MAX_BYTES:
         return reply
-    log.error("a reply of %d bytes to %s was refused (over %d)", size, reply.destination,
-              REPLY_MAX_BYTES)  # fmt: skip
+    what = reply.member or reply.error_name or "reply"
+    log.error("a message (%s) of %d bytes to %s was not sent (over %d)", what, size,
+              reply.destination or "every listener", REPLY_MAX_BYTES)  # fmt: skip
+    if reply.message_type is MessageType.SIGNAL:
+        return None  # better not sent than costing the connection: properties stay current
     return Message(
         message_type=MessageType.ERROR,
         reply_serial=reply.reply_serial,

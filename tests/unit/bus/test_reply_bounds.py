@@ -164,3 +164,18 @@ def test_variants_of_a_row_are_what_the_api_declares() -> None:
     assert isinstance(row["datasets_count"], Variant)
     assert row["datasets_count"].signature == "u"
     assert row["cursor"].signature == "s"
+
+
+async def test_a_signal_too_large_is_not_sent_and_the_connection_kept(
+    private_bus: str, big_service: MessageBus
+) -> None:
+    huge = Message.new_signal(
+        "/big", "org.zfsync.Test", "Huge", "s", ["x" * limits.REPLY_MAX_BYTES]
+    )
+    sent = big_service.send(huge)
+    assert sent.done()  # dropped, not queued
+    client = await MessageBus(bus_address=private_bus).connect()
+    try:
+        assert (await _ask(client, big_service, 3)).body == ["xxx"]
+    finally:
+        client.disconnect()

@@ -32,6 +32,7 @@ from dbus_fast import (
 from dbus_fast.aio import MessageBus
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from zfsyncd.api.limits import MAX_SNAPSHOT_PAGE, MAX_TRANSACTION_PAGE
 from zfsyncd.api.names import BUS_NAME, MANAGER_IFACE, MANAGER_PATH, transaction_id
 
 from .errors import ClientError, DaemonUnavailableError, InternalError, error_from_dbus
@@ -121,9 +122,18 @@ class DestroyOptions(_Options):
 class ListSnapshotsOptions(_Options):
     """options of ListSnapshots."""
 
-    SIGNATURES: ClassVar[dict[str, str]] = {"recursive": "b", "any_name": "b"}
+    SIGNATURES: ClassVar[dict[str, str]] = {
+        "recursive": "b",
+        "any_name": "b",
+        "limit": "u",
+        "after": "s",
+    }
     recursive: bool | None = None
     any_name: bool | None = None
+    #: one page: at most this many (daemon default and maximum: MAX_SNAPSHOT_PAGE)
+    limit: int | None = Field(default=None, ge=0, le=MAX_SNAPSHOT_PAGE)
+    #: the `cursor` of the previous page's last row
+    after: str | None = None
 
 
 class TransactionFilter(_Options):
@@ -134,13 +144,17 @@ class TransactionFilter(_Options):
         "type": "s",
         "since": "d",
         "limit": "u",
+        "after": "s",
         "active": "b",
         "rollback_pending": "b",
     }
     states: list[str] = Field(default_factory=list)
     type: str | None = None
     since: float | None = None
-    limit: int | None = Field(default=None, ge=0, le=0xFFFFFFFF)
+    #: one page: at most this many (daemon default 100, maximum MAX_TRANSACTION_PAGE)
+    limit: int | None = Field(default=None, ge=0, le=MAX_TRANSACTION_PAGE)
+    #: the `cursor` of the previous page's last row
+    after: str | None = None
     active: bool | None = None
     rollback_pending: bool | None = None
 
@@ -284,9 +298,41 @@ class ZfsyncClient:
     async def list_transactions(
         self, tx_filter: TransactionFilter | None = None
     ) -> list[TransactionSummary]:
+        """One page (see `all_transactions` for more than a page holds)."""
         opts = (tx_filter or TransactionFilter()).to_dbus()
         (rows,) = await self.call("ListTransactions", "a{sv}", [opts])
         return [_parse(TransactionSummary, r, "ListTransactions") for r in rows]
+
+    async def all_transactions(
+        self, tx_filter: TransactionFilter, at_most: int | None = None
+    ) -> list[TransactionSummary]:
+        """Page after page until `at_most` rows (None: every one the filter selects)."""
+        found: list[TransactionSummary] = []
+        while at_most is None or len(found) < at_most:
+            want = MAX_TRANSACTION_PAGE if at_most is None else at_most - len(found)
+            page = min(want, MAX_TRANSACTION_PAGE)
+            after = (found[-1].cursor or found[-1].id) if found else None
+            rows = await self.list_transactions(
+                tx_filter.model_copy(update={"limit": page, "after": after})
+            )
+            found += rows
+            if len(rows) < page:
+                break
+        return found
+
+    async def all_snapshots(
+        self, datasets: Sequence[str], options: ListSnapshotsOptions
+    ) -> list[SnapshotRow]:
+        """Every snapshot the options select, page after page."""
+        found: list[SnapshotRow] = []
+        while True:
+            after = found[-1].cursor if found else None
+            rows = await self.list_snapshots(
+                datasets, options.model_copy(update={"limit": MAX_SNAPSHOT_PAGE, "after": after})
+            )
+            found += rows
+            if len(rows) < MAX_SNAPSHOT_PAGE or not rows[-1].cursor:
+                return found
 
     async def get_transaction(self, tx_id: str) -> TransactionDetail:
         (tx,) = await self.call("GetTransaction", "s", [tx_id])

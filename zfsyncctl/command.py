@@ -19,7 +19,7 @@ from .errors import ClientError, DaemonUnavailableError, InternalError
 from .exitcodes import ExitCode
 from .models import Finished, StartedTransaction, TransactionDetail, TxState
 from .progress import choose_view
-from .render import dump_json, make_console, outcome_line
+from .render import clean, dump_json, make_console, outcome_line
 
 #: what a command prints with --json
 Json = BaseModel | list[Any] | dict[str, Any]
@@ -34,7 +34,7 @@ class Output:
         self.waiting_for: str | None = None
 
     def error(self, err: ClientError) -> None:
-        click.echo(f"zfsyncctl: {err.message}", err=True)
+        click.echo(f"zfsyncctl: {clean(err.message)}", err=True)
         if self.json:
             dump_json(
                 {

@@ -42,6 +42,8 @@ from typing import Any, TypeVar
 import click
 from click.shell_completion import CompletionItem
 
+from zfsyncd.api.limits import DEFAULT_TRANSACTION_PAGE
+
 from .client import (
     DestroyOptions,
     ListSnapshotsOptions,
@@ -56,6 +58,7 @@ from .exitcodes import EXIT_CODE_HELP
 from .models import TxState
 from .params import DURATION, SINCE, USER_PROPERTY
 from .render import (
+    clean,
     outcome_line,
     render_snapshots,
     render_status,
@@ -178,7 +181,7 @@ def transaction() -> None:
 @click.option(
     "--limit",
     type=click.IntRange(0, 0xFFFFFFFF),
-    help="At most N, newest first (daemon default 100; 0 = all).",
+    help="At most N, newest first (default 100; 0 = all: read page by page).",
 )
 @click.option("--active", is_flag=True, help="Only CREATED, PREPARED and EXECUTING ones.")
 @common
@@ -196,12 +199,12 @@ def transaction_list(
         states=[s.upper() for s in states],
         type=tx_type,
         since=since,
-        limit=limit,
         active=active or None,
     )
+    at_most = DEFAULT_TRANSACTION_PAGE if limit is None else (limit or None)
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
-        rows = await zc.list_transactions(tx_filter)
+        rows = await zc.all_transactions(tx_filter, at_most)
         return out.result(rows, lambda: render_transactions(out.console, rows))
 
     run(json_output, no_ask_password, body)
@@ -267,7 +270,7 @@ def transaction_rollback(
         outcome = await zc.finish_rollback(target)
         return out.result(
             {"id": target, "outcome": outcome},
-            lambda: click.echo(f"transaction {target}: {outcome}"),
+            lambda: click.echo(clean(f"transaction {target}: {outcome}")),
         )
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
@@ -429,7 +432,7 @@ def snapshot_list(
     )
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
-        rows = await zc.list_snapshots(datasets, options)
+        rows = await zc.all_snapshots(datasets, options)
         return out.result(rows, lambda: render_snapshots(out.console, rows))
 
     run(json_output, no_ask_password, body)

@@ -30,7 +30,7 @@ from .models import (
     WatchEvent,
 )
 from .models import Progress as ProgressEvent
-from .render import fmt_bytes, fmt_seconds
+from .render import clean, fmt_bytes, fmt_seconds, safe
 
 
 class ProgressView(Protocol):
@@ -65,7 +65,7 @@ class PlainProgress:
         self._id = ""
 
     def _line(self, text: str) -> None:
-        self.file.write(f"{self._id}: {text}\n")
+        self.file.write(f"{self._id}: {clean(text)}\n")
         self.file.flush()
 
     def start(self, tx: TransactionDetail) -> None:
@@ -151,14 +151,15 @@ class RichProgress:
                     self._bytes_mode = False
                     self.progress.update(self._task, total=100.0, completed=event.percent)
             case StepStarted():
-                self._steps[event.index] = event.description
-                self.progress.update(self._task, step=event.description)
+                self._steps[event.index] = clean(event.description)
+                self.progress.update(self._task, step=self._steps[event.index])
             case StepFinished():
                 if event.state != "COMPLETED":
                     desc = self._steps.get(event.index, f"step {event.index}")
-                    self.progress.console.print(f"step {event.index} {event.state}: {desc}")
+                    line = f"step {event.index} {clean(event.state)}: {desc}"
+                    self.progress.console.print(safe(line))
             case MessageEvent():
-                self.progress.console.print(event.text)
+                self.progress.console.print(safe(event.text))
             case Finished():
                 task = self.progress.tasks[0]
                 if event.state == "COMPLETED" and task.total is not None:

@@ -1,6 +1,10 @@
 """Rendering for people (rich tables on stdout) and for programs (one JSON document).
 
-Nothing here talks to the bus: each function takes the models of models.py."""
+Nothing here talks to the bus: each function takes the models of models.py. Text that came
+from the daemon (names, descriptions, tags, errors) reaches a terminal only through `clean`
+(control characters as visible escapes: an ESC sequence in a stored field must not drive the
+terminal) and as rich `Text` (so "[red]" in a description is shown, not read as markup).
+--json output is exact: json.dumps escapes control characters itself."""
 
 from __future__ import annotations
 
@@ -78,8 +82,31 @@ def fmt_seconds(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(char: str) -> str:
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def clean(text: str) -> str:
+    """`text` with every control or other non-printable character (ESC, newline, NUL,
+    bidi overrides...) shown as an escape (\\x1b, \\n), so it reads as what it is."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def safe(text: str, style: str = "") -> Text:
+    """Daemon-given text for a table cell: cleaned, and never read as rich markup."""
+    return Text(clean(text), style=style)
+
+
 def state_text(state: str) -> Text:
-    return Text(state, style=STATE_STYLES.get(state, ""))
+    return safe(state, STATE_STYLES.get(state, ""))
 
 
 # --- JSON --------------------------------------------------------------------------------
@@ -99,10 +126,10 @@ def render_status(console: Console, status: DaemonStatus) -> None:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("version", status.version)
-    table.add_row("backend", status.backend)
+    table.add_row("version", safe(status.version))
+    table.add_row("backend", safe(status.backend))
     table.add_row("started", fmt_time(status.started))
-    table.add_row("pools", ", ".join(status.pools) or "-")
+    table.add_row("pools", safe(", ".join(status.pools) or "-"))
     table.add_row("active", f"{status.active} (at most {status.max_parallel} in parallel)")
     table.add_row("queued", str(status.queued))
     table.add_row("pending cleanups", str(status.pending_cleanups))
@@ -120,13 +147,13 @@ def render_transactions(console: Console, rows: list[TransactionSummary]) -> Non
     for tx in rows:
         progress = "" if tx.terminal else f"{tx.percent:.0f}%"
         table.add_row(
-            tx.id,
-            tx.type,
+            safe(tx.id),
+            safe(tx.type),
             state_text(tx.state),
             fmt_time(tx.created),
             tx.uid_text,
             progress,
-            tx.description,
+            safe(tx.description),
         )
     show(console, table)
 
@@ -135,22 +162,22 @@ def render_transaction(console: Console, tx: TransactionDetail) -> None:
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
-    head.add_row("id", tx.id)
-    head.add_row("type", tx.type)
+    head.add_row("id", safe(tx.id))
+    head.add_row("type", safe(tx.type))
     head.add_row("state", state_text(tx.state))
-    head.add_row("description", tx.description)
-    head.add_row("datasets", ", ".join(tx.datasets) or "-")
+    head.add_row("description", safe(tx.description))
+    head.add_row("datasets", safe(_datasets(tx)))
     head.add_row("uid", tx.uid_text)
     head.add_row("priority", str(tx.priority))
     head.add_row("created", fmt_time(tx.created))
     head.add_row("updated", fmt_time(tx.updated))
     head.add_row("finished", fmt_time(tx.finished))
     if tx.tags:
-        head.add_row("tags", ", ".join(tx.tags))
+        head.add_row("tags", safe(", ".join(tx.tags)))
     if tx.rolls_back:
-        head.add_row("rolls back", tx.rolls_back)
+        head.add_row("rolls back", safe(tx.rolls_back))
     if tx.retry_of:
-        head.add_row("retry of", tx.retry_of)
+        head.add_row("retry of", safe(tx.retry_of))
     if not tx.terminal or tx.bytes_total:
         head.add_row(
             "progress",
@@ -158,9 +185,9 @@ def render_transaction(console: Console, tx: TransactionDetail) -> None:
         )
     if tx.error:
         kind = f" [{tx.error_kind}]" if tx.error_kind else ""
-        head.add_row("error", Text(tx.error + kind, style="red"))
+        head.add_row("error", safe(tx.error + kind, "red"))
     if tx.rollback_outcome:
-        head.add_row("rollback", tx.rollback_outcome)
+        head.add_row("rollback", safe(tx.rollback_outcome))
     show(console, head)
     if not tx.steps:
         return
@@ -169,12 +196,12 @@ def render_transaction(console: Console, tx: TransactionDetail) -> None:
     for col in ("#", "KIND", "STATE", "STARTED", "FINISHED", "DESCRIPTION"):
         steps.add_column(col, no_wrap=col != "DESCRIPTION")
     for step in tx.steps:
-        desc = Text(step.description)
+        desc = safe(step.description)
         if step.error:
-            desc.append(f"\n{step.error}", style="red")
+            desc.append("\n" + clean(step.error), style="red")
         steps.add_row(
             str(step.index),
-            step.kind,
+            safe(step.kind),
             state_text(step.state),
             fmt_time(step.started),
             fmt_time(step.finished),
@@ -192,12 +219,12 @@ def render_snapshots(console: Console, rows: list[SnapshotRow]) -> None:
         table.add_column(col, no_wrap=True, justify="right" if col in ("USED", "REFER") else "left")
     for row in rows:
         table.add_row(
-            row.name,
+            safe(row.name),
             fmt_time(row.created),
             fmt_bytes(row.used),
             fmt_bytes(row.referenced),
             "yes" if row.held else "no",
-            row.transaction or "-",
+            safe(row.transaction or "-"),
         )
     show(console, table)
 
@@ -211,4 +238,11 @@ def outcome_line(tx: TransactionDetail) -> str:
         line += f"; error: {tx.error}"
     if tx.rollback_outcome:
         line += f"; rollback: {tx.rollback_outcome}"
-    return line
+    return clean(line)
+
+
+def _datasets(tx: TransactionDetail) -> str:
+    """The datasets, and how many more there are than the reply names."""
+    text = ", ".join(tx.datasets) or "-"
+    more = tx.datasets_count - len(tx.datasets)
+    return f"{text} (and {more} more)" if more > 0 else text

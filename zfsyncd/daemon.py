@@ -164,7 +164,11 @@ async def _serve(bus: MessageBus, manager: TransactionManager, config: DaemonCon
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
     if lost.done():
-        log.error("lost the bus connection: %s", lost.exception() or "disconnected")
+        exc = lost.exception()
+        detail = str(exc) if exc is not None else ""
+        why = f"{type(exc).__name__}: {detail}" if detail else "the bus closed it"
+        log.error("lost the bus connection (%s); exiting for the service manager to start "
+                  "zfsyncd again", why)  # fmt: skip
         return 1
     lost.cancel()
     return 0

@@ -70,3 +70,19 @@ async def test_zfsyncctl_on_real_pools(
     back = daemon.ctl("transaction", "rollback", tx["id"])
     assert back.returncode == 0, back.stderr
     assert _state(root) == before
+
+
+async def test_a_missing_dataset_or_snapshot_is_not_found_on_real_pools(
+    daemon: Daemon, root: str
+) -> None:
+    """Exit 4 (NotFound) alike for create, destroy and list, and ZFS as it was."""
+    before = _state(root)
+    for args in (
+        ("snapshot", "create", f"{root}/missing"),
+        ("snapshot", "destroy", f"{root}@zfsync_missing"),
+        ("snapshot", "list", f"{root}/missing"),
+    ):
+        done = daemon.ctl(*args)
+        assert done.returncode == 4, (args, done.stderr)
+        assert "does not exist" in done.stderr, (args, done.stderr)
+    assert _state(root) == before

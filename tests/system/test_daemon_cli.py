@@ -67,12 +67,13 @@ def test_destroy_and_refusals_of_bad_input(daemon: Daemon) -> None:
     assert snap in _snapshot_names(daemon)
     before = _snapshot_names(daemon)
     cases = [
-        (["snapshot", "create", "tank/missing"], INVALID, "dataset tank/missing does not exist"),
+        # a missing dataset or snapshot is NotFound (exit 4), as for `snapshot list`
+        (["snapshot", "create", "tank/missing"], NOT_FOUND, "dataset tank/missing does not exist"),
         (["snapshot", "create", "tank@x"], 2, "'tank@x' is not a dataset name"),  # usage
         (["snapshot", "destroy", "tank@manual"], INVALID, "tank@manual was not made by zfsyncd"),
         (
             ["snapshot", "destroy", "tank@zfsync_x"],
-            INVALID,
+            NOT_FOUND,
             "snapshot tank@zfsync_x does not exist",
         ),
         (["transaction", "show", "nope"], NOT_FOUND, "there is no transaction 'nope'"),
@@ -152,7 +153,7 @@ def test_json_is_one_document(daemon: Daemon) -> None:
 
 def test_rollback_last_failed_reports_an_undo_that_already_finished(daemon: Daemon) -> None:
     refused = daemon.ctl("snapshot", "create", "backup/missing")
-    assert refused.returncode == INVALID
+    assert refused.returncode == NOT_FOUND
     failed = daemon.ctl_json("transaction", "list", "--state", "FAILED", "--limit", "1")[0]
     assert failed["rollback_pending"] is False
     done = daemon.ctl("transaction", "rollback", "--last-failed")

@@ -48,7 +48,7 @@ def test_bad_dataset_names_say_what_is_wrong(bad: str, problem: str) -> None:
     ("bad", "problem"),
     [
         ("pool/fs@", "empty snapshot name"),
-        ("pool/fs", "exactly one '@', it has no"),
+        ("pool/fs", "exactly one '@' (pool/fs@snap); it has none"),
         ("pool/fs@a@b", "more than one"),
         ("@snap", "empty pool name"),
         ("pool/fs@-x;y", "invalid character ';'"),

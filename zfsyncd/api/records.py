@@ -78,12 +78,17 @@ class TransactionSummary(Record):
     rolls_back: Str
     retry_of: Str
     tags: StrList
+    #: the first MAX_SUMMARY_DATASETS of them in a list's rows, MAX_DETAIL_DATASETS in
+    #: GetTransaction; `datasets_count` is how many there are
     datasets: StrList
     percent: Double
     bytes_done: UInt64
     bytes_total: UInt64
     #: its undo could not finish when it ended and waits in the daemon's cleanup queue
     rollback_pending: Bool = False
+    datasets_count: UInt32 = 0
+    #: what ListTransactions takes as `after` for the page after this row (its id)
+    cursor: Str = ""
 
     @property
     def terminal(self) -> bool:
@@ -112,3 +117,5 @@ class SnapshotRow(Record):
     referenced: UInt64
     held: Bool  # it has a hold, any tag
     transaction: Str  # "" if zfsyncd did not make it
+    #: what ListSnapshots takes as `after` for the page after this row (opaque)
+    cursor: Str = ""

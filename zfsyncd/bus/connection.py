@@ -10,8 +10,16 @@ throttled as well (throttle.py), so the queue stays short.
 
 from __future__ import annotations
 
-from dbus_fast import BusType
+import asyncio
+import logging
+
+from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
+
+from zfsyncd.api.limits import REPLY_MAX_BYTES
+from zfsyncd.api.names import ErrorName
+
+log = logging.getLogger(__name__)
 
 
 def _guard(bus: MessageBus) -> None:
@@ -45,9 +53,73 @@ class _NonFatalSocket:
         return getattr(self._sock, name)
 
 
+class GuardedBus(MessageBus):
+    """A MessageBus whose replies never cost it its connection.
+
+    - A reply larger than REPLY_MAX_BYTES (zfsyncd/api/limits.py) is not sent: the caller
+      gets org.zfsync.Error.Refused saying so (a signal that large is not sent at all).
+      dbus-daemon drops a connection that sends a message over its limit (32 MiB by
+      default), which would end the daemon for every caller. The bounds of the API keep
+      every reply under it; this is the guard.
+    - What a send fails with (the connection was lost) is not logged: the daemon reports a
+      lost connection once, in one line (daemon.py), where dbus-fast's reply and signal
+      futures, never awaited, would each log "Future exception was never retrieved"."""
+
+    def send(self, msg: Message) -> asyncio.Future[None]:  # type: ignore[override]
+        # dbus-fast's own send, with a future whose failure is never logged: the writer
+        # sets it (the socket is gone) even when the send itself then raises
+        future = _QuietFuture(loop=self._loop)
+        if msg.message_type is not MessageType.METHOD_CALL:  # ours to polkit are small
+            bounded = _bounded(msg)
+            if bounded is None:
+                future.set_result(None)
+                return future
+            msg = bounded
+        if not msg.serial:
+            msg.serial = self.next_serial()
+        writer = self._writer
+        if writer is None:
+            raise RuntimeError("the bus is not connected")
+        writer.schedule_write(msg, future)
+        return future
+
+
+class _QuietFuture(asyncio.Future[None]):
+    """A send's future: its failure is for whoever awaits it, and is not logged as "never
+    retrieved" when nobody does (replies and signals are sent and not awaited)."""
+
+    def set_exception(self, exception: type | BaseException) -> None:
+        super().set_exception(exception)
+        self._log_traceback = False
+
+
+def _bounded(reply: Message) -> Message | None:
+    """`reply`, or what is sent instead when it is too large: a short error for a reply
+    (method return or error), nothing for a signal."""
+    size = len(reply._marshall(False))
+    if size <= REPLY_MAX_BYTES:
+        return reply
+    what = reply.member or reply.error_name or "reply"
+    log.error("a message (%s) of %d bytes to %s was not sent (over %d)", what, size,
+              reply.destination or "every listener", REPLY_MAX_BYTES)  # fmt: skip
+    if reply.message_type is MessageType.SIGNAL:
+        return None  # better not sent than costing the connection: properties stay current
+    return Message(
+        message_type=MessageType.ERROR,
+        reply_serial=reply.reply_serial,
+        destination=reply.destination,
+        error_name=ErrorName.REFUSED,
+        signature="s",
+        body=[
+            f"the reply would be {size} bytes, over the {REPLY_MAX_BYTES} a reply may take: "
+            "ask for less (a smaller limit, fewer names)"
+        ],
+    )
+
+
 async def connect(address: str | None = None) -> MessageBus:
     """The system bus (DBUS_SYSTEM_BUS_ADDRESS is honoured), or the bus at `address`."""
-    bus = MessageBus(bus_address=address) if address else MessageBus(bus_type=BusType.SYSTEM)
+    bus = GuardedBus(bus_address=address) if address else GuardedBus(bus_type=BusType.SYSTEM)
     await bus.connect()
     _guard(bus)
     return bus

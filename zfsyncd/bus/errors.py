@@ -20,6 +20,7 @@ from zfsyncd.invalid import problems
 from zfsyncd.tx.errors import (
     DatasetBusyError,
     InvalidTransitionError,
+    MissingObjectError,
     PlanError,
     RollbackRefusedError,
     TransactionNotFoundError,
@@ -40,7 +41,7 @@ class BusCallError(DBusError):
 
 def _name_for(exc: BaseException) -> str:
     match exc:
-        case TransactionNotFoundError() | NotFoundError():
+        case TransactionNotFoundError() | MissingObjectError() | NotFoundError():
             return ErrorName.NOT_FOUND
         case DatasetBusyError():
             return ErrorName.BUSY

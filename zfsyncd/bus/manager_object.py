@@ -111,8 +111,6 @@ class ManagerObject(AuthorizedInterface):
     @dbus_method()
     @authorized(Action.MANAGE)
     async def Cleanup(self, older_than: DBusDouble) -> DBusUInt32:
-        if not older_than >= 0:
-            raise ValueError(f"older_than must be 0 or more seconds, not {older_than}")
         return await self._service.cleanup(older_than, authorized_caller())
 
     # ------------------------------------------------------------------ signals, properties

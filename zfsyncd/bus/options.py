@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from dbus_fast import Variant
 from pydantic import BaseModel, ConfigDict, Field
 
+from zfsyncd.api.limits import MAX_SNAPSHOT_PAGE
 from zfsyncd.api.names import ErrorName
 from zfsyncd.api.signatures import option_signatures
 from zfsyncd.bus.errors import BusCallError
@@ -27,8 +28,9 @@ class TxOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    priority: int = Field(default=0, ge=-1000, le=1000)
-    timeout: float | None = Field(default=None, gt=0)
+    # the engine checks their bounds (zfsyncd/tx/bounds.py): the bus only converts
+    priority: int = 0
+    timeout: float | None = None
     tags: list[str] = Field(default_factory=list)
     wait_for_locks: bool = True
 
@@ -49,6 +51,10 @@ class ListSnapshotsOptions(BaseModel):
 
     recursive: bool = True
     any_name: bool = False
+    #: a page: at most this many (0: the most a page may hold); checked by the read side
+    limit: int = MAX_SNAPSHOT_PAGE
+    #: the cursor of the last row of the previous page
+    after: str | None = None
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -7,6 +7,7 @@ from typing import Any
 
 from dbus_fast import Variant
 
+from zfsyncd.api import limits
 from zfsyncd.api.names import NO_UID, transaction_path
 from zfsyncd.api.records import Record, StepInfo, TransactionDetail, TransactionSummary
 from zfsyncd.api.signatures import declared_signature
@@ -52,32 +53,47 @@ def _value(value: object) -> object:
     return value
 
 
+def _text(value: str | None, limit: int = limits.MAX_DESCRIPTION_CHARS) -> str:
+    """A stored text as a reply carries it: cut short (what an older version stored may be
+    longer than today's bounds allow)."""
+    return limits.cut(value or "", limit)
+
+
 def _summary_fields(
-    record: TransactionRecord, progress: ProgressReading | None, rollback_pending: bool
+    record: TransactionRecord,
+    progress: ProgressReading | None,
+    rollback_pending: bool,
+    detail: bool = False,
 ) -> dict[str, Any]:
+    """A list's row, or (`detail`) GetTransaction's: more datasets and the whole error."""
+    max_datasets = limits.MAX_DETAIL_DATASETS if detail else limits.MAX_SUMMARY_DATASETS
+    max_error = limits.MAX_ERROR_CHARS if detail else limits.MAX_DESCRIPTION_CHARS
     reading = progress or stored_progress(record)
+    tags = [limits.cut(t, limits.MAX_TAG_CHARS) for t in record.tags[: limits.MAX_TAGS]]
     return {
         "id": record.id,
         "path": transaction_path(record.id),
         "type": record.type,
         "state": record.state.value,
-        "description": record.description or "",
+        "description": _text(record.description),
         "uid": uid_value(record.uid),
         "priority": record.priority,
         "created": record.created_at,
         "updated": record.updated_at,
         "finished": record.finished_at or 0.0,
-        "error": record.error or "",
-        "error_kind": record.error_kind or "",
-        "rollback_outcome": record.rollback_outcome or "",
+        "error": _text(record.error, max_error),
+        "error_kind": _text(record.error_kind, 64),
+        "rollback_outcome": _text(record.rollback_outcome, max_error),
         "rolls_back": record.rolls_back or "",
         "retry_of": record.retry_of or "",
-        "tags": list(record.tags),
-        "datasets": list(record.datasets),
+        "tags": tags,
+        "datasets": list(record.datasets[:max_datasets]),
+        "datasets_count": len(record.datasets),
         "percent": reading.percent,
         "bytes_done": reading.bytes_done,
         "bytes_total": reading.bytes_total,
         "rollback_pending": rollback_pending,
+        "cursor": record.id,
     }
 
 
@@ -94,9 +110,9 @@ def step(record: StepRecord) -> StepInfo:
     return StepInfo(
         index=record.idx,
         kind=record.kind,
-        description=record.description or "",
+        description=_text(record.description),
         state=record.state.value,
-        error=record.error or "",
+        error=_text(record.error),
         started=record.started_at or 0.0,
         finished=record.finished_at or 0.0,
         estimate=record.bytes_total or 0,
@@ -109,12 +125,13 @@ def details(
     *,
     rollback_pending: bool = False,
 ) -> Dict:
-    fields = _summary_fields(record, progress, rollback_pending)
+    fields = _summary_fields(record, progress, rollback_pending, detail=True)
     return as_dict(TransactionDetail(**fields, steps=[step(s) for s in record.steps]))
 
 
 def steps_property(record: TransactionRecord) -> list[list[object]]:
     """The Transaction's Steps property, a(ussss): index, kind, description, state, error."""
     return [
-        [s.idx, s.kind, s.description or "", s.state.value, s.error or ""] for s in record.steps
-    ]
+        [s.idx, s.kind, _text(s.description), s.state.value, _text(s.error)]
+        for s in record.steps
+    ]  # fmt: skip

@@ -36,7 +36,6 @@ from zfsyncd.tx import queries
 from zfsyncd.tx.manager import Caller, TransactionManager
 from zfsyncd.tx.progress import ProgressReading, ProgressSink
 from zfsyncd.tx.queries import ListedTransaction, TransactionQuery
-from zfsyncd.zfs import names
 
 log = logging.getLogger(__name__)
 
@@ -144,13 +143,13 @@ class BusService:
     async def list_snapshots(
         self, datasets: Sequence[str], opts: ListSnapshotsOptions
     ) -> list[dict[str, Variant]]:
-        for dataset in datasets:
-            names.check_dataset(dataset)
         rows: list[SnapshotRow] = await list_snapshots(
             queries.local_zfs(self.manager),
             datasets,
             recursive=opts.recursive,
             any_name=opts.any_name,
+            after=opts.after,
+            limit=opts.limit,
         )
         return [payloads.as_dict(r) for r in rows]
 

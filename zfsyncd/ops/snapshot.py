@@ -19,8 +19,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from zfsyncd.api.limits import MAX_NAMES_PER_CALL, MAX_PROPERTIES
 from zfsyncd.api.names import Action
-from zfsyncd.tx.errors import PlanError
+from zfsyncd.tx.errors import MissingObjectError, PlanError
 from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.tx.kinds import BusMethod, Plan, PlanContext, RequestKind, register_kind
 from zfsyncd.tx.steps import Step
@@ -45,10 +46,10 @@ def hold_tag(tx_id: str) -> str:
 class SnapshotRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    datasets: tuple[DatasetName, ...] = Field(min_length=1)
+    datasets: tuple[DatasetName, ...] = Field(min_length=1, max_length=MAX_NAMES_PER_CALL)
     recursive: bool = False
     hold: bool = False
-    properties: Properties = Field(default_factory=dict)
+    properties: Properties = Field(default_factory=dict, max_length=MAX_PROPERTIES)
 
     @field_validator("datasets")
     @classmethod
@@ -124,7 +125,7 @@ def _covered(request: SnapshotRequest, facts: SnapshotFacts) -> set[str]:
     for dataset in request.datasets:
         found = facts.listing.get(dataset)
         if found is None:
-            raise PlanError(f"dataset {dataset} does not exist")
+            raise MissingObjectError(f"dataset {dataset} does not exist")
         if found.type not in DATASET_TYPES:
             raise PlanError(f"{dataset} is a {found.type}, not a filesystem or volume")
         below = datasets_below(facts.listing, dataset) if request.recursive else [dataset]

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from zfsyncd.api.limits import MAX_NAMES_PER_CALL
 from zfsyncd.api.names import Action
 from zfsyncd.ops.snapshot import PREFIX
-from zfsyncd.tx.errors import PlanError
+from zfsyncd.tx.errors import MissingObjectError, PlanError
 from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.tx.kinds import BusMethod, Plan, PlanContext, RequestKind, register_kind
 from zfsyncd.tx.steps.pools import Listing, clones_of, read_pools
@@ -34,7 +35,7 @@ from zfsyncd.zfs.models import SnapshotName
 class DestroySnapshotsRequest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    snapshots: tuple[SnapshotName, ...] = Field(min_length=1)
+    snapshots: tuple[SnapshotName, ...] = Field(min_length=1, max_length=MAX_NAMES_PER_CALL)
     any_name: bool = False
 
     @field_validator("snapshots")
@@ -82,11 +83,11 @@ def decide(request: DestroySnapshotsRequest, facts: DestroyFacts) -> Plan:
         if not request.any_name and not short.startswith(PREFIX):
             raise PlanError(
                 f"{snap} was not made by zfsyncd (its name does not begin with {PREFIX}); "
-                "ask for any_name to destroy it anyway"
+                "ask for any_name (zfsyncctl: --any-name) to destroy it anyway"
             )
         found = facts.listing.get(snap)
         if found is None:
-            raise PlanError(f"snapshot {snap} does not exist")
+            raise MissingObjectError(f"snapshot {snap} does not exist")
         if found.userrefs:
             held = ", ".join(facts.holds.get(snap, ()))
             raise PlanError(f"snapshot {snap} is held ({held}): release it first")

@@ -126,10 +126,13 @@ class AuditLog:
             burst.last = {"action": action, "outcome": outcome, "uid": uid, "caller": caller,
                           "tx_id": tx_id, "detail": dict(detail or {})}  # fmt: skip
             return
-        if burst is not None:
-            await self._write_burst(self._bursts.pop(key))
-        await self.append(action, outcome, uid=uid, caller=caller, tx_id=tx_id, detail=detail)
+        # the new burst is known before any await: concurrent refusals (a flood) count into it
+        # instead of each writing a row while the first one's write is under way
+        self._bursts.pop(key, None)
         self._bursts[key] = _Burst(first_at=now)
+        if burst is not None:
+            await self._write_burst(burst)
+        await self.append(action, outcome, uid=uid, caller=caller, tx_id=tx_id, detail=detail)
         if len(self._bursts) > MAX_FOLDS:
             oldest = next(iter(self._bursts))
             await self._write_burst(self._bursts.pop(oldest))

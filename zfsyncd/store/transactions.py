@@ -117,10 +117,12 @@ class TransactionStore(StepJournal):
         since: float | None = None,
         until: float | None = None,
         uid: int | None = None,
+        before: str | None = None,
         limit: int | None = 100,
     ) -> builtins.list[TransactionRecord]:
         """Newest first. `since` is inclusive and `until` exclusive, on `created_at`, so
-        consecutive windows neither miss nor repeat a transaction. ``limit=None``: all."""
+        consecutive windows neither miss nor repeat a transaction. `before` is an id: only
+        older ones (ids sort by creation), the next page after a row. ``limit=None``: all."""
         states = _state_set(state)
         async with self._db.reading() as conn:
             return await _load_many(
@@ -131,6 +133,7 @@ class TransactionStore(StepJournal):
                   AND (:since IS NULL OR created_at >= :since)
                   AND (:until IS NULL OR created_at < :until)
                   AND (:uid IS NULL OR uid = :uid)
+                  AND (:before IS NULL OR id < :before)
                 ORDER BY id DESC
                 LIMIT :limit""",
                 {
@@ -139,6 +142,7 @@ class TransactionStore(StepJournal):
                     "since": since,
                     "until": until,
                     "uid": uid,
+                    "before": before,
                     "limit": -1 if limit is None else limit,
                 },
             )

@@ -20,6 +20,7 @@ from zfsyncd.store import (
     TransactionStore,
     TxState,
 )
+from zfsyncd.tx.bounds import cut_error
 from zfsyncd.tx.errors import TransactionNotFoundError
 from zfsyncd.tx.executor import Executor
 from zfsyncd.tx.hosts import LOCAL, Host
@@ -96,9 +97,15 @@ class EngineCore:
     async def record(
         self, action: str, outcome: str, caller: Caller, tx_id: str | None, **detail: Any
     ) -> None:
-        """An entry in the audit log: who asked for what, and how it ended."""
+        """An entry in the audit log: who asked for what, and how it ended (cut short: a
+        refusal's words may quote what the caller sent)."""
         await self.audit.append(
-            action, outcome, uid=caller.uid, caller=caller.name, tx_id=tx_id, detail=detail
+            action,
+            cut_error(outcome) or "",
+            uid=caller.uid,
+            caller=caller.name,
+            tx_id=tx_id,
+            detail=detail,
         )
 
     def notify(self, tx_id: str, state: TxState) -> None:
@@ -115,8 +122,9 @@ class EngineCore:
             tx_id,
             dest,
             expected=source,
-            error=details.get("error"),
+            # ZFS's words and an undo's account are not the caller's to bound: cut short
+            error=cut_error(details.get("error")),
             error_kind=details.get("error_kind"),
-            rollback_outcome=details.get("rollback_outcome"),
+            rollback_outcome=cut_error(details.get("rollback_outcome")),
         )
         self.notify(tx_id, dest)

@@ -35,6 +35,12 @@ class PlanError(TxError, ValueError):
     kind = "invalid-request"
 
 
+class MissingObjectError(PlanError, LookupError):
+    """A dataset or snapshot the request names does not exist (NotFound on the bus)."""
+
+    kind = "not-found"
+
+
 class DatasetBusyError(TxError):
     """A dataset is locked by another active transaction and the caller chose not to wait."""
 

@@ -25,8 +25,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from zfsyncd.api import limits
 from zfsyncd.invalid import problems
 from zfsyncd.store import StepSpec, TransactionRecord, TxState
+from zfsyncd.tx import bounds
 from zfsyncd.tx.cleanup import DeferredCleanups
 from zfsyncd.tx.core import SYSTEM, Caller, EngineCore
 from zfsyncd.tx.errors import (
@@ -89,13 +91,18 @@ class Lifecycle:
         """Store a request as a CREATED transaction. Bad parameters are refused here."""
         core = self.core
         try:
+            priority = bounds.check_priority(priority)
+            timeout = bounds.check_timeout(timeout)
+            tags = bounds.check_tags(tags)
+            bounds.check_json_size(params, "parameters", limits.MAX_PARAMS_BYTES)
+            bounds.check_json_size(metadata, "metadata", limits.MAX_METADATA_BYTES)
             admitted = await admission(kind_of(type, core.kinds), core.store, dict(params))
         except REFUSALS as exc:
             await core.record("create", f"refused: {describe_error(exc)}", caller, None, type=type)
             raise _as_plan_error(exc) from exc
         record = await core.store.create_transaction(
             type,
-            description=admitted.description,
+            description=bounds.cut_description(admitted.description),
             uid=caller.uid,
             priority=priority,
             timeout=timeout,
@@ -132,7 +139,9 @@ class Lifecycle:
         try:
             plan = await kind_of(record.type, core.kinds).plan(ctx, dict(record.params))
             specs = [
-                StepSpec(s.kind, s.to_json(), s.describe(), await s.estimate(ctx))
+                StepSpec(
+                    s.kind, s.to_json(), bounds.cut_description(s.describe()), await s.estimate(ctx)
+                )
                 for s in plan.steps
             ]
         except REFUSALS as exc:

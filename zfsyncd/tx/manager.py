@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from zfsyncd.store import Database, StepRecord, TransactionRecord, TxState
+from zfsyncd.tx.bounds import check_age
 from zfsyncd.tx.cleanup import DeferredCleanups
 from zfsyncd.tx.core import RECOVERY, SYSTEM, Caller, EngineCore, StateListener
 from zfsyncd.tx.errors import TxError, describe_error
@@ -84,7 +85,9 @@ class TransactionManager(Lifecycle):
         return merged
 
     async def cleanup_finished(self, older_than: float, *, caller: Caller = SYSTEM) -> int:
-        """Forget finished transactions older than `older_than` seconds (the audit log stays)."""
+        """Forget finished transactions older than `older_than` seconds (the audit log stays).
+        An age that is not finite, or below 0, is refused before anything is deleted."""
+        older_than = check_age(older_than)
         count = await self.store.delete_finished_older_than(older_than)
         await self.core.record("cleanup", f"removed {count}", caller, None, older_than=older_than)
         return count

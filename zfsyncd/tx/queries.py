@@ -13,8 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from zfsyncd.api.limits import DEFAULT_TRANSACTION_PAGE, MAX_TRANSACTION_PAGE
 from zfsyncd.api.states import ACTIVE_STATES, TxState
 from zfsyncd.store import TransactionRecord
+from zfsyncd.store.ids import is_transaction_id
 from zfsyncd.tx.cleanup import CleanupKind
 from zfsyncd.tx.errors import PlanError
 from zfsyncd.tx.hosts import LOCAL
@@ -32,16 +34,19 @@ def state_named(text: str | TxState) -> TxState:
 
 
 class TransactionQuery(BaseModel):
-    """Which transactions to list, newest first."""
+    """Which transactions to list, newest first, one page at a time: a page holds at most
+    `limit` (0: the most a page may hold, MAX_TRANSACTION_PAGE); the next page is asked for
+    with `after` set to the last row's id (its `cursor`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    states: tuple[TxState, ...] = ()
-    type: str | None = None
+    states: tuple[TxState, ...] = Field(default=(), max_length=len(TxState))
+    type: str | None = Field(default=None, max_length=64)
     #: on the creation time, inclusive
-    since: float | None = None
-    #: 0 or None: all
-    limit: int | None = Field(default=100, ge=0)
+    since: float | None = Field(default=None, allow_inf_nan=False)
+    limit: int = Field(default=DEFAULT_TRANSACTION_PAGE, ge=0, le=MAX_TRANSACTION_PAGE)
+    #: the cursor of the last row of the previous page: only older ones
+    after: str | None = None
     #: only CREATED, PREPARED and EXECUTING ones (within `states`, if given)
     active: bool = False
     #: only those whose undo could not finish when they ended (it waits in the cleanup queue)
@@ -53,6 +58,18 @@ class TransactionQuery(BaseModel):
         if isinstance(value, list | tuple):
             return tuple(v.upper() if isinstance(v, str) else v for v in value)
         return value
+
+    @field_validator("after")
+    @classmethod
+    def _cursor(cls, value: str | None) -> str | None:
+        if value is not None and not is_transaction_id(value):
+            raise ValueError("not a cursor a list returned (the id of a transaction)")
+        return value
+
+    @property
+    def page(self) -> int:
+        """How many rows this page may hold."""
+        return self.limit or MAX_TRANSACTION_PAGE
 
     @classmethod
     def parse(cls, values: Mapping[str, Any]) -> TransactionQuery:
@@ -118,12 +135,23 @@ async def list_transactions(
     if states == []:
         return []
     pending = await rollbacks_pending(manager)
-    limit = query.limit or None
     if query.rollback_pending:
-        chosen = [await manager.get(tx_id) for tx_id in sorted(pending, reverse=True)]
-        records = [r for r in chosen if query.admits(r, states)][:limit]
+        ids = sorted((i for i in pending if query.after is None or i < query.after), reverse=True)
+        records = []
+        for tx_id in ids:
+            record = await manager.get(tx_id)
+            if query.admits(record, states):
+                records.append(record)
+                if len(records) == query.page:
+                    break
     else:
-        records = await manager.list(state=states, type=query.type, since=query.since, limit=limit)
+        records = await manager.store.list(
+            state=states,
+            type=query.type,
+            since=query.since,
+            before=query.after,
+            limit=query.page,
+        )
     return [ListedTransaction(r, r.id in pending) for r in records]
 
 

@@ -25,10 +25,11 @@ class ZfsError(Exception):
 class InvalidNameError(ZfsError, ValueError):
     """A dataset, snapshot or bookmark name ZFS would reject, found before any command ran."""
 
-    def __init__(self, name: str, problem: str) -> None:
+    def __init__(self, name: str, problem: str, *, what: str = "ZFS name") -> None:
         self.name = name
         self.problem = problem
-        super().__init__(f"invalid ZFS name {name!r}: {problem}")
+        # `what`: a property's value or a hold tag is not a name, and is not called one
+        super().__init__(f"invalid {what} {name!r}: {problem}")
 
 
 class UnsupportedFeatureError(ZfsError):

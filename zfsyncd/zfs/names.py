@@ -36,8 +36,8 @@ class NameKind(StrEnum):
     BOOKMARK = "bookmark"
 
 
-def _fail(name: str, problem: str) -> InvalidNameError:
-    return InvalidNameError(name, problem)
+def _fail(name: str, problem: str, what: str = "ZFS name") -> InvalidNameError:
+    return InvalidNameError(name, problem, what=what)
 
 
 def _check_text(name: object) -> str:
@@ -103,8 +103,11 @@ def check_dataset(name: str) -> str:
 def _check_suffixed(name: str, delimiter: str, what: str) -> str:
     name = _check_text(name)
     if name.count(delimiter) != 1:
-        found = "no" if delimiter not in name else "more than one"
-        raise _fail(name, f"a {what} name needs exactly one {delimiter!r}, it has {found}")
+        found = "none" if delimiter not in name else "more than one"
+        example = "pool/fs@snap" if delimiter == "@" else "pool/fs#mark"
+        raise _fail(
+            name, f"a {what} name has exactly one {delimiter!r} ({example}); it has {found}"
+        )
     other = "#" if delimiter == "@" else "@"
     if other in name:
         raise _fail(name, f"a {what} name may not contain {other!r}")
@@ -150,13 +153,21 @@ def check_snapshot_or_bookmark(name: str) -> str:
 def check_user_property(prop: str) -> str:
     """A user property name (`module:property`), as `zfs set` accepts it."""
     if not isinstance(prop, str) or not prop:
-        raise _fail(repr(prop), "a property name may not be empty")
+        raise _fail(repr(prop), "a property name may not be empty", "property name")
     if ":" not in prop:
-        raise _fail(prop, "a user property name must contain ':' (module:property)")
+        raise _fail(
+            prop, "a user property name must contain ':' (module:property)", "property name"
+        )
     if len(prop.encode()) > MAX_USER_PROPERTY_NAME_BYTES:
-        raise _fail(prop, f"a property name is limited to {MAX_USER_PROPERTY_NAME_BYTES} bytes")
+        raise _fail(
+            prop,
+            f"a property name is limited to {MAX_USER_PROPERTY_NAME_BYTES} bytes",
+            "property name",
+        )
     if prop.startswith("-") or _USER_PROPERTY.fullmatch(prop) is None:
-        raise _fail(prop, "a user property name may hold only a-z, 0-9, ':', '-', '.', '_'")
+        raise _fail(
+            prop, "a user property name may hold only a-z, 0-9, ':', '-', '.', '_'", "property name"
+        )
     return prop
 
 
@@ -168,20 +179,23 @@ def check_property_name(prop: str) -> str:
     if isinstance(prop, str) and ":" in prop:
         return check_user_property(prop)
     if not isinstance(prop, str) or _NATIVE_PROPERTY.fullmatch(prop) is None:
-        raise _fail(str(prop), "not a property name (lowercase letters, digits and '_')")
+        raise _fail(
+            str(prop), "not a property name (lowercase letters, digits and '_')", "property name"
+        )
     return prop
 
 
 def check_property_value(prop: str, value: str) -> str:
+    what = "value of property"
     if not isinstance(value, str):
-        raise _fail(prop, f"the value must be a string, got {type(value).__name__}")
+        raise _fail(prop, f"the value must be text, not {type(value).__name__}", what)
     if "\n" in value or "\t" in value or "\0" in value:
         # zfs list -H separates fields with tabs and rows with newlines: such a value
         # could never be read back unambiguously
-        raise _fail(prop, "a property value may not contain a tab, newline or NUL")
+        raise _fail(prop, "a property value may not contain a tab, newline or NUL", what)
     if ":" in prop and len(value.encode()) > MAX_USER_PROPERTY_VALUE_BYTES:
         raise _fail(
-            prop, f"a user property value is limited to {MAX_USER_PROPERTY_VALUE_BYTES} bytes"
+            prop, f"a user property value is limited to {MAX_USER_PROPERTY_VALUE_BYTES} bytes", what
         )
     return value
 
@@ -189,13 +203,17 @@ def check_property_value(prop: str, value: str) -> str:
 def check_hold_tag(tag: str) -> str:
     """A user hold tag. ZFS admits almost anything; we admit what is safe in argv and logs."""
     if not isinstance(tag, str) or not tag:
-        raise _fail(repr(tag), "a hold tag may not be empty")
+        raise _fail(repr(tag), "a hold tag may not be empty", "hold tag")
     if tag.startswith("-"):
-        raise _fail(tag, "a hold tag may not begin with '-' (it would be read as an option)")
+        raise _fail(
+            tag, "a hold tag may not begin with '-' (it would be read as an option)", "hold tag"
+        )
     if len(tag.encode()) > MAX_NAME_BYTES:
-        raise _fail(tag, f"a hold tag is limited to {MAX_NAME_BYTES} bytes")
+        raise _fail(tag, f"a hold tag is limited to {MAX_NAME_BYTES} bytes", "hold tag")
     if _COMPONENT_CHARS.fullmatch(tag) is None:
-        raise _fail(tag, "a hold tag may hold only letters, digits, ' ', '_', '-', '.', ':'")
+        raise _fail(
+            tag, "a hold tag may hold only letters, digits, ' ', '_', '-', '.', ':'", "hold tag"
+        )
     return tag
 
 

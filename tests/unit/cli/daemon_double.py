@@ -222,6 +222,8 @@ class ManagerObject(ServiceInterface):
             rows = [t for t in rows if t.data["state"] in tx_filter["states"].value]
         if "rollback_pending" in tx_filter and tx_filter["rollback_pending"].value:
             rows = [t for t in rows if t.data["rollback_pending"]]
+        if "after" in tx_filter:  # ids sort by creation: the page after a row is older
+            rows = [t for t in rows if t.data["id"] < tx_filter["after"].value]
         if "limit" in tx_filter and tx_filter["limit"].value:
             rows = rows[: tx_filter["limit"].value]
         return [t.as_dbus(with_steps=False) for t in rows]

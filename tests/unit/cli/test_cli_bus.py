@@ -47,8 +47,23 @@ def test_transaction_list_since_and_active(double: DaemonDouble) -> None:
         zfsyncctl("transaction", "list", "--since", "2h", "--active", "--type", "x").exit_code == 0
     )
     _, body, _ = double.calls[-1]
-    assert set(body[0]) == {"since", "active", "type"}
+    assert set(body[0]) == {"since", "active", "type", "limit"}
     assert body[0]["since"].signature == "d"
+    assert body[0]["limit"].value == 100  # the default: one page
+
+
+def test_transaction_list_reads_page_by_page(
+    double: DaemonDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("zfsyncctl.client.MAX_TRANSACTION_PAGE", 2)
+    for n in range(5):
+        double.add_transaction("COMPLETED", id=f"t{n}", created=float(n + 1))
+    rows = doc(zfsyncctl("transaction", "list", "--json", "--limit", "0"))
+    assert [r["id"] for r in rows] == ["t4", "t3", "t2", "t1", "t0"]
+    pages = [body[0] for member, body, _ in double.calls if member == "ListTransactions"]
+    assert [p.get("after") and p["after"].value for p in pages] == [None, "t3", "t1"]
+    rows = doc(zfsyncctl("transaction", "list", "--json", "--limit", "3"))
+    assert [r["id"] for r in rows] == ["t4", "t3", "t2"]
 
 
 def test_transaction_show(double: DaemonDouble) -> None:
@@ -228,7 +243,11 @@ def test_snapshot_list(double: DaemonDouble) -> None:
     assert "tank@zfsync_1" in result.stdout
     _, body, _ = double.calls[-1]
     assert body[0] == ["tank"]
-    assert {k: v.value for k, v in body[1].items()} == {"any_name": True, "recursive": False}
+    assert {k: v.value for k, v in body[1].items()} == {
+        "any_name": True,
+        "recursive": False,
+        "limit": 1000,  # a page; the next is asked for after a full one
+    }
     assert doc(zfsyncctl("snapshot", "list", "--json"))[0]["name"] == "tank@zfsync_1"
 
 

@@ -186,3 +186,42 @@ def test_choice_of_view() -> None:
     assert isinstance(choose_view(json_output=False, stderr=io.StringIO()), PlainProgress)
     assert isinstance(choose_view(json_output=True, stderr=io.StringIO()), NoProgress)
     assert isinstance(choose_view(json_output=True, stderr=Tty()), RichProgress)
+
+
+ESC = "\x1b]0;owned\x07\x1b[2J"  # sets the terminal's title, clears the screen
+
+
+def test_control_characters_from_the_daemon_never_reach_the_terminal() -> None:
+    tx = TransactionDetail.model_validate(
+        tx_data(
+            tags=[f"nightly{ESC}"],
+            description=f"snapshot\ntank [red]x[/red]{ESC}",
+            error=f"boom\r{ESC}",
+            state="FAILED",
+            steps=[{"index": 0, "kind": "snapshot", "description": f"zfs{ESC}",
+                    "state": "FAILED", "error": f"no\x00{ESC}"}],
+        )
+    )  # fmt: skip
+    con, buf = console()
+    render_transaction(con, tx)
+    render_transactions(con, [TransactionSummary.model_validate(tx_data(description=ESC))])
+    text = buf.getvalue() + outcome_line(tx)
+    assert not any(c in text for c in "\x1b\x07\x00\r")
+    assert "nightly\\x1b]0;owned\\x07\\x1b[2J" in text
+    assert "snapshot\\ntank [red]x[/red]" in text  # shown as written: neither a newline nor markup
+    assert "no\\x00" in text
+
+
+def test_json_output_stays_exact_json() -> None:
+    tx = TransactionDetail.model_validate(tx_data(tags=[ESC]))
+    buf = io.StringIO()
+    dump_json(tx, file=buf)
+    assert "\x1b" not in buf.getvalue()  # json escapes it (\u001b) ...
+    assert json.loads(buf.getvalue())["tags"] == [ESC]  # ... and reads back exactly
+
+
+def test_a_detail_says_how_many_datasets_it_left_out() -> None:
+    tx = TransactionDetail.model_validate(tx_data(datasets=["tank/a"], datasets_count=3))
+    con, buf = console()
+    render_transaction(con, tx)
+    assert "tank/a (and 2 more)" in buf.getvalue()

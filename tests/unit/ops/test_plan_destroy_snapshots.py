@@ -74,7 +74,7 @@ REFUSALS = [
     pytest.param(
         POOLS, {"snapshots": ["p/a@mine"]},
         "p/a@mine was not made by zfsyncd (its name does not begin with zfsync_); "
-        "ask for any_name to destroy it anyway",
+        "ask for any_name (zfsyncctl: --any-name) to destroy it anyway",
         id="not zfsyncd's",
     ),
     pytest.param(

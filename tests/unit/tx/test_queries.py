@@ -58,7 +58,7 @@ def test_states_are_named_in_any_case_and_an_unknown_one_is_refused() -> None:
         (TransactionQuery(), ["pending", "queued", "done"]),
         (TransactionQuery(limit=1), ["pending"]),
         (TransactionQuery(limit=0), ["pending", "queued", "done"]),
-        (TransactionQuery(limit=None), ["pending", "queued", "done"]),
+
         (TransactionQuery(states=(TxState.COMPLETED,)), ["done"]),
         (TransactionQuery(active=True), ["pending", "queued"]),
         (TransactionQuery(active=True, states=(TxState.COMPLETED,)), []),

@@ -217,3 +217,31 @@ async def test_a_crash_after_any_call_of_the_rollback_is_recovered(engine: Engin
         assert [r.id for r in recovered] == [undo.id]
         assert await engine.world.state(root) == held, f"crash after call {index}"
     await engine.close()
+
+
+async def test_a_part_of_a_recursive_set_is_never_reached_by_a_recursive_command(
+    engine: Engine,
+) -> None:
+    """Destroying (and bringing back) some of a recursive snapshot's snapshots: `-r` from
+    the root would take the others too, so the step names those it may not reach."""
+    root, _ = await _fresh(engine)
+    done = await engine.manager.wait(
+        (await engine.manager.submit("snapshot", {"datasets": [root], "recursive": True})).id
+    )
+    short = f"zfsync_{done.id}"
+    some = [f"{root}@{short}", f"{root}/a/x@{short}"]
+    kept = await engine.world.state(root)
+    # the second rename fails: the first comes back, and nothing else moved
+    engine.zfs.fail(len(engine.zfs.calls) + 1)
+    failed = await engine.manager.wait(
+        (await engine.manager.submit("destroy-snapshots", {"snapshots": some})).id
+    )
+    engine.zfs.heal()
+    assert failed.state is TxState.FAILED
+    assert await engine.world.state(root) == kept
+    destroyed = await engine.manager.wait(
+        (await engine.manager.submit("destroy-snapshots", {"snapshots": some})).id
+    )
+    assert destroyed.state is TxState.COMPLETED, destroyed.error
+    left = {n for n in await engine.world.state(root) if n.endswith(short)}
+    assert left == {f"{root}/a@{short}", f"{root}/b@{short}"}

@@ -85,9 +85,9 @@ async def counted(world: World, tmp_path: Path) -> AsyncIterator[Counted]:
 
 
 async def test_the_same_commands_for_1_10_and_50_children(counted: Counted) -> None:
-    runs = [await counted.counted(n) for n in (1, 10, 50)]
-    assert runs[1] == runs[0]
-    assert runs[2] == runs[0]
+    sizes = (1, 10) if REAL else (1, 10, 50)  # in the lab each dataset costs a second
+    runs = [await counted.counted(n) for n in sizes]
+    assert all(run == runs[0] for run in runs[1:]), runs
     made, rolled = runs[0]
     assert len(made) <= SNAPSHOT_GOAL, made
     # one hold, one snapshot; one release, one rename to the trash, one destroy of it

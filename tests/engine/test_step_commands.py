@@ -21,6 +21,9 @@ from tests.engine.conftest import Engine
 from tests.engine.test_plan_reads import Counting
 from tests.faults import FaultyBackend, SimulatedCrash
 from zfsyncd.store import TransactionRecord, TxState
+from zfsyncd.tx.hosts import local_hosts
+from zfsyncd.tx.steps.base import StepContext
+from zfsyncd.tx.steps.holds import HoldArgs, HoldSnapshots, ReleaseSnapshots
 
 REAL = backend_kind() == "real"
 #: the goal of issue 9 for the held snapshot, planning included: list, snapshot, its
@@ -245,3 +248,41 @@ async def test_a_part_of_a_recursive_set_is_never_reached_by_a_recursive_command
     assert destroyed.state is TxState.COMPLETED, destroyed.error
     left = {n for n in await engine.world.state(root) if n.endswith(short)}
     assert left == {f"{root}/a@{short}", f"{root}/b@{short}"}
+
+
+async def test_holds_where_some_already_carry_the_tag(world: World) -> None:
+    """A hold step over snapshots one of which carries its tag already: `zfs hold -r`
+    from the root would fail on it, so the root is held by name and the rest by -r; its
+    undo releases only what it placed, and a release step's undo puts back only what it
+    took."""
+    zfs = world.zfs
+    root = f"{world.src}/h"
+    for child in ("", "/b", "/c", "/c/d"):
+        await zfs.create(f"{root}{child}")
+    await zfs.snapshot([f"{root}@s"], recursive=True)
+    snaps = (f"{root}@s", f"{root}/b@s", f"{root}/c@s", f"{root}/c/d@s")
+    await zfs.hold("t", [f"{root}/b@s"])
+    before = await world.state(root)
+    counting = Counting(zfs)
+    ctx = StepContext("tx", local_hosts(counting))
+    hold = HoldSnapshots(HoldArgs(tag="t", snapshots=snaps))
+    assert not await hold.check(ctx)
+    had = await hold.capture(ctx)
+    assert had == {"had": [f"{root}/b@s"]}
+    counting.calls.clear()
+    await hold.do(ctx, had)
+    assert [c for c in counting.calls if c == "hold"] == ["hold", "hold"]  # c by -r, root named
+    assert await hold.check(ctx)
+    await hold.do(ctx, had)  # again: nothing more to do
+    await hold.undo(ctx, had)
+    assert await world.state(root) == before
+    # the release of all four, undone: b keeps the hold it had before either step
+    await hold.do(ctx, had)
+    release = ReleaseSnapshots(HoldArgs(tag="t", snapshots=snaps))
+    took = await release.capture(ctx)
+    await release.do(ctx, took)
+    assert await release.check(ctx)
+    await release.undo(ctx, took)
+    assert await hold.check(ctx)
+    await hold.undo(ctx, had)
+    assert await world.state(root) == before

@@ -47,6 +47,11 @@ async def test_a_missing_name_is_left_out(tmp_path: Path) -> None:
     assert [argv[-2:] for argv in ran] == [["p/a", "p/nope"]]  # one command
 
 
+async def test_a_missing_bookmark_is_left_out(tmp_path: Path) -> None:
+    zfs, _ = _backend(tmp_path, ROW + "\n", "cannot open 'p/a#m': no such pool or dataset\n", 1)
+    assert [o.name for o in await zfs.list_many(["p/a", "p/a#m"])] == ["p/a"]
+
+
 async def test_holds_of_missing_snapshots_and_datasets(tmp_path: Path) -> None:
     stderr = (
         "cannot open 'p/b': dataset does not exist\ncannot open 'p/a@t': dataset does not exist\n"

@@ -32,9 +32,12 @@ from zfsyncd.zfs.sendrecv import pipe
 
 # `zfs send -nvP` ends with "size\t<bytes>"
 _SIZE_LINE = re.compile(r"^size\t(\d+)$", re.MULTILINE)
-# what `zfs list` and `zfs holds` print for a name that is not there (libzfs zfs_open), and
-# what `zfs holds` adds when it found no snapshot at all; the other names are still listed
-_MISSING = re.compile(r"cannot open '(?P<name>[^']*)': dataset does not exist")
+# what `zfs list` and `zfs holds` print for a name that is not there (libzfs zfs_open: a
+# dataset or snapshot, or a bookmark), and what `zfs holds` adds when it found no snapshot
+# at all; the other names are still listed
+_MISSING = re.compile(
+    r"cannot open '(?P<name>[^']*)': (?:dataset does not exist|no such pool or dataset)"
+)
 _NOTHING_LISTED = "no datasets available"
 #: the most bytes of names one command takes before the next begins: far below Linux's
 #: 128 KiB limit on one argument, which an ssh transport's single command string meets

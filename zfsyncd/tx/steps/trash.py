@@ -58,9 +58,10 @@ class MovesToTrash(Step[H]):
 
     `do` renames each object to its trash name, `undo` renames it back, and `finalize`
     (after the transaction completed) destroys the trash. Each reads all its names in one
-    `zfs list` first; snapshots move and go by `zfs rename -r` / `zfs destroy -r` where that
-    reaches exactly the step's own (a recursive snapshot's, typically). Subclasses say which objects
-    (`targets`: name -> the guid it must still have, or None) and how to destroy them."""
+    `zfs list` first; snapshots move and go by `zfs rename -r` / `zfs destroy -r` where
+    that reaches exactly the step's own (a recursive snapshot's, typically). Subclasses say
+    which objects (`targets`: name -> the guid it must still have, or None) and how to
+    destroy them."""
 
     destroy_mode = DestroyMode.SINGLE
 

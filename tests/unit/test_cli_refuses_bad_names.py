@@ -20,6 +20,8 @@ Call = Callable[[CliBackend, str], Awaitable[object]]
 CALLS: dict[str, Call] = {
     "list": lambda z, n: z.list(n),
     "get": lambda z, n: z.get(n),
+    "list_many": lambda z, n: z.list_many(["pool/fs", n]),
+    "holds_many": lambda z, n: z.holds_many(["pool/fs@s", n]),
     "exists": lambda z, n: z.exists(n),
     "create": lambda z, n: z.create(n),
     "snapshot": lambda z, n: z.snapshot([n]),

@@ -74,6 +74,22 @@ class ZfsBackend(Protocol):
         """`zfs list -Hp`: `root` and (if recursive) what lies below it, or every pool."""
         ...
 
+    async def list_many(
+        self,
+        roots: Sequence[str],
+        *,
+        types: Sequence[ObjectType] = ALL_TYPES,
+        recursive: bool = False,
+        user_properties: Sequence[str] = (),
+    ) -> builtins.list[ZfsObject]:
+        """`zfs list -Hp` of several names at once: each of `roots` (and, if recursive, what
+        lies below it), each object once, in `zfs list` order. One command however many
+        names (the CLI splits only an argv past 64 KiB), so a step reads all it acts on in
+        one go. A root that does not exist is left out, not an error: zfs lists the others
+        and names the missing one on stderr, and "which of these exist" is the question.
+        No roots, no objects (never the bare `zfs list` of everything)."""
+        ...
+
     async def get(self, name: str, *, user_properties: Sequence[str] = ()) -> ZfsObject:
         """One object by name; NotFoundError if there is none."""
         ...
@@ -110,6 +126,15 @@ class ZfsBackend(Protocol):
     ) -> None: ...
 
     async def holds(self, snapshot: str, *, recursive: bool = False) -> builtins.list[Hold]: ...
+
+    async def holds_many(
+        self, snapshots: Sequence[str], *, recursive: bool = False
+    ) -> builtins.list[Hold]:
+        """`zfs holds -Hp` of several snapshots at once (with -r, each one's same-named
+        snapshots below too), sorted by snapshot and tag. A snapshot that does not exist
+        has no holds here rather than an error, as in `list_many`; a hold listed means its
+        snapshot exists, a snapshot unlisted may exist without holds."""
+        ...
 
     async def bookmark(self, source: str, bookmark: str) -> None:
         """Bookmark a snapshot (or copy a bookmark) as `bookmark` (`pool/fs#mark`)."""

@@ -32,6 +32,30 @@ from zfsyncd.zfs.sendrecv import pipe
 
 # `zfs send -nvP` ends with "size\t<bytes>"
 _SIZE_LINE = re.compile(r"^size\t(\d+)$", re.MULTILINE)
+# what `zfs list` and `zfs holds` print for a name that is not there (libzfs zfs_open: a
+# dataset or snapshot, or a bookmark), and what `zfs holds` adds when it found no snapshot
+# at all; the other names are still listed
+_MISSING = re.compile(
+    r"cannot open '(?P<name>[^']*)': (?:dataset does not exist|no such pool or dataset)"
+)
+_NOTHING_LISTED = "no datasets available"
+#: the most bytes of names one command takes before the next begins: far below Linux's
+#: 128 KiB limit on one argument, which an ssh transport's single command string meets
+ARGV_BUDGET = 64 << 10
+
+
+def _batches(words: Sequence[str]) -> builtins.list[builtins.list[str]]:
+    """`words` in runs of at most ARGV_BUDGET bytes (one run unless there are very many)."""
+    budget = ARGV_BUDGET
+    runs: builtins.list[builtins.list[str]] = [[]]
+    size = 0
+    for word in words:
+        if runs[-1] and size + len(word) + 1 > budget:
+            runs.append([])
+            size = 0
+        runs[-1].append(word)
+        size += len(word) + 1
+    return runs
 
 
 def _assignments(properties: Mapping[str, str] | None) -> builtins.list[str]:
@@ -47,6 +71,35 @@ def _assignments(properties: Mapping[str, str] | None) -> builtins.list[str]:
 def _property_args(properties: Mapping[str, str] | None) -> builtins.list[str]:
     """`-o prop=value` for each property (create, clone, snapshot, receive)."""
     return [arg for word in _assignments(properties) for arg in ("-o", word)]
+
+
+def _parse_holds(text: str) -> builtins.list[Hold]:
+    """`zfs holds -Hp` output: snapshot, tag and time, tab-separated."""
+    holds = []
+    for line in text.splitlines():
+        if line:
+            snap, tag, stamp = line.split("\t")
+            holds.append(Hold(snapshot=snap, tag=tag, timestamp=int(stamp)))
+    return holds
+
+
+def _only_missing(stderr: str, named: Sequence[str]) -> bool:
+    """Does `stderr` say only that some of `named` (or, with -r, their datasets) are not
+    there?"""
+    allowed = {*named, *(names.dataset_of(n) for n in named)}
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in lines:
+        match = _MISSING.fullmatch(line)
+        if line != _NOTHING_LISTED and (match is None or match["name"] not in allowed):
+            return False
+    return bool(lines)
+
+
+def _list_order(obj: ZfsObject) -> tuple[str, int, int]:
+    """zfs list's default order: by name, a snapshot after its dataset by createtxg."""
+    if obj.is_snapshot:
+        return (obj.dataset, 1, obj.createtxg)
+    return (obj.name, 0, 0)
 
 
 def _parse_source(text: str) -> tuple[PropertySource, str | None]:
@@ -75,6 +128,20 @@ class CliBackend:
 
     async def _zfs(self, *args: str) -> str:
         return (await self._run(*args)).stdout
+
+    async def _zfs_of_names(self, args: Sequence[str], named: Sequence[str]) -> str:
+        """The output of `zfs ARGS NAME...` where a name that is not there is no failure:
+        zfs reports it on stderr, exits 1 and lists the rest. Any other complaint fails as
+        usual. Very many names take more than one command (see ARGV_BUDGET)."""
+        out = []
+        for batch in _batches(named):
+            result = await self.runner.run(
+                [self.zfs, *args, *batch], check=False, errors=ZFS_ERRORS
+            )
+            if result.returncode != 0 and not _only_missing(result.stderr, batch):
+                raise ZFS_ERRORS.failed(result.argv, result.returncode, result.stderr)
+            out.append(result.stdout)
+        return "".join(out)
 
     async def capabilities(self) -> Capabilities:
         if self._capabilities is None:
@@ -114,6 +181,28 @@ class CliBackend:
             args.append(root)
         return parse_list(await self._zfs(*args), user_properties)
 
+    async def list_many(
+        self,
+        roots: Sequence[str],
+        *,
+        types: Sequence[ObjectType] = ALL_TYPES,
+        recursive: bool = False,
+        user_properties: Sequence[str] = (),
+    ) -> builtins.list[ZfsObject]:
+        for root in roots:
+            names.check_any(root)
+        if not roots:
+            return []
+        args = ["list", "-Hp", "-t", ",".join(t.value for t in types)]
+        args += ["-o", list_columns(user_properties), *(["-r"] if recursive else [])]
+        found = parse_list(await self._zfs_of_names(args, roots), user_properties)
+        if len(_batches(roots)) == 1:
+            return found
+        # several commands: each object once, in zfs list's order (by name, a dataset's
+        # snapshots after it by createtxg)
+        unique = {o.name: o for o in found}
+        return sorted(unique.values(), key=_list_order)
+
     async def get(self, name: str, *, user_properties: Sequence[str] = ()) -> ZfsObject:
         found = await self.list(name, recursive=False, user_properties=user_properties)
         if len(found) != 1:  # `zfs list -t all` of a single name lists just that name
@@ -131,12 +220,20 @@ class CliBackend:
     async def holds(self, snapshot: str, *, recursive: bool = False) -> builtins.list[Hold]:
         names.check_snapshot(snapshot)
         args = ["holds", "-Hp", *(["-r"] if recursive else []), snapshot]
-        holds = []
-        for line in (await self._zfs(*args)).splitlines():
-            if line:
-                snap, tag, stamp = line.split("\t")
-                holds.append(Hold(snapshot=snap, tag=tag, timestamp=int(stamp)))
-        return holds
+        return _parse_holds(await self._zfs(*args))
+
+    async def holds_many(
+        self, snapshots: Sequence[str], *, recursive: bool = False
+    ) -> builtins.list[Hold]:
+        for snap in snapshots:
+            names.check_snapshot(snap)
+        if not snapshots:
+            return []
+        args = ["holds", "-Hp", *(["-r"] if recursive else [])]
+        holds = _parse_holds(await self._zfs_of_names(args, snapshots))
+        # each once: with -r, two names (or two commands) may reach the same snapshot
+        unique = {(h.snapshot, h.tag): h for h in holds}
+        return [unique[key] for key in sorted(unique)]
 
     async def get_properties(
         self, name: str, properties: Sequence[str]

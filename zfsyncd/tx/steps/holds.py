@@ -1,4 +1,11 @@
-"""Hold and release steps: each other's inverse."""
+"""Hold and release steps: each other's inverse.
+
+Each reading is one command over all the step's snapshots (`zfs holds -r` from the topmost
+of them for the tags; `zfs list -r -t snapshot` where what exists matters too), and each
+change is one `zfs hold -r` / `zfs release -r` from every top that reaches only snapshots
+it should act on (subtrees.py), with the rest named in one more command. So a step over a
+recursive snapshot of any number of datasets runs the same few commands, and takes one
+sync task per top instead of one per snapshot."""
 
 from __future__ import annotations
 
@@ -8,9 +15,10 @@ from pydantic import Field
 
 from zfsyncd.tx.hosts import located
 from zfsyncd.tx.steps.base import JsonDict, OnHost, Step, StepContext, register
+from zfsyncd.tx.steps.lookup import snapshots_below, tags_below
+from zfsyncd.tx.steps.subtrees import split_recursive
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import ZfsBackend
-from zfsyncd.zfs.errors import NotFoundError
 from zfsyncd.zfs.models import HoldTag, SnapshotName
 
 
@@ -26,17 +34,45 @@ class _OnSnapshots(Step[HoldArgs]):
     def _zfs(self, ctx: StepContext) -> ZfsBackend:
         return ctx.host(self.args.host).zfs
 
+    async def _tagged_below(self, ctx: StepContext) -> set[str]:
+        """Every snapshot that carries the hold's tag now, among the step's snapshots and
+        the same-named ones below them (what a `-r` reaches): one `zfs holds -r`."""
+        tags = await tags_below(self._zfs(ctx), self.args.snapshots)
+        return {snap for snap, on in tags.items() if self.args.tag in on}
+
     async def _tagged(self, ctx: StepContext) -> list[str]:
-        """Those of the snapshots that exist and carry the hold's tag now."""
-        zfs, tagged = self._zfs(ctx), []
-        for snap in self.args.snapshots:
-            try:
-                holds = await zfs.holds(snap)
-            except NotFoundError:
-                continue
-            if any(h.tag == self.args.tag for h in holds):
-                tagged.append(snap)
-        return tagged
+        """Those of the step's snapshots that exist and carry the hold's tag now."""
+        below = await self._tagged_below(ctx)
+        return [s for s in self.args.snapshots if s in below]
+
+    async def _existing_and_tagged(self, ctx: StepContext) -> tuple[set[str], set[str]]:
+        """What exists where a `-r` of the step's snapshots reaches, and which of it carries
+        the tag: one `zfs list`, and a `zfs holds` of those that have any hold at all."""
+        zfs = self._zfs(ctx)
+        below = await snapshots_below(zfs, self.args.snapshots)
+        held = [name for name, obj in below.items() if obj.userrefs]
+        tagged = set()
+        if held:
+            tagged = {h.snapshot for h in await zfs.holds_many(held) if h.tag == self.args.tag}
+        return set(below), tagged
+
+    async def _hold(self, ctx: StepContext, wanted: list[str], existing: set[str]) -> None:
+        """Hold `wanted`: `zfs hold -r` needs every snapshot it reaches to lack the tag (one
+        that has it fails the whole hold), which split_recursive sees as one not wanted."""
+        tops, singles = split_recursive(wanted, existing)
+        if tops:
+            await self._zfs(ctx).hold(self.args.tag, tops, recursive=True)
+        if singles:
+            await self._zfs(ctx).hold(self.args.tag, singles)
+
+    async def _release(self, ctx: StepContext, wanted: list[str], tagged: set[str]) -> None:
+        """Release `wanted`; `zfs release -r` passes over snapshots without the tag, so only
+        a tagged one that is not wanted keeps a top from using it."""
+        tops, singles = split_recursive(wanted, tagged)
+        if tops:
+            await self._zfs(ctx).release(self.args.tag, tops, recursive=True)
+        if singles:
+            await self._zfs(ctx).release(self.args.tag, singles)
 
 
 @register
@@ -55,15 +91,18 @@ class HoldSnapshots(_OnSnapshots):
         return {"had": await self._tagged(ctx)}
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
-        missing = [s for s in self.args.snapshots if s not in await self._tagged(ctx)]
+        existing, tagged = await self._existing_and_tagged(ctx)
+        missing = [s for s in self.args.snapshots if s not in tagged]
         if missing:
-            await self._zfs(ctx).hold(self.args.tag, missing)
+            await self._hold(ctx, missing, existing)
         return {}
 
     async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
-        ours = [s for s in await self._tagged(ctx) if s not in undo_data.get("had", [])]
+        tagged = await self._tagged_below(ctx)
+        had = set(undo_data.get("had", []))
+        ours = [s for s in self.args.snapshots if s in tagged and s not in had]
         if ours:
-            await self._zfs(ctx).release(self.args.tag, ours)
+            await self._release(ctx, ours, tagged)
 
     def inverse(self, undo_data: JsonDict) -> Step[Any]:
         placed = tuple(s for s in self.args.snapshots if s not in undo_data.get("had", []))
@@ -89,18 +128,17 @@ class ReleaseSnapshots(_OnSnapshots):
         return {"had": await self._tagged(ctx)}
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
-        held = await self._tagged(ctx)
+        tagged = await self._tagged_below(ctx)
+        held = [s for s in self.args.snapshots if s in tagged]
         if held:
-            await self._zfs(ctx).release(self.args.tag, held)
+            await self._release(ctx, held, tagged)
         return {}
 
     async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
-        zfs = self._zfs(ctx)
-        still = set(await self._tagged(ctx))
-        again = [s for s in undo_data.get("had", []) if s not in still]
-        existing = [s for s in again if await zfs.exists(s)]
-        if existing:
-            await zfs.hold(self.args.tag, existing)
+        existing, tagged = await self._existing_and_tagged(ctx)
+        again = [s for s in undo_data.get("had", []) if s not in tagged and s in existing]
+        if again:
+            await self._hold(ctx, again, existing)
 
     def inverse(self, undo_data: JsonDict) -> Step[Any] | None:
         had = tuple(undo_data.get("had", ()))

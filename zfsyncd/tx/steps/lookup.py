@@ -1,9 +1,17 @@
-"""Readings of ZFS that several step kinds share."""
+"""Readings of ZFS that several step kinds share.
+
+A step reads everything it acts on at once: one `zfs list` (or `zfs holds`) over all its
+names, never one per name, so its zfs commands stay the same in number whatever the number
+of datasets (tests/engine/test_step_commands.py counts them)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
+
+from zfsyncd.tx.steps.subtrees import reached, topmost, topmost_datasets
 from zfsyncd.zfs.backend import ZfsBackend
 from zfsyncd.zfs.errors import NotFoundError
+from zfsyncd.zfs.models import ObjectType, ZfsObject
 
 
 async def guid_of(zfs: ZfsBackend, name: str) -> int | None:
@@ -21,3 +29,33 @@ async def is_same(zfs: ZfsBackend, name: str, guid: int | None) -> bool:
     the step made (someone destroyed ours and made another in its place)."""
     found = await guid_of(zfs, name)
     return found is not None and (guid is None or found == guid)
+
+
+def same(found: dict[str, ZfsObject], name: str, guid: int | None) -> bool:
+    """`is_same` over a reading already made."""
+    obj = found.get(name)
+    return obj is not None and (guid is None or obj.guid == guid)
+
+
+async def objects_named(zfs: ZfsBackend, wanted: Iterable[str]) -> dict[str, ZfsObject]:
+    """Those of `wanted` that exist, by name: one `zfs list`."""
+    return {o.name: o for o in await zfs.list_many(sorted(set(wanted)))}
+
+
+async def snapshots_below(zfs: ZfsBackend, snapshots: Collection[str]) -> dict[str, ZfsObject]:
+    """Every snapshot a recursive command on `snapshots` would reach (they themselves, and
+    those of the same name below their datasets), by name: one `zfs list -r -t snapshot`."""
+    listed = await zfs.list_many(
+        topmost_datasets(snapshots), types=[ObjectType.SNAPSHOT], recursive=True
+    )
+    given = set(snapshots)
+    return {o.name: o for o in listed if reached(given, o.name)}
+
+
+async def tags_below(zfs: ZfsBackend, snapshots: Collection[str]) -> dict[str, set[str]]:
+    """The hold tags on every snapshot a recursive command on `snapshots` would reach, for
+    those that have any: one `zfs holds -r`."""
+    tags: dict[str, set[str]] = {}
+    for hold in await zfs.holds_many(topmost(snapshots), recursive=True):
+        tags.setdefault(hold.snapshot, set()).add(hold.tag)
+    return tags

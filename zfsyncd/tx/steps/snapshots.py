@@ -8,11 +8,13 @@ from pydantic import Field, field_validator
 
 from zfsyncd.tx.hosts import located
 from zfsyncd.tx.steps.base import JsonDict, OnHost, Step, StepContext, register
-from zfsyncd.tx.steps.lookup import guid_of, is_same
+from zfsyncd.tx.steps.lookup import objects_named, same, snapshots_below
+from zfsyncd.tx.steps.subtrees import split_recursive
 from zfsyncd.tx.steps.trash import MovesToTrash
 from zfsyncd.zfs import names
-from zfsyncd.zfs.backend import ZfsBackend
-from zfsyncd.zfs.models import ObjectType, Properties, SnapshotName
+from zfsyncd.zfs.backend import DestroyMode, ZfsBackend
+from zfsyncd.zfs.errors import AlreadyExistsError
+from zfsyncd.zfs.models import Properties, SnapshotName
 
 
 class CreateSnapshotsArgs(OnHost):
@@ -43,42 +45,49 @@ class CreateSnapshots(Step[CreateSnapshotsArgs]):
 
     async def check(self, ctx: StepContext) -> bool:
         zfs = ctx.host(self.args.host).zfs
-        return all([await guid_of(zfs, s) is not None for s in self.args.snapshots])
+        found = await objects_named(zfs, self.args.snapshots)
+        return all(s in found for s in self.args.snapshots)
 
     async def _made(self, zfs: ZfsBackend) -> dict[str, int]:
-        """Every snapshot that carries one of our names (with -r, in the descendants too).
-        The names hold the transaction id, so what exists under them is ours."""
-        made: dict[str, int] = {}
-        for snap in self.args.snapshots:
-            if not self.args.recursive:
-                guid = await guid_of(zfs, snap)
-                if guid is not None:
-                    made[snap] = guid
-                continue
-            short = names.short_name(snap)
-            dataset = names.dataset_of(snap)
-            if await guid_of(zfs, dataset) is None:
-                continue
-            for obj in await zfs.list(dataset, types=[ObjectType.SNAPSHOT]):
-                if obj.short_name == short:
-                    made[obj.name] = obj.guid
-        return made
+        """Every snapshot that carries one of our names (with -r, in the descendants too):
+        one `zfs list`. The names hold the transaction id, so what exists under them is ours."""
+        if self.args.recursive:
+            found = await snapshots_below(zfs, self.args.snapshots)
+        else:
+            found = await objects_named(zfs, self.args.snapshots)
+        return {name: obj.guid for name, obj in found.items()}
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
         zfs = ctx.host(self.args.host).zfs
-        if not await self.check(ctx):
+        refused: AlreadyExistsError | None = None
+        try:
             await zfs.snapshot(
                 self.args.snapshots, recursive=self.args.recursive, properties=self.args.properties
             )
-        return {"made": await self._made(zfs)}
+        except AlreadyExistsError as exc:
+            # an earlier attempt made them (a retry after a lost answer): `zfs snapshot` is
+            # all or nothing within a pool and the names hold the transaction id, so the
+            # reading below, which `do` makes anyway, tells; no reading before the command
+            refused = exc
+        made = await self._made(zfs)
+        if refused is not None and not all(s in made for s in self.args.snapshots):
+            raise refused
+        return {"made": made}
 
     async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
         zfs = ctx.host(self.args.host).zfs
         made: dict[str, int] = undo_data.get("made") or await self._made(zfs)
-        # children first, so that a recursive set goes in the reverse order it came
-        for snap, guid in sorted(made.items(), key=lambda item: item[0].count("/"), reverse=True):
-            if await is_same(zfs, snap, guid):
-                await zfs.destroy(snap)
+        if not made:
+            return
+        below = await snapshots_below(zfs, list(made))
+        # only what is still the snapshot made (a guid guard), with -r where that reaches
+        # nothing else; children first, the reverse of the order they came in
+        ours = [name for name, guid in made.items() if same(below, name, guid)]
+        tops, singles = split_recursive(ours, below)
+        for snap in sorted(singles, key=lambda name: name.count("/"), reverse=True):
+            await zfs.destroy(snap)
+        for top in tops:
+            await zfs.destroy(top, mode=DestroyMode.RECURSIVE)
 
     def inverse(self, undo_data: JsonDict) -> Step[Any]:
         return DestroySnapshots(

@@ -3,14 +3,17 @@ completes, so that an undo can rename it back."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TypeVar
 
 from zfsyncd.tx.hosts import located
 from zfsyncd.tx.steps.base import JsonDict, OnHost, Step, StepContext
-from zfsyncd.tx.steps.lookup import guid_of
+from zfsyncd.tx.steps.lookup import objects_named, snapshots_below
+from zfsyncd.tx.steps.subtrees import split_recursive
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import DestroyMode
 from zfsyncd.zfs.errors import InvalidNameError
+from zfsyncd.zfs.models import ZfsObject
 
 TRASH_PREFIX = "zfsync_trash_"
 
@@ -34,6 +37,19 @@ def trash_name(name: str, tx_id: str) -> str:
     return trash
 
 
+def _recursive_where_exact(
+    wanted: Iterable[str], found: Iterable[str]
+) -> tuple[list[str], list[str]]:
+    """(tops, singles) of split_recursive for snapshots, in the order of `wanted`; every
+    name a single for anything else (datasets, bookmarks: no -r that would fit)."""
+    ordered = list(wanted)
+    if not all("@" in name for name in ordered):
+        return [], ordered
+    tops, singles = split_recursive(ordered, found)
+    rest = set(singles)
+    return tops, [name for name in ordered if name in rest]
+
+
 H = TypeVar("H", bound=OnHost)
 
 
@@ -41,8 +57,11 @@ class MovesToTrash(Step[H]):
     """A destroy that can be taken back until its transaction completes.
 
     `do` renames each object to its trash name, `undo` renames it back, and `finalize`
-    (after the transaction completed) destroys the trash. Subclasses say which objects
-    (`targets`: name -> the guid it must still have, or None) and how to destroy them."""
+    (after the transaction completed) destroys the trash. Each reads all its names in one
+    `zfs list` first; snapshots move and go by `zfs rename -r` / `zfs destroy -r` where
+    that reaches exactly the step's own (a recursive snapshot's, typically). Subclasses say
+    which objects (`targets`: name -> the guid it must still have, or None) and how to
+    destroy them."""
 
     destroy_mode = DestroyMode.SINGLE
 
@@ -52,40 +71,62 @@ class MovesToTrash(Step[H]):
     def datasets(self) -> set[str]:
         return {located(self.args.host, names.dataset_of(n)) for n in self.targets()}
 
+    def _trash(self, ctx: StepContext) -> dict[str, str]:
+        return {name: trash_name(name, ctx.tx_id) for name in self.targets()}
+
+    async def _read(self, ctx: StepContext) -> dict[str, ZfsObject]:
+        """The targets and their trash names as they are now: one `zfs list`; for snapshots
+        one over their datasets, which also shows what a recursive rename would reach."""
+        zfs, trash = ctx.host(self.args.host).zfs, self._trash(ctx)
+        everything = [*trash, *trash.values()]
+        if all("@" in name for name in everything):
+            return await snapshots_below(zfs, everything)
+        return await objects_named(zfs, everything)
+
     async def check(self, ctx: StepContext) -> bool:
-        zfs = ctx.host(self.args.host).zfs
-        for name in self.targets():
-            if await guid_of(zfs, name) is not None:
-                return False
-            if await guid_of(zfs, trash_name(name, ctx.tx_id)) is None:
-                return False
-        return True
+        found = await self._read(ctx)
+        return all(n not in found and t in found for n, t in self._trash(ctx).items())
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
-        zfs = ctx.host(self.args.host).zfs
-        for name, expected in self.targets().items():
-            trash = trash_name(name, ctx.tx_id)
-            if await guid_of(zfs, trash) is not None:
+        found, moves = await self._read(ctx), {}
+        for name, trash in self._trash(ctx).items():
+            if trash in found:
                 continue  # moved already (a repeated do after a crash)
-            found = await guid_of(zfs, name)
-            if expected is not None and found is not None and found != expected:
+            expected, obj = self.targets()[name], found.get(name)
+            if expected is not None and obj is not None and obj.guid != expected:
                 raise ValueError(f"{name} is not the object this step was made for (guid)")
-            await zfs.rename(name, trash)
+            moves[name] = trash
+        await self._rename(ctx, moves, found)
         return {}
 
     async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
+        found = await self._read(ctx)
+        back = {
+            trash: name
+            for name, trash in reversed(self._trash(ctx).items())
+            if trash in found and name not in found
+        }
+        await self._rename(ctx, back, found)
+
+    async def _rename(self, ctx: StepContext, moves: dict[str, str], found: Iterable[str]) -> None:
+        """Rename each of `moves` (old -> new). Snapshots go by `zfs rename -r` from each top
+        that reaches only snapshots to move (every one of a name moves to one new name);
+        the rest one by one, in order."""
         zfs = ctx.host(self.args.host).zfs
-        for name in reversed(list(self.targets())):
-            trash = trash_name(name, ctx.tx_id)
-            if await guid_of(zfs, trash) is not None and await guid_of(zfs, name) is None:
-                await zfs.rename(trash, name)
+        tops, singles = _recursive_where_exact(moves, found)
+        for top in tops:
+            await zfs.rename(top, moves[top], recursive=True)
+        for old in singles:
+            await zfs.rename(old, moves[old])
 
     async def finalize(self, ctx: StepContext, undo_data: JsonDict) -> None:
-        zfs = ctx.host(self.args.host).zfs
-        for name in self.targets():
-            trash = trash_name(name, ctx.tx_id)
-            if await guid_of(zfs, trash) is not None:
-                await zfs.destroy(trash, mode=self.destroy_mode)
+        zfs, found = ctx.host(self.args.host).zfs, await self._read(ctx)
+        doomed = [trash for trash in self._trash(ctx).values() if trash in found]
+        tops, singles = _recursive_where_exact(doomed, found)
+        for top in tops:
+            await zfs.destroy(top, mode=DestroyMode.RECURSIVE)
+        for trash in singles:
+            await zfs.destroy(trash, mode=self.destroy_mode)
 
     def why_final(self) -> str:
         return f"{self.describe()}: what is destroyed cannot be brought back"

@@ -1,4 +1,4 @@
-"""`Listing`: the read calls `capabilities`, `list`, `get` and `exists`.
+"""`Listing`: the read calls `capabilities`, `list`, `list_many`, `get` and `exists`.
 
 Which objects `zfs list` shows for a root, a depth and a set of types (with the real
 command's quirks for `-t snapshot` and a snapshot or bookmark named as the root), and the
@@ -49,6 +49,30 @@ class Listing(Values):
             objects = self._list_root(argv, root, wanted, recursive, depth)
         chosen = [o for o in objects if self._type_of(o) in wanted]
         chosen.sort(key=self._sort_key)
+        return [self._row(o, user_properties) for o in chosen]
+
+    async def list_many(
+        self,
+        roots: Sequence[str],
+        *,
+        types: Sequence[ObjectType] = ALL_TYPES,
+        recursive: bool = False,
+        user_properties: Sequence[str] = (),
+    ) -> builtins.list[ZfsObject]:
+        for prop in user_properties:
+            names.check_user_property(prop)
+        for root in roots:
+            names.check_any(root)
+        wanted = set(types)
+        argv = ["zfs", "list", "-Hp", "-t", ",".join(t.value for t in types), *roots]
+        found: dict[int, Object] = {}  # each object once, as zfs's sorted tree keeps it
+        for root in roots:
+            try:
+                objects = self._list_root(argv, root, wanted, recursive, None)
+            except NotFoundError:
+                continue  # real zfs names it on stderr and lists the others
+            found.update((id(o), o) for o in objects if self._type_of(o) in wanted)
+        chosen = sorted(found.values(), key=self._sort_key)
         return [self._row(o, user_properties) for o in chosen]
 
     def _list_root(

@@ -1,7 +1,7 @@
 """`Snapshots`: taking snapshots, holding and releasing them, bookmarking them.
 
-`snapshot` (several at once, or recursive, in one txg), `hold`, `release`, `holds` and
-`bookmark`, with the refusals real zfs makes for each. Destroying snapshots is in
+`snapshot` (several at once, or recursive, in one txg), `hold`, `release`, `holds`,
+`holds_many` and `bookmark`, with the refusals real zfs makes for each. Destroying snapshots is in
 destroy.py, renaming them in datasets.py.
 """
 
@@ -152,6 +152,16 @@ class Snapshots(Tree):
             Hold(snapshot=snap.name, tag=tag, timestamp=stamp)
             for snap in sorted(targets, key=lambda s: s.name)
             for tag, stamp in sorted(snap.holds.items())
+        ]
+
+    async def holds_many(self, snapshots: Sequence[str], *, recursive: bool = False) -> list[Hold]:
+        for snapshot in snapshots:
+            names.check_snapshot(snapshot)
+        found = {s.name: s for snapshot in snapshots for s in self._same_named(snapshot, recursive)}
+        return [
+            Hold(snapshot=name, tag=tag, timestamp=stamp)
+            for name in sorted(found)
+            for tag, stamp in sorted(found[name].holds.items())
         ]
 
     # ----------------------------------------------------------------- bookmark

@@ -1,0 +1,103 @@
+"""The ZfsBackend contract for reading many names in one command: `list_many` and
+`holds_many`. Steps read everything they act on with these (a constant number of zfs
+commands per step), so a name that is not there must be an answer ("it does not exist"),
+not a failure that hides what the other names showed. Written to OpenZFS 2.3's behaviour
+(cmd/zfs/zfs_iter.c, zfs_main.c: each name is opened on its own, a missing one is named
+on stderr and the exit status is 1, the others are listed all the same)."""
+
+from __future__ import annotations
+
+import pytest
+
+from zfsyncd.zfs import errors as e
+from zfsyncd.zfs.models import ObjectType
+
+from .world import World
+
+FS, SNAP = ObjectType.FILESYSTEM, ObjectType.SNAPSHOT
+
+
+async def _tree(world: World) -> str:
+    """`a` with children `a/k` and `a/k/g` and a sibling `b`; `@1` on all, `@2` on a/k."""
+    zfs, a = world.zfs, f"{world.src}/a"
+    await zfs.create(f"{a}/k/g", parents=True)
+    await zfs.create(f"{world.src}/b")
+    await zfs.snapshot([f"{a}@1", f"{world.src}/b@1"], recursive=True)
+    await zfs.snapshot([f"{a}/k@2"])
+    return a
+
+
+async def test_list_many_lists_the_names_that_exist(world: World) -> None:
+    zfs, a = world.zfs, await _tree(world)
+    b = f"{world.src}/b"
+    wanted = [f"{b}@1", f"{a}/nope", a, f"{a}/k@1", f"{a}@nope", f"{a}#nope"]
+    wanted.append(f"{world.src}/nope/x@1")
+    found = await zfs.list_many(wanted)
+    # zfs list's order (by name, a dataset before its snapshots), whatever the order asked
+    assert [o.name for o in found] == [a, f"{a}/k@1", f"{b}@1"]
+    assert found == [await zfs.get(o.name) for o in found]
+
+
+async def test_list_many_of_nothing_there(world: World) -> None:
+    zfs, a = world.zfs, f"{world.src}/a"
+    assert await zfs.list_many([]) == []  # never `zfs list` of every pool
+    assert await zfs.list_many([a, f"{a}@1"]) == []
+    assert await zfs.list_many([a], types=[SNAP], recursive=True) == []
+
+
+async def test_list_many_recursive_lists_each_object_once(world: World) -> None:
+    zfs, a = world.zfs, await _tree(world)
+    b = f"{world.src}/b"
+    found = await zfs.list_many([f"{a}/k", a, b, f"{a}/nope"], types=[SNAP], recursive=True)
+    assert [o.name for o in found] == [
+        f"{a}@1",
+        f"{a}/k@1",
+        f"{a}/k@2",
+        f"{a}/k/g@1",
+        f"{b}@1",
+    ]
+    datasets = await zfs.list_many([f"{a}/k", b], types=[FS], recursive=True)
+    assert [o.name for o in datasets] == [f"{a}/k", f"{a}/k/g", b]
+
+
+async def test_list_many_checks_every_name_first(world: World) -> None:
+    a = await _tree(world)
+    async with world.unchanged():
+        with pytest.raises(e.InvalidNameError):
+            await world.zfs.list_many([a, "bad name!"])
+
+
+async def test_holds_many_of_several_snapshots(world: World) -> None:
+    zfs, a = world.zfs, await _tree(world)
+    b = f"{world.src}/b"
+    await zfs.hold("zfsync-x", [f"{a}/k@1", f"{b}@1"])
+    await zfs.hold("zfsync-y", [f"{b}@1"])
+    holds = await zfs.holds_many([f"{b}@1", f"{a}@1", f"{a}@nope", f"{a}/k@1"])
+    assert [(h.snapshot, h.tag) for h in holds] == [
+        (f"{a}/k@1", "zfsync-x"),
+        (f"{b}@1", "zfsync-x"),
+        (f"{b}@1", "zfsync-y"),
+    ]
+    assert all(h.timestamp > 0 for h in holds)
+    assert await zfs.holds_many([f"{a}@1", f"{a}@nope"]) == []
+    assert await zfs.holds_many([]) == []
+
+
+async def test_holds_many_recursive(world: World) -> None:
+    zfs, a = world.zfs, await _tree(world)
+    b = f"{world.src}/b"
+    await zfs.hold("zfsync-r", [f"{a}@1"], recursive=True)
+    await zfs.hold("zfsync-r", [f"{a}/k@2", f"{b}@1"])
+    holds = await zfs.holds_many([f"{a}@1", f"{b}@1", f"{world.src}/nope@1"], recursive=True)
+    # -r: the same-named snapshots below each (a/k@2 has another name), each once
+    assert [(h.snapshot, h.tag) for h in holds] == [
+        (f"{a}/k/g@1", "zfsync-r"),
+        (f"{a}/k@1", "zfsync-r"),
+        (f"{a}@1", "zfsync-r"),
+        (f"{b}@1", "zfsync-r"),
+    ]
+    # below a dataset whose own snapshot of that name is gone, the others still count
+    await zfs.release("zfsync-r", [f"{a}@1"])
+    await zfs.destroy(f"{a}@1")
+    holds = await zfs.holds_many([f"{a}@1"], recursive=True)
+    assert [h.snapshot for h in holds] == [f"{a}/k/g@1", f"{a}/k@1"]

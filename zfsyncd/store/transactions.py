@@ -21,7 +21,7 @@ import aiosqlite
 
 from zfsyncd.store import ids, json_columns
 from zfsyncd.store import rows as rows_
-from zfsyncd.store.database import Database
+from zfsyncd.store.database import Database, changed_rows
 from zfsyncd.store.errors import RecordNotFoundError, StaleStateError
 from zfsyncd.store.journal import StepJournal, _step, _touch
 from zfsyncd.store.records import (
@@ -223,47 +223,39 @@ class TransactionStore(StepJournal):
         finished: bool | None = None,
     ) -> TransactionRecord:
         """Move a transaction to `new_state` if it is still in `expected`, else raise
-        `StaleStateError` and change nothing.
+        `StaleStateError` and change nothing; the record as it is then (`change_state`
+        does the same without reading it back).
 
         `error`, `error_kind` and `rollback_outcome` are set when given, kept when None.
         `finished_at` is stamped when `finished` is True, or (the default, None) when the
         new state is terminal. Entering EXECUTING counts an attempt, so recovery can tell a
         transaction that already crashed the daemon once.
         """
-        allowed = _state_set(expected) or frozenset()
-        if finished is None:
-            finished = new_state in TERMINAL_STATES
         async with self._db.transaction() as conn:
-            now = self._db.now()
-            async with conn.execute(
-                """UPDATE transactions SET
-                    state = :state,
-                    updated_at = :now,
-                    finished_at = CASE WHEN :finished THEN :now ELSE finished_at END,
-                    error = coalesce(:error, error),
-                    error_kind = coalesce(:error_kind, error_kind),
-                    rollback_outcome = coalesce(:rollback_outcome, rollback_outcome),
-                    attempts = attempts + (:state = 'EXECUTING')
-                WHERE id = :id
-                  AND state IN (SELECT value FROM json_each(:expected))""",
-                {
-                    "id": tx_id,
-                    "state": new_state.value,
-                    "now": now,
-                    "finished": int(finished),
-                    "error": error,
-                    "error_kind": error_kind,
-                    "rollback_outcome": rollback_outcome,
-                    "expected": json_columns.dump(sorted(allowed)),
-                },
-            ) as cursor:
-                changed = cursor.rowcount
-            if changed == 0:
-                actual = await _state_of(conn, tx_id)
-                if actual is None:
-                    raise RecordNotFoundError(f"no transaction {tx_id}")
-                raise StaleStateError(tx_id, allowed, actual)
+            await _change_state(
+                conn, tx_id, new_state, self._db.now(), expected=expected, error=error,
+                error_kind=error_kind, rollback_outcome=rollback_outcome, finished=finished,
+            )  # fmt: skip
             return await _load(conn, tx_id)
+
+    async def change_state(
+        self,
+        tx_id: str,
+        new_state: TxState,
+        *,
+        expected: TxState | Collection[TxState],
+        error: str | None = None,
+        error_kind: str | None = None,
+        rollback_outcome: str | None = None,
+        finished: bool | None = None,
+    ) -> None:
+        """`set_state` without reading the record back: what the engine's state machine
+        writes at every move (it keeps the state itself)."""
+        async with self._db.transaction() as conn:
+            await _change_state(
+                conn, tx_id, new_state, self._db.now(), expected=expected, error=error,
+                error_kind=error_kind, rollback_outcome=rollback_outcome, finished=finished,
+            )  # fmt: skip
 
     async def update_metadata(self, tx_id: str, merge: Mapping[str, Any]) -> dict[str, Any]:
         """Merge into the metadata as a JSON merge patch (RFC 7396): nested objects merge,
@@ -288,26 +280,30 @@ class TransactionStore(StepJournal):
     async def replace_steps(self, tx_id: str, steps: Sequence[StepSpec]) -> TransactionRecord:
         """Replace the planned steps: prepare computes the real list. Refused (as stale) once
         the transaction has left CREATED/PREPARED, since steps may then have run."""
-        step_rows = [
-            (spec.kind, json_columns.dump_object(spec.args), spec.description, spec.bytes_total)
-            for spec in steps
-        ]
-        async with self._db.transaction() as conn:
-            await self._require_planning(conn, tx_id)
-            await conn.execute("DELETE FROM steps WHERE tx_id = ?", (tx_id,))
-            await _insert_steps(conn, tx_id, step_rows)
-            await _touch(conn, tx_id, self._db.now())
-            return await _load(conn, tx_id)
+        return await self._replace(tx_id, steps=steps)
 
     async def replace_datasets(self, tx_id: str, datasets: Iterable[str]) -> TransactionRecord:
         """Replace the datasets a transaction touches (prepare may discover children);
         the same CREATED/PREPARED rule as `replace_steps`."""
-        names = list(datasets)
+        return await self._replace(tx_id, datasets=datasets)
+
+    async def store_plan(
+        self, tx_id: str, steps: Sequence[StepSpec], datasets: Iterable[str]
+    ) -> None:
+        """`replace_steps` and `replace_datasets` in one commit, without reading the record
+        back: what prepare stores."""
         async with self._db.transaction() as conn:
-            await self._require_planning(conn, tx_id)
-            await conn.execute("DELETE FROM tx_datasets WHERE tx_id = ?", (tx_id,))
-            await _insert_datasets(conn, tx_id, names)
-            await _touch(conn, tx_id, self._db.now())
+            await _replace(conn, self._db.now(), tx_id, steps=steps, datasets=datasets)
+
+    async def _replace(
+        self,
+        tx_id: str,
+        *,
+        steps: Sequence[StepSpec] | None = None,
+        datasets: Iterable[str] | None = None,
+    ) -> TransactionRecord:
+        async with self._db.transaction() as conn:
+            await _replace(conn, self._db.now(), tx_id, steps=steps, datasets=datasets)
             return await _load(conn, tx_id)
 
     async def delete_finished_older_than(self, age_seconds: float) -> int:
@@ -333,13 +329,6 @@ class TransactionStore(StepJournal):
             ) as cursor:
                 return int(cursor.rowcount)
 
-    async def _require_planning(self, conn: aiosqlite.Connection, tx_id: str) -> None:
-        actual = await _state_of(conn, tx_id)
-        if actual is None:
-            raise RecordNotFoundError(f"no transaction {tx_id}")
-        if actual not in _PLANNING:
-            raise StaleStateError(tx_id, _PLANNING, actual)
-
 
 # -- helpers (all run inside a transaction or reading the caller holds) ----------------------
 
@@ -357,6 +346,79 @@ async def _state_of(conn: aiosqlite.Connection, tx_id: str) -> str | None:
         await conn.execute_fetchall("SELECT state FROM transactions WHERE id = ?", (tx_id,))
     )
     return str(rows[0]["state"]) if rows else None
+
+
+async def _replace(
+    conn: aiosqlite.Connection,
+    now: float,
+    tx_id: str,
+    *,
+    steps: Sequence[StepSpec] | None,
+    datasets: Iterable[str] | None,
+) -> None:
+    """Replace the steps and/or datasets of a transaction still being planned."""
+    step_rows = [
+        (spec.kind, json_columns.dump_object(spec.args), spec.description, spec.bytes_total)
+        for spec in steps or ()
+    ]
+    names = None if datasets is None else list(datasets)
+    actual = await _state_of(conn, tx_id)
+    if actual is None:
+        raise RecordNotFoundError(f"no transaction {tx_id}")
+    if actual not in _PLANNING:
+        raise StaleStateError(tx_id, _PLANNING, actual)
+    if steps is not None:
+        await conn.execute("DELETE FROM steps WHERE tx_id = ?", (tx_id,))
+        await _insert_steps(conn, tx_id, step_rows)
+    if names is not None:
+        await conn.execute("DELETE FROM tx_datasets WHERE tx_id = ?", (tx_id,))
+        await _insert_datasets(conn, tx_id, names)
+    await _touch(conn, tx_id, now)
+
+
+async def _change_state(
+    conn: aiosqlite.Connection,
+    tx_id: str,
+    new_state: TxState,
+    now: float,
+    *,
+    expected: TxState | Collection[TxState],
+    error: str | None,
+    error_kind: str | None,
+    rollback_outcome: str | None,
+    finished: bool | None,
+) -> None:
+    allowed = _state_set(expected) or frozenset()
+    if finished is None:
+        finished = new_state in TERMINAL_STATES
+    changed = await changed_rows(
+        conn,
+        """UPDATE transactions SET
+            state = :state,
+            updated_at = :now,
+            finished_at = CASE WHEN :finished THEN :now ELSE finished_at END,
+            error = coalesce(:error, error),
+            error_kind = coalesce(:error_kind, error_kind),
+            rollback_outcome = coalesce(:rollback_outcome, rollback_outcome),
+            attempts = attempts + (:state = 'EXECUTING')
+        WHERE id = :id
+          AND state IN (SELECT value FROM json_each(:expected))""",
+        {
+            "id": tx_id,
+            "state": new_state.value,
+            "now": now,
+            "finished": int(finished),
+            "error": error,
+            "error_kind": error_kind,
+            "rollback_outcome": rollback_outcome,
+            "expected": json_columns.dump(sorted(allowed)),
+        },
+    )
+    if changed == 0:
+        actual = await _state_of(conn, tx_id)
+        if actual is None:
+            raise RecordNotFoundError(f"no transaction {tx_id}")
+        raise StaleStateError(tx_id, allowed, actual)
 
 
 async def _insert_datasets(conn: aiosqlite.Connection, tx_id: str, datasets: Iterable[str]) -> None:

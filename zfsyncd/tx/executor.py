@@ -132,6 +132,8 @@ class ExecutionOutcome:
     error: BaseException | None = None
     failed_step: int | None = None
     undo: UndoOutcome | None = None
+    #: when it succeeded: every step, with the undo data it ended with (what finalize takes)
+    done: list[PlannedStep] = field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:
@@ -184,7 +186,7 @@ class Executor:
                 undo = await self.undo(tx_id, [*done, planned], ctx, sink)
                 return ExecutionOutcome(error=failure.error, failed_step=planned.idx, undo=undo)
             done.append(_with_undo_data(planned, undo_data))
-        return ExecutionOutcome()
+        return ExecutionOutcome(done=sorted(done, key=lambda p: p.idx))
 
     async def _do(
         self, tx_id: str, planned: PlannedStep, ctx: StepContext, sink: ProgressSink

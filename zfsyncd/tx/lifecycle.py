@@ -134,11 +134,13 @@ class Lifecycle:
         await self._lock(planned, wait=wait, caller=caller)
         return await self._prepared(planned, caller, then_execute=False)
 
-    async def _plan_steps(self, tx_id: str, caller: Caller) -> _Planned:
+    async def _plan_steps(
+        self, tx_id: str, caller: Caller, record: TransactionRecord | None = None
+    ) -> _Planned:
         """The first half of prepare: the plan, checked against ZFS (nothing is written
-        unless it is refused)."""
+        unless it is refused). `record`: the transaction as just stored, if at hand."""
         core = self.core
-        record = await core.get(tx_id)
+        record = record or await core.get(tx_id)
         machine = core.machine(record)
         if not machine.can("prepare"):
             raise InvalidTransitionError(tx_id, "be prepared", record.state.value)
@@ -259,7 +261,7 @@ class Lifecycle:
     ) -> TransactionRecord:
         """create + prepare + execute; returns once it is running (a refusal raises)."""
         record = await self.create(type, params, caller=caller, **options)
-        planned = await self._plan_steps(record.id, caller)
+        planned = await self._plan_steps(record.id, caller, record)
         await self._lock(planned, wait=wait_for_locks, caller=caller)
         return await self._start_prepared(planned, caller)
 
@@ -315,7 +317,7 @@ class Lifecycle:
             if timer is not None:
                 timer.cancel()
             if outcome.succeeded:
-                await self.deferred.finalize(await core.get(tx_id), ctx)
+                await self.deferred.finalize_steps(tx_id, outcome.done, ctx)
                 async with core.one_commit():
                     await machine.move("complete")
                     await core.record("execute", "completed", caller, tx_id)

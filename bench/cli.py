@@ -9,7 +9,9 @@ stores them), starts a private system bus with real polkitd, and measures:
 - `zfsyncctl transaction list` (default limit 100) as a whole process, against the
   interpreter alone (`python -c pass`) and importing zfsyncctl's command module alone:
   what a user waits for, and how much of it is start-up and imports;
-- `zfsyncctl --help`.
+- `zfsyncctl --help`;
+- `zfsyncctl transaction list --json` (no table): the list's time split into the
+  interpreter, the imports, the call and the drawing of the table.
 Prints medians and spreads, the ratio to the baseline, and the goal (issue 9: `transaction
 list` within 150 ms with 10,000 stored).
 """
@@ -113,6 +115,11 @@ async def bench(stored: int, runs: int) -> None:
                 timed([py, "-m", "zfsyncctl", "transaction", "list", "--no-ask-password"], env)
                 for _ in range(runs)
             ]
+            jsons = [
+                timed([py, "-m", "zfsyncctl", "transaction", "list", "--json",
+                       "--no-ask-password"], env)
+                for _ in range(runs)
+            ]  # fmt: skip
             b = statistics.median(bare)
             print(f"zfsyncctl as a whole process ({runs} runs, median ± half the range):")
             print(f"  python -c pass (baseline)       {summary(bare)}")
@@ -123,6 +130,13 @@ async def bench(stored: int, runs: int) -> None:
             verdict = "meets" if listed <= GOAL_LIST else "misses"
             print(f"  zfsyncctl transaction list      {summary(lists)}  ({listed / b:.1f}x the "
                   f"baseline; {verdict} the goal of {GOAL_LIST * 1000:.0f} ms)")  # fmt: skip
+            print(f"  ... list --json (no table)      {summary(jsons)}")
+            imported = statistics.median(imports)
+            as_json = statistics.median(jsons)
+            print(f"  where the list's time goes: interpreter {b * 1000:.0f} ms, imports "
+                  f"{(imported - b) * 1000:.0f} ms, the call (bus, polkit, the daemon's "
+                  f"query, parsing) {(as_json - imported) * 1000:.0f} ms, the table (rich's "
+                  f"import, 100 rows drawn) {(listed - as_json) * 1000:.0f} ms")  # fmt: skip
     finally:
         processes.stop_all()
         remove_dir(directory)

@@ -70,9 +70,11 @@ class TransactionMachine:
         (transition,) = self.machine.get_transitions(trigger, source=source.value)
         if transition.dest is None:  # only internal transitions lack one; we declare none
             raise RuntimeError(f"transaction {self.tx_id}: {trigger} has no destination")
-        await self._persist(self.tx_id, source, TxState(transition.dest), details)
-        # the machine added one coroutine method per trigger to this object
-        await getattr(self, trigger)()
+        dest = TxState(transition.dest)
+        await self._persist(self.tx_id, source, dest, details)
+        # the transition is known valid (checked above) and has no callbacks: set the state
+        # rather than fire the trigger, whose async pipeline cost about 0.25 ms a move
+        self.machine.set_state(dest.value, model=self)
 
 
 def _values(source: TxState | list[TxState]) -> str | list[str]:

@@ -17,24 +17,18 @@ import builtins
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-import aiosqlite
-
 from zfsyncd.store import ids, json_columns
-from zfsyncd.store import rows as rows_
-from zfsyncd.store.database import Database, changed_rows
-from zfsyncd.store.errors import RecordNotFoundError, StaleStateError
-from zfsyncd.store.journal import StepJournal, _step, _touch
+from zfsyncd.store import tx_statements as sql
+from zfsyncd.store.database import Database
+from zfsyncd.store.errors import RecordNotFoundError
+from zfsyncd.store.journal import StepJournal
 from zfsyncd.store.records import (
     ACTIVE_STATES,
     TERMINAL_STATES,
-    StepRecord,
     StepSpec,
     TransactionRecord,
     TxState,
 )
-
-#: states in which the plan (steps, datasets) may still change: nothing has run yet
-_PLANNING = frozenset({TxState.CREATED, TxState.PREPARED})
 
 
 class TransactionStore(StepJournal):
@@ -70,7 +64,7 @@ class TransactionStore(StepJournal):
         ]
         async with self._db.transaction() as conn:
             for link in (rolls_back, retry_of):
-                if link is not None and await _state_of(conn, link) is None:
+                if link is not None and await sql.state_of(conn, link) is None:
                     raise RecordNotFoundError(f"no transaction {link} to link to")
             now = self._db.now()
             last = await conn.execute_fetchall(
@@ -100,13 +94,13 @@ class TransactionStore(StepJournal):
                     params_json,
                 ),
             )
-            await _insert_datasets(conn, tx_id, datasets)
-            await _insert_steps(conn, tx_id, step_rows)
-            return await _load(conn, tx_id)
+            await sql.insert_datasets(conn, tx_id, datasets)
+            await sql.insert_steps(conn, tx_id, step_rows)
+            return await sql.load(conn, tx_id)
 
     async def get(self, tx_id: str) -> TransactionRecord | None:
         async with self._db.reading() as conn:
-            rows = await _load_many(conn, "SELECT * FROM transactions WHERE id = ?", (tx_id,))
+            rows = await sql.load_many(conn, "SELECT * FROM transactions WHERE id = ?", (tx_id,))
         return rows[0] if rows else None
 
     async def list(
@@ -121,9 +115,9 @@ class TransactionStore(StepJournal):
     ) -> builtins.list[TransactionRecord]:
         """Newest first. `since` is inclusive and `until` exclusive, on `created_at`, so
         consecutive windows neither miss nor repeat a transaction. ``limit=None``: all."""
-        states = _state_set(state)
+        states = sql.state_set(state)
         async with self._db.reading() as conn:
-            return await _load_many(
+            return await sql.load_many(
                 conn,
                 """SELECT * FROM transactions
                 WHERE (:states IS NULL OR state IN (SELECT value FROM json_each(:states)))
@@ -156,7 +150,7 @@ class TransactionStore(StepJournal):
         """CREATED, PREPARED and EXECUTING ones, oldest first: the order a restart re-queues
         and recovers them in."""
         async with self._db.reading() as conn:
-            return await _load_many(
+            return await sql.load_many(
                 conn,
                 """SELECT * FROM transactions
                 WHERE state IN (SELECT value FROM json_each(?)) ORDER BY id""",
@@ -183,7 +177,7 @@ class TransactionStore(StepJournal):
         names = sorted(set(datasets))
         states_json = None if states is None else json_columns.dump(sorted(set(states)))
         async with self._db.reading() as conn:
-            return await _load_many(
+            return await sql.load_many(
                 conn,
                 """SELECT * FROM transactions t
                 WHERE EXISTS (
@@ -232,11 +226,11 @@ class TransactionStore(StepJournal):
         transaction that already crashed the daemon once.
         """
         async with self._db.transaction() as conn:
-            await _change_state(
+            await sql.change_state(
                 conn, tx_id, new_state, self._db.now(), expected=expected, error=error,
                 error_kind=error_kind, rollback_outcome=rollback_outcome, finished=finished,
             )  # fmt: skip
-            return await _load(conn, tx_id)
+            return await sql.load(conn, tx_id)
 
     async def change_state(
         self,
@@ -252,7 +246,7 @@ class TransactionStore(StepJournal):
         """`set_state` without reading the record back: what the engine's state machine
         writes at every move (it keeps the state itself)."""
         async with self._db.transaction() as conn:
-            await _change_state(
+            await sql.change_state(
                 conn, tx_id, new_state, self._db.now(), expected=expected, error=error,
                 error_kind=error_kind, rollback_outcome=rollback_outcome, finished=finished,
             )  # fmt: skip
@@ -293,7 +287,7 @@ class TransactionStore(StepJournal):
         """`replace_steps` and `replace_datasets` in one commit, without reading the record
         back: what prepare stores."""
         async with self._db.transaction() as conn:
-            await _replace(conn, self._db.now(), tx_id, steps=steps, datasets=datasets)
+            await sql.replace(conn, self._db.now(), tx_id, steps=steps, datasets=datasets)
 
     async def _replace(
         self,
@@ -303,8 +297,8 @@ class TransactionStore(StepJournal):
         datasets: Iterable[str] | None = None,
     ) -> TransactionRecord:
         async with self._db.transaction() as conn:
-            await _replace(conn, self._db.now(), tx_id, steps=steps, datasets=datasets)
-            return await _load(conn, tx_id)
+            await sql.replace(conn, self._db.now(), tx_id, steps=steps, datasets=datasets)
+            return await sql.load(conn, tx_id)
 
     async def delete_finished_older_than(self, age_seconds: float) -> int:
         """Forget finished transactions that finished more than `age_seconds` ago, with
@@ -328,153 +322,3 @@ class TransactionStore(StepJournal):
                 {"terminal": json_columns.dump(sorted(TERMINAL_STATES)), "cutoff": cutoff},
             ) as cursor:
                 return int(cursor.rowcount)
-
-
-# -- helpers (all run inside a transaction or reading the caller holds) ----------------------
-
-
-def _state_set(state: TxState | Collection[TxState] | None) -> frozenset[TxState] | None:
-    if state is None:
-        return None
-    if isinstance(state, TxState):
-        return frozenset({state})
-    return frozenset(TxState(s) for s in state)
-
-
-async def _state_of(conn: aiosqlite.Connection, tx_id: str) -> str | None:
-    rows = list(
-        await conn.execute_fetchall("SELECT state FROM transactions WHERE id = ?", (tx_id,))
-    )
-    return str(rows[0]["state"]) if rows else None
-
-
-async def _replace(
-    conn: aiosqlite.Connection,
-    now: float,
-    tx_id: str,
-    *,
-    steps: Sequence[StepSpec] | None,
-    datasets: Iterable[str] | None,
-) -> None:
-    """Replace the steps and/or datasets of a transaction still being planned."""
-    step_rows = [
-        (spec.kind, json_columns.dump_object(spec.args), spec.description, spec.bytes_total)
-        for spec in steps or ()
-    ]
-    names = None if datasets is None else list(datasets)
-    actual = await _state_of(conn, tx_id)
-    if actual is None:
-        raise RecordNotFoundError(f"no transaction {tx_id}")
-    if actual not in _PLANNING:
-        raise StaleStateError(tx_id, _PLANNING, actual)
-    if steps is not None:
-        await conn.execute("DELETE FROM steps WHERE tx_id = ?", (tx_id,))
-        await _insert_steps(conn, tx_id, step_rows)
-    if names is not None:
-        await conn.execute("DELETE FROM tx_datasets WHERE tx_id = ?", (tx_id,))
-        await _insert_datasets(conn, tx_id, names)
-    await _touch(conn, tx_id, now)
-
-
-async def _change_state(
-    conn: aiosqlite.Connection,
-    tx_id: str,
-    new_state: TxState,
-    now: float,
-    *,
-    expected: TxState | Collection[TxState],
-    error: str | None,
-    error_kind: str | None,
-    rollback_outcome: str | None,
-    finished: bool | None,
-) -> None:
-    allowed = _state_set(expected) or frozenset()
-    if finished is None:
-        finished = new_state in TERMINAL_STATES
-    changed = await changed_rows(
-        conn,
-        """UPDATE transactions SET
-            state = :state,
-            updated_at = :now,
-            finished_at = CASE WHEN :finished THEN :now ELSE finished_at END,
-            error = coalesce(:error, error),
-            error_kind = coalesce(:error_kind, error_kind),
-            rollback_outcome = coalesce(:rollback_outcome, rollback_outcome),
-            attempts = attempts + (:state = 'EXECUTING')
-        WHERE id = :id
-          AND state IN (SELECT value FROM json_each(:expected))""",
-        {
-            "id": tx_id,
-            "state": new_state.value,
-            "now": now,
-            "finished": int(finished),
-            "error": error,
-            "error_kind": error_kind,
-            "rollback_outcome": rollback_outcome,
-            "expected": json_columns.dump(sorted(allowed)),
-        },
-    )
-    if changed == 0:
-        actual = await _state_of(conn, tx_id)
-        if actual is None:
-            raise RecordNotFoundError(f"no transaction {tx_id}")
-        raise StaleStateError(tx_id, allowed, actual)
-
-
-async def _insert_datasets(conn: aiosqlite.Connection, tx_id: str, datasets: Iterable[str]) -> None:
-    await conn.executemany(
-        "INSERT INTO tx_datasets (tx_id, dataset) VALUES (?, ?)",
-        [(tx_id, name) for name in sorted(set(datasets))],
-    )
-
-
-async def _insert_steps(
-    conn: aiosqlite.Connection,
-    tx_id: str,
-    step_rows: Sequence[tuple[str, str, str | None, int | None]],
-) -> None:
-    await conn.executemany(
-        """INSERT INTO steps (tx_id, idx, kind, args, description, bytes_total)
-        VALUES (?, ?, ?, ?, ?, ?)""",
-        [(tx_id, idx, *row) for idx, row in enumerate(step_rows)],
-    )
-
-
-async def _load(conn: aiosqlite.Connection, tx_id: str) -> TransactionRecord:
-    records = await _load_many(conn, "SELECT * FROM transactions WHERE id = ?", (tx_id,))
-    if not records:
-        raise RecordNotFoundError(f"no transaction {tx_id}")
-    return records[0]
-
-
-async def _load_many(
-    conn: aiosqlite.Connection, query: str, params: Sequence[Any] | Mapping[str, Any]
-) -> builtins.list[TransactionRecord]:
-    """Run a query over `transactions` and attach datasets and steps, in three queries."""
-    tx_rows = list(await conn.execute_fetchall(query, params))
-    if not tx_rows:
-        return []
-    id_list = json_columns.dump([row["id"] for row in tx_rows])
-    datasets: dict[str, builtins.list[str]] = {}
-    for row in await conn.execute_fetchall(
-        """SELECT tx_id, dataset FROM tx_datasets
-        WHERE tx_id IN (SELECT value FROM json_each(?)) ORDER BY tx_id, dataset""",
-        (id_list,),
-    ):
-        datasets.setdefault(row["tx_id"], []).append(row["dataset"])
-    steps: dict[str, builtins.list[StepRecord]] = {}
-    for row in await conn.execute_fetchall(
-        """SELECT * FROM steps
-        WHERE tx_id IN (SELECT value FROM json_each(?)) ORDER BY tx_id, idx""",
-        (id_list,),
-    ):
-        steps.setdefault(row["tx_id"], []).append(_step(row))
-    return [
-        rows_.record(
-            TransactionRecord,
-            row,
-            datasets=datasets.get(row["id"], []),
-            steps=steps.get(row["id"], []),
-        )
-        for row in tx_rows
-    ]

@@ -3,9 +3,11 @@ undo the steps in reverse order, journaling each undo (the executor's *undo*; se
 glossary in zfsyncd/tx/__init__.py).
 
 The journal is what crash recovery reads. Its rule: an `intent` row is written (and
-committed) before anything touches ZFS, a `result` row after. So after a crash, a step with
-an intent and no result may or may not have happened, and its `check` (reading ZFS) decides;
-a step without an intent certainly did not.
+committed) before anything touches ZFS, a `result` row after. Each is committed with the
+step state it implies (RUNNING; COMPLETED or FAILED) in one commit, so a step costs two
+syncs of the database (tests/unit/tx/test_commits.py holds that bound). So after a
+crash, a step with an intent and no result may or may not have happened, and its `check`
+(reading ZFS) decides; a step without an intent certainly did not.
 
 The executor never decides *whether* to run; the manager does (state machine, locks).
 """

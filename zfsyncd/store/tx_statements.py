@@ -112,10 +112,9 @@ async def change_state(
 
 
 async def insert_datasets(conn: aiosqlite.Connection, tx_id: str, datasets: Iterable[str]) -> None:
-    await conn.executemany(
-        "INSERT INTO tx_datasets (tx_id, dataset) VALUES (?, ?)",
-        [(tx_id, name) for name in sorted(set(datasets))],
-    )
+    rows = [(tx_id, name) for name in sorted(set(datasets))]
+    if rows:  # an empty executemany is still a round trip to SQLite's thread
+        await conn.executemany("INSERT INTO tx_datasets (tx_id, dataset) VALUES (?, ?)", rows)
 
 
 async def insert_steps(
@@ -123,6 +122,8 @@ async def insert_steps(
     tx_id: str,
     step_rows: Sequence[tuple[str, str, str | None, int | None]],
 ) -> None:
+    if not step_rows:  # as in insert_datasets: no round trip for nothing
+        return
     await conn.executemany(
         """INSERT INTO steps (tx_id, idx, kind, args, description, bytes_total)
         VALUES (?, ?, ?, ?, ?, ?)""",

@@ -7,9 +7,12 @@ stores them), starts a private system bus with real polkitd, and measures:
 - the daemon's start-up (spawn to its name on the bus: configuration, database, recovery,
   exporting) with N stored, against the same with an empty database;
 - `zfsyncctl transaction list` (default limit 100) as a whole process, against the
-  interpreter alone (`python -c pass`) and importing zfsyncctl's command module alone:
+  interpreter alone (`python -c pass`) and importing what the command imports (main.py,
+  then command.py with the client; rich comes later, when the table is drawn):
   what a user waits for, and how much of it is start-up and imports;
-- `zfsyncctl --help`.
+- `zfsyncctl --help`;
+- `zfsyncctl transaction list --json` (no table): the list's time split into the
+  interpreter, the imports, the call and the drawing of the table.
 Prints medians and spreads, the ratio to the baseline, and the goal (issue 9: `transaction
 list` within 150 ms with 10,000 stored).
 """
@@ -107,22 +110,37 @@ async def bench(stored: int, runs: int) -> None:
             await start_daemon(system, full)
             env = system.env()
             bare = [timed([py, "-c", "pass"], env) for _ in range(runs)]
-            imports = [timed([py, "-c", "import zfsyncctl.main"], env) for _ in range(runs)]
+            # what `transaction list` imports before it calls: main, then the command's run()
+            # (client, models, rendering; rich only once it draws)
+            what = "import zfsyncctl.main, zfsyncctl.command"
+            imports = [timed([py, "-c", what], env) for _ in range(runs)]
             helps = [timed([py, "-m", "zfsyncctl", "--help"], env) for _ in range(runs)]
             lists = [
                 timed([py, "-m", "zfsyncctl", "transaction", "list", "--no-ask-password"], env)
                 for _ in range(runs)
             ]
+            jsons = [
+                timed([py, "-m", "zfsyncctl", "transaction", "list", "--json",
+                       "--no-ask-password"], env)
+                for _ in range(runs)
+            ]  # fmt: skip
             b = statistics.median(bare)
             print(f"zfsyncctl as a whole process ({runs} runs, median ± half the range):")
             print(f"  python -c pass (baseline)       {summary(bare)}")
-            print(f"  import zfsyncctl.main           {summary(imports)}"
+            print(f"  import main + command           {summary(imports)}"
                   f"  ({statistics.median(imports) - b:+.3f} s over the baseline)")  # fmt: skip
             print(f"  zfsyncctl --help                {summary(helps)}")
             listed = statistics.median(lists)
             verdict = "meets" if listed <= GOAL_LIST else "misses"
             print(f"  zfsyncctl transaction list      {summary(lists)}  ({listed / b:.1f}x the "
                   f"baseline; {verdict} the goal of {GOAL_LIST * 1000:.0f} ms)")  # fmt: skip
+            print(f"  ... list --json (no table)      {summary(jsons)}")
+            imported = statistics.median(imports)
+            as_json = statistics.median(jsons)
+            print(f"  where the list's time goes: interpreter {b * 1000:.0f} ms, imports "
+                  f"{(imported - b) * 1000:.0f} ms, the call (bus, polkit, the daemon's "
+                  f"query, parsing) {(as_json - imported) * 1000:.0f} ms, the table (rich's "
+                  f"import, 100 rows drawn) {(listed - as_json) * 1000:.0f} ms")  # fmt: skip
     finally:
         processes.stop_all()
         remove_dir(directory)

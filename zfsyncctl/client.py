@@ -60,7 +60,7 @@ class _Options(BaseModel):
     The daemon derives the keys it takes from its declarations; tests/unit/bus/
     test_declarations.py fails when these disagree with them."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     #: field name -> D-Bus signature of its value
     SIGNATURES: ClassVar[dict[str, str]] = {}
 

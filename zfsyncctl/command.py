@@ -8,7 +8,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import click
 from pydantic import BaseModel
@@ -21,6 +21,9 @@ from .models import Finished, StartedTransaction, TransactionDetail, TxState
 from .progress import choose_view
 from .render import clean, dump_json, make_console, outcome_line
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 #: what a command prints with --json
 Json = BaseModel | list[Any] | dict[str, Any]
 
@@ -30,8 +33,16 @@ class Output:
 
     def __init__(self, json_output: bool) -> None:
         self.json = json_output
-        self.console = make_console()
+        self._console: Console | None = None
         self.waiting_for: str | None = None
+
+    @property
+    def console(self) -> Console:
+        """The console on stdout, made when first drawn on (so rich is imported only by a
+        command that draws a table)."""
+        if self._console is None:
+            self._console = make_console()
+        return self._console
 
     def error(self, err: ClientError) -> None:
         click.echo(f"zfsyncctl: {clean(err.message)}", err=True)

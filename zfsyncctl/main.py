@@ -35,36 +35,26 @@ document {"error": {...}} on stdout. ZFSYNCCTL_DEBUG=1 shows tracebacks of inter
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from click.shell_completion import CompletionItem
 
 from zfsyncd.api.limits import DEFAULT_TRANSACTION_PAGE
+from zfsyncd.api.states import TxState
 
-from .client import (
-    DestroyOptions,
-    ListSnapshotsOptions,
-    LockOptions,
-    SnapshotOptions,
-    TransactionFilter,
-    ZfsyncClient,
-)
-from .command import Output, report, run, started, wait_for
 from .errors import ClientError, NotFoundError
 from .exitcodes import EXIT_CODE_HELP
-from .models import TxState
 from .params import DURATION, SINCE, USER_PROPERTY
-from .render import (
-    clean,
-    outcome_line,
-    render_snapshots,
-    render_status,
-    render_transaction,
-    render_transactions,
-)
+
+# The client (dbus-fast, asyncio, pydantic) and the rendering are imported by the commands
+# that run, not here: `zfsyncctl --help`, a usage error and shell completion's start do
+# without them (about half of zfsyncctl's start-up).
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
+
+    from .client import ZfsyncClient
+    from .command import Output
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -108,6 +98,11 @@ def complete_transaction_id(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
     """Shell completion of transaction ids, from the daemon; nothing when it is away."""
+    import asyncio
+
+    from click.shell_completion import CompletionItem
+
+    from .client import TransactionFilter, ZfsyncClient
 
     async def ids() -> list[CompletionItem]:
         async with await ZfsyncClient.connect() as zc:
@@ -155,6 +150,8 @@ def cli() -> None:
 @common
 def status(json_output: bool, no_ask_password: bool) -> None:
     """Show the daemon's version, backend, pools and queue."""
+    from .command import run
+    from .render import render_status
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         st = await zc.get_status()
@@ -195,6 +192,10 @@ def transaction_list(
     no_ask_password: bool,
 ) -> None:
     """List transactions, newest first."""
+    from .client import TransactionFilter
+    from .command import run
+    from .render import render_transactions
+
     tx_filter = TransactionFilter(
         states=[s.upper() for s in states],
         type=tx_type,
@@ -218,6 +219,8 @@ TX_ID = click.argument("tx_id", metavar="ID", shell_complete=complete_transactio
 @common
 def transaction_show(tx_id: str, json_output: bool, no_ask_password: bool) -> None:
     """Show one transaction and its steps."""
+    from .command import run
+    from .render import render_transaction
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         tx = await zc.get_transaction(tx_id)
@@ -231,6 +234,7 @@ def transaction_show(tx_id: str, json_output: bool, no_ask_password: bool) -> No
 @common
 def transaction_watch(tx_id: str, json_output: bool, no_ask_password: bool) -> None:
     """Follow a transaction until it ends; exit by its outcome (0 COMPLETED, 1 otherwise)."""
+    from .command import report, run, wait_for
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         return report(out, await wait_for(zc, out, tx_id))
@@ -263,6 +267,10 @@ def transaction_rollback(
     FAILED or CANCELLED: it was undone when it ended; when that undo could not
     finish (it waits in the cleanup queue), finish it now and print the outcome.
     """
+    from .client import LockOptions, TransactionFilter
+    from .command import run, started
+    from .render import clean
+
     if (tx_id is None) == (not last_failed):
         raise click.UsageError("give either a transaction ID or --last-failed")
 
@@ -299,6 +307,8 @@ def transaction_rollback(
 @common
 def transaction_cancel(tx_id: str, json_output: bool, no_ask_password: bool) -> None:
     """Cancel a transaction before or while it runs; what it did is undone."""
+    from .command import run, wait_for
+    from .render import outcome_line
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         await zc.cancel(tx_id)
@@ -316,6 +326,8 @@ def transaction_retry(
     tx_id: str, no_wait: bool, fail_if_busy: bool, json_output: bool, no_ask_password: bool
 ) -> None:
     """Run the request of a FAILED or CANCELLED transaction again, as a new one."""
+    from .client import LockOptions
+    from .command import run, started
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         new = await zc.retry(tx_id, LockOptions(wait_for_locks=not fail_if_busy))
@@ -334,6 +346,7 @@ def transaction_retry(
 @common
 def transaction_cleanup(older_than: float, json_output: bool, no_ask_password: bool) -> None:
     """Forget finished transactions (the audit log keeps them)."""
+    from .command import run
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         removed = await zc.cleanup(older_than)
@@ -391,6 +404,9 @@ def snapshot_create(
     no_ask_password: bool,
 ) -> None:
     """Snapshot DATASET... in one transaction (names zfsync_<time>)."""
+    from .client import SnapshotOptions
+    from .command import run, started
+
     props: dict[str, str] = {}
     for key, value in properties:
         if key in props:
@@ -427,6 +443,10 @@ def snapshot_list(
     no_ask_password: bool,
 ) -> None:
     """List snapshots (zfsync_ ones unless --all) of DATASET... or of every pool."""
+    from .client import ListSnapshotsOptions
+    from .command import run
+    from .render import render_snapshots
+
     options = ListSnapshotsOptions(
         recursive=False if no_recursive else None, any_name=any_name or None
     )
@@ -460,6 +480,9 @@ def snapshot_destroy(
     no_ask_password: bool,
 ) -> None:
     """Destroy SNAPSHOT... (pool/fs@name) in one transaction."""
+    from .client import DestroyOptions
+    from .command import run, started
+
     options = DestroyOptions(
         any_name=any_name or None, wait_for_locks=False if fail_if_busy else None
     )

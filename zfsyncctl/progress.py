@@ -1,25 +1,14 @@
 """Showing a transaction's progress while zfsyncctl waits for it, on stderr: a live rich
 progress bar when stderr is a terminal, plain lines otherwise (a log, a CI job).
 
-Both take the events of watch.TransactionWatch; neither talks to the bus."""
+Both take the events of watch.TransactionWatch; neither talks to the bus. rich is imported
+only when the live bar is drawn: on a terminal, not in a log or a script."""
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import IO, Protocol
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from typing import IO, TYPE_CHECKING, Protocol
 
 from .models import (
     Finished,
@@ -31,6 +20,10 @@ from .models import (
 )
 from .models import Progress as ProgressEvent
 from .render import clean, fmt_bytes, fmt_seconds, safe
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
 
 
 class ProgressView(Protocol):
@@ -109,6 +102,17 @@ class RichProgress:
     """A live bar: percent, bytes, rate, ETA, the current step below it."""
 
     def __init__(self, console: Console | None = None) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
         self.console = console or Console(stderr=True)
         self.progress = Progress(
             TextColumn("[bold]{task.fields[label]}"),
@@ -173,6 +177,8 @@ class RichProgress:
 def choose_view(*, json_output: bool, stderr: IO[str] | None = None) -> ProgressView:
     stream = stderr or sys.stderr
     if stream.isatty():
+        from rich.console import Console
+
         return RichProgress(Console(file=stream))
     if json_output:
         return NoProgress()

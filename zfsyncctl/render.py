@@ -4,7 +4,11 @@ Nothing here talks to the bus: each function takes the models of models.py. Text
 from the daemon (names, descriptions, tags, errors) reaches a terminal only through `clean`
 (control characters as visible escapes: an ESC sequence in a stored field must not drive the
 terminal) and as rich `Text` (so "[red]" in a description is shown, not read as markup).
---json output is exact: json.dumps escapes control characters itself."""
+--json output is exact: json.dumps escapes control characters itself.
+
+rich is imported by the functions that draw with it, not by this module: a command that
+prints JSON, a line, or its --help does without rich's import (tens of ms of zfsyncctl's
+start)."""
 
 from __future__ import annotations
 
@@ -12,14 +16,16 @@ import json
 import os
 import sys
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-from rich.console import Console, RenderableType
-from rich.table import Table
-from rich.text import Text
+from .models import as_json
 
-from .models import DaemonStatus, SnapshotRow, TransactionDetail, TransactionSummary, as_json
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from rich.console import Console, RenderableType
+    from rich.text import Text
+
+    from .models import DaemonStatus, SnapshotRow, TransactionDetail, TransactionSummary
 
 STATE_STYLES = {
     "COMPLETED": "green",
@@ -37,6 +43,8 @@ STATE_STYLES = {
 def make_console(file: IO[str] | None = None, *, stderr: bool = False) -> Console:
     """A console on stdout (or stderr); when it is not a terminal, wide enough that a table
     piped to a file or `grep` keeps one row per line (COLUMNS still wins)."""
+    from rich.console import Console
+
     stream = file or (sys.stderr if stderr else sys.stdout)
     isatty = hasattr(stream, "isatty") and stream.isatty()
     width = None if isatty or os.environ.get("COLUMNS") else 200
@@ -102,6 +110,8 @@ def clean(text: str) -> str:
 
 def safe(text: str, style: str = "") -> Text:
     """Daemon-given text for a table cell: cleaned, and never read as rich markup."""
+    from rich.text import Text
+
     return Text(clean(text), style=style)
 
 
@@ -123,6 +133,8 @@ def dump_json(value: BaseModel | list[Any] | dict[str, Any], file: IO[str] | Non
 
 
 def render_status(console: Console, status: DaemonStatus) -> None:
+    from rich.table import Table
+
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
@@ -141,6 +153,8 @@ def render_transactions(console: Console, rows: list[TransactionSummary]) -> Non
     if not rows:
         console.print("no transactions")
         return
+    from rich.table import Table
+
     table = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("ID", "TYPE", "STATE", "CREATED", "UID", "PROGRESS", "DESCRIPTION"):
         table.add_column(col, no_wrap=col != "DESCRIPTION")
@@ -159,6 +173,8 @@ def render_transactions(console: Console, rows: list[TransactionSummary]) -> Non
 
 
 def render_transaction(console: Console, tx: TransactionDetail) -> None:
+    from rich.table import Table
+
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
@@ -214,6 +230,8 @@ def render_snapshots(console: Console, rows: list[SnapshotRow]) -> None:
     if not rows:
         console.print("no snapshots")
         return
+    from rich.table import Table
+
     table = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("NAME", "CREATED", "USED", "REFER", "HELD", "TRANSACTION"):
         table.add_column(col, no_wrap=True, justify="right" if col in ("USED", "REFER") else "left")

@@ -29,7 +29,7 @@ StrList = Annotated[list[str], DBus("as")]
 
 
 class Record(BaseModel):
-    model_config: ClassVar[ConfigDict] = ConfigDict(extra="allow", frozen=True)
+    model_config: ClassVar[ConfigDict] = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
 
 class DaemonStatus(Record):

@@ -11,8 +11,11 @@ the lock too, so a reader never sees another task's uncommitted rows.
 
 A task already inside `transaction()` may call store methods that open their own: they
 become savepoints of the outer transaction, so the engine can make "journal the result"
-and "mark the step" one atomic write. The lock belongs to the task: a task that awaits
-another task touching the store from inside a transaction deadlocks, so don't.
+and "mark the step" one atomic write. An outer `transaction(all_or_nothing=True)` takes no
+savepoints (each costs two more round trips to SQLite's thread): a nested block that
+fails there dooms the whole transaction, which then rolls back even if the failure was
+caught. The lock belongs to the task: a task that awaits another task touching the store
+from inside a transaction deadlocks, so don't.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -51,6 +54,10 @@ class Database:
         self._owner: asyncio.Task[Any] | None = None
         self._writing = False
         self._depth = 0
+        #: inside transaction(all_or_nothing=True): no savepoints; a failed nested block
+        #: sets `_doomed`, and the transaction rolls back at its end
+        self._all_or_nothing = False
+        self._doomed = False
 
     @classmethod
     def open(
@@ -119,9 +126,14 @@ class Database:
         return self._conn is None
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(
+        self, *, all_or_nothing: bool = False
+    ) -> AsyncIterator[aiosqlite.Connection]:
         """One atomic write: everything done through the yielded connection commits together
         when the block ends, or none of it does if the block raises (or the daemon dies).
+        With `all_or_nothing`, nested blocks take no savepoints, and one that raises makes
+        the whole transaction roll back, with StoreError at its end if the block went on
+        (see the module's docstring); inside another transaction it is a nested block.
 
         ``BEGIN IMMEDIATE`` takes SQLite's write lock at the start rather than at the first
         write, so a transaction cannot fail half-way with SQLITE_BUSY after reading.
@@ -133,22 +145,33 @@ class Database:
         if self._owned_by_current_task():
             if not self._writing:
                 raise StoreError("cannot write inside Database.reading(); use transaction()")
+            if self._all_or_nothing:
+                try:
+                    yield self._connection()
+                except BaseException:
+                    self._doomed = True
+                    raise
+                return
             async with self._savepoint(self._connection()) as conn:
                 yield conn
             return
         async with self._lock:
             conn = self._connection()  # checked under the lock: close() may have run meanwhile
             self._owner, self._writing = asyncio.current_task(), True
+            self._all_or_nothing, self._doomed = all_or_nothing, False
             try:
                 # BEGIN is inside the try: cancelled while it was queued, it still runs
                 await conn.execute("BEGIN IMMEDIATE")
                 yield conn
+                if self._doomed:
+                    raise StoreError("a write inside this transaction failed: none of it is kept")
                 await conn.execute("COMMIT")
             except BaseException:
                 await _abandon(conn, "ROLLBACK")
                 raise
             finally:
                 self._owner, self._writing = None, False
+                self._all_or_nothing = self._doomed = False
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -257,6 +280,17 @@ async def _pragma(conn: aiosqlite.Connection, statement: str) -> Any:
     for row in await conn.execute_fetchall(statement):
         return row[0]
     return None
+
+
+async def changed_rows(
+    conn: aiosqlite.Connection, statement: str, params: Sequence[Any] | Mapping[str, Any]
+) -> int:
+    """Run one INSERT, UPDATE or DELETE and say how many rows it changed, in one round trip to
+    the connection's thread. Its cursor is left to the garbage collector: a write holds no
+    statement open once it has run, and closing the cursor would cost a second round trip
+    (each is a wake-up of that thread and of the event loop: the engine's main cost)."""
+    cursor = await conn.execute(statement, params)
+    return int(cursor.rowcount)
 
 
 def inserted_rowid(row: sqlite3.Row | None) -> int:

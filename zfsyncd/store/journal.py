@@ -17,9 +17,12 @@ import aiosqlite
 
 from zfsyncd.store import json_columns
 from zfsyncd.store import rows as rows_
-from zfsyncd.store.database import Database, inserted_rowid
+from zfsyncd.store.database import Database, changed_rows, inserted_rowid
 from zfsyncd.store.errors import RecordNotFoundError
 from zfsyncd.store.records import JournalEntry, JournalEvent, JournalPhase, StepRecord, StepState
+
+_INSERT_JOURNAL = """INSERT INTO journal (at, tx_id, step_idx, phase, event, outcome, detail)
+    VALUES (?, ?, ?, ?, ?, ?, ?)"""
 
 #: the step states after which a step has nothing left to do
 _STEP_FINISHED = frozenset({StepState.COMPLETED, StepState.FAILED, StepState.SKIPPED})
@@ -48,29 +51,7 @@ class StepJournal:
         undo_json = json_columns.dump_optional(undo_data)
         async with self._db.transaction() as conn:
             now = self._db.now()
-            async with conn.execute(
-                """UPDATE steps SET
-                    state = :state,
-                    started_at = CASE WHEN :running THEN :now ELSE started_at END,
-                    finished_at = CASE WHEN :finished THEN :now ELSE finished_at END,
-                    error = :error,
-                    undo_data = coalesce(:undo_data, undo_data),
-                    bytes_total = coalesce(:bytes_total, bytes_total)
-                WHERE tx_id = :tx_id AND idx = :idx""",
-                {
-                    "tx_id": tx_id,
-                    "idx": idx,
-                    "state": state.value,
-                    "now": now,
-                    "running": int(state is StepState.RUNNING),
-                    "finished": int(state in _STEP_FINISHED),
-                    "error": error,
-                    "undo_data": undo_json,
-                    "bytes_total": bytes_total,
-                },
-            ) as cursor:
-                if cursor.rowcount == 0:
-                    raise RecordNotFoundError(f"no step {idx} in transaction {tx_id}")
+            await _update_step(conn, tx_id, idx, state, now, error, undo_json, bytes_total)
             await _touch(conn, tx_id, now)
             return await _load_step(conn, tx_id, idx)
 
@@ -78,14 +59,45 @@ class StepJournal:
         self, tx_id: str, idx: int, undo_state: StepState, *, error: str | None = None
     ) -> StepRecord:
         async with self._db.transaction() as conn:
-            async with conn.execute(
-                "UPDATE steps SET undo_state = ?, undo_error = ? WHERE tx_id = ? AND idx = ?",
-                (undo_state.value, error, tx_id, idx),
-            ) as cursor:
-                if cursor.rowcount == 0:
-                    raise RecordNotFoundError(f"no step {idx} in transaction {tx_id}")
+            await _update_undo(conn, tx_id, idx, undo_state, error)
             await _touch(conn, tx_id, self._db.now())
             return await _load_step(conn, tx_id, idx)
+
+    async def step_event(
+        self,
+        tx_id: str,
+        idx: int,
+        phase: JournalPhase,
+        event: JournalEvent,
+        state: StepState,
+        *,
+        outcome: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+        error: str | None = None,
+        undo_data: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Journal one event of step `idx` and record the new state it leads to, in one
+        commit (synced when this returns): the executor's intent with RUNNING before the
+        step acts, its result with how it ended after. For the ``do`` phase `state` is the
+        step's state (as `mark_step` records it, with `error` and `undo_data`); for ``undo``
+        it is the state of the step's undo (as `mark_undo`). One commit rather than two
+        halves the syncs a step costs, and a crash can no longer leave a journal row
+        without the state it implies, or the reverse."""
+        if phase is JournalPhase.TX:
+            raise ValueError("a tx-phase journal entry has no step: use journal()")
+        detail_json = json_columns.dump_object(detail)
+        undo_json = json_columns.dump_optional(undo_data)
+        async with self._db.transaction() as conn:
+            now = self._db.now()
+            # no seq wanted back: a plain execute is one statement, execute_insert two
+            await conn.execute(
+                _INSERT_JOURNAL, (now, tx_id, idx, phase.value, event.value, outcome, detail_json)
+            )
+            if phase is JournalPhase.DO:
+                await _update_step(conn, tx_id, idx, state, now, error, undo_json, None)
+            else:
+                await _update_undo(conn, tx_id, idx, state, error)
+            await _touch(conn, tx_id, now)
 
     # -- journal --------------------------------------------------------------------------
 
@@ -105,13 +117,11 @@ class StepJournal:
         detail_json = json_columns.dump_object(detail)
         async with self._db.transaction() as conn:
             at = self._db.now()
-            row = await conn.execute_insert(
-                """INSERT INTO journal (at, tx_id, step_idx, phase, event, outcome, detail)
-                VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                (at, tx_id, step_idx, phase.value, event.value, outcome, detail_json),
+            seq = await _insert_journal(
+                conn, at, tx_id, step_idx, phase, event, outcome, detail_json
             )
         return JournalEntry(
-            seq=inserted_rowid(row),
+            seq=seq,
             at=at,
             tx_id=tx_id,
             step_idx=step_idx,
@@ -128,6 +138,71 @@ class StepJournal:
                 "SELECT * FROM journal WHERE tx_id = ? ORDER BY seq", (tx_id,)
             )
         return [rows_.record(JournalEntry, row) for row in rows]
+
+
+async def _insert_journal(
+    conn: aiosqlite.Connection,
+    at: float,
+    tx_id: str,
+    step_idx: int | None,
+    phase: JournalPhase,
+    event: JournalEvent,
+    outcome: str | None,
+    detail_json: str,
+) -> int:
+    """Append one journal row; its seq."""
+    row = await conn.execute_insert(
+        _INSERT_JOURNAL, (at, tx_id, step_idx, phase.value, event.value, outcome, detail_json)
+    )
+    return inserted_rowid(row)
+
+
+async def _update_step(
+    conn: aiosqlite.Connection,
+    tx_id: str,
+    idx: int,
+    state: StepState,
+    now: float,
+    error: str | None,
+    undo_json: str | None,
+    bytes_total: int | None,
+) -> None:
+    changed = await changed_rows(
+        conn,
+        """UPDATE steps SET
+            state = :state,
+            started_at = CASE WHEN :running THEN :now ELSE started_at END,
+            finished_at = CASE WHEN :finished THEN :now ELSE finished_at END,
+            error = :error,
+            undo_data = coalesce(:undo_data, undo_data),
+            bytes_total = coalesce(:bytes_total, bytes_total)
+        WHERE tx_id = :tx_id AND idx = :idx""",
+        {
+            "tx_id": tx_id,
+            "idx": idx,
+            "state": state.value,
+            "now": now,
+            "running": int(state is StepState.RUNNING),
+            "finished": int(state in _STEP_FINISHED),
+            "error": error,
+            "undo_data": undo_json,
+            "bytes_total": bytes_total,
+        },
+    )
+    if changed == 0:
+        raise RecordNotFoundError(f"no step {idx} in transaction {tx_id}")
+
+
+async def _update_undo(
+    conn: aiosqlite.Connection, tx_id: str, idx: int, undo_state: StepState, error: str | None
+) -> None:
+    changed = await changed_rows(
+        conn,
+        "UPDATE steps SET undo_state = ?, undo_error = ? WHERE tx_id = ? AND idx = ?",
+        (undo_state.value, error, tx_id, idx),
+    )
+    if changed == 0:
+        raise RecordNotFoundError(f"no step {idx} in transaction {tx_id}")
 
 
 async def _touch(conn: aiosqlite.Connection, tx_id: str, now: float) -> None:

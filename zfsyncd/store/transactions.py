@@ -17,24 +17,18 @@ import builtins
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-import aiosqlite
-
 from zfsyncd.store import ids, json_columns
-from zfsyncd.store import rows as rows_
+from zfsyncd.store import tx_statements as sql
 from zfsyncd.store.database import Database
-from zfsyncd.store.errors import RecordNotFoundError, StaleStateError
-from zfsyncd.store.journal import StepJournal, _step, _touch
+from zfsyncd.store.errors import RecordNotFoundError
+from zfsyncd.store.journal import StepJournal
 from zfsyncd.store.records import (
     ACTIVE_STATES,
     TERMINAL_STATES,
-    StepRecord,
     StepSpec,
     TransactionRecord,
     TxState,
 )
-
-#: states in which the plan (steps, datasets) may still change: nothing has run yet
-_PLANNING = frozenset({TxState.CREATED, TxState.PREPARED})
 
 
 class TransactionStore(StepJournal):
@@ -70,7 +64,7 @@ class TransactionStore(StepJournal):
         ]
         async with self._db.transaction() as conn:
             for link in (rolls_back, retry_of):
-                if link is not None and await _state_of(conn, link) is None:
+                if link is not None and await sql.state_of(conn, link) is None:
                     raise RecordNotFoundError(f"no transaction {link} to link to")
             now = self._db.now()
             last = await conn.execute_fetchall(
@@ -100,13 +94,13 @@ class TransactionStore(StepJournal):
                     params_json,
                 ),
             )
-            await _insert_datasets(conn, tx_id, datasets)
-            await _insert_steps(conn, tx_id, step_rows)
-            return await _load(conn, tx_id)
+            await sql.insert_datasets(conn, tx_id, datasets)
+            await sql.insert_steps(conn, tx_id, step_rows)
+            return await sql.load(conn, tx_id)
 
     async def get(self, tx_id: str) -> TransactionRecord | None:
         async with self._db.reading() as conn:
-            rows = await _load_many(conn, "SELECT * FROM transactions WHERE id = ?", (tx_id,))
+            rows = await sql.load_many(conn, "SELECT * FROM transactions WHERE id = ?", (tx_id,))
         return rows[0] if rows else None
 
     async def list(
@@ -123,9 +117,9 @@ class TransactionStore(StepJournal):
         """Newest first. `since` is inclusive and `until` exclusive, on `created_at`, so
         consecutive windows neither miss nor repeat a transaction. `before` is an id: only
         older ones (ids sort by creation), the next page after a row. ``limit=None``: all."""
-        states = _state_set(state)
+        states = sql.state_set(state)
         async with self._db.reading() as conn:
-            return await _load_many(
+            return await sql.load_many(
                 conn,
                 """SELECT * FROM transactions
                 WHERE (:states IS NULL OR state IN (SELECT value FROM json_each(:states)))
@@ -160,7 +154,7 @@ class TransactionStore(StepJournal):
         """CREATED, PREPARED and EXECUTING ones, oldest first: the order a restart re-queues
         and recovers them in."""
         async with self._db.reading() as conn:
-            return await _load_many(
+            return await sql.load_many(
                 conn,
                 """SELECT * FROM transactions
                 WHERE state IN (SELECT value FROM json_each(?)) ORDER BY id""",
@@ -187,7 +181,7 @@ class TransactionStore(StepJournal):
         names = sorted(set(datasets))
         states_json = None if states is None else json_columns.dump(sorted(set(states)))
         async with self._db.reading() as conn:
-            return await _load_many(
+            return await sql.load_many(
                 conn,
                 """SELECT * FROM transactions t
                 WHERE EXISTS (
@@ -227,47 +221,39 @@ class TransactionStore(StepJournal):
         finished: bool | None = None,
     ) -> TransactionRecord:
         """Move a transaction to `new_state` if it is still in `expected`, else raise
-        `StaleStateError` and change nothing.
+        `StaleStateError` and change nothing; the record as it is then (`change_state`
+        does the same without reading it back).
 
         `error`, `error_kind` and `rollback_outcome` are set when given, kept when None.
         `finished_at` is stamped when `finished` is True, or (the default, None) when the
         new state is terminal. Entering EXECUTING counts an attempt, so recovery can tell a
         transaction that already crashed the daemon once.
         """
-        allowed = _state_set(expected) or frozenset()
-        if finished is None:
-            finished = new_state in TERMINAL_STATES
         async with self._db.transaction() as conn:
-            now = self._db.now()
-            async with conn.execute(
-                """UPDATE transactions SET
-                    state = :state,
-                    updated_at = :now,
-                    finished_at = CASE WHEN :finished THEN :now ELSE finished_at END,
-                    error = coalesce(:error, error),
-                    error_kind = coalesce(:error_kind, error_kind),
-                    rollback_outcome = coalesce(:rollback_outcome, rollback_outcome),
-                    attempts = attempts + (:state = 'EXECUTING')
-                WHERE id = :id
-                  AND state IN (SELECT value FROM json_each(:expected))""",
-                {
-                    "id": tx_id,
-                    "state": new_state.value,
-                    "now": now,
-                    "finished": int(finished),
-                    "error": error,
-                    "error_kind": error_kind,
-                    "rollback_outcome": rollback_outcome,
-                    "expected": json_columns.dump(sorted(allowed)),
-                },
-            ) as cursor:
-                changed = cursor.rowcount
-            if changed == 0:
-                actual = await _state_of(conn, tx_id)
-                if actual is None:
-                    raise RecordNotFoundError(f"no transaction {tx_id}")
-                raise StaleStateError(tx_id, allowed, actual)
-            return await _load(conn, tx_id)
+            await sql.change_state(
+                conn, tx_id, new_state, self._db.now(), expected=expected, error=error,
+                error_kind=error_kind, rollback_outcome=rollback_outcome, finished=finished,
+            )  # fmt: skip
+            return await sql.load(conn, tx_id)
+
+    async def change_state(
+        self,
+        tx_id: str,
+        new_state: TxState,
+        *,
+        expected: TxState | Collection[TxState],
+        error: str | None = None,
+        error_kind: str | None = None,
+        rollback_outcome: str | None = None,
+        finished: bool | None = None,
+    ) -> None:
+        """`set_state` without reading the record back: what the engine's state machine
+        writes at every move (it keeps the state itself)."""
+        async with self._db.transaction() as conn:
+            await sql.change_state(
+                conn, tx_id, new_state, self._db.now(), expected=expected, error=error,
+                error_kind=error_kind, rollback_outcome=rollback_outcome, finished=finished,
+            )  # fmt: skip
 
     async def update_metadata(self, tx_id: str, merge: Mapping[str, Any]) -> dict[str, Any]:
         """Merge into the metadata as a JSON merge patch (RFC 7396): nested objects merge,
@@ -292,27 +278,31 @@ class TransactionStore(StepJournal):
     async def replace_steps(self, tx_id: str, steps: Sequence[StepSpec]) -> TransactionRecord:
         """Replace the planned steps: prepare computes the real list. Refused (as stale) once
         the transaction has left CREATED/PREPARED, since steps may then have run."""
-        step_rows = [
-            (spec.kind, json_columns.dump_object(spec.args), spec.description, spec.bytes_total)
-            for spec in steps
-        ]
-        async with self._db.transaction() as conn:
-            await self._require_planning(conn, tx_id)
-            await conn.execute("DELETE FROM steps WHERE tx_id = ?", (tx_id,))
-            await _insert_steps(conn, tx_id, step_rows)
-            await _touch(conn, tx_id, self._db.now())
-            return await _load(conn, tx_id)
+        return await self._replace(tx_id, steps=steps)
 
     async def replace_datasets(self, tx_id: str, datasets: Iterable[str]) -> TransactionRecord:
         """Replace the datasets a transaction touches (prepare may discover children);
         the same CREATED/PREPARED rule as `replace_steps`."""
-        names = list(datasets)
+        return await self._replace(tx_id, datasets=datasets)
+
+    async def store_plan(
+        self, tx_id: str, steps: Sequence[StepSpec], datasets: Iterable[str]
+    ) -> None:
+        """`replace_steps` and `replace_datasets` in one commit, without reading the record
+        back: what prepare stores."""
         async with self._db.transaction() as conn:
-            await self._require_planning(conn, tx_id)
-            await conn.execute("DELETE FROM tx_datasets WHERE tx_id = ?", (tx_id,))
-            await _insert_datasets(conn, tx_id, names)
-            await _touch(conn, tx_id, self._db.now())
-            return await _load(conn, tx_id)
+            await sql.replace(conn, self._db.now(), tx_id, steps=steps, datasets=datasets)
+
+    async def _replace(
+        self,
+        tx_id: str,
+        *,
+        steps: Sequence[StepSpec] | None = None,
+        datasets: Iterable[str] | None = None,
+    ) -> TransactionRecord:
+        async with self._db.transaction() as conn:
+            await sql.replace(conn, self._db.now(), tx_id, steps=steps, datasets=datasets)
+            return await sql.load(conn, tx_id)
 
     async def delete_finished_older_than(self, age_seconds: float) -> int:
         """Forget finished transactions that finished more than `age_seconds` ago, with
@@ -336,87 +326,3 @@ class TransactionStore(StepJournal):
                 {"terminal": json_columns.dump(sorted(TERMINAL_STATES)), "cutoff": cutoff},
             ) as cursor:
                 return int(cursor.rowcount)
-
-    async def _require_planning(self, conn: aiosqlite.Connection, tx_id: str) -> None:
-        actual = await _state_of(conn, tx_id)
-        if actual is None:
-            raise RecordNotFoundError(f"no transaction {tx_id}")
-        if actual not in _PLANNING:
-            raise StaleStateError(tx_id, _PLANNING, actual)
-
-
-# -- helpers (all run inside a transaction or reading the caller holds) ----------------------
-
-
-def _state_set(state: TxState | Collection[TxState] | None) -> frozenset[TxState] | None:
-    if state is None:
-        return None
-    if isinstance(state, TxState):
-        return frozenset({state})
-    return frozenset(TxState(s) for s in state)
-
-
-async def _state_of(conn: aiosqlite.Connection, tx_id: str) -> str | None:
-    rows = list(
-        await conn.execute_fetchall("SELECT state FROM transactions WHERE id = ?", (tx_id,))
-    )
-    return str(rows[0]["state"]) if rows else None
-
-
-async def _insert_datasets(conn: aiosqlite.Connection, tx_id: str, datasets: Iterable[str]) -> None:
-    await conn.executemany(
-        "INSERT INTO tx_datasets (tx_id, dataset) VALUES (?, ?)",
-        [(tx_id, name) for name in sorted(set(datasets))],
-    )
-
-
-async def _insert_steps(
-    conn: aiosqlite.Connection,
-    tx_id: str,
-    step_rows: Sequence[tuple[str, str, str | None, int | None]],
-) -> None:
-    await conn.executemany(
-        """INSERT INTO steps (tx_id, idx, kind, args, description, bytes_total)
-        VALUES (?, ?, ?, ?, ?, ?)""",
-        [(tx_id, idx, *row) for idx, row in enumerate(step_rows)],
-    )
-
-
-async def _load(conn: aiosqlite.Connection, tx_id: str) -> TransactionRecord:
-    records = await _load_many(conn, "SELECT * FROM transactions WHERE id = ?", (tx_id,))
-    if not records:
-        raise RecordNotFoundError(f"no transaction {tx_id}")
-    return records[0]
-
-
-async def _load_many(
-    conn: aiosqlite.Connection, query: str, params: Sequence[Any] | Mapping[str, Any]
-) -> builtins.list[TransactionRecord]:
-    """Run a query over `transactions` and attach datasets and steps, in three queries."""
-    tx_rows = list(await conn.execute_fetchall(query, params))
-    if not tx_rows:
-        return []
-    id_list = json_columns.dump([row["id"] for row in tx_rows])
-    datasets: dict[str, builtins.list[str]] = {}
-    for row in await conn.execute_fetchall(
-        """SELECT tx_id, dataset FROM tx_datasets
-        WHERE tx_id IN (SELECT value FROM json_each(?)) ORDER BY tx_id, dataset""",
-        (id_list,),
-    ):
-        datasets.setdefault(row["tx_id"], []).append(row["dataset"])
-    steps: dict[str, builtins.list[StepRecord]] = {}
-    for row in await conn.execute_fetchall(
-        """SELECT * FROM steps
-        WHERE tx_id IN (SELECT value FROM json_each(?)) ORDER BY tx_id, idx""",
-        (id_list,),
-    ):
-        steps.setdefault(row["tx_id"], []).append(_step(row))
-    return [
-        rows_.record(
-            TransactionRecord,
-            row,
-            datasets=datasets.get(row["id"], []),
-            steps=steps.get(row["id"], []),
-        )
-        for row in tx_rows
-    ]

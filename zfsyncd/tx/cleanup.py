@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from enum import StrEnum
 from functools import partial
 
 from zfsyncd.store import CleanupItem, TransactionRecord, TxState
 from zfsyncd.tx.core import SYSTEM, Caller, EngineCore
 from zfsyncd.tx.errors import InvalidTransitionError, TxError, describe_error
-from zfsyncd.tx.executor import planned_steps, steps_to_undo
+from zfsyncd.tx.executor import PlannedStep, planned_steps, steps_to_undo
 from zfsyncd.tx.steps import StepContext
 
 log = logging.getLogger(__name__)
@@ -47,19 +48,26 @@ class DeferredCleanups:
         """Make the steps of a completed transaction permanent (destroy what was moved to
         the trash). A failure here does not undo the transaction: its work is done; the
         leftover is queued."""
-        for planned in planned_steps(record):
+        await self.finalize_steps(record.id, planned_steps(record), ctx)
+
+    async def finalize_steps(
+        self, tx_id: str, plan: Sequence[PlannedStep], ctx: StepContext
+    ) -> None:
+        """`finalize` from the steps as the executor left them (with their undo data), so
+        the engine need not read the transaction back first."""
+        for planned in plan:
             try:
                 await self.core.undo_retry.run(
                     partial(planned.step.finalize, ctx, planned.undo_data),
                     what=f"finalize {planned.step.describe()}",
                 )
             except Exception as exc:
-                log.warning("%s: finalize of step %d failed: %s", record.id, planned.idx, exc)
+                log.warning("%s: finalize of step %d failed: %s", tx_id, planned.idx, exc)
                 await self.core.cleanups.add(
                     CleanupKind.FINALIZE,
-                    {"tx_id": record.id, "idx": planned.idx},
+                    {"tx_id": tx_id, "idx": planned.idx},
                     f"finalize {planned.step.describe()}: {describe_error(exc)}",
-                    tx_id=record.id,
+                    tx_id=tx_id,
                 )
 
     async def defer_undo(self, tx_id: str, reason: str) -> None:

@@ -8,7 +8,9 @@ an audit entry).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +49,12 @@ RECOVERY = Caller(None, "recovery")
 
 #: told the id and new state of a transaction whenever one is created or changes state
 StateListener = Callable[[str, TxState], None]
+
+#: the state changes made inside `EngineCore.one_commit`, told to the listeners once it has
+#: committed (None outside one)
+_held_notices: ContextVar[list[tuple[str, TxState]] | None] = ContextVar(
+    "zfsyncd_held_notices", default=None
+)
 
 
 class EngineCore:
@@ -108,6 +116,28 @@ class EngineCore:
             detail=detail,
         )
 
+    @asynccontextmanager
+    async def one_commit(self) -> AsyncIterator[None]:
+        """Several writes of the engine as one commit, so one sync of the database: a state
+        change with its audit row, or a plan with the moves that follow it. All or none of
+        them persist (a write that fails inside fails it all: no savepoints are needed,
+        which saves two round trips to SQLite a write); the state listeners hear of the
+        changes once they have committed, and not at all if they did not. Inside another
+        one it is part of that one."""
+        if _held_notices.get() is not None:
+            async with self.db.transaction():
+                yield
+            return
+        notices: list[tuple[str, TxState]] = []
+        token = _held_notices.set(notices)
+        try:
+            async with self.db.transaction(all_or_nothing=True):
+                yield
+        finally:
+            _held_notices.reset(token)
+        for tx_id, state in notices:
+            self.notify(tx_id, state)
+
     def notify(self, tx_id: str, state: TxState) -> None:
         for listener in self.listeners:
             try:
@@ -118,7 +148,7 @@ class EngineCore:
     async def _persist(
         self, tx_id: str, source: TxState, dest: TxState, details: dict[str, Any]
     ) -> None:
-        await self.store.set_state(
+        await self.store.change_state(
             tx_id,
             dest,
             expected=source,
@@ -127,4 +157,8 @@ class EngineCore:
             error_kind=details.get("error_kind"),
             rollback_outcome=cut_error(details.get("rollback_outcome")),
         )
-        self.notify(tx_id, dest)
+        held = _held_notices.get()
+        if held is not None:
+            held.append((tx_id, dest))
+        else:
+            self.notify(tx_id, dest)

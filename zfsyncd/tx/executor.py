@@ -3,9 +3,11 @@ undo the steps in reverse order, journaling each undo (the executor's *undo*; se
 glossary in zfsyncd/tx/__init__.py).
 
 The journal is what crash recovery reads. Its rule: an `intent` row is written (and
-committed) before anything touches ZFS, a `result` row after. So after a crash, a step with
-an intent and no result may or may not have happened, and its `check` (reading ZFS) decides;
-a step without an intent certainly did not.
+committed) before anything touches ZFS, a `result` row after. Each is committed with the
+step state it implies (RUNNING; COMPLETED or FAILED) in one commit, so a step costs two
+syncs of the database (tests/unit/tx/test_commits.py holds that bound). So after a
+crash, a step with an intent and no result may or may not have happened, and its `check`
+(reading ZFS) decides; a step without an intent certainly did not.
 
 The executor never decides *whether* to run; the manager does (state machine, locks).
 """
@@ -35,22 +37,21 @@ log = logging.getLogger(__name__)
 
 
 class StepLog(Protocol):
-    """What the executor writes: the store's step and journal methods."""
+    """What the executor writes: the store's journal (see zfsyncd/store/journal.py)."""
 
-    async def mark_step(
+    async def step_event(
         self,
         tx_id: str,
         idx: int,
+        phase: JournalPhase,
+        event: JournalEvent,
         state: StepState,
         *,
+        outcome: str | None = None,
+        detail: dict[str, Any] | None = None,
         error: str | None = None,
         undo_data: dict[str, Any] | None = None,
-        bytes_total: int | None = None,
-    ) -> object: ...
-
-    async def mark_undo(
-        self, tx_id: str, idx: int, undo_state: StepState, *, error: str | None = None
-    ) -> object: ...
+    ) -> None: ...
 
     async def journal(
         self,
@@ -133,6 +134,8 @@ class ExecutionOutcome:
     error: BaseException | None = None
     failed_step: int | None = None
     undo: UndoOutcome | None = None
+    #: when it succeeded: every step, with the undo data it ended with (what finalize takes)
+    done: list[PlannedStep] = field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:
@@ -185,7 +188,7 @@ class Executor:
                 undo = await self.undo(tx_id, [*done, planned], ctx, sink)
                 return ExecutionOutcome(error=failure.error, failed_step=planned.idx, undo=undo)
             done.append(_with_undo_data(planned, undo_data))
-        return ExecutionOutcome()
+        return ExecutionOutcome(done=sorted(done, key=lambda p: p.idx))
 
     async def _do(
         self, tx_id: str, planned: PlannedStep, ctx: StepContext, sink: ProgressSink
@@ -197,11 +200,12 @@ class Executor:
             before = await step.capture(ctx)
         except Exception as exc:  # nothing was changed yet: a failure to read is a plain failure
             raise _StepFailure(exc, {}) from exc
-        # intent first, with what undo needs: from here on, the step may have happened
-        await self.store.journal(
-            tx_id, idx, JournalPhase.DO, JournalEvent.INTENT, detail={"before": before}
-        )
-        await self.store.mark_step(tx_id, idx, StepState.RUNNING, undo_data=before)
+        # intent first, with what undo needs, durable with the step's RUNNING state in one
+        # commit: from here on, the step may have happened
+        await self.store.step_event(
+            tx_id, idx, JournalPhase.DO, JournalEvent.INTENT, StepState.RUNNING,
+            detail={"before": before}, undo_data=before,
+        )  # fmt: skip
         sink.step_started(idx, step.describe())
         try:
             result = await self.do_retry.run(
@@ -220,22 +224,21 @@ class Executor:
             await self._record_failure(tx_id, idx, exc, sink)
             raise _StepFailure(exc, before) from exc
         undo_data = {**before, **result}
-        await self.store.journal(
-            tx_id, idx, JournalPhase.DO, JournalEvent.RESULT,
-            outcome="completed", detail={"undo_data": undo_data},
+        await self.store.step_event(
+            tx_id, idx, JournalPhase.DO, JournalEvent.RESULT, StepState.COMPLETED,
+            outcome="completed", detail={"undo_data": undo_data}, undo_data=undo_data,
         )  # fmt: skip
-        await self.store.mark_step(tx_id, idx, StepState.COMPLETED, undo_data=undo_data)
         sink.step_finished(idx, StepState.COMPLETED)
         return undo_data
 
     async def _record_failure(
         self, tx_id: str, idx: int, error: BaseException, sink: ProgressSink
     ) -> None:
-        await self.store.journal(
-            tx_id, idx, JournalPhase.DO, JournalEvent.RESULT,
-            outcome="failed", detail={"error": describe_error(error)},
+        text = describe_error(error)
+        await self.store.step_event(
+            tx_id, idx, JournalPhase.DO, JournalEvent.RESULT, StepState.FAILED,
+            outcome="failed", detail={"error": text}, error=text,
         )  # fmt: skip
-        await self.store.mark_step(tx_id, idx, StepState.FAILED, error=describe_error(error))
         sink.step_finished(idx, StepState.FAILED)
 
     def _cancelled(self, exc: BaseException) -> bool:
@@ -269,8 +272,9 @@ class Executor:
             if planned.record.undo_state is StepState.COMPLETED:
                 continue
             idx = planned.idx
-            await self.store.journal(tx_id, idx, JournalPhase.UNDO, JournalEvent.INTENT)
-            await self.store.mark_undo(tx_id, idx, StepState.RUNNING)
+            await self.store.step_event(
+                tx_id, idx, JournalPhase.UNDO, JournalEvent.INTENT, StepState.RUNNING
+            )
             sink.message(f"undoing step {idx}: {planned.step.describe()}")
             try:
                 await self.undo_retry.run(
@@ -279,17 +283,17 @@ class Executor:
                     what=f"undo of {planned.step.describe()}",
                 )
             except Exception as exc:
-                await self.store.journal(
-                    tx_id, idx, JournalPhase.UNDO, JournalEvent.RESULT,
-                    outcome="failed", detail={"error": describe_error(exc)},
+                text = describe_error(exc)
+                await self.store.step_event(
+                    tx_id, idx, JournalPhase.UNDO, JournalEvent.RESULT, StepState.FAILED,
+                    outcome="failed", detail={"error": text}, error=text,
                 )  # fmt: skip
-                await self.store.mark_undo(tx_id, idx, StepState.FAILED, error=describe_error(exc))
                 outcome.failed, outcome.error = idx, exc
                 break
-            await self.store.journal(
-                tx_id, idx, JournalPhase.UNDO, JournalEvent.RESULT, outcome="completed"
-            )
-            await self.store.mark_undo(tx_id, idx, StepState.COMPLETED)
+            await self.store.step_event(
+                tx_id, idx, JournalPhase.UNDO, JournalEvent.RESULT, StepState.COMPLETED,
+                outcome="completed",
+            )  # fmt: skip
             outcome.undone.append(idx)
         await self.store.journal(tx_id, None, JournalPhase.TX, JournalEvent.RESULT,
                                  outcome=outcome.summary())  # fmt: skip

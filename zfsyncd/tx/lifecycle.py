@@ -59,6 +59,20 @@ class _Run:
     task: asyncio.Task[None]
 
 
+@dataclass
+class _Planned:
+    """A transaction's plan, made and checked, before it is stored with its move to
+    PREPARED (one commit): the machine, the record as read before planning, the steps, and
+    the datasets (sorted, each once: what the locks and the store take)."""
+
+    machine: TransactionMachine
+    record: TransactionRecord
+    steps: list[StepSpec]
+    datasets: list[str]
+    #: the plan was stored already (to show while it waits for its locks)
+    stored: bool = False
+
+
 class Lifecycle:
     def __init__(
         self,
@@ -100,21 +114,22 @@ class Lifecycle:
         except REFUSALS as exc:
             await core.record("create", f"refused: {describe_error(exc)}", caller, None, type=type)
             raise _as_plan_error(exc) from exc
-        record = await core.store.create_transaction(
-            type,
-            description=bounds.cut_description(admitted.description),
-            uid=caller.uid,
-            priority=priority,
-            timeout=timeout,
-            tags=tags,
-            metadata=metadata,
-            params=params,
-            datasets=admitted.datasets,
-            rolls_back=admitted.rolls_back,
-            retry_of=retry_of,
-        )
+        async with core.one_commit():
+            record = await core.store.create_transaction(
+                type,
+                description=bounds.cut_description(admitted.description),
+                uid=caller.uid,
+                priority=priority,
+                timeout=timeout,
+                tags=tags,
+                metadata=metadata,
+                params=params,
+                datasets=admitted.datasets,
+                rolls_back=admitted.rolls_back,
+                retry_of=retry_of,
+            )
+            await core.record("create", "ok", caller, record.id, type=type)
         core.notify(record.id, record.state)
-        await core.record("create", "ok", caller, record.id, type=type)
         return record
 
     async def prepare(
@@ -122,16 +137,17 @@ class Lifecycle:
     ) -> TransactionRecord:
         """Validate against ZFS, plan, estimate and lock. A refusal ends the transaction
         FAILED (nothing on disk changed) and is raised to the caller."""
-        machine, record = await self._plan_steps(tx_id, caller)
-        return await self._lock(machine, record, wait=wait, caller=caller)
+        planned = await self._plan_steps(tx_id, caller)
+        await self._lock(planned, wait=wait, caller=caller)
+        return await self._prepared(planned, caller, then_execute=False)
 
     async def _plan_steps(
-        self, tx_id: str, caller: Caller
-    ) -> tuple[TransactionMachine, TransactionRecord]:
-        """The first half of prepare: the plan, checked against ZFS and stored; the record
-        as stored with it."""
+        self, tx_id: str, caller: Caller, record: TransactionRecord | None = None
+    ) -> _Planned:
+        """The first half of prepare: the plan, checked against ZFS (nothing is written
+        unless it is refused). `record`: the transaction as just stored, if at hand."""
         core = self.core
-        record = await core.get(tx_id)
+        record = record or await core.get(tx_id)
         machine = core.machine(record)
         if not machine.can("prepare"):
             raise InvalidTransitionError(tx_id, "be prepared", record.state.value)
@@ -147,38 +163,58 @@ class Lifecycle:
         except REFUSALS as exc:
             await self._refuse(machine, "prepare", exc, caller)
             raise _as_plan_error(exc) from exc
-        await core.store.replace_steps(tx_id, specs)
-        return machine, await core.store.replace_datasets(tx_id, plan.datasets())
+        return _Planned(machine, record, specs, sorted(set(plan.datasets())))
 
-    async def _lock(
-        self,
-        machine: TransactionMachine,
-        record: TransactionRecord,
-        *,
-        wait: bool,
-        caller: Caller,
-    ) -> TransactionRecord:
-        """The second half of prepare: the dataset locks (waiting in the queue, or not)."""
-        core, tx_id = self.core, machine.tx_id
+    async def _store_plan(self, planned: _Planned) -> TransactionRecord:
+        """Store the plan of a transaction that waits for its locks, so that it shows its
+        steps while it waits."""
+        tx_id = planned.machine.tx_id
+        await self.core.store.store_plan(tx_id, planned.steps, planned.datasets)
+        return await self.core.get(tx_id)
+
+    async def _lock(self, planned: _Planned, *, wait: bool, caller: Caller) -> None:
+        """The second half of prepare: the dataset locks (waiting in the queue, or not). A
+        plan that is going to wait is stored first, unless it already was."""
+        core, tx_id = self.core, planned.machine.tx_id
+        if wait and not planned.stored and not core.locks.can_grant(planned.datasets):
+            await self._store_plan(planned)
+            planned.stored = True
         try:
-            await core.locks.acquire(tx_id, record.datasets, priority=record.priority, wait=wait)
+            await core.locks.acquire(
+                tx_id, planned.datasets, priority=planned.record.priority, wait=wait
+            )
         except TxError as exc:
-            await self._refuse(machine, "prepare", exc, caller)
+            await self._refuse(planned.machine, "prepare", exc, caller)
             raise
+
+    async def _prepared(
+        self, planned: _Planned, caller: Caller, *, then_execute: bool
+    ) -> TransactionRecord:
+        """With its locks held: the plan stored and the move to PREPARED (and, when it runs
+        at once, on to EXECUTING), with their audit rows, in one commit. The record as it
+        is then; the locks are released if this fails."""
+        core, machine = self.core, planned.machine
+        tx_id = machine.tx_id
         try:
-            await machine.move("prepare")
+            async with core.one_commit():
+                await core.store.store_plan(tx_id, planned.steps, planned.datasets)
+                await machine.move("prepare")
+                await core.record("prepare", "ok", caller, tx_id, steps=len(planned.steps))
+                if then_execute:
+                    await machine.move("execute")
+                    await core.record("execute", "started", caller, tx_id)
+                return await core.get(tx_id)
         except BaseException:
             core.locks.release(tx_id)
             raise
-        await core.record("prepare", "ok", caller, tx_id, steps=len(record.steps))
-        return await core.get(tx_id)
 
     async def _refuse(
         self, machine: TransactionMachine, action: str, exc: BaseException, caller: Caller
     ) -> None:
-        await machine.move("fail", error=describe_error(exc), error_kind=error_kind(exc),
-                           rollback_outcome=NOTHING_CHANGED)  # fmt: skip
-        await self.core.record(action, f"refused: {describe_error(exc)}", caller, machine.tx_id)
+        async with self.core.one_commit():
+            await machine.move("fail", error=describe_error(exc), error_kind=error_kind(exc),
+                               rollback_outcome=NOTHING_CHANGED)  # fmt: skip
+            await self.core.record(action, f"refused: {describe_error(exc)}", caller, machine.tx_id)
 
     async def execute(self, tx_id: str, *, caller: Caller = SYSTEM) -> TransactionRecord:
         """Start a PREPARED transaction; returns at once (see `wait`)."""
@@ -190,15 +226,28 @@ class Lifecycle:
         if tx_id not in core.locks.holders():  # prepared before a restart: locks are in memory
             await core.locks.acquire(tx_id, record.datasets, priority=record.priority)
         try:
-            await machine.move("execute")
+            async with core.one_commit():
+                await machine.move("execute")
+                await core.record("execute", "started", caller, tx_id)
+                record = await core.get(tx_id)
         except BaseException:
             core.locks.release(tx_id)
             raise
-        await core.record("execute", "started", caller, tx_id)
-        executor = core.executor()
-        task = asyncio.create_task(self._run(await core.get(tx_id), machine, executor, caller))
-        self._runs[tx_id] = _Run(executor, task)
-        return await core.get(tx_id)
+        return self._launch(record, machine, caller)
+
+    def _launch(
+        self, record: TransactionRecord, machine: TransactionMachine, caller: Caller
+    ) -> TransactionRecord:
+        """Run an EXECUTING transaction's steps in a task of our own; `record` back."""
+        executor = self.core.executor()
+        task = asyncio.create_task(self._run(record, machine, executor, caller))
+        self._runs[record.id] = _Run(executor, task)
+        return record
+
+    async def _start_prepared(self, planned: _Planned, caller: Caller) -> TransactionRecord:
+        """With its locks held: PREPARED and EXECUTING in one commit, then run."""
+        record = await self._prepared(planned, caller, then_execute=True)
+        return self._launch(record, planned.machine, caller)
 
     async def wait(self, tx_id: str) -> TransactionRecord:
         """The transaction once it has ended (at once if it already has)."""
@@ -221,8 +270,9 @@ class Lifecycle:
     ) -> TransactionRecord:
         """create + prepare + execute; returns once it is running (a refusal raises)."""
         record = await self.create(type, params, caller=caller, **options)
-        await self.prepare(record.id, wait=wait_for_locks, caller=caller)
-        return await self.execute(record.id, caller=caller)
+        planned = await self._plan_steps(record.id, caller, record)
+        await self._lock(planned, wait=wait_for_locks, caller=caller)
+        return await self._start_prepared(planned, caller)
 
     async def start(
         self, tx_id: str, *, wait_for_locks: bool = True, caller: Caller = SYSTEM
@@ -233,27 +283,28 @@ class Lifecycle:
         at once, so the caller hears what was wrong. When its datasets are busy and it may
         wait, it stays CREATED, queued, and runs as soon as it is granted its locks (a
         cancel takes it out of the queue); this returns at once either way."""
-        machine, record = await self._plan_steps(tx_id, caller)
+        planned = await self._plan_steps(tx_id, caller)
         # no await between this check and the acquire in _lock: another start cannot slip
         # in between, so "grantable" still holds when the locks are taken
-        if not wait_for_locks or self.core.locks.can_grant(record.datasets):
-            await self._lock(machine, record, wait=wait_for_locks, caller=caller)
-            return await self.execute(tx_id, caller=caller)
-        self._queued[tx_id] = asyncio.create_task(self._run_when_granted(machine, record, caller))
+        if not wait_for_locks or self.core.locks.can_grant(planned.datasets):
+            await self._lock(planned, wait=wait_for_locks, caller=caller)
+            return await self._start_prepared(planned, caller)
+        record = await self._store_plan(planned)
+        planned.stored = True
+        self._queued[tx_id] = asyncio.create_task(self._run_when_granted(planned, caller))
         return record
 
-    async def _run_when_granted(
-        self, machine: TransactionMachine, record: TransactionRecord, caller: Caller
-    ) -> None:
+    async def _run_when_granted(self, planned: _Planned, caller: Caller) -> None:
+        tx_id = planned.machine.tx_id
         try:
-            await self._lock(machine, record, wait=True, caller=caller)
-            await self.execute(machine.tx_id, caller=caller)
+            await self._lock(planned, wait=True, caller=caller)
+            await self._start_prepared(planned, caller)
         except asyncio.CancelledError:
             raise
         except Exception:  # recorded in the transaction and the audit log by the calls above
-            log.exception("%s: could not start after waiting for its locks", machine.tx_id)
+            log.exception("%s: could not start after waiting for its locks", tx_id)
         finally:
-            self._queued.pop(machine.tx_id, None)
+            self._queued.pop(tx_id, None)
 
     async def _run(
         self,
@@ -275,9 +326,10 @@ class Lifecycle:
             if timer is not None:
                 timer.cancel()
             if outcome.succeeded:
-                await self.deferred.finalize(await core.get(tx_id), ctx)
-                await machine.move("complete")
-                await core.record("execute", "completed", caller, tx_id)
+                await self.deferred.finalize_steps(tx_id, outcome.done, ctx)
+                async with core.one_commit():
+                    await machine.move("complete")
+                    await core.record("execute", "completed", caller, tx_id)
                 return
             await self._end_failed(machine, outcome, caller)
         finally:
@@ -291,17 +343,18 @@ class Lifecycle:
         timeout), with what its undo did; an undo left unfinished waits as a cleanup."""
         tx_id, undo = machine.tx_id, outcome.undo
         summary = undo.summary() if undo else "nothing to undo"
-        if undo is not None and not undo.complete:
-            await self.deferred.defer_undo(tx_id, summary)
         error = outcome.error or RuntimeError("failed")
         timed_out = str(error) == TIMEOUT_REASON
         cancelled = outcome.cancelled and not timed_out
         kind = "timeout" if timed_out else error_kind(error)
         text = f"step {outcome.failed_step}: {describe_error(error)}"
-        await machine.move("cancel" if cancelled else "fail", error=text, error_kind=kind,
-                           rollback_outcome=summary)  # fmt: skip
-        await self.core.record("execute", "cancelled" if cancelled else f"failed: {text}",
-                               caller, tx_id, rollback=summary)  # fmt: skip
+        async with self.core.one_commit():
+            if undo is not None and not undo.complete:
+                await self.deferred.defer_undo(tx_id, summary)
+            await machine.move("cancel" if cancelled else "fail", error=text, error_kind=kind,
+                               rollback_outcome=summary)  # fmt: skip
+            await self.core.record("execute", "cancelled" if cancelled else f"failed: {text}",
+                                   caller, tx_id, rollback=summary)  # fmt: skip
 
     async def cancel(
         self, tx_id: str, *, caller: Caller = SYSTEM, wait: bool = True
@@ -326,11 +379,15 @@ class Lifecycle:
         machine = core.machine(record)
         if not machine.can("cancel"):
             raise InvalidTransitionError(tx_id, "be cancelled", record.state.value)
-        await machine.move("cancel", error="cancelled before it ran", error_kind="cancelled",
-                           rollback_outcome=NOTHING_CHANGED)  # fmt: skip
+        async with core.one_commit():
+            await machine.move(
+                "cancel", error="cancelled before it ran", error_kind="cancelled",
+                rollback_outcome=NOTHING_CHANGED,
+            )  # fmt: skip
+            await core.record("cancel", "ok", caller, tx_id)
+            record = await core.get(tx_id)
         core.locks.release(tx_id)
-        await core.record("cancel", "ok", caller, tx_id)
-        return await core.get(tx_id)
+        return record
 
     async def retry(self, tx_id: str, *, caller: Caller = SYSTEM) -> TransactionRecord:
         """A new CREATED transaction with the same request as the FAILED or CANCELLED `tx_id`

@@ -156,6 +156,33 @@ async def test_a_failed_nested_call_rolls_back_only_itself(db: Database) -> None
     assert [r.id for r in await store.list()] == [kept.id]
 
 
+async def test_all_or_nothing_keeps_nothing_once_a_nested_call_failed(db: Database) -> None:
+    store = TransactionStore(db)
+    statements: list[str] = []
+    await db._connection().set_trace_callback(statements.append)
+
+    async def create_then_fail() -> None:
+        async with db.transaction():
+            await store.create_transaction("snapshot")
+            raise RuntimeError("inner")
+
+    async def outer_goes_on() -> None:
+        async with db.transaction(all_or_nothing=True):
+            await store.create_transaction("snapshot")
+            with pytest.raises(RuntimeError, match="inner"):
+                await create_then_fail()
+
+    with pytest.raises(StoreError, match="none of it is kept"):
+        await outer_goes_on()
+    assert await store.list() == []
+    assert not [s for s in statements if s.upper().startswith("SAVEPOINT")]
+    await db._connection().set_trace_callback(None)
+    async with db.transaction(all_or_nothing=True):  # the next one is not doomed
+        await store.create_transaction("snapshot")
+        await store.create_transaction("snapshot")
+    assert len(await store.list()) == 2
+
+
 async def test_no_writes_inside_a_read(db: Database) -> None:
     store = TransactionStore(db)
     async with db.reading():

@@ -1,0 +1,237 @@
+"""The engine's fixed cost per transaction and per step, on the model, against bare calls.
+
+    .venv/bin/python -m bench.engine_cost [--transactions 200] [--no-strace]
+
+Runs snapshot transactions through the TransactionManager on the in-memory ZFS model with
+a real SQLite file (in /var/tmp, on disk: its syncs are real), in three shapes: one step (a
+snapshot of one dataset), two steps (held) and eight steps (held, four pools). The baseline,
+in the same run, is the bare model calls a shell script would make for the same work
+(`snapshot`, then `hold`), without the engine. It prints, for each shape:
+- the time per transaction and per step, the engine's cost over the baseline per step, and
+  the verdict against the goal of issue 9 (at most 5 ms per step);
+- the SQL statements and COMMITs per transaction (counted by SQLite's trace callback: each
+  COMMIT is one sync of the write-ahead log, the journal's durability);
+- with strace on PATH, the fdatasync/fsync calls per transaction, counted in a child run;
+- where the time goes: in the model's calls, in syncs (measured by a run with
+  synchronous=OFF, which the daemon never uses), and the rest (Python and SQLite's CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import zfsyncd.ops  # noqa: F401 - registers the snapshot transaction
+from zfsyncd.store import Database, TxState
+from zfsyncd.tx.hosts import local_hosts
+from zfsyncd.tx.manager import TransactionManager
+from zfsyncd.zfs.memory import MemoryBackend
+from zfsyncd.zfs.models import ObjectType
+
+GOAL_PER_STEP = 0.005
+#: (label, pools, hold): one step per pool, and one more per pool when held
+SHAPES = [("1 step (snapshot)", 1, False), ("2 steps (held)", 1, True),
+          ("8 steps (held, 4 pools)", 4, True)]  # fmt: skip
+
+
+class TimedBackend:
+    """The model, with the time spent in its calls summed (what the engine waits for ZFS)."""
+
+    def __init__(self, inner: MemoryBackend) -> None:
+        self.inner = inner
+        self.seconds = 0.0
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+        if not asyncio.iscoroutinefunction(attr):
+            return attr
+
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return await attr(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - start
+                self.calls += 1
+
+        return timed
+
+
+def model(pools: int) -> MemoryBackend:
+    names = [f"p{i}" for i in range(pools)]
+    backend = MemoryBackend(pools=names)
+    return backend
+
+
+async def make_datasets(zfs: MemoryBackend, pools: int) -> list[str]:
+    datasets = [f"p{i}/data" for i in range(pools)]
+    for name in datasets:
+        await zfs.create(name)
+    return datasets
+
+
+@dataclass
+class Run:
+    seconds: float
+    steps: int
+    statements: int
+    commits: int
+    model_seconds: float
+    model_calls: int
+
+
+async def forget(zfs: MemoryBackend, datasets: list[str]) -> None:
+    """Release and destroy the snapshots made, untimed: the model's listing grows with the
+    snapshots a dataset has, and each transaction should find the same world."""
+    for dataset in datasets:
+        for snap in await zfs.list(dataset, types=(ObjectType.SNAPSHOT,), recursive=True):
+            for held in await zfs.holds(snap.name):
+                await zfs.release(held.tag, [snap.name])
+            await zfs.destroy(snap.name)
+
+
+async def bare(count: int, pools: int, hold: bool) -> float:
+    """The same snapshots (and holds) as bare model calls, one pool at a time."""
+    zfs = model(pools)
+    datasets = await make_datasets(zfs, pools)
+    took = 0.0
+    for i in range(count):
+        start = time.perf_counter()
+        for dataset in datasets:
+            snap = f"{dataset}@s{i}"
+            await zfs.snapshot([snap])
+            if hold:
+                await zfs.hold(f"zfsync_s{i}", [snap])
+        took += time.perf_counter() - start
+        await forget(zfs, datasets)
+    return took
+
+
+async def engine(count: int, pools: int, hold: bool, db_path: Path, *, sync: bool) -> Run:
+    zfs = TimedBackend(model(pools))
+    datasets = await make_datasets(zfs.inner, pools)
+    db = await Database.open(db_path)
+    conn = db._connection()  # the bench counts what the store sends
+    statements: list[str] = []
+    await conn.set_trace_callback(statements.append)
+    if not sync:  # only to measure what the syncs cost; the daemon never does this
+        await conn.execute("PRAGMA synchronous = OFF")
+    manager = TransactionManager(db, local_hosts(zfs))  # type: ignore[arg-type]
+    params = {"datasets": datasets, "hold": hold}
+    steps = 0
+    statements.clear()
+    zfs.seconds, zfs.calls = 0.0, 0
+    elapsed = 0.0
+    for _ in range(count):
+        start = time.perf_counter()
+        record = await manager.submit("snapshot", params)
+        done = await manager.wait(record.id)
+        elapsed += time.perf_counter() - start
+        if done.state is not TxState.COMPLETED:
+            raise SystemExit(f"transaction {done.id} ended {done.state}: {done.error}")
+        steps += len(done.steps)
+        before = zfs.seconds, zfs.calls
+        await forget(zfs.inner, datasets)
+        zfs.seconds, zfs.calls = before
+    # the last wait's read is not part of a transaction's own cost, but is counted: a caller
+    # that waits makes it too
+    commits = sum(1 for s in statements if s.strip().upper() == "COMMIT")
+    await conn.set_trace_callback(None)
+    await db.close()
+    return Run(elapsed, steps, len(statements), commits, zfs.seconds, zfs.calls)
+
+
+def syncs_per_transaction(count: int, pools: int, hold: bool) -> float | None:
+    """fdatasync + fsync calls per transaction, counted by strace in a child process (the
+    child runs a few transactions more than `count` as a warm-up, then `count`)."""
+    strace = shutil.which("strace")
+    if strace is None:
+        return None
+    counts = []
+    for n in (0, count):
+        with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:
+            argv = [strace, "-f", "-c", "-e", "trace=fdatasync,fsync", "-o", f"{tmp}/strace",
+                    sys.executable, "-m", "bench.engine_cost", "--child", str(n),
+                    str(pools), str(int(hold)), tmp]  # fmt: skip
+            subprocess.run(argv, check=True, capture_output=True)
+            text = Path(f"{tmp}/strace").read_text()
+        # strace -c: "% time  seconds  usecs/call  calls  [errors]  syscall"
+        rows = [line.split() for line in text.splitlines()]
+        counts.append(sum(int(r[3]) for r in rows if r and r[-1] in ("fdatasync", "fsync")))
+    return (counts[1] - counts[0]) / count
+
+
+async def child(count: int, pools: int, hold: bool, directory: Path) -> None:
+    """What `syncs_per_transaction` runs under strace: opening, 3 warm-up transactions,
+    then `count` more (so the difference of two runs is `count` transactions' syncs)."""
+    await engine(3 + count, pools, hold, directory / "zfsyncd.db", sync=True)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:6.2f} ms"
+
+
+def median_of(runs: int, make: Callable[[], Any]) -> Any:
+    return [make() for _ in range(runs)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--transactions", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=3, help="repeats; the median is shown")
+    parser.add_argument("--no-strace", action="store_true", help="do not count syncs")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        count, pools, hold, directory = args.child
+        asyncio.run(child(int(count), int(pools), bool(int(hold)), Path(directory)))
+        return
+    n = args.transactions
+    print(f"{n} snapshot transactions per shape on the model, SQLite on disk "
+          f"(median of {args.runs} runs; {os.cpu_count()} cores)")  # fmt: skip
+    for label, pools, hold in SHAPES:
+        bare_s = statistics.median(asyncio.run(bare(n, pools, hold)) for _ in range(args.runs))
+        runs: list[Run] = []
+        nosync: list[float] = []
+        for _ in range(args.runs):
+            with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:
+                runs.append(asyncio.run(engine(n, pools, hold, Path(tmp) / "a.db", sync=True)))
+                off = asyncio.run(engine(n, pools, hold, Path(tmp) / "b.db", sync=False))
+                nosync.append(off.seconds)
+        run = sorted(runs, key=lambda r: r.seconds)[len(runs) // 2]
+        steps = run.steps / n
+        per_tx = run.seconds / n
+        per_step = per_tx / steps
+        over = (run.seconds - bare_s) / run.steps
+        sync_cost = (run.seconds - statistics.median(nosync)) / n
+        model_cost = run.model_seconds / n
+        rest = per_tx - sync_cost - model_cost
+        syncs = None if args.no_strace else syncs_per_transaction(min(n, 50), pools, hold)
+        verdict = "meets" if per_step <= GOAL_PER_STEP else "misses"
+        print(f"\n{label}:")
+        print(f"  bare model calls      {ms(bare_s / n)} a transaction")
+        print(f"  through the engine    {ms(per_tx)} a transaction, {ms(per_step)} a step "
+              f"({run.seconds / bare_s:.0f}x the bare calls; {verdict} the goal of "
+              f"{GOAL_PER_STEP * 1000:.0f} ms a step)")  # fmt: skip
+        print(f"  engine over bare      {ms(over)} a step")
+        print(f"  SQL per transaction   {run.statements / n:.1f} statements, "
+              f"{run.commits / n:.1f} commits"
+              + ("" if syncs is None else f", {syncs:.1f} fdatasync/fsync (strace)"))  # fmt: skip
+        print(f"  where the time goes   syncs {ms(sync_cost)}, model calls {ms(model_cost)} "
+              f"({run.model_calls / n:.1f} calls), Python and SQLite CPU {ms(rest)}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

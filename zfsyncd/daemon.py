@@ -46,8 +46,8 @@ EX_CONFIG = 78
 def build_backend(config: DaemonConfig) -> ZfsBackend:
     if config.backend is BackendKind.MEMORY:
         model = MemoryBackend(pools=config.memory_pools)
-        if config.memory_delay:
-            return cast(ZfsBackend, LatencyBackend(model, config.memory_delay))
+        if config.memory_delay or config.memory_gate is not None:
+            return cast(ZfsBackend, LatencyBackend(model, config.memory_delay, config.memory_gate))
         return model
     return CliBackend(zfs=config.zfs_command)
 

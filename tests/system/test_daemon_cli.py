@@ -134,15 +134,23 @@ def test_nobody_may_not_cancel_roots_transaction(nobody: User, daemon: Daemon) -
 
 def test_root_cancels_while_it_runs_and_everything_is_undone(daemon: Daemon) -> None:
     before = _snapshot_names(daemon)
-    # four steps at 0.05 s per call plus the reads: cancel lands while it runs or queues
+    # four steps of one call each (snapshot tank, snapshot backup, hold tank, hold backup):
+    # held at the first hold, so two snapshots exist when the cancel arrives
+    daemon.gate.hold_after(2)
     started = daemon.ctl_json("snapshot", "create", "-r", "--hold", "tank", "backup", "--no-wait")
+    daemon.gate.wait_held()
+    assert daemon.ctl_json("transaction", "show", started["id"])["state"] == "EXECUTING"
+    assert len(set(_snapshot_names(daemon)) - set(before)) >= 2  # tank's and backup's
     cancelled = daemon.ctl("transaction", "cancel", started["id"])
-    assert cancelled.returncode in (0, INVALID), cancelled.stderr  # INVALID: it had finished
-    state = daemon.ctl_json("transaction", "show", started["id"])["state"]
-    if state == "CANCELLED":
-        assert _snapshot_names(daemon) == before
-    else:
-        assert state == "COMPLETED"
+    assert cancelled.returncode == 0, cancelled.stderr
+    shown = daemon.ctl_json("transaction", "show", started["id"])
+    assert shown["state"] == "CANCELLED", shown
+    assert _snapshot_names(daemon) == before  # the two snapshot steps were undone
+    steps = daemon.rows(
+        "SELECT state, undo_state FROM steps WHERE tx_id = ? ORDER BY idx", (started["id"],)
+    )
+    assert steps[:2] == [("COMPLETED", "COMPLETED")] * 2, steps
+    assert steps[3] == ("PENDING", None), steps
 
 
 def test_json_is_one_document(daemon: Daemon) -> None:

@@ -220,7 +220,10 @@ async def test_a_broken_call_leaves_zfs_undone_or_done(
 
 
 TRASH_LEFT = pytest.mark.xfail(
-    strict=True,
+    raises=AssertionError,
+    # strict on the model, which moves bookmarks with a promote as OpenZFS does; the lab
+    # has not been run with this test yet
+    strict=not REAL,
     reason="known bug, reported: DestroyBookmark.finalize looks for its trash copy where it "
     "put it, but the compound transaction's later promote moved that bookmark to the clone "
     "(zfsyncd/tx/steps/datasets.py); strict, so the fix turns this into a failure to remove",

@@ -64,8 +64,8 @@ async def _run_failing(engine: Engine, index: int, times: int) -> None:
 
 @pytest.mark.skipif(
     REAL,
-    reason="model only: 2 runs per call of a 13-call transaction; the lab tries a failing "
-    "undo in test_an_undo_that_keeps_failing_is_finished_later",
+    reason="model only: two runs per call of the compound transaction; in the lab, undos "
+    "that fail are tried by test_an_undo_that_keeps_failing_is_finished_later",
 )
 async def test_a_failing_undo_is_retried_until_it_succeeds(engine: Engine) -> None:
     # times=2 and 3: the failing call, then the first undo fails once or twice; undo is

@@ -64,6 +64,14 @@ class Daemon:
         argv = [sys.executable, "-m", "zfsyncctl", *args]
         return self.bus.run(argv, user=user, timeout=timeout)
 
+    def ctl_spawn(self, *args: str) -> tuple[subprocess.Popen[bytes], Path]:
+        """zfsyncctl as root, running on while the test acts: the process (stdout piped)
+        and the file its stderr goes to."""
+        proc = self.bus.spawn(
+            [sys.executable, "-m", "zfsyncctl", *args], name="zfsyncctl", stdout_pipe=True
+        )
+        return proc, self.bus.processes.log_of(proc)
+
     def ctl_json(self, *args: str, user: User | None = None) -> Any:
         done = self.ctl(*args, "--json", user=user)
         assert done.returncode == 0, (done.returncode, done.stderr)

@@ -5,6 +5,7 @@ message a person understands, and nothing changes."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -37,12 +38,23 @@ def test_status_for_anyone(daemon: Daemon, nobody: User) -> None:
 
 
 def test_root_snapshots_watches_lists_and_rolls_back(daemon: Daemon) -> None:
-    done = daemon.ctl("snapshot", "create", "-r", "--hold", "tank", "backup")
-    assert done.returncode == 0, done.stderr
-    assert "COMPLETED" in done.stdout
+    # held at its first call until zfsyncctl watches (its first line comes after it has
+    # subscribed), so the later steps' signals cannot come before the watch
+    daemon.gate.hold_after(0)
+    proc, log = daemon.ctl_spawn("snapshot", "create", "-r", "--hold", "tank", "backup")
+    daemon.gate.wait_held()
+    deadline = time.monotonic() + 60
+    while "EXECUTING" not in log.read_text():
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.02)
+    daemon.gate.release()
+    stdout, _ = proc.communicate(timeout=60)
+    stderr = log.read_text()
+    assert proc.returncode == 0, stderr
+    assert "COMPLETED" in stdout.decode()
     # the watch drew its progress on stderr (plain lines: not a terminal)
-    assert "step 0 started" in done.stderr
-    assert "100%" in done.stderr
+    assert "step 1 started" in stderr
+    assert "100%" in stderr
     listed = daemon.ctl_json("transaction", "list", "--limit", "1")
     tx = listed[0]
     assert (tx["type"], tx["state"], tx["uid"]) == ("snapshot", "COMPLETED", 0)

@@ -8,10 +8,16 @@ import itertools
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.contract.world import World, backend_kind, make_world, real_pools, unique_name
 
 _COUNTER = itertools.count(1)
+
+# Timings belong in bench/, never in a test (DESIGN.md): on a loaded machine hypothesis's
+# deadline and its "input generation is slow" check fail tests that are right.
+settings.register_profile("zfsyncd", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("zfsyncd")
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,13 @@
 """Fault injection for any ZfsBackend (the model or the real CLI): fail chosen calls.
 
 The calls that change ZFS are numbered in the order they happen (0, 1, 2, ...). A test
-runs a transaction once cleanly to count them, then again for every number, failing that
+runs a transaction once cleanly to count them, then again for every number, breaking that
 call: so every point where a transaction can break is tried, inside steps (a step that
-made two of three renames) and inside undos alike.
+made two of three renames) and inside undos alike. Three ways to break a call:
+- `fail`: it fails before it does anything (zfs refused);
+- `fail_after`: it takes effect, then reports an error (the ssh link dropped after the
+  receive finished, a timeout that fired as the command completed);
+- `crash_after`: it takes effect, then the process dies before anyone learns of it.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class FaultyBackend:
         self.inner = inner
         self.calls: list[str] = []  # every changing call, in order: "rename p/a p/b"
         self._failing: set[int] = set()
+        self._failing_after: set[int] = set()
         self._crash_after: int | None = None
         self.transient = False
         self.on_call: Callable[[int, str], None] | None = None
@@ -47,8 +52,14 @@ class FaultyBackend:
         """Every changing call from `index` on fails (a pool gone bad, a lost host)."""
         self.fail(index, times=1 << 20)
 
+    def fail_after(self, index: int) -> None:
+        """Let the `index`-th changing call take effect, then raise InjectedError as if it
+        had failed: the caller must find out from ZFS what really happened."""
+        self._failing_after.add(index)
+
     def heal(self) -> None:
         self._failing.clear()
+        self._failing_after.clear()
 
     def crash_after(self, index: int) -> None:
         """Let the `index`-th changing call happen, then die (SimulatedCrash) before the
@@ -73,6 +84,12 @@ class FaultyBackend:
             if name == "send_recv" and len(args) > 1 and isinstance(args[1], FaultyBackend):
                 args = (args[0], args[1].inner, *args[2:])  # the real target, not our wrapper
             result = await attr(*args, **kwargs)
+            if index in self._failing_after:
+                error = InjectedError(
+                    [name], 1, f"injected failure after call {index} took effect: {label}"
+                )
+                error.transient = self.transient
+                raise error
             if self._crash_after == index:
                 raise SimulatedCrash(f"crash after call {index}: {label}")
             return result

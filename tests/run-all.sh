@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/run-all.sh — THE test command: from a fresh Debian 12 machine (root; network to the
 # Debian mirrors and PyPI only) to a verdict. Every step has a header and stops the run on
-# failure; the last line is "N passed, N failed" over both test tiers.
+# failure; the last line is "N passed, N failed" over both test tiers, the line before it the
+# skipped and xfailed counts of each tier (each reason is listed above them).
 #
 #   a. apt packages          d. host tier: tests/unit, tests/contract, tests/engine, and
 #                               tests/system (a private system bus with real polkitd)

@@ -105,6 +105,9 @@ class DaemonConfig(BaseSettings):
     #: seconds each changing call of the memory backend waits (demos and system tests watch
     #: transactions run; the model alone finishes them in microseconds)
     memory_delay: float = Field(default=0.0, ge=0, le=60)
+    #: tests only: a file that holds the memory backend at a chosen changing call (see
+    #: zfsyncd/zfs/latency.py); unset, nothing is held
+    memory_gate: Path | None = None
     #: transactions that may run at once (datasets never overlap between running ones)
     max_parallel: int = Field(default=4, ge=1, le=64)
     log_level: LogLevel = LogLevel.INFO

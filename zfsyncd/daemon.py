@@ -47,8 +47,8 @@ EX_CONFIG = 78
 
 def _model(config: DaemonConfig, pools: list[str]) -> ZfsBackend:
     model = MemoryBackend(pools=pools)
-    if config.memory_delay:
-        return cast(ZfsBackend, LatencyBackend(model, config.memory_delay))
+    if config.memory_delay or config.memory_gate is not None:
+        return cast(ZfsBackend, LatencyBackend(model, config.memory_delay, config.memory_gate))
     return model
 
 

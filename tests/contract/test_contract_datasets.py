@@ -83,9 +83,7 @@ async def test_create_volume(world: World) -> None:
     assert (await zfs.get_properties(vol, ["volsize"]))["volsize"] == PropertyValue(
         value=str(8 << 20), source=PropertySource.LOCAL
     )
-    await fails_with(
-        zfs.create(f"{vol}/x"), e.InvalidArgumentError, gap="parent is not a filesystem"
-    )
+    await fails_with(zfs.create(f"{vol}/x"), e.InvalidArgumentError)
 
 
 # ------------------------------------------------------------------------- list, get
@@ -214,7 +212,6 @@ async def test_snapshot_is_all_or_nothing(world: World) -> None:
         await fails_with(
             zfs.snapshot([f"{a}@u", f"{world.dst}@u"]),
             e.InvalidArgumentError,
-            gap="multiple snapshots of same fs not allowed",
         )
 
 
@@ -225,7 +222,6 @@ async def test_snapshot_takes_user_properties_only(world: World) -> None:
         await fails_with(
             zfs.snapshot([f"{a}@s"], properties={"compression": "off"}),
             e.InvalidArgumentError,
-            gap="this property can not be modified for snapshots",
         )
 
 
@@ -363,7 +359,6 @@ async def test_bookmark(world: World) -> None:
         await fails_with(
             zfs.bookmark(f"{a}@1", f"{a}/k#m"),
             e.InvalidArgumentError,
-            gap="source is not an ancestor of the new bookmark's dataset",
         )
 
 
@@ -417,16 +412,14 @@ async def test_rename_refusals(world: World) -> None:
             await zfs.rename(a, f"{a}@x")
         with pytest.raises(e.InvalidNameError):
             await zfs.rename(a, f"{world.src}/z", recursive=True)
-        # known gaps last: an xfail ends the test where it happens
+        # refusals that only zfs itself makes (the names are valid)
         await fails_with(
             zfs.rename(a, f"{a}/x"),
             e.InvalidArgumentError,
-            gap="New dataset name cannot be a descendant",
         )
         await fails_with(
             zfs.rename(f"{a}@1", f"{b}@3"),
             e.InvalidArgumentError,
-            gap="snapshots must be part of same dataset",
         )
 
 
@@ -451,7 +444,6 @@ async def test_clone(world: World) -> None:
         await fails_with(
             zfs.clone(f"{a}@1", f"{world.dst}/d"),
             e.InvalidArgumentError,
-            gap="source and target pools differ",
         )
 
 
@@ -549,7 +541,6 @@ async def test_rollback_recursive_stops_at_clones(world: World) -> None:
         await fails_with(
             zfs.rollback(f"{a}@1", destroy_newer=True),
             e.HasClonesError,
-            gap="clones of previous snapshots exist",
         )
 
 
@@ -621,9 +612,7 @@ async def test_set_is_all_or_nothing_and_unknown_properties_fail(world: World) -
         await fails_with(zfs.inherit(a, "nosuchprop"), e.InvalidArgumentError)
         await fails_with(zfs.get_properties(f"{world.src}/nope", [ROLE]), e.NotFoundError)
         await fails_with(zfs.set_properties(f"{world.src}/nope", {ROLE: "x"}), e.NotFoundError)
-        await fails_with(
-            zfs.set_properties(a, {"guid": "1"}), e.InvalidArgumentError, gap="'guid' is readonly"
-        )
+        await fails_with(zfs.set_properties(a, {"guid": "1"}), e.InvalidArgumentError)
 
 
 async def test_user_properties_on_a_snapshot(world: World) -> None:

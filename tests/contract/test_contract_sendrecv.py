@@ -94,7 +94,6 @@ async def test_send_estimate(world: World) -> None:
     await fails_with(
         zfs.send_estimate(SendSpec(snapshot=f"{a}@1", base=f"{a}@2", intermediates=False)),
         e.InvalidArgumentError,
-        gap="not an earlier snapshot from the same fs",
     )
 
 

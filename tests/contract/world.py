@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import re
 import shlex
@@ -63,7 +64,11 @@ class Entry:
     origin: str | None
     partial: bool  # has a receive_resume_token
     properties: tuple[tuple[str, str], ...]
+    #: every property set on the object itself (`zfs get -s local`), native ones included
+    local: tuple[tuple[str, str], ...]
     holds: tuple[str, ...]
+    #: a filesystem's files, when asked for (`state(contents=True)`): a fingerprint of each
+    contents: tuple[str, ...] | None = None
 
 
 State = dict[str, Entry]
@@ -109,15 +114,33 @@ class World:
         self._roots.append(root)
         return root
 
-    async def state(self, *roots: str) -> State:
+    async def contents(self, filesystem: str) -> tuple[str, ...]:
+        """A fingerprint of each file in `filesystem`, in a stable order: equal when the
+        data is the same data (a received copy of it included)."""
+        raise NotImplementedError
+
+    async def local_properties(self, root: str) -> dict[str, dict[str, str]]:
+        """The properties set locally on each object under `root` (bookmarks have none)."""
+        found: dict[str, dict[str, str]] = {}
+        for obj in await self.zfs.list(root):
+            if obj.type is not ObjectType.BOOKMARK:
+                found[obj.name] = await self.zfs.local_properties(obj.name)
+        return found
+
+    async def state(self, *roots: str, contents: bool = False) -> State:
         """Everything under `roots`: names, types, guids, createtxgs, origins, partial
-        receives, user properties (STATE_PROPERTIES) and holds."""
+        receives, user properties (STATE_PROPERTIES), local properties and holds; with
+        `contents`, the files of each filesystem too."""
         picture: State = {}
         for root in roots:
+            local = await self.local_properties(root)
             for obj in await self.zfs.list(root, user_properties=STATE_PROPERTIES):
                 holds: tuple[str, ...] = ()
                 if obj.type is ObjectType.SNAPSHOT and obj.userrefs:
                     holds = tuple(sorted(h.tag for h in await self.zfs.holds(obj.name)))
+                files = None
+                if contents and obj.type is ObjectType.FILESYSTEM and not obj.receive_resume_token:
+                    files = await self.contents(obj.name)
                 picture[obj.name] = Entry(
                     type=obj.type,
                     guid=obj.guid,
@@ -125,7 +148,9 @@ class World:
                     origin=obj.origin,
                     partial=obj.receive_resume_token is not None,
                     properties=tuple(sorted(obj.user_properties.items())),
+                    local=tuple(sorted(local.get(obj.name, {}).items())),
                     holds=holds,
+                    contents=files,
                 )
         return picture
 
@@ -152,6 +177,12 @@ class MemoryWorld(World):
 
     async def fill(self, dataset: str) -> None:
         self.model.fill_pool(dataset)
+
+    async def contents(self, filesystem: str) -> tuple[str, ...]:
+        # what the model keeps of data: its writes, each an object shared (not copied) by
+        # snapshots, clones and received copies, so identity stands for the bytes (read
+        # from the model's inside: a test's view, not part of the backend protocol)
+        return tuple(f"w{id(w):x}" for w in self.model._datasets[filesystem].content)
 
 
 class RealWorld(World):
@@ -183,6 +214,28 @@ class RealWorld(World):
             # `used`/`referenced` show new data only once its txg is synced
             await self.runner.run(["zpool", "sync", names.pool_of(dataset)])
 
+    async def contents(self, filesystem: str) -> tuple[str, ...]:
+        """sha256 of each file, mounted as in `write` (read-only: nothing changes)."""
+        where = Path(tempfile.mkdtemp(prefix="zfsync-contract-"))
+        await self.runner.run(["mount", "-t", "zfs", "-o", "zfsutil,ro", filesystem, str(where)])
+        try:
+            return _hash_files(where)
+        finally:
+            await self.runner.run(["umount", str(where)])
+            os.rmdir(where)
+
+    async def local_properties(self, root: str) -> dict[str, dict[str, str]]:
+        """One `zfs get -r` for the whole tree, instead of one command per object."""
+        result = await self.runner.run(
+            ["zfs", "get", "-H", "-p", "-r", "-t", "filesystem,volume,snapshot",
+             "-s", "local", "-o", "name,property,value", "all", root]
+        )  # fmt: skip
+        found: dict[str, dict[str, str]] = {}
+        for line in result.stdout.splitlines():
+            name, prop, value = line.split("\t", 2)
+            found.setdefault(name, {})[prop] = value
+        return found
+
     async def fill(self, dataset: str) -> None:
         try:
             await self.write(dataset, POOL_BYTES[SMALL_POOL] * 4)
@@ -202,6 +255,14 @@ class RealWorld(World):
     async def teardown(self) -> None:
         for root in reversed(self._roots):
             await _destroy_all(self.zfs, root)
+
+
+def _hash_files(where: Path) -> tuple[str, ...]:
+    return tuple(
+        hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(where.rglob("*"))
+        if path.is_file()
+    )
 
 
 def _write_random(path: Path, nbytes: int) -> None:

@@ -19,7 +19,7 @@ async def _snapshot(engine: Engine, *datasets: str, hold: bool = False) -> str:
     return record.id
 
 
-async def test_destroy_removes_the_snapshots_and_its_rollback_brings_them_back(
+async def test_destroy_is_refused_whole_when_one_snapshot_is_missing_else_removes_them(
     engine: Engine,
 ) -> None:
     src = engine.world.src
@@ -33,7 +33,8 @@ async def test_destroy_removes_the_snapshots_and_its_rollback_brings_them_back(
     assert rows[0].transaction == tx_id
     assert not rows[0].held
 
-    # a failure part-way puts everything back: the second name does not exist
+    # refused at planning, before anything moved: the second name does not exist (a failure
+    # while it runs, at each of its calls, is test_fault_harness.py's)
     with pytest.raises(PlanError, match=f"snapshot {src}@zfsync_x does not exist"):
         await engine.manager.submit("destroy-snapshots", {"snapshots": [snap, f"{src}@zfsync_x"]})
     assert await engine.world.state(src) == kept

@@ -1,8 +1,9 @@
 """Starting zfsyncd itself under the private system bus, with a configuration of the test's.
 
 The daemon runs as root (as under systemd) on the in-memory ZFS model (these hosts have no
-ZFS; the lab tier runs the same with the real zfs command), with `memory_delay` so a
-transaction takes long enough to be watched, cancelled or interrupted.
+ZFS; only tests/real/test_zfsyncctl_real.py runs the daemon on real ZFS, in the lab), with
+`memory_delay` so a transaction takes long enough to be watched, and `memory_gate` (see
+`Gate`) where a test must hold a transaction at a chosen zfs call until it has acted.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +23,30 @@ from dbus_fast.aio import MessageBus
 
 from tests.system.harness import SystemBus, User
 from zfsyncd.api.names import BUS_NAME, MANAGER_IFACE, MANAGER_PATH
+from zfsyncd.zfs.latency import HELD
 
 POOLS = ("tank", "backup")
+
+
+@dataclass
+class Gate:
+    """The daemon's `memory_gate` file (zfsyncd/zfs/latency.py): holds a transaction at a
+    changing zfs call until the test has done what it must do while it runs."""
+
+    path: Path
+
+    def hold_after(self, calls: int) -> None:
+        """Let `calls` more changing calls pass, then hold the next one."""
+        self.path.write_text(str(calls))
+
+    def wait_held(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not (self.path.exists() and self.path.read_text() == HELD):
+            assert time.monotonic() < deadline, "the daemon never reached the held call"
+            time.sleep(0.02)
+
+    def release(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 @dataclass
@@ -31,6 +55,7 @@ class Daemon:
     proc: subprocess.Popen[bytes]
     database: Path
     config: Path
+    gate: Gate
 
     def ctl(
         self, *args: str, user: User | None = None, timeout: float = 60.0
@@ -38,6 +63,14 @@ class Daemon:
         """zfsyncctl as a subprocess, as root or as `user`, never asking for a password."""
         argv = [sys.executable, "-m", "zfsyncctl", *args]
         return self.bus.run(argv, user=user, timeout=timeout)
+
+    def ctl_spawn(self, *args: str) -> tuple[subprocess.Popen[bytes], Path]:
+        """zfsyncctl as root, running on while the test acts: the process (stdout piped)
+        and the file its stderr goes to."""
+        proc = self.bus.spawn(
+            [sys.executable, "-m", "zfsyncctl", *args], name="zfsyncctl", stdout_pipe=True
+        )
+        return proc, self.bus.processes.log_of(proc)
 
     def ctl_json(self, *args: str, user: User | None = None) -> Any:
         done = self.ctl(*args, "--json", user=user)
@@ -78,6 +111,7 @@ def write_config(directory: Path, **settings: object) -> Path:
         "backend": "memory",
         "memory_pools": list(POOLS),
         "finished_linger": 30.0,
+        "memory_gate": str(directory / "gate"),
         **settings,
     }
     lines = [f"{key} = {json.dumps(value)}" for key, value in values.items()]
@@ -91,4 +125,4 @@ async def start_daemon(bus: SystemBus, directory: Path, **settings: object) -> D
     proc = await bus.start_service(
         [sys.executable, "-m", "zfsyncd", "--config", str(config)], BUS_NAME, name="zfsyncd"
     )
-    return Daemon(bus, proc, directory / "zfsyncd.db", config)
+    return Daemon(bus, proc, directory / "zfsyncd.db", config, Gate(directory / "gate"))

@@ -5,6 +5,7 @@ message a person understands, and nothing changes."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -37,12 +38,23 @@ def test_status_for_anyone(daemon: Daemon, nobody: User) -> None:
 
 
 def test_root_snapshots_watches_lists_and_rolls_back(daemon: Daemon) -> None:
-    done = daemon.ctl("snapshot", "create", "-r", "--hold", "tank", "backup")
-    assert done.returncode == 0, done.stderr
-    assert "COMPLETED" in done.stdout
+    # held at its first call until zfsyncctl watches (its first line comes after it has
+    # subscribed), so the later steps' signals cannot come before the watch
+    daemon.gate.hold_after(0)
+    proc, log = daemon.ctl_spawn("snapshot", "create", "-r", "--hold", "tank", "backup")
+    daemon.gate.wait_held()
+    deadline = time.monotonic() + 60
+    while "EXECUTING" not in log.read_text():
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.02)
+    daemon.gate.release()
+    stdout, _ = proc.communicate(timeout=60)
+    stderr = log.read_text()
+    assert proc.returncode == 0, stderr
+    assert "COMPLETED" in stdout.decode()
     # the watch drew its progress on stderr (plain lines: not a terminal)
-    assert "step 0 started" in done.stderr
-    assert "100%" in done.stderr
+    assert "step 1 started" in stderr
+    assert "100%" in stderr
     listed = daemon.ctl_json("transaction", "list", "--limit", "1")
     tx = listed[0]
     assert (tx["type"], tx["state"], tx["uid"]) == ("snapshot", "COMPLETED", 0)
@@ -135,15 +147,23 @@ def test_nobody_may_not_cancel_roots_transaction(nobody: User, daemon: Daemon) -
 
 def test_root_cancels_while_it_runs_and_everything_is_undone(daemon: Daemon) -> None:
     before = _snapshot_names(daemon)
-    # four steps at 0.05 s per call plus the reads: cancel lands while it runs or queues
+    # four steps of one call each (snapshot tank, snapshot backup, hold tank, hold backup):
+    # held at the first hold, so two snapshots exist when the cancel arrives
+    daemon.gate.hold_after(2)
     started = daemon.ctl_json("snapshot", "create", "-r", "--hold", "tank", "backup", "--no-wait")
+    daemon.gate.wait_held()
+    assert daemon.ctl_json("transaction", "show", started["id"])["state"] == "EXECUTING"
+    assert len(set(_snapshot_names(daemon)) - set(before)) >= 2  # tank's and backup's
     cancelled = daemon.ctl("transaction", "cancel", started["id"])
-    assert cancelled.returncode in (0, INVALID), cancelled.stderr  # INVALID: it had finished
-    state = daemon.ctl_json("transaction", "show", started["id"])["state"]
-    if state == "CANCELLED":
-        assert _snapshot_names(daemon) == before
-    else:
-        assert state == "COMPLETED"
+    assert cancelled.returncode == 0, cancelled.stderr
+    shown = daemon.ctl_json("transaction", "show", started["id"])
+    assert shown["state"] == "CANCELLED", shown
+    assert _snapshot_names(daemon) == before  # the two snapshot steps were undone
+    steps = daemon.rows(
+        "SELECT state, undo_state FROM steps WHERE tx_id = ? ORDER BY idx", (started["id"],)
+    )
+    assert steps[:2] == [("COMPLETED", "COMPLETED")] * 2, steps
+    assert steps[3] == ("PENDING", None), steps
 
 
 def test_json_is_one_document(daemon: Daemon) -> None:

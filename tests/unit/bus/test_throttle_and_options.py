@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from dbus_fast import Variant
@@ -20,12 +21,15 @@ async def test_a_thousand_pokes_a_second_become_a_few_emissions_of_the_newest_st
     seen: list[int] = []
     value = 0
     throttle = Throttle(4.0, lambda: seen.append(value))
+    began = time.monotonic()
     for value in range(1, 1001):  # noqa: B007 - the emission reads the newest value
         throttle.poke()
         await asyncio.sleep(0.001)
     throttle.flush()
-    # ~1.1 s at 4 a second: the first at once, then one per quarter second, then the flush
-    assert 2 <= len(seen) <= 8, seen
+    elapsed = time.monotonic() - began
+    # the first at once, then at most one per quarter second however long the pokes took
+    # (a loaded machine stretches them), then the flush
+    assert 1 <= len(seen) <= 2 + elapsed * 4, (seen, elapsed)
     assert seen[0] == 1
     assert seen[-1] == 1000  # the last emission carries the newest state
     assert seen == sorted(seen)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -31,6 +33,42 @@ def zfsyncctl(*argv: str, address: str, timeout: float = 30) -> subprocess.Compl
     )
 
 
+def spawn(*argv: str, address: str) -> subprocess.Popen[bytes]:
+    """zfsyncctl as a running process, its stderr to be read while it runs."""
+    env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": address, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "zfsyncctl", *argv],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=REPO,
+    )
+
+
+def read_until(proc: subprocess.Popen[bytes], text: str, timeout: float = 30) -> str:
+    """What `proc` wrote to stderr up to and including `text`: the client has shown it,
+    so it is past that point (no sleep that a loaded machine could outrun)."""
+    assert proc.stderr is not None
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while text.encode() not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, f"zfsyncctl never showed {text!r}: {seen!r}"
+        ready, _, _ = select.select([proc.stderr], [], [], left)
+        if ready:
+            chunk = os.read(proc.stderr.fileno(), 4096)
+            assert chunk, f"zfsyncctl ended before it showed {text!r}: {seen!r}"
+            seen += chunk
+    return seen.decode()
+
+
+def finish(proc: subprocess.Popen[bytes], shown: str) -> str:
+    """The rest of its stderr once it has ended, after what `read_until` read."""
+    _, rest = proc.communicate(timeout=20)
+    return shown + rest.decode()
+
+
 def test_status_as_a_process(double: DaemonDouble) -> None:
     result = zfsyncctl("status", "--json", address=double.address)
     assert result.returncode == 0, result.stderr
@@ -51,20 +89,26 @@ def test_no_bus_as_a_process() -> None:
 
 
 def test_the_daemon_vanishing_mid_watch(double: DaemonDouble) -> None:
+    shown = threading.Event()
+
     async def crash(d: DaemonDouble, tx: Tx) -> None:
         await tx.watched.wait()
         d.step_started(tx, 0, "zfs snapshot tank")
         d.progress(tx, 30.0, 3, 10, 1.0, 7.0)
-        await asyncio.sleep(0.2)
+        await asyncio.to_thread(shown.wait, 30)  # until zfsyncctl has shown it
         await d.vanish()
 
     double.script = crash
-    result = zfsyncctl("snapshot", "create", "tank", address=double.address)
-    assert result.returncode == 7, result.stderr
-    assert "30%" in result.stderr  # it was watching
-    last = result.stderr.splitlines()[-1]
+    proc = spawn("snapshot", "create", "tank", address=double.address)
+    try:
+        seen = read_until(proc, "30%")  # it was watching
+    finally:
+        shown.set()
+    stderr = finish(proc, seen)
+    assert proc.returncode == 7, stderr
+    last = stderr.splitlines()[-1]
     assert last.startswith("zfsyncctl: zfsyncd left the system bus while transaction tx0001")
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in stderr
 
 
 def test_the_bus_dying_mid_watch(tmp_path: Path) -> None:
@@ -78,23 +122,10 @@ def test_the_bus_dying_mid_watch(tmp_path: Path) -> None:
             await asyncio.sleep(60)
 
         double.script = hang
-        env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": bus.address, "PYTHONPATH": str(REPO)}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "zfsyncctl", "snapshot", "create", "tank"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            cwd=REPO,
-        )
-        deadline = time.monotonic() + 20
-        while not any(tx.watched.is_set() for tx in double.txs.values()):
-            assert time.monotonic() < deadline, "zfsyncctl never watched"
-            time.sleep(0.05)
-        time.sleep(0.2)
+        proc = spawn("snapshot", "create", "tank", address=bus.address)
+        seen = read_until(proc, "50%")  # it is watching
         bus.stop(crash=True)
-        _, stderr = proc.communicate(timeout=20)
+        stderr = finish(proc, seen)
         assert proc.returncode == 7, stderr
         assert "lost the connection to the system bus" in stderr.splitlines()[-1]
         assert "Traceback" not in stderr
@@ -110,23 +141,10 @@ def test_ctrl_c_while_waiting_leaves_the_transaction_be(double: DaemonDouble) ->
         await asyncio.sleep(60)
 
     double.script = hang
-    env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": double.address, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "zfsyncctl", "snapshot", "create", "tank"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=REPO,
-    )
-    deadline = time.monotonic() + 20
-    while not any(tx.watched.is_set() for tx in double.txs.values()):
-        assert time.monotonic() < deadline, "zfsyncctl never watched"
-        time.sleep(0.05)
-    time.sleep(0.2)
+    proc = spawn("snapshot", "create", "tank", address=double.address)
+    seen = read_until(proc, "50%")  # it is waiting, with its SIGINT handler in place
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=20)
+    stderr = finish(proc, seen)
     assert proc.returncode == 130
     assert stderr.splitlines()[-1] == (
         "zfsyncctl: stopped waiting; transaction tx0001 goes on "

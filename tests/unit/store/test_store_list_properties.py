@@ -63,7 +63,9 @@ filters = st.builds(
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(transactions=st.lists(specs, max_size=12), queries=st.lists(filters, min_size=1, max_size=6))
 async def test_list_matches_the_model(

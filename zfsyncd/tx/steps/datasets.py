@@ -17,6 +17,7 @@ from zfsyncd.zfs.models import (
     BookmarkName,
     DatasetName,
     ObjectName,
+    ObjectType,
     Properties,
     SnapshotName,
 )
@@ -292,10 +293,16 @@ class DestroyBookmark(Step[DestroyBookmarkArgs]):
         await zfs.destroy(trash)
 
     async def finalize(self, ctx: StepContext, undo_data: JsonDict) -> None:
+        """Destroy the copy wherever it is now: a later step of the same transaction may
+        have moved it (`zfs promote` takes the bookmarks older than the origin along to
+        the clone). Its name carries the transaction id, so no other bookmark has it; one
+        listing of the pool finds it."""
         zfs = ctx.host(self.args.host).zfs
-        trash = trash_name(self.args.bookmark, ctx.tx_id)
-        if await guid_of(zfs, trash) is not None:
-            await zfs.destroy(trash)
+        trash = names.short_name(trash_name(self.args.bookmark, ctx.tx_id))
+        pool = names.pool_of(self.args.bookmark)
+        for mark in await zfs.list(pool, types=[ObjectType.BOOKMARK]):
+            if names.short_name(mark.name) == trash:
+                await zfs.destroy(mark.name)
 
     def why_final(self) -> str:
         return f"{self.describe()}: a destroyed bookmark cannot be brought back"

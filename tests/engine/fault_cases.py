@@ -1,0 +1,109 @@
+"""One fault-injection scenario per transaction type: the registry test_fault_harness.py runs.
+
+Every kind in `zfsyncd.tx.kinds.TX_KINDS` (after `import zfsyncd.ops`), the test-only
+"compound" kind (scenario.py) and "rollback" (the rollback of a completed transaction) must
+have a `FaultCase` here: test_fault_harness.py fails when one has none, so a new transaction
+type cannot be added without joining the harness.
+
+A case builds its world on two fresh roots (`src` in the source pool, `dst` in the target
+pool) with the backend unbroken, returns the request's parameters, and says how the
+transaction under test is started (`submit` of its kind, unless `start` says otherwise).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tests.engine.conftest import Engine
+from tests.engine.scenario import prepare_world
+from zfsyncd.store import TransactionRecord, TxState
+
+Params = dict[str, Any]
+
+
+async def _submit(engine: Engine, kind: str, params: Params) -> TransactionRecord:
+    return await engine.manager.submit(kind, params)
+
+
+@dataclass(frozen=True)
+class FaultCase:
+    #: builds the world under the fresh roots (src, dst); returns the request's parameters
+    setup: Callable[[Engine, str, str], Awaitable[Params]]
+    #: starts the transaction under test (default: `manager.submit(kind, params)`)
+    start: Callable[[Engine, str, Params], Awaitable[TransactionRecord]] = _submit
+    #: whether its steps write data (then the files' contents are compared too)
+    writes_data: bool = False
+
+
+async def _snapshot_world(engine: Engine, src: str, dst: str) -> Params:
+    """Two pools (one step each), a child (recursive), held: snapshot, snapshot, hold, hold."""
+    zfs = engine.world.zfs
+    await zfs.create(f"{src}/a", properties={"zfsync:role": "data", "atime": "off"})
+    await zfs.create(f"{src}/a/c")
+    await zfs.create(f"{dst}/b")
+    await engine.world.write(f"{src}/a", 64 << 10)
+    return {"datasets": [f"{src}/a", f"{dst}/b"], "recursive": True, "hold": True}
+
+
+async def _destroy_world(engine: Engine, src: str, dst: str) -> Params:
+    """Three snapshots on two pools, each moved to the trash by rename, destroyed at the end;
+    a snapshot between them and a bookmark stay."""
+    zfs = engine.world.zfs
+    await zfs.create(f"{src}/a", properties={"compression": "off"})
+    await zfs.create(f"{dst}/b")
+    for n in range(3):
+        await engine.world.write(f"{src}/a", 64 << 10)
+        await zfs.snapshot([f"{src}/a@zfsync_{n}"], properties={"zfsync:a": str(n)})
+    await zfs.snapshot([f"{dst}/b@zfsync_9"])
+    await zfs.bookmark(f"{src}/a@zfsync_1", f"{src}/a#keep")
+    return {"snapshots": [f"{src}/a@zfsync_0", f"{src}/a@zfsync_2", f"{dst}/b@zfsync_9"]}
+
+
+async def _rollback_dataset_world(engine: Engine, src: str, dst: str) -> Params:
+    """A filesystem with local properties, rolled back past newer data and a newer snapshot."""
+    zfs = engine.world.zfs
+    fs = f"{src}/fs"
+    await zfs.create(fs, properties={"zfsync:role": "data", "compression": "off"})
+    await engine.world.write(fs, 64 << 10)
+    await zfs.snapshot([f"{fs}@s1"])
+    await engine.world.write(fs, 64 << 10)
+    await zfs.snapshot([f"{fs}@s2"], properties={"zfsync:b": "newer"})
+    await engine.world.write(fs, 64 << 10)
+    return {"snapshot": f"{fs}@s1"}
+
+
+async def _compound_world(engine: Engine, src: str, dst: str) -> Params:
+    """Every reversible step kind, plus a destroyed bookmark and a snapshot through the trash."""
+    await prepare_world(engine.world, src)
+    return {"src": src, "dst": dst, "with_destroy": True}
+
+
+async def _rollback_world(engine: Engine, src: str, dst: str) -> Params:
+    """A completed compound transaction (its reversible form), to be rolled back: the
+    inverse of every step kind (release, destroy through the trash, demote, ...)."""
+    await prepare_world(engine.world, src)
+    record = await engine.manager.submit("compound", {"src": src, "dst": dst, "reversible": True})
+    done = await engine.manager.wait(record.id)
+    assert done.state is TxState.COMPLETED, done.error
+    return {"rolls_back": record.id}
+
+
+async def _start_rollback(engine: Engine, kind: str, params: Params) -> TransactionRecord:
+    # `manager.rollback` creates the linked transaction (whatever kind table backs it)
+    record = await engine.manager.rollback(params["rolls_back"])
+    return await engine.manager.start(record.id)
+
+
+CASES: dict[str, FaultCase] = {
+    "snapshot": FaultCase(_snapshot_world),
+    "destroy-snapshots": FaultCase(_destroy_world),
+    "rollback-dataset": FaultCase(_rollback_dataset_world, writes_data=True),
+    "compound": FaultCase(_compound_world, writes_data=True),
+    "rollback": FaultCase(_rollback_world, start=_start_rollback, writes_data=True),
+}
+
+#: kinds that are not in TX_KINDS today but must have a case: the test-only compound kind,
+#: and the rollback of a completed transaction (created by `manager.rollback`)
+EXTRA_KINDS = frozenset({"compound", "rollback"})

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -207,7 +208,9 @@ class RealWorld(World):
         where = Path(tempfile.mkdtemp(prefix="zfsync-contract-"))
         await self.runner.run(["mount", "-t", "zfs", "-o", "zfsutil", dataset, str(where)])
         try:
-            _write_random(where / f"w-{uuid.uuid4().hex}", nbytes)
+            # named in the order written, so `contents` lists a dataset's files in that order
+            # (a file's place stands for which write it was when two runs are compared)
+            _write_random(where / f"w-{time.time_ns():020d}-{uuid.uuid4().hex}", nbytes)
         finally:
             await self.runner.run(["umount", str(where)])
             os.rmdir(where)

@@ -156,17 +156,21 @@ async def _break_at(engine: Engine, kind: str, mode: str, index: int) -> Engine:
         with pytest.raises(SimulatedCrash):
             await engine.manager.wait(record.id)
         assert (await engine.manager.get(record.id)).state is TxState.EXECUTING, where
-        engine = await engine.restart()
-        recovered = {r.id: r for r in await engine.manager.recover()}
-        assert set(recovered) == {record.id}, where
-        done = recovered[record.id]
-        if done.state is TxState.FAILED:
-            assert done.error_kind == "interrupted", (where, done.error)
-    else:
-        done = await engine.manager.wait(record.id)
-        engine.zfs.heal()
-    where = f"{where} ({engine.zfs.calls[broken]})"
-    await _check_end(engine, kind, run, done, where)
+        restarted = await engine.restart()
+        try:
+            recovered = {r.id: r for r in await restarted.manager.recover()}
+            assert set(recovered) == {record.id}, where
+            done = recovered[record.id]
+            if done.state is TxState.FAILED:
+                assert done.error_kind == "interrupted", (where, done.error)
+            await _check_end(restarted, kind, run, done, f"{where} ({engine.zfs.calls[broken]})")
+        except BaseException:
+            await restarted.close()  # a failure here must not leak into the next test
+            raise
+        return restarted
+    done = await engine.manager.wait(record.id)
+    engine.zfs.heal()
+    await _check_end(engine, kind, run, done, f"{where} ({engine.zfs.calls[broken]})")
     return engine
 
 

@@ -21,7 +21,9 @@ def _state(root: str) -> list[tuple[str, ...]]:
     rows = zfs_cli(
         "zfs", "list", "-H", "-p", "-r", "-t", "all", "-o", "name,guid,userrefs", root
     ).splitlines()
-    holds = zfs_cli("zfs", "holds", "-H", "-r", *[r.split("\t")[0] for r in rows if "@" in r])
+    snapshots = [r.split("\t")[0] for r in rows if "@" in r]
+    # `zfs holds` with no snapshot named is a usage error
+    holds = zfs_cli("zfs", "holds", "-H", "-r", *snapshots) if snapshots else ""
     return sorted(tuple(r.split("\t")) for r in rows) + sorted(
         tuple(h.split("\t")[:2]) for h in holds.splitlines()
     )

@@ -86,7 +86,17 @@ async def test_admin_rules_grant_the_group_all_zfsync_actions(
         # only org.zfsync.*, and only for the group
         assert system_bus.pkcheck(FOREIGN_ACTION, admin).returncode == NEEDS_AUTHENTICATION
         assert system_bus.pkcheck("org.zfsync.manage", other).returncode == NEEDS_AUTHENTICATION
-        assert "error" not in system_bus.polkit_log().lower(), system_bus.polkit_log()
+        assert _rule_errors(system_bus.polkit_log()) == [], system_bus.polkit_log()
 
     # and gone with the file
     assert system_bus.pkcheck("org.zfsync.snapshot", admin).returncode == NEEDS_AUTHENTICATION
+
+
+def _rule_errors(log: str) -> list[str]:
+    """The polkit log's error lines, but for callers that had left before polkit looked
+    them up (earlier tests flood and hang up on purpose): those say nothing of the rules."""
+    return [
+        line
+        for line in log.splitlines()
+        if "error" in line.lower() and "NameHasNoOwner" not in line and "no such name" not in line
+    ]

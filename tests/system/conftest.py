@@ -31,12 +31,14 @@ import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
+from dbus_fast.aio import MessageBus
 
 from tests.system.harness import (
     REPO,
     Processes,
     SystemBus,
     User,
+    disconnect,
     ensure_user,
     make_bus_dir,
     remove_dir,
@@ -99,3 +101,11 @@ def user_process(system_bus: SystemBus) -> Iterator[Callable[[User], int]]:
     yield start
     for proc in started:
         system_bus.stop(proc)
+
+
+@pytest.fixture
+async def client(system_bus: SystemBus) -> AsyncIterator[MessageBus]:
+    """A connection of the test's own to the private system bus (as root)."""
+    bus = await MessageBus(bus_address=system_bus.address).connect()
+    yield bus
+    await disconnect(bus)

@@ -38,13 +38,6 @@ async def daemon(
     system_bus.stop(started.proc)
 
 
-@pytest.fixture
-async def client(system_bus: SystemBus) -> AsyncIterator[MessageBus]:
-    bus = await MessageBus(bus_address=system_bus.address).connect()
-    yield bus
-    await disconnect(bus)
-
-
 def _shape(node: Node, interface: str) -> dict[str, object]:
     """What a client depends on: members, in-argument names, every argument's type, and
     the properties' access. (dbus-fast names no out-argument or signal argument, so for

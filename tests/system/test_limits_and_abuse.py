@@ -24,7 +24,6 @@ from tests.system.harness import (
     Processes,
     SystemBus,
     User,
-    disconnect,
     make_bus_dir,
     read_line,
     remove_dir,
@@ -44,13 +43,6 @@ async def daemon(
     yield started
     assert started.proc.poll() is None, f"zfsyncd died during the tests:\n{started.log()}"
     system_bus.stop(started.proc)
-
-
-@pytest.fixture
-async def client(system_bus: SystemBus) -> AsyncIterator[MessageBus]:
-    bus = await MessageBus(bus_address=system_bus.address).connect()
-    yield bus
-    await disconnect(bus)
 
 
 def _stored(daemon: Daemon) -> int:

@@ -2,7 +2,8 @@
 # tests/stress-host.sh [RUNS] [pytest args...] — the host tier (tests/unit, tests/contract,
 # tests/engine, tests/system) RUNS times in a row (default 10) with two CPU-bound processes
 # beside it, as a loaded CI machine would have: a test that races the clock fails here.
-# Stops at the first failing run; its output is kept in build/stress-<run>.out. Exits 0
+# May be run in the background (nohup, &): tests that send SIGINT give their child its handler
+# back. Stops at the first failing run; its output is kept in build/stress-<run>.out. Exits 0
 # only when every run passed. Needs what tests/run-all.sh's steps a-b install (root, for
 # the system tier's bus and polkitd).
 set -euo pipefail

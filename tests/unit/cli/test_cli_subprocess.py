@@ -33,11 +33,22 @@ def zfsyncctl(*argv: str, address: str, timeout: float = 30) -> subprocess.Compl
     )
 
 
+# A process started in the background by a non-interactive shell (`cmd &`, nohup, as
+# tests/stress-host.sh may be run) inherits SIGINT ignored, and Python then installs no
+# KeyboardInterrupt handler: the Ctrl-C test would wait forever. The child gets Python's own
+# handler back first, as a terminal's foreground process has it.
+_AS_IN_A_TERMINAL = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('zfsyncctl', run_name='__main__', alter_sys=True)"
+)
+
+
 def spawn(*argv: str, address: str) -> subprocess.Popen[bytes]:
-    """zfsyncctl as a running process, its stderr to be read while it runs."""
+    """zfsyncctl as a running process (SIGINT as in a terminal), its stderr to be read
+    while it runs."""
     env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": address, "PYTHONPATH": str(REPO)}
     return subprocess.Popen(
-        [sys.executable, "-m", "zfsyncctl", *argv],
+        [sys.executable, "-c", _AS_IN_A_TERMINAL, *argv],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

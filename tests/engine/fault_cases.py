@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tests.engine import replica_admin_cases as admin
 from tests.engine.conftest import Engine
 from tests.engine.scenario import prepare_world
 from zfsyncd.store import TransactionRecord, TxState
@@ -102,6 +103,9 @@ CASES: dict[str, FaultCase] = {
     "rollback-dataset": FaultCase(_rollback_dataset_world, writes_data=True),
     "compound": FaultCase(_compound_world, writes_data=True),
     "rollback": FaultCase(_rollback_world, start=_start_rollback, writes_data=True),
+    # the replica admin kinds (replica_admin_cases.py)
+    "replica-pause": FaultCase(admin.pause_world),
+    "replica-resume": FaultCase(admin.resume_world),
 }
 
 #: kinds that are not in TX_KINDS today but must have a case: the test-only compound kind,

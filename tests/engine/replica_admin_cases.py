@@ -1,0 +1,26 @@
+"""The worlds of the replica admin kinds' fault-injection cases (fault_cases.py names them):
+each makes a pair of `src/fs` and `dst/fs` on this host with the backend (replica_pairs.py)
+and returns the request's parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.engine.conftest import Engine
+from tests.engine.replica_pairs import make_pair
+
+Params = dict[str, Any]
+
+
+async def pause_world(engine: Engine, src: str, dst: str) -> Params:
+    """A running pair: pause sets one property."""
+    zfs = engine.world.zfs
+    pair = await make_pair(zfs, f"{src}/fs", zfs, f"{dst}/fs")
+    return {"source": pair.src}
+
+
+async def resume_world(engine: Engine, src: str, dst: str) -> Params:
+    """A paused pair: resume removes the property."""
+    params = await pause_world(engine, src, dst)
+    await engine.world.zfs.set_properties(params["source"], {"zfsync:paused": "on"})
+    return params

@@ -1,0 +1,146 @@
+"""The replica admin kinds (expire, pause, resume, clear, failover, takeover, sync-to,
+reconfigure) on the model: a pair in two pools of this host, and a pair whose destination
+is on a second host ("b", a model of its own with a pool of the same name as ours, so only
+the host tells them apart). Each failure path is compared before and after; every zfs
+command is counted where the number must not grow with the number of snapshots.
+
+Pairs are made directly with the backend (replica_pairs.py), not by `replica init`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.contract.world import TARGET_POOL, State, World, backend_kind
+from tests.engine.conftest import FAST
+from tests.engine.replica_pairs import Pair, make_pair
+from tests.engine.test_plan_reads import Counting
+from tests.faults import FaultyBackend
+from zfsyncd.store import Database, TransactionRecord, TxState
+from zfsyncd.tx.errors import PlanError
+from zfsyncd.tx.hosts import LOCAL, Host
+from zfsyncd.tx.manager import TransactionManager
+from zfsyncd.zfs.backend import ZfsBackend
+from zfsyncd.zfs.memory import MemoryBackend
+
+PEER_HOST = "b"
+REAL = backend_kind() == "real"
+
+
+class Counted(Counting):
+    """Counting, as a send's target too (the model sends only into a model)."""
+
+    async def send_recv(self, spec: Any, target: Any, recv: Any, **options: Any) -> Any:
+        self.calls.append("send_recv")
+        while isinstance(target, (Counting, FaultyBackend)):
+            target = target.inner
+        return await self.inner.send_recv(spec, target, recv, **options)
+
+
+@dataclass
+class Two:
+    """An engine over two hosts: this one (the world's pools) and "b"."""
+
+    world: World
+    manager: TransactionManager
+    local: FaultyBackend
+    remote: FaultyBackend
+    counting: Counting
+
+    def zfs(self, host: str) -> ZfsBackend:
+        """The host's backend, unwrapped (to make and look at things)."""
+        return self.world.zfs if host == LOCAL else self.remote.inner
+
+    async def pair(self, host: str, name: str = "fs", **options: Any) -> Pair:
+        dst = f"{self.world.dst}/{name}" if host == LOCAL else f"{TARGET_POOL}/{name}"
+        return await make_pair(
+            self.world.zfs, f"{self.world.src}/{name}", self.zfs(host), dst, host=host, **options
+        )
+
+    async def state(self, pair: Pair) -> State:
+        here = await self.world.state(pair.src)
+        there = World(pair.dst_zfs, pair.dst, pair.dst)
+        return {**here, **{f"{pair.host}:{k}": v for k, v in (await there.state(pair.dst)).items()}}
+
+    async def run(self, kind: str, params: dict[str, Any]) -> TransactionRecord:
+        record = await self.manager.submit(kind, params)
+        return await self.manager.wait(record.id)
+
+    async def rollback(self, tx_id: str) -> TransactionRecord:
+        record = await self.manager.rollback(tx_id)
+        await self.manager.start(record.id)
+        return await self.manager.wait(record.id)
+
+    async def refused(self, kind: str, params: dict[str, Any], why: str) -> list[str]:
+        """Refused at plan time with `why`, nothing changed; the zfs calls the plan ran."""
+        self.counting.calls.clear()
+        with pytest.raises(PlanError, match=why):
+            await self.manager.submit(kind, params)
+        return list(self.counting.calls)
+
+
+@pytest.fixture
+async def two(world: World, tmp_path: Path) -> AsyncIterator[Two]:
+    counting = Counted(world.zfs)
+    local = FaultyBackend(counting)
+    remote = FaultyBackend(MemoryBackend(pools=(TARGET_POOL,)))
+    hosts = {LOCAL: Host(LOCAL, local), PEER_HOST: Host(PEER_HOST, remote)}
+    db = await Database.open(tmp_path / "zfsyncd.db")
+    manager = TransactionManager(db, hosts, do_retry=FAST, undo_retry=FAST, max_parallel=4)
+    yield Two(world, manager, local, remote, counting)
+    await manager.shutdown()
+    await db.close()
+
+
+#: the destination on this host, and on host b (the model only: b is a model)
+HOSTS = [LOCAL, pytest.param(PEER_HOST, marks=pytest.mark.skipif(REAL, reason="b is a model"))]
+
+
+async def local_values(zfs: ZfsBackend, name: str) -> dict[str, str]:
+    return {k: v for k, v in (await zfs.local_properties(name)).items() if k.startswith("zfsync:")}
+
+
+# ------------------------------------------------------------------ pause, resume
+
+
+async def test_pause_then_resume_and_their_rollbacks(two: Two) -> None:
+    pair = await two.pair(LOCAL)
+    before = await two.state(pair)
+    paused = await two.run("replica-pause", {"source": pair.src})
+    assert paused.state is TxState.COMPLETED, paused.error
+    assert (await local_values(two.world.zfs, pair.src))["zfsync:paused"] == "on"
+    resumed = await two.run("replica-resume", {"source": pair.src})
+    assert resumed.state is TxState.COMPLETED, resumed.error
+    assert await two.state(pair) == before
+    # rolling back the resume pauses again
+    assert (await two.rollback(resumed.id)).state is TxState.COMPLETED
+    assert (await local_values(two.world.zfs, pair.src))["zfsync:paused"] == "on"
+
+
+async def test_pause_and_resume_read_the_source_once(two: Two) -> None:
+    pair = await two.pair(LOCAL, snapshots=3)
+    two.counting.calls.clear()
+    assert (await two.run("replica-pause", {"source": pair.src})).state is TxState.COMPLETED
+    # the plan's zfs get; the step's capture, set, and the engine's check of it
+    assert two.counting.calls[0] == "get_properties"
+    assert two.counting.calls.count("set_properties") == 1
+
+
+async def test_pause_of_a_destination_is_refused_and_changes_nothing(two: Two) -> None:
+    pair = await two.pair(LOCAL)
+    before = await two.state(pair)
+    await two.refused("replica-pause", {"source": pair.dst}, "is the destination of a replica")
+    assert await two.state(pair) == before
+
+
+async def test_a_failed_pause_leaves_the_source_as_it_was(two: Two) -> None:
+    pair = await two.pair(LOCAL)
+    before = await two.state(pair)
+    two.local.fail(len(two.local.calls))  # the zfs set
+    done = await two.run("replica-pause", {"source": pair.src})
+    assert done.state is TxState.FAILED
+    assert await two.state(pair) == before

@@ -43,11 +43,16 @@ class InventoryParseError(ValueError):
         super().__init__(f"zfs list output line {line_number}: {problem}: {line[:200]!r}")
 
 
-def list_columns(user_properties: Sequence[str] = ()) -> str:
-    """The `-o` argument that `parse_list` expects, user properties appended."""
+#: the optional column after BASE_COLUMNS: bytes written since the previous snapshot
+WRITTEN = "written"
+
+
+def list_columns(user_properties: Sequence[str] = (), *, written: bool = False) -> str:
+    """The `-o` argument that `parse_list` expects: `written` when asked for, then the user
+    properties."""
     for prop in user_properties:
         names.check_user_property(prop)
-    return ",".join((*BASE_COLUMNS, *user_properties))
+    return ",".join((*BASE_COLUMNS, *((WRITTEN,) if written else ()), *user_properties))
 
 
 _ALL_FIELDS = frozenset(ZfsObject.model_fields)
@@ -91,13 +96,18 @@ def _number(text: str) -> int:
     return 0 if text == "-" else int(text)
 
 
-def parse_list(text: str, user_properties: Sequence[str] = ()) -> list[ZfsObject]:
-    """Parse the output of `zfs list -Hp -o <list_columns(user_properties)>`."""
-    return list(iter_list(text.split("\n"), user_properties))
+def parse_list(
+    text: str, user_properties: Sequence[str] = (), *, written: bool = False
+) -> list[ZfsObject]:
+    """Parse the output of `zfs list -Hp -o <list_columns(user_properties, written=...)>`."""
+    return list(iter_list(text.split("\n"), user_properties, written=written))
 
 
-def iter_list(lines: Iterable[str], user_properties: Sequence[str] = ()) -> Iterator[ZfsObject]:
-    width = len(BASE_COLUMNS) + len(user_properties)
+def iter_list(
+    lines: Iterable[str], user_properties: Sequence[str] = (), *, written: bool = False
+) -> Iterator[ZfsObject]:
+    first_user = len(BASE_COLUMNS) + (1 if written else 0)
+    width = first_user + len(user_properties)
     props = tuple(user_properties)
     types = _TYPES
     number = _number
@@ -113,7 +123,9 @@ def iter_list(lines: Iterable[str], user_properties: Sequence[str] = ()) -> Iter
             obj_type = types[kind]
             user: Mapping[str, str] = _NO_PROPERTIES
             if props:
-                user = _user_properties(props, tuple(fields[10:]), shared)
+                user = _user_properties(props, tuple(fields[first_user:]), shared)
+            # '-' for a bookmark, which has no `written`
+            wrote = None if not written or fields[10] == "-" else int(fields[10])
             yield _trusted(
                 {
                     "name": name,
@@ -126,6 +138,7 @@ def iter_list(lines: Iterable[str], user_properties: Sequence[str] = ()) -> Iter
                     "userrefs": number(userrefs),
                     "origin": None if origin == "-" else origin,
                     "receive_resume_token": None if token == "-" else token,  # noqa: S105
+                    "written": wrote,
                     "user_properties": user,
                 }
             )

@@ -9,6 +9,7 @@ import pytest
 
 from zfsyncd.ops.replication.pause import decide
 from zfsyncd.ops.replication.requests import PauseRequest
+from zfsyncd.ops.replication.ends import End
 from zfsyncd.tx.errors import MissingObjectError, PlanError
 
 SRC = "p/fs"
@@ -16,8 +17,12 @@ SOURCE = {"zfsync:role": "source", "zfsync:peer": "b:q/fs"}
 PAUSED = {**SOURCE, "zfsync:paused": "on"}
 
 
-def change(local: dict[str, str] | None, pause: bool) -> dict[str, Any]:
-    plan = decide(PauseRequest(source=SRC), local, pause)
+def end(local: dict[str, str]) -> End:
+    return End("local", SRC, local, readonly=False)
+
+
+def change(local: dict[str, str], pause: bool) -> dict[str, Any]:
+    plan = decide(PauseRequest(source=SRC), end(local), pause)
     (step,) = plan.steps
     assert step.kind == "set-properties"
     args = step.to_json()
@@ -46,17 +51,21 @@ REFUSALS = [
     pytest.param(SOURCE, False, "p/fs is not paused", id="resumed while running"),
     pytest.param(
         {"zfsync:role": "destination", "zfsync:peer": "local:p/src"}, True,
-        r"p/fs is the destination of a replica pair \(its source: local:p/src\): name the source",
+        r"p/fs is the destination of a replica pair \(its source: local:p/src\)",
         id="a destination",
     ),
-    pytest.param({}, True, "p/fs is not the source of a replica pair", id="not managed"),
+    pytest.param(
+        {"zfsync:role": "source"}, True, "p/fs has zfsync:role=source but no valid zfsync:peer",
+        id="no peer",
+    ),
+    pytest.param({}, True, "p/fs is not part of a replica pair", id="not managed"),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(("local", "pause", "why"), REFUSALS)
 def test_the_refusal(local: dict[str, str], pause: bool, why: str) -> None:
     with pytest.raises(PlanError, match=why):
-        decide(PauseRequest(source=SRC), local, pause)
+        decide(PauseRequest(source=SRC), end(local), pause)
 
 
 def test_a_missing_source_is_not_found() -> None:

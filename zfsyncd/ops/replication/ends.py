@@ -9,11 +9,13 @@ the parent's `zfsync:role` as its own). The snapshots of a side come from the in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from zfsyncd.ops.replication.inventory import DatasetState, read_side
 from zfsyncd.ops.replication.props import DATASET_PROPERTIES, PEER, ROLE, Peer, Role, parse_peer
-from zfsyncd.tx.hosts import LOCAL
+from zfsyncd.tx.errors import MissingObjectError, PlanError
+from zfsyncd.tx.hosts import LOCAL, Host
 from zfsyncd.zfs.backend import ZfsBackend
 from zfsyncd.zfs.errors import NotFoundError
 from zfsyncd.zfs.models import PropertySource
@@ -90,9 +92,57 @@ def partner_refusal(end: End, other: End | None, peer: Peer) -> str | None:
     wanted = Role.DESTINATION if end.role == Role.SOURCE else Role.SOURCE
     if other.role != wanted:
         return (
-            f"{peer} is not the {wanted} of {end.dataset}: its {ROLE} is "
-            f"{other.role or 'not set'}"
+            f"{peer} is not the {wanted} of {end.dataset}: its {ROLE} is {other.role or 'not set'}"
         )
     if other.peer != end.address:
         return f"{peer} is paired with {other.local.get(PEER)}, not with {end.address}"
     return None
+
+
+@dataclass(frozen=True)
+class PairReading:
+    """Both ends of a pair as read at plan time: the one named (`here`) and the one its
+    PEER names (`there`, None when not read: -L, or no peer); each with its inventory
+    state (snapshots, bookmarks, holds, written)."""
+
+    here: End
+    here_state: DatasetState
+    there: End | None = None
+    there_state: DatasetState | None = None
+
+
+async def read_pair(
+    hosts: Callable[[str], Host], host: str, dataset: str, *, peer: bool = True
+) -> PairReading:
+    """`dataset` on `host` and, when `peer`, the dataset its PEER names on that host: per
+    end one `zfs get` (ends.py) and one inventory reading (one `zfs list`, at most one
+    `zfs holds`). MissingObjectError when `dataset` does not exist; an unknown peer host
+    stops the plan (UnknownHostError); a missing peer dataset reads as None."""
+    zfs = hosts(host).zfs
+    here = await read_end(zfs, host, dataset)
+    state = (await read_side(zfs, host, [dataset])).get(dataset) if here else None
+    if here is None or state is None:
+        raise MissingObjectError(f"dataset {dataset} does not exist")
+    address = here.peer
+    if not peer or address is None:
+        return PairReading(here, state)
+    other_zfs = hosts(address.host).zfs
+    there = await read_end(other_zfs, address.host, address.dataset)
+    if there is None:
+        return PairReading(here, state)
+    other = (await read_side(other_zfs, address.host, [address.dataset])).get(address.dataset)
+    return PairReading(here, state, there, other)
+
+
+def partner_of(pair: PairReading) -> tuple[End, DatasetState]:
+    """The end `pair.here`'s PEER names, checked to be its partner (partner_refusal);
+    PlanError when it is not."""
+    peer = pair.here.peer
+    if peer is None:
+        raise PlanError(f"{pair.here.dataset} has no valid {PEER}")
+    problem = partner_refusal(pair.here, pair.there, peer)
+    if problem is not None:
+        raise PlanError(problem)
+    if pair.there is None or pair.there_state is None:
+        raise PlanError(f"{peer} (the peer of {pair.here.dataset}) does not exist")
+    return pair.there, pair.there_state

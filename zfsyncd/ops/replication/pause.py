@@ -14,9 +14,9 @@ tests/unit/ops/replication).
 from __future__ import annotations
 
 from zfsyncd.api.names import Action
+from zfsyncd.ops.replication.ends import ON, End, read_end, role_refusal
 from zfsyncd.ops.replication.props import PAUSED, Role
 from zfsyncd.ops.replication.requests import PauseRequest
-from zfsyncd.ops.replication.ends import ON, End, read_end, role_refusal
 from zfsyncd.tx.errors import MissingObjectError, PlanError
 from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.tx.kinds import BusMethod, Plan, PlanContext, RequestKind, register_kind

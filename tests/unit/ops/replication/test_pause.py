@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from zfsyncd.ops.replication.ends import End
 from zfsyncd.ops.replication.pause import decide
 from zfsyncd.ops.replication.requests import PauseRequest
-from zfsyncd.ops.replication.ends import End
 from zfsyncd.tx.errors import MissingObjectError, PlanError
 
 SRC = "p/fs"

@@ -106,6 +106,8 @@ CASES: dict[str, FaultCase] = {
     # the replica admin kinds (replica_admin_cases.py)
     "replica-pause": FaultCase(admin.pause_world),
     "replica-resume": FaultCase(admin.resume_world),
+    "replica-failover": FaultCase(admin.failover_world),
+    "replica-takeover": FaultCase(admin.takeover_world, writes_data=True),
 }
 
 #: kinds that are not in TX_KINDS today but must have a case: the test-only compound kind,

@@ -24,3 +24,17 @@ async def resume_world(engine: Engine, src: str, dst: str) -> Params:
     params = await pause_world(engine, src, dst)
     await engine.world.zfs.set_properties(params["source"], {"zfsync:paused": "on"})
     return params
+
+
+async def failover_world(engine: Engine, src: str, dst: str) -> Params:
+    """A pair in step: failover sets the source's properties, then the destination's."""
+    return await pause_world(engine, src, dst)
+
+
+async def takeover_world(engine: Engine, src: str, dst: str) -> Params:
+    """Three snapshots sent; take the destination over at the first: demote the source,
+    move the base hold (hold, release), roll back by swap (clone, promote, renames,
+    mountpoints), promote the destination."""
+    zfs = engine.world.zfs
+    pair = await make_pair(zfs, f"{src}/fs", zfs, f"{dst}/fs", snapshots=3)
+    return {"destination": pair.dst, "snapshot": "zfsync_1"}

@@ -38,10 +38,18 @@ class Pair:
     host: str
     src_zfs: ZfsBackend
     dst_zfs: ZfsBackend
+    #: the source's host label
+    src_host: str = LOCAL
 
     @property
     def peer(self) -> str:
+        """The source's PEER: the destination."""
         return str(Peer(host=self.host, dataset=self.dst))
+
+    @property
+    def back(self) -> str:
+        """The destination's PEER: the source."""
+        return str(Peer(host=self.src_host, dataset=self.src))
 
     def src_snap(self, n: int) -> str:
         return f"{self.src}@zfsync_{n}"
@@ -66,11 +74,12 @@ async def make_pair(
     dst: str,
     *,
     host: str = LOCAL,
+    src_host: str = LOCAL,
     snapshots: int = 2,
     savecount: int = 5,
     dst_savecount: int | None = None,
 ) -> Pair:
-    pair = Pair(src, dst, host, src_zfs, dst_zfs)
+    pair = Pair(src, dst, host, src_zfs, dst_zfs, src_host)
     await src_zfs.create(
         src,
         properties={ROLE: Role.SOURCE, PEER: pair.peer, SAVECOUNT: str(savecount)},
@@ -88,12 +97,11 @@ async def send(pair: Pair, n: int, *, dst_savecount: int | None = None) -> None:
     snap = pair.src_snap(n)
     base = await held_base(pair.src_zfs, pair.src)
     if base is None:
-        back = str(Peer(host=LOCAL, dataset=pair.src))
         recv = RecvSpec(
             target=pair.dst,
             properties={
                 ROLE: Role.DESTINATION,
-                PEER: back,
+                PEER: pair.back,
                 SAVECOUNT: str(dst_savecount or 5),
                 "readonly": "on",
             },

@@ -17,7 +17,7 @@ import pytest
 
 from tests.contract.world import TARGET_POOL, State, World, backend_kind
 from tests.engine.conftest import FAST
-from tests.engine.replica_pairs import Pair, make_pair
+from tests.engine.replica_pairs import Pair, make_pair, write
 from tests.engine.test_plan_reads import Counting
 from tests.faults import FaultyBackend
 from zfsyncd.store import Database, TransactionRecord, TxState
@@ -61,10 +61,27 @@ class Two:
             self.world.zfs, f"{self.world.src}/{name}", self.zfs(host), dst, host=host, **options
         )
 
+    async def reverse_pair(self, name: str = "rv", **options: Any) -> Pair:
+        """A pair whose source is on host b and destination here (takeover runs here)."""
+        return await make_pair(
+            self.zfs(PEER_HOST), f"{TARGET_POOL}/{name}", self.world.zfs,
+            f"{self.world.dst}/{name}", host=LOCAL, src_host=PEER_HOST, **options,
+        )  # fmt: skip
+
+    def fail_next(self, host: str, skip: int = 0) -> None:
+        """Make the changing call on `host` after `skip` more fail."""
+        zfs = self.local if host == LOCAL else self.remote
+        zfs.fail(len(zfs.calls) + skip)
+
     async def state(self, pair: Pair) -> State:
-        here = await self.world.state(pair.src)
-        there = World(pair.dst_zfs, pair.dst, pair.dst)
-        return {**here, **{f"{pair.host}:{k}": v for k, v in (await there.state(pair.dst)).items()}}
+        found: State = {}
+        for host, zfs, root in (
+            (pair.src_host, pair.src_zfs, pair.src),
+            (pair.host, pair.dst_zfs, pair.dst),
+        ):
+            seen = await World(zfs, root, root).state(root)
+            found.update({f"{host}:{name}": entry for name, entry in seen.items()})
+        return found
 
     async def run(self, kind: str, params: dict[str, Any]) -> TransactionRecord:
         record = await self.manager.submit(kind, params)
@@ -143,4 +160,99 @@ async def test_a_failed_pause_leaves_the_source_as_it_was(two: Two) -> None:
     two.local.fail(len(two.local.calls))  # the zfs set
     done = await two.run("replica-pause", {"source": pair.src})
     assert done.state is TxState.FAILED
+    assert await two.state(pair) == before
+
+
+# ------------------------------------------------------------------ failover, takeover
+
+
+async def roles(pair: Pair) -> tuple[tuple[str | None, str | None], ...]:
+    """(zfsync:role, readonly) of the source and of the destination, as set on each."""
+    found = []
+    for zfs, name in ((pair.src_zfs, pair.src), (pair.dst_zfs, pair.dst)):
+        local = await zfs.local_properties(name)
+        found.append((local.get("zfsync:role"), local.get("readonly")))
+    return tuple(found)
+
+
+@pytest.mark.parametrize("host", HOSTS)
+async def test_failover_swaps_roles_and_its_rollback_swaps_them_back(two: Two, host: str) -> None:
+    pair = await two.pair(host)
+    before = await two.state(pair)
+    done = await two.run("replica-failover", {"source": pair.src})
+    assert done.state is TxState.COMPLETED, done.error
+    assert await roles(pair) == (("destination", "on"), ("source", "off"))
+    assert (await two.rollback(done.id)).state is TxState.COMPLETED
+    assert await two.state(pair) == before
+
+
+@pytest.mark.parametrize("host", HOSTS)
+async def test_a_failover_that_fails_on_the_peer_leaves_both_as_they_were(
+    two: Two, host: str
+) -> None:
+    pair = await two.pair(host)
+    before = await two.state(pair)
+    # the local set is the first changing call; the peer's the next one on its host
+    two.fail_next(host, skip=1 if host == LOCAL else 0)
+    done = await two.run("replica-failover", {"source": pair.src})
+    assert done.state is TxState.FAILED
+    assert await two.state(pair) == before
+
+
+async def test_failover_then_takeover_back(two: Two) -> None:
+    pair = await two.pair(LOCAL)
+    assert (await two.run("replica-failover", {"source": pair.src})).state is TxState.COMPLETED
+    # the old source is now the destination: taking it over swaps the pair back
+    back = await two.run("replica-takeover", {"destination": pair.src})
+    assert back.state is TxState.COMPLETED, back.error
+    assert await roles(pair) == (("source", "off"), ("destination", "on"))
+
+
+async def test_failover_refuses_unsent_data_and_changes_nothing(two: Two) -> None:
+    pair = await two.pair(LOCAL)
+    await write(two.world.zfs, pair.src)
+    before = await two.state(pair)
+    await two.refused("replica-failover", {"source": pair.src}, "bytes written that its dest")
+    assert await two.state(pair) == before
+    # -L does not look at the peer: this side becomes a destination
+    done = await two.run("replica-failover", {"source": pair.src, "local_only": True})
+    assert done.state is TxState.COMPLETED, done.error
+    assert await roles(pair) == (("destination", "on"), ("destination", "on"))
+
+
+async def test_failover_refuses_a_diverged_destination(two: Two) -> None:
+    pair = await two.pair(LOCAL)
+    await two.world.zfs.snapshot([f"{pair.dst}@someone_elses"])
+    before = await two.state(pair)
+    await two.refused("replica-failover", {"source": pair.src}, "has diverged")
+    assert await two.state(pair) == before
+
+
+@pytest.mark.skipif(REAL, reason="b is a model")
+async def test_takeover_from_a_source_on_another_host(two: Two) -> None:
+    pair = await two.reverse_pair()
+    done = await two.run("replica-takeover", {"destination": pair.dst})
+    assert done.state is TxState.COMPLETED, done.error
+    assert await roles(pair) == (("destination", "on"), ("source", "off"))
+
+
+async def test_takeover_of_a_snapshot_rolls_back_and_moves_the_base_hold(two: Two) -> None:
+    pair = await two.pair(LOCAL, snapshots=3)
+    params = {"destination": pair.dst, "snapshot": "zfsync_1"}
+    done = await two.run("replica-takeover", params)
+    assert done.state is TxState.COMPLETED, done.error
+    snaps = {o.short_name: o.userrefs for o in await two.world.zfs.list(pair.dst) if o.is_snapshot}
+    assert snaps == {"zfsync_1": 1}
+    assert [h.tag for h in await two.world.zfs.holds(pair.dst_snap(1))] == ["zfsync_replica"]
+    assert await roles(pair) == (("destination", "on"), ("source", "off"))
+
+
+async def test_a_takeover_of_a_snapshot_that_fails_in_the_swap_is_undone(two: Two) -> None:
+    pair = await two.pair(LOCAL, snapshots=3)
+    before = await two.state(pair)
+    # demote the source (1 call), hold, release, then the swap's clone: break the promote
+    two.fail_next(LOCAL, skip=4)
+    done = await two.run("replica-takeover", {"destination": pair.dst, "snapshot": "zfsync_1"})
+    assert done.state is TxState.FAILED
+    assert any("promote" in c for c in two.local.calls[-12:])
     assert await two.state(pair) == before

@@ -68,18 +68,25 @@ def _names(text: str, run: Run) -> str:
     return _TX_ID.sub("<tx>", text)
 
 
+def _pool(name: str, run: Run) -> str:
+    return "src" if name.startswith(run.src) else "dst"
+
+
 def _roles(state: State, run: Run) -> dict[str, Entry]:
     """`state` with what differs between two runs of the same scenario replaced by its role:
     the roots and transaction ids in names; a guid by the object that had it before (or
     'new'), a createtxg by whether it is that object's, a file by where it was before."""
+    # a replicated snapshot has its guid in both pools: the object of the same guid in the
+    # same pool is the one it was, one in the other pool what it was received from
     old = {e.guid: (name, e.createtxg) for name, e in run.before.items()}
+    here = {(e.guid, _pool(name, run)): (name, e.createtxg) for name, e in run.before.items()}
     files = {}
     for name, entry in run.before.items():
         for n, token in enumerate(entry.contents or ()):
             files.setdefault(token, f"{_names(name, run)}:{n}")
     shown: dict[str, Entry] = {}
     for name, entry in state.items():
-        was = old.get(entry.guid)
+        was = here.get((entry.guid, _pool(name, run)), old.get(entry.guid))
         shown[_names(name, run)] = replace(
             entry,
             guid=_names(was[0], run) if was else "new",

@@ -108,6 +108,7 @@ CASES: dict[str, FaultCase] = {
     "replica-resume": FaultCase(admin.resume_world),
     "replica-failover": FaultCase(admin.failover_world),
     "replica-takeover": FaultCase(admin.takeover_world, writes_data=True),
+    "replica-sync-to": FaultCase(admin.sync_to_world, writes_data=True),
 }
 
 #: kinds that are not in TX_KINDS today but must have a case: the test-only compound kind,

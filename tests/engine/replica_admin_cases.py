@@ -38,3 +38,12 @@ async def takeover_world(engine: Engine, src: str, dst: str) -> Params:
     zfs = engine.world.zfs
     pair = await make_pair(zfs, f"{src}/fs", zfs, f"{dst}/fs", snapshots=3)
     return {"destination": pair.dst, "snapshot": "zfsync_1"}
+
+
+async def sync_to_world(engine: Engine, src: str, dst: str) -> Params:
+    """Three snapshots sent, data written on the destination since: roll it back to the
+    first (base hold moved on both sides, the swap, two sent marks removed)."""
+    zfs = engine.world.zfs
+    pair = await make_pair(zfs, f"{src}/fs", zfs, f"{dst}/fs", snapshots=3)
+    await engine.world.write(pair.dst, 64 << 10)
+    return {"snapshot": pair.src_snap(1)}

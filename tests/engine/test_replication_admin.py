@@ -17,11 +17,11 @@ import pytest
 
 from tests.contract.world import TARGET_POOL, State, World, backend_kind
 from tests.engine.conftest import FAST
-from tests.engine.replica_pairs import Pair, make_pair, write
+from tests.engine.replica_pairs import Pair, make_pair, send, write
 from tests.engine.test_plan_reads import Counting
 from tests.faults import FaultyBackend
 from zfsyncd.store import Database, TransactionRecord, TxState
-from zfsyncd.tx.errors import PlanError
+from zfsyncd.tx.errors import PlanError, RollbackRefusedError
 from zfsyncd.tx.hosts import LOCAL, Host
 from zfsyncd.tx.manager import TransactionManager
 from zfsyncd.zfs.backend import ZfsBackend
@@ -255,4 +255,60 @@ async def test_a_takeover_of_a_snapshot_that_fails_in_the_swap_is_undone(two: Tw
     done = await two.run("replica-takeover", {"destination": pair.dst, "snapshot": "zfsync_1"})
     assert done.state is TxState.FAILED
     assert any("promote" in c for c in two.local.calls[-12:])
+    assert await two.state(pair) == before
+
+
+# ------------------------------------------------------------------ sync-to
+
+
+async def sent_marks(pair: Pair) -> dict[str, bool]:
+    listed = await pair.src_zfs.list(pair.src, user_properties=("zfsync:sent",))
+    return {o.short_name: "zfsync:sent" in o.user_properties for o in listed if o.is_snapshot}
+
+
+async def base_holds(zfs: ZfsBackend, dataset: str) -> list[str]:
+    snaps = [o.name for o in await zfs.list(dataset) if o.is_snapshot]
+    return [h.snapshot for h in await zfs.holds_many(snaps) if h.tag == "zfsync_replica"]
+
+
+@pytest.mark.parametrize("host", HOSTS)
+async def test_sync_to_rolls_the_destination_back_and_the_pair_goes_on_from_there(
+    two: Two, host: str
+) -> None:
+    pair = await two.pair(host, snapshots=3)
+    await write(pair.dst_zfs, pair.dst)  # someone tried something on the destination
+    done = await two.run("replica-sync-to", {"snapshot": pair.src_snap(1)})
+    assert done.state is TxState.COMPLETED, done.error
+    assert [o.short_name for o in await pair.dst_zfs.list(pair.dst) if o.is_snapshot] == [
+        "zfsync_1"
+    ]
+    assert await base_holds(pair.dst_zfs, pair.dst) == [pair.dst_snap(1)]
+    assert await base_holds(pair.src_zfs, pair.src) == [pair.src_snap(1)]
+    assert await sent_marks(pair) == {"zfsync_1": True, "zfsync_2": False, "zfsync_3": False}
+    # the source's snapshots stay, and the next incremental from the new base applies
+    await send(pair, 3)
+    assert pair.dst_snap(3) in {o.name for o in await pair.dst_zfs.list(pair.dst)}
+    # the swap is final once completed: no rollback of it
+    with pytest.raises(RollbackRefusedError):
+        await two.manager.rollback(done.id)
+
+
+@pytest.mark.parametrize("host", HOSTS)
+async def test_a_sync_to_that_fails_leaves_both_sides_as_they_were(two: Two, host: str) -> None:
+    pair = await two.pair(host, snapshots=3)
+    before = await two.state(pair)
+    # the second call here: on b, the source's release after the destination's swap; with
+    # both on this host, the destination's release before it
+    two.fail_next(LOCAL, skip=1)
+    done = await two.run("replica-sync-to", {"snapshot": pair.src_snap(1)})
+    assert done.state is TxState.FAILED
+    assert await two.state(pair) == before
+
+
+async def test_sync_to_a_snapshot_the_destination_never_had_is_refused(two: Two) -> None:
+    pair = await two.pair(LOCAL, snapshots=2)
+    await two.world.zfs.snapshot([f"{pair.src}@zfsync_late"])
+    before = await two.state(pair)
+    why = "has no snapshot with the guid of"
+    await two.refused("replica-sync-to", {"snapshot": f"{pair.src}@zfsync_late"}, why)
     assert await two.state(pair) == before

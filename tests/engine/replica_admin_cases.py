@@ -47,3 +47,13 @@ async def sync_to_world(engine: Engine, src: str, dst: str) -> Params:
     pair = await make_pair(zfs, f"{src}/fs", zfs, f"{dst}/fs", snapshots=3)
     await engine.world.write(pair.dst, 64 << 10)
     return {"snapshot": pair.src_snap(1)}
+
+
+async def expire_world(engine: Engine, src: str, dst: str) -> Params:
+    """Four snapshots sent; the source keeps 1, the destination 2: three and two snapshots
+    renamed to the trash, destroyed when the transaction completes."""
+    zfs = engine.world.zfs
+    pair = await make_pair(
+        zfs, f"{src}/fs", zfs, f"{dst}/fs", snapshots=4, savecount=1, dst_savecount=2
+    )
+    return {"sources": [pair.src]}

@@ -24,7 +24,7 @@ from zfsyncd.store import Database, TransactionRecord, TxState
 from zfsyncd.tx.errors import PlanError, RollbackRefusedError
 from zfsyncd.tx.hosts import LOCAL, Host
 from zfsyncd.tx.manager import TransactionManager
-from zfsyncd.zfs.backend import ZfsBackend
+from zfsyncd.zfs.backend import CHANGING_CALLS, ZfsBackend
 from zfsyncd.zfs.memory import MemoryBackend
 
 PEER_HOST = "b"
@@ -312,3 +312,56 @@ async def test_sync_to_a_snapshot_the_destination_never_had_is_refused(two: Two)
     why = "has no snapshot with the guid of"
     await two.refused("replica-sync-to", {"snapshot": f"{pair.src}@zfsync_late"}, why)
     assert await two.state(pair) == before
+
+
+# ------------------------------------------------------------------ expire
+
+
+def shorts(objects: list[Any]) -> list[str]:
+    return [o.short_name for o in objects if o.is_snapshot]
+
+
+@pytest.mark.parametrize("host", HOSTS)
+async def test_expire_keeps_each_sides_own_savecount(two: Two, host: str) -> None:
+    pair = await two.pair(host, snapshots=6, savecount=2, dst_savecount=4)
+    await two.world.zfs.hold("mine", [pair.src_snap(1)])  # someone else's hold
+    done = await two.run("replica-expire", {"sources": [pair.src]})
+    assert done.state is TxState.COMPLETED, done.error
+    assert shorts(await pair.src_zfs.list(pair.src)) == ["zfsync_1", "zfsync_5", "zfsync_6"]
+    assert shorts(await pair.dst_zfs.list(pair.dst)) == [f"zfsync_{n}" for n in (3, 4, 5, 6)]
+    assert await two.manager.cleanups.pending() == []
+
+
+async def test_expire_never_takes_the_newest_common_snapshot(two: Two) -> None:
+    pair = await two.pair(LOCAL, snapshots=2, savecount=1)
+    for n in (3, 4):  # taken, not sent
+        await two.world.zfs.snapshot([pair.src_snap(n)])
+    done = await two.run("replica-expire", {"sources": [pair.src]})
+    assert done.state is TxState.COMPLETED, done.error
+    assert shorts(await pair.src_zfs.list(pair.src)) == ["zfsync_2", "zfsync_4"]
+    assert shorts(await pair.dst_zfs.list(pair.dst)) == ["zfsync_2"]
+
+
+@pytest.mark.parametrize("host", HOSTS)
+async def test_a_failed_expire_puts_every_snapshot_back(two: Two, host: str) -> None:
+    pair = await two.pair(host, snapshots=5, savecount=1)
+    before = await two.state(pair)
+    two.fail_next(LOCAL, skip=2)  # the third rename on this host
+    done = await two.run("replica-expire", {"sources": [pair.src]})
+    assert done.state is TxState.FAILED
+    assert await two.state(pair) == before
+
+
+async def test_expire_reads_the_same_whatever_the_number_of_pairs_and_snapshots(two: Two) -> None:
+    async def reads(pairs: int, snapshots: int) -> list[str]:
+        for i in range(pairs):
+            await two.pair(LOCAL, f"n{pairs}_{i}", snapshots=snapshots, savecount=1)
+        two.counting.calls.clear()
+        done = await two.run("replica-expire", {})
+        assert done.state is TxState.COMPLETED, done.error
+        return [c for c in two.counting.calls if c not in CHANGING_CALLS]
+
+    one = await reads(1, 3)
+    assert await reads(4, 6) == one
+    # planning: this host's side, then the destinations' (on this host too): list, holds each
+    assert one[:5] == ["list", "list_many", "holds_many", "list_many", "holds_many"]

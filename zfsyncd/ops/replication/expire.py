@@ -1,0 +1,161 @@
+"""The replica-expire transaction: each side of each pair keeps its own `zfsync:savecount`
+newest zfsync_ snapshots (seed 003's expire: "pay attention to REMOTE value for
+zrep:savecount. it may be different!"), sent and unsent alike ("they take up same amount of
+disk space"), never the newest snapshot both sides share ("we MUST NOT delete the last sent
+snapshot!!") and never a held one, whoever holds it. The selection is choose.expire's.
+
+`replica expire SRC...` expires the sources named and their destinations; with no source,
+every pair whose source is on this host and not paused (a paused pair is left as it is,
+as `sync all` leaves it). A pair that cannot be decided (its destination missing, or no
+snapshot shared by guid) refuses the request when named, and is left out and named in the
+description when not.
+
+What goes is moved to trash names by one destroy-snapshots step per host and pool, and
+destroyed only when the transaction completes, so a failure or cancel puts every snapshot
+back. Planning reads this host's side once (one `zfs list`, at most one `zfs holds`: the
+inventory) and each destination host's side once, whatever the number of pairs; the steps
+then read once per pool: the commands stay constant in the number of snapshots and pairs.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from zfsyncd.api.names import Action
+from zfsyncd.ops.replication.choose import expire, newest_common
+from zfsyncd.ops.replication.inventory import DatasetState, Side, read_side
+from zfsyncd.ops.replication.props import DEFAULT_SAVECOUNT, Peer, Role, parse_peer
+from zfsyncd.ops.replication.requests import ExpireRequest
+from zfsyncd.tx.errors import MissingObjectError, PlanError
+from zfsyncd.tx.hosts import LOCAL, Host
+from zfsyncd.tx.kinds import BusMethod, Plan, PlanContext, RequestKind, register_kind
+from zfsyncd.tx.steps import Step
+from zfsyncd.tx.steps.snapshots import DestroySnapshots, DestroySnapshotsArgs
+from zfsyncd.zfs import names
+
+
+@dataclass(frozen=True)
+class ExpireFacts:
+    """This host's side (the sources) and each destination host's side, by host label."""
+
+    here: Side
+    there: Mapping[str, Side] = field(default_factory=dict)
+
+
+def sources_of(request: ExpireRequest, here: Side) -> tuple[list[DatasetState], list[str]]:
+    """(the pairs' sources to expire, the sources left out and why). Named sources must be
+    sources of pairs here (PlanError, MissingObjectError); with none named, every managed
+    source that is not paused."""
+    if not request.sources:
+        managed = [d for d in here.managed() if d.role is Role.SOURCE]
+        paused = [f"{d.name} (paused)" for d in managed if d.paused]
+        return [d for d in managed if not d.paused], paused
+    roots = {d.name for d in here.managed()}
+    found = []
+    for name in request.sources:
+        state = here.get(name)
+        if state is None:
+            raise MissingObjectError(f"dataset {name} does not exist")
+        if state.role is not Role.SOURCE or name not in roots:
+            raise PlanError(f"{name} is not the source of a replica pair")
+        found.append(state)
+    return found, []
+
+
+def peer_of(source: DatasetState) -> Peer | None:
+    try:
+        return None if source.peer is None else parse_peer(source.peer)
+    except ValueError:
+        return None
+
+
+def select(
+    source: DatasetState, destination: DatasetState | None, peer: Peer
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]] | str:
+    """What one pair expires: (source snapshots, destination snapshots) as (name, guid),
+    oldest first; or why it cannot be decided."""
+    if destination is None:
+        return f"{source.name}: its destination {peer} does not exist"
+    common = newest_common(source, destination)
+    if common is None:
+        return f"{source.name}: shares no snapshot with {peer} (by guid)"
+    keep = {common.guid}
+
+    def chosen(state: DatasetState) -> list[tuple[str, int]]:
+        count = state.savecount or DEFAULT_SAVECOUNT
+        return [(p.name, p.guid) for p in expire(state.snapshots, count, keep=keep, our_holds=())]
+
+    return chosen(source), chosen(destination)
+
+
+def decide(request: ExpireRequest, facts: ExpireFacts) -> Plan:
+    """One destroy-snapshots step per host and pool over everything the pairs expire
+    (none when nothing does); PlanError for a named pair that cannot be decided."""
+    sources, left_out = sources_of(request, facts.here)
+    by_place: dict[tuple[str, str], dict[str, int | None]] = defaultdict(dict)
+    for source in sources:
+        peer = peer_of(source)
+        if peer is None:
+            problem: str = f"{source.name}: no valid peer"
+        else:
+            side = facts.there.get(peer.host)
+            picked = select(source, None if side is None else side.get(peer.dataset), peer)
+            if not isinstance(picked, str):
+                for host, chosen in ((LOCAL, picked[0]), (peer.host, picked[1])):
+                    for name, guid in chosen:
+                        by_place[(host, names.pool_of(name))][name] = guid
+                continue
+            problem = picked
+        if request.sources:
+            raise PlanError(problem)
+        left_out.append(problem)
+    steps: list[Step[Any]] = [
+        DestroySnapshots(DestroySnapshotsArgs(host=host, snapshots=doomed))
+        for (host, _), doomed in sorted(by_place.items())
+    ]
+    count = sum(len(doomed) for doomed in by_place.values())
+    text = f"{describe(request)}: {count} snapshots"
+    if left_out:
+        text += f" (left out: {'; '.join(left_out)})"
+    return Plan(steps=steps, description=text)
+
+
+def describe(request: ExpireRequest) -> str:
+    what = ", ".join(request.sources) if request.sources else "every replica here"
+    return f"expire {what}"
+
+
+async def read_facts(hosts: Callable[[str], Host], request: ExpireRequest) -> ExpireFacts:
+    """This host's side (the sources named, or every pool), then each destination host's
+    side over its pairs' destinations: one reading per host."""
+    zfs = hosts(LOCAL).zfs
+    here = await read_side(zfs, LOCAL, request.sources or None)
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for source in sources_of(request, here)[0]:
+        peer = peer_of(source)
+        if peer is not None:
+            wanted[peer.host].add(peer.dataset)
+    there = {host: await read_side(hosts(host).zfs, host, sorted(d)) for host, d in wanted.items()}
+    return ExpireFacts(here, there)
+
+
+class ExpireKind(RequestKind[ExpireRequest]):
+    name = "replica-expire"
+    action = Action.REPLICATE
+    request = ExpireRequest
+    method = BusMethod("ReplicaExpire", positional=("sources",))
+
+    def summary(self, request: ExpireRequest) -> str:
+        return describe(request)
+
+    def targets(self, request: ExpireRequest) -> set[str]:
+        return set(request.sources)
+
+    async def plan_request(self, ctx: PlanContext, request: ExpireRequest) -> Plan:
+        return decide(request, await read_facts(ctx.host, request))
+
+
+EXPIRE = register_kind(ExpireKind())

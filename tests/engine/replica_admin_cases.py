@@ -57,3 +57,10 @@ async def expire_world(engine: Engine, src: str, dst: str) -> Params:
         zfs, f"{src}/fs", zfs, f"{dst}/fs", snapshots=4, savecount=1, dst_savecount=2
     )
     return {"sources": [pair.src]}
+
+
+async def clear_world(engine: Engine, src: str, dst: str) -> Params:
+    """A pair of three snapshots, cleared with its snapshots: release, destroy by the trash
+    and properties removed, on both ends."""
+    params = await pause_world(engine, src, dst)
+    return {**params, "destroy_snapshots": True}

@@ -24,7 +24,7 @@ from zfsyncd.store import Database, TransactionRecord, TxState
 from zfsyncd.tx.errors import PlanError, RollbackRefusedError
 from zfsyncd.tx.hosts import LOCAL, Host
 from zfsyncd.tx.manager import TransactionManager
-from zfsyncd.zfs.backend import CHANGING_CALLS, ZfsBackend
+from zfsyncd.zfs.backend import CHANGING_CALLS, DestroyMode, ZfsBackend
 from zfsyncd.zfs.memory import MemoryBackend
 
 PEER_HOST = "b"
@@ -365,3 +365,50 @@ async def test_expire_reads_the_same_whatever_the_number_of_pairs_and_snapshots(
     assert await reads(4, 6) == one
     # planning: this host's side, then the destinations' (on this host too): list, holds each
     assert one[:5] == ["list", "list_many", "holds_many", "list_many", "holds_many"]
+
+
+# ------------------------------------------------------------------ clear
+
+
+@pytest.mark.parametrize("host", HOSTS)
+async def test_clear_forgets_the_pair_on_both_ends_and_keeps_the_snapshots(
+    two: Two, host: str
+) -> None:
+    pair = await two.pair(host, snapshots=3)
+    done = await two.run("replica-clear", {"source": pair.src})
+    assert done.state is TxState.COMPLETED, done.error
+    for zfs, name in ((pair.src_zfs, pair.src), (pair.dst_zfs, pair.dst)):
+        assert await local_values(zfs, name) == {}
+        assert await base_holds(zfs, name) == []
+        assert len(shorts(await zfs.list(name))) == 3
+    # the pair is gone: a second clear has nothing to act on
+    await two.refused("replica-clear", {"source": pair.src}, "is not part of a replica pair")
+
+
+@pytest.mark.parametrize("host", HOSTS)
+async def test_clear_with_its_snapshots_and_a_failure_in_the_middle(two: Two, host: str) -> None:
+    pair = await two.pair(host, snapshots=3)
+    before = await two.state(pair)
+    # the second host's last change (the properties) fails: everything comes back
+    params = {"source": pair.src, "destroy_snapshots": True}
+    if host == LOCAL:
+        two.fail_next(LOCAL, skip=3 + 3 + 1)  # release, 3 renames, set; release, 3 renames
+    else:
+        two.fail_next(host, skip=1 + 3)
+    done = await two.run("replica-clear", params)
+    assert done.state is TxState.FAILED
+    assert await two.state(pair) == before
+    done = await two.run("replica-clear", params)
+    assert done.state is TxState.COMPLETED, done.error
+    assert shorts(await pair.src_zfs.list(pair.src)) == []
+    assert shorts(await pair.dst_zfs.list(pair.dst)) == []
+
+
+async def test_clear_of_a_pair_whose_destination_is_gone(two: Two) -> None:
+    pair = await two.pair(LOCAL)
+    await two.world.zfs.release("zfsync_replica", [pair.dst_snap(2)])
+    await two.world.zfs.destroy(pair.dst, mode=DestroyMode.RECURSIVE)
+    done = await two.run("replica-clear", {"source": pair.src})
+    assert done.state is TxState.COMPLETED, done.error
+    assert await local_values(two.world.zfs, pair.src) == {}
+    assert await base_holds(two.world.zfs, pair.src) == []

@@ -21,10 +21,10 @@ from dataclasses import replace
 from typing import Any
 
 from zfsyncd.ops.replication.inventory import DatasetState, Point
+from zfsyncd.ops.replication.marks import move_base
 from zfsyncd.ops.replication.props import BASE_HOLD
 from zfsyncd.tx.errors import PlanError
 from zfsyncd.tx.steps import Step
-from zfsyncd.tx.steps.holds import HoldArgs, HoldSnapshots, ReleaseSnapshots
 from zfsyncd.tx.steps.zfs_rollback import RollbackArgs, RollbackDataset
 from zfsyncd.tx.steps.zfs_rollback_refusal import RollbackFacts, refusal_of
 from zfsyncd.zfs.models import ZfsObject
@@ -55,13 +55,7 @@ def rewind_steps(
     problem = refusal_of(target.name, without_base_holds(facts, released), tx_id)
     if problem is not None:
         raise PlanError(problem)
-    steps: list[Step[Any]] = []
-    if based:
-        if BASE_HOLD not in target.holds:
-            onto = HoldArgs(host=host, tag=BASE_HOLD, snapshots=(target.name,))
-            steps.append(HoldSnapshots(onto))
-        names = tuple(p.name for p in based)
-        steps.append(ReleaseSnapshots(HoldArgs(host=host, tag=BASE_HOLD, snapshots=names)))
+    steps = move_base(host, newer, target) if based else []
     # the step acts only on the dataset seen now, not on one made under its name later
     steps.append(RollbackDataset(RollbackArgs(host=host, snapshot=target.name, guid=state.guid)))
     return steps

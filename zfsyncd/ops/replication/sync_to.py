@@ -17,9 +17,8 @@ The destination's state is not checked for divergence: throwing away what it has
 SNAP is the request. It must still be SRC's partner (each names the other). The warning
 and the confirmation (`--yes`) are the client's.
 
-The sent markers are removed one snapshot at a time (a set-properties step each: `zfs
-inherit` takes one name in the backend protocol), so their commands grow with the number
-of sent snapshots newer than SNAP, at most the source's savecount in a pair that expires.
+The sent markers are removed one snapshot at a time (marks.unmark_sent), so their commands
+grow with the number of sent snapshots newer than SNAP.
 Planning reads each end once (ends.read_pair) and the destination's pool for the swap's
 refusals (three commands).
 """
@@ -31,15 +30,14 @@ from typing import Any
 from zfsyncd.api.names import Action
 from zfsyncd.ops.replication.ends import PairReading, partner_of, read_pair, role_refusal
 from zfsyncd.ops.replication.inventory import DatasetState, Point
-from zfsyncd.ops.replication.props import BASE_HOLD, SENT, Role
+from zfsyncd.ops.replication.marks import move_base, unmark_sent
+from zfsyncd.ops.replication.props import BASE_HOLD, Role
 from zfsyncd.ops.replication.requests import SyncToRequest
 from zfsyncd.ops.replication.rewind import rewind_steps
 from zfsyncd.tx.errors import MissingObjectError, PlanError
 from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.tx.kinds import BusMethod, Plan, PlanContext, RequestKind, register_kind
 from zfsyncd.tx.steps import Step
-from zfsyncd.tx.steps.holds import HoldArgs, HoldSnapshots, ReleaseSnapshots
-from zfsyncd.tx.steps.properties import SetProperties, SetPropertiesArgs
 from zfsyncd.tx.steps.zfs_rollback_refusal import RollbackFacts, read_facts
 from zfsyncd.zfs import names
 
@@ -79,15 +77,9 @@ def decide(request: SyncToRequest, pair: PairReading, facts: RollbackFacts, tx_i
     steps: list[Step[Any]] = rewind_steps(destination.host, dst, copy, facts, tx_id)
     src = pair.here_state
     newer = [p for p in src.snapshots if p.createtxg > snap.createtxg]
-    based = tuple(p.name for p in newer if BASE_HOLD in p.holds)
-    if based:
-        if BASE_HOLD not in snap.holds:
-            steps.append(HoldSnapshots(HoldArgs(tag=BASE_HOLD, snapshots=(snap.name,))))
-        steps.append(ReleaseSnapshots(HoldArgs(tag=BASE_HOLD, snapshots=based)))
-    for point in newer:
-        if point.sent is not None:
-            unmark: dict[str, str | None] = {SENT: None}
-            steps.append(SetProperties(SetPropertiesArgs(name=point.name, properties=unmark)))
+    if any(BASE_HOLD in p.holds for p in newer):
+        steps += move_base(LOCAL, newer, snap)
+    steps += unmark_sent(newer)
     if not steps:
         raise PlanError(f"{dst.name} is at {copy.short} already, with nothing written since")
     return Plan(steps=steps, description=describe(request))

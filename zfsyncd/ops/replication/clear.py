@@ -1,0 +1,107 @@
+"""The replica-clear transaction: forget a pair (seed 003's `zrep clear`). On both ends: the
+base hold released, the pair's dataset properties (props.DATASET_PROPERTIES) removed (`zfs
+inherit`); with `destroy_snapshots`, the zfsync_ snapshots destroyed too (moved to trash
+names, destroyed when the transaction completes, so a failure puts them back). Otherwise
+every snapshot stays, with the `zfsync:sent` markers on them: without a role nothing reads
+those, and removing them would be a command per snapshot. Bookmarks stay either way.
+
+Either end may be named (the request calls it `source`, the usual case): a destination
+whose source is gone is cleared the same way, to be used as a plain filesystem. The other
+end is cleared too when it exists and names the named one as its peer; otherwise (gone,
+another host that cannot be reached is an error; already cleared, or paired elsewhere)
+only the named end is, and the description says so. A snapshot someone else holds is not
+destroyed (it is theirs to keep) and is named in the description.
+
+Planning reads each end once (ends.read_pair); per end at most three steps: release,
+destroy (one step over all its snapshots), properties.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zfsyncd.api.names import Action
+from zfsyncd.ops.replication.choose import is_ours
+from zfsyncd.ops.replication.ends import End, PairReading, partner_refusal, read_pair
+from zfsyncd.ops.replication.inventory import DatasetState
+from zfsyncd.ops.replication.marks import move_base
+from zfsyncd.ops.replication.props import BASE_HOLD, ROLE
+from zfsyncd.ops.replication.requests import ClearRequest
+from zfsyncd.tx.errors import PlanError
+from zfsyncd.tx.hosts import LOCAL
+from zfsyncd.tx.kinds import BusMethod, Plan, PlanContext, RequestKind, register_kind
+from zfsyncd.tx.steps import Step
+from zfsyncd.tx.steps.properties import SetProperties, SetPropertiesArgs
+from zfsyncd.tx.steps.snapshots import DestroySnapshots, DestroySnapshotsArgs
+
+
+def end_steps(end: End, state: DatasetState, destroy: bool) -> tuple[list[Step[Any]], list[str]]:
+    """(the steps that clear one end, the snapshots kept because someone else holds them)."""
+    steps = move_base(end.host, state.snapshots, None)
+    kept: list[str] = []
+    if destroy:
+        doomed: dict[str, int | None] = {}
+        for point in state.snapshots:
+            if not is_ours(point):
+                continue
+            if point.holds - {BASE_HOLD}:
+                kept.append(point.name)
+            else:
+                doomed[point.name] = point.guid
+        if doomed:
+            args = DestroySnapshotsArgs(host=end.host, snapshots=doomed)
+            steps.append(DestroySnapshots(args))
+    if end.local:
+        forget: dict[str, str | None] = dict.fromkeys(end.local)
+        args_ = SetPropertiesArgs(host=end.host, name=end.dataset, properties=forget)
+        steps.append(SetProperties(args_))
+    return steps, kept
+
+
+def describe(request: ClearRequest) -> str:
+    also = ", destroying its zfsync_ snapshots" if request.destroy_snapshots else ""
+    return f"forget the replica pair of {request.source}{also}"
+
+
+def decide(request: ClearRequest, pair: PairReading) -> Plan:
+    """Both ends' steps (the named end's first), or the named one's alone; PlanError when it
+    is not part of a pair."""
+    here = pair.here
+    if here.role is None:
+        raise PlanError(f"{here.dataset} is not part of a replica pair (no {ROLE} set on it)")
+    steps, kept = end_steps(here, pair.here_state, request.destroy_snapshots)
+    note = ""
+    peer, there, there_state = here.peer, pair.there, pair.there_state
+    if (
+        peer is not None
+        and there is not None
+        and there_state is not None
+        and partner_refusal(here, there, peer) is None
+    ):
+        more, kept_there = end_steps(there, there_state, request.destroy_snapshots)
+        steps += more
+        kept += kept_there
+    else:
+        note = f" (this end only: its peer {peer} is gone or not paired with it)"
+    if kept:
+        note += f" (kept, held by others: {', '.join(kept)})"
+    return Plan(steps=steps, description=describe(request) + note)
+
+
+class ClearKind(RequestKind[ClearRequest]):
+    name = "replica-clear"
+    action = Action.REPLICATE
+    request = ClearRequest
+    method = BusMethod("ReplicaClear", positional=("source",))
+
+    def summary(self, request: ClearRequest) -> str:
+        return describe(request)
+
+    def targets(self, request: ClearRequest) -> set[str]:
+        return {request.source}
+
+    async def plan_request(self, ctx: PlanContext, request: ClearRequest) -> Plan:
+        return decide(request, await read_pair(ctx.host, LOCAL, request.source))
+
+
+CLEAR = register_kind(ClearKind())

@@ -111,6 +111,7 @@ CASES: dict[str, FaultCase] = {
     "replica-sync-to": FaultCase(admin.sync_to_world, writes_data=True),
     "replica-expire": FaultCase(admin.expire_world),
     "replica-clear": FaultCase(admin.clear_world),
+    "replica-reconfigure": FaultCase(admin.reconfigure_world),
 }
 
 #: kinds that are not in TX_KINDS today but must have a case: the test-only compound kind,

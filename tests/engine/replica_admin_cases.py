@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.engine.conftest import Engine
-from tests.engine.replica_pairs import make_pair
+from tests.engine.replica_pairs import make_pair, plain_copy
 
 Params = dict[str, Any]
 
@@ -64,3 +64,13 @@ async def clear_world(engine: Engine, src: str, dst: str) -> Params:
     and properties removed, on both ends."""
     params = await pause_world(engine, src, dst)
     return {**params, "destroy_snapshots": True}
+
+
+async def reconfigure_world(engine: Engine, src: str, dst: str) -> Params:
+    """A pair of three snapshots and a plain copy of SRC up to the second one: the copy
+    becomes the destination (properties, holds moved on both, a sent mark removed, the
+    source's peer)."""
+    zfs = engine.world.zfs
+    pair = await make_pair(zfs, f"{src}/fs", zfs, f"{dst}/fs", snapshots=3)
+    await plain_copy(pair, zfs, f"{dst}/new", upto=2)
+    return {"source": pair.src, "destination": f"{dst}/new"}

@@ -125,3 +125,12 @@ async def held_base(zfs: ZfsBackend, dataset: str) -> str | None:
         if hold.tag == BASE_HOLD:
             return hold.snapshot
     return None
+
+
+async def plain_copy(pair: Pair, zfs: ZfsBackend, target: str, upto: int) -> None:
+    """A replica of SRC made by plain `zfs send | zfs recv` (no zfsync property, no hold):
+    the full stream of its first snapshot, then -I to SRC@zfsync_<upto>."""
+    await pair.src_zfs.send_recv(SendSpec(snapshot=pair.src_snap(1)), zfs, RecvSpec(target=target))
+    if upto > 1:
+        spec = SendSpec(snapshot=pair.src_snap(upto), base=pair.src_snap(1))
+        await pair.src_zfs.send_recv(spec, zfs, RecvSpec(target=target))

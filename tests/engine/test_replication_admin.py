@@ -9,7 +9,7 @@ Pairs are made directly with the backend (replica_pairs.py), not by `replica ini
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import pytest
 
 from tests.contract.world import TARGET_POOL, State, World, backend_kind
 from tests.engine.conftest import FAST
-from tests.engine.replica_pairs import Pair, make_pair, send, write
+from tests.engine.replica_pairs import Pair, make_pair, plain_copy, send, write
 from tests.engine.test_plan_reads import Counting
 from tests.faults import FaultyBackend
 from zfsyncd.store import Database, TransactionRecord, TxState
@@ -412,3 +412,55 @@ async def test_clear_of_a_pair_whose_destination_is_gone(two: Two) -> None:
     assert done.state is TxState.COMPLETED, done.error
     assert await local_values(two.world.zfs, pair.src) == {}
     assert await base_holds(two.world.zfs, pair.src) == []
+
+
+# ------------------------------------------------------------------ reconfigure
+
+
+@pytest.mark.parametrize("host", HOSTS)
+async def test_reconfigure_to_a_plain_copy_on_another_host(two: Two, host: str) -> None:
+    pair = await two.pair(LOCAL, snapshots=3)
+    new = f"{TARGET_POOL}/new" if host != LOCAL else f"{two.world.dst}/new"
+    await plain_copy(pair, two.zfs(host), new, upto=2)  # one snapshot behind
+    old = await two.state(pair)
+    done = await two.run(
+        "replica-reconfigure", {"source": pair.src, "destination": f"{host}:{new}"}
+    )
+    assert done.state is TxState.COMPLETED, done.error
+    assert (await local_values(two.world.zfs, pair.src))["zfsync:peer"] == f"{host}:{new}"
+    assert await local_values(two.zfs(host), new) == {
+        "zfsync:role": "destination",
+        "zfsync:peer": f"local:{pair.src}",
+        "zfsync:savecount": "5",
+    }
+    assert await base_holds(two.zfs(host), new) == [f"{new}@zfsync_2"]
+    assert await base_holds(two.world.zfs, pair.src) == [pair.src_snap(2)]
+    assert await sent_marks(pair) == {"zfsync_1": True, "zfsync_2": True, "zfsync_3": False}
+    # the old destination is left as it was
+    assert {k: v for k, v in (await two.state(pair)).items() if pair.dst in k} == {
+        k: v for k, v in old.items() if pair.dst in k
+    }
+    # a sync to the new one goes on from their common snapshot (by guid)
+    moved = replace(pair, dst=new, host=host, dst_zfs=two.zfs(host))
+    await send(moved, 3)
+
+
+async def test_a_reconfigure_that_fails_at_the_end_changes_nothing(two: Two) -> None:
+    pair = await two.pair(LOCAL, snapshots=2)
+    new = f"{two.world.dst}/new"
+    await plain_copy(pair, two.world.zfs, new, upto=2)
+    before = {**await two.state(pair), **await two.world.state(new)}
+    two.fail_next(LOCAL, skip=2)  # its properties, its hold, then the source's hold fails
+    params = {"source": pair.src, "destination": new}
+    assert (await two.run("replica-reconfigure", params)).state is TxState.FAILED
+    assert {**await two.state(pair), **await two.world.state(new)} == before
+
+
+async def test_reconfigure_to_a_dataset_that_does_not_exist_says_init_is_needed(
+    two: Two,
+) -> None:
+    pair = await two.pair(LOCAL)
+    before = await two.state(pair)
+    params = {"source": pair.src, "destination": f"{two.world.dst}/none"}
+    await two.refused("replica-reconfigure", params, "does not exist: a new destination is made")
+    assert await two.state(pair) == before

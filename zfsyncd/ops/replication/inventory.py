@@ -1,10 +1,10 @@
 """Reading one side of replica pairs: what every replica decision starts from.
 
 A *side* is what one host shows of some datasets: each dataset's `zfsync:*` properties,
-`written`, encryption, resume token, and its snapshots and bookmarks (oldest first, by createtxg) with
-their holds. Reading a side costs one `zfs list` and at most one `zfs holds`, whatever the
-number of datasets (the replica kinds' commands stay constant in the number of objects;
-tests/engine/test_replication_*.py count them):
+`written`, encryption, resume token, and its snapshots and bookmarks (oldest first, by
+createtxg) with their holds. Reading a side costs one `zfs list` and at most one
+`zfs holds`, whatever the number of datasets (the replica kinds' commands stay constant in
+the number of objects; tests/engine/test_replication_*.py count them):
 
     side = await read_side(zfs, "local", ["tank/a", "tank/b"])   # these (and below them)
     side = await read_side(zfs, "local")                         # every pool of the host
@@ -22,6 +22,9 @@ from dataclasses import dataclass
 
 from zfsyncd.ops.replication import props
 from zfsyncd.ops.replication.props import Role
+from zfsyncd.tx.errors import PlanError
+from zfsyncd.tx.hosts import Host
+from zfsyncd.tx.steps.base import StepContext
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import ZfsBackend
 from zfsyncd.zfs.models import ObjectType, ZfsObject
@@ -217,3 +220,12 @@ def _count(value: str | None) -> int | None:
     if value is None or not value.isdigit():
         return None
     return int(value)
+
+
+def host_of(ctx: StepContext, name: str) -> Host:
+    """The host a peer address names, or a PlanError that says which hosts there are."""
+    found = ctx.hosts.get(name)
+    if found is None:
+        known = ", ".join(sorted(ctx.hosts))
+        raise PlanError(f"host {name!r} is not configured ([hosts.{name}]; known: {known})")
+    return found

@@ -42,7 +42,7 @@ from zfsyncd.tx.steps.datasets import DestroyDataset, DestroyDatasetArgs
 from zfsyncd.tx.steps.holds import HoldArgs, HoldSnapshots
 from zfsyncd.tx.steps.properties import SetProperties, SetPropertiesArgs
 from zfsyncd.tx.steps.snapshots import CreateSnapshots, CreateSnapshotsArgs
-from zfsyncd.tx.steps.transfer import SendReceive, SendReceiveArgs
+from zfsyncd.tx.steps.transfers import SendReceiveMany, SendReceiveManyArgs, Stream
 from zfsyncd.zfs import names
 from zfsyncd.zfs.models import ObjectType, RecvSpec, SendSpec
 
@@ -134,7 +134,8 @@ def decide(
     )
     steps.append(HoldSnapshots(HoldArgs(tag=BASE_HOLD, snapshots=snaps)))
     recv = RecvSpec(target=peer.dataset, properties={} if adopted else dst_properties)
-    steps.append(SendReceive(SendReceiveArgs(send=send, recv=recv, target=peer.host)))
+    stream = Stream(send=send, recv=recv)
+    steps.append(SendReceiveMany(SendReceiveManyArgs(streams=(stream,), target=peer.host)))
     if adopted:
         steps.append(
             SetProperties(

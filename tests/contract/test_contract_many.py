@@ -120,3 +120,23 @@ async def test_list_many_reads_written_in_the_same_command(world: World) -> None
     assert (again[a].written or 0) >= 200 << 10  # the data, less what compression may save
     # not asked for, not read
     assert (await zfs.list_many([a]))[0].written is None
+
+
+async def test_list_many_reads_encryption_in_the_same_command(world: World) -> None:
+    """`encryption` tells a replica's send to go raw: the cipher, or "off"."""
+    zfs = world.zfs
+    enc, plain = f"{world.src}/enc", f"{world.src}/plain"
+    await zfs.create(
+        enc, properties={"encryption": "on", "keyformat": "raw", "keylocation": world.key_location}
+    )
+    await zfs.create(plain)
+    await zfs.snapshot([f"{enc}@1"])
+    found = {
+        o.name: o
+        for o in await zfs.list_many([enc, plain], recursive=True, written=True, encryption=True)
+    }
+    assert found[enc].encryption == "aes-256-gcm"
+    assert found[f"{enc}@1"].encryption == "aes-256-gcm"
+    assert found[plain].encryption == "off"
+    assert found[enc].written == 0
+    assert (await zfs.list_many([plain]))[0].encryption is None

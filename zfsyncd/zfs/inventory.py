@@ -43,16 +43,24 @@ class InventoryParseError(ValueError):
         super().__init__(f"zfs list output line {line_number}: {problem}: {line[:200]!r}")
 
 
-#: the optional column after BASE_COLUMNS: bytes written since the previous snapshot
+#: the optional columns after BASE_COLUMNS, in this order: bytes written since the
+#: previous snapshot, and the encryption cipher ("off" when not encrypted)
 WRITTEN = "written"
+ENCRYPTION = "encryption"
 
 
-def list_columns(user_properties: Sequence[str] = (), *, written: bool = False) -> str:
-    """The `-o` argument that `parse_list` expects: `written` when asked for, then the user
-    properties."""
+def _optional(written: bool, encryption: bool) -> tuple[str, ...]:
+    return (*((WRITTEN,) if written else ()), *((ENCRYPTION,) if encryption else ()))
+
+
+def list_columns(
+    user_properties: Sequence[str] = (), *, written: bool = False, encryption: bool = False
+) -> str:
+    """The `-o` argument that `parse_list` expects: `written` and `encryption` when asked
+    for, then the user properties."""
     for prop in user_properties:
         names.check_user_property(prop)
-    return ",".join((*BASE_COLUMNS, *((WRITTEN,) if written else ()), *user_properties))
+    return ",".join((*BASE_COLUMNS, *_optional(written, encryption), *user_properties))
 
 
 _ALL_FIELDS = frozenset(ZfsObject.model_fields)
@@ -97,16 +105,26 @@ def _number(text: str) -> int:
 
 
 def parse_list(
-    text: str, user_properties: Sequence[str] = (), *, written: bool = False
+    text: str,
+    user_properties: Sequence[str] = (),
+    *,
+    written: bool = False,
+    encryption: bool = False,
 ) -> list[ZfsObject]:
-    """Parse the output of `zfs list -Hp -o <list_columns(user_properties, written=...)>`."""
-    return list(iter_list(text.split("\n"), user_properties, written=written))
+    """Parse the output of `zfs list -Hp -o <list_columns(user_properties, ...)>`."""
+    lines = text.split("\n")
+    return list(iter_list(lines, user_properties, written=written, encryption=encryption))
 
 
 def iter_list(
-    lines: Iterable[str], user_properties: Sequence[str] = (), *, written: bool = False
+    lines: Iterable[str],
+    user_properties: Sequence[str] = (),
+    *,
+    written: bool = False,
+    encryption: bool = False,
 ) -> Iterator[ZfsObject]:
-    first_user = len(BASE_COLUMNS) + (1 if written else 0)
+    first_user = len(BASE_COLUMNS) + len(_optional(written, encryption))
+    crypt_at = first_user - 1
     width = first_user + len(user_properties)
     props = tuple(user_properties)
     types = _TYPES
@@ -124,8 +142,9 @@ def iter_list(
             user: Mapping[str, str] = _NO_PROPERTIES
             if props:
                 user = _user_properties(props, tuple(fields[first_user:]), shared)
-            # '-' for a bookmark, which has no `written`
+            # '-' for a bookmark, which has neither
             wrote = None if not written or fields[10] == "-" else int(fields[10])
+            cipher = None if not encryption or fields[crypt_at] == "-" else fields[crypt_at]
             yield _trusted(
                 {
                     "name": name,
@@ -139,6 +158,7 @@ def iter_list(
                     "origin": None if origin == "-" else origin,
                     "receive_resume_token": None if token == "-" else token,  # noqa: S105
                     "written": wrote,
+                    "encryption": cipher,
                     "user_properties": user,
                 }
             )

@@ -41,6 +41,9 @@ class ZfsObject(BaseModel):
     #: bytes written since the previous snapshot (a snapshot: since the one before it);
     #: None when not asked for (`list_many(written=True)`) or for a bookmark
     written: int | None = None
+    #: the cipher, "off" when not encrypted; None when not asked for
+    #: (`list_many(encryption=True)`) or for a bookmark
+    encryption: str | None = None
     user_properties: Mapping[str, str] = Field(default_factory=dict)
 
     @property

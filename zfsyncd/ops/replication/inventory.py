@@ -1,10 +1,10 @@
 """Reading one side of replica pairs: what every replica decision starts from.
 
 A *side* is what one host shows of some datasets: each dataset's `zfsync:*` properties,
-`written`, resume token, and its snapshots and bookmarks (oldest first, by createtxg) with
-their holds. Reading a side costs one `zfs list` and at most one `zfs holds`, whatever the
-number of datasets (the replica kinds' commands stay constant in the number of objects;
-tests/engine/test_replication_*.py count them):
+`written`, encryption, resume token, and its snapshots and bookmarks (oldest first, by
+createtxg) with their holds. Reading a side costs one `zfs list` and at most one
+`zfs holds`, whatever the number of datasets (the replica kinds' commands stay constant in
+the number of objects; tests/engine/test_replication_*.py count them):
 
     side = await read_side(zfs, "local", ["tank/a", "tank/b"])   # these (and below them)
     side = await read_side(zfs, "local")                         # every pool of the host
@@ -22,6 +22,9 @@ from dataclasses import dataclass
 
 from zfsyncd.ops.replication import props
 from zfsyncd.ops.replication.props import Role
+from zfsyncd.tx.errors import PlanError
+from zfsyncd.tx.hosts import Host
+from zfsyncd.tx.steps.base import StepContext
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import ZfsBackend
 from zfsyncd.zfs.models import ObjectType, ZfsObject
@@ -80,6 +83,8 @@ class DatasetState:
     receive_resume_token: str | None
     #: bytes it references (an empty filesystem: a little metadata)
     referenced: int = 0
+    #: encrypted (its streams go raw, `zfs send -w`, so no key is needed to send them)
+    encrypted: bool = False
     #: oldest first (createtxg)
     snapshots: tuple[Point, ...] = ()
     #: oldest first (createtxg)
@@ -132,7 +137,7 @@ class Side:
 
 async def read_side(zfs: ZfsBackend, host: str, datasets: Collection[str] | None = None) -> Side:
     """Read `datasets` and everything below them (or, with None, every pool of the host):
-    one `zfs list -r -t all` with the zfsync properties and `written` (with None, one
+    one `zfs list -r -t all` with the zfsync properties, `written` and `encryption` (with None, one
     `zfs list -d 0` of the pools before it), then one `zfs holds` of the snapshots that
     have any hold (none when no snapshot has). A dataset that does not exist is simply not
     in the Side."""
@@ -145,7 +150,7 @@ async def read_side(zfs: ZfsBackend, host: str, datasets: Collection[str] | None
     if not wanted:
         return Side(host, {})
     objects = await zfs.list_many(
-        wanted, recursive=True, user_properties=READ_PROPERTIES, written=True
+        wanted, recursive=True, user_properties=READ_PROPERTIES, written=True, encryption=True
     )
     held = [o.name for o in objects if o.type is ObjectType.SNAPSHOT and o.userrefs]
     tags: dict[str, set[str]] = {}
@@ -183,6 +188,7 @@ def build_side(
             written=obj.written or 0,
             receive_resume_token=obj.receive_resume_token,
             referenced=obj.referenced,
+            encrypted=obj.encryption not in (None, "off"),
             snapshots=tuple(sorted(points.get(obj.name, ()), key=lambda p: p.createtxg)),
             bookmarks=tuple(sorted(marks.get(obj.name, ()), key=lambda p: p.createtxg)),
             user_properties=user,
@@ -214,3 +220,12 @@ def _count(value: str | None) -> int | None:
     if value is None or not value.isdigit():
         return None
     return int(value)
+
+
+def host_of(ctx: StepContext, name: str) -> Host:
+    """The host a peer address names, or a PlanError that says which hosts there are."""
+    found = ctx.hosts.get(name)
+    if found is None:
+        known = ", ".join(sorted(ctx.hosts))
+        raise PlanError(f"host {name!r} is not configured ([hosts.{name}]; known: {known})")
+    return found

@@ -29,13 +29,24 @@ class Values(Tree):
     # ----------------------------------------------------------------------- rows
 
     def _row(
-        self, obj: Object, user_properties: Sequence[str], *, written: bool = False
+        self,
+        obj: Object,
+        user_properties: Sequence[str],
+        *,
+        written: bool = False,
+        encryption: bool = False,
     ) -> ZfsObject:
-        """What `zfs list -Hp` prints for one object (with `written`: that column too)."""
+        """What `zfs list -Hp` prints for one object (with `written`, `encryption`: those
+        columns too; a bookmark shows '-' for both)."""
         row = self._plain_row(obj, user_properties)
-        if not written or isinstance(obj, Bookmark):
+        if isinstance(obj, Bookmark) or not (written or encryption):
             return row
-        return row.model_copy(update={"written": self._written(obj)})
+        update: dict[str, object] = {}
+        if written:
+            update["written"] = self._written(obj)
+        if encryption:
+            update["encryption"] = self._crypt_value(obj, "encryption").value
+        return row.model_copy(update=update)
 
     @staticmethod
     def _written(obj: Dataset | Snapshot) -> int:

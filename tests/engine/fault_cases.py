@@ -143,7 +143,7 @@ CASES: dict[str, FaultCase] = {
     # the replica admin kinds (replica_admin_cases.py)
     "replica-pause": FaultCase(admin.pause_world),
     "replica-resume": FaultCase(admin.resume_world),
-    "replica-failover": FaultCase(admin.failover_world),
+    "replica-failover": FaultCase(admin.failover_world, writes_data=True),
     "replica-takeover": FaultCase(admin.takeover_world, writes_data=True),
     "replica-sync-to": FaultCase(admin.sync_to_world, writes_data=True),
     "replica-expire": FaultCase(admin.expire_world),

@@ -27,8 +27,11 @@ async def resume_world(engine: Engine, src: str, dst: str) -> Params:
 
 
 async def failover_world(engine: Engine, src: str, dst: str) -> Params:
-    """A pair in step: failover sets the source's properties, then the destination's."""
-    return await pause_world(engine, src, dst)
+    """A pair with data written since its last sync: the source frozen, the final sync
+    (snapshot, send, holds moved, bookmark), then the roles swapped."""
+    params = await pause_world(engine, src, dst)
+    await engine.world.write(params["source"], 64 << 10)
+    return params
 
 
 async def takeover_world(engine: Engine, src: str, dst: str) -> Params:

@@ -208,16 +208,38 @@ async def test_failover_then_takeover_back(two: Two) -> None:
     assert await roles(pair) == (("source", "off"), ("destination", "on"))
 
 
-async def test_failover_refuses_unsent_data_and_changes_nothing(two: Two) -> None:
-    pair = await two.pair(LOCAL)
+@pytest.mark.parametrize("host", HOSTS)
+async def test_failover_with_unsent_data_syncs_it_first(two: Two, host: str) -> None:
+    pair = await two.pair(host)
+    await write(two.world.zfs, pair.src)
+    done = await two.run("replica-failover", {"source": pair.src})
+    assert done.state is TxState.COMPLETED, done.error
+    final = f"zfsync_{done.id}"
+    assert shorts(await pair.dst_zfs.list(pair.dst))[-1] == final
+    assert await base_holds(pair.dst_zfs, pair.dst) == [f"{pair.dst}@{final}"]
+    assert await roles(pair) == (("destination", "on"), ("source", "off"))
+
+
+@pytest.mark.parametrize("host", HOSTS)
+async def test_a_failover_whose_final_sync_fails_changes_nothing(two: Two, host: str) -> None:
+    pair = await two.pair(host)
     await write(two.world.zfs, pair.src)
     before = await two.state(pair)
-    await two.refused("replica-failover", {"source": pair.src}, "bytes written that its dest")
+    broken = len(two.local.calls) + 2  # freeze, snapshot, then the send
+    two.local.fail(broken)
+    done = await two.run("replica-failover", {"source": pair.src})
+    assert done.state is TxState.FAILED
+    assert two.local.calls[broken].startswith("send_recv")
     assert await two.state(pair) == before
-    # -L does not look at the peer: this side becomes a destination
+
+
+async def test_failover_local_only_changes_this_side_alone(two: Two) -> None:
+    pair = await two.pair(LOCAL)
+    await write(two.world.zfs, pair.src)
     done = await two.run("replica-failover", {"source": pair.src, "local_only": True})
     assert done.state is TxState.COMPLETED, done.error
     assert await roles(pair) == (("destination", "on"), ("destination", "on"))
+    assert shorts(await pair.dst_zfs.list(pair.dst)) == ["zfsync_1", "zfsync_2"]
 
 
 async def test_failover_refuses_a_diverged_destination(two: Two) -> None:
@@ -463,4 +485,22 @@ async def test_reconfigure_to_a_dataset_that_does_not_exist_says_init_is_needed(
     before = await two.state(pair)
     params = {"source": pair.src, "destination": f"{two.world.dst}/none"}
     await two.refused("replica-reconfigure", params, "does not exist: a new destination is made")
+    assert await two.state(pair) == before
+
+
+async def test_takeover_with_a_source_here_syncs_it_first(two: Two) -> None:
+    pair = await two.pair(LOCAL)
+    await write(two.world.zfs, pair.src)
+    done = await two.run("replica-takeover", {"destination": pair.dst})
+    assert done.state is TxState.COMPLETED, done.error
+    assert shorts(await pair.dst_zfs.list(pair.dst))[-1] == f"zfsync_{done.id}"
+    assert await roles(pair) == (("destination", "on"), ("source", "off"))
+
+
+@pytest.mark.skipif(REAL, reason="b is a model")
+async def test_takeover_from_a_source_elsewhere_with_unsent_data_is_refused(two: Two) -> None:
+    pair = await two.reverse_pair()
+    await write(pair.src_zfs, pair.src)
+    before = await two.state(pair)
+    await two.refused("replica-takeover", {"destination": pair.dst}, "on its host first")
     assert await two.state(pair) == before

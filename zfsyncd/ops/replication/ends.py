@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from zfsyncd.ops.replication.inventory import DatasetState, read_side
+from zfsyncd.ops.replication.inventory import DatasetState, Side, read_side
 from zfsyncd.ops.replication.props import DATASET_PROPERTIES, PEER, ROLE, Peer, Role, parse_peer
 from zfsyncd.tx.errors import MissingObjectError, PlanError
 from zfsyncd.tx.hosts import LOCAL, Host
@@ -109,6 +109,20 @@ class PairReading:
     here_state: DatasetState
     there: End | None = None
     there_state: DatasetState | None = None
+    #: the inventory readings the states come from (the datasets below them too), when read
+    here_read: Side | None = None
+    there_read: Side | None = None
+
+    def here_side(self) -> Side:
+        """What was read on this end's host (its state alone, when built by hand)."""
+        found = self.here_read
+        return found or Side(self.here.host, {self.here_state.name: self.here_state})
+
+    def there_side(self) -> Side | None:
+        if self.there is None or self.there_state is None:
+            return None
+        found = self.there_read
+        return found or Side(self.there.host, {self.there_state.name: self.there_state})
 
 
 async def read_pair(
@@ -120,18 +134,20 @@ async def read_pair(
     stops the plan (UnknownHostError); a missing peer dataset reads as None."""
     zfs = hosts(host).zfs
     here = await read_end(zfs, host, dataset)
-    state = (await read_side(zfs, host, [dataset])).get(dataset) if here else None
+    side = await read_side(zfs, host, [dataset]) if here else None
+    state = side.get(dataset) if side else None
     if here is None or state is None:
         raise MissingObjectError(f"dataset {dataset} does not exist")
     address = here.peer
     if not peer or address is None:
-        return PairReading(here, state)
+        return PairReading(here, state, here_read=side)
     other_zfs = hosts(address.host).zfs
     there = await read_end(other_zfs, address.host, address.dataset)
     if there is None:
-        return PairReading(here, state)
-    other = (await read_side(other_zfs, address.host, [address.dataset])).get(address.dataset)
-    return PairReading(here, state, there, other)
+        return PairReading(here, state, here_read=side)
+    other_side = await read_side(other_zfs, address.host, [address.dataset])
+    other = other_side.get(address.dataset)
+    return PairReading(here, state, there, other, side, other_side)
 
 
 def partner_of(pair: PairReading) -> tuple[End, DatasetState]:

@@ -14,24 +14,32 @@ The order is the safety: the side that was writable is made read-only before the
 made writable, so at no moment are both writable; undo runs the steps backwards, which
 keeps that true on the way back. `zfsync:paused` moves with the source role.
 
+Without -L the swap begins with a final sync, planned by replica-sync's own `decide` (sync.py)
+over the readings made here: the source is made read-only first (so nothing is written
+after the snapshot that sync takes), then the sync's steps (snapshot, holds, send, bases,
+bookmarks, expiry), then the roles; all undone together if any fails. A takeover whose
+source is on another host cannot run that sync from here (sync sends from this host): it
+is refused while the source has anything its destination lacks, with `replica sync` on the
+source's host as the way.
+
 Refused before anything changes, whatever could split the brain (`split_brain`): both
 sides writable already, no snapshot shared by guid, a destination that diverged (written
 to, or holding snapshots the source never had: choose.divergence). Without -L the two must
-name each other as peers and the source must have nothing its destination lacks (no
-snapshot newer than the common one, nothing written since): the final sync a failover
-needs is not part of these transactions yet, so they ask for `replica sync` first rather
-than swap away data the new source would not have. -L checks only the named side's role.
+also name each other as peers. -L checks only the named side's role.
 
 Planning reads each end once (ends.read_pair: a `zfs get`, a `zfs list`, at most a `zfs
 holds`), plus, for --snapshot, the pool of DST for the swap's refusals (three commands);
 then decides with the pure functions here (tables in tests/unit/ops/replication/test_roles.py).
+The final sync's steps are replica-sync's, with their costs.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from zfsyncd.api.names import Action
+from zfsyncd.ops.replication import sync as replica_sync
 from zfsyncd.ops.replication.choose import divergence, newest_common, unsent
 from zfsyncd.ops.replication.ends import (
     READONLY,
@@ -43,7 +51,7 @@ from zfsyncd.ops.replication.ends import (
 )
 from zfsyncd.ops.replication.inventory import DatasetState
 from zfsyncd.ops.replication.props import PAUSED, ROLE, Role
-from zfsyncd.ops.replication.requests import FailoverRequest, TakeoverRequest
+from zfsyncd.ops.replication.requests import FailoverRequest, SyncRequest, TakeoverRequest
 from zfsyncd.ops.replication.rewind import rewind_steps
 from zfsyncd.tx.errors import MissingObjectError, PlanError
 from zfsyncd.tx.hosts import LOCAL
@@ -76,8 +84,8 @@ def split_brain(
 
 
 def final_sync_refusal(source: End, src: DatasetState, dst: DatasetState) -> str | None:
-    """What the source has that its destination lacks (the final sync would carry it);
-    None when nothing."""
+    """What the source has that its destination lacks (the final sync would carry it),
+    when that sync cannot run from here; None when it has nothing."""
     common = newest_common(src, dst)
     newer = [p.short for p in unsent(src, common)]
     if not newer and not src.written:
@@ -85,13 +93,34 @@ def final_sync_refusal(source: End, src: DatasetState, dst: DatasetState) -> str
     what = f"snapshots not sent ({', '.join(newer)})" if newer else f"{src.written} bytes written"
     return (
         f"{source.address} has {what} that its destination lacks: run `replica sync "
-        f"{source.dataset}` first (or swap this side alone with -L)"
+        f"{source.dataset}` on its host first (or swap this side alone with -L)"
     )
 
 
-def _demote(end: End) -> SetProperties:
-    """The source becomes a read-only destination (first: nothing is writable twice)."""
-    change: dict[str, str | None] = {READONLY: ON, ROLE: Role.DESTINATION}
+def final_sync(pair: PairReading, source_here: bool, tx_id: str, now: int) -> Plan:
+    """replica-sync's plan for the pair (no steps when nothing is unsent). `source_here`:
+    the named end is the source (failover), else its peer is (takeover, on this host)."""
+    here, there = pair.here_side(), pair.there_side()
+    if there is None or pair.there is None:
+        raise PlanError(f"the peer of {pair.here.dataset} was not read")
+    sources, destinations = (here, there) if source_here else (there, here)
+    dataset = (pair.here if source_here else pair.there).dataset
+    facts = replica_sync.SyncFacts(sources=sources, destinations={destinations.host: destinations})
+    return replica_sync.decide(SyncRequest(sources=(dataset,)), facts, tx_id, now)
+
+
+def _freeze(end: End) -> SetProperties:
+    """The source made read-only before its final snapshot."""
+    change: dict[str, str | None] = {READONLY: ON}
+    return SetProperties(SetPropertiesArgs(host=end.host, name=end.dataset, properties=change))
+
+
+def _demote(end: End, frozen: bool = False) -> SetProperties:
+    """The source becomes a read-only destination (first: nothing is writable twice);
+    `frozen`: made read-only already (before a final sync)."""
+    change: dict[str, str | None] = {ROLE: Role.DESTINATION}
+    if not frozen:
+        change = {READONLY: ON, **change}
     if PAUSED in end.local:
         change[PAUSED] = None
     return SetProperties(SetPropertiesArgs(host=end.host, name=end.dataset, properties=change))
@@ -115,16 +144,19 @@ def describe_failover(request: FailoverRequest) -> str:
     return f"fail over {request.source}: it becomes the destination of its peer{alone}"
 
 
-def decide_failover(request: FailoverRequest, pair: PairReading) -> Plan:
+def decide_failover(request: FailoverRequest, pair: PairReading, tx_id: str, now: int) -> Plan:
+    """`now`: the time the final sync marks its snapshot sent with."""
     source = pair.here
     _refuse(role_refusal(source, Role.SOURCE))
-    steps: list[Step[Any]] = [_demote(source)]
-    if not request.local_only:
-        destination, dst = partner_of(pair)
-        _refuse(split_brain(source, pair.here_state, destination, dst, rewinding=False))
-        _refuse(final_sync_refusal(source, pair.here_state, dst))
-        steps.append(_promote(destination, paused=PAUSED in source.local))
-    return Plan(steps=steps, description=describe_failover(request))
+    if request.local_only:
+        return Plan(steps=[_demote(source)], description=describe_failover(request))
+    destination, dst = partner_of(pair)
+    _refuse(split_brain(source, pair.here_state, destination, dst, rewinding=False))
+    synced = final_sync(pair, True, tx_id, now)
+    steps: list[Step[Any]] = [_freeze(source), *synced.steps] if synced.steps else []
+    steps.append(_demote(source, frozen=bool(synced.steps)))
+    steps.append(_promote(destination, PAUSED in source.local))
+    return Plan(steps, describe_failover(request), extra_datasets=synced.extra_datasets)
 
 
 def describe_takeover(request: TakeoverRequest) -> str:
@@ -134,20 +166,31 @@ def describe_takeover(request: TakeoverRequest) -> str:
 
 
 def decide_takeover(
-    request: TakeoverRequest, pair: PairReading, rollback: RollbackFacts | None, tx_id: str
+    request: TakeoverRequest,
+    pair: PairReading,
+    rollback: RollbackFacts | None,
+    tx_id: str,
+    now: int,
 ) -> Plan:
-    """`rollback`: the pool of DST as the swap's refusals read it (with --snapshot)."""
+    """`rollback`: the pool of DST as the swap's refusals read it (with --snapshot); `now`:
+    the time a final sync marks its snapshot sent with."""
     destination, dst = pair.here, pair.here_state
     _refuse(role_refusal(destination, Role.DESTINATION))
     steps: list[Step[Any]] = []
+    extra: set[str] = set()
     paused = False
     if not request.local_only:
         source, src = partner_of(pair)
         rewinding = request.snapshot is not None
         _refuse(split_brain(source, src, destination, dst, rewinding=rewinding))
-        if not rewinding:
+        synced: list[Step[Any]] = []
+        if not rewinding and source.host == LOCAL:
+            sync_plan = final_sync(pair, False, tx_id, now)
+            synced, extra = sync_plan.steps, sync_plan.extra_datasets
+        elif not rewinding:
             _refuse(final_sync_refusal(source, src, dst))
-        steps.append(_demote(source))
+        steps += [_freeze(source), *synced] if synced else []
+        steps.append(_demote(source, frozen=bool(synced)))
         paused = PAUSED in source.local
     if request.snapshot is not None:
         target = dst.snapshot(request.snapshot)
@@ -157,7 +200,7 @@ def decide_takeover(
             )
         steps += rewind_steps(destination.host, dst, target, rollback, tx_id)
     steps.append(_promote(destination, paused))
-    return Plan(steps=steps, description=describe_takeover(request))
+    return Plan(steps, describe_takeover(request), extra_datasets=extra)
 
 
 class FailoverKind(RequestKind[FailoverRequest]):
@@ -174,7 +217,7 @@ class FailoverKind(RequestKind[FailoverRequest]):
 
     async def plan_request(self, ctx: PlanContext, request: FailoverRequest) -> Plan:
         pair = await read_pair(ctx.host, LOCAL, request.source, peer=not request.local_only)
-        return decide_failover(request, pair)
+        return decide_failover(request, pair, ctx.tx_id, int(time.time()))
 
 
 class TakeoverKind(RequestKind[TakeoverRequest]):
@@ -195,7 +238,7 @@ class TakeoverKind(RequestKind[TakeoverRequest]):
         if request.snapshot is not None and pair.here_state.snapshot(request.snapshot):
             target = f"{request.destination}@{request.snapshot}"
             rollback = await read_facts(ctx.host(LOCAL).zfs, target)
-        return decide_takeover(request, pair, rollback, ctx.tx_id)
+        return decide_takeover(request, pair, rollback, ctx.tx_id, int(time.time()))
 
 
 FAILOVER = register_kind(FailoverKind())

@@ -4,6 +4,7 @@ as read (their own zfsync values and readonly, their snapshots written as in tes
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from tests.unit.ops.listing import listing
 from tests.unit.ops.replication.test_choose import side
 from zfsyncd.ops.replication.ends import End, PairReading
+from zfsyncd.ops.replication.inventory import DatasetState
+from zfsyncd.ops.replication.props import Role
 from zfsyncd.ops.replication.requests import FailoverRequest, TakeoverRequest
 from zfsyncd.ops.replication.roles import decide_failover, decide_takeover
 from zfsyncd.tx.errors import MissingObjectError, PlanError
@@ -36,11 +39,17 @@ def pair(
     the destination q/a on host b."""
     source = End("local", "p/a", src_local or SOURCE, readonly=src_ro)
     destination = End("b", "q/a", dst_local or DESTINATION, readonly=dst_ro)
-    src_state = side("p/a", src, written=src_written)
-    dst_state = side("q/a", dst, written=dst_written)
+    src_state = as_read(side("p/a", src, written=src_written), source)
+    dst_state = as_read(side("q/a", dst, written=dst_written), destination)
     if missing:
         return source, src_state, None, None
     return source, src_state, destination, dst_state
+
+
+def as_read(state: DatasetState, end: End) -> DatasetState:
+    """The inventory's state with the end's pair properties (as `zfs list` shows them)."""
+    role = end.local.get("zfsync:role")
+    return replace(state, role=Role(role) if role else None, peer=end.local.get("zfsync:peer"))
 
 
 def steps(plan: Any) -> list[tuple[str, Any]]:
@@ -64,7 +73,8 @@ PROMOTE_DST = setp("b", "q/a", readonly="off", **{"zfsync:role": "source"})
 def failover(local_only: bool = False, **kw: Any) -> list[tuple[str, Any]]:
     source, src, destination, dst = pair(**kw)
     reading = PairReading(source, src, destination, dst)
-    return steps(decide_failover(FailoverRequest(source="p/a", local_only=local_only), reading))
+    request = FailoverRequest(source="p/a", local_only=local_only)
+    return steps(decide_failover(request, reading, "T1", 1700))
 
 
 def test_failover_demotes_the_source_first_then_promotes_its_peer() -> None:
@@ -87,6 +97,34 @@ def test_a_paused_pair_stays_paused_on_its_new_source() -> None:
     ]
 
 
+FREEZE_SRC = setp("local", "p/a", readonly="on")
+SYNC = ["create-snapshots", "send-receive-many", "hold", "hold", "release", "release",
+        "bookmarks"]  # fmt: skip
+
+
+def kinds(found: list[tuple[str, Any]]) -> list[str]:
+    return [kind for kind, _ in found]
+
+
+@pytest.mark.parametrize(
+    ("kw", "sync"),
+    [
+        pytest.param({"src_written": 10}, SYNC, id="written since the newest snapshot"),
+        pytest.param({"src": "s1 r2 s3"}, SYNC[1:], id="a snapshot not sent"),
+    ],
+)
+def test_failover_with_something_unsent_freezes_syncs_then_swaps(
+    kw: dict[str, Any], sync: list[str]
+) -> None:
+    found = failover(**kw)
+    assert found[0] == FREEZE_SRC
+    assert kinds(found[1:-2]) == sync
+    assert found[-2:] == [
+        setp("local", "p/a", **{"zfsync:role": "destination"}),
+        PROMOTE_DST,
+    ]
+
+
 FAILOVER_REFUSALS = [
     pytest.param({"dst_ro": False}, "both local:p/a and b:q/a are writable", id="both writable"),
     pytest.param({"dst": "s7"}, "share no snapshot", id="no common snapshot"),
@@ -99,12 +137,6 @@ FAILOVER_REFUSALS = [
         {"dst_written": 4096}, "4096 bytes written since its newest snapshot",
         id="destination written to",
     ),
-    pytest.param(
-        {"src": "s1 r2 s3"}, r"snapshots not sent \(zfsync_0003\).*replica sync p/a",
-        id="unsent snapshot: sync first",
-    ),
-    pytest.param({"src_written": 10}, "has 10 bytes written that its destination lacks",
-                 id="unsent data: sync first"),
     pytest.param(
         {"dst_local": {**DESTINATION, "zfsync:peer": "local:p/other"}},
         "b:q/a is paired with local:p/other, not with local:p/a", id="peer paired elsewhere",
@@ -154,7 +186,7 @@ def takeover(
     there = End("b", "q/s", src_local or T_SRC, readonly=src_ro)
     reading = PairReading(here, side("p/d", dst, written=dst_written), there, side("q/s", src))
     request = TakeoverRequest(destination="p/d", local_only=local_only, snapshot=snapshot)
-    return steps(decide_takeover(request, reading, facts, "T1"))
+    return steps(decide_takeover(request, reading, facts, "T1", 1700))
 
 
 def test_takeover_demotes_the_peer_first_then_promotes_this_side() -> None:
@@ -188,8 +220,8 @@ TAKEOVER_REFUSALS = [
     pytest.param({"dst_ro": False}, "both b:q/s and local:p/d are writable", id="both writable"),
     pytest.param({"dst": "s1 r2 s3"}, "destination p/d has diverged", id="diverged"),
     pytest.param({"dst_written": 1}, "1 bytes written since", id="written to"),
-    pytest.param({"src": "s1 r2 s4"}, r"b:q/s has snapshots not sent \(zfsync_0004\)",
-                 id="unsent on the source"),
+    pytest.param({"src": "s1 r2 s4"}, r"b:q/s has snapshots not sent \(zfsync_0004\).*on its "
+                 "host first", id="unsent on a source on another host"),
     pytest.param({"dst": "s8"}, "share no snapshot", id="no common snapshot"),
     pytest.param(
         {"dst_local": T_SRC}, "p/d is the source of a replica pair", id="not a destination"

@@ -504,3 +504,49 @@ async def test_takeover_from_a_source_elsewhere_with_unsent_data_is_refused(two:
     before = await two.state(pair)
     await two.refused("replica-takeover", {"destination": pair.dst}, "on its host first")
     assert await two.state(pair) == before
+
+
+# ------------------------------------------------------------------ what planning reads
+
+
+def _requests(pair: Pair) -> dict[str, dict[str, Any]]:
+    return {
+        "replica-pause": {"source": pair.src},
+        "replica-expire": {"sources": [pair.src]},
+        "replica-clear": {"source": pair.src, "destroy_snapshots": True},
+        "replica-failover": {"source": pair.src},
+        "replica-takeover": {"destination": pair.dst, "snapshot": "zfsync_1"},
+        "replica-sync-to": {"snapshot": pair.src_snap(1)},
+        "replica-reconfigure": {"source": pair.src, "destination": f"{pair.dst}_new"},
+    }
+
+
+#: one end: its `zfs get` (ends.py) and its inventory (a `zfs list`, a `zfs holds`)
+END = ["get_properties", "list_many", "holds_many"]
+#: the pool of a dataset rolled back by the swap (rollback_refusal.read_facts)
+SWAP = ["list", "get_properties", "local_properties"]
+PLAN_READS = {
+    "replica-pause": ["get_properties"],
+    "replica-expire": ["list_many", "holds_many", "list_many", "holds_many"],
+    "replica-clear": END + END,
+    "replica-failover": END + END,
+    "replica-takeover": END + END + SWAP,
+    "replica-sync-to": END + END + SWAP,
+    # the new destination, a plain copy, has no hold: no `zfs holds` of it
+    "replica-reconfigure": [*END, "get_properties", "list_many"],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PLAN_READS))
+async def test_planning_reads_the_same_for_2_and_12_snapshots(two: Two, kind: str) -> None:
+    async def reads(snapshots: int) -> list[str]:
+        pair = await two.pair(LOCAL, f"{kind}{snapshots}", snapshots=snapshots, savecount=1)
+        await plain_copy(pair, two.world.zfs, f"{pair.dst}_new", upto=snapshots)
+        record = await two.manager.create(kind, _requests(pair)[kind])
+        two.counting.calls.clear()
+        await two.manager.prepare(record.id)
+        calls = list(two.counting.calls)
+        await two.manager.cancel(record.id)
+        return calls
+
+    assert await reads(2) == await reads(12) == PLAN_READS[kind]

@@ -7,15 +7,22 @@ from __future__ import annotations
 from typing import Any
 
 from tests.engine.conftest import Engine
-from tests.engine.replica_pairs import make_pair, plain_copy
+from tests.engine.replica_pairs import Writer, make_pair, plain_copy
 
 Params = dict[str, Any]
+
+
+def _writer(engine: Engine) -> Writer:
+    async def write(dataset: str) -> None:
+        await engine.world.write(dataset, 64 << 10)
+
+    return write
 
 
 async def pause_world(engine: Engine, src: str, dst: str) -> Params:
     """A running pair: pause sets one property."""
     zfs = engine.world.zfs
-    pair = await make_pair(zfs, f"{src}/fs", zfs, f"{dst}/fs")
+    pair = await make_pair(zfs, f"{src}/fs", zfs, f"{dst}/fs", write=_writer(engine))
     return {"source": pair.src}
 
 
@@ -39,7 +46,7 @@ async def takeover_world(engine: Engine, src: str, dst: str) -> Params:
     move the base hold (hold, release), roll back by swap (clone, promote, renames,
     mountpoints), promote the destination."""
     zfs = engine.world.zfs
-    pair = await make_pair(zfs, f"{src}/fs", zfs, f"{dst}/fs", snapshots=3)
+    pair = await make_pair(zfs, f"{src}/fs", zfs, f"{dst}/fs", write=_writer(engine), snapshots=3)
     return {"destination": pair.dst, "snapshot": "zfsync_1"}
 
 
@@ -47,7 +54,7 @@ async def sync_to_world(engine: Engine, src: str, dst: str) -> Params:
     """Three snapshots sent, data written on the destination since: roll it back to the
     first (base hold moved on both sides, the swap, two sent marks removed)."""
     zfs = engine.world.zfs
-    pair = await make_pair(zfs, f"{src}/fs", zfs, f"{dst}/fs", snapshots=3)
+    pair = await make_pair(zfs, f"{src}/fs", zfs, f"{dst}/fs", write=_writer(engine), snapshots=3)
     await engine.world.write(pair.dst, 64 << 10)
     return {"snapshot": pair.src_snap(1)}
 
@@ -57,7 +64,14 @@ async def expire_world(engine: Engine, src: str, dst: str) -> Params:
     renamed to the trash, destroyed when the transaction completes."""
     zfs = engine.world.zfs
     pair = await make_pair(
-        zfs, f"{src}/fs", zfs, f"{dst}/fs", snapshots=4, savecount=1, dst_savecount=2
+        zfs,
+        f"{src}/fs",
+        zfs,
+        f"{dst}/fs",
+        write=_writer(engine),
+        snapshots=4,
+        savecount=1,
+        dst_savecount=2,
     )
     return {"sources": [pair.src]}
 
@@ -74,6 +88,6 @@ async def reconfigure_world(engine: Engine, src: str, dst: str) -> Params:
     becomes the destination (properties, holds moved on both, a sent mark removed, the
     source's peer)."""
     zfs = engine.world.zfs
-    pair = await make_pair(zfs, f"{src}/fs", zfs, f"{dst}/fs", snapshots=3)
+    pair = await make_pair(zfs, f"{src}/fs", zfs, f"{dst}/fs", write=_writer(engine), snapshots=3)
     await plain_copy(pair, zfs, f"{dst}/new", upto=2)
     return {"source": pair.src, "destination": f"{dst}/new"}

@@ -2,14 +2,16 @@
 properties), as `replica init` and `replica sync` leave them, so the admin kinds' tests do
 not depend on those transactions: a pair is whatever ZFS shows, whoever made it.
 
-`make_pair` makes SRC with `snapshots` zfsync_ snapshots, all sent to DST (on `dst_zfs`,
-another host's model or the same backend), each marked sent on the source, the newest one
+`make_pair` makes SRC with `snapshots` zfsync_ snapshots (data written by `write` before
+each), all sent to DST (on `dst_zfs`, another host's model or the same backend), each
+marked sent on the source, the newest one
 held as the base on both sides; the destination read-only with role, peer and savecount
 given by `zfs receive -o`, as init does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from zfsyncd.ops.replication.props import (
@@ -58,13 +60,18 @@ class Pair:
         return f"{self.dst}@zfsync_{n}"
 
 
-async def write(zfs: ZfsBackend, dataset: str, nbytes: int = DATA) -> None:
-    """New data in `dataset` (the model's test helper, through the wrappers tests put
-    around it: FaultyBackend, Counting)."""
-    model: object = zfs
-    while not isinstance(model, MemoryBackend):
-        model = model.inner  # type: ignore[attr-defined]
-    model.write(dataset, nbytes)
+#: writes new data into a dataset (World.write for the world's pools, `model_writer` for
+#: another host's model)
+Writer = Callable[[str], Awaitable[None]]
+
+
+def model_writer(model: MemoryBackend) -> Writer:
+    """A Writer for datasets of a model of its own (a second host in tests)."""
+
+    async def write(dataset: str) -> None:
+        model.write(dataset, DATA)
+
+    return write
 
 
 async def make_pair(
@@ -73,6 +80,7 @@ async def make_pair(
     dst_zfs: ZfsBackend,
     dst: str,
     *,
+    write: Writer,
     host: str = LOCAL,
     src_host: str = LOCAL,
     snapshots: int = 2,
@@ -85,7 +93,7 @@ async def make_pair(
         properties={ROLE: Role.SOURCE, PEER: pair.peer, SAVECOUNT: str(savecount)},
     )
     for n in range(1, snapshots + 1):
-        await write(src_zfs, src)
+        await write(src)
         await src_zfs.snapshot([pair.src_snap(n)])
         await send(pair, n, dst_savecount=dst_savecount or savecount)
     return pair

@@ -17,7 +17,7 @@ import pytest
 
 from tests.contract.world import TARGET_POOL, State, World, backend_kind
 from tests.engine.conftest import FAST
-from tests.engine.replica_pairs import Pair, make_pair, plain_copy, send, write
+from tests.engine.replica_pairs import DATA, Pair, Writer, make_pair, model_writer, plain_copy, send
 from tests.engine.test_plan_reads import Counting
 from tests.faults import FaultyBackend
 from zfsyncd.store import Database, TransactionRecord, TxState
@@ -50,22 +50,39 @@ class Two:
     local: FaultyBackend
     remote: FaultyBackend
     counting: Counting
+    #: host b's model (what `remote` wraps)
+    model: MemoryBackend
+
+    async def write(self, host: str, dataset: str) -> None:
+        """New data in `dataset` on `host`."""
+        if host == LOCAL:
+            await self.world.write(dataset, DATA)
+        else:
+            await model_writer(self.model)(dataset)
+
+    def writer(self, host: str) -> Writer:
+        async def write(dataset: str) -> None:
+            await self.write(host, dataset)
+
+        return write
 
     def zfs(self, host: str) -> ZfsBackend:
         """The host's backend, unwrapped (to make and look at things)."""
-        return self.world.zfs if host == LOCAL else self.remote.inner
+        return self.world.zfs if host == LOCAL else self.model
 
     async def pair(self, host: str, name: str = "fs", **options: Any) -> Pair:
         dst = f"{self.world.dst}/{name}" if host == LOCAL else f"{TARGET_POOL}/{name}"
         return await make_pair(
-            self.world.zfs, f"{self.world.src}/{name}", self.zfs(host), dst, host=host, **options
-        )
+            self.world.zfs, f"{self.world.src}/{name}", self.zfs(host), dst,
+            write=self.writer(LOCAL), host=host, **options,
+        )  # fmt: skip
 
     async def reverse_pair(self, name: str = "rv", **options: Any) -> Pair:
         """A pair whose source is on host b and destination here (takeover runs here)."""
         return await make_pair(
             self.zfs(PEER_HOST), f"{TARGET_POOL}/{name}", self.world.zfs,
-            f"{self.world.dst}/{name}", host=LOCAL, src_host=PEER_HOST, **options,
+            f"{self.world.dst}/{name}", write=self.writer(PEER_HOST), host=LOCAL,
+            src_host=PEER_HOST, **options,
         )  # fmt: skip
 
     def fail_next(self, host: str, skip: int = 0) -> None:
@@ -104,11 +121,12 @@ class Two:
 async def two(world: World, tmp_path: Path) -> AsyncIterator[Two]:
     counting = Counted(world.zfs)
     local = FaultyBackend(counting)
-    remote = FaultyBackend(MemoryBackend(pools=(TARGET_POOL,)))
+    model = MemoryBackend(pools=(TARGET_POOL,))
+    remote = FaultyBackend(model)
     hosts = {LOCAL: Host(LOCAL, local), PEER_HOST: Host(PEER_HOST, remote)}
     db = await Database.open(tmp_path / "zfsyncd.db")
     manager = TransactionManager(db, hosts, do_retry=FAST, undo_retry=FAST, max_parallel=4)
-    yield Two(world, manager, local, remote, counting)
+    yield Two(world, manager, local, remote, counting, model)
     await manager.shutdown()
     await db.close()
 
@@ -211,7 +229,7 @@ async def test_failover_then_takeover_back(two: Two) -> None:
 @pytest.mark.parametrize("host", HOSTS)
 async def test_failover_with_unsent_data_syncs_it_first(two: Two, host: str) -> None:
     pair = await two.pair(host)
-    await write(two.world.zfs, pair.src)
+    await two.write(LOCAL, pair.src)
     done = await two.run("replica-failover", {"source": pair.src})
     assert done.state is TxState.COMPLETED, done.error
     final = f"zfsync_{done.id}"
@@ -223,7 +241,7 @@ async def test_failover_with_unsent_data_syncs_it_first(two: Two, host: str) -> 
 @pytest.mark.parametrize("host", HOSTS)
 async def test_a_failover_whose_final_sync_fails_changes_nothing(two: Two, host: str) -> None:
     pair = await two.pair(host)
-    await write(two.world.zfs, pair.src)
+    await two.write(LOCAL, pair.src)
     before = await two.state(pair)
     broken = len(two.local.calls) + 2  # freeze, snapshot, then the send
     two.local.fail(broken)
@@ -235,7 +253,7 @@ async def test_a_failover_whose_final_sync_fails_changes_nothing(two: Two, host:
 
 async def test_failover_local_only_changes_this_side_alone(two: Two) -> None:
     pair = await two.pair(LOCAL)
-    await write(two.world.zfs, pair.src)
+    await two.write(LOCAL, pair.src)
     done = await two.run("replica-failover", {"source": pair.src, "local_only": True})
     assert done.state is TxState.COMPLETED, done.error
     assert await roles(pair) == (("destination", "on"), ("destination", "on"))
@@ -298,7 +316,7 @@ async def test_sync_to_rolls_the_destination_back_and_the_pair_goes_on_from_ther
     two: Two, host: str
 ) -> None:
     pair = await two.pair(host, snapshots=3)
-    await write(pair.dst_zfs, pair.dst)  # someone tried something on the destination
+    await two.write(host, pair.dst)  # someone tried something on the destination
     done = await two.run("replica-sync-to", {"snapshot": pair.src_snap(1)})
     assert done.state is TxState.COMPLETED, done.error
     assert [o.short_name for o in await pair.dst_zfs.list(pair.dst) if o.is_snapshot] == [
@@ -490,7 +508,7 @@ async def test_reconfigure_to_a_dataset_that_does_not_exist_says_init_is_needed(
 
 async def test_takeover_with_a_source_here_syncs_it_first(two: Two) -> None:
     pair = await two.pair(LOCAL)
-    await write(two.world.zfs, pair.src)
+    await two.write(LOCAL, pair.src)
     done = await two.run("replica-takeover", {"destination": pair.dst})
     assert done.state is TxState.COMPLETED, done.error
     assert shorts(await pair.dst_zfs.list(pair.dst))[-1] == f"zfsync_{done.id}"
@@ -500,7 +518,7 @@ async def test_takeover_with_a_source_here_syncs_it_first(two: Two) -> None:
 @pytest.mark.skipif(REAL, reason="b is a model")
 async def test_takeover_from_a_source_elsewhere_with_unsent_data_is_refused(two: Two) -> None:
     pair = await two.reverse_pair()
-    await write(pair.src_zfs, pair.src)
+    await two.write(PEER_HOST, pair.src)
     before = await two.state(pair)
     await two.refused("replica-takeover", {"destination": pair.dst}, "on its host first")
     assert await two.state(pair) == before

@@ -25,7 +25,11 @@ source's host as the way.
 Refused before anything changes, whatever could split the brain (`split_brain`): both
 sides writable already, no snapshot shared by guid, a destination that diverged (written
 to, or holding snapshots the source never had: choose.divergence). Without -L the two must
-also name each other as peers. -L checks only the named side's role.
+also name each other as peers. -L checks only the named side's role, and, unlike zrep's
+`failover -L`, does not roll SRC back to its last sent snapshot: what was written since
+stays (read-only), and the new source's next sync refuses the pair as diverged, naming it,
+until `replica sync NEW@SNAP` (sync-to) rolls it back on purpose. Nothing is destroyed
+unless someone names what.
 
 Planning reads each end once (ends.read_pair: a `zfs get`, a `zfs list`, at most a `zfs
 holds`), plus, for --snapshot, the pool of DST for the swap's refusals (three commands);

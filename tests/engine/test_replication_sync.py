@@ -211,3 +211,7 @@ async def test_init_recursive_then_sync(replicas: Replicas) -> None:
     assert short in await guids(bak, "bak/t/c")
     assert await _holds(bak, f"bak/t/c@{short}") == [props.BASE_HOLD]
     assert await _holds(zfs, f"src/t/c@zfsync_{first.id}") == []
+    # the child is part of its parent's pair, not one of its own
+    record = await r.manager.create("replica-sync", {"sources": ["src/t/c"]})
+    with pytest.raises(PlanError, match="part of the replica of src/t"):
+        await r.manager.prepare(record.id)

@@ -41,6 +41,7 @@ from typing import Any
 
 from zfsyncd.api import limits
 from zfsyncd.api.names import Action
+from zfsyncd.commands.errors import CommandError
 from zfsyncd.ops.replication import choose, props
 from zfsyncd.ops.replication.inventory import DatasetState, Point, Side, host_of, read_side
 from zfsyncd.ops.replication.props import BASE_HOLD, Peer, Role, parse_peer
@@ -106,11 +107,10 @@ async def read_facts(ctx: PlanContext, request: SyncRequest) -> SyncFacts:
             destinations[host] = sources
             continue
         try:
-            zfs = host_of(ctx, host).zfs
-        except PlanError as exc:
-            unreachable[host] = str(exc)
-            continue
-        destinations[host] = await read_side(zfs, host, datasets)
+            destinations[host] = await read_side(host_of(ctx, host).zfs, host, datasets)
+        except (PlanError, CommandError) as exc:
+            # one host down (not configured, ssh failing) leaves out its pairs only
+            unreachable[host] = f"host {host} cannot be read: {exc}"
     return SyncFacts(sources, destinations, unreachable)
 
 

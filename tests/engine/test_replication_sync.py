@@ -196,6 +196,9 @@ async def test_init_of_an_encrypted_source_sends_raw(replicas: Replicas) -> None
     assert r.recorders["local"].sends[-1].raw
     enc = await r.backup.get_properties("bak/e", ["encryption"])
     assert enc["encryption"].value != "off"
+    zfs.write("src/e", 8 * KIB)
+    await r.done("replica-sync", {"sources": ["src/e"]})
+    assert r.recorders["local"].sends[-1].raw  # the incrementals go raw too
 
 
 async def test_init_recursive_then_sync(replicas: Replicas) -> None:

@@ -229,7 +229,9 @@ def decide_pair(
             snapshot=target,
             base=transfer.base,
             intermediates=transfer.intermediates,
-            raw=source.encrypted,
+            # raw as the replica began: an encrypted destination took raw streams (a plain
+            # replica of an encrypted source, made with its key loaded, takes plain ones)
+            raw=source.encrypted and dst.encrypted,
             replicate=recursive,
         ),
         recv=RecvSpec(target=dst.name),

@@ -9,6 +9,7 @@ import pytest
 from zfsyncd.ops.replication import props
 from zfsyncd.store import TxState
 from zfsyncd.tx.errors import MissingObjectError, PlanError
+from zfsyncd.zfs.errors import ConnectionLostError
 from zfsyncd.zfs.models import ObjectType, PropertySource
 
 from .replicas import KIB, Replicas, filesystem, guids, replicas
@@ -195,6 +196,9 @@ async def test_init_of_an_encrypted_source_sends_raw(replicas: Replicas) -> None
     assert r.recorders["local"].sends[-1].raw
     enc = await r.backup.get_properties("bak/e", ["encryption"])
     assert enc["encryption"].value != "off"
+    zfs.write("src/e", 8 * KIB)
+    await r.done("replica-sync", {"sources": ["src/e"]})
+    assert r.recorders["local"].sends[-1].raw  # the incrementals go raw too
 
 
 async def test_init_recursive_then_sync(replicas: Replicas) -> None:
@@ -211,3 +215,28 @@ async def test_init_recursive_then_sync(replicas: Replicas) -> None:
     assert short in await guids(bak, "bak/t/c")
     assert await _holds(bak, f"bak/t/c@{short}") == [props.BASE_HOLD]
     assert await _holds(zfs, f"src/t/c@zfsync_{first.id}") == []
+    # the child is part of its parent's pair, not one of its own
+    record = await r.manager.create("replica-sync", {"sources": ["src/t/c"]})
+    with pytest.raises(PlanError, match="part of the replica of src/t"):
+        await r.manager.prepare(record.id)
+
+
+async def test_a_host_that_cannot_be_read_leaves_out_its_pairs_only(
+    replicas: Replicas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r, zfs = replicas, replicas.local
+    for name, where in (("far", "backup:bak/far"), ("near", "dst/near")):
+        await filesystem(zfs, f"src/{name}")
+        await r.done("replica-init", {"source": f"src/{name}", "destination": where})
+        zfs.write(f"src/{name}", 4 * KIB)
+
+    async def lost(*args: object, **kwargs: object) -> None:
+        raise ConnectionLostError(["ssh", "backup"], 255, "Connection to backup closed.")
+
+    monkeypatch.setattr(r.backup, "list_many", lost)
+    done = await r.done("replica-sync", {})
+    assert f"zfsync_{done.id}" in await guids(zfs, "dst/near")
+    assert f"zfsync_{done.id}" not in await guids(zfs, "src/far")
+    record = await r.manager.create("replica-sync", {"sources": ["src/far"]})
+    with pytest.raises(PlanError, match="host backup cannot be read"):
+        await r.manager.prepare(record.id)

@@ -119,6 +119,9 @@ def decide(
             )
     else:
         send, adopted = _existing_destination(request, source, destination_side, dst, send)
+        if adopted and not dst.encrypted:
+            # a plain replica of an encrypted source (sent with its key loaded) goes on plain
+            send = send.model_copy(update={"raw": False})
         if not adopted:
             steps.append(
                 DestroyDataset(DestroyDatasetArgs(host=peer.host, name=dst.name, guid=dst.guid))

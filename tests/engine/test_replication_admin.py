@@ -568,3 +568,18 @@ async def test_planning_reads_the_same_for_2_and_12_snapshots(two: Two, kind: st
         return calls
 
     assert await reads(2) == await reads(12) == PLAN_READS[kind]
+
+
+async def test_a_peer_on_a_host_no_longer_configured(two: Two) -> None:
+    """clear forgets this end alone; failover is refused, naming the host."""
+    pair = await make_pair(
+        two.world.zfs, f"{two.world.src}/fs", two.world.zfs, f"{two.world.dst}/fs",
+        write=two.writer(LOCAL), host="gone",
+    )  # fmt: skip
+    before = await two.state(pair)
+    await two.refused("replica-failover", {"source": pair.src}, "host 'gone' is not configured")
+    assert await two.state(pair) == before
+    done = await two.run("replica-clear", {"source": pair.src})
+    assert done.state is TxState.COMPLETED, done.error
+    assert await local_values(two.world.zfs, pair.src) == {}
+    assert await local_values(two.world.zfs, pair.dst) != {}  # not reached: left as it was

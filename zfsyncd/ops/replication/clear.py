@@ -8,8 +8,8 @@ those, and removing them would be a command per snapshot. Bookmarks stay either 
 Either end may be named (the request calls it `source`, the usual case): a destination
 whose source is gone is cleared the same way, to be used as a plain filesystem. The other
 end is cleared too when it exists and names the named one as its peer; otherwise (gone,
-another host that cannot be reached is an error; already cleared, or paired elsewhere)
-only the named end is, and the description says so. A snapshot someone else holds is not
+on a host no longer configured, already cleared, or paired elsewhere) only the named end
+is, and the description says so. A snapshot someone else holds is not
 destroyed (it is theirs to keep) and is named in the description.
 
 Planning reads each end once (ends.read_pair); per end at most three steps: release,
@@ -81,6 +81,8 @@ def decide(request: ClearRequest, pair: PairReading) -> Plan:
         more, kept_there = end_steps(there, there_state, request.destroy_snapshots)
         steps += more
         kept += kept_there
+    elif pair.unreachable is not None:
+        note = f" (this end only: {pair.unreachable})"
     else:
         note = f" (this end only: its peer {peer} is gone or not paired with it)"
     if kept:
@@ -101,7 +103,7 @@ class ClearKind(RequestKind[ClearRequest]):
         return {request.source}
 
     async def plan_request(self, ctx: PlanContext, request: ClearRequest) -> Plan:
-        return decide(request, await read_pair(ctx.host, LOCAL, request.source))
+        return decide(request, await read_pair(ctx, LOCAL, request.source))
 
 
 CLEAR = register_kind(ClearKind())

@@ -9,13 +9,14 @@ the parent's `zfsync:role` as its own). The snapshots of a side come from the in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from zfsyncd.ops.replication.inventory import DatasetState, Side, read_side
+from zfsyncd.ops.replication.inventory import DatasetState, Side, host_of, read_side
 from zfsyncd.ops.replication.props import DATASET_PROPERTIES, PEER, ROLE, Peer, Role, parse_peer
 from zfsyncd.tx.errors import MissingObjectError, PlanError
-from zfsyncd.tx.hosts import LOCAL, Host
+from zfsyncd.tx.hosts import LOCAL
+from zfsyncd.tx.steps import StepContext
 from zfsyncd.zfs.backend import ZfsBackend
 from zfsyncd.zfs.errors import NotFoundError
 from zfsyncd.zfs.models import PropertySource
@@ -112,6 +113,8 @@ class PairReading:
     #: the inventory readings the states come from (the datasets below them too), when read
     here_read: Side | None = None
     there_read: Side | None = None
+    #: why the peer's host could not be used (not configured), when it could not
+    unreachable: str | None = None
 
     def here_side(self) -> Side:
         """What was read on this end's host (its state alone, when built by hand)."""
@@ -125,14 +128,12 @@ class PairReading:
         return found or Side(self.there.host, {self.there_state.name: self.there_state})
 
 
-async def read_pair(
-    hosts: Callable[[str], Host], host: str, dataset: str, *, peer: bool = True
-) -> PairReading:
+async def read_pair(ctx: StepContext, host: str, dataset: str, *, peer: bool = True) -> PairReading:
     """`dataset` on `host` and, when `peer`, the dataset its PEER names on that host: per
     end one `zfs get` (ends.py) and one inventory reading (one `zfs list`, at most one
-    `zfs holds`). MissingObjectError when `dataset` does not exist; an unknown peer host
-    stops the plan (UnknownHostError); a missing peer dataset reads as None."""
-    zfs = hosts(host).zfs
+    `zfs holds`). MissingObjectError when `dataset` does not exist; a peer host that is not
+    configured, or a missing peer dataset, reads as no `there`."""
+    zfs = host_of(ctx, host).zfs
     here = await read_end(zfs, host, dataset)
     side = await read_side(zfs, host, [dataset]) if here else None
     state = side.get(dataset) if side else None
@@ -141,7 +142,10 @@ async def read_pair(
     address = here.peer
     if not peer or address is None:
         return PairReading(here, state, here_read=side)
-    other_zfs = hosts(address.host).zfs
+    try:
+        other_zfs = host_of(ctx, address.host).zfs
+    except PlanError as exc:
+        return PairReading(here, state, here_read=side, unreachable=str(exc))
     there = await read_end(other_zfs, address.host, address.dataset)
     if there is None:
         return PairReading(here, state, here_read=side)
@@ -156,6 +160,8 @@ def partner_of(pair: PairReading) -> tuple[End, DatasetState]:
     peer = pair.here.peer
     if peer is None:
         raise PlanError(f"{pair.here.dataset} has no valid {PEER}")
+    if pair.unreachable is not None:
+        raise PlanError(f"the peer of {pair.here.dataset}, {peer}: {pair.unreachable}")
     problem = partner_refusal(pair.here, pair.there, peer)
     if problem is not None:
         raise PlanError(problem)

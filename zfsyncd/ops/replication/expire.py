@@ -20,19 +20,19 @@ then read once per pool: the commands stay constant in the number of snapshots a
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from zfsyncd.api.names import Action
 from zfsyncd.ops.replication.choose import expire, newest_common
-from zfsyncd.ops.replication.inventory import DatasetState, Side, read_side
+from zfsyncd.ops.replication.inventory import DatasetState, Side, host_of, read_side
 from zfsyncd.ops.replication.props import DEFAULT_SAVECOUNT, Peer, Role, parse_peer
 from zfsyncd.ops.replication.requests import ExpireRequest
 from zfsyncd.tx.errors import MissingObjectError, PlanError
-from zfsyncd.tx.hosts import LOCAL, Host
+from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.tx.kinds import BusMethod, Plan, PlanContext, RequestKind, register_kind
-from zfsyncd.tx.steps import Step
+from zfsyncd.tx.steps import Step, StepContext
 from zfsyncd.tx.steps.snapshots import DestroySnapshots, DestroySnapshotsArgs
 from zfsyncd.zfs import names
 
@@ -43,6 +43,8 @@ class ExpireFacts:
 
     here: Side
     there: Mapping[str, Side] = field(default_factory=dict)
+    #: host -> why it could not be read (not configured)
+    unreachable: Mapping[str, str] = field(default_factory=dict)
 
 
 def sources_of(request: ExpireRequest, here: Side) -> tuple[list[DatasetState], list[str]]:
@@ -65,30 +67,47 @@ def sources_of(request: ExpireRequest, here: Side) -> tuple[list[DatasetState], 
     return found, []
 
 
-def peer_of(source: DatasetState) -> Peer | None:
+def parse_peer_or_none(value: str) -> Peer | None:
     try:
-        return None if source.peer is None else parse_peer(source.peer)
+        return parse_peer(value)
     except ValueError:
         return None
 
 
+def peer_of(source: DatasetState) -> Peer | None:
+    return None if source.peer is None else parse_peer_or_none(source.peer)
+
+
 def select(
-    source: DatasetState, destination: DatasetState | None, peer: Peer
-) -> tuple[list[tuple[str, int]], list[tuple[str, int]]] | str:
-    """What one pair expires: (source snapshots, destination snapshots) as (name, guid),
-    oldest first; or why it cannot be decided."""
-    if destination is None:
+    source: DatasetState, facts: ExpireFacts, peer: Peer
+) -> list[tuple[str, str, int]] | str:
+    """What one pair expires, as (host, snapshot, guid), oldest first per dataset; or why it
+    cannot be decided. The datasets below a pair's ends (`init -R`) lose the snapshots of
+    the same names as theirs, unless held."""
+    if peer.host in facts.unreachable:
+        return f"{source.name}: {facts.unreachable[peer.host]}"
+    there = facts.there.get(peer.host)
+    destination = None if there is None else there.get(peer.dataset)
+    if there is None or destination is None:
         return f"{source.name}: its destination {peer} does not exist"
+    back = None if destination.peer is None else parse_peer_or_none(destination.peer)
+    if destination.role is not Role.DESTINATION or back != Peer(host=LOCAL, dataset=source.name):
+        return f"{source.name}: {peer} is not its destination (zfsync:role, zfsync:peer)"
     common = newest_common(source, destination)
     if common is None:
         return f"{source.name}: shares no snapshot with {peer} (by guid)"
     keep = {common.guid}
-
-    def chosen(state: DatasetState) -> list[tuple[str, int]]:
+    found: list[tuple[str, str, int]] = []
+    for host, side, state in ((LOCAL, facts.here, source), (peer.host, there, destination)):
         count = state.savecount or DEFAULT_SAVECOUNT
-        return [(p.name, p.guid) for p in expire(state.snapshots, count, keep=keep, our_holds=())]
-
-    return chosen(source), chosen(destination)
+        below = [d for d in side.below(state.name) if d.name != state.name]
+        for point in expire(state.snapshots, count, keep=keep, our_holds=()):
+            found.append((host, point.name, point.guid))
+            for child in below:
+                same = child.snapshot(point.short)
+                if same is not None and not same.holds:
+                    found.append((host, same.name, same.guid))
+    return found
 
 
 def decide(request: ExpireRequest, facts: ExpireFacts) -> Plan:
@@ -101,12 +120,10 @@ def decide(request: ExpireRequest, facts: ExpireFacts) -> Plan:
         if peer is None:
             problem: str = f"{source.name}: no valid peer"
         else:
-            side = facts.there.get(peer.host)
-            picked = select(source, None if side is None else side.get(peer.dataset), peer)
+            picked = select(source, facts, peer)
             if not isinstance(picked, str):
-                for host, chosen in ((LOCAL, picked[0]), (peer.host, picked[1])):
-                    for name, guid in chosen:
-                        by_place[(host, names.pool_of(name))][name] = guid
+                for host, name, guid in picked:
+                    by_place[(host, names.pool_of(name))][name] = guid
                 continue
             problem = picked
         if request.sources:
@@ -128,18 +145,26 @@ def describe(request: ExpireRequest) -> str:
     return f"expire {what}"
 
 
-async def read_facts(hosts: Callable[[str], Host], request: ExpireRequest) -> ExpireFacts:
+async def read_facts(ctx: StepContext, request: ExpireRequest) -> ExpireFacts:
     """This host's side (the sources named, or every pool), then each destination host's
-    side over its pairs' destinations: one reading per host."""
-    zfs = hosts(LOCAL).zfs
-    here = await read_side(zfs, LOCAL, request.sources or None)
+    side over its pairs' destinations: one reading per host. A host that is not configured
+    is named in `unreachable` (its pairs are left out, or refused when named)."""
+    here = await read_side(host_of(ctx, LOCAL).zfs, LOCAL, request.sources or None)
     wanted: dict[str, set[str]] = defaultdict(set)
     for source in sources_of(request, here)[0]:
         peer = peer_of(source)
         if peer is not None:
             wanted[peer.host].add(peer.dataset)
-    there = {host: await read_side(hosts(host).zfs, host, sorted(d)) for host, d in wanted.items()}
-    return ExpireFacts(here, there)
+    there: dict[str, Side] = {}
+    unreachable: dict[str, str] = {}
+    for host, datasets in sorted(wanted.items()):
+        try:
+            zfs = host_of(ctx, host).zfs
+        except PlanError as exc:
+            unreachable[host] = str(exc)
+            continue
+        there[host] = await read_side(zfs, host, sorted(datasets))
+    return ExpireFacts(here, there, unreachable)
 
 
 class ExpireKind(RequestKind[ExpireRequest]):
@@ -155,7 +180,7 @@ class ExpireKind(RequestKind[ExpireRequest]):
         return set(request.sources)
 
     async def plan_request(self, ctx: PlanContext, request: ExpireRequest) -> Plan:
-        return decide(request, await read_facts(ctx.host, request))
+        return decide(request, await read_facts(ctx, request))
 
 
 EXPIRE = register_kind(ExpireKind())

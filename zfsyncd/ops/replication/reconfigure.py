@@ -33,7 +33,7 @@ from zfsyncd.ops.replication.ends import (
     read_pair,
     role_refusal,
 )
-from zfsyncd.ops.replication.inventory import DatasetState, read_side
+from zfsyncd.ops.replication.inventory import DatasetState, host_of, read_side
 from zfsyncd.ops.replication.marks import move_base, unmark_sent
 from zfsyncd.ops.replication.props import PEER, ROLE, SAVECOUNT, Peer, Role, parse_peer
 from zfsyncd.ops.replication.requests import ReconfigureRequest
@@ -114,9 +114,9 @@ class ReconfigureKind(RequestKind[ReconfigureRequest]):
         return {request.source}
 
     async def plan_request(self, ctx: PlanContext, request: ReconfigureRequest) -> Plan:
-        pair = await read_pair(ctx.host, LOCAL, request.source, peer=False)
+        pair = await read_pair(ctx, LOCAL, request.source, peer=False)
         target: Peer = parse_peer(request.destination)
-        zfs = ctx.host(target.host).zfs
+        zfs = host_of(ctx, target.host).zfs
         new = await read_end(zfs, target.host, target.dataset)
         state = None
         if new is not None:

@@ -220,7 +220,7 @@ class FailoverKind(RequestKind[FailoverRequest]):
         return {request.source}
 
     async def plan_request(self, ctx: PlanContext, request: FailoverRequest) -> Plan:
-        pair = await read_pair(ctx.host, LOCAL, request.source, peer=not request.local_only)
+        pair = await read_pair(ctx, LOCAL, request.source, peer=not request.local_only)
         return decide_failover(request, pair, ctx.tx_id, int(time.time()))
 
 
@@ -237,7 +237,7 @@ class TakeoverKind(RequestKind[TakeoverRequest]):
         return {request.destination}
 
     async def plan_request(self, ctx: PlanContext, request: TakeoverRequest) -> Plan:
-        pair = await read_pair(ctx.host, LOCAL, request.destination, peer=not request.local_only)
+        pair = await read_pair(ctx, LOCAL, request.destination, peer=not request.local_only)
         rollback = None
         if request.snapshot is not None and pair.here_state.snapshot(request.snapshot):
             target = f"{request.destination}@{request.snapshot}"

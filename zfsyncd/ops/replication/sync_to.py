@@ -29,7 +29,7 @@ from typing import Any
 
 from zfsyncd.api.names import Action
 from zfsyncd.ops.replication.ends import PairReading, partner_of, read_pair, role_refusal
-from zfsyncd.ops.replication.inventory import DatasetState, Point
+from zfsyncd.ops.replication.inventory import DatasetState, Point, host_of
 from zfsyncd.ops.replication.marks import move_base, unmark_sent
 from zfsyncd.ops.replication.props import BASE_HOLD, Role
 from zfsyncd.ops.replication.requests import SyncToRequest
@@ -98,10 +98,10 @@ class SyncToKind(RequestKind[SyncToRequest]):
         return {names.dataset_of(request.snapshot)}
 
     async def plan_request(self, ctx: PlanContext, request: SyncToRequest) -> Plan:
-        pair = await read_pair(ctx.host, LOCAL, names.dataset_of(request.snapshot))
+        pair = await read_pair(ctx, LOCAL, names.dataset_of(request.snapshot))
         _, _, copy = targets(request, pair)
         destination, _ = partner_of(pair)
-        facts = await read_facts(ctx.host(destination.host).zfs, copy.name)
+        facts = await read_facts(host_of(ctx, destination.host).zfs, copy.name)
         return decide(request, pair, facts, ctx.tx_id)
 
 

@@ -23,15 +23,22 @@ def source(name: str, text: str, peer: str, savecount: int | None, **kw: Any) ->
     return replace(state, role=Role.SOURCE, peer=peer, savecount=savecount, **kw)
 
 
-def dest(name: str, text: str, savecount: int | None) -> DatasetState:
+def dest(name: str, text: str, savecount: int | None, of: str | None = None) -> DatasetState:
+    """A destination `name` of the source `of` (by default p/ + its last name)."""
     state = side(name, text)
-    return replace(state, role=Role.DESTINATION, peer="local:x", savecount=savecount)
+    back = f"local:{of or 'p/' + name.rsplit('/', 1)[1]}"
+    return replace(state, role=Role.DESTINATION, peer=back, savecount=savecount)
 
 
-def facts(here: list[DatasetState], there: dict[str, list[DatasetState]]) -> ExpireFacts:
+def facts(
+    here: list[DatasetState],
+    there: dict[str, list[DatasetState]],
+    unreachable: dict[str, str] | None = None,
+) -> ExpireFacts:
     return ExpireFacts(
         Side("local", {d.name: d for d in here}),
         {h: Side(h, {d.name: d for d in ds}) for h, ds in there.items()},
+        unreachable or {},
     )
 
 
@@ -88,9 +95,18 @@ def test_all_leaves_out_paused_and_broken_pairs_and_says_so() -> None:
             source("p/paused", "s1 s2 r3", "b:q/paused", 1, paused=True),
             source("p/lost", "s1 s2 r3", "b:q/lost", 1),
             source("p/apart", "s1 s2 r3", "b:q/apart", 1),
+            source("p/moved", "s1 s2 r3", "b:q/moved", 1),
+            source("p/far", "s1 s2 r3", "c:q/far", 1),
             dest("p/incoming", "s1 s2 s3", 1),  # a destination here: not expired from here
         ],
-        {"b": [dest("q/a", "s1 s2 r3", 1), dest("q/apart", "s7", 1)]},
+        {
+            "b": [
+                dest("q/a", "s1 s2 r3", 1),
+                dest("q/apart", "s7", 1),
+                dest("q/moved", "s1 s2 r3", 1, of="p/other"),
+            ]
+        },
+        {"c": "host 'c' is not configured"},
     )
     made = decide(ExpireRequest(), found)
     assert [(s.to_json().get("host"), sorted(s.to_json()["snapshots"])) for s in made.steps] == [
@@ -100,7 +116,9 @@ def test_all_leaves_out_paused_and_broken_pairs_and_says_so() -> None:
     assert made.description == (
         "expire every replica here: 4 snapshots (left out: p/paused (paused); "
         "p/lost: its destination b:q/lost does not exist; "
-        "p/apart: shares no snapshot with b:q/apart (by guid))"
+        "p/apart: shares no snapshot with b:q/apart (by guid); "
+        "p/moved: b:q/moved is not its destination (zfsync:role, zfsync:peer); "
+        "p/far: host 'c' is not configured)"
     )
 
 
@@ -109,6 +127,17 @@ def test_one_step_per_host_and_pool_however_many_pairs() -> None:
     there = {"b": [dest(f"q/a{i}", "s1 s2 r3", 1) for i in range(5)]}
     steps = plan({}, facts(here, there))
     assert [(host, len(doomed)) for host, doomed in steps] == [("b", 10), (None, 10)]
+
+
+def test_the_datasets_below_a_recursive_pair_lose_the_same_snapshots_unless_held() -> None:
+    found = facts(
+        [source("p/a", "s1 s2 r3", "b:q/a", 1), side("p/a/c", "s1 h2 s3")],
+        {"b": [dest("q/a", "s1 s2 r3", 1), side("q/a/c", "s1 s2 s3")]},
+    )
+    assert plan({"sources": ["p/a"]}, found) == [
+        ("b", sorted([*snaps("q/a", 1, 2), *snaps("q/a/c", 1, 2)])),
+        (None, sorted([*snaps("p/a", 1, 2), *snaps("p/a/c", 1)])),
+    ]
 
 
 REFUSALS = [

@@ -219,14 +219,16 @@ def decide_pair(
     token = dst.receive_resume_token
     if not written and not pending and token is None:
         return None
-    new = bool(written) or (not pending and source.newest is None)
+    # only a token to resume or discard: the transfer goes to the common snapshot (there
+    # already), or to a new one when the source keeps only its bookmark
+    new = bool(written) or (not pending and common.source.is_bookmark)
     covered = (source.name, *(d.name for d in src_children)) if recursive else (source.name,)
     if new:
         target_short = short
     elif pending:
         target_short = pending[-1].short
-    else:  # only a token to resume or discard: the newest snapshot, there already
-        target_short = source.newest.short if source.newest is not None else short
+    else:
+        target_short = common.source.short
     target = f"{source.name}@{target_short}"
     transfer = choose.what_to_send(common, target)
     stream = Stream(

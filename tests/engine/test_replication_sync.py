@@ -70,6 +70,10 @@ async def test_sync_to_another_host_with_intermediate_snapshots(replicas: Replic
     assert await _holds(zfs, f"src/a@{new}") == [props.BASE_HOLD]
     assert await _holds(bak, f"bak/a@{new}") == [props.BASE_HOLD]
     assert await zfs.exists(f"src/a#{new}")
+    # every snapshot sent carries the sent marker, those made before the sync too
+    for short in ("hourly1", "hourly2", new):
+        marked = await zfs.get(f"src/a@{short}", user_properties=[props.SENT])
+        assert marked.user_properties[props.SENT].isdigit(), short
 
 
 async def test_sync_of_twenty_datasets_four_at_a_time(replicas: Replicas) -> None:

@@ -13,6 +13,8 @@ pool rather than growing per dataset beyond the transfer itself:
     hold              the new bases (the snapshots just sent), per host
     release           `zfsync_replica` on every older snapshot of the pairs, per host
     bookmarks         `SRC#<snapshot>` of every new base (the next base if it expires)
+    set-user-property zfsync:sent on the snapshots made before and sent now (-I), one
+                      `zfs set` for all
     destroy-snapshots expiry: each side keeps its own zfsync:savecount (choose.expire)
 
 Planning reads the sources (one `zfs list`, one `zfs holds` at most) and each destination
@@ -60,6 +62,7 @@ from zfsyncd.tx.steps.snapshots import (
     DestroySnapshotsArgs,
 )
 from zfsyncd.tx.steps.transfers import SendReceiveMany, SendReceiveManyArgs, Stream
+from zfsyncd.tx.steps.user_properties import SetUserProperty, UserPropertyArgs
 from zfsyncd.zfs import names
 from zfsyncd.zfs.models import RecvSpec, SendSpec
 
@@ -166,6 +169,8 @@ class PairPlan:
     bookmarks: Mapping[str, str]
     #: (host, snapshot) -> guid: what expiry destroys
     expire: Mapping[tuple[str, str], int]
+    #: source snapshots sent without the sent marker (those made earlier and sent now)
+    mark_sent: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -214,14 +219,16 @@ def decide_pair(
     token = dst.receive_resume_token
     if not written and not pending and token is None:
         return None
-    new = bool(written) or (not pending and source.newest is None)
+    # only a token to resume or discard: the transfer goes to the common snapshot (there
+    # already), or to a new one when the source keeps only its bookmark
+    new = bool(written) or (not pending and common.source.is_bookmark)
     covered = (source.name, *(d.name for d in src_children)) if recursive else (source.name,)
     if new:
         target_short = short
     elif pending:
         target_short = pending[-1].short
-    else:  # only a token to resume or discard: the newest snapshot, there already
-        target_short = source.newest.short if source.newest is not None else short
+    else:
+        target_short = common.source.short
     target = f"{source.name}@{target_short}"
     transfer = choose.what_to_send(common, target)
     stream = Stream(
@@ -299,6 +306,7 @@ def decide_pair(
         release=tuple(sorted(set(release))),
         bookmarks=marks,
         expire=expire,
+        mark_sent=tuple(p.name for p in carried if p.sent is None),
     )
 
 
@@ -373,6 +381,9 @@ def _steps(pairs: list[PairPlan], parallel: int, short: str, now: int) -> list[S
     marks = {m: s for p in pairs for m, s in p.bookmarks.items()}
     if marks:
         steps.append(CreateBookmarks(BookmarksArgs(bookmarks=marks)))
+    unmarked = {snap: str(now) for p in pairs for snap in p.mark_sent}
+    if unmarked:
+        steps.append(SetUserProperty(UserPropertyArgs(prop=props.SENT, values=unmarked)))
     doomed: dict[str, dict[str, int]] = defaultdict(dict)
     for p in pairs:
         for (host, snap), guid in p.expire.items():

@@ -124,3 +124,19 @@ def test_expiry_on_both_sides() -> None:
         ("local", "p/a@zfsync_0001"),
         ("local", "p/a@zfsync_0002"),
     ]
+
+
+def test_snapshots_sent_without_the_marker_get_it() -> None:
+    found = pair("r1 s2 x3", "r1", written=10)
+    assert isinstance(found, PairPlan)
+    assert found.mark_sent == ("p/a@zfsync_0002", "p/a@other_3")  # the new one has it
+    by_bookmark = pair("b1 s2 s3", "r1")
+    assert isinstance(by_bookmark, PairPlan)
+    assert by_bookmark.mark_sent == ("p/a@zfsync_0003",)  # -i: only the last one goes
+
+
+def test_a_token_when_the_source_keeps_only_the_bookmark_takes_a_snapshot() -> None:
+    found = pair("b1", "r1", token="1-abc")
+    assert isinstance(found, PairPlan)
+    send = found.stream.send
+    assert (send.snapshot, send.base, found.snapshot) == (f"p/a@{SHORT}", "p/a#zfsync_0001", True)

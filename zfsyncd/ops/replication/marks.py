@@ -4,9 +4,7 @@
 
 `move_base` holds the new base before it releases the old one, so the pair is never without
 a held base, and each step's undo puts back what it changed. `unmark_sent` is one
-set-properties step per snapshot: `zfs inherit` takes one name in the backend protocol, so
-its commands grow with the number of marked snapshots (at most a savecount's worth in a
-pair that expires)."""
+set-user-property step (one `zfs inherit` over every marked snapshot)."""
 
 from __future__ import annotations
 
@@ -18,7 +16,7 @@ from zfsyncd.ops.replication.props import BASE_HOLD, SENT
 from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.tx.steps import Step
 from zfsyncd.tx.steps.holds import HoldArgs, HoldSnapshots, ReleaseSnapshots
-from zfsyncd.tx.steps.properties import SetProperties, SetPropertiesArgs
+from zfsyncd.tx.steps.user_properties import SetUserProperty, UserPropertyArgs
 
 
 def move_base(host: str, snapshots: Iterable[Point], onto: Point | None) -> list[Step[Any]]:
@@ -37,10 +35,9 @@ def move_base(host: str, snapshots: Iterable[Point], onto: Point | None) -> list
 
 
 def unmark_sent(snapshots: Iterable[Point], host: str = LOCAL) -> list[Step[Any]]:
-    """The steps that remove the sent marker from those of `snapshots` that carry it."""
-    unmark: dict[str, str | None] = {SENT: None}
-    return [
-        SetProperties(SetPropertiesArgs(host=host, name=p.name, properties=unmark))
-        for p in snapshots
-        if p.sent is not None
-    ]
+    """The step that removes the sent marker from those of `snapshots` that carry it (one
+    set-user-property step: one `zfs inherit` over them all); none when none does."""
+    marked: dict[str, str | None] = {p.name: None for p in snapshots if p.sent is not None}
+    if not marked:
+        return []
+    return [SetUserProperty(UserPropertyArgs(host=host, prop=SENT, values=marked))]

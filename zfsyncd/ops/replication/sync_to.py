@@ -17,8 +17,7 @@ The destination's state is not checked for divergence: throwing away what it has
 SNAP is the request. It must still be SRC's partner (each names the other). The warning
 and the confirmation (`--yes`) are the client's.
 
-The sent markers are removed one snapshot at a time (marks.unmark_sent), so their commands
-grow with the number of sent snapshots newer than SNAP.
+The sent markers go in one `zfs inherit` over the snapshots (marks.unmark_sent).
 Planning reads each end once (ends.read_pair) and the destination's pool for the swap's
 refusals (three commands).
 """

@@ -56,7 +56,7 @@ def test_the_new_destination_is_marked_the_base_moves_and_the_source_points_to_i
         ("hold", {"host": "c", "tag": "zfsync_replica", "snapshots": ["r/new@zfsync_0002"]}),
         ("hold", {"tag": "zfsync_replica", "snapshots": ["p/a@zfsync_0002"]}),
         ("release", {"tag": "zfsync_replica", "snapshots": ["p/a@zfsync_0003"]}),
-        ("set-properties", {"name": "p/a@zfsync_0003", "properties": {"zfsync:sent": None}}),
+        ("set-user-property", {"prop": "zfsync:sent", "values": {"p/a@zfsync_0003": None}}),
         ("set-properties", {"name": "p/a", "properties": {"zfsync:peer": "c:r/new"}}),
     ]
 

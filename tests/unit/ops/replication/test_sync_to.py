@@ -50,8 +50,8 @@ def hold(kind: str, name: str, host: str | None = None) -> tuple[str, Any]:
     return kind, ({"host": host, **args} if host else args)
 
 
-def unmark(name: str) -> tuple[str, Any]:
-    return "set-properties", {"name": name, "properties": {"zfsync:sent": None}}
+def unmark(*snapshots: str) -> tuple[str, Any]:
+    return "set-user-property", {"prop": "zfsync:sent", "values": dict.fromkeys(snapshots)}
 
 
 def test_the_destination_rolls_back_the_base_moves_and_newer_snapshots_are_unsent() -> None:
@@ -61,14 +61,13 @@ def test_the_destination_rolls_back_the_base_moves_and_newer_snapshots_are_unsen
         ("rollback-dataset", {"host": "b", "snapshot": "q/a@zfsync_0001", "guid": 1}),
         hold("hold", "p/a@zfsync_0001"),
         hold("release", "p/a@zfsync_0003"),
-        unmark("p/a@zfsync_0002"),
-        unmark("p/a@zfsync_0003"),
+        unmark("p/a@zfsync_0002", "p/a@zfsync_0003"),
     ]
 
 
 def test_only_sent_snapshots_lose_their_mark() -> None:
     steps = plan("zfsync_0002", src="s1 s2 r3 s4", sent=(1, 2, 3))
-    assert [s for s in steps if s[0] == "set-properties"] == [unmark("p/a@zfsync_0003")]
+    assert [s for s in steps if s[0] == "set-user-property"] == [unmark("p/a@zfsync_0003")]
 
 
 def test_the_newest_common_snapshot_with_data_written_after_it_is_a_rollback_alone() -> None:

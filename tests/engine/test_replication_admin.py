@@ -421,6 +421,7 @@ async def test_clear_forgets_the_pair_on_both_ends_and_keeps_the_snapshots(
         assert await local_values(zfs, name) == {}
         assert await base_holds(zfs, name) == []
         assert len(shorts(await zfs.list(name))) == 3
+    assert not any((await sent_marks(pair)).values())
     # the pair is gone: a second clear has nothing to act on
     await two.refused("replica-clear", {"source": pair.src}, "is not part of a replica pair")
 

@@ -1,9 +1,9 @@
 """The replica-clear transaction: forget a pair (seed 003's `zrep clear`). On both ends: the
 base hold released, the pair's dataset properties (props.DATASET_PROPERTIES) removed (`zfs
-inherit`); with `destroy_snapshots`, the zfsync_ snapshots destroyed too (moved to trash
-names, destroyed when the transaction completes, so a failure puts them back). Otherwise
-every snapshot stays, with the `zfsync:sent` markers on them: without a role nothing reads
-those, and removing them would be a command per snapshot. Bookmarks stay either way.
+inherit`), and the `zfsync:sent` marks of its snapshots (one `zfs inherit` over them);
+with `destroy_snapshots`, the zfsync_ snapshots destroyed too (moved to trash names,
+destroyed when the transaction completes, so a failure puts them back). Otherwise every
+snapshot stays. Bookmarks stay either way (no step destroys many at once yet).
 
 Either end may be named (the request calls it `source`, the usual case): a destination
 whose source is gone is cleared the same way, to be used as a plain filesystem. The other
@@ -12,8 +12,8 @@ on a host no longer configured, already cleared, or paired elsewhere) only the n
 is, and the description says so. A snapshot someone else holds is not
 destroyed (it is theirs to keep) and is named in the description.
 
-Planning reads each end once (ends.read_pair); per end at most three steps: release,
-destroy (one step over all its snapshots), properties.
+Planning reads each end once (ends.read_pair); per end at most four steps: release,
+destroy (one step over all its snapshots), sent marks, properties.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from zfsyncd.api.names import Action
 from zfsyncd.ops.replication.choose import is_ours
 from zfsyncd.ops.replication.ends import End, PairReading, partner_refusal, read_pair
 from zfsyncd.ops.replication.inventory import DatasetState
-from zfsyncd.ops.replication.marks import move_base
+from zfsyncd.ops.replication.marks import move_base, unmark_sent
 from zfsyncd.ops.replication.props import BASE_HOLD, ROLE
 from zfsyncd.ops.replication.requests import ClearRequest
 from zfsyncd.tx.errors import PlanError
@@ -39,8 +39,8 @@ def end_steps(end: End, state: DatasetState, destroy: bool) -> tuple[list[Step[A
     """(the steps that clear one end, the snapshots kept because someone else holds them)."""
     steps = move_base(end.host, state.snapshots, None)
     kept: list[str] = []
+    doomed: dict[str, int | None] = {}
     if destroy:
-        doomed: dict[str, int | None] = {}
         for point in state.snapshots:
             if not is_ours(point):
                 continue
@@ -51,6 +51,7 @@ def end_steps(end: End, state: DatasetState, destroy: bool) -> tuple[list[Step[A
         if doomed:
             args = DestroySnapshotsArgs(host=end.host, snapshots=doomed)
             steps.append(DestroySnapshots(args))
+    steps += unmark_sent((p for p in state.snapshots if p.name not in doomed), end.host)
     if end.local:
         forget: dict[str, str | None] = dict.fromkeys(end.local)
         args_ = SetPropertiesArgs(host=end.host, name=end.dataset, properties=forget)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -107,3 +108,16 @@ def test_a_dataset_outside_any_pair_is_refused() -> None:
     reading = PairReading(End("local", "p/x", {}, readonly=False), side("p/x", "s1"))
     with pytest.raises(PlanError, match="p/x is not part of a replica pair"):
         decide(ClearRequest(source="p/x"), reading)
+
+
+def test_the_sent_marks_of_the_snapshots_that_stay_go_in_one_step() -> None:
+    state = side("p/a", "x1 s2 h3 r4")
+    marked = replace(state, snapshots=tuple(replace(p, sent=1700) for p in state.snapshots))
+    reading = PairReading(End("local", "p/a", SRC, readonly=False), marked)
+    request = ClearRequest(source="p/a", destroy_snapshots=True)
+    steps = [(s.kind, s.to_json()) for s in decide(request, reading).steps]
+    # zfsync_0002 and zfsync_0004 go to the trash with theirs; the others stay, unmarked
+    assert steps[2] == (
+        "set-user-property",
+        {"prop": "zfsync:sent", "values": {"p/a@other_1": None, "p/a@zfsync_0003": None}},
+    )

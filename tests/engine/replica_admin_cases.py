@@ -55,6 +55,7 @@ async def sync_to_world(engine: Engine, src: str, dst: str) -> Params:
     first (base hold moved on both sides, the swap, two sent marks removed)."""
     zfs = engine.world.zfs
     pair = await make_pair(zfs, f"{src}/fs", zfs, f"{dst}/fs", write=_writer(engine), snapshots=3)
+    await zfs.set_properties(pair.dst, {"readonly": "off"})  # real ZFS: no write otherwise
     await engine.world.write(pair.dst, 64 << 10)
     return {"snapshot": pair.src_snap(1)}
 

@@ -316,7 +316,10 @@ async def test_sync_to_rolls_the_destination_back_and_the_pair_goes_on_from_ther
     two: Two, host: str
 ) -> None:
     pair = await two.pair(host, snapshots=3)
-    await two.write(host, pair.dst)  # someone tried something on the destination
+    # someone tried something on the destination (made writable first: real ZFS refuses a
+    # write to a read-only one)
+    await pair.dst_zfs.set_properties(pair.dst, {"readonly": "off"})
+    await two.write(host, pair.dst)
     done = await two.run("replica-sync-to", {"snapshot": pair.src_snap(1)})
     assert done.state is TxState.COMPLETED, done.error
     assert [o.short_name for o in await pair.dst_zfs.list(pair.dst) if o.is_snapshot] == [

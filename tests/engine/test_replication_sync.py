@@ -145,6 +145,7 @@ async def test_sync_all_skips_paused_and_names_them(replicas: Replicas) -> None:
     done = await r.done("replica-sync", {})
     short = f"zfsync_{done.id}"
     assert short in await guids(zfs, "dst/q")
+    assert done.description == "replica sync all: src/q -> local:dst/q; left out: src/p (paused)"
     assert short not in await guids(zfs, "dst/p")
     # named, a paused source is synced: pausing is for `sync all`
     named = await r.done("replica-sync", {"sources": ["src/p"]})
@@ -239,6 +240,7 @@ async def test_a_host_that_cannot_be_read_leaves_out_its_pairs_only(
 
     monkeypatch.setattr(r.backup, "list_many", lost)
     done = await r.done("replica-sync", {})
+    assert "left out: src/far (host backup cannot be read" in (done.description or "")
     assert f"zfsync_{done.id}" in await guids(zfs, "dst/near")
     assert f"zfsync_{done.id}" not in await guids(zfs, "src/far")
     record = await r.manager.create("replica-sync", {"sources": ["src/far"]})

@@ -5,7 +5,8 @@ through the code under test.
 The tier has one pool (`zreal`): a replica goes from `ROOT/src/...` to `ROOT/dst/...`, and
 the destination is reached as the host `backup` (the same machine under another label, so
 the steps name it as they would a remote one). Few test functions, several checks each:
-one pool setup serves them all.
+one pool setup serves them all. The last one SIGKILLs the daemon after each step of a
+sync (tests/real/crash_child.py) and recovers.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 import zfsyncd.ops  # noqa: F401 - registers the transaction kinds
 from tests.faults import FaultyBackend, InjectedError
 from tests.real.realzfs import write_file, zfs_cli
+from tests.real.test_crash_real import _killed_after, _recover
 from zfsyncd.commands.runner import CommandRunner, Transport
 from zfsyncd.store import Database, TransactionRecord, TxState
 from zfsyncd.tx.errors import PlanError
@@ -265,3 +267,41 @@ def _release_all(root: str) -> None:
     for name, row in picture(root)["listing"].items():
         if row[0] == "snapshot" and row[3] not in ("0", "-") and BASE_HOLD in holds(name):
             zfs_cli("zfs", "release", BASE_HOLD, name)
+
+
+async def test_a_sync_killed_after_each_step_is_recovered(root: str, tmp_path: Path) -> None:
+    """SIGKILL of the daemon right after each step of a sync (its result journaled), then
+    recovery as at start: undone to exactly the state before, or, after the last step,
+    completed. Both sides on this host (the crash child knows only `local`)."""
+    src, dst = _tree(root)
+    a = f"{src}/a"
+    zfs_cli("zfs", "create", "-o", "compression=off", a)
+    write_file(a, "one", 1)
+    lab = await Lab.open(tmp_path / "init.db")
+    try:
+        await lab.done("replica-init", {"source": a, "destination": f"{dst}/a"})
+    finally:
+        await lab.close()
+    write_file(a, "two", 1)
+    zfs_cli("zfs", "snapshot", f"{a}@hourly")  # carried by -I: the sent marker step too
+    write_file(a, "three", 1)
+    before = picture(root)
+    # create-snapshots, send-receive-many, hold, release, bookmarks, set-user-property
+    last = 5
+    for step in range(last + 1):
+        db = tmp_path / f"sync-{step}.db"
+        tx_id = _killed_after(db, "replica-sync", {"sources": [a]}, step)
+        manager = await _recover(db)
+        try:
+            [done] = await manager.recover()
+            assert done.id == tx_id
+            if step == last:
+                assert done.state is TxState.COMPLETED, done.error
+                assert snapshots(f"{dst}/a") == snapshots(a)
+            else:
+                assert done.state is TxState.FAILED, (step, done.state)
+                assert done.error_kind == "interrupted"
+                assert picture(root) == before, f"killed after step {step}"
+        finally:
+            await manager.db.close()
+    _release_all(root)

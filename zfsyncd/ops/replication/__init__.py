@@ -14,6 +14,11 @@ The modules:
                 holds): one `zfs list` and at most one `zfs holds`, whatever the number
 - choose.py     the pure decisions over readings: common snapshot by guid, divergence,
                 what to send, expiry
+- ends.py       one end of a pair for the admin kinds: its own zfsync values and readonly
+                (one `zfs get`), both ends read at once, the role and partner checks
+- marks.py      the base hold moved and the sent marks removed (admin kinds)
+- rewind.py     a pair's dataset rolled back by the reversible swap, base hold moved first
+                (sync-to, takeover --snapshot)
 - the kind modules (one transaction type each: init.py, sync.py, ...) read both sides
   once (inventory.py), decide with pure functions over those readings, and return the
   steps.

@@ -217,8 +217,9 @@ async def test_a_failover_that_fails_on_the_peer_leaves_both_as_they_were(
     assert await two.state(pair) == before
 
 
-async def test_failover_then_takeover_back(two: Two) -> None:
-    pair = await two.pair(LOCAL)
+@pytest.mark.parametrize("host", HOSTS)
+async def test_failover_then_takeover_back(two: Two, host: str) -> None:
+    pair = await two.pair(host)
     assert (await two.run("replica-failover", {"source": pair.src})).state is TxState.COMPLETED
     # the old source is now the destination: taking it over swaps the pair back
     back = await two.run("replica-takeover", {"destination": pair.src})
@@ -587,3 +588,33 @@ async def test_a_peer_on_a_host_no_longer_configured(two: Two) -> None:
     assert done.state is TxState.COMPLETED, done.error
     assert await local_values(two.world.zfs, pair.src) == {}
     assert await local_values(two.world.zfs, pair.dst) != {}  # not reached: left as it was
+
+
+async def test_with_init_and_sync_a_pair_fails_over_syncs_back_and_is_taken_back(
+    two: Two,
+) -> None:
+    """The whole round with replica-init and replica-sync in between, on this host: data
+    written on each side while it is the source arrives on the other."""
+    src, dst = f"{two.world.src}/round", f"{two.world.dst}/round"
+    await two.world.zfs.create(src)
+    await two.world.write(src, DATA)
+    steps = [
+        ("replica-init", {"source": src, "destination": dst}),
+        ("replica-failover", {"source": src}),  # dst is the source now
+        ("replica-sync", {"sources": [dst]}),
+        ("replica-takeover", {"destination": src}),  # the final sync brings dst's data back
+        ("replica-sync", {"sources": [src]}),
+    ]
+    writes = {2: dst, 3: dst, 4: src}
+    for n, (kind, params) in enumerate(steps):
+        if n in writes:
+            await two.world.write(writes[n], DATA)
+        done = await two.run(kind, params)
+        assert done.state is TxState.COMPLETED, (kind, done.error)
+    pair = Pair(src, dst, LOCAL, two.world.zfs, two.world.zfs)
+    assert await roles(pair) == (("source", "off"), ("destination", "on"))
+    guids = [
+        [o.guid for o in await two.world.zfs.list(name) if o.is_snapshot] for name in (src, dst)
+    ]
+    assert guids[0][-1] == guids[1][-1]  # in step: the newest snapshot is shared
+    assert await two.world.contents(src) == await two.world.contents(dst)

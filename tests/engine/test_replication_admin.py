@@ -455,6 +455,7 @@ async def test_clear_of_a_pair_whose_destination_is_gone(two: Two) -> None:
     await two.world.zfs.destroy(pair.dst, mode=DestroyMode.RECURSIVE)
     done = await two.run("replica-clear", {"source": pair.src})
     assert done.state is TxState.COMPLETED, done.error
+    assert "(this end only: its peer" in done.description
     assert await local_values(two.world.zfs, pair.src) == {}
     assert await base_holds(two.world.zfs, pair.src) == []
 
@@ -586,6 +587,7 @@ async def test_a_peer_on_a_host_no_longer_configured(two: Two) -> None:
     assert await two.state(pair) == before
     done = await two.run("replica-clear", {"source": pair.src})
     assert done.state is TxState.COMPLETED, done.error
+    assert "(this end only: host 'gone' is not configured" in done.description
     assert await local_values(two.world.zfs, pair.src) == {}
     assert await local_values(two.world.zfs, pair.dst) != {}  # not reached: left as it was
 

@@ -376,6 +376,17 @@ async def test_expire_keeps_each_sides_own_savecount(two: Two, host: str) -> Non
     assert await two.manager.cleanups.pending() == []
 
 
+async def test_expire_leaves_a_snapshot_someone_cloned_to_look_into(two: Two) -> None:
+    pair = await two.pair(LOCAL, snapshots=4, savecount=1)
+    look = f"{two.world.dst}/look"
+    await two.world.zfs.clone(pair.dst_snap(1), look)
+    done = await two.run("replica-expire", {"sources": [pair.src]})
+    assert done.state is TxState.COMPLETED, done.error
+    assert shorts(await pair.dst_zfs.list(pair.dst)) == ["zfsync_1", "zfsync_4"]
+    assert (await two.world.zfs.get(look)).origin == pair.dst_snap(1)
+    assert await two.manager.cleanups.pending() == []
+
+
 async def test_expire_never_takes_the_newest_common_snapshot(two: Two) -> None:
     pair = await two.pair(LOCAL, snapshots=2, savecount=1)
     for n in (3, 4):  # taken, not sent
@@ -551,8 +562,10 @@ END = ["get_properties", "list_many", "holds_many"]
 SWAP = ["list", "get_properties", "local_properties"]
 PLAN_READS = {
     "replica-pause": ["get_properties"],
-    "replica-expire": ["list_many", "holds_many", "list_many", "holds_many"],
-    "replica-clear": END + END,
+    # both sides, then the datasets of each pool for their origins (clones)
+    "replica-expire": ["list_many", "holds_many", "list_many", "holds_many", "list", "list"],
+    # with destroy_snapshots: each end's pool for its clones
+    "replica-clear": [*END, *END, "list", "list"],
     "replica-failover": END + END,
     "replica-takeover": END + END + SWAP,
     "replica-sync-to": END + END + SWAP,

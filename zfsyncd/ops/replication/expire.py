@@ -2,7 +2,8 @@
 newest zfsync_ snapshots (seed 003's expire: "pay attention to REMOTE value for
 zrep:savecount. it may be different!"), sent and unsent alike ("they take up same amount of
 disk space"), never the newest snapshot both sides share ("we MUST NOT delete the last sent
-snapshot!!") and never a held one, whoever holds it. The selection is choose.expire's.
+snapshot!!"), never a held one, whoever holds it, and never one with a clone (zfs could
+not destroy it: origins.py). The selection is choose.expire's.
 
 `replica expire SRC...` expires the sources named and their destinations; with no source,
 every pair whose source is on this host and not paused (a paused pair is left as it is,
@@ -13,18 +14,20 @@ description when not.
 What goes is moved to trash names by one destroy-snapshots step per host and pool, and
 destroyed only when the transaction completes, so a failure or cancel puts every snapshot
 back. Planning reads this host's side once (one `zfs list`, at most one `zfs holds`: the
-inventory) and each destination host's side once, whatever the number of pairs; the steps
-then read once per pool: the commands stay constant in the number of snapshots and pairs.
+inventory), each destination host's side once, whatever the number of pairs, and the
+datasets of each pool touched for their origins; the steps then read once per pool: the
+reads stay constant in the number of snapshots and pairs.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from zfsyncd.api.names import Action
+from zfsyncd.ops.replication import origins
 from zfsyncd.ops.replication.choose import expire, newest_common
 from zfsyncd.ops.replication.inventory import DatasetState, Side, host_of, read_side
 from zfsyncd.ops.replication.props import DEFAULT_SAVECOUNT, Peer, Role, parse_peer
@@ -45,6 +48,8 @@ class ExpireFacts:
     there: Mapping[str, Side] = field(default_factory=dict)
     #: host -> why it could not be read (not configured)
     unreachable: Mapping[str, str] = field(default_factory=dict)
+    #: host -> the snapshots that have clones there (origins.py): never destroyed
+    cloned: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 def sources_of(request: ExpireRequest, here: Side) -> tuple[list[DatasetState], list[str]]:
@@ -101,11 +106,14 @@ def select(
     for host, side, state in ((LOCAL, facts.here, source), (peer.host, there, destination)):
         count = state.savecount or DEFAULT_SAVECOUNT
         below = [d for d in side.below(state.name) if d.name != state.name]
+        clones = facts.cloned.get(host, frozenset())
         for point in expire(state.snapshots, count, keep=keep, our_holds=()):
+            if point.name in clones:
+                continue
             found.append((host, point.name, point.guid))
             for child in below:
                 same = child.snapshot(point.short)
-                if same is not None and not same.holds:
+                if same is not None and not same.holds and same.name not in clones:
                     found.append((host, same.name, same.guid))
     return found
 
@@ -164,7 +172,16 @@ async def read_facts(ctx: StepContext, request: ExpireRequest) -> ExpireFacts:
             unreachable[host] = str(exc)
             continue
         there[host] = await read_side(zfs, host, sorted(datasets))
-    return ExpireFacts(here, there, unreachable)
+    sources = sources_of(request, here)[0]
+    cloned = {LOCAL: await origins.cloned(host_of(ctx, LOCAL).zfs, _pools(sources))}
+    for host, side in there.items():
+        found = await origins.cloned(host_of(ctx, host).zfs, _pools(side))
+        cloned[host] = cloned.get(host, frozenset()) | found
+    return ExpireFacts(here, there, unreachable, cloned)
+
+
+def _pools(datasets: Iterable[DatasetState]) -> set[str]:
+    return {names.pool_of(d.name) for d in datasets}
 
 
 class ExpireKind(RequestKind[ExpireRequest]):

@@ -68,7 +68,7 @@ def test_destroying_snapshots_leaves_other_tools_and_other_holders_theirs() -> N
         "destroy-snapshots",
         {"host": "b", "snapshots": {"q/a@zfsync_0002": 2, "q/a@zfsync_0004": 4}},
     )
-    assert description.endswith("(kept, held by others: p/a@zfsync_0003)")
+    assert description.endswith("(kept, held by others or cloned: p/a@zfsync_0003)")
 
 
 @pytest.mark.parametrize(
@@ -121,3 +121,12 @@ def test_the_sent_marks_of_the_snapshots_that_stay_go_in_one_step() -> None:
         "set-user-property",
         {"prop": "zfsync:sent", "values": {"p/a@other_1": None, "p/a@zfsync_0003": None}},
     )
+
+
+def test_a_snapshot_with_a_clone_is_not_destroyed() -> None:
+    reading = PairReading(End("local", "p/a", SRC, readonly=False), side("p/a", "s1 s2 r3"))
+    request = ClearRequest(source="p/a", destroy_snapshots=True)
+    made = decide(request, reading, {"local": frozenset({"p/a@zfsync_0001"})})
+    destroyed = [s.to_json()["snapshots"] for s in made.steps if s.kind == "destroy-snapshots"]
+    assert destroyed == [{"p/a@zfsync_0002": 2, "p/a@zfsync_0003": 3}]
+    assert made.description.endswith("(kept, held by others or cloned: p/a@zfsync_0001)")

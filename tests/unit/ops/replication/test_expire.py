@@ -34,11 +34,13 @@ def facts(
     here: list[DatasetState],
     there: dict[str, list[DatasetState]],
     unreachable: dict[str, str] | None = None,
+    cloned: dict[str, frozenset[str]] | None = None,
 ) -> ExpireFacts:
     return ExpireFacts(
         Side("local", {d.name: d for d in here}),
         {h: Side(h, {d.name: d for d in ds}) for h, ds in there.items()},
         unreachable or {},
+        cloned or {},
     )
 
 
@@ -138,6 +140,16 @@ def test_the_datasets_below_a_recursive_pair_lose_the_same_snapshots_unless_held
         ("b", sorted([*snaps("q/a", 1, 2), *snaps("q/a/c", 1, 2)])),
         (None, sorted([*snaps("p/a", 1, 2), *snaps("p/a/c", 1)])),
     ]
+
+
+def test_a_snapshot_with_a_clone_stays() -> None:
+    cloned = {"b": frozenset({"q/a@zfsync_0001"}), "local": frozenset({"p/a@zfsync_0002"})}
+    found = facts(
+        [source("p/a", "s1 s2 s3 r4", "b:q/a", 1)],
+        {"b": [dest("q/a", "s1 s2 s3 r4", 1)]},
+        cloned=cloned,
+    )
+    assert plan({}, found) == [("b", snaps("q/a", 2, 3)), (None, snaps("p/a", 1, 3))]
 
 
 REFUSALS = [

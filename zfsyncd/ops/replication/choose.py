@@ -10,6 +10,7 @@ tests/unit/ops/replication/test_choose.py checks each function with tables of ex
   the common one, data written after its newest snapshot), as a report for a person.
 - `what_to_send`: the base and the flag of the next `zfs send` (-I from a snapshot, -i from
   a bookmark, a full stream when nothing is shared).
+- `adoption`: whether an existing destination can be continued (init, reconfigure).
 - `is_empty`: a destination that init may move aside and replace (nothing in it).
 - `expire`: the snapshots one side may destroy to keep its savecount.
 """
@@ -130,6 +131,16 @@ def what_to_send(common: Common | None, snapshot: str) -> Transfer:
         return Transfer(snapshot=snapshot, base=None, intermediates=False)
     base = common.source
     return Transfer(snapshot=snapshot, base=base.name, intermediates=not base.is_bookmark)
+
+
+def adoption(source: DatasetState, destination: DatasetState) -> Common | Divergence | None:
+    """Whether an existing destination (a replica another tool made, or plain `zfs send |
+    zfs recv`) can be continued from `source`: the common snapshot to continue from, the
+    divergence that forbids it, or None when the two share nothing (by guid)."""
+    common = newest_common(source, destination)
+    if common is None:
+        return None
+    return divergence(destination, common) or common
 
 
 def unsent(source: DatasetState, common: Common | None) -> list[Point]:

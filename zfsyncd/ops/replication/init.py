@@ -184,22 +184,19 @@ def _existing_destination(
             f"destination {dst.name} is already part of a replica "
             f"(zfsync:role={dst.role.value}, zfsync:peer={dst.peer})"
         )
-    common = choose.newest_common(source, dst)
     children = [d for d in side.below(dst.name) if d.name != dst.name]
-    if common is not None:
-        diverged = choose.divergence(dst, common)
-        if diverged is not None:
-            raise PlanError(f"cannot adopt: {diverged.report()}")
-        if common.source.is_bookmark:
+    found = choose.adoption(source, dst)
+    if isinstance(found, choose.Divergence):
+        raise PlanError(f"cannot adopt: {found.report()}")
+    if found is not None:
+        if found.source.is_bookmark:
             if request.recursive:
                 raise PlanError(
-                    f"cannot adopt {dst.name} with -R from a bookmark ({common.source.name}): "
+                    f"cannot adopt {dst.name} with -R from a bookmark ({found.source.name}): "
                     "zfs send -R takes a snapshot as base"
                 )
-            return send.model_copy(
-                update={"base": common.source.name, "intermediates": False}
-            ), True
-        return send.model_copy(update={"base": common.source.name, "intermediates": True}), True
+            return send.model_copy(update={"base": found.source.name, "intermediates": False}), True
+        return send.model_copy(update={"base": found.source.name, "intermediates": True}), True
     if names.parent_of(dst.name) is None:
         raise PlanError(f"destination {dst.name} is a pool's root: name a dataset below it")
     if not choose.is_empty(dst, len(children)):

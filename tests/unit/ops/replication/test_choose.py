@@ -13,6 +13,8 @@ import pytest
 
 from zfsyncd.ops.replication.choose import (
     Common,
+    Divergence,
+    adoption,
     divergence,
     expire,
     is_empty,
@@ -207,3 +209,25 @@ def test_expire_never_touches_a_trash_copy() -> None:
 def test_common_guid() -> None:
     snaps, _ = points("p/a", "s4")
     assert Common(snaps[0], snaps[0]).guid == 4
+
+
+ADOPTION = [
+    # source, destination, destination's written -> "common NAME", "diverged" or None
+    ("x1 x2 s3", "x1 x2", 0, "common p/a@other_2"),  # another tool's replica: continued
+    ("x1 b2 s3", "x1 x2", 0, "common p/a#zfsync_0002"),  # its snapshot gone: the bookmark
+    ("x1 x2", "x1 x2 x9", 0, "diverged"),
+    ("x1 x2", "x1 x2", 4096, "diverged"),
+    ("x1", "x7", 0, None),  # nothing shared: not a replica of this source
+    ("x1", "", 0, None),
+]
+
+
+@pytest.mark.parametrize(("src", "dst", "written", "expected"), ADOPTION)
+def test_adoption(src: str, dst: str, written: int, expected: str | None) -> None:
+    found = adoption(side("p/a", src), side("q/a", dst, written=written))
+    if isinstance(found, Divergence):
+        assert expected == "diverged"
+    elif found is None:
+        assert expected is None
+    else:
+        assert expected == f"common {found.source.name}"

@@ -1,7 +1,7 @@
 """The replica-reconfigure transaction (`replica reconfigure SRC [HOST:]DST`): SRC gets a new
 destination (seed 003's `reconfig`): another dataset, or the same one reached through
 another host label. No data moves: the new destination must already be a replica of SRC,
-sharing a snapshot with it by guid and not diverged since (choose.divergence), as one made
+sharing a snapshot with it by guid and not diverged since (choose.adoption), as one made
 by `zfs send | zfs recv` or another tool is. One that does not exist is refused with what
 to do instead (`replica clear` then `replica init`: init makes destinations).
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from zfsyncd.api.names import Action
-from zfsyncd.ops.replication.choose import divergence, newest_common
+from zfsyncd.ops.replication.choose import Divergence, adoption
 from zfsyncd.ops.replication.ends import (
     READONLY,
     End,
@@ -73,15 +73,14 @@ def decide(
             f"{target} is the {new.role} of another replica pair (its peer: "
             f"{new.local.get(PEER)}): clear it first"
         )
-    common = newest_common(src, new_state)
+    common = adoption(src, new_state)
     if common is None:
         raise PlanError(
             f"{target} shares no snapshot with {source.dataset} (by guid): it is not a "
             "replica of it; a new destination is made by `replica init`"
         )
-    diverged = divergence(new_state, common)
-    if diverged is not None:
-        raise PlanError(diverged.report())
+    if isinstance(common, Divergence):
+        raise PlanError(common.report())
     pair_props: dict[str, str | None] = {
         READONLY: "on",
         ROLE: Role.DESTINATION,

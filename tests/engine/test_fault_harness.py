@@ -31,7 +31,7 @@ import zfsyncd.ops  # noqa: F401 - registers the transaction kinds
 from tests.contract.world import Entry, State, backend_kind
 from tests.engine.checks import check_journal
 from tests.engine.conftest import Engine
-from tests.engine.fault_cases import CASES, EXTRA_KINDS, FaultCase, Params
+from tests.engine.fault_cases import CASES, EXTRA_KINDS, TIME_PROPERTIES, FaultCase, Params
 from tests.faults import SimulatedCrash
 from zfsyncd.store import TransactionRecord, TxState
 from zfsyncd.tx.kinds import TX_KINDS
@@ -68,25 +68,35 @@ def _names(text: str, run: Run) -> str:
     return _TX_ID.sub("<tx>", text)
 
 
+def _pool(name: str, run: Run) -> str:
+    return "src" if name.startswith(run.src) else "dst"
+
+
 def _roles(state: State, run: Run) -> dict[str, Entry]:
     """`state` with what differs between two runs of the same scenario replaced by its role:
     the roots and transaction ids in names; a guid by the object that had it before (or
-    'new'), a createtxg by whether it is that object's, a file by where it was before."""
+    'new'), a createtxg by whether it is that object's, a file by where it was before; a
+    property that holds a time (TIME_PROPERTIES) by '<time>'."""
+    # a replicated snapshot has its guid in both pools: the object of the same guid in the
+    # same pool is the one it was, one in the other pool what it was received from
     old = {e.guid: (name, e.createtxg) for name, e in run.before.items()}
+    here = {(e.guid, _pool(name, run)): (name, e.createtxg) for name, e in run.before.items()}
     files = {}
     for name, entry in run.before.items():
         for n, token in enumerate(entry.contents or ()):
             files.setdefault(token, f"{_names(name, run)}:{n}")
     shown: dict[str, Entry] = {}
     for name, entry in state.items():
-        was = old.get(entry.guid)
+        was = here.get((entry.guid, _pool(name, run)), old.get(entry.guid))
         shown[_names(name, run)] = replace(
             entry,
             guid=_names(was[0], run) if was else "new",
             createtxg=1 if was and was[1] == entry.createtxg else 0,
             origin=_names(entry.origin, run) if entry.origin else None,
             properties=tuple((k, _names(v, run)) for k, v in entry.properties),
-            local=tuple((k, _names(v, run)) for k, v in entry.local),
+            local=tuple(
+                (k, "<time>" if k in TIME_PROPERTIES else _names(v, run)) for k, v in entry.local
+            ),
             holds=tuple(_names(h, run) for h in entry.holds),
             contents=None if entry.contents is None
             else tuple(files.get(t, "new") for t in entry.contents),

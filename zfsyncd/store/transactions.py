@@ -286,12 +286,20 @@ class TransactionStore(StepJournal):
         return await self._replace(tx_id, datasets=datasets)
 
     async def store_plan(
-        self, tx_id: str, steps: Sequence[StepSpec], datasets: Iterable[str]
+        self,
+        tx_id: str,
+        steps: Sequence[StepSpec],
+        datasets: Iterable[str],
+        description: str | None = None,
     ) -> None:
         """`replace_steps` and `replace_datasets` in one commit, without reading the record
-        back: what prepare stores."""
+        back: what prepare stores; with `description`, the plan's (a replica sync names
+        what it left out and why)."""
         async with self._db.transaction() as conn:
-            await sql.replace(conn, self._db.now(), tx_id, steps=steps, datasets=datasets)
+            await sql.replace(
+                conn, self._db.now(), tx_id, steps=steps, datasets=datasets,
+                description=description,
+            )  # fmt: skip
 
     async def _replace(
         self,

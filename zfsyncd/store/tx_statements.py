@@ -45,8 +45,10 @@ async def replace(
     *,
     steps: Sequence[StepSpec] | None,
     datasets: Iterable[str] | None,
+    description: str | None = None,
 ) -> None:
-    """Replace the steps and/or datasets of a transaction still being planned."""
+    """Replace the steps and/or datasets (and, when given, the description) of a
+    transaction still being planned."""
     step_rows = [
         (spec.kind, json_columns.dump_object(spec.args), spec.description, spec.bytes_total)
         for spec in steps or ()
@@ -63,6 +65,10 @@ async def replace(
     if names is not None:
         await conn.execute("DELETE FROM tx_datasets WHERE tx_id = ?", (tx_id,))
         await insert_datasets(conn, tx_id, names)
+    if description is not None:
+        await conn.execute(
+            "UPDATE transactions SET description = ? WHERE id = ?", (description, tx_id)
+        )
     await _touch(conn, tx_id, now)
 
 

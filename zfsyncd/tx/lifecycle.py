@@ -71,6 +71,9 @@ class _Planned:
     datasets: list[str]
     #: the plan was stored already (to show while it waits for its locks)
     stored: bool = False
+    #: the plan's description, stored when it differs from the record's (what the plan
+    #: found: a replica sync names the datasets it left out)
+    description: str | None = None
 
 
 class Lifecycle:
@@ -163,13 +166,22 @@ class Lifecycle:
         except REFUSALS as exc:
             await self._refuse(machine, "prepare", exc, caller)
             raise _as_plan_error(exc) from exc
-        return _Planned(machine, record, specs, sorted(set(plan.datasets())))
+        described = bounds.cut_description(plan.description)
+        return _Planned(
+            machine,
+            record,
+            specs,
+            sorted(set(plan.datasets())),
+            description=None if described == record.description else described,
+        )
 
     async def _store_plan(self, planned: _Planned) -> TransactionRecord:
         """Store the plan of a transaction that waits for its locks, so that it shows its
         steps while it waits."""
         tx_id = planned.machine.tx_id
-        await self.core.store.store_plan(tx_id, planned.steps, planned.datasets)
+        await self.core.store.store_plan(
+            tx_id, planned.steps, planned.datasets, planned.description
+        )
         return await self.core.get(tx_id)
 
     async def _lock(self, planned: _Planned, *, wait: bool, caller: Caller) -> None:
@@ -197,7 +209,9 @@ class Lifecycle:
         tx_id = machine.tx_id
         try:
             async with core.one_commit():
-                await core.store.store_plan(tx_id, planned.steps, planned.datasets)
+                await core.store.store_plan(
+                    tx_id, planned.steps, planned.datasets, planned.description
+                )
                 await machine.move("prepare")
                 await core.record("prepare", "ok", caller, tx_id, steps=len(planned.steps))
                 if then_execute:

@@ -53,6 +53,7 @@ CHANGING_CALLS = frozenset(
     {
         "create", "snapshot", "destroy", "hold", "release", "bookmark", "rename", "clone",
         "promote", "rollback", "set_properties", "inherit", "send_recv", "recv_abort",
+        "set_many", "inherit_many",
     }
 )  # fmt: skip
 
@@ -81,13 +82,17 @@ class ZfsBackend(Protocol):
         types: Sequence[ObjectType] = ALL_TYPES,
         recursive: bool = False,
         user_properties: Sequence[str] = (),
+        written: bool = False,
+        encryption: bool = False,
     ) -> builtins.list[ZfsObject]:
         """`zfs list -Hp` of several names at once: each of `roots` (and, if recursive, what
         lies below it), each object once, in `zfs list` order. One command however many
         names (the CLI splits only an argv past 64 KiB), so a step reads all it acts on in
         one go. A root that does not exist is left out, not an error: zfs lists the others
         and names the missing one on stderr, and "which of these exist" is the question.
-        No roots, no objects (never the bare `zfs list` of everything)."""
+        No roots, no objects (never the bare `zfs list` of everything). With `written`
+        and `encryption`, each object's `written` and `encryption` are read too (more
+        columns of the same command)."""
         ...
 
     async def get(self, name: str, *, user_properties: Sequence[str] = ()) -> ZfsObject:
@@ -172,6 +177,17 @@ class ZfsBackend(Protocol):
     async def set_properties(self, name: str, properties: Mapping[str, str]) -> None: ...
 
     async def inherit(self, name: str, prop: str, *, recursive: bool = False) -> None: ...
+
+    async def set_many(self, objects: Sequence[str], properties: Mapping[str, str]) -> None:
+        """`zfs set prop=value... NAME...`: the same values on several objects in one
+        command (a replica sync marks every snapshot it sent). Not all-or-nothing: zfs sets
+        each object it can open and fails naming the others. No names, no command."""
+        ...
+
+    async def inherit_many(self, objects: Sequence[str], prop: str) -> None:
+        """`zfs inherit PROP NAME...`: `inherit` of several objects in one command, as
+        `set_many` (no -r)."""
+        ...
 
     async def send_estimate(self, spec: SendSpec) -> int:
         """The stream size in bytes that `zfs send -nvP` predicts."""

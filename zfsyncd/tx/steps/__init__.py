@@ -1,12 +1,15 @@
 """The kinds of step a transaction is made of. Importing this package registers them all."""
 
 from zfsyncd.tx.steps import (
+    bookmarks,
     datasets,
     holds,
     properties,
     snapshots,
     transfer,
+    transfers,
     trash,
+    user_properties,
     zfs_rollback,
 )
 from zfsyncd.tx.steps.base import STEP_KINDS, OnHost, Step, StepArgs, StepContext, build_step
@@ -17,12 +20,15 @@ __all__ = [
     "Step",
     "StepArgs",
     "StepContext",
+    "bookmarks",
     "build_step",
     "datasets",
     "holds",
     "properties",
     "snapshots",
     "transfer",
+    "transfers",
     "trash",
+    "user_properties",
     "zfs_rollback",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+import zfsyncctl.replica_client as rc
 import zfsyncd.ops  # noqa: F401 - registers the kinds that exist
 from tests.unit.bus.api_checks import (
     comment_disagreements,
@@ -16,7 +17,7 @@ from tests.unit.bus.api_checks import (
 from tests.unit.bus.replica_plan import PLANNED, PlannedKind, with_planned
 from zfsyncd.api.records import ReplicaRow
 from zfsyncd.api.signatures import declared_signature, option_signatures
-from zfsyncd.bus.kind_methods import option_keys
+from zfsyncd.bus.kind_methods import argument_signatures, option_keys
 from zfsyncd.ops.replication.status import ReplicaQuery
 from zfsyncd.tx.kinds import TX_KINDS
 
@@ -48,3 +49,40 @@ def test_a_registered_replica_kind_declares_what_the_plan_says(planned: PlannedK
         planned.request,
         planned.method,
     )
+
+
+#: zfsyncctl's option model of each replica method (zfsyncctl/replica_client.py)
+CLIENT_OPTIONS = {
+    "ReplicaInit": rc.InitOptions,
+    "ReplicaSync": rc.SyncOptions,
+    "ReplicaSyncTo": rc.ReplicaOptions,
+    "ReplicaExpire": rc.ReplicaOptions,
+    "ReplicaPause": rc.ReplicaOptions,
+    "ReplicaResume": rc.ReplicaOptions,
+    "ReplicaClear": rc.ClearOptions,
+    "ReplicaFailover": rc.FailoverOptions,
+    "ReplicaTakeover": rc.TakeoverOptions,
+    "ReplicaReconfigure": rc.ReplicaOptions,
+}
+
+
+@pytest.mark.parametrize("planned", PLANNED, ids=[k.method.name for k in PLANNED])
+def test_the_clients_replica_options_and_arguments_agree_with_the_daemon(
+    planned: PlannedKind,
+) -> None:
+    kind = with_planned(TX_KINDS)[planned.name]
+    assert kind.method is not None
+    daemon = option_keys(kind, kind.method)
+    model = CLIENT_OPTIONS[kind.method.name]
+    assert sorted(model.SIGNATURES) == sorted(daemon)
+    assert all(sig in daemon[key] for key, sig in model.SIGNATURES.items())
+    assert sorted(model.model_fields) == sorted(model.SIGNATURES)
+    assert rc.ARGUMENTS[kind.method.name] == "".join(
+        argument_signatures(kind, kind.method).values()
+    )
+
+
+def test_the_clients_list_replicas_options_agree_with_the_daemon() -> None:
+    daemon = option_signatures(ReplicaQuery)
+    assert sorted(rc.ListReplicasOptions.SIGNATURES) == sorted(daemon)
+    assert all(sig in daemon[k] for k, sig in rc.ListReplicasOptions.SIGNATURES.items())

@@ -6,6 +6,9 @@ the options mapped to the request's fields, waits with progress, exits by the ou
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +17,8 @@ from click.testing import CliRunner, Result
 from tests.unit.cli.daemon_double import DaemonDouble, Tx
 from zfsyncctl.main import cli
 from zfsyncd.api.names import ErrorName
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(autouse=True)
@@ -203,3 +208,47 @@ def test_status_reads_page_by_page(double: DaemonDouble, monkeypatch: pytest.Mon
 def test_status_without_pairs(double: DaemonDouble) -> None:
     result = zfsyncctl("replica", "status")
     assert (result.exit_code, result.stdout.strip()) == (0, "no replica pairs")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["init", "tank/a", "backup/a"],
+        ["sync", "all"],
+        ["sync", "tank/a@zfsync_1", "--yes"],
+        ["status"],
+        ["expire"],
+        ["failover", "tank/a"],
+        ["takeover", "backup/a"],
+        ["pause", "tank/a"],
+        ["resume", "tank/a"],
+        ["clear", "tank/a"],
+        ["reconfigure", "tank/a", "far:vault/a"],
+    ],
+)
+def test_every_replica_command_takes_json_and_says_so_on_error(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+    result = CliRunner().invoke(cli, ["replica", *argv, "--json", "--no-ask-password"])
+    assert result.exit_code == 7
+    assert '"kind": "DaemonUnavailableError"' in result.stdout
+
+
+def test_replica_help_imports_neither_the_client_nor_pydantic() -> None:
+    """Start-up: the group registers with click alone; the rest comes when a command runs."""
+    code = (
+        "import sys\n"
+        "from zfsyncctl.main import cli\n"
+        "try:\n"
+        "    cli(['replica', 'sync', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in ('pydantic', 'dbus_fast', 'rich', 'asyncio') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO,
+        timeout=60,
+    )  # fmt: skip
+    assert "Transfers at once" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -101,3 +101,42 @@ async def test_holds_many_recursive(world: World) -> None:
     await zfs.destroy(f"{a}@1")
     holds = await zfs.holds_many([f"{a}@1"], recursive=True)
     assert [h.snapshot for h in holds] == [f"{a}/k/g@1", f"{a}/k@1"]
+
+
+async def test_list_many_reads_written_in_the_same_command(world: World) -> None:
+    """`written` (bytes since the previous snapshot) is what a replica's sync decides from:
+    0 right after a snapshot, more once data is written; a bookmark has none."""
+    zfs, a = world.zfs, f"{world.src}/a"
+    await zfs.create(a)
+    await world.write(a, 256 << 10)
+    await zfs.snapshot([f"{a}@1"])
+    await zfs.bookmark(f"{a}@1", f"{a}#1")
+    found = {o.name: o for o in await zfs.list_many([a], recursive=True, written=True)}
+    assert found[a].written == 0
+    assert (found[f"{a}@1"].written or 0) >= 256 << 10  # everything it references
+    assert found[f"{a}#1"].written is None
+    await world.write(a, 256 << 10)
+    again = {o.name: o for o in await zfs.list_many([a], written=True)}
+    assert (again[a].written or 0) >= 200 << 10  # the data, less what compression may save
+    # not asked for, not read
+    assert (await zfs.list_many([a]))[0].written is None
+
+
+async def test_list_many_reads_encryption_in_the_same_command(world: World) -> None:
+    """`encryption` tells a replica's send to go raw: the cipher, or "off"."""
+    zfs = world.zfs
+    enc, plain = f"{world.src}/enc", f"{world.src}/plain"
+    await zfs.create(
+        enc, properties={"encryption": "on", "keyformat": "raw", "keylocation": world.key_location}
+    )
+    await zfs.create(plain)
+    await zfs.snapshot([f"{enc}@1"])
+    found = {
+        o.name: o
+        for o in await zfs.list_many([enc, plain], recursive=True, written=True, encryption=True)
+    }
+    assert found[enc].encryption == "aes-256-gcm"
+    assert found[f"{enc}@1"].encryption == "aes-256-gcm"
+    assert found[plain].encryption == "off"
+    assert found[enc].written == 0
+    assert (await zfs.list_many([plain]))[0].encryption is None

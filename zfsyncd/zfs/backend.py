@@ -81,13 +81,17 @@ class ZfsBackend(Protocol):
         types: Sequence[ObjectType] = ALL_TYPES,
         recursive: bool = False,
         user_properties: Sequence[str] = (),
+        written: bool = False,
+        encryption: bool = False,
     ) -> builtins.list[ZfsObject]:
         """`zfs list -Hp` of several names at once: each of `roots` (and, if recursive, what
         lies below it), each object once, in `zfs list` order. One command however many
         names (the CLI splits only an argv past 64 KiB), so a step reads all it acts on in
         one go. A root that does not exist is left out, not an error: zfs lists the others
         and names the missing one on stderr, and "which of these exist" is the question.
-        No roots, no objects (never the bare `zfs list` of everything)."""
+        No roots, no objects (never the bare `zfs list` of everything). With `written`
+        and `encryption`, each object's `written` and `encryption` are read too (more
+        columns of the same command)."""
         ...
 
     async def get(self, name: str, *, user_properties: Sequence[str] = ()) -> ZfsObject:

@@ -188,14 +188,22 @@ class CliBackend:
         types: Sequence[ObjectType] = ALL_TYPES,
         recursive: bool = False,
         user_properties: Sequence[str] = (),
+        written: bool = False,
+        encryption: bool = False,
     ) -> builtins.list[ZfsObject]:
         for root in roots:
             names.check_any(root)
         if not roots:
             return []
         args = ["list", "-Hp", "-t", ",".join(t.value for t in types)]
-        args += ["-o", list_columns(user_properties), *(["-r"] if recursive else [])]
-        found = parse_list(await self._zfs_of_names(args, roots), user_properties)
+        columns = list_columns(user_properties, written=written, encryption=encryption)
+        args += ["-o", columns, *(["-r"] if recursive else [])]
+        found = parse_list(
+            await self._zfs_of_names(args, roots),
+            user_properties,
+            written=written,
+            encryption=encryption,
+        )
         if len(_batches(roots)) == 1:
             return found
         # several commands: each object once, in zfs list's order (by name, a dataset's

@@ -43,11 +43,24 @@ class InventoryParseError(ValueError):
         super().__init__(f"zfs list output line {line_number}: {problem}: {line[:200]!r}")
 
 
-def list_columns(user_properties: Sequence[str] = ()) -> str:
-    """The `-o` argument that `parse_list` expects, user properties appended."""
+#: the optional columns after BASE_COLUMNS, in this order: bytes written since the
+#: previous snapshot, and the encryption cipher ("off" when not encrypted)
+WRITTEN = "written"
+ENCRYPTION = "encryption"
+
+
+def _optional(written: bool, encryption: bool) -> tuple[str, ...]:
+    return (*((WRITTEN,) if written else ()), *((ENCRYPTION,) if encryption else ()))
+
+
+def list_columns(
+    user_properties: Sequence[str] = (), *, written: bool = False, encryption: bool = False
+) -> str:
+    """The `-o` argument that `parse_list` expects: `written` and `encryption` when asked
+    for, then the user properties."""
     for prop in user_properties:
         names.check_user_property(prop)
-    return ",".join((*BASE_COLUMNS, *user_properties))
+    return ",".join((*BASE_COLUMNS, *_optional(written, encryption), *user_properties))
 
 
 _ALL_FIELDS = frozenset(ZfsObject.model_fields)
@@ -91,13 +104,28 @@ def _number(text: str) -> int:
     return 0 if text == "-" else int(text)
 
 
-def parse_list(text: str, user_properties: Sequence[str] = ()) -> list[ZfsObject]:
-    """Parse the output of `zfs list -Hp -o <list_columns(user_properties)>`."""
-    return list(iter_list(text.split("\n"), user_properties))
+def parse_list(
+    text: str,
+    user_properties: Sequence[str] = (),
+    *,
+    written: bool = False,
+    encryption: bool = False,
+) -> list[ZfsObject]:
+    """Parse the output of `zfs list -Hp -o <list_columns(user_properties, ...)>`."""
+    lines = text.split("\n")
+    return list(iter_list(lines, user_properties, written=written, encryption=encryption))
 
 
-def iter_list(lines: Iterable[str], user_properties: Sequence[str] = ()) -> Iterator[ZfsObject]:
-    width = len(BASE_COLUMNS) + len(user_properties)
+def iter_list(
+    lines: Iterable[str],
+    user_properties: Sequence[str] = (),
+    *,
+    written: bool = False,
+    encryption: bool = False,
+) -> Iterator[ZfsObject]:
+    first_user = len(BASE_COLUMNS) + len(_optional(written, encryption))
+    crypt_at = first_user - 1
+    width = first_user + len(user_properties)
     props = tuple(user_properties)
     types = _TYPES
     number = _number
@@ -113,7 +141,10 @@ def iter_list(lines: Iterable[str], user_properties: Sequence[str] = ()) -> Iter
             obj_type = types[kind]
             user: Mapping[str, str] = _NO_PROPERTIES
             if props:
-                user = _user_properties(props, tuple(fields[10:]), shared)
+                user = _user_properties(props, tuple(fields[first_user:]), shared)
+            # '-' for a bookmark, which has neither
+            wrote = None if not written or fields[10] == "-" else int(fields[10])
+            cipher = None if not encryption or fields[crypt_at] == "-" else fields[crypt_at]
             yield _trusted(
                 {
                     "name": name,
@@ -126,6 +157,8 @@ def iter_list(lines: Iterable[str], user_properties: Sequence[str] = ()) -> Iter
                     "userrefs": number(userrefs),
                     "origin": None if origin == "-" else origin,
                     "receive_resume_token": None if token == "-" else token,  # noqa: S105
+                    "written": wrote,
+                    "encryption": cipher,
                     "user_properties": user,
                 }
             )

@@ -38,6 +38,12 @@ class ZfsObject(BaseModel):
     userrefs: int = 0  # number of holds; always 0 for anything but a snapshot
     origin: str | None = None  # the snapshot a clone was made from
     receive_resume_token: str | None = None  # set on a dataset with a partial resumable recv
+    #: bytes written since the previous snapshot (a snapshot: since the one before it);
+    #: None when not asked for (`list_many(written=True)`) or for a bookmark
+    written: int | None = None
+    #: the cipher, "off" when not encrypted; None when not asked for
+    #: (`list_many(encryption=True)`) or for a bookmark
+    encryption: str | None = None
     user_properties: Mapping[str, str] = Field(default_factory=dict)
 
     @property

@@ -1,11 +1,13 @@
 """The kinds of step a transaction is made of. Importing this package registers them all."""
 
 from zfsyncd.tx.steps import (
+    bookmarks,
     datasets,
     holds,
     properties,
     snapshots,
     transfer,
+    transfers,
     trash,
     zfs_rollback,
 )
@@ -17,12 +19,14 @@ __all__ = [
     "Step",
     "StepArgs",
     "StepContext",
+    "bookmarks",
     "build_step",
     "datasets",
     "holds",
     "properties",
     "snapshots",
     "transfer",
+    "transfers",
     "trash",
     "zfs_rollback",
 ]

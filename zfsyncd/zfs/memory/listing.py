@@ -58,6 +58,8 @@ class Listing(Values):
         types: Sequence[ObjectType] = ALL_TYPES,
         recursive: bool = False,
         user_properties: Sequence[str] = (),
+        written: bool = False,
+        encryption: bool = False,
     ) -> builtins.list[ZfsObject]:
         for prop in user_properties:
             names.check_user_property(prop)
@@ -73,7 +75,9 @@ class Listing(Values):
                 continue  # real zfs names it on stderr and lists the others
             found.update((id(o), o) for o in objects if self._type_of(o) in wanted)
         chosen = sorted(found.values(), key=self._sort_key)
-        return [self._row(o, user_properties) for o in chosen]
+        return [
+            self._row(o, user_properties, written=written, encryption=encryption) for o in chosen
+        ]
 
     def _list_root(
         self,

@@ -17,6 +17,7 @@ from zfsyncd.zfs.memory.objects import (
     Dataset,
     Object,
     Snapshot,
+    added,
     content_bytes,
 )
 from zfsyncd.zfs.memory.rules import FILESYSTEM_ONLY, NATIVE
@@ -27,8 +28,44 @@ from zfsyncd.zfs.models import ObjectType, PropertySource, PropertyValue, ZfsObj
 class Values(Tree):
     # ----------------------------------------------------------------------- rows
 
-    def _row(self, obj: Object, user_properties: Sequence[str]) -> ZfsObject:
-        """What `zfs list -Hp` prints for one object."""
+    def _row(
+        self,
+        obj: Object,
+        user_properties: Sequence[str],
+        *,
+        written: bool = False,
+        encryption: bool = False,
+    ) -> ZfsObject:
+        """What `zfs list -Hp` prints for one object (with `written`, `encryption`: those
+        columns too; a bookmark shows '-' for both)."""
+        row = self._plain_row(obj, user_properties)
+        if isinstance(obj, Bookmark) or not (written or encryption):
+            return row
+        update: dict[str, object] = {}
+        if written:
+            update["written"] = self._written(obj)
+        if encryption:
+            update["encryption"] = self._crypt_value(obj, "encryption").value
+        return row.model_copy(update=update)
+
+    @staticmethod
+    def _written(obj: Dataset | Snapshot) -> int:
+        """Bytes referenced now that the previous snapshot does not have (real: a dataset's
+        `written` counts since its newest snapshot, a snapshot's since the one before it;
+        with none before, everything it references)."""
+        if isinstance(obj, Snapshot):
+            before = [s for s in obj.dataset.ordered_snapshots() if s.createtxg < obj.createtxg]
+            content = obj.content
+        else:
+            before = obj.ordered_snapshots()
+            content = obj.content
+            if not before and obj.origin is not None:  # a clone: since its origin
+                before = [obj.origin]
+        if not before:
+            return EMPTY_DATASET_BYTES + content_bytes(content)
+        return added(content, before[-1].content)
+
+    def _plain_row(self, obj: Object, user_properties: Sequence[str]) -> ZfsObject:
         if isinstance(obj, Snapshot):
             return ZfsObject(
                 name=obj.name,

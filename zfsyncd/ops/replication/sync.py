@@ -1,0 +1,416 @@
+"""`replica sync SRC... | all [-P N]` (transaction type replica-sync): bring destinations up
+to date with their sources (seed 003: "zrep -S", "zrep -P x -S all").
+
+One transaction for all the sources named (or, with none, every managed source of this
+host that is not paused): the steps are batched, so the zfs commands stay constant per
+pool rather than growing per dataset beyond the transfer itself:
+
+    create-snapshots  one `zfs snapshot` per source pool over every source with written > 0
+                      (one txg: one point in time per pool), each marked zfsync:sent
+    hold              the current bases that lack the `zfsync_replica` hold, per host
+    send-receive-many the streams of one destination host, `parallel` at a time; a resume
+                      token left on a destination is resumed first (or discarded when stale)
+    hold              the new bases (the snapshots just sent), per host
+    release           `zfsync_replica` on every older snapshot of the pairs, per host
+    bookmarks         `SRC#<snapshot>` of every new base (the next base if it expires)
+    destroy-snapshots expiry: each side keeps its own zfsync:savecount (choose.expire)
+
+Planning reads the sources (one `zfs list`, one `zfs holds` at most) and each destination
+host the same way, then decides per pair with choose.py's functions:
+- nothing written since the newest snapshot and nothing unsent, no token: nothing to do
+  (no snapshot, no send);
+- a destination that has diverged (snapshots newer than the common one, data written after
+  its newest snapshot), shares nothing with its source, or cannot be reached is left out,
+  and the description names it and why; when every source is left out the plan is refused
+  with those reasons;
+- the base is the newest snapshot both sides share by guid (-I), or the source's bookmark
+  of it when the snapshot expired there (-i); an encrypted source is sent raw.
+
+A pair is recursive (`init -R`) when its destination has datasets below it: the snapshot
+is then recursive and the send `-R`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from zfsyncd.api import limits
+from zfsyncd.api.names import Action
+from zfsyncd.ops.replication import choose, props
+from zfsyncd.ops.replication.inventory import DatasetState, Point, Side, host_of, read_side
+from zfsyncd.ops.replication.props import BASE_HOLD, Peer, Role, parse_peer
+from zfsyncd.ops.replication.requests import SyncRequest
+from zfsyncd.ops.snapshot import snapshot_name
+from zfsyncd.tx.errors import MissingObjectError, PlanError
+from zfsyncd.tx.hosts import LOCAL
+from zfsyncd.tx.kinds import BusMethod, Plan, PlanContext, RequestKind, register_kind
+from zfsyncd.tx.steps import Step
+from zfsyncd.tx.steps.bookmarks import BookmarksArgs, CreateBookmarks
+from zfsyncd.tx.steps.holds import HoldArgs, HoldSnapshots, ReleaseSnapshots
+from zfsyncd.tx.steps.snapshots import (
+    CreateSnapshots,
+    CreateSnapshotsArgs,
+    DestroySnapshots,
+    DestroySnapshotsArgs,
+)
+from zfsyncd.tx.steps.transfers import SendReceiveMany, SendReceiveManyArgs, Stream
+from zfsyncd.zfs import names
+from zfsyncd.zfs.models import RecvSpec, SendSpec
+
+
+def describe(request: SyncRequest) -> str:
+    what = ", ".join(request.sources) if request.sources else "all"
+    parallel = f", {request.parallel} at a time" if request.parallel > 1 else ""
+    return f"replica sync {what}{parallel}"
+
+
+@dataclass(frozen=True)
+class SyncFacts:
+    """What the plan decides from: the sources' side and each destination host's."""
+
+    sources: Side
+    #: host -> its side (the destinations of the pairs on it); a host that is not
+    #: configured is missing here
+    destinations: Mapping[str, Side]
+    #: host -> why it could not be read
+    unreachable: Mapping[str, str] = field(default_factory=dict)
+
+
+async def read_facts(ctx: PlanContext, request: SyncRequest) -> SyncFacts:
+    """One reading of the local host (the sources named, or every pool), then one of each
+    destination host (the local one reuses the first when it covers every pool)."""
+    local = ctx.host(LOCAL).zfs
+    sources = await read_side(local, LOCAL, request.sources or None)
+    wanted: dict[str, list[str]] = defaultdict(list)
+    for ds in _candidates(request, sources):
+        peer = _peer(ds)
+        if peer is not None:
+            wanted[peer.host].append(peer.dataset)
+    destinations: dict[str, Side] = {}
+    unreachable: dict[str, str] = {}
+    for host, datasets in sorted(wanted.items()):
+        if host == LOCAL and not request.sources:
+            destinations[host] = sources
+            continue
+        try:
+            zfs = host_of(ctx, host).zfs
+        except PlanError as exc:
+            unreachable[host] = str(exc)
+            continue
+        destinations[host] = await read_side(zfs, host, datasets)
+    return SyncFacts(sources, destinations, unreachable)
+
+
+def _candidates(request: SyncRequest, side: Side) -> list[DatasetState]:
+    """The sources the request covers: those named (each must be a source), or every
+    managed source of the host."""
+    if not request.sources:
+        return [d for d in side.managed() if d.role is Role.SOURCE]
+    found = []
+    roots = {d.name for d in side.managed()}
+    for name in request.sources:
+        ds = side.get(name)
+        if ds is None:
+            raise MissingObjectError(f"source {name} does not exist")
+        if ds.role is not Role.SOURCE:
+            role = "unset" if ds.role is None else ds.role.value
+            raise PlanError(f"{name} is not a replica source (zfsync:role is {role})")
+        if name not in roots:
+            raise PlanError(f"{name} is part of the replica of {names.parent_of(name)} (-R)")
+        found.append(ds)
+    return found
+
+
+def _peer(ds: DatasetState) -> Peer | None:
+    try:
+        return None if ds.peer is None else parse_peer(ds.peer)
+    except ValueError:
+        return None
+
+
+# ------------------------------------------------------------------ one pair
+
+
+@dataclass(frozen=True)
+class PairPlan:
+    """What the sync does for one pair."""
+
+    source: DatasetState
+    peer: Peer
+    #: the source datasets the pair covers (the source and, for -R, its descendants)
+    covered: tuple[str, ...]
+    recursive: bool
+    #: take a new snapshot (data was written since the newest)
+    snapshot: bool
+    stream: Stream
+    #: (host, snapshot) to hold before the send: the bases that lack the hold
+    hold_before: tuple[tuple[str, str], ...]
+    #: (host, snapshot) to hold after it: the new base
+    hold_after: tuple[tuple[str, str], ...]
+    #: (host, snapshot) to release: every other snapshot with the base hold
+    release: tuple[tuple[str, str], ...]
+    #: bookmark -> snapshot (source)
+    bookmarks: Mapping[str, str]
+    #: (host, snapshot) -> guid: what expiry destroys
+    expire: Mapping[tuple[str, str], int]
+
+
+@dataclass(frozen=True)
+class Refused:
+    source: str
+    reason: str
+
+
+def decide_pair(
+    source: DatasetState,
+    sources: Side,
+    destinations: Mapping[str, Side],
+    unreachable: Mapping[str, str],
+    short: str,
+) -> PairPlan | Refused | None:
+    """The plan of one pair, the reason it is left out, or None: nothing to do."""
+    peer = _peer(source)
+    if peer is None:
+        return Refused(source.name, f"zfsync:peer {source.peer!r} is not HOST:DATASET")
+    if peer.host in unreachable:
+        return Refused(source.name, unreachable[peer.host])
+    side = destinations[peer.host]
+    dst = side.get(peer.dataset)
+    if dst is None:
+        return Refused(source.name, f"destination {peer} does not exist")
+    if dst.role is not Role.DESTINATION:
+        role = "unset" if dst.role is None else dst.role.value
+        return Refused(source.name, f"{peer} is not a replica destination (zfsync:role {role})")
+    dst_children = [d for d in side.below(dst.name) if d.name != dst.name]
+    recursive = bool(dst_children)
+    src_children = [d for d in sources.below(source.name) if d.name != source.name]
+    common = choose.newest_common(source, dst)
+    extra = sum(d.written for d in dst_children if d.snapshots)
+    diverged = choose.divergence(dst, common, extra_written=extra)
+    if diverged is not None:
+        return Refused(source.name, diverged.report())
+    if common is None:
+        return Refused(source.name, f"destination {peer} has no snapshot to continue from")
+    if recursive and common.source.is_bookmark:
+        return Refused(
+            source.name,
+            f"the base is a bookmark ({common.source.name}): zfs send -R needs a snapshot",
+        )
+    written = source.written + (sum(d.written for d in src_children) if recursive else 0)
+    pending = choose.unsent(source, common)
+    token = dst.receive_resume_token
+    if not written and not pending and token is None:
+        return None
+    new = bool(written) or (not pending and source.newest is None)
+    covered = (source.name, *(d.name for d in src_children)) if recursive else (source.name,)
+    if new:
+        target_short = short
+    elif pending:
+        target_short = pending[-1].short
+    else:  # only a token to resume or discard: the newest snapshot, there already
+        target_short = source.newest.short if source.newest is not None else short
+    target = f"{source.name}@{target_short}"
+    transfer = choose.what_to_send(common, target)
+    stream = Stream(
+        send=SendSpec(
+            snapshot=target,
+            base=transfer.base,
+            intermediates=transfer.intermediates,
+            raw=source.encrypted,
+            replicate=recursive,
+        ),
+        recv=RecvSpec(target=dst.name),
+    )
+    hold_before: list[tuple[str, str]] = []
+    if not common.source.is_bookmark and BASE_HOLD not in common.source.holds:
+        hold_before.append((LOCAL, common.source.name))
+    if BASE_HOLD not in common.destination.holds:
+        hold_before.append((peer.host, common.destination.name))
+    dst_covered = [f"{dst.name}{d[len(source.name) :]}" for d in covered]
+    new_bases = [(LOCAL, f"{d}@{target_short}") for d in covered]
+    new_bases += [(peer.host, f"{d}@{target_short}") for d in dst_covered]
+    held_sides = [(LOCAL, source), *((LOCAL, d) for d in src_children if recursive)]
+    held_sides += [(peer.host, dst), *((peer.host, d) for d in dst_children)]
+    release = [
+        (host, p.name)
+        for host, d in held_sides
+        for p in d.snapshots
+        if BASE_HOLD in p.holds and p.short != target_short
+    ]
+    # a base held only for the send is released with the others
+    release += [h for h in hold_before if h not in release]
+    if new:
+        marks = {f"{d}#{short}": f"{d}@{short}" for d in covered}
+    elif pending and not any(b.short == target_short for b in source.bookmarks):
+        marks = {f"{source.name}#{target_short}": target}
+    else:
+        marks = {}
+    arriving_dst = (len(pending) + int(new)) if transfer.intermediates else 1
+    if transfer.base is None:
+        arriving_dst = len(pending) + int(new)
+    expire: dict[tuple[str, str], int] = {}
+    keep = {p.guid for p in pending if p.short == target_short}
+    src_save = source.savecount or props.DEFAULT_SAVECOUNT
+    for p in choose.expire(source.snapshots, src_save, keep=keep, arriving=int(new)):
+        expire[(LOCAL, p.name)] = p.guid
+        if recursive:
+            for child in src_children:
+                same = child.snapshot(p.short)
+                if same is not None and not same.holds - {BASE_HOLD}:
+                    expire[(LOCAL, same.name)] = same.guid
+    dst_save = dst.savecount or props.DEFAULT_SAVECOUNT
+    for p in choose.expire(dst.snapshots, dst_save, arriving=arriving_dst):
+        expire[(peer.host, p.name)] = p.guid
+        if recursive:
+            for child in dst_children:
+                same = child.snapshot(p.short)
+                if same is not None and not same.holds - {BASE_HOLD}:
+                    expire[(peer.host, same.name)] = same.guid
+    # every base hold but the new base's is released before the destroys run
+    return PairPlan(
+        source=source,
+        peer=peer,
+        covered=covered,
+        recursive=recursive,
+        snapshot=new,
+        stream=stream,
+        hold_before=tuple(hold_before),
+        hold_after=tuple(new_bases),
+        release=tuple(sorted(set(release))),
+        bookmarks=marks,
+        expire=expire,
+    )
+
+
+# ------------------------------------------------------------------ the whole sync
+
+
+def decide(request: SyncRequest, facts: SyncFacts, tx_id: str, now: int) -> Plan:
+    """The batched steps of every pair; PlanError when every source is left out."""
+    short = snapshot_name(tx_id)
+    candidates = _candidates(request, facts.sources)
+    pairs: list[PairPlan] = []
+    refused: list[Refused] = []
+    idle: list[str] = []
+    for ds in candidates:
+        if ds.paused and not request.sources:
+            refused.append(Refused(ds.name, "paused"))
+            continue
+        found = decide_pair(ds, facts.sources, facts.destinations, facts.unreachable, short)
+        if found is None:
+            idle.append(ds.name)
+        elif isinstance(found, Refused):
+            refused.append(found)
+        else:
+            pairs.append(found)
+    if not candidates and request.sources:
+        raise PlanError("no source to sync")
+    if refused and not pairs and not idle:
+        reasons = "; ".join(f"{r.source}: {r.reason}" for r in refused)
+        raise PlanError(f"nothing can be synced: {reasons}")
+    return Plan(
+        steps=_steps(pairs, request.parallel, short, now),
+        description=_description(request, pairs, idle, refused),
+        extra_datasets={d for p in pairs for d in p.covered},
+    )
+
+
+def _steps(pairs: list[PairPlan], parallel: int, short: str, now: int) -> list[Step[Any]]:
+    steps: list[Step[Any]] = []
+    # one `zfs snapshot` per pool (and per kind: -r for recursive pairs)
+    snap_groups: dict[tuple[str, bool], list[str]] = defaultdict(list)
+    for p in pairs:
+        if p.snapshot:
+            snap_groups[(names.pool_of(p.source.name), p.recursive)].append(
+                f"{p.source.name}@{short}"
+            )
+    for (_, recursive), snaps in sorted(snap_groups.items()):
+        steps.append(
+            CreateSnapshots(
+                CreateSnapshotsArgs(
+                    snapshots=tuple(snaps),
+                    recursive=recursive,
+                    properties={props.SENT: str(now)},
+                )
+            )
+        )
+    steps += _holds(HoldSnapshots, [h for p in pairs for h in p.hold_before])
+    by_host: dict[str, list[Stream]] = defaultdict(list)
+    for p in pairs:
+        by_host[p.peer.host].append(p.stream)
+    for host, streams in sorted(by_host.items()):
+        steps.append(
+            SendReceiveMany(
+                SendReceiveManyArgs(
+                    streams=tuple(streams),
+                    target=host,
+                    parallel=min(parallel, len(streams)),
+                )
+            )
+        )
+    steps += _holds(HoldSnapshots, [h for p in pairs for h in p.hold_after])
+    steps += _holds(ReleaseSnapshots, [h for p in pairs for h in p.release])
+    marks = {m: s for p in pairs for m, s in p.bookmarks.items()}
+    if marks:
+        steps.append(CreateBookmarks(BookmarksArgs(bookmarks=marks)))
+    doomed: dict[str, dict[str, int]] = defaultdict(dict)
+    for p in pairs:
+        for (host, snap), guid in p.expire.items():
+            doomed[host][snap] = guid
+    for host, expired in sorted(doomed.items()):
+        steps.append(DestroySnapshots(DestroySnapshotsArgs(host=host, snapshots=expired)))
+    return steps
+
+
+def _holds(
+    step: type[HoldSnapshots] | type[ReleaseSnapshots], held: list[tuple[str, str]]
+) -> list[Step[Any]]:
+    """One hold (or release) step per host over its snapshots."""
+    by_host: dict[str, set[str]] = defaultdict(set)
+    for host, snap in held:
+        by_host[host].add(snap)
+    return [
+        step(HoldArgs(host=host, tag=BASE_HOLD, snapshots=tuple(sorted(snaps))))
+        for host, snaps in sorted(by_host.items())
+    ]
+
+
+def _description(
+    request: SyncRequest, pairs: list[PairPlan], idle: list[str], refused: list[Refused]
+) -> str:
+    parts = []
+    if pairs:
+        parts.append(", ".join(f"{p.source.name} -> {p.peer}" for p in pairs))
+    if idle:
+        parts.append(f"nothing to do: {', '.join(idle)}")
+    if refused:
+        parts.append("left out: " + "; ".join(f"{r.source} ({r.reason})" for r in refused))
+    text = f"{describe(request)}: {'; '.join(parts) or 'no replica'}"
+    return limits.cut(text, limits.MAX_DESCRIPTION_CHARS)
+
+
+class ReplicaSyncKind(RequestKind[SyncRequest]):
+    name = "replica-sync"
+    action = Action.REPLICATE
+    request = SyncRequest
+    method = BusMethod("ReplicaSync", positional=("sources",))
+
+    def summary(self, request: SyncRequest) -> str:
+        return describe(request)
+
+    def targets(self, request: SyncRequest) -> set[str]:
+        return set(request.sources)
+
+    async def plan_request(self, ctx: PlanContext, request: SyncRequest) -> Plan:
+        facts = await read_facts(ctx, request)
+        return decide(request, facts, ctx.tx_id, int(time.time()))
+
+
+REPLICA_SYNC = register_kind(ReplicaSyncKind())
+
+
+__all__ = ["REPLICA_SYNC", "PairPlan", "Point", "Refused", "SyncFacts", "decide", "decide_pair"]

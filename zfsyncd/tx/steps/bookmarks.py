@@ -1,0 +1,78 @@
+"""Bookmarks of many snapshots in one step (a replica sync bookmarks every snapshot it
+sent, so that the next incremental has a base even after the snapshot expired).
+
+`zfs bookmark` makes one bookmark a command (OpenZFS 2.3's CLI; the ioctl takes many), so
+the step runs one per bookmark it makes, and reads all of them in one `zfs list`. Undo
+destroys the bookmarks the step made (a bookmark that existed before is not its own):
+they carry the transaction's snapshot names and the guid read when made guards them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from zfsyncd.tx.hosts import located
+from zfsyncd.tx.steps.base import JsonDict, OnHost, Step, StepContext, register
+from zfsyncd.tx.steps.lookup import objects_named
+from zfsyncd.zfs import names
+from zfsyncd.zfs.models import BookmarkName, SnapshotName
+
+
+class BookmarksArgs(OnHost):
+    #: bookmark -> the snapshot it marks (of the same dataset)
+    bookmarks: dict[BookmarkName, SnapshotName] = Field(min_length=1)
+
+
+@register
+class CreateBookmarks(Step[BookmarksArgs]):
+    kind = "bookmarks"
+    Args = BookmarksArgs
+
+    def describe(self) -> str:
+        return "bookmark " + ", ".join(
+            f"{snap} as {mark}" for mark, snap in self.args.bookmarks.items()
+        )
+
+    def datasets(self) -> set[str]:
+        return {located(self.args.host, names.dataset_of(m)) for m in self.args.bookmarks}
+
+    async def _existing(self, ctx: StepContext) -> dict[str, int]:
+        found = await objects_named(ctx.host(self.args.host).zfs, self.args.bookmarks)
+        return {name: obj.guid for name, obj in found.items()}
+
+    async def check(self, ctx: StepContext) -> bool:
+        return len(await self._existing(ctx)) == len(self.args.bookmarks)
+
+    async def capture(self, ctx: StepContext) -> JsonDict:
+        return {"existed": sorted(await self._existing(ctx))}
+
+    async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
+        zfs = ctx.host(self.args.host).zfs
+        existing = await self._existing(ctx)
+        for mark, snap in self.args.bookmarks.items():
+            if mark not in existing:
+                await zfs.bookmark(snap, mark)
+        made = await self._existing(ctx)
+        had = set(before.get("existed", []))
+        return {"made": {name: guid for name, guid in made.items() if name not in had}}
+
+    async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
+        zfs = ctx.host(self.args.host).zfs
+        had = set(undo_data.get("existed", []))
+        made: dict[str, int] = undo_data.get("made", {})
+        for name, guid in (await self._existing(ctx)).items():
+            # without `made` (a crash inside do), whatever is there now under our names
+            # and was not there before is ours
+            if name not in had and made.get(name, guid) == guid:
+                await zfs.destroy(name)
+
+    def inverse(self, undo_data: JsonDict) -> Step[Any] | None:
+        return None
+
+    def why_final(self) -> str:
+        return (
+            f"{self.describe()}: destroying the bookmarks would lose the base of the next "
+            "incremental; they stay"
+        )

@@ -1,0 +1,281 @@
+"""Several send|recv streams from one host to another, up to `parallel` at a time.
+
+One step for all the datasets of a replica sync (rather than one SendReceive step each):
+its readings are one `zfs list` per side whatever the number of streams, and the streams
+run side by side (the executor runs one step at a time). What one stream needs beyond a
+plain send:
+
+- a resume token left on its target (a stream cut earlier, in this transaction or a
+  previous one) is resumed first with `zfs send -t`; a stale one (its snapshot gone) is
+  discarded with `zfs receive -A`, so nothing wedges a dataset;
+- after a resume the target's newest snapshot may be newer than the planned base, so the
+  base is taken again from what both sides hold now (by guid);
+- a stream cut in the middle fails the step with a transient error, and the engine's retry
+  of `do` resumes it from the token the receive (-s) kept.
+
+`undo` discards partial receives and destroys what the step received (guid-guarded by the
+listing taken before), the newest first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from zfsyncd.tx.hosts import LOCAL, HostName, located
+from zfsyncd.tx.steps.base import JsonDict, Step, StepArgs, StepContext, register
+from zfsyncd.tx.steps.snapshots import DestroySnapshots, DestroySnapshotsArgs
+from zfsyncd.zfs import names
+from zfsyncd.zfs.backend import DestroyMode, ZfsBackend
+from zfsyncd.zfs.errors import StaleResumeTokenError
+from zfsyncd.zfs.models import ObjectType, RecvSpec, SendSpec, TransferProgress, ZfsObject
+
+#: streams one step runs at once at most (SyncRequest.parallel's bound)
+MAX_PARALLEL = 16
+_DATASETS = (ObjectType.FILESYSTEM, ObjectType.VOLUME)
+
+
+class Stream(StepArgs):
+    """One send|recv of the step."""
+
+    send: SendSpec
+    recv: RecvSpec
+
+    @model_validator(mode="after")
+    def _reversible(self) -> Stream:
+        if self.send.snapshot is None:
+            raise ValueError("a stream names its snapshot; resuming is the step's business")
+        if self.recv.force:
+            raise ValueError("a forced receive (-F) cannot be undone, so it is not a step")
+        return self
+
+    @property
+    def snapshot(self) -> str:
+        return self.send.snapshot or ""
+
+    @property
+    def dataset(self) -> str:
+        return self.send.dataset or ""
+
+
+class SendReceiveManyArgs(StepArgs):
+    streams: tuple[Stream, ...] = Field(min_length=1)
+    source: HostName = LOCAL
+    target: HostName = LOCAL
+    parallel: int = Field(default=1, ge=1, le=MAX_PARALLEL)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> SendReceiveManyArgs:
+        targets = [s.recv.target for s in self.streams]
+        if len(set(targets)) != len(targets):
+            raise ValueError("two streams of one step go to the same target")
+        return self
+
+
+#: per target: everything under it now (datasets and snapshots), name -> guid
+Targets = dict[str, dict[str, int]]
+
+
+@register
+class SendReceiveMany(Step[SendReceiveManyArgs]):
+    kind = "send-receive-many"
+    Args = SendReceiveManyArgs
+
+    def describe(self) -> str:
+        where = "" if self.args.target == LOCAL else f" on {self.args.target}"
+        shown = ", ".join(
+            f"{s.snapshot}{f' from {s.send.base}' if s.send.base else ''} to {s.recv.target}"
+            for s in self.args.streams
+        )
+        many = f" ({self.args.parallel} at a time)" if self.args.parallel > 1 else ""
+        return f"send {shown}{where}{many}"
+
+    def datasets(self) -> set[str]:
+        found = {located(self.args.source, s.dataset) for s in self.args.streams}
+        return found | {located(self.args.target, s.recv.target) for s in self.args.streams}
+
+    def _zfs(self, ctx: StepContext) -> tuple[ZfsBackend, ZfsBackend]:
+        return ctx.host(self.args.source).zfs, ctx.host(self.args.target).zfs
+
+    # ------------------------------------------------------------------ readings
+
+    async def _targets(self, dst: ZfsBackend) -> tuple[Targets, dict[str, str]]:
+        """Every target's datasets and snapshots (name -> guid), and the resume tokens
+        found on them: one `zfs list -r`."""
+        wanted = [s.recv.target for s in self.args.streams]
+        listed = await dst.list_many(
+            wanted, types=[*_DATASETS, ObjectType.SNAPSHOT], recursive=True
+        )
+        found: Targets = {}
+        tokens: dict[str, str] = {}
+        for obj in listed:
+            for target in wanted:
+                if names.is_descendant(obj.dataset, target):
+                    found.setdefault(target, {})[obj.name] = obj.guid
+            if obj.receive_resume_token and obj.name in wanted:
+                tokens[obj.name] = obj.receive_resume_token
+        return found, tokens
+
+    async def _points(self, src: ZfsBackend) -> dict[str, list[ZfsObject]]:
+        """The source datasets' snapshots and bookmarks, by dataset: one `zfs list`."""
+        listed = await src.list_many(
+            sorted({s.dataset for s in self.args.streams}),
+            types=[ObjectType.SNAPSHOT, ObjectType.BOOKMARK],
+            recursive=True,
+        )
+        found: dict[str, list[ZfsObject]] = {}
+        for obj in listed:
+            found.setdefault(obj.dataset, []).append(obj)
+        return found
+
+    async def check(self, ctx: StepContext) -> bool:
+        src, dst = self._zfs(ctx)
+        points, (targets, _) = await self._points(src), await self._targets(dst)
+        return all(_received(s, points, targets) for s in self.args.streams)
+
+    async def capture(self, ctx: StepContext) -> JsonDict:
+        targets, _ = await self._targets(self._zfs(ctx)[1])
+        return {
+            "before": {s.recv.target: targets.get(s.recv.target, {}) for s in self.args.streams}
+        }
+
+    # ------------------------------------------------------------------ doing
+
+    async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
+        src, dst = self._zfs(ctx)
+        points, (targets, tokens) = await self._points(src), await self._targets(dst)
+        moved: dict[str, int] = {}
+        totals: dict[str, int] = {}
+
+        def report(target: str, progress: TransferProgress) -> None:
+            moved[target] = progress.bytes_done
+            if progress.bytes_total is not None:
+                totals[target] = progress.bytes_total
+            known = len(totals) == len(self.args.streams)
+            ctx.progress(
+                TransferProgress(
+                    bytes_done=sum(moved.values()),
+                    bytes_total=sum(totals.values()) if known else None,
+                )
+            )
+
+        gate = asyncio.Semaphore(self.args.parallel)
+
+        async def one(stream: Stream) -> None:
+            target = stream.recv.target
+            async with gate:
+                if not _received(stream, points, targets):
+                    await self._send(stream, src, dst, points, tokens.get(target), report)
+
+        results = await asyncio.gather(*(one(s) for s in self.args.streams), return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            # the others ran to their end; a retry of `do` skips what they received
+            raise failed[0]
+        now, _ = await self._targets(dst)
+        return {
+            "received": {
+                target: {n: g for n, g in now.get(target, {}).items() if n not in had}
+                for target, had in before["before"].items()
+            }
+        }
+
+    async def _send(
+        self,
+        stream: Stream,
+        src: ZfsBackend,
+        dst: ZfsBackend,
+        points: dict[str, list[ZfsObject]],
+        token: str | None,
+        report: Any,
+    ) -> None:
+        target = stream.recv.target
+
+        def progress(p: TransferProgress) -> None:
+            report(target, p)
+
+        spec = stream.send
+        if token is not None:
+            try:
+                await src.send_recv(
+                    SendSpec(resume_token=token), dst, stream.recv, progress=progress
+                )
+            except StaleResumeTokenError:
+                await dst.recv_abort(target)  # its snapshot is gone: nothing can finish it
+            # what the target holds now decides the base (the resumed stream moved it on)
+            listed = await dst.list_many([target], types=[ObjectType.SNAPSHOT], recursive=True)
+            held = {o.guid: o for o in listed if o.dataset == target}
+            wanted = _guid(points, stream.snapshot)
+            if wanted is not None and wanted in held:
+                return
+            spec = _rebased(stream, points, held)
+        await src.send_recv(spec, dst, stream.recv, progress=progress)
+
+    # ------------------------------------------------------------------ undoing
+
+    async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
+        dst = self._zfs(ctx)[1]
+        targets, tokens = await self._targets(dst)
+        for target in tokens:
+            await dst.recv_abort(target)
+        if tokens:
+            targets, _ = await self._targets(dst)
+        before: dict[str, dict[str, int]] = undo_data["before"]
+        for stream in self.args.streams:
+            target = stream.recv.target
+            had, now = before.get(target, {}), targets.get(target, {})
+            if not had:
+                if target in now:
+                    await dst.destroy(target, mode=DestroyMode.RECURSIVE)
+                continue
+            received = [n for n in now if n not in had]
+            # snapshots first (newest last in a listing: destroy from the end), then the
+            # datasets a -R stream made, deepest first
+            for snap in reversed([n for n in received if "@" in n]):
+                await dst.destroy(snap)
+            for dataset in sorted(
+                (n for n in received if "@" not in n), key=lambda n: -n.count("/")
+            ):
+                await dst.destroy(dataset, mode=DestroyMode.RECURSIVE)
+
+    def inverse(self, undo_data: JsonDict) -> Step[Any] | None:
+        received: dict[str, dict[str, int]] = undo_data.get("received", {})
+        if any(not had for had in undo_data["before"].values()):
+            return None  # a stream made its target: not this inverse's to destroy
+        snapshots = {n: g for got in received.values() for n, g in got.items() if "@" in n}
+        if not snapshots or len(snapshots) != sum(len(g) for g in received.values()):
+            return None
+        return DestroySnapshots(DestroySnapshotsArgs(host=self.args.target, snapshots=snapshots))
+
+    def why_final(self) -> str:
+        return f"{self.describe()}: what it received cannot be taken back by one step"
+
+
+def _guid(points: dict[str, list[ZfsObject]], name: str) -> int | None:
+    found = next((o for o in points.get(names.dataset_of(name), []) if o.name == name), None)
+    return None if found is None else found.guid
+
+
+def _received(stream: Stream, points: dict[str, list[ZfsObject]], targets: Targets) -> bool:
+    """Is the stream's snapshot on its target (by guid)?"""
+    wanted = _guid(points, stream.snapshot)
+    return wanted is not None and wanted in targets.get(stream.recv.target, {}).values()
+
+
+def _rebased(
+    stream: Stream, points: dict[str, list[ZfsObject]], held: dict[int, ZfsObject]
+) -> SendSpec:
+    """The stream's send from the newest point both sides hold now (a snapshot rather than
+    its bookmark), by the target's order; the planned send when nothing is shared (a
+    full stream, or one whose receive will say what is wrong)."""
+    shared = [o for o in points.get(stream.dataset, []) if o.guid in held]
+    if not shared:
+        return stream.send
+    newest = max(
+        shared,
+        key=lambda o: (held[o.guid].createtxg, o.type is ObjectType.SNAPSHOT),
+    )
+    bookmark = newest.type is ObjectType.BOOKMARK
+    return stream.send.model_copy(update={"base": newest.name, "intermediates": not bookmark})

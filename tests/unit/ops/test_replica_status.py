@@ -15,15 +15,14 @@ from tests.engine.test_plan_reads import Counting
 from tests.unit.ops.listing import guid
 from zfsyncd.api.records import ReplicaRow
 from zfsyncd.ops.replication import props
+from zfsyncd.ops.replication.inventory import DatasetState, build_side
 from zfsyncd.ops.replication.props import Peer, Role
 from zfsyncd.ops.replication.status import (
     LastError,
     Pair,
     Readings,
     ReplicaQuery,
-    SideFacts,
     list_replicas,
-    newest_common,
     newest_failures,
     pairs,
     row,
@@ -39,8 +38,9 @@ NOW = 1_800_000_000.0
 
 
 def obj(
-    name: str, txg: int = 1, *, creation: int = 0, g: int | None = None, **user: str
-) -> ZfsObject:
+    name: str, txg: int = 1, *, creation: int = 0, g: int | None = None, written: int = 0,
+    token: str | None = None, **user: str,
+) -> ZfsObject:  # fmt: skip
     """A listing row: `@` a snapshot, `#` a bookmark, else a filesystem; user properties
     by their zfsync name without the prefix (role=..., peer=...)."""
     kind = (
@@ -52,7 +52,7 @@ def obj(
     )
     return ZfsObject(
         name=name, type=kind, guid=guid(name.replace("#", "@")) if g is None else g, createtxg=txg,
-        creation=creation, used=0, referenced=0,
+        creation=creation, used=0, referenced=0, written=written, receive_resume_token=token,
         user_properties={f"zfsync:{k}": v for k, v in user.items()},
     )  # fmt: skip
 
@@ -144,57 +144,14 @@ def test_the_query_refuses_what_is_not_a_dataset_or_over_the_page() -> None:
         ReplicaQuery(after="tank/a@snap")
 
 
-# --------------------------------------------------------------------------- common by guid
-
-
-COMMON: list[tuple[str, list[ZfsObject], list[ZfsObject], str | None]] = [
-    ("nothing shared", [obj("t/a@1", 1)], [obj("b/a@x", 1)], None),
-    (
-        "the newest shared, by guid",
-        [obj("t/a@1", 1, g=1), obj("t/a@2", 2, g=2), obj("t/a@3", 3, g=3)],
-        [obj("b/a@1", 1, g=1), obj("b/a@2", 2, g=2)],
-        "t/a@2",
-    ),
-    (
-        "names do not count: same name, another guid",
-        [obj("t/a@s1", 1, g=1), obj("t/a@s2", 2, g=2)],
-        [obj("b/a@s1", 1, g=1), obj("b/a@s2", 2, g=99)],
-        "t/a@s1",
-    ),
-    (
-        "another name, the same guid (a snapshot renamed, another tool's replica)",
-        [obj("t/a@mine", 1, g=7)],
-        [obj("b/a@theirs", 1, g=7)],
-        "t/a@mine",
-    ),
-    (
-        "a bookmark stands for its expired snapshot",
-        [obj("t/a#zfsync_1", 1, g=5), obj("t/a@zfsync_2", 4, g=6)],
-        [obj("b/a@zfsync_1", 1, g=5)],
-        "t/a#zfsync_1",
-    ),
-]
-
-
-@pytest.mark.parametrize(("case", "source", "dest", "expected"), COMMON, ids=[c[0] for c in COMMON])
-def test_newest_common(
-    case: str, source: list[ZfsObject], dest: list[ZfsObject], expected: str | None
-) -> None:
-    found = newest_common(source, dest)
-    assert (found.name if found else None) == expected
-
-
 # --------------------------------------------------------------------------- one row
 
 
-def _facts(name: str, snaps: list[ZfsObject], written: int | None = 0, **user: str) -> SideFacts:
-    return SideFacts(
-        name=name,
-        properties={f"zfsync:{k}": v for k, v in user.items()},
-        written=written,
-        snapshots=tuple(s for s in snaps if s.type is ObjectType.SNAPSHOT),
-        bookmarks=tuple(s for s in snaps if s.type is ObjectType.BOOKMARK),
-    )
+def _facts(
+    name: str, snaps: list[ZfsObject], written: int = 0, token: str | None = None, **user: str
+) -> DatasetState:
+    """One side as inventory.py reads it: the dataset's row and its snapshots'."""
+    return build_side([obj(name, written=written, token=token, **user), *snaps], {})[name]
 
 
 HOUR = 3600
@@ -202,8 +159,8 @@ SENT = obj("tank/a@zfsync_1", 10, creation=int(NOW) - HOUR, g=1)
 NEWER = obj("tank/a@zfsync_2", 20, creation=int(NOW) - 60, g=2)
 RECEIVED = obj("backup/a@zfsync_1", 5, creation=int(NOW) - HOUR, g=1)
 
-#: (case, source facts, destination facts, expected fields)
-ROWS: list[tuple[str, SideFacts, SideFacts | None, dict[str, Any]]] = [
+#: (case, source side, destination side, expected fields)
+ROWS: list[tuple[str, DatasetState, DatasetState | None, dict[str, Any]]] = [
     (
         "up to date: nothing written since the last sent snapshot",
         _facts("tank/a", [SENT], written=0, savecount="5"),
@@ -238,6 +195,18 @@ ROWS: list[tuple[str, SideFacts, SideFacts | None, dict[str, Any]]] = [
         {"last_sent": "", "age": -1.0, "lag_seconds": -1.0, "unsent": 1},
     ),
     (
+        "by guid, never by name: the same name with another guid is not shared",
+        _facts("tank/a", [obj("tank/a@zfsync_1", 10, g=1), obj("tank/a@zfsync_2", 20, g=2)]),
+        _facts("backup/a", [obj("backup/a@zfsync_1", 5, g=1), obj("backup/a@zfsync_2", 6, g=9)]),
+        {"last_sent": "tank/a@zfsync_1", "unsent": 1},
+    ),
+    (
+        "a bookmark stands for its expired snapshot",
+        _facts("tank/a", [obj("tank/a#zfsync_1", 10, g=1), NEWER]),
+        _facts("backup/a", [RECEIVED]),
+        {"last_sent": "tank/a#zfsync_1", "unsent": 1},
+    ),
+    (
         "paused, and a savecount that is no number",
         _facts("tank/a", [SENT], paused="on", savecount="many"),
         _facts("backup/a", [RECEIVED]),
@@ -254,7 +223,7 @@ ROWS: list[tuple[str, SideFacts, SideFacts | None, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("case", "source", "dest", "expected"), ROWS, ids=[c[0] for c in ROWS])
 def test_row(
-    case: str, source: SideFacts, dest: SideFacts | None, expected: dict[str, Any]
+    case: str, source: DatasetState, dest: DatasetState | None, expected: dict[str, Any]
 ) -> None:
     readings = Readings(sides={(LOCAL, "tank/a"): source})
     if dest is not None:
@@ -277,9 +246,7 @@ def test_a_destination_row_reads_the_remote_source() -> None:
     readings = Readings(
         sides={
             ("far", "tank/a"): _facts("tank/a", [SENT, NEWER], paused="on"),
-            (LOCAL, "backup/a"): SideFacts(
-                "backup/a", {}, resume_token=True, snapshots=(RECEIVED,)
-            ),
+            (LOCAL, "backup/a"): _facts("backup/a", [RECEIVED], token="1-abc-def"),
         }
     )
     found = row(_pair("backup/a", Role.DESTINATION, "far:tank/a"), readings, NOW)
@@ -345,7 +312,8 @@ async def store(tmp_path: Path) -> AsyncIterator[TransactionStore]:
 async def _pair_up(
     src: MemoryBackend, dst: MemoryBackend, source: str, dest: str, host: str
 ) -> None:
-    """A pair as replica-init leaves it: properties both sides, one snapshot sent."""
+    """A pair as replica-init leaves it: properties both sides, one snapshot sent and held
+    on both sides as the base."""
     await src.create(source, properties={props.ROLE: "source", props.PEER: f"{host}:{dest}"})
     src.write(source, 1000)
     await src.snapshot([f"{source}@zfsync_1"])
@@ -353,6 +321,8 @@ async def _pair_up(
     await src.send_recv(
         SendSpec(snapshot=f"{source}@zfsync_1"), dst, RecvSpec(target=dest, properties=received)
     )
+    await src.hold(props.BASE_HOLD, [f"{source}@zfsync_1"])
+    await dst.hold(props.BASE_HOLD, [f"{dest}@zfsync_1"])
 
 
 async def _hosts(count: int, far_ok: bool = True) -> tuple[dict[str, Host], Counting, Counting]:
@@ -382,9 +352,10 @@ async def test_reading_is_constant_in_the_number_of_pairs(
     hosts, local, far = await _hosts(count)
     rows = await list_replicas(hosts, store, ReplicaQuery(), NOW)
     assert len(rows) == 2 * count
-    # one listing of the local pools, one of the page's sides per host
-    assert local.calls == ["list", "list_many"]
-    assert far.calls == ["list_many"]
+    # one listing of the local pools, then one reading of the page's sides per host (one
+    # `zfs list -r -t all` and one `zfs holds`: inventory.read_side)
+    assert local.calls == ["list", "list_many", "holds_many"]
+    assert far.calls == ["list_many", "holds_many"]
     by_name = {r.dataset: r for r in rows}
     assert by_name["tank/l0"].destination == "local:backup/l0"
     assert by_name["tank/l0"].last_sent == "tank/l0@zfsync_1"

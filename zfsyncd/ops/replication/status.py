@@ -10,18 +10,19 @@ destination holds a partial receive (a resume token), and the newest FAILED repl
 transaction naming it.
 
 Reading is constant in the number of pairs: one `zfs list -t filesystem,volume` of every
-local pool (the pairs and their properties), then one listing of the snapshots and
-bookmarks of the pairs on a page per host that holds one of their sides (the local host,
-and each peer host), and one query of the store. A peer host that cannot be reached (or is
-not configured) gives its pairs an `error`, not a failed call: the local side is still
-worth showing.
+local pool (the pairs and their properties), then, per host that holds a side of a pair on
+the page (the local host, each peer host), one reading of those sides (inventory.py's
+`read_side`: one `zfs list -r -t all`, at most one `zfs holds`), and one query of the
+store. The newest common snapshot is choose.py's, as sync decides it. A peer host that
+cannot be reached (or is not configured) gives its pairs an `error`, not a failed call: the
+local side is still worth showing.
 
-`rows` (pure) decides everything from those readings; `list_replicas` only reads.
+`row` (pure) decides a pair's status from those readings; `list_replicas` only reads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -30,19 +31,18 @@ from zfsyncd.api import limits
 from zfsyncd.api.records import ReplicaRow
 from zfsyncd.commands.errors import CommandError
 from zfsyncd.ops.replication import props
+from zfsyncd.ops.replication.choose import newest_common
+from zfsyncd.ops.replication.inventory import DatasetState, Side, build_side, read_side
 from zfsyncd.ops.replication.props import Peer, Role, parse_peer
 from zfsyncd.store import TransactionRecord, TransactionStore, TxState
 from zfsyncd.tx.hosts import LOCAL, Host, located
 from zfsyncd.zfs import names
-from zfsyncd.zfs.backend import ZfsBackend
 from zfsyncd.zfs.errors import ZfsError
 from zfsyncd.zfs.models import ObjectType, ZfsObject
 
 #: the transaction types whose failures a pair's `last_error` reports
 TYPE_PREFIX = "replica-"
 _DATASET_TYPES = (ObjectType.FILESYSTEM, ObjectType.VOLUME)
-#: what each side is read with: the pair's properties and the sent marker of snapshots
-_READ_PROPERTIES = (*props.DATASET_PROPERTIES, props.SENT)
 
 
 class ReplicaQuery(BaseModel):
@@ -67,26 +67,7 @@ class ReplicaQuery(BaseModel):
         return self.limit or limits.MAX_REPLICA_PAGE
 
 
-# --------------------------------------------------------------------------- readings
-
-
-@dataclass(frozen=True)
-class SideFacts:
-    """One dataset of a pair as read on its host: its properties and its snapshots and
-    bookmarks (oldest first)."""
-
-    name: str
-    properties: Mapping[str, str]
-    written: int | None = None
-    resume_token: bool = False
-    snapshots: tuple[ZfsObject, ...] = ()
-    bookmarks: tuple[ZfsObject, ...] = ()
-
-    @property
-    def savecount(self) -> int:
-        """zfsync:savecount, 0 when unset or not a number."""
-        value = self.properties.get(props.SAVECOUNT, "")
-        return int(value) if value.isdigit() else 0
+# --------------------------------------------------------------------------- what is read
 
 
 @dataclass(frozen=True)
@@ -115,10 +96,10 @@ class LastError:
 
 @dataclass
 class Readings:
-    """Everything `rows` decides from: each side read, by host and dataset; why a host
-    could not be read; the newest failure naming each located dataset."""
+    """Everything `row` decides from: each side read, by host and dataset; why a host could
+    not be read; the newest failure naming each located dataset."""
 
-    sides: dict[tuple[str, str], SideFacts] = field(default_factory=dict)
+    sides: dict[tuple[str, str], DatasetState] = field(default_factory=dict)
     host_errors: dict[str, str] = field(default_factory=dict)
     failures: dict[str, LastError] = field(default_factory=dict)
 
@@ -126,31 +107,15 @@ class Readings:
 # --------------------------------------------------------------------------- pure parts
 
 
-def _role(value: str | None) -> Role | None:
-    try:
-        return None if value is None else Role(value)
-    except ValueError:
-        return None  # another tool's value: not a pair zfsyncd knows
-
-
 def pairs(datasets: Sequence[ZfsObject]) -> list[Pair]:
-    """The pairs of a local listing of filesystems and volumes, by dataset name: a dataset
-    with a zfsync:role whose parent does not carry the same role and peer (a child of a
-    `-R` pair inherits both: it is part of its parent's pair). A destination whose source
-    is a local source that names it back is that source's pair, not a second one."""
-    by_name = {d.name: d for d in datasets}
+    """The pairs of a local listing of filesystems and volumes, by dataset name: the roots
+    of pairs as inventory.py finds them (a child of a `-R` pair is part of its parent's).
+    A destination whose source is a local source naming it back is that source's pair,
+    not a second one."""
     found: list[Pair] = []
-    for ds in datasets:
-        user = ds.user_properties
-        role = _role(user.get(props.ROLE))
-        if role is None:
-            continue
-        parent = by_name.get(names.parent_of(ds.name) or "")
-        if parent is not None and all(
-            parent.user_properties.get(p) == user.get(p) for p in (props.ROLE, props.PEER)
-        ):
-            continue
-        text = user.get(props.PEER, "")
+    for ds in Side(LOCAL, build_side(datasets, {})).managed():
+        role = Role.SOURCE if ds.role is Role.SOURCE else Role.DESTINATION
+        text = ds.peer or ""
         try:
             peer: Peer | None = parse_peer(text)
         except ValueError:
@@ -193,16 +158,6 @@ def select(found: Sequence[Pair], query: ReplicaQuery) -> list[Pair]:
     return chosen[: query.page]
 
 
-def newest_common(
-    source: Iterable[ZfsObject], destination: Iterable[ZfsObject]
-) -> ZfsObject | None:
-    """The newest snapshot or bookmark of the source whose guid a destination snapshot has:
-    the last one sent, the base of the next incremental. By guid only, never by name."""
-    guids = {s.guid for s in destination}
-    shared = [s for s in source if s.guid in guids]
-    return max(shared, key=lambda s: s.createtxg, default=None)
-
-
 def row(pair: Pair, readings: Readings, now: float) -> ReplicaRow:
     """One pair's status from the readings of its two sides."""
     source = _side(pair.source, readings)
@@ -211,10 +166,11 @@ def row(pair: Pair, readings: Readings, now: float) -> ReplicaRow:
     common = None
     unsent = 0
     if source is not None and destination is not None:
-        common = newest_common((*source.snapshots, *source.bookmarks), destination.snapshots)
-        after = common.createtxg if common is not None else -1
+        shared = newest_common(source, destination)
+        common = None if shared is None else shared.source
+        after = -1 if common is None else common.createtxg
         unsent = sum(1 for s in source.snapshots if s.createtxg > after)
-    written = 0 if source is None or source.written is None else source.written
+    written = 0 if source is None else source.written
     if common is None:
         lag = -1.0  # nothing shared yet: behind by everything
     elif written == 0 and unsent == 0:
@@ -235,10 +191,10 @@ def row(pair: Pair, readings: Readings, now: float) -> ReplicaRow:
         lag_bytes=written,
         lag_seconds=lag,
         unsent=unsent,
-        paused=source is not None and source.properties.get(props.PAUSED) == "on",
-        source_savecount=0 if source is None else source.savecount,
-        destination_savecount=0 if destination is None else destination.savecount,
-        resume_token=destination is not None and destination.resume_token,
+        paused=source is not None and source.paused,
+        source_savecount=0 if source is None else source.savecount or 0,
+        destination_savecount=0 if destination is None else destination.savecount or 0,
+        resume_token=destination is not None and bool(destination.receive_resume_token),
         last_error=""
         if failure is None
         else limits.cut(failure.text, limits.MAX_DESCRIPTION_CHARS),
@@ -249,12 +205,12 @@ def row(pair: Pair, readings: Readings, now: float) -> ReplicaRow:
     )
 
 
-def _side(peer: Peer | None, readings: Readings) -> SideFacts | None:
+def _side(peer: Peer | None, readings: Readings) -> DatasetState | None:
     return None if peer is None else readings.sides.get((peer.host, peer.dataset))
 
 
 def _why_unread(
-    pair: Pair, readings: Readings, source: SideFacts | None, destination: SideFacts | None
+    pair: Pair, readings: Readings, source: DatasetState | None, destination: DatasetState | None
 ) -> str:
     remote = pair.remote
     if remote is None:
@@ -289,50 +245,7 @@ def newest_failures(records: Iterable[TransactionRecord]) -> dict[str, LastError
     return found
 
 
-def side_facts(objects: Iterable[ZfsObject]) -> dict[str, SideFacts]:
-    """The datasets of a listing (`zfs list -t all`, children included) with their own
-    snapshots and bookmarks, oldest first."""
-    snaps: dict[str, list[ZfsObject]] = {}
-    marks: dict[str, list[ZfsObject]] = {}
-    datasets: list[ZfsObject] = []
-    for obj in objects:
-        if obj.type is ObjectType.SNAPSHOT:
-            snaps.setdefault(obj.dataset, []).append(obj)
-        elif obj.type is ObjectType.BOOKMARK:
-            marks.setdefault(obj.dataset, []).append(obj)
-        else:
-            datasets.append(obj)
-    return {
-        d.name: SideFacts(
-            name=d.name,
-            properties=d.user_properties,
-            written=written_of(d),
-            resume_token=bool(d.receive_resume_token),
-            snapshots=tuple(sorted(snaps.get(d.name, ()), key=lambda s: s.createtxg)),
-            bookmarks=tuple(sorted(marks.get(d.name, ()), key=lambda s: s.createtxg)),
-        )
-        for d in datasets
-    }
-
-
-def written_of(obj: ZfsObject) -> int | None:
-    """`written` of a dataset, None while the listing does not carry it."""
-    value = getattr(obj, "written", None)
-    return value if isinstance(value, int) else None
-
-
 # --------------------------------------------------------------------------- reading
-
-
-async def read_host(zfs: ZfsBackend, datasets: Collection[str]) -> dict[str, SideFacts]:
-    """The named datasets (and what lies below them) on one host, with their snapshots and
-    bookmarks: one `zfs list -r -t all` however many they are."""
-    if not datasets:
-        return {}
-    objects = await zfs.list_many(
-        sorted(datasets), recursive=True, user_properties=_READ_PROPERTIES
-    )
-    return side_facts(objects)
 
 
 async def list_replicas(
@@ -349,22 +262,22 @@ async def list_replicas(
         return []
     wanted: dict[str, set[str]] = {}
     for pair in page:
-        for side in (pair.source, pair.destination):
-            if side is not None:
-                wanted.setdefault(side.host, set()).add(side.dataset)
+        for peer in (pair.source, pair.destination):
+            if peer is not None:
+                wanted.setdefault(peer.host, set()).add(peer.dataset)
     readings = Readings()
     for host, datasets in sorted(wanted.items()):
         if host not in hosts:
             readings.host_errors[host] = "not configured in zfsyncd's [hosts]"
             continue
         try:
-            found = await read_host(hosts[host].zfs, datasets)
+            side = await read_side(hosts[host].zfs, host, datasets)
         except (ZfsError, CommandError, OSError) as e:
             if host == LOCAL:
-                raise  # the local pools just listed: a failure here is the call's
+                raise  # the local pools were just listed: a failure here is the call's
             readings.host_errors[host] = str(e) or type(e).__name__
             continue
-        readings.sides.update(((host, name), facts) for name, facts in found.items())
+        readings.sides.update(((host, ds.name), ds) for ds in side)
     located_names = {located(h, d) for h, ds in wanted.items() for d in ds}
     failed = await transactions.transactions_touching(located_names, states=[TxState.FAILED])
     readings.failures = newest_failures(failed)

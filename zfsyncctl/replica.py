@@ -170,13 +170,13 @@ def replica_sync(targets: tuple[str, ...], parallel: int | None, yes: bool, **kw
         _dataset(click.get_current_context(), click.Argument(["snapshot"]), dataset)
         if not short:
             raise click.BadParameter(f"{snapshot!r} is not pool/fs@snapshot")
-        click.echo(
-            f"zfsyncctl: sync {snapshot} rolls the destination of {dataset} back to {short}: "
-            "its newer snapshots and any data written since are destroyed, and the newer "
-            f"snapshots of {dataset} will be sent again.",
-            err=True,
-        )
-        if not yes:
+        if not yes:  # with --yes a script said it knows: it prints only its output
+            click.echo(
+                f"zfsyncctl: sync {snapshot} rolls the destination of {dataset} back to "
+                f"{short}: its newer snapshots and any data written since are destroyed, and "
+                f"the newer snapshots of {dataset} will be sent again.",
+                err=True,
+            )
             raise click.UsageError("give --yes to roll the destination back")
         _start("ReplicaSyncTo", [snapshot], ReplicaOptions(**common_fields), kw)
         return

@@ -140,3 +140,20 @@ async def test_list_many_reads_encryption_in_the_same_command(world: World) -> N
     assert found[plain].encryption == "off"
     assert found[enc].written == 0
     assert (await zfs.list_many([plain]))[0].encryption is None
+
+
+async def test_set_many_and_inherit_many_act_on_every_name(world: World) -> None:
+    """One `zfs set` / `zfs inherit` over several snapshots (a replica sync's sent marker)."""
+    zfs, a = world.zfs, await _tree(world)
+    snaps = [f"{a}@1", f"{a}/k@1", f"{a}/k@2"]
+    await zfs.set_many(snaps, {"zfsync:a": "x", "zfsync:b": "y"})
+    for snap in snaps:
+        assert await zfs.local_properties(snap) == {"zfsync:a": "x", "zfsync:b": "y"}
+    await zfs.inherit_many(snaps[1:], "zfsync:a")
+    assert await zfs.local_properties(f"{a}@1") == {"zfsync:a": "x", "zfsync:b": "y"}
+    assert await zfs.local_properties(f"{a}/k@2") == {"zfsync:b": "y"}
+    await zfs.set_many([], {"zfsync:a": "z"})  # nothing named, nothing done
+    await zfs.inherit_many([], "zfsync:a")
+    # a name that does not exist fails the command (the others are zfs's business)
+    with pytest.raises(e.NotFoundError):
+        await zfs.set_many([f"{a}@nope"], {"zfsync:a": "z"})

@@ -21,6 +21,9 @@ from tests.engine.scenario import prepare_world
 from zfsyncd.store import TransactionRecord, TxState
 
 Params = dict[str, Any]
+#: properties whose value is the time a transaction set them (zfsync:sent: when a snapshot
+#: was sent): two runs of one case differ there by the clock, not by what they did
+TIME_PROPERTIES = frozenset({"zfsync:sent"})
 
 
 async def _submit(engine: Engine, kind: str, params: Params) -> TransactionRecord:
@@ -74,6 +77,38 @@ async def _rollback_dataset_world(engine: Engine, src: str, dst: str) -> Params:
     return {"snapshot": f"{fs}@s1"}
 
 
+async def _replica_init_world(engine: Engine, src: str, dst: str) -> Params:
+    """A source with data and a child, to an empty destination that init moves aside
+    (renamed to the trash, destroyed once the init completed): -R, properties on both
+    sides, snapshot, holds, the full send, bookmarks."""
+    zfs = engine.world.zfs
+    await zfs.create(f"{src}/a", properties={"compression": "off"})
+    await zfs.create(f"{src}/a/c")
+    await engine.world.write(f"{src}/a", 64 << 10)
+    await zfs.create(f"{dst}/a")
+    return {"source": f"{src}/a", "destination": f"{dst}/a", "recursive": True, "savecount": 2}
+
+
+async def _replica_sync_world(engine: Engine, src: str, dst: str) -> Params:
+    """Two pairs made by replica-init (savecount 1, so the sync expires on both sides),
+    new data in both, and an intermediate snapshot in one: snapshot, hold, two streams,
+    holds moved, bookmarks, expiry through the trash."""
+    zfs = engine.world.zfs
+    for name in ("a", "b"):
+        await zfs.create(f"{src}/{name}", properties={"compression": "off"})
+        await engine.world.write(f"{src}/{name}", 64 << 10)
+        record = await engine.manager.submit(
+            "replica-init",
+            {"source": f"{src}/{name}", "destination": f"{dst}/{name}", "savecount": 1},
+        )
+        done = await engine.manager.wait(record.id)
+        assert done.state is TxState.COMPLETED, done.error
+        await engine.world.write(f"{src}/{name}", 64 << 10)
+    await zfs.snapshot([f"{src}/a@hourly"])
+    await engine.world.write(f"{src}/a", 64 << 10)
+    return {"sources": [f"{src}/a", f"{src}/b"], "parallel": 2}
+
+
 async def _compound_world(engine: Engine, src: str, dst: str) -> Params:
     """Every reversible step kind, plus a destroyed bookmark and a snapshot through the trash."""
     await prepare_world(engine.world, src)
@@ -101,6 +136,8 @@ CASES: dict[str, FaultCase] = {
     "destroy-snapshots": FaultCase(_destroy_world),
     "rollback-dataset": FaultCase(_rollback_dataset_world, writes_data=True),
     "compound": FaultCase(_compound_world, writes_data=True),
+    "replica-init": FaultCase(_replica_init_world, writes_data=True),
+    "replica-sync": FaultCase(_replica_sync_world, writes_data=True),
     "rollback": FaultCase(_rollback_world, start=_start_rollback, writes_data=True),
 }
 

@@ -9,6 +9,8 @@ breaks chosen changing calls.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -24,7 +26,9 @@ from tests.faults import FaultyBackend
 from zfsyncd.store import Database, TransactionRecord, TxState
 from zfsyncd.tx.hosts import Host
 from zfsyncd.tx.manager import TransactionManager
+from zfsyncd.zfs.errors import StreamInterruptedError
 from zfsyncd.zfs.memory import MemoryBackend
+from zfsyncd.zfs.models import TransferProgress
 
 KIB = 1 << 10
 
@@ -39,6 +43,8 @@ class Recorder:
         self.running = 0
         self.most_at_once = 0
         self.sends: list[Any] = []
+        #: cut the next transfer once this many bytes moved (a lost connection)
+        self.cut_after: int | None = None
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.inner, name)
@@ -54,11 +60,43 @@ class Recorder:
             self.running += 1
             self.most_at_once = max(self.most_at_once, self.running)
             try:
-                return await attr(spec, getattr(target, "inner", target), *rest, **kwargs)
+                inner = getattr(target, "inner", target)
+                if self.cut_after is not None:
+                    return await self._cut(attr, spec, inner, *rest, **kwargs)
+                return await attr(spec, inner, *rest, **kwargs)
             finally:
                 self.running -= 1
 
         return call
+
+    async def _cut(self, send_recv: Any, spec: Any, target: Any, *rest: Any, **kwargs: Any) -> Any:
+        """Run the transfer and cut it once `cut_after` bytes moved: the receive keeps its
+        partial state (-s) and the caller sees the stream end early, as over a lost link."""
+        limit, self.cut_after = self.cut_after, None
+        moving = asyncio.Event()
+        report = kwargs.pop("progress", None)
+
+        def seen(progress: TransferProgress) -> None:
+            if report is not None:
+                report(progress)
+            if progress.bytes_done >= (limit or 0):
+                moving.set()
+
+        transfer = asyncio.ensure_future(send_recv(spec, target, *rest, progress=seen, **kwargs))
+        waiting = asyncio.ensure_future(moving.wait())
+        await asyncio.wait({transfer, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if transfer.done():
+            return transfer.result()
+        transfer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await transfer
+        raise StreamInterruptedError(
+            ["zfs", "receive", "-s"],
+            1,
+            "cannot receive incremental stream: checksum mismatch or incomplete stream.\n"
+            "Partially received snapshot is saved.",
+        )
 
 
 @dataclass

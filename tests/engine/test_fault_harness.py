@@ -31,7 +31,7 @@ import zfsyncd.ops  # noqa: F401 - registers the transaction kinds
 from tests.contract.world import Entry, State, backend_kind
 from tests.engine.checks import check_journal
 from tests.engine.conftest import Engine
-from tests.engine.fault_cases import CASES, EXTRA_KINDS, FaultCase, Params
+from tests.engine.fault_cases import CASES, EXTRA_KINDS, TIME_PROPERTIES, FaultCase, Params
 from tests.faults import SimulatedCrash
 from zfsyncd.store import TransactionRecord, TxState
 from zfsyncd.tx.kinds import TX_KINDS
@@ -71,7 +71,8 @@ def _names(text: str, run: Run) -> str:
 def _roles(state: State, run: Run) -> dict[str, Entry]:
     """`state` with what differs between two runs of the same scenario replaced by its role:
     the roots and transaction ids in names; a guid by the object that had it before (or
-    'new'), a createtxg by whether it is that object's, a file by where it was before."""
+    'new'), a createtxg by whether it is that object's, a file by where it was before; a
+    property that holds a time (TIME_PROPERTIES) by '<time>'."""
     old = {e.guid: (name, e.createtxg) for name, e in run.before.items()}
     files = {}
     for name, entry in run.before.items():
@@ -86,7 +87,9 @@ def _roles(state: State, run: Run) -> dict[str, Entry]:
             createtxg=1 if was and was[1] == entry.createtxg else 0,
             origin=_names(entry.origin, run) if entry.origin else None,
             properties=tuple((k, _names(v, run)) for k, v in entry.properties),
-            local=tuple((k, _names(v, run)) for k, v in entry.local),
+            local=tuple(
+                (k, "<time>" if k in TIME_PROPERTIES else _names(v, run)) for k, v in entry.local
+            ),
             holds=tuple(_names(h, run) for h in entry.holds),
             contents=None if entry.contents is None
             else tuple(files.get(t, "new") for t in entry.contents),

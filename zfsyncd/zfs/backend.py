@@ -53,6 +53,7 @@ CHANGING_CALLS = frozenset(
     {
         "create", "snapshot", "destroy", "hold", "release", "bookmark", "rename", "clone",
         "promote", "rollback", "set_properties", "inherit", "send_recv", "recv_abort",
+        "set_many", "inherit_many",
     }
 )  # fmt: skip
 
@@ -176,6 +177,17 @@ class ZfsBackend(Protocol):
     async def set_properties(self, name: str, properties: Mapping[str, str]) -> None: ...
 
     async def inherit(self, name: str, prop: str, *, recursive: bool = False) -> None: ...
+
+    async def set_many(self, objects: Sequence[str], properties: Mapping[str, str]) -> None:
+        """`zfs set prop=value... NAME...`: the same values on several objects in one
+        command (a replica sync marks every snapshot it sent). Not all-or-nothing: zfs sets
+        each object it can open and fails naming the others. No names, no command."""
+        ...
+
+    async def inherit_many(self, objects: Sequence[str], prop: str) -> None:
+        """`zfs inherit PROP NAME...`: `inherit` of several objects in one command, as
+        `set_many` (no -r)."""
+        ...
 
     async def send_estimate(self, spec: SendSpec) -> int:
         """The stream size in bytes that `zfs send -nvP` predicts."""

@@ -390,6 +390,22 @@ class CliBackend:
         names.check_property_name(prop)
         await self._zfs("inherit", *(["-r"] if recursive else []), prop, name)
 
+    async def set_many(self, objects: Sequence[str], properties: Mapping[str, str]) -> None:
+        for name in objects:
+            names.check_any(name)
+        words = _assignments(properties)
+        if not objects or not words:
+            return
+        for batch in _batches(objects):
+            await self._zfs("set", *words, *batch)
+
+    async def inherit_many(self, objects: Sequence[str], prop: str) -> None:
+        for name in objects:
+            names.check_any(name)
+        names.check_property_name(prop)
+        for batch in _batches(objects) if objects else ():
+            await self._zfs("inherit", prop, *batch)
+
     # ------------------------------------------------------------------ send | recv
 
     def _send_args(self, spec: SendSpec, *, estimate: bool = False) -> builtins.list[str]:

@@ -33,7 +33,7 @@ def hosts() -> dict[str, Host]:
 def test_every_step_kind_names_its_hosts() -> None:
     for kind, cls in STEP_KINDS.items():
         fields = cls.Args.model_fields
-        if kind == "send-receive":
+        if kind in ("send-receive", "send-receive-many"):  # two hosts: from and to
             assert {"source", "target"} <= set(fields)
         elif not kind.startswith("test-"):  # steps the engine tests register for themselves
             assert issubclass(cls.Args, OnHost), kind

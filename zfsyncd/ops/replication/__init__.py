@@ -10,8 +10,13 @@ The modules:
 - props.py      the `zfsync:*` properties, roles and the peer address (`HOST:DATASET`)
 - requests.py   the request model of every replica transaction type (the bus methods and
                 zfsyncctl's options follow from them)
-- the kind modules (one transaction type each) read both sides once (a side is a host's
-  pool), decide with pure functions over those readings, and return the steps.
+- inventory.py  reading one side (a host's datasets with their snapshots, bookmarks and
+                holds): one `zfs list` and at most one `zfs holds`, whatever the number
+- choose.py     the pure decisions over readings: common snapshot by guid, divergence,
+                what to send, expiry
+- the kind modules (one transaction type each: init.py, sync.py, ...) read both sides
+  once (inventory.py), decide with pure functions over those readings, and return the
+  steps.
 
 Fixed choices every kind shares:
 - snapshots are named `zfsync_<transaction id>` (sortable by time, unique, and saying

@@ -42,7 +42,7 @@ from zfsyncd.tx.steps.datasets import DestroyDataset, DestroyDatasetArgs
 from zfsyncd.tx.steps.holds import HoldArgs, HoldSnapshots
 from zfsyncd.tx.steps.properties import SetProperties, SetPropertiesArgs
 from zfsyncd.tx.steps.snapshots import CreateSnapshots, CreateSnapshotsArgs
-from zfsyncd.tx.steps.transfer import SendReceive, SendReceiveArgs
+from zfsyncd.tx.steps.transfers import SendReceiveMany, SendReceiveManyArgs, Stream
 from zfsyncd.zfs import names
 from zfsyncd.zfs.models import ObjectType, RecvSpec, SendSpec
 
@@ -119,6 +119,9 @@ def decide(
             )
     else:
         send, adopted = _existing_destination(request, source, destination_side, dst, send)
+        if adopted and not dst.encrypted:
+            # a plain replica of an encrypted source (sent with its key loaded) goes on plain
+            send = send.model_copy(update={"raw": False})
         if not adopted:
             steps.append(
                 DestroyDataset(DestroyDatasetArgs(host=peer.host, name=dst.name, guid=dst.guid))
@@ -134,7 +137,8 @@ def decide(
     )
     steps.append(HoldSnapshots(HoldArgs(tag=BASE_HOLD, snapshots=snaps)))
     recv = RecvSpec(target=peer.dataset, properties={} if adopted else dst_properties)
-    steps.append(SendReceive(SendReceiveArgs(send=send, recv=recv, target=peer.host)))
+    stream = Stream(send=send, recv=recv)
+    steps.append(SendReceiveMany(SendReceiveManyArgs(streams=(stream,), target=peer.host)))
     if adopted:
         steps.append(
             SetProperties(

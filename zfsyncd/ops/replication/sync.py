@@ -13,6 +13,8 @@ pool rather than growing per dataset beyond the transfer itself:
     hold              the new bases (the snapshots just sent), per host
     release           `zfsync_replica` on every older snapshot of the pairs, per host
     bookmarks         `SRC#<snapshot>` of every new base (the next base if it expires)
+    set-user-property zfsync:sent on the snapshots made before and sent now (-I), one
+                      `zfs set` for all
     destroy-snapshots expiry: each side keeps its own zfsync:savecount (choose.expire)
 
 Planning reads the sources (one `zfs list`, one `zfs holds` at most) and each destination
@@ -32,6 +34,7 @@ is then recursive and the send `-R`.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Mapping
@@ -40,6 +43,7 @@ from typing import Any
 
 from zfsyncd.api import limits
 from zfsyncd.api.names import Action
+from zfsyncd.commands.errors import CommandError
 from zfsyncd.ops.replication import choose, props
 from zfsyncd.ops.replication.inventory import DatasetState, Point, Side, host_of, read_side
 from zfsyncd.ops.replication.props import BASE_HOLD, Peer, Role, parse_peer
@@ -58,8 +62,11 @@ from zfsyncd.tx.steps.snapshots import (
     DestroySnapshotsArgs,
 )
 from zfsyncd.tx.steps.transfers import SendReceiveMany, SendReceiveManyArgs, Stream
+from zfsyncd.tx.steps.user_properties import SetUserProperty, UserPropertyArgs
 from zfsyncd.zfs import names
 from zfsyncd.zfs.models import RecvSpec, SendSpec
+
+log = logging.getLogger(__name__)
 
 
 def describe(request: SyncRequest) -> str:
@@ -84,7 +91,13 @@ async def read_facts(ctx: PlanContext, request: SyncRequest) -> SyncFacts:
     """One reading of the local host (the sources named, or every pool), then one of each
     destination host (the local one reuses the first when it covers every pool)."""
     local = ctx.host(LOCAL).zfs
-    sources = await read_side(local, LOCAL, request.sources or None)
+    named = None
+    if request.sources:
+        # their parents too: a child of a -R pair inherits its parent's role and peer, and
+        # only the parent's reading tells it from a pair of its own (Side.managed)
+        parents = {names.parent_of(s) for s in request.sources}
+        named = [*request.sources, *(p for p in parents if p is not None)]
+    sources = await read_side(local, LOCAL, named)
     wanted: dict[str, list[str]] = defaultdict(list)
     for ds in _candidates(request, sources):
         peer = _peer(ds)
@@ -97,11 +110,10 @@ async def read_facts(ctx: PlanContext, request: SyncRequest) -> SyncFacts:
             destinations[host] = sources
             continue
         try:
-            zfs = host_of(ctx, host).zfs
-        except PlanError as exc:
-            unreachable[host] = str(exc)
-            continue
-        destinations[host] = await read_side(zfs, host, datasets)
+            destinations[host] = await read_side(host_of(ctx, host).zfs, host, datasets)
+        except (PlanError, CommandError) as exc:
+            # one host down (not configured, ssh failing) leaves out its pairs only
+            unreachable[host] = f"host {host} cannot be read: {exc}"
     return SyncFacts(sources, destinations, unreachable)
 
 
@@ -157,6 +169,8 @@ class PairPlan:
     bookmarks: Mapping[str, str]
     #: (host, snapshot) -> guid: what expiry destroys
     expire: Mapping[tuple[str, str], int]
+    #: source snapshots sent without the sent marker (those made earlier and sent now)
+    mark_sent: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -205,14 +219,16 @@ def decide_pair(
     token = dst.receive_resume_token
     if not written and not pending and token is None:
         return None
-    new = bool(written) or (not pending and source.newest is None)
+    # only a token to resume or discard: the transfer goes to the common snapshot (there
+    # already), or to a new one when the source keeps only its bookmark
+    new = bool(written) or (not pending and common.source.is_bookmark)
     covered = (source.name, *(d.name for d in src_children)) if recursive else (source.name,)
     if new:
         target_short = short
     elif pending:
         target_short = pending[-1].short
-    else:  # only a token to resume or discard: the newest snapshot, there already
-        target_short = source.newest.short if source.newest is not None else short
+    else:
+        target_short = common.source.short
     target = f"{source.name}@{target_short}"
     transfer = choose.what_to_send(common, target)
     stream = Stream(
@@ -220,7 +236,9 @@ def decide_pair(
             snapshot=target,
             base=transfer.base,
             intermediates=transfer.intermediates,
-            raw=source.encrypted,
+            # raw as the replica began: an encrypted destination took raw streams (a plain
+            # replica of an encrypted source, made with its key loaded, takes plain ones)
+            raw=source.encrypted and dst.encrypted,
             replicate=recursive,
         ),
         recv=RecvSpec(target=dst.name),
@@ -230,8 +248,13 @@ def decide_pair(
         hold_before.append((LOCAL, common.source.name))
     if BASE_HOLD not in common.destination.holds:
         hold_before.append((peer.host, common.destination.name))
-    dst_covered = [f"{dst.name}{d[len(source.name) :]}" for d in covered]
-    new_bases = [(LOCAL, f"{d}@{target_short}") for d in covered]
+    # the datasets that have (or will have) the snapshot sent: with -R, a child made after
+    # a snapshot someone took of the top alone does not
+    having = [source.name] + [
+        d.name for d in src_children if recursive and (new or d.snapshot(target_short) is not None)
+    ]
+    dst_covered = [f"{dst.name}{d[len(source.name) :]}" for d in having]
+    new_bases = [(LOCAL, f"{d}@{target_short}") for d in having]
     new_bases += [(peer.host, f"{d}@{target_short}") for d in dst_covered]
     held_sides = [(LOCAL, source), *((LOCAL, d) for d in src_children if recursive)]
     held_sides += [(peer.host, dst), *((peer.host, d) for d in dst_children)]
@@ -249,9 +272,9 @@ def decide_pair(
         marks = {f"{source.name}#{target_short}": target}
     else:
         marks = {}
-    arriving_dst = (len(pending) + int(new)) if transfer.intermediates else 1
-    if transfer.base is None:
-        arriving_dst = len(pending) + int(new)
+    # the zfsync_ snapshots the destination receives (-I: every pending one; -i: the last)
+    carried = pending if transfer.intermediates or transfer.base is None else pending[-1:]
+    arriving_dst = sum(choose.is_ours(p) for p in carried) + int(new)
     expire: dict[tuple[str, str], int] = {}
     keep = {p.guid for p in pending if p.short == target_short}
     src_save = source.savecount or props.DEFAULT_SAVECOUNT
@@ -283,6 +306,7 @@ def decide_pair(
         release=tuple(sorted(set(release))),
         bookmarks=marks,
         expire=expire,
+        mark_sent=tuple(p.name for p in carried if p.sent is None),
     )
 
 
@@ -357,6 +381,9 @@ def _steps(pairs: list[PairPlan], parallel: int, short: str, now: int) -> list[S
     marks = {m: s for p in pairs for m, s in p.bookmarks.items()}
     if marks:
         steps.append(CreateBookmarks(BookmarksArgs(bookmarks=marks)))
+    unmarked = {snap: str(now) for p in pairs for snap in p.mark_sent}
+    if unmarked:
+        steps.append(SetUserProperty(UserPropertyArgs(prop=props.SENT, values=unmarked)))
     doomed: dict[str, dict[str, int]] = defaultdict(dict)
     for p in pairs:
         for (host, snap), guid in p.expire.items():
@@ -407,7 +434,11 @@ class ReplicaSyncKind(RequestKind[SyncRequest]):
 
     async def plan_request(self, ctx: PlanContext, request: SyncRequest) -> Plan:
         facts = await read_facts(ctx, request)
-        return decide(request, facts, ctx.tx_id, int(time.time()))
+        plan = decide(request, facts, ctx.tx_id, int(time.time()))
+        # the stored description is the request's (admission); what the plan left out and
+        # why goes to the log too
+        log.info("%s: %s", ctx.tx_id, plan.description)
+        return plan
 
 
 REPLICA_SYNC = register_kind(ReplicaSyncKind())

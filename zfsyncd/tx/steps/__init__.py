@@ -9,6 +9,7 @@ from zfsyncd.tx.steps import (
     transfer,
     transfers,
     trash,
+    user_properties,
     zfs_rollback,
 )
 from zfsyncd.tx.steps.base import STEP_KINDS, OnHost, Step, StepArgs, StepContext, build_step
@@ -28,5 +29,6 @@ __all__ = [
     "transfer",
     "transfers",
     "trash",
+    "user_properties",
     "zfs_rollback",
 ]

@@ -13,8 +13,11 @@ plain send:
 - a stream cut in the middle fails the step with a transient error, and the engine's retry
   of `do` resumes it from the token the receive (-s) kept.
 
-`undo` discards partial receives and destroys what the step received (guid-guarded by the
-listing taken before), the newest first.
+`undo` discards partial receives, destroys what the step received (what was not in the
+listing taken before), and rolls each dataset that received something back to its newest
+snapshot from before: an incremental receive moves the head, which destroying the
+snapshot alone would leave "written since its newest snapshot" (the next sync would see a
+diverged destination).
 """
 
 from __future__ import annotations
@@ -164,10 +167,11 @@ class SendReceiveMany(Step[SendReceiveManyArgs]):
         gate = asyncio.Semaphore(self.args.parallel)
 
         async def one(stream: Stream) -> None:
-            target = stream.recv.target
+            token = tokens.get(stream.recv.target)
             async with gate:
-                if not _received(stream, points, targets):
-                    await self._send(stream, src, dst, points, tokens.get(target), report)
+                # a token is resumed or discarded even when the snapshot is there already
+                if token is not None or not _received(stream, points, targets):
+                    await self._send(stream, src, dst, points, token, report)
 
         results = await asyncio.gather(*(one(s) for s in self.args.streams), return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]
@@ -231,14 +235,17 @@ class SendReceiveMany(Step[SendReceiveManyArgs]):
                     await dst.destroy(target, mode=DestroyMode.RECURSIVE)
                 continue
             received = [n for n in now if n not in had]
-            # snapshots first (newest last in a listing: destroy from the end), then the
-            # datasets a -R stream made, deepest first
             for snap in reversed([n for n in received if "@" in n]):
                 await dst.destroy(snap)
+            # the datasets a -R stream made, deepest first
             for dataset in sorted(
                 (n for n in received if "@" not in n), key=lambda n: -n.count("/")
             ):
                 await dst.destroy(dataset, mode=DestroyMode.RECURSIVE)
+            # an incremental moved the head on: without its snapshot, the dataset would
+            # count as written since its newest one, and the next receive would refuse it
+            for snapshot in _newest_before(had, {names.dataset_of(n) for n in received}):
+                await dst.rollback(snapshot)
 
     def inverse(self, undo_data: JsonDict) -> Step[Any] | None:
         received: dict[str, dict[str, int]] = undo_data.get("received", {})
@@ -251,6 +258,16 @@ class SendReceiveMany(Step[SendReceiveManyArgs]):
 
     def why_final(self) -> str:
         return f"{self.describe()}: what it received cannot be taken back by one step"
+
+
+def _newest_before(had: dict[str, int], datasets: set[str]) -> list[str]:
+    """The newest snapshot each of `datasets` had before (a listing keeps each dataset's
+    snapshots oldest first), for those that had one."""
+    newest: dict[str, str] = {}
+    for name in had:
+        if "@" in name and names.dataset_of(name) in datasets:
+            newest[names.dataset_of(name)] = name
+    return [newest[d] for d in sorted(newest)]
 
 
 def _guid(points: dict[str, list[ZfsObject]], name: str) -> int | None:

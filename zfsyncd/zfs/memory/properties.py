@@ -8,7 +8,7 @@ values they read come from values.py, the rules for native properties from rules
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import EXPLICIT_SOURCES
@@ -102,6 +102,31 @@ class Properties(Values):
         if "volsize" in clean:
             ds.volsize = int(clean.pop("volsize"))
         return clean
+
+    async def set_many(self, objects: Sequence[str], properties: Mapping[str, str]) -> None:
+        """Each name in turn, as zfs does: the first failure is raised once the others
+        were set (real: a name that cannot be opened is named on stderr, the rest set)."""
+        for name in objects:
+            names.check_any(name)
+        checked_assignments(properties)
+        await self._each(objects, lambda name: self.set_properties(name, properties))
+
+    async def inherit_many(self, objects: Sequence[str], prop: str) -> None:
+        for name in objects:
+            names.check_any(name)
+        names.check_property_name(prop)
+        await self._each(objects, lambda name: self.inherit(name, prop))
+
+    @staticmethod
+    async def _each(objects: Sequence[str], act: Callable[[str], Awaitable[None]]) -> None:
+        failed: Exception | None = None
+        for name in objects:
+            try:
+                await act(name)
+            except Exception as exc:  # raised once the others are done, as zfs does
+                failed = failed or exc
+        if failed is not None:
+            raise failed
 
     async def inherit(self, name: str, prop: str, *, recursive: bool = False) -> None:
         names.check_any(name)

@@ -491,3 +491,6 @@ def snapshot_destroy(
         return await started(zc, out, await zc.destroy_snapshots(snapshots, options), not no_wait)
 
     run(json_output, no_ask_password, body)
+
+
+from . import replica as _replica  # noqa: E402, F401 - registers the `replica` group on cli

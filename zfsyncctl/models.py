@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from zfsyncd.api.records import DaemonStatus as DaemonStatus
 from zfsyncd.api.records import Record
+from zfsyncd.api.records import ReplicaRow as ReplicaRow
 from zfsyncd.api.records import SnapshotRow as SnapshotRow
 from zfsyncd.api.records import StepInfo as StepInfo
 from zfsyncd.api.records import TransactionDetail as TransactionDetail

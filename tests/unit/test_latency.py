@@ -7,6 +7,7 @@ from pathlib import Path
 
 from zfsyncd.zfs.latency import HELD, LatencyBackend
 from zfsyncd.zfs.memory import MemoryBackend
+from zfsyncd.zfs.models import RecvSpec, SendSpec
 
 
 def _held(gate: Path) -> bool:
@@ -48,3 +49,14 @@ async def test_a_held_call_that_is_cancelled_opens_the_gate(tmp_path: Path) -> N
     assert not gate.exists()
     await asyncio.wait_for(zfs.create("tank/b"), 5)  # the undo after a cancel is not held
     assert not await zfs.exists("tank/a")
+
+
+async def test_a_send_between_two_slowed_models_reaches_the_target_model() -> None:
+    """The daemon wraps each host's model (memory_delay): a replica's send names the
+    target host's wrapper, and the model must receive into the model under it."""
+    source = LatencyBackend(MemoryBackend(pools=["tank"]), 0.0)
+    target = LatencyBackend(MemoryBackend(pools=["backup"]), 0.0)
+    await source.create("tank/a")
+    await source.snapshot(["tank/a@s1"])
+    await source.send_recv(SendSpec(snapshot="tank/a@s1"), target, RecvSpec(target="backup/a"))
+    assert await target.exists("backup/a@s1")

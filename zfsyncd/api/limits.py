@@ -44,6 +44,8 @@ MAX_TRANSACTION_PAGE = 500
 DEFAULT_TRANSACTION_PAGE = 100
 #: ListSnapshots: a page holds at most this many (also the default; 0 asks for this)
 MAX_SNAPSHOT_PAGE = 1000
+#: ListReplicas: a page holds at most this many (also the default; 0 asks for this)
+MAX_REPLICA_PAGE = 1000
 #: datasets named in one ListTransactions row (GetTransaction names up to MAX_DETAIL_DATASETS);
 #: `datasets_count` has the total
 MAX_SUMMARY_DATASETS = 16

@@ -119,3 +119,45 @@ class SnapshotRow(Record):
     transaction: Str  # "" if zfsyncd did not make it
     #: what ListSnapshots takes as `after` for the page after this row (opaque)
     cursor: Str = ""
+
+
+class ReplicaRow(Record):
+    """One entry of ListReplicas: a replica pair the local host takes part in."""
+
+    #: the local dataset of the pair (the source, or a destination whose source is elsewhere)
+    dataset: Str
+    role: Str  # "source" or "destination": the local dataset's
+    #: zfsync:peer as set on the local dataset (HOST:DATASET)
+    peer: Str
+    #: both sides as HOST:DATASET ("local" is this host); "" when zfsync:peer is no address
+    source: Str
+    destination: Str
+    #: the newest snapshot (or bookmark) of the source the destination has, by guid; "" none
+    last_sent: Str
+    last_sent_guid: UInt64
+    last_sent_created: Double  # 0 when none
+    #: seconds since last_sent was taken (-1 when none)
+    age: Double
+    #: bytes written on the source since its newest snapshot (`written`)
+    lag_bytes: UInt64
+    #: how old the destination's copy is: 0 when nothing changed since last_sent, -1 when
+    #: nothing was sent yet, else seconds since last_sent was taken
+    lag_seconds: Double
+    #: source snapshots newer than last_sent (not on the destination yet)
+    unsent: UInt32
+    #: zfsync:paused on the source: `sync all` skips it
+    paused: Bool
+    #: zfsync:savecount of each side (0 when unset or unread)
+    source_savecount: UInt32
+    destination_savecount: UInt32
+    #: the destination holds a partial receive (the next sync resumes it)
+    resume_token: Bool
+    #: the newest FAILED replica transaction naming either side: its error, id and end
+    last_error: Str
+    last_error_transaction: Str
+    last_error_at: Double
+    #: why a side could not be read (its host unreachable or not configured, the dataset
+    #: gone, zfsync:peer not an address); "" when both were
+    error: Str
+    #: what ListReplicas takes as `after` for the page after this row (its dataset)
+    cursor: Str = ""

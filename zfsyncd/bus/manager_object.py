@@ -34,6 +34,7 @@ from zfsyncd.bus.authorized import (
     cancel_action,
 )
 from zfsyncd.bus.options import ListSnapshotsOptions, WaitOptions, checked, parse
+from zfsyncd.ops.replication.status import ReplicaQuery
 from zfsyncd.tx.manager import Caller
 from zfsyncd.tx.queries import TransactionQuery
 
@@ -83,6 +84,11 @@ class ManagerObject(AuthorizedInterface):
     async def ListSnapshots(self, datasets: StrList, options: DBusDict) -> DictList:
         opts = parse(ListSnapshotsOptions, options, "ListSnapshots")
         return await self._service.list_snapshots(datasets, opts)
+
+    @dbus_method()
+    @authorized(Action.READ)
+    async def ListReplicas(self, options: DBusDict) -> DictList:
+        return await self._service.list_replicas(parse(ReplicaQuery, options, "ListReplicas"))
 
     # ------------------------------------------------------------------ changing
 

@@ -22,7 +22,7 @@ from dbus_fast.service import ServiceInterface
 
 import zfsyncd
 from zfsyncd.api.names import BUS_NAME, MANAGER_PATH, TRANSACTION_IFACE, transaction_path
-from zfsyncd.api.records import DaemonStatus, SnapshotRow
+from zfsyncd.api.records import DaemonStatus, ReplicaRow, SnapshotRow
 from zfsyncd.bus import payloads
 from zfsyncd.bus.authority import PolkitAuthority
 from zfsyncd.bus.authorized import require_declared
@@ -30,6 +30,7 @@ from zfsyncd.bus.caller import remember_call
 from zfsyncd.bus.kind_methods import build_manager
 from zfsyncd.bus.options import ListSnapshotsOptions, TxOptions, WaitOptions
 from zfsyncd.bus.transaction_object import TransactionObject
+from zfsyncd.ops.replication.status import ReplicaQuery, list_replicas
 from zfsyncd.ops.snapshot_list import list_snapshots
 from zfsyncd.store import TransactionRecord, TxState
 from zfsyncd.tx import queries
@@ -150,6 +151,12 @@ class BusService:
             any_name=opts.any_name,
             after=opts.after,
             limit=opts.limit,
+        )
+        return [payloads.as_dict(r) for r in rows]
+
+    async def list_replicas(self, query: ReplicaQuery) -> list[dict[str, Variant]]:
+        rows: list[ReplicaRow] = await list_replicas(
+            self.manager.hosts, self.manager.store, query, time.time()
         )
         return [payloads.as_dict(r) for r in rows]
 

@@ -51,6 +51,13 @@ class LatencyBackend:
             if self.gate is not None:
                 await self._pass_gate(self.gate)
             await asyncio.sleep(self.delay)
+            if (
+                call.__name__ == "send_recv"
+                and len(args) > 1
+                and isinstance(args[1], LatencyBackend)
+            ):
+                # the model sends only into a model: the target's, not its wrapper
+                args = (args[0], args[1].inner, *args[2:])
             return await call(*args, **kwargs)
 
         return slowed

@@ -32,6 +32,7 @@ HAND_WRITTEN = {
     "ListTransactions": [Action.READ],
     "GetTransaction": [Action.READ],
     "ListSnapshots": [Action.READ],
+    "ListReplicas": [Action.READ],
     "Rollback": [Action.ROLLBACK],
     "FinishRollback": [Action.ROLLBACK],
     "Retry": [Action.READ, Action.SNAPSHOT],

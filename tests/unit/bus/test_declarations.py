@@ -19,10 +19,18 @@ from tests.unit.bus.api_checks import (
     policy_disagreements,
     xml_disagreements,
 )
-from zfsyncd.api.records import DaemonStatus, Record, SnapshotRow, StepInfo, TransactionDetail
+from zfsyncd.api.records import (
+    DaemonStatus,
+    Record,
+    ReplicaRow,
+    SnapshotRow,
+    StepInfo,
+    TransactionDetail,
+)
 from zfsyncd.api.signatures import declared_signature, option_signatures
 from zfsyncd.bus import options
 from zfsyncd.bus.kind_methods import option_keys
+from zfsyncd.ops.replication.status import ReplicaQuery
 from zfsyncd.tx.kinds import TX_KINDS
 from zfsyncd.tx.queries import TransactionQuery
 
@@ -83,6 +91,7 @@ def test_the_xml_comments_document_every_record_key_and_option() -> None:
             **option_signatures(options.ListSnapshotsOptions),
         },
         "ListTransactions": option_signatures(TransactionQuery),
+        "ListReplicas": {**_record_keys(ReplicaRow), **option_signatures(ReplicaQuery)},
         "Rollback": option_signatures(options.WaitOptions),
         "Retry": option_signatures(options.WaitOptions),
         **{k.method.name: option_keys(k, k.method) for k in TX_KINDS.values() if k.method},

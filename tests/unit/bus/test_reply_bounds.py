@@ -179,3 +179,25 @@ async def test_a_signal_too_large_is_not_sent_and_the_connection_kept(
         assert (await _ask(client, big_service, 3)).body == ["xxx"]
     finally:
         client.disconnect()
+
+
+def test_a_full_page_of_replicas_stays_under_the_reply_limit() -> None:
+    # a pair whose texts are all longer than any bound: the peer property as someone set
+    # it, an unreachable host's message, a stored failure
+    from zfsyncd.ops.replication.props import Peer, Role
+    from zfsyncd.ops.replication.status import LastError, Pair, Readings, row
+    from zfsyncd.tx.hosts import located
+
+    far = "h" * 63
+    pair = Pair(
+        MAX_NAME, Role.SOURCE, HUGE, Peer(host="local", dataset=MAX_NAME),
+        Peer(host=far, dataset=MAX_NAME),
+    )  # fmt: skip
+    failure = LastError(new_transaction_id(1e9), 1.0, HUGE)
+    readings = Readings(
+        host_errors={far: HUGE},
+        failures={MAX_NAME: failure, located(far, MAX_NAME): failure},
+    )
+    one = payloads.as_dict(row(pair, readings, 2e9))
+    page = _reply_size([[one] * limits.MAX_REPLICA_PAGE], "aa{sv}")
+    assert page <= limits.REPLY_MAX_BYTES, page

@@ -30,6 +30,7 @@ from dbus_fast.annotations import DBusSignature
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_signal
 
 import zfsyncd.ops  # noqa: F401 - registers the kinds whose declarations the options follow
+from tests.unit.bus.replica_plan import PLANNED, with_planned
 from zfsyncd.api.names import (
     BUS_NAME,
     MANAGER_IFACE,
@@ -38,10 +39,18 @@ from zfsyncd.api.names import (
     ErrorName,
     transaction_path,
 )
-from zfsyncd.api.records import DaemonStatus, Record, SnapshotRow, StepInfo, TransactionSummary
+from zfsyncd.api.records import (
+    DaemonStatus,
+    Record,
+    ReplicaRow,
+    SnapshotRow,
+    StepInfo,
+    TransactionSummary,
+)
 from zfsyncd.api.signatures import declared_signature, option_signatures
 from zfsyncd.bus.kind_methods import option_keys
 from zfsyncd.bus.options import ListSnapshotsOptions, WaitOptions
+from zfsyncd.ops.replication.status import ReplicaQuery
 from zfsyncd.tx.kinds import TX_KINDS, TxKind
 from zfsyncd.tx.queries import TransactionQuery
 
@@ -66,6 +75,9 @@ def record_keys(model: type[Record]) -> dict[str, str]:
 TX_KEYS = record_keys(TransactionSummary)
 STEP_KEYS = record_keys(StepInfo)
 SNAPSHOT_KEYS = record_keys(SnapshotRow)
+REPLICA_KEYS = record_keys(ReplicaRow)
+#: Replica* method -> the transaction type it starts (REPL-PLAN.md)
+REPLICA_TYPES = {k.method.name: k.name for k in PLANNED}
 _STATUS_VALUES: dict[str, Any] = {
     "version": "0.1.0-double", "backend": "memory", "started": 1_700_000_000.0,
     "pools": ["tank", "backup"], "active": 1, "queued": 0, "max_parallel": 4,
@@ -84,13 +96,15 @@ def all_option_keys(kinds: Mapping[str, TxKind]) -> dict[str, Mapping[str, tuple
             if kind.method is not None
         },
         "ListSnapshots": option_signatures(ListSnapshotsOptions),
+        "ListReplicas": option_signatures(ReplicaQuery),
         "ListTransactions": option_signatures(TransactionQuery),
         "Rollback": option_signatures(WaitOptions),
         "Retry": option_signatures(WaitOptions),
     }
 
 
-OPTION_KEYS = all_option_keys(TX_KINDS)
+#: the replica methods as planned, while their kinds are not all registered yet
+OPTION_KEYS = all_option_keys(with_planned(TX_KINDS))
 
 
 def variants(values: dict[str, Any], keys: dict[str, str]) -> dict[str, Variant]:
@@ -213,6 +227,72 @@ class ManagerObject(ServiceInterface):
         check_options("ListSnapshots", options)
         return [variants(s, SNAPSHOT_KEYS) for s in self.double.snapshots]
 
+    @dbus_method(name="ListReplicas")
+    def list_replicas(self, options: ASV) -> AASV:
+        self._maybe_fail("ListReplicas")
+        check_options("ListReplicas", options)
+        rows = sorted(self.double.replicas, key=lambda r: r["dataset"])
+        if "dataset" in options:
+            wanted = options["dataset"].value
+            rows = [r for r in rows if wanted in (r["dataset"], r["destination"].partition(":")[2])]
+        if "after" in options:
+            rows = [r for r in rows if r["dataset"] > options["after"].value]
+        limit = options["limit"].value if "limit" in options else 0
+        return [variants(r, REPLICA_KEYS) for r in rows[: limit or 1000]]
+
+    def _replica(
+        self, method: str, names: list[str], options: dict[str, Variant], exist: int = 99
+    ) -> str:
+        """A Replica* call: options checked as the daemon does; the first `exist` names,
+        when local datasets (not HOST:DATASET or pool/fs@snap), must exist."""
+        self._maybe_fail(method)
+        check_options(method, options)
+        for name in names[:exist]:
+            if ":" not in name and "@" not in name and name not in self.double.datasets:
+                raise DBusError(ErrorName.NOT_FOUND, f"dataset {name} does not exist")
+        kind = REPLICA_TYPES[method]
+        return self.double.start_tx(kind, f"{kind} {' '.join(names) or 'all'}", names)
+
+    @dbus_method(name="ReplicaInit")
+    def replica_init(self, source: S, destination: S, options: ASV) -> O:
+        return self._replica("ReplicaInit", [source, destination], options, exist=1)
+
+    @dbus_method(name="ReplicaSync")
+    def replica_sync(self, sources: AS, options: ASV) -> O:
+        return self._replica("ReplicaSync", sources, options)
+
+    @dbus_method(name="ReplicaSyncTo")
+    def replica_sync_to(self, snapshot: S, options: ASV) -> O:
+        return self._replica("ReplicaSyncTo", [snapshot], options)
+
+    @dbus_method(name="ReplicaExpire")
+    def replica_expire(self, sources: AS, options: ASV) -> O:
+        return self._replica("ReplicaExpire", sources, options)
+
+    @dbus_method(name="ReplicaPause")
+    def replica_pause(self, source: S, options: ASV) -> O:
+        return self._replica("ReplicaPause", [source], options)
+
+    @dbus_method(name="ReplicaResume")
+    def replica_resume(self, source: S, options: ASV) -> O:
+        return self._replica("ReplicaResume", [source], options)
+
+    @dbus_method(name="ReplicaClear")
+    def replica_clear(self, source: S, options: ASV) -> O:
+        return self._replica("ReplicaClear", [source], options)
+
+    @dbus_method(name="ReplicaFailover")
+    def replica_failover(self, source: S, options: ASV) -> O:
+        return self._replica("ReplicaFailover", [source], options)
+
+    @dbus_method(name="ReplicaTakeover")
+    def replica_takeover(self, destination: S, options: ASV) -> O:
+        return self._replica("ReplicaTakeover", [destination], options)
+
+    @dbus_method(name="ReplicaReconfigure")
+    def replica_reconfigure(self, source: S, destination: S, options: ASV) -> O:
+        return self._replica("ReplicaReconfigure", [source, destination], options, exist=1)
+
     @dbus_method(name="ListTransactions")
     def list_transactions(self, tx_filter: ASV) -> AASV:
         self._maybe_fail("ListTransactions")
@@ -315,6 +395,8 @@ class DaemonDouble:
         self.datasets = {"tank", "tank/home", "tank/db", "backup"}
         self.busy: set[str] = set()
         self.snapshots: list[dict[str, Any]] = []
+        #: ListReplicas' rows (ReplicaRow's keys; `replica_row` makes one)
+        self.replicas: list[dict[str, Any]] = []
         self.calls: list[tuple[str, list[Any], int]] = []
         self.cleanup_calls: list[float] = []
         self.tasks: set[asyncio.Task[None]] = set()
@@ -366,6 +448,21 @@ class DaemonDouble:
             TRANSACTION_IFACE,
         ):
             self.calls.append((msg.member or "", list(msg.body), int(msg.flags)))
+
+    def add_replica(self, dataset: str, destination: str, **values: Any) -> dict[str, Any]:
+        """A row of ListReplicas: a pair in sync unless `values` say otherwise."""
+        row: dict[str, Any] = {
+            "dataset": dataset, "role": "source", "peer": destination,
+            "source": f"local:{dataset}", "destination": destination,
+            "last_sent": f"{dataset}@zfsync_t1", "last_sent_guid": 1,
+            "last_sent_created": time.time() - 3600, "age": 3600.0, "lag_bytes": 0,
+            "lag_seconds": 0.0, "unsent": 0, "paused": False, "source_savecount": 5,
+            "destination_savecount": 5, "resume_token": False, "last_error": "",
+            "last_error_transaction": "", "last_error_at": 0.0, "error": "", "cursor": dataset,
+        }  # fmt: skip
+        row.update(values)
+        self.replicas.append(row)
+        return row
 
     # --- transactions (called in the double's loop) ---
 

@@ -1,0 +1,84 @@
+"""`replica status` (zfsyncd/ops/replication/status.py) over pairs the real replica kinds
+made, on two hosts: what it reports after init, after writes, after a sync and after a sync
+that failed; and that reading it costs the same for one pair as for ten."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.engine.replicas import KIB, Replicas, filesystem
+from zfsyncd.api.records import ReplicaRow
+from zfsyncd.ops.replication.status import ReplicaQuery, list_replicas
+from zfsyncd.store import TxState
+
+
+@pytest.fixture
+async def replicas(tmp_path: Path) -> AsyncIterator[Replicas]:
+    r = await Replicas.start(tmp_path / "zfsyncd.db")
+    yield r
+    await r.close()
+
+
+async def _status(r: Replicas) -> dict[str, ReplicaRow]:
+    rows = await list_replicas(r.manager.hosts, r.manager.store, ReplicaQuery(), time.time())
+    return {row.dataset: row for row in rows}
+
+
+async def test_status_follows_init_writes_and_sync(replicas: Replicas) -> None:
+    await filesystem(replicas.local, "src/a")
+    await filesystem(replicas.local, "src/b")
+    await replicas.done("replica-init", {"source": "src/a", "destination": "local:dst/a"})
+    init = await replicas.done(
+        "replica-init", {"source": "src/b", "destination": "backup:bak/b", "savecount": 3}
+    )
+    rows = await _status(replicas)
+    assert sorted(rows) == ["src/a", "src/b"]  # dst/a is src/a's pair, not a second one
+    b = rows["src/b"]
+    assert (b.role, b.source, b.destination) == ("source", "local:src/b", "backup:bak/b")
+    assert b.last_sent == f"src/b@zfsync_{init.id}"
+    assert (b.lag_bytes, b.lag_seconds, b.unsent, b.error) == (0, 0.0, 0, "")
+    assert (b.source_savecount, b.destination_savecount) == (3, 3)
+
+    replicas.local.write("src/b", 40 * KIB)
+    behind = (await _status(replicas))["src/b"]
+    assert behind.lag_bytes >= 40 * KIB
+    assert behind.lag_seconds >= 0.0
+
+    sync = await replicas.done("replica-sync", {"sources": ["src/b"]})
+    caught_up = (await _status(replicas))["src/b"]
+    assert caught_up.last_sent == f"src/b@zfsync_{sync.id}"
+    assert (caught_up.lag_bytes, caught_up.lag_seconds, caught_up.unsent) == (0, 0.0, 0)
+
+
+async def test_a_failed_sync_is_the_last_error(replicas: Replicas) -> None:
+    await filesystem(replicas.local, "src/a")
+    await replicas.done("replica-init", {"source": "src/a", "destination": "backup:bak/a"})
+    replicas.local.write("src/a", 8 * KIB)
+    before = (await _status(replicas))["src/a"]
+    replicas.faults["local"].fail_from(len(replicas.faults["local"].calls))
+    failed = await replicas.run("replica-sync", {"sources": ["src/a"]})
+    replicas.faults["local"].heal()
+    assert failed.state is TxState.FAILED
+    after = (await _status(replicas))["src/a"]
+    assert (after.last_error_transaction, after.last_error) == (failed.id, failed.error)
+    # undone: the pair reads as before, but for the failure it now reports
+    fields = {"last_error", "last_error_transaction", "last_error_at", "age", "lag_seconds"}
+    assert after.model_dump(exclude=fields) == before.model_dump(exclude=fields)
+
+
+async def test_reading_costs_the_same_for_one_pair_and_for_ten(replicas: Replicas) -> None:
+    counts = []
+    for n in range(10):
+        await filesystem(replicas.local, f"src/d{n}")
+        host = "local:dst" if n % 2 else "backup:bak"
+        await replicas.done("replica-init", {"source": f"src/d{n}", "destination": f"{host}/d{n}"})
+        if n in (0, 9):  # one pair (on the other host), then ten (five on each)
+            replicas.forget_calls()
+            await _status(replicas)
+            counts.append(replicas.calls())
+    assert counts[0]["local"] == counts[1]["local"] == ["list", "list_many", "holds_many"]
+    assert counts[0]["backup"] == counts[1]["backup"] == ["list_many", "holds_many"]

@@ -1,0 +1,284 @@
+"""The read side of replication: every replica pair this host takes part in, and how it is.
+
+What `zfsyncctl replica status` and the Manager's ListReplicas show: for each dataset of the
+local pools with a `zfsync:role` (the root of a pair; a `-R` pair's children inherit it and
+are part of their root's pair), its role and peer, the newest snapshot both sides share (by
+guid: the last one sent), its age, how far the destination lags (bytes written on the
+source since its newest snapshot; seconds since the last sent snapshot was taken, 0 when
+nothing changed since), whether the pair is paused, each side's savecount, whether the
+destination holds a partial receive (a resume token), and the newest FAILED replica
+transaction naming it.
+
+Reading is constant in the number of pairs: one `zfs list -t filesystem,volume` of every
+local pool (the pairs and their properties), then, per host that holds a side of a pair on
+the page (the local host, each peer host), one reading of those sides (inventory.py's
+`read_side`: one `zfs list -r -t all`, at most one `zfs holds`), and one query of the
+store. The newest common snapshot is choose.py's, as sync decides it. A peer host that
+cannot be reached (or is not configured) gives its pairs an `error`, not a failed call: the
+local side is still worth showing.
+
+`row` (pure) decides a pair's status from those readings; `list_replicas` only reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from zfsyncd.api import limits
+from zfsyncd.api.records import ReplicaRow
+from zfsyncd.commands.errors import CommandError
+from zfsyncd.ops.replication import props
+from zfsyncd.ops.replication.choose import newest_common
+from zfsyncd.ops.replication.inventory import DatasetState, Side, build_side, read_side
+from zfsyncd.ops.replication.props import Peer, Role, parse_peer
+from zfsyncd.store import TransactionRecord, TransactionStore, TxState
+from zfsyncd.tx.hosts import LOCAL, Host, located
+from zfsyncd.zfs import names
+from zfsyncd.zfs.errors import ZfsError
+from zfsyncd.zfs.models import ObjectType, ZfsObject
+
+#: the transaction types whose failures a pair's `last_error` reports
+TYPE_PREFIX = "replica-"
+_DATASET_TYPES = (ObjectType.FILESYSTEM, ObjectType.VOLUME)
+
+
+class ReplicaQuery(BaseModel):
+    """Which pairs to list, by local dataset name, one page at a time: at most `limit`
+    (0: the most a page may hold, MAX_REPLICA_PAGE); the next page is asked for with
+    `after` set to the last row's `cursor` (its dataset)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: only the pair this local dataset is a side of (source or destination)
+    dataset: str | None = None
+    limit: int = Field(default=limits.MAX_REPLICA_PAGE, ge=0, le=limits.MAX_REPLICA_PAGE)
+    after: str | None = None
+
+    @field_validator("dataset", "after")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        return None if value is None else names.check_dataset(value)
+
+    @property
+    def page(self) -> int:
+        return self.limit or limits.MAX_REPLICA_PAGE
+
+
+# --------------------------------------------------------------------------- what is read
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A pair as the local listing shows it: the local dataset, its role, and both sides'
+    addresses (None when zfsync:peer is not an address)."""
+
+    local: str
+    role: Role
+    peer_text: str
+    source: Peer | None
+    destination: Peer | None
+
+    @property
+    def remote(self) -> Peer | None:
+        """The side that is not the local dataset."""
+        return self.destination if self.role is Role.SOURCE else self.source
+
+
+@dataclass(frozen=True)
+class LastError:
+    tx_id: str
+    at: float
+    text: str
+
+
+@dataclass
+class Readings:
+    """Everything `row` decides from: each side read, by host and dataset; why a host could
+    not be read; the newest failure naming each located dataset."""
+
+    sides: dict[tuple[str, str], DatasetState] = field(default_factory=dict)
+    host_errors: dict[str, str] = field(default_factory=dict)
+    failures: dict[str, LastError] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- pure parts
+
+
+def pairs(datasets: Sequence[ZfsObject]) -> list[Pair]:
+    """The pairs of a local listing of filesystems and volumes, by dataset name: the roots
+    of pairs as inventory.py finds them (a child of a `-R` pair is part of its parent's).
+    A destination whose source is a local source naming it back is that source's pair,
+    not a second one."""
+    found: list[Pair] = []
+    for ds in Side(LOCAL, build_side(datasets, {})).managed():
+        role = Role.SOURCE if ds.role is Role.SOURCE else Role.DESTINATION
+        text = ds.peer or ""
+        try:
+            peer: Peer | None = parse_peer(text)
+        except ValueError:
+            peer = None
+        here = Peer(host=LOCAL, dataset=ds.name)
+        if role is Role.SOURCE:
+            found.append(Pair(ds.name, role, text, here, peer))
+        else:
+            found.append(Pair(ds.name, role, text, peer, here))
+    sources = {(p.local, p.destination) for p in found if p.role is Role.SOURCE}
+    return sorted(
+        (
+            p
+            for p in found
+            if not (
+                p.role is Role.DESTINATION
+                and p.source is not None
+                and p.source.host == LOCAL
+                and (p.source.dataset, p.destination) in sources
+            )
+        ),
+        key=lambda p: p.local,
+    )
+
+
+def select(found: Sequence[Pair], query: ReplicaQuery) -> list[Pair]:
+    """The page of pairs `query` asks for (`found` sorted by local dataset)."""
+    chosen = [
+        p
+        for p in found
+        if (query.after is None or p.local > query.after)
+        and (
+            query.dataset is None
+            or any(
+                side is not None and side.host == LOCAL and side.dataset == query.dataset
+                for side in (p.source, p.destination)
+            )
+        )
+    ]
+    return chosen[: query.page]
+
+
+def row(pair: Pair, readings: Readings, now: float) -> ReplicaRow:
+    """One pair's status from the readings of its two sides."""
+    source = _side(pair.source, readings)
+    destination = _side(pair.destination, readings)
+    error = _why_unread(pair, readings, source, destination)
+    common = None
+    unsent = 0
+    if source is not None and destination is not None:
+        shared = newest_common(source, destination)
+        common = None if shared is None else shared.source
+        after = -1 if common is None else common.createtxg
+        unsent = sum(1 for s in source.snapshots if s.createtxg > after)
+    written = 0 if source is None else source.written
+    if common is None:
+        lag = -1.0  # nothing shared yet: behind by everything
+    elif written == 0 and unsent == 0:
+        lag = 0.0  # nothing changed since the last sent snapshot
+    else:
+        lag = max(0.0, now - common.creation)
+    failure = _failure(pair, readings)
+    return ReplicaRow(
+        dataset=pair.local,
+        role=pair.role.value,
+        peer=limits.cut(pair.peer_text, limits.MAX_DESCRIPTION_CHARS),
+        source="" if pair.source is None else str(pair.source),
+        destination="" if pair.destination is None else str(pair.destination),
+        last_sent="" if common is None else common.name,
+        last_sent_guid=0 if common is None else common.guid,
+        last_sent_created=0.0 if common is None else float(common.creation),
+        age=-1.0 if common is None else max(0.0, now - common.creation),
+        lag_bytes=written,
+        lag_seconds=lag,
+        unsent=unsent,
+        paused=source is not None and source.paused,
+        source_savecount=0 if source is None else source.savecount or 0,
+        destination_savecount=0 if destination is None else destination.savecount or 0,
+        resume_token=destination is not None and bool(destination.receive_resume_token),
+        last_error=""
+        if failure is None
+        else limits.cut(failure.text, limits.MAX_DESCRIPTION_CHARS),
+        last_error_transaction="" if failure is None else failure.tx_id,
+        last_error_at=0.0 if failure is None else failure.at,
+        error=limits.cut(error, limits.MAX_DESCRIPTION_CHARS),
+        cursor=pair.local,
+    )
+
+
+def _side(peer: Peer | None, readings: Readings) -> DatasetState | None:
+    return None if peer is None else readings.sides.get((peer.host, peer.dataset))
+
+
+def _why_unread(
+    pair: Pair, readings: Readings, source: DatasetState | None, destination: DatasetState | None
+) -> str:
+    remote = pair.remote
+    if remote is None:
+        return f"{props.PEER} is {pair.peer_text!r}, not HOST:DATASET"
+    if remote.host in readings.host_errors:
+        return f"host {remote.host}: {readings.host_errors[remote.host]}"
+    if (source if pair.role is Role.DESTINATION else destination) is None:
+        return f"{remote} does not exist"
+    return ""
+
+
+def _failure(pair: Pair, readings: Readings) -> LastError | None:
+    found = [
+        readings.failures[located(side.host, side.dataset)]
+        for side in (pair.source, pair.destination)
+        if side is not None and located(side.host, side.dataset) in readings.failures
+    ]
+    return max(found, key=lambda f: f.tx_id, default=None)
+
+
+def newest_failures(records: Iterable[TransactionRecord]) -> dict[str, LastError]:
+    """Located dataset -> the newest FAILED replica transaction naming it."""
+    found: dict[str, LastError] = {}
+    for record in sorted(records, key=lambda r: r.id, reverse=True):
+        if record.state is not TxState.FAILED or not record.type.startswith(TYPE_PREFIX):
+            continue
+        for name in record.datasets:
+            found.setdefault(
+                name,
+                LastError(record.id, record.finished_at or record.updated_at, record.error or ""),
+            )
+    return found
+
+
+# --------------------------------------------------------------------------- reading
+
+
+async def list_replicas(
+    hosts: Mapping[str, Host],
+    transactions: TransactionStore,
+    query: ReplicaQuery,
+    now: float,
+) -> list[ReplicaRow]:
+    """The pairs of the local pools `query` selects, each with its status."""
+    local = hosts[LOCAL].zfs
+    listing = await local.list(types=_DATASET_TYPES, user_properties=props.DATASET_PROPERTIES)
+    page = select(pairs(listing), query)
+    if not page:
+        return []
+    wanted: dict[str, set[str]] = {}
+    for pair in page:
+        for peer in (pair.source, pair.destination):
+            if peer is not None:
+                wanted.setdefault(peer.host, set()).add(peer.dataset)
+    readings = Readings()
+    for host, datasets in sorted(wanted.items()):
+        if host not in hosts:
+            readings.host_errors[host] = "not configured in zfsyncd's [hosts]"
+            continue
+        try:
+            side = await read_side(hosts[host].zfs, host, datasets)
+        except (ZfsError, CommandError, OSError) as e:
+            if host == LOCAL:
+                raise  # the local pools were just listed: a failure here is the call's
+            readings.host_errors[host] = str(e) or type(e).__name__
+            continue
+        readings.sides.update(((host, ds.name), ds) for ds in side)
+    located_names = {located(h, d) for h, ds in wanted.items() for d in ds}
+    failed = await transactions.transactions_touching(located_names, states=[TxState.FAILED])
+    readings.failures = newest_failures(failed)
+    return [row(pair, readings, now) for pair in page]

@@ -1,9 +1,6 @@
 """Replication through the real daemon, bus and polkitd: `zfsyncctl replica status` and
 ListReplicas are reads, open to everyone (org.zfsync.read), and print nothing on stderr from
-a script; replica init and sync as root, refused to nobody with nothing changed.
-
-The init/sync test needs the replica kinds (replica-init, replica-sync); on a branch where
-they are not registered yet it skips, saying so (the lead removes the skip at merge)."""
+a script; replica init and sync as root, refused to nobody with nothing changed."""
 
 from __future__ import annotations
 
@@ -16,7 +13,6 @@ from dbus_fast.aio import MessageBus
 import zfsyncd.ops  # noqa: F401 - registers the kinds the daemon runs (the same code)
 from tests.system.daemon import Daemon, call, start_daemon
 from tests.system.harness import SystemBus, User
-from zfsyncd.tx.kinds import TX_KINDS
 
 NOT_AUTHORIZED = 3
 
@@ -57,9 +53,6 @@ async def test_list_replicas_checks_its_options(daemon: Daemon, client: MessageB
 
 
 def test_replica_init_sync_and_status(daemon: Daemon, nobody: User) -> None:
-    missing = sorted({"replica-init", "replica-sync"} - set(TX_KINDS))
-    if missing:
-        pytest.skip(f"not registered on this branch yet: {', '.join(missing)}")
     init = daemon.ctl("replica", "init", "tank", "backup/tank")
     assert init.returncode == 0, init.stderr
     (row,) = daemon.ctl_json("replica", "status")
@@ -94,9 +87,6 @@ def test_replica_pause_shows_in_status_and_failover_needs_manage(
     daemon: Daemon, nobody: User
 ) -> None:
     """After test_replica_init_sync_and_status (the pair tank -> backup/tank)."""
-    missing = sorted({"replica-init", "replica-pause", "replica-resume"} - set(TX_KINDS))
-    if missing:
-        pytest.skip(f"not registered on this branch yet: {', '.join(missing)}")
     if not daemon.ctl_json("replica", "status"):
         assert daemon.ctl("replica", "init", "tank", "backup/tank").returncode == 0
     paused = daemon.ctl("replica", "pause", "tank")

@@ -1,6 +1,6 @@
 """The states of a transaction (DESIGN.md), as the store keeps them and the API reports them.
 
-    CREATED -> PREPARED -> EXECUTING -> COMPLETED | FAILED,   CANCELLED before or while it runs
+CREATED -> PREPARED -> EXECUTING -> COMPLETED | FAILED,   CANCELLED before or while it runs
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ transaction with a progress display."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -14,7 +15,6 @@ import click
 
 from zfsyncd.api.states import TxState
 
-from .agent import tty_agent
 from .connection import Connection
 from .errors import ClientError, DaemonUnavailableError, InternalError
 from .exitcodes import ExitCode
@@ -117,7 +117,7 @@ def run_on(
             return await body(zc, out)
 
     try:
-        with tty_agent(interactive):
+        with _agent(interactive):
             code = asyncio.run(main())
     except ClientError as e:
         out.error(e)
@@ -136,6 +136,15 @@ def run_on(
         out.error(InternalError(f"internal error: {type(e).__name__}: {e}"))
         code = ExitCode.INTERNAL
     sys.exit(int(code))
+
+
+def _agent(interactive: bool) -> contextlib.AbstractContextManager[object]:
+    """polkit's text agent when a person may be asked (agent.py, imported only then)."""
+    if not interactive:
+        return contextlib.nullcontext()
+    from .agent import tty_agent
+
+    return tty_agent(interactive)
 
 
 async def wait_for(zc: ZfsyncClient, out: Output, tx_id: str) -> TransactionDetail:

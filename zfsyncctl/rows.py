@@ -15,6 +15,7 @@ tests/unit/cli/test_rows.py fails when they disagree."""
 # no `from __future__ import annotations`: the check reads SummaryRow's field types
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,33 +72,42 @@ class SummaryRow:
 _DECLARED = tuple(f for f in dataclasses.fields(SummaryRow) if f.name != "extra")
 
 
-def _plain(value: object, declared: object) -> bool:
-    """`value` is exactly of the `declared` type, as pydantic would keep it unchanged."""
-    if declared is float:
-        return type(value) is float and math.isfinite(value)
-    if declared == list[str]:
-        return type(value) is list and all(type(v) is str for v in value)
-    return type(value) is declared
+def _is_float(value: object) -> bool:
+    return type(value) is float and math.isfinite(value)
+
+
+def _is_str_list(value: object) -> bool:
+    return type(value) is list and all(type(v) is str for v in value)
+
+
+#: a declared type -> "a value is exactly of it, as pydantic would keep it unchanged"
+_EXACTLY: dict[object, Callable[[object], bool]] = {
+    str: lambda v: type(v) is str,
+    int: lambda v: type(v) is int,
+    bool: lambda v: type(v) is bool,
+    float: _is_float,
+    list[str]: _is_str_list,
+}
+#: each declared field: its name, its check, and whether a reply must have it
+_CHECKS = tuple((f.name, _EXACTLY[f.type], f.default is dataclasses.MISSING) for f in _DECLARED)
 
 
 def _plain_extra(value: object) -> bool:
     """An added key whose JSON is the value itself (pydantic's JSON of anything else differs:
     bytes become text, tuples lists...)."""
-    if type(value) is float:
-        return math.isfinite(value)
-    return type(value) in (str, int, bool) or _plain(value, list[str])
+    return type(value) in (str, int, bool) or _is_float(value) or _is_str_list(value)
 
 
 def summary_row(raw: dict[str, Any]) -> SummaryRow:
     """A row of ListTransactions' reply (variants unpacked) as TransactionSummary validates
     it; InternalError when it is not one."""
     known: dict[str, Any] = {}
-    for f in _DECLARED:
-        if f.name in raw:
-            if not _plain(raw[f.name], f.type):
+    for name, exactly, required in _CHECKS:
+        if name in raw:
+            if not exactly(raw[name]):
                 return _validated(raw)
-            known[f.name] = raw[f.name]
-        elif f.default is dataclasses.MISSING:
+            known[name] = raw[name]
+        elif required:
             return _validated(raw)
     extra = {k: v for k, v in raw.items() if k not in known}
     if not all(_plain_extra(v) for v in extra.values()):

@@ -1,18 +1,19 @@
 """Rendering for people (rich tables on stdout) and for programs (one JSON document).
 
-Nothing here talks to the bus: each function takes the models of models.py. Text that came
-from the daemon (names, descriptions, tags, errors) reaches a terminal only through `clean`
-(control characters as visible escapes: an ESC sequence in a stored field must not drive the
-terminal) and as rich `Text` (so "[red]" in a description is shown, not read as markup).
---json output is exact: json.dumps escapes control characters itself.
+Nothing here talks to the bus: each function takes the models of models.py (or rows.py's
+rows). Text that came from the daemon (names, descriptions, tags, errors) reaches a terminal
+only through `clean` (control characters as visible escapes: an ESC sequence in a stored
+field must not drive the terminal) and as rich `Text` (so "[red]" in a description is shown,
+not read as markup). --json output is exact: json.dumps escapes control characters itself.
 
 rich is imported by the functions that draw with it, not by this module: a command that
 prints JSON, a line, or its --help does without rich's import (tens of ms of zfsyncctl's
-start)."""
+start). A list's table (`Rows`) off a terminal is printed without rich too, when the plain
+text is character for character what rich would print (`plain_lines`); tests/unit/cli/
+test_plain_tables.py compares the two."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -168,6 +169,8 @@ def _is_model(value: object) -> bool:
 
 def dump_json(value: Json, file: IO[str] | None = None) -> None:
     """One JSON document on stdout (or `file`)."""
+    import json  # here: a table for a person does without it
+
     out = file or sys.stdout
     out.write(json.dumps(as_json(value), indent=2, ensure_ascii=False) + "\n")
     out.flush()

@@ -134,3 +134,28 @@ def test_the_width_is_make_consoles(
     assert plain_width(out) == width
     if width is not None:
         assert make_console(out).width == width
+
+
+def test_the_lists_of_zfsyncctl_print_the_same_both_ways() -> None:
+    from tests.unit.cli.test_rows import raw
+    from zfsyncctl.render import snapshots_table, transactions_table
+    from zfsyncctl.rows import summary_row
+    from zfsyncd.api.records import SnapshotRow
+
+    transactions = transactions_table(
+        [
+            summary_row(raw()),
+            summary_row(raw(id="t2", state="EXECUTING", percent=42.4, uid=2**32 - 1)),
+        ]
+    )
+    snapshots = snapshots_table(
+        [
+            SnapshotRow(name="tank@zfsync_1", dataset="tank", snapshot="zfsync_1", guid=1,
+                        created=0, used=2048, referenced=3 * 1024**3, held=True,
+                        transaction="t1"),
+            SnapshotRow(name="tank/a@b", dataset="tank/a", snapshot="b", guid=2, created=1e9,
+                        used=0, referenced=100, held=False, transaction=""),
+        ]
+    )  # fmt: skip
+    for rows in (transactions, snapshots):
+        assert plain(rows, 200) == by_rich(rows, 200)

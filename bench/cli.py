@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -69,10 +70,18 @@ async def fill(database: Path, count: int) -> None:
                     previous = state
 
 
-def timed(argv: list[str], env: dict[str, str] | None = None) -> float:
+def timed(
+    argv: list[str], env: dict[str, str] | None = None, cpu: list[float] | None = None
+) -> float:
+    """Wall time of running `argv`; its CPU time (user and system) appended to `cpu`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(argv, check=True, capture_output=True, env=env)
-    return time.perf_counter() - start
+    took = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if cpu is not None:
+        cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return took
 
 
 def summary(samples: list[float]) -> str:
@@ -112,19 +121,28 @@ async def bench(stored: int, runs: int) -> None:
                   f"  ({statistics.median(starts['full']) / base:.2f}x)")  # fmt: skip
             await start_daemon(system, full)
             env = system.env()
-            bare = [timed([py, "-c", "pass"], env) for _ in range(runs)]
+            cpu: dict[str, list[float]] = {
+                k: [] for k in ("python -c pass", "imports", "--help", "list", "list --json")
+            }
+            bare = [timed([py, "-c", "pass"], env, cpu["python -c pass"]) for _ in range(runs)]
             # what `transaction list` imports before it calls: main, then the command's
             # run_on(), its listing and its rendering (no pydantic; rich only on a terminal)
             what = "import zfsyncctl.main, zfsyncctl.command, zfsyncctl.listing, zfsyncctl.render"
-            imports = [timed([py, "-c", what], env) for _ in range(runs)]
-            helps = [timed([py, "-m", "zfsyncctl", "--help"], env) for _ in range(runs)]
+            imports = [timed([py, "-c", what], env, cpu["imports"]) for _ in range(runs)]
+            helps = [
+                timed([py, "-m", "zfsyncctl", "--help"], env, cpu["--help"]) for _ in range(runs)
+            ]
             lists = [
-                timed([py, "-m", "zfsyncctl", "transaction", "list", "--no-ask-password"], env)
+                timed(
+                    [py, "-m", "zfsyncctl", "transaction", "list", "--no-ask-password"],
+                    env,
+                    cpu["list"],
+                )
                 for _ in range(runs)
             ]
             jsons = [
                 timed([py, "-m", "zfsyncctl", "transaction", "list", "--json",
-                       "--no-ask-password"], env)
+                       "--no-ask-password"], env, cpu["list --json"])
                 for _ in range(runs)
             ]  # fmt: skip
             b = statistics.median(bare)
@@ -140,6 +158,12 @@ async def bench(stored: int, runs: int) -> None:
             print(f"  zfsyncctl transaction list      {summary(lists)}  ({listed / b:.1f}x the "
                   f"baseline; {goal})")  # fmt: skip
             print(f"  ... list --json (no table)      {summary(jsons)}")
+            # CPU time: what a busy host inflates least (the wall time adds the wait for the
+            # daemon's reply, and any time the process was not running)
+            print("  CPU time of the process, best / median: " + "; ".join(
+                f"{k} {min(v) * 1000:.0f} / {statistics.median(v) * 1000:.0f} ms"
+                for k, v in cpu.items()
+            ))  # fmt: skip
             # the split from the best runs: on a busy host a median mixes in the others' work
             b, imported, as_json, listed = min(bare), min(imports), min(jsons), min(lists)
             print(f"  where the list's time goes (best runs): interpreter {b * 1000:.0f} ms, "

@@ -159,28 +159,6 @@ async def test_a_reply_too_large_is_refused_and_the_connection_kept(
         client.disconnect()
 
 
-def test_variants_of_a_row_are_what_the_api_declares() -> None:
-    row = payloads.summary(_worst_record())
-    assert isinstance(row["datasets_count"], Variant)
-    assert row["datasets_count"].signature == "u"
-    assert row["cursor"].signature == "s"
-
-
-async def test_a_signal_too_large_is_not_sent_and_the_connection_kept(
-    private_bus: str, big_service: MessageBus
-) -> None:
-    huge = Message.new_signal(
-        "/big", "org.zfsync.Test", "Huge", "s", ["x" * limits.REPLY_MAX_BYTES]
-    )
-    sent = big_service.send(huge)
-    assert sent.done()  # dropped, not queued
-    client = await MessageBus(bus_address=private_bus).connect()
-    try:
-        assert (await _ask(client, big_service, 3)).body == ["xxx"]
-    finally:
-        client.disconnect()
-
-
 class _Counted(Message):
     """A message that counts how often it is marshalled."""
 
@@ -207,5 +185,27 @@ async def test_a_reply_is_marshalled_once_to_be_measured_and_sent(
         await big_service.send(signal)
         assert _Counted.marshalled == 1
         assert (await _ask(client, big_service, 3)).body == ["xxx"]  # the stream is intact
+    finally:
+        client.disconnect()
+
+
+def test_variants_of_a_row_are_what_the_api_declares() -> None:
+    row = payloads.summary(_worst_record())
+    assert isinstance(row["datasets_count"], Variant)
+    assert row["datasets_count"].signature == "u"
+    assert row["cursor"].signature == "s"
+
+
+async def test_a_signal_too_large_is_not_sent_and_the_connection_kept(
+    private_bus: str, big_service: MessageBus
+) -> None:
+    huge = Message.new_signal(
+        "/big", "org.zfsync.Test", "Huge", "s", ["x" * limits.REPLY_MAX_BYTES]
+    )
+    sent = big_service.send(huge)
+    assert sent.done()  # dropped, not queued
+    client = await MessageBus(bus_address=private_bus).connect()
+    try:
+        assert (await _ask(client, big_service, 3)).body == ["xxx"]
     finally:
         client.disconnect()

@@ -123,3 +123,21 @@ def test_transaction_list_imports_neither_pydantic_nor_rich(
     )
     assert "tA" in done.stdout
     assert done.stderr.split() == ["0"], done.stderr
+
+
+def test_a_filter_sends_what_is_set_and_bounds_its_limit() -> None:
+    from zfsyncctl.listing import TransactionFilter
+    from zfsyncd.api.limits import MAX_TRANSACTION_PAGE
+    from zfsyncd.api.states import TxState
+
+    assert TransactionFilter().to_dbus() == {}
+    sent = TransactionFilter(states=[TxState.FAILED], active=False, limit=0).to_dbus()
+    assert {k: (v.signature, v.value) for k, v in sent.items()} == {
+        "states": ("as", ["FAILED"]),
+        "limit": ("u", 0),
+        "active": ("b", False),
+    }
+    TransactionFilter(limit=MAX_TRANSACTION_PAGE)
+    for wrong in (-1, MAX_TRANSACTION_PAGE + 1):
+        with pytest.raises(ValueError, match="limit"):
+            TransactionFilter(limit=wrong)

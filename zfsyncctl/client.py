@@ -1,53 +1,38 @@
 """A typed async client of zfsyncd over dbus-fast: the Manager's methods as coroutines that
-return pydantic models (models.py) and raise typed errors (errors.py).
+return pydantic models (models.py) and raise typed errors (errors.py), on a bus connection
+(connection.py: connecting, calls, errors).
 
     async with await ZfsyncClient.connect(interactive=True) as zc:
         started = await zc.snapshot(["tank/home"], SnapshotOptions(recursive=True))
         async with zc.watch(started.id) as watch:
             async for event in watch.events(): ...
 
-Calls to the daemon carry ALLOW_INTERACTIVE_AUTHORIZATION when `interactive` (zfsyncctl sets
-it when stdin is a terminal and --no-ask-password was not given), so polkit may ask for a
-password through the session's agent instead of saying no at once."""
+ListTransactions' filter and rows are listing.py's (no pydantic: `transaction list` runs on
+that module alone)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-from dbus_fast import (
-    BusType,
-    DBusError,
-    DBusFastError,
-    Message,
-    MessageFlag,
-    MessageType,
-    Variant,
-    unpack_variants,
-)
-from dbus_fast.aio import MessageBus
+from dbus_fast import Variant
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from zfsyncd.api.limits import MAX_SNAPSHOT_PAGE, MAX_TRANSACTION_PAGE
-from zfsyncd.api.names import BUS_NAME, MANAGER_IFACE, MANAGER_PATH, transaction_id
+from zfsyncd.api.limits import MAX_SNAPSHOT_PAGE
+from zfsyncd.api.names import transaction_id
 
-from .errors import ClientError, DaemonUnavailableError, InternalError, error_from_dbus
+from . import listing
+from .connection import Connection
+from .errors import InternalError
+from .listing import TransactionFilter as TransactionFilter
 from .models import (
     DaemonStatus,
     SnapshotRow,
     StartedTransaction,
     TransactionDetail,
-    TransactionSummary,
 )
+from .rows import SummaryRow
 from .watch import TransactionWatch
-
-DEFAULT_SYSTEM_BUS = "unix:path=/run/dbus/system_bus_socket"
-DBUS_NAME = "org.freedesktop.DBus"
-DBUS_PATH = "/org/freedesktop/DBus"
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -136,29 +121,6 @@ class ListSnapshotsOptions(_Options):
     after: str | None = None
 
 
-class TransactionFilter(_Options):
-    """filter of ListTransactions."""
-
-    SIGNATURES: ClassVar[dict[str, str]] = {
-        "states": "as",
-        "type": "s",
-        "since": "d",
-        "limit": "u",
-        "after": "s",
-        "active": "b",
-        "rollback_pending": "b",
-    }
-    states: list[str] = Field(default_factory=list)
-    type: str | None = None
-    since: float | None = None
-    #: one page: at most this many (daemon default 100, maximum MAX_TRANSACTION_PAGE)
-    limit: int | None = Field(default=None, ge=0, le=MAX_TRANSACTION_PAGE)
-    #: the `cursor` of the previous page's last row
-    after: str | None = None
-    active: bool | None = None
-    rollback_pending: bool | None = None
-
-
 # --- the client --------------------------------------------------------------------------
 
 
@@ -176,97 +138,8 @@ def _started(path: Any, what: str) -> StartedTransaction:
         raise InternalError(f"zfsyncd's reply to {what} was not understood: {e}") from e
 
 
-class ZfsyncClient:
+class ZfsyncClient(Connection):
     """The Manager interface of zfsyncd on one bus connection."""
-
-    def __init__(self, bus: MessageBus, *, interactive: bool = False) -> None:
-        self.bus = bus
-        self.interactive = interactive
-        # one task per connection awaits dbus-fast's disconnect future; waiters shield it,
-        # as cancelling a task that awaits that future directly would cancel the future
-        self._disconnected = asyncio.ensure_future(self._wait_disconnected())
-
-    async def _wait_disconnected(self) -> None:
-        with contextlib.suppress(Exception):  # how it ended is no concern, only that it did
-            await self.bus.wait_for_disconnect()  # type: ignore[no-untyped-call]
-
-    async def wait_disconnected(self) -> None:
-        """Return when the bus connection has gone (cancelling this leaves it be)."""
-        await asyncio.shield(self._disconnected)
-
-    @classmethod
-    async def connect(
-        cls, *, interactive: bool = False, bus_address: str | None = None
-    ) -> ZfsyncClient:
-        """Connect to the system bus: `bus_address`, else DBUS_SYSTEM_BUS_ADDRESS, else the
-        standard socket (what dbus-fast's BusType.SYSTEM does, named here for messages)."""
-        address = bus_address or os.environ.get("DBUS_SYSTEM_BUS_ADDRESS") or DEFAULT_SYSTEM_BUS
-        bus = MessageBus(bus_address=address, bus_type=BusType.SYSTEM)
-        try:
-            await bus.connect()
-        except (OSError, DBusFastError, EOFError) as e:
-            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-            raise DaemonUnavailableError(
-                f"cannot connect to the system bus at {address}: {why}"
-            ) from e
-        return cls(bus, interactive=interactive)
-
-    async def close(self) -> None:
-        if self.bus.connected:
-            self.bus.disconnect()
-        await self._disconnected
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    # --- plumbing ---
-
-    async def call(
-        self,
-        member: str,
-        signature: str = "",
-        body: Sequence[Any] = (),
-        *,
-        path: str = MANAGER_PATH,
-        interface: str = MANAGER_IFACE,
-        destination: str = BUS_NAME,
-    ) -> list[Any]:
-        """Call a method and return its reply body with variants unpacked; D-Bus errors are
-        raised as ClientError subclasses."""
-        flags = MessageFlag.NONE
-        if self.interactive and destination == BUS_NAME:
-            flags = MessageFlag.ALLOW_INTERACTIVE_AUTHORIZATION
-        msg = Message(
-            destination=destination,
-            path=path,
-            interface=interface,
-            member=member,
-            signature=signature,
-            body=list(body),
-            flags=flags,
-        )
-        if not self.bus.connected:
-            raise DaemonUnavailableError("the connection to the system bus was lost")
-        try:
-            reply = await self.bus.call(msg)
-        except DBusError as e:
-            raise error_from_dbus(e.type, e.text) from e
-        except (OSError, EOFError, DBusFastError) as e:
-            raise DaemonUnavailableError(f"the connection to the system bus was lost: {e}") from e
-        if reply is None:
-            raise DaemonUnavailableError("the connection to the system bus was lost")
-        if reply.message_type == MessageType.ERROR:
-            text = reply.body[0] if reply.body and isinstance(reply.body[0], str) else ""
-            raise error_from_dbus(reply.error_name or "", text)
-        return list(unpack_variants(reply.body))
 
     # --- the Manager's methods ---
 
@@ -297,28 +170,15 @@ class ZfsyncClient:
 
     async def list_transactions(
         self, tx_filter: TransactionFilter | None = None
-    ) -> list[TransactionSummary]:
+    ) -> list[SummaryRow]:
         """One page (see `all_transactions` for more than a page holds)."""
-        opts = (tx_filter or TransactionFilter()).to_dbus()
-        (rows,) = await self.call("ListTransactions", "a{sv}", [opts])
-        return [_parse(TransactionSummary, r, "ListTransactions") for r in rows]
+        return await listing.list_transactions(self, tx_filter or TransactionFilter())
 
     async def all_transactions(
         self, tx_filter: TransactionFilter, at_most: int | None = None
-    ) -> list[TransactionSummary]:
+    ) -> list[SummaryRow]:
         """Page after page until `at_most` rows (None: every one the filter selects)."""
-        found: list[TransactionSummary] = []
-        while at_most is None or len(found) < at_most:
-            want = MAX_TRANSACTION_PAGE if at_most is None else at_most - len(found)
-            page = min(want, MAX_TRANSACTION_PAGE)
-            after = (found[-1].cursor or found[-1].id) if found else None
-            rows = await self.list_transactions(
-                tx_filter.model_copy(update={"limit": page, "after": after})
-            )
-            found += rows
-            if len(rows) < page:
-                break
-        return found
+        return await listing.all_transactions(self, tx_filter, at_most)
 
     async def all_snapshots(
         self, datasets: Sequence[str], options: ListSnapshotsOptions
@@ -358,35 +218,6 @@ class ZfsyncClient:
     async def cleanup(self, older_than: float) -> int:
         (removed,) = await self.call("Cleanup", "d", [float(older_than)])
         return int(removed)
-
-    # --- the bus itself ---
-
-    async def add_match(self, rule: str) -> None:
-        await self.call(
-            "AddMatch", "s", [rule], path=DBUS_PATH, interface=DBUS_NAME, destination=DBUS_NAME
-        )
-
-    async def remove_match(self, rule: str) -> None:
-        await self.call(
-            "RemoveMatch", "s", [rule], path=DBUS_PATH, interface=DBUS_NAME, destination=DBUS_NAME
-        )
-
-    async def daemon_owner(self) -> str:
-        """The unique bus name of zfsyncd now; DaemonUnavailableError if it is not on the bus."""
-        try:
-            (owner,) = await self.call(
-                "GetNameOwner",
-                "s",
-                [BUS_NAME],
-                path=DBUS_PATH,
-                interface=DBUS_NAME,
-                destination=DBUS_NAME,
-            )
-        except ClientError as e:
-            raise DaemonUnavailableError(
-                f"zfsyncd is not running ({BUS_NAME} is not on the system bus)"
-            ) from e
-        return str(owner)
 
     def watch(self, tx_id: str, *, poll_interval: float | None = 5.0) -> TransactionWatch:
         """Watch transaction `tx_id` (see TransactionWatch)."""

@@ -5,27 +5,31 @@ transaction with a progress display."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import IO, TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, NoReturn, TypeVar
 
 import click
-from pydantic import BaseModel
 
-from .agent import tty_agent
-from .client import ZfsyncClient
+from zfsyncd.api.states import TxState
+
+from .connection import Connection
 from .errors import ClientError, DaemonUnavailableError, InternalError
 from .exitcodes import ExitCode
-from .models import Finished, StartedTransaction, TransactionDetail, TxState
-from .progress import choose_view
-from .render import clean, dump_json, make_console, outcome_line
+from .render import clean, draw, dump_json, make_console, outcome_line, plain_lines, plain_width
 
+# The typed client and the models (pydantic) are imported by the commands that use them:
+# `transaction list` runs without them (listing.py).
 if TYPE_CHECKING:
     from rich.console import Console
 
-#: what a command prints with --json
-Json = BaseModel | list[Any] | dict[str, Any]
+    from .client import ZfsyncClient
+    from .models import StartedTransaction, TransactionDetail
+    from .render import Json, Rows
+
+C = TypeVar("C", bound=Connection)
 
 
 class Output:
@@ -58,6 +62,17 @@ class Output:
                 }
             )
 
+    def table(self, table: Rows) -> None:
+        """Print a list command's table: off a terminal as plain text when that is exactly
+        what rich would print (without importing rich), else drawn by rich."""
+        width = plain_width(sys.stdout) if self._console is None else None
+        lines = None if width is None else plain_lines(table, width)
+        if lines is None:
+            draw(self.console, table)
+            return
+        sys.stdout.write("".join(line + "\n" for line in lines))
+        sys.stdout.flush()
+
     def result(self, value: Json, for_a_person: Callable[[], object]) -> int:
         """A command's result: one JSON document of `value` with --json, else what
         `for_a_person` prints. Exit 0."""
@@ -68,7 +83,8 @@ class Output:
         return ExitCode.OK
 
 
-Body = Callable[[ZfsyncClient, Output], Awaitable[int]]
+if TYPE_CHECKING:
+    Body = Callable[[ZfsyncClient, Output], Awaitable[int]]
 
 
 def wants_interactive(no_ask_password: bool, stdin: IO[str] | None = None) -> bool:
@@ -79,16 +95,29 @@ def wants_interactive(no_ask_password: bool, stdin: IO[str] | None = None) -> bo
 
 
 def run(json_output: bool, no_ask_password: bool, body: Body) -> NoReturn:
-    """Connect, run `body`, and exit with its code or the code of the error it raised."""
+    """Connect the typed client, run `body`, and exit with its code or the code of the error
+    it raised."""
+    from .client import ZfsyncClient
+
+    run_on(ZfsyncClient, json_output, no_ask_password, body)
+
+
+def run_on(
+    client: type[C],
+    json_output: bool,
+    no_ask_password: bool,
+    body: Callable[[C, Output], Awaitable[int]],
+) -> NoReturn:
+    """`run` on a connection of class `client` (a bare Connection needs no pydantic)."""
     out = Output(json_output)
     interactive = wants_interactive(no_ask_password)
 
     async def main() -> int:
-        async with await ZfsyncClient.connect(interactive=interactive) as zc:
+        async with await client.connect(interactive=interactive) as zc:
             return await body(zc, out)
 
     try:
-        with tty_agent(interactive):
+        with _agent(interactive):
             code = asyncio.run(main())
     except ClientError as e:
         out.error(e)
@@ -109,8 +138,20 @@ def run(json_output: bool, no_ask_password: bool, body: Body) -> NoReturn:
     sys.exit(int(code))
 
 
+def _agent(interactive: bool) -> contextlib.AbstractContextManager[object]:
+    """polkit's text agent when a person may be asked (agent.py, imported only then)."""
+    if not interactive:
+        return contextlib.nullcontext()
+    from .agent import tty_agent
+
+    return tty_agent(interactive)
+
+
 async def wait_for(zc: ZfsyncClient, out: Output, tx_id: str) -> TransactionDetail:
     """Watch `tx_id` with a progress display until it ends; its final state."""
+    from .models import Finished
+    from .progress import choose_view
+
     view = choose_view(json_output=out.json)
     out.waiting_for = tx_id
     try:

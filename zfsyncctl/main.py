@@ -102,11 +102,12 @@ def complete_transaction_id(
 
     from click.shell_completion import CompletionItem
 
-    from .client import TransactionFilter, ZfsyncClient
+    from .connection import Connection
+    from .listing import TransactionFilter, list_transactions
 
     async def ids() -> list[CompletionItem]:
-        async with await ZfsyncClient.connect() as zc:
-            rows = await zc.list_transactions(TransactionFilter(limit=200))
+        async with await Connection.connect() as bus:
+            rows = await list_transactions(bus, TransactionFilter(limit=200))
         return [
             CompletionItem(tx.id, help=f"{tx.state} {tx.description}")
             for tx in rows
@@ -192,9 +193,11 @@ def transaction_list(
     no_ask_password: bool,
 ) -> None:
     """List transactions, newest first."""
-    from .client import TransactionFilter
-    from .command import run
-    from .render import render_transactions
+    # on a bare connection: no pydantic (listing.py), and no rich off a terminal (render.py)
+    from .command import run_on
+    from .connection import Connection
+    from .listing import TransactionFilter, all_transactions
+    from .render import transactions_table
 
     tx_filter = TransactionFilter(
         states=[s.upper() for s in states],
@@ -204,11 +207,11 @@ def transaction_list(
     )
     at_most = DEFAULT_TRANSACTION_PAGE if limit is None else (limit or None)
 
-    async def body(zc: ZfsyncClient, out: Output) -> int:
-        rows = await zc.all_transactions(tx_filter, at_most)
-        return out.result(rows, lambda: render_transactions(out.console, rows))
+    async def body(bus: Connection, out: Output) -> int:
+        rows = await all_transactions(bus, tx_filter, at_most)
+        return out.result(rows, lambda: out.table(transactions_table(rows)))
 
-    run(json_output, no_ask_password, body)
+    run_on(Connection, json_output, no_ask_password, body)
 
 
 TX_ID = click.argument("tx_id", metavar="ID", shell_complete=complete_transaction_id)
@@ -445,7 +448,7 @@ def snapshot_list(
     """List snapshots (zfsync_ ones unless --all) of DATASET... or of every pool."""
     from .client import ListSnapshotsOptions
     from .command import run
-    from .render import render_snapshots
+    from .render import snapshots_table
 
     options = ListSnapshotsOptions(
         recursive=False if no_recursive else None, any_name=any_name or None
@@ -453,7 +456,7 @@ def snapshot_list(
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         rows = await zc.all_snapshots(datasets, options)
-        return out.result(rows, lambda: render_snapshots(out.console, rows))
+        return out.result(rows, lambda: out.table(snapshots_table(rows)))
 
     run(json_output, no_ask_password, body)
 

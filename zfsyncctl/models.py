@@ -8,10 +8,6 @@ later are kept (extra="allow") so `--json` passes them on."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import BaseModel
-
 from zfsyncd.api.records import DaemonStatus as DaemonStatus
 from zfsyncd.api.records import Record
 from zfsyncd.api.records import ReplicaRow as ReplicaRow
@@ -64,14 +60,3 @@ class Finished(_Reply):
 
 
 WatchEvent = Progress | StepStarted | StepFinished | MessageEvent | Finished
-
-
-def as_json(value: BaseModel | list[Any] | dict[str, Any]) -> Any:
-    """A JSON-ready value of a model, a list of models or a dict of them."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, list):
-        return [as_json(v) for v in value]
-    return {
-        k: as_json(v) if isinstance(v, BaseModel | list | dict) else v for k, v in value.items()
-    }

@@ -69,19 +69,41 @@ class GuardedBus(MessageBus):
         # dbus-fast's own send, with a future whose failure is never logged: the writer
         # sets it (the socket is gone) even when the send itself then raises
         future = _QuietFuture(loop=self._loop)
-        if msg.message_type is not MessageType.METHOD_CALL:  # ours to polkit are small
-            bounded = _bounded(msg)
-            if bounded is None:
-                future.set_result(None)
-                return future
-            msg = bounded
-        if not msg.serial:
-            msg.serial = self.next_serial()
         writer = self._writer
         if writer is None:
             raise RuntimeError("the bus is not connected")
-        writer.schedule_write(msg, future)
+        if not msg.serial:
+            msg.serial = self.next_serial()
+        if msg.message_type is MessageType.METHOD_CALL:  # ours to polkit are small
+            writer.schedule_write(msg, future)
+            return future
+        # marshalled once, before the serial could change: the bytes measured are the
+        # bytes sent (a reply of a page of rows is tens of kB)
+        marshalled = _Marshalled(msg, writer.negotiate_unix_fd)
+        if len(marshalled.data) <= REPLY_MAX_BYTES:
+            writer.schedule_write(marshalled, future)  # type: ignore[arg-type]  # duck-typed
+            return future
+        instead = _instead_of(msg, len(marshalled.data))
+        if instead is None:
+            future.set_result(None)
+            return future
+        instead.serial = msg.serial  # the one it was given: it is never sent
+        writer.schedule_write(instead, future)
         return future
+
+
+class _Marshalled:
+    """A message marshalled once, as dbus-fast's writer takes it: the writer's
+    buffer_message asks a message for `_marshall(negotiate_unix_fd)` and `unix_fds`."""
+
+    __slots__ = ("data", "unix_fds")
+
+    def __init__(self, msg: Message, negotiate_unix_fd: bool) -> None:
+        self.data = msg._marshall(negotiate_unix_fd)
+        self.unix_fds = msg.unix_fds
+
+    def _marshall(self, negotiate_unix_fd: bool) -> bytearray:
+        return self.data
 
 
 class _QuietFuture(asyncio.Future[None]):
@@ -93,12 +115,9 @@ class _QuietFuture(asyncio.Future[None]):
         self._log_traceback = False
 
 
-def _bounded(reply: Message) -> Message | None:
-    """`reply`, or what is sent instead when it is too large: a short error for a reply
+def _instead_of(reply: Message, size: int) -> Message | None:
+    """What is sent instead of `reply`, `size` bytes, too large: a short error for a reply
     (method return or error), nothing for a signal."""
-    size = len(reply._marshall(False))
-    if size <= REPLY_MAX_BYTES:
-        return reply
     what = reply.member or reply.error_name or "reply"
     log.error("a message (%s) of %d bytes to %s was not sent (over %d)", what, size,
               reply.destination or "every listener", REPLY_MAX_BYTES)  # fmt: skip

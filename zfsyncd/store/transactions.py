@@ -219,36 +219,16 @@ class TransactionStore(StepJournal):
         error_kind: str | None = None,
         rollback_outcome: str | None = None,
         finished: bool | None = None,
-    ) -> TransactionRecord:
+    ) -> None:
         """Move a transaction to `new_state` if it is still in `expected`, else raise
-        `StaleStateError` and change nothing; the record as it is then (`change_state`
-        does the same without reading it back).
+        `StaleStateError` and change nothing. The record is not read back (`get` reads it):
+        the engine's state machine writes this at every move and keeps the state itself.
 
         `error`, `error_kind` and `rollback_outcome` are set when given, kept when None.
         `finished_at` is stamped when `finished` is True, or (the default, None) when the
         new state is terminal. Entering EXECUTING counts an attempt, so recovery can tell a
         transaction that already crashed the daemon once.
         """
-        async with self._db.transaction() as conn:
-            await sql.change_state(
-                conn, tx_id, new_state, self._db.now(), expected=expected, error=error,
-                error_kind=error_kind, rollback_outcome=rollback_outcome, finished=finished,
-            )  # fmt: skip
-            return await sql.load(conn, tx_id)
-
-    async def change_state(
-        self,
-        tx_id: str,
-        new_state: TxState,
-        *,
-        expected: TxState | Collection[TxState],
-        error: str | None = None,
-        error_kind: str | None = None,
-        rollback_outcome: str | None = None,
-        finished: bool | None = None,
-    ) -> None:
-        """`set_state` without reading the record back: what the engine's state machine
-        writes at every move (it keeps the state itself)."""
         async with self._db.transaction() as conn:
             await sql.change_state(
                 conn, tx_id, new_state, self._db.now(), expected=expected, error=error,

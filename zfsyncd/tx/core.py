@@ -148,7 +148,7 @@ class EngineCore:
     async def _persist(
         self, tx_id: str, source: TxState, dest: TxState, details: dict[str, Any]
     ) -> None:
-        await self.store.change_state(
+        await self.store.set_state(
             tx_id,
             dest,
             expected=source,

@@ -159,6 +159,36 @@ async def test_a_reply_too_large_is_refused_and_the_connection_kept(
         client.disconnect()
 
 
+class _Counted(Message):
+    """A message that counts how often it is marshalled."""
+
+    marshalled = 0
+
+    def _marshall(self, negotiate_unix_fd: bool) -> bytearray:
+        type(self).marshalled += 1
+        return super()._marshall(negotiate_unix_fd)
+
+
+async def test_a_reply_is_marshalled_once_to_be_measured_and_sent(
+    private_bus: str, big_service: MessageBus
+) -> None:
+    client = await MessageBus(bus_address=private_bus).connect()
+    try:
+        signal = _Counted(
+            message_type=MessageType.SIGNAL,
+            path="/big",
+            interface="org.zfsync.Test",
+            member="Tick",
+            signature="s",
+            body=["x" * 1000],
+        )
+        await big_service.send(signal)
+        assert _Counted.marshalled == 1
+        assert (await _ask(client, big_service, 3)).body == ["xxx"]  # the stream is intact
+    finally:
+        client.disconnect()
+
+
 def test_variants_of_a_row_are_what_the_api_declares() -> None:
     row = payloads.summary(_worst_record())
     assert isinstance(row["datasets_count"], Variant)

@@ -55,7 +55,7 @@ def test_transaction_list_since_and_active(double: DaemonDouble) -> None:
 def test_transaction_list_reads_page_by_page(
     double: DaemonDouble, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("zfsyncctl.client.MAX_TRANSACTION_PAGE", 2)
+    monkeypatch.setattr("zfsyncctl.listing.MAX_TRANSACTION_PAGE", 2)
     for n in range(5):
         double.add_transaction("COMPLETED", id=f"t{n}", created=float(n + 1))
     rows = doc(zfsyncctl("transaction", "list", "--json", "--limit", "0"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 import pytest
 from store_helpers import START, FakeClock
@@ -114,10 +115,20 @@ async def test_list_active_is_oldest_first(store: TransactionStore) -> None:
     assert {r.state for r in active} <= ACTIVE_STATES
 
 
+async def moved(
+    store: TransactionStore, tx_id: str, *args: Any, **kwargs: Any
+) -> TransactionRecord:
+    """set_state, then the record as it is after it."""
+    await store.set_state(tx_id, *args, **kwargs)
+    record = await store.get(tx_id)
+    assert record is not None
+    return record
+
+
 async def test_set_state_checks_the_stored_state(store: TransactionStore, clock: FakeClock) -> None:
     tx = await store.create_transaction("snapshot")
     clock.advance(1)
-    prepared = await store.set_state(tx.id, TxState.PREPARED, expected=TxState.CREATED)
+    prepared = await moved(store, tx.id, TxState.PREPARED, expected=TxState.CREATED)
     assert prepared.state is TxState.PREPARED
     assert prepared.updated_at == START + 1
     assert prepared.finished_at is None
@@ -137,12 +148,13 @@ async def test_terminal_states_stamp_finished_and_keep_errors(
     store: TransactionStore, clock: FakeClock
 ) -> None:
     tx = await store.create_transaction("snapshot")
-    executing = await store.set_state(
-        tx.id, TxState.EXECUTING, expected={TxState.CREATED, TxState.PREPARED}
+    executing = await moved(
+        store, tx.id, TxState.EXECUTING, expected={TxState.CREATED, TxState.PREPARED}
     )
     assert executing.attempts == 1
     clock.advance(5)
-    failed = await store.set_state(
+    failed = await moved(
+        store,
         tx.id,
         TxState.FAILED,
         expected=TxState.EXECUTING,
@@ -157,8 +169,12 @@ async def test_terminal_states_stamp_finished_and_keep_errors(
         "complete",
     )
     clock.advance(5)
-    again = await store.set_state(
-        tx.id, TxState.FAILED, expected=TxState.FAILED, rollback_outcome="partial: p/a@x held"
+    again = await moved(
+        store,
+        tx.id,
+        TxState.FAILED,
+        expected=TxState.FAILED,
+        rollback_outcome="partial: p/a@x held",
     )
     assert again.error == "cannot destroy: dataset is busy"  # None keeps the stored value
     assert again.rollback_outcome == "partial: p/a@x held"
@@ -168,10 +184,10 @@ async def test_terminal_states_stamp_finished_and_keep_errors(
 async def test_a_resumed_transaction_counts_its_attempts(store: TransactionStore) -> None:
     tx = await store.create_transaction("snapshot")
     await store.set_state(tx.id, TxState.EXECUTING, expected=TxState.CREATED)
-    resumed = await store.set_state(tx.id, TxState.EXECUTING, expected=TxState.EXECUTING)
+    resumed = await moved(store, tx.id, TxState.EXECUTING, expected=TxState.EXECUTING)
     assert resumed.attempts == 2
-    not_finished = await store.set_state(
-        tx.id, TxState.CANCELLED, expected=TxState.EXECUTING, finished=False
+    not_finished = await moved(
+        store, tx.id, TxState.CANCELLED, expected=TxState.EXECUTING, finished=False
     )
     assert not_finished.finished_at is None
 

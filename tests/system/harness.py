@@ -6,11 +6,14 @@ in a temp dir, the stock default policy, the distribution's system.d for polkit'
 policy, and the repository's dbus/org.zfsync.Daemon1.conf, so the real file is what is
 tested), and polkitd is started by hand with DBUS_SYSTEM_BUS_ADDRESS pointing at that bus.
 
-polkitd has no option for where it reads actions and rules: the repository's
-polkit/org.zfsync.policy is installed where a package would put it
-(/usr/share/polkit-1/actions, left in place: it is what the package installs, and other
-sessions on this machine may be using it), and a rules file only for as long as a test
-needs it (tests/system/conftest.py: admin_rules).
+polkitd has no option for where it reads actions and rules, and those directories are the
+machine's: two test runs side by side (helpers, tests/stress-host.sh beside a developer's
+run) would see each other's rules files. So polkitd runs in a mount namespace of its own
+(`unshare --mount`) in which /usr/share/polkit-1/actions and /etc/polkit-1/rules.d are this
+bus's copies of them: the machine's actions plus the repository's polkit/org.zfsync.policy,
+the machine's rules plus a test's rules file for as long as the test needs it
+(`polkit_rules`). polkitd watches its view of the directory, which is the same inode the
+test writes into, so it reloads as it would on a real machine.
 
 Every process started through `Processes` is stopped at teardown: SIGTERM to the main
 process only, then SIGKILL to its whole process group (what systemd's KillMode=mixed does
@@ -55,7 +58,7 @@ POLKIT_RULES_DIR = Path("/etc/polkit-1/rules.d")
 SYSTEM_D = Path("/usr/share/dbus-1/system.d")
 
 # polkitd prints this after every (re)load of its rules; counting it tells that a rules
-# file written into POLKIT_RULES_DIR has been seen (polkitd watches the directory).
+# file written into its rules directory has been seen (polkitd watches the directory).
 POLKIT_RULES_LOADED = "Finished loading, compiling and executing"
 
 START_TIMEOUT = 30.0
@@ -503,7 +506,7 @@ def check_tools() -> None:
     """One clear message instead of a FileNotFoundError from deep inside a fixture."""
     missing = [
         t
-        for t in (DBUS_DAEMON, "pkcheck", "pkaction", "setpriv", "useradd")
+        for t in (DBUS_DAEMON, "pkcheck", "pkaction", "setpriv", "useradd", "unshare")
         if shutil.which(t) is None
     ]
     missing += [str(POLKITD)] if not POLKITD.exists() else []
@@ -544,13 +547,34 @@ def start_bus(
     return SystemBus(address=address, directory=directory, processes=processes)
 
 
+# run in polkitd's own mount namespace: its two directories become this bus's copies
+_POLKITD_IN_ITS_DIRS = 'mount --bind "$1" "$2" && mount --bind "$3" "$4" && exec "$5"'
+
+
+def polkit_dirs(bus: SystemBus) -> tuple[Path, Path]:
+    """This bus's copies of polkit's actions and rules directories (made on first use):
+    the machine's files, the repository's actions, none of a test's rules."""
+    actions, rules = bus.directory / "polkit-actions", bus.directory / "polkit-rules.d"
+    if not actions.exists():
+        shutil.copytree(POLKIT_ACTIONS_DIR, actions)
+        shutil.copy2(POLKIT_POLICY, actions / POLKIT_POLICY.name)
+        shutil.copytree(POLKIT_RULES_DIR, rules, ignore=shutil.ignore_patterns(ADMIN_RULES.name))
+        owner = pwd.getpwnam("polkitd")  # as the package leaves the directory: 0700 polkitd
+        os.chown(rules, owner.pw_uid, 0)
+        rules.chmod(0o700)
+    return actions, rules
+
+
 async def start_polkitd(bus: SystemBus) -> subprocess.Popen[bytes]:
-    """A real polkitd on the private bus, after our actions file is where it reads actions.
+    """A real polkitd on the private bus, reading this bus's copies of its directories.
     It starts as root and drops to the `polkitd` user itself; it logs (rule loads among
     other things) to its log file because it runs without --no-debug."""
-    install_file(POLKIT_POLICY, POLKIT_ACTIONS_DIR / POLKIT_POLICY.name)
+    actions, rules = polkit_dirs(bus)
+    argv = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c"]
+    argv += [_POLKITD_IN_ITS_DIRS, "polkitd-namespace"]
+    argv += [str(actions), str(POLKIT_ACTIONS_DIR), str(rules), str(POLKIT_RULES_DIR)]
     proc = bus.processes.spawn(
-        [str(POLKITD)],
+        [*argv, str(POLKITD)],
         env={
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "DBUS_SYSTEM_BUS_ADDRESS": bus.address,
@@ -564,15 +588,9 @@ async def start_polkitd(bus: SystemBus) -> subprocess.Popen[bytes]:
 
 @contextlib.asynccontextmanager
 async def polkit_rules(bus: SystemBus, src: Path) -> AsyncIterator[Path]:
-    """`src` installed in POLKIT_RULES_DIR and loaded by polkitd for the block; removed and
-    unloaded after it. Refuses when the file is there already: the machine's own copy
-    could neither be told apart from the test's nor be removed after it."""
-    dest = POLKIT_RULES_DIR / src.name
-    if dest.exists():
-        raise RuntimeError(
-            f"{dest} is installed on this machine; a test that installs and "
-            "removes it cannot run: move it away first"
-        )
+    """`src` installed in this bus's rules directory (polkitd's /etc/polkit-1/rules.d) and
+    loaded by polkitd for the block; removed and unloaded after it."""
+    dest = polkit_dirs(bus)[1] / src.name
     loads = bus.polkit_rule_loads()
     install_file(src, dest)
     try:

@@ -12,7 +12,10 @@ way an administrator would, with zfsyncctl, printing each command and what it sh
 5. `zfsyncctl transaction rollback`: a new, linked transaction undoes it; `zfs list -t all`
    (names, guids, holds) is compared with before the snapshot: identical;
 6. a request ZFS cannot do (a dataset that does not exist) is refused with the reason;
-7. the audit of who did what, from the daemon's database.
+7. replication to a second pool: `zfsyncctl replica init`, new data, `replica sync` with its
+   progress, `replica status`; the sync rolled back (the backup pool exactly as before it),
+   and synced again;
+8. the audit of who did what, from the daemon's database.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from tests.system.harness import (
 
 POOL = "demo"
 ROOT = f"{POOL}/data"
+BACKUP = "backup"
+REPLICA = f"{BACKUP}/data"
 
 
 def banner(text: str) -> None:
@@ -61,17 +66,19 @@ def ctl(daemon: Daemon, *args: str, user: User | None = None, expect: int = 0) -
     return done.stdout
 
 
-def zfs_state() -> str:
+def zfs_state(pool: str = POOL) -> str:
     return subprocess.run(
-        ["zfs", "list", "-Hp", "-r", "-t", "all", "-o", "name,guid,userrefs", POOL],
+        ["zfs", "list", "-Hp", "-r", "-t", "all", "-o", "name,guid,userrefs", pool],
         check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
 
 
-def make_pool(images: Path) -> None:
-    image = images / f"{POOL}.img"
+def make_pool(images: Path, pool: str = POOL) -> None:
+    image = images / f"{pool}.img"
     sh("truncate", "-s", "512M", str(image))
-    sh("zpool", "create", "-f", "-O", f"mountpoint=/mnt/{POOL}", POOL, str(image))
+    sh("zpool", "create", "-f", "-O", f"mountpoint=/mnt/{pool}", pool, str(image))
+    if pool != POOL:
+        return
     for dataset in ("home", "home/alice", "home/bob", "srv"):
         sh("zfs", "create", "-p", f"{ROOT}/{dataset}")
     sh("dd", "if=/dev/urandom", f"of=/mnt/{ROOT}/home/alice/blob", "bs=1M", "count=32",
@@ -124,7 +131,26 @@ async def main() -> None:
         print(f"zfs list -t all unchanged: {zfs_state() == before}", flush=True)
         ctl(daemon, "transaction", "list", "--limit", "5")
 
-        banner("7. the audit log: who asked for what, and how it ended")
+        banner("7. replication to a second pool")
+        make_pool(images, BACKUP)
+        ctl(daemon, "replica", "init", "--recursive", ROOT, REPLICA)
+        sh("dd", "if=/dev/urandom", f"of=/mnt/{ROOT}/srv/new", "bs=1M", "count=64",
+           "status=none")  # fmt: skip
+        ctl(daemon, "replica", "status")
+        backup_before = zfs_state(BACKUP)
+        ctl(daemon, "replica", "sync", ROOT)
+        ctl(daemon, "replica", "status")
+        ctl(daemon, "transaction", "list", "--limit", "3")
+        sync = json.loads(ctl(daemon, "transaction", "list", "--limit", "1", "--json"))[0]
+        ctl(daemon, "transaction", "rollback", sync["id"])
+        same = zfs_state(BACKUP) == backup_before
+        print(f"the backup pool (names, guids, holds) identical to before the sync: {same}")
+        if not same:
+            raise SystemExit("the rollback of the sync did not restore the backup pool")
+        ctl(daemon, "replica", "sync", ROOT)
+        ctl(daemon, "replica", "status")
+
+        banner("8. the audit log: who asked for what, and how it ended")
         with sqlite3.connect(f"file:{daemon.database}?mode=ro", uri=True) as conn:
             for uid, caller, action, tx_id, outcome in conn.execute(
                 "SELECT uid, caller, action, tx_id, outcome FROM audit ORDER BY seq"
@@ -135,7 +161,8 @@ async def main() -> None:
     finally:
         processes.stop_all()
         remove_dir(directory)
-        subprocess.run(["zpool", "destroy", "-f", POOL], check=False)
+        for pool in (BACKUP, POOL):
+            subprocess.run(["zpool", "destroy", "-f", pool], check=False)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,10 @@
   callbacks); `wait` awaits the end. A timeout stops it as a cancel does.
 - cancel stops it before or while it runs (what was done is undone); retry makes a new
   transaction of a FAILED or CANCELLED one's request.
+- a COMPLETED transaction of a kind that declares a follow-up (kinds.Following), and that
+  had steps, is followed by that transaction, created and run once its locks are released, linked to
+  it (metadata `follows`, and its description says so); `wait` returns once the
+  follow-up has ended too, so a caller that waits sees the whole of the work.
 
 Every call is recorded in the audit log with who asked and how it ended.
 """
@@ -39,7 +43,7 @@ from zfsyncd.tx.errors import (
     error_kind,
 )
 from zfsyncd.tx.executor import ExecutionOutcome, Executor, planned_steps
-from zfsyncd.tx.kinds import admission, kind_of
+from zfsyncd.tx.kinds import FOLLOWS, Following, admission, kind_of
 from zfsyncd.tx.machine import TransactionMachine
 from zfsyncd.tx.progress import ProgressSink
 from zfsyncd.zfs.errors import ZfsError
@@ -89,6 +93,8 @@ class Lifecycle:
         self._runs: dict[str, _Run] = {}
         #: started transactions waiting in the lock queue (see `start`)
         self._queued: dict[str, asyncio.Task[None]] = {}
+        #: set by `shutdown`: no follow-up starts while the engine stops
+        self._stopping = False
 
     async def get(self, tx_id: str) -> TransactionRecord:
         return await self.core.get(tx_id)
@@ -166,7 +172,9 @@ class Lifecycle:
         except REFUSALS as exc:
             await self._refuse(machine, "prepare", exc, caller)
             raise _as_plan_error(exc) from exc
-        described = bounds.cut_description(plan.description)
+        follows = record.metadata.get(FOLLOWS)
+        text = plan.description if follows is None else f"{plan.description} (after {follows})"
+        described = bounds.cut_description(text)
         return _Planned(
             machine,
             record,
@@ -254,7 +262,7 @@ class Lifecycle:
     ) -> TransactionRecord:
         """Run an EXECUTING transaction's steps in a task of our own; `record` back."""
         executor = self.core.executor()
-        task = asyncio.create_task(self._run(record, machine, executor, caller))
+        task = asyncio.create_task(self._lifetime(record, machine, executor, caller))
         self._runs[record.id] = _Run(executor, task)
         return record
 
@@ -320,13 +328,48 @@ class Lifecycle:
         finally:
             self._queued.pop(tx_id, None)
 
-    async def _run(
+    async def _lifetime(
         self,
         record: TransactionRecord,
         machine: TransactionMachine,
         executor: Executor,
         caller: Caller,
     ) -> None:
+        """The run, then its follow-up when it completed (the run's locks released first:
+        the follow-up takes its own)."""
+        try:
+            if await self._run(record, machine, executor, caller):
+                await self._follow_up(record, caller)
+        finally:
+            self._runs.pop(record.id, None)
+
+    async def _follow_up(self, record: TransactionRecord, caller: Caller) -> None:
+        """Create and run what the kind of the COMPLETED `record` declares to follow it,
+        and wait for its end. Its refusal or failure is recorded in its own transaction
+        (and the audit log); the completed one stays as it is."""
+        kind = kind_of(record.type, self.core.kinds)
+        then = kind.follow_up(dict(record.params)) if isinstance(kind, Following) else None
+        # one that had no step changed nothing: nothing follows from it
+        if then is None or self._stopping or not record.steps:
+            return
+        try:
+            follow = await self.create(
+                then.kind, then.params, caller=caller, priority=record.priority,
+                metadata={FOLLOWS: record.id},
+            )  # fmt: skip
+            await self.start(follow.id, caller=caller)
+            await self.wait(follow.id)
+        except REFUSALS as exc:
+            log.warning("%s: its follow-up %s was refused: %s", record.id, then.kind, exc)
+
+    async def _run(
+        self,
+        record: TransactionRecord,
+        machine: TransactionMachine,
+        executor: Executor,
+        caller: Caller,
+    ) -> bool:
+        """Run the steps to the end; whether the transaction COMPLETED."""
         core, tx_id = self.core, record.id
         sink = self._sinks(record)
         ctx = core.context(tx_id, sink)
@@ -344,11 +387,11 @@ class Lifecycle:
                 async with core.one_commit():
                     await machine.move("complete")
                     await core.record("execute", "completed", caller, tx_id)
-                return
+                return True
             await self._end_failed(machine, outcome, caller)
+            return False
         finally:
             core.locks.release(tx_id)
-            self._runs.pop(tx_id, None)
 
     async def _end_failed(
         self, machine: TransactionMachine, outcome: ExecutionOutcome, caller: Caller
@@ -421,6 +464,7 @@ class Lifecycle:
     async def shutdown(self, reason: str = "zfsyncd is stopping") -> None:
         """Stop running transactions: each running step is stopped and what was done undone,
         so no transaction is left half-done by a clean stop. Queued ones are cancelled."""
+        self._stopping = True
         for tx_id in list(self._queued):
             await self.cancel(tx_id)
         for run in list(self._runs.values()):

@@ -5,8 +5,9 @@ reverse order. A kind like the others: `Manager.Rollback(id)` (and
 transaction is.
 
 It is refused, with the reason, when the original is not COMPLETED, has been rolled back
-already, has a step that cannot be taken back (what is destroyed cannot be brought back), or
-when a later transaction changed the same datasets and stands in the way.
+already, has a step that cannot be taken back (what is destroyed cannot be brought back), when a
+later transaction changed the same datasets and stands in the way, or when ZFS changed
+since in a way an inverse step cannot take back (`Step.refusal`, asked at plan time).
 """
 
 from __future__ import annotations
@@ -60,6 +61,13 @@ class RollbackKind(RequestKind[RollbackTxRequest]):
 
     async def plan_request(self, ctx: PlanContext, request: RollbackTxRequest) -> Plan:
         original, steps = await undoable(ctx.transactions, request.rolls_back, ctx.tx_id)
+        for step in steps:
+            # built from records: ZFS may have changed since (a destination written to)
+            reason = await step.refusal(ctx)
+            if reason is not None:
+                raise RollbackRefusedError(
+                    f"transaction {original.id} cannot be rolled back: {reason}"
+                )
         return Plan(
             steps=steps,
             description=_description(original),

@@ -1,0 +1,213 @@
+"""The rollback of a completed replica-sync on the model (issue 10: "Rolling back a sync
+transaction destroys what it received and restores the holds, bookmarks and sent marker,
+so the next sync works"), and the expiry that follows a sync as a transaction of its own.
+
+Both hosts are compared as the fault harness compares them (`zfs list -t all`: names,
+guids, createtxgs, properties, holds) with their state before the sync."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.faults import InjectedError
+from zfsyncd.ops.replication import props
+from zfsyncd.store import TransactionRecord, TxState
+from zfsyncd.tx.errors import RollbackRefusedError
+from zfsyncd.tx.kinds import FOLLOWS
+
+from .replicas import KIB, Replicas, filesystem, guids, replicas
+
+__all__ = ["replicas"]
+
+
+async def _pair(r: Replicas, name: str, **init: Any) -> str:
+    """src/NAME replicated to backup:bak/NAME; the short name of its first snapshot."""
+    await filesystem(r.local, f"src/{name}")
+    done = await r.done(
+        "replica-init", {"source": f"src/{name}", "destination": f"backup:bak/{name}", **init}
+    )
+    return f"zfsync_{done.id}"
+
+
+async def _roll_back(r: Replicas, tx_id: str) -> TransactionRecord:
+    record = await r.manager.rollback(tx_id)
+    await r.manager.start(record.id)
+    done = await r.manager.wait(record.id)
+    assert done.state is TxState.COMPLETED, done.error
+    assert await r.manager.cleanups.pending() == []
+    return done
+
+
+async def _follow_ups(r: Replicas, tx_id: str) -> list[TransactionRecord]:
+    return [t for t in await r.manager.list() if t.metadata.get(FOLLOWS) == tx_id]
+
+
+async def test_a_rolled_back_sync_leaves_both_hosts_as_before_and_the_next_sync_works(
+    r: Replicas,
+) -> None:
+    base = await _pair(r, "a")
+    await _pair(r, "b")
+    for name in ("a", "b"):
+        r.local.write(f"src/{name}", 64 * KIB)
+    await r.local.snapshot(["src/a@hourly"])  # goes along (-I), gets the sent marker
+    r.local.write("src/a", 4 * KIB)
+    before = await r.everything()
+    sync = await r.done("replica-sync", {"sources": ["src/a", "src/b"], "parallel": 2})
+    new = f"zfsync_{sync.id}"
+    assert list(await guids(r.backup, "bak/a")) == [base, "hourly", new]
+    done = await _roll_back(r, sync.id)
+    assert await r.everything() == before
+    assert [s.kind for s in done.steps] == [
+        "set-user-property", "destroy-bookmarks", "hold", "hold", "release", "release",
+        "take-back-received", "destroy-snapshots",
+    ]  # fmt: skip
+    # the destination is back at its base: nothing counts as written since (not diverged)
+    assert (await r.backup.list_many(["bak/a"], written=True))[0].written == 0
+    again = await r.done("replica-sync", {"sources": ["src/a", "src/b"]})
+    assert list(await guids(r.backup, "bak/a")) == [base, "hourly", f"zfsync_{again.id}"]
+    assert await guids(r.backup, "bak/a") == await guids(r.local, "src/a")
+    assert [h.tag for h in await r.backup.holds(f"bak/a@zfsync_{again.id}")] == [props.BASE_HOLD]
+
+
+async def test_a_recursive_pair_is_rolled_back_too(r: Replicas) -> None:
+    await filesystem(r.local, "src/t")
+    await filesystem(r.local, "src/t/c")
+    await r.done(
+        "replica-init", {"source": "src/t", "destination": "backup:bak/t", "recursive": True}
+    )
+    r.local.write("src/t/c", 8 * KIB)
+    before = await r.everything()
+    sync = await r.done("replica-sync", {"sources": ["src/t"]})
+    await _roll_back(r, sync.id)
+    assert await r.everything() == before
+    await r.done("replica-sync", {"sources": ["src/t"]})
+
+
+async def test_a_sync_is_rolled_back_only_after_the_later_ones(r: Replicas) -> None:
+    await _pair(r, "a")
+    before: list[dict[str, Any]] = []
+    syncs: list[TransactionRecord] = []
+    for _ in range(2):
+        r.local.write("src/a", 8 * KIB)
+        before.append(await r.everything())
+        syncs.append(await r.done("replica-sync", {"sources": ["src/a"]}))
+    with pytest.raises(RollbackRefusedError, match=f"later transactions.*{syncs[1].id}"):
+        await r.manager.rollback(syncs[0].id)
+    await _roll_back(r, syncs[1].id)
+    assert await r.everything() == before[1]
+    await _roll_back(r, syncs[0].id)
+    assert await r.everything() == before[0]
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ("snapshot", "bak/a has snapshots the sync did not bring: bak/a@mine"),
+        ("write", "bak/a was written to after its newest snapshot"),
+    ],
+)
+async def test_a_destination_changed_since_is_refused_at_plan_time(
+    r: Replicas, change: str, words: str
+) -> None:
+    await _pair(r, "a")
+    r.local.write("src/a", 8 * KIB)
+    sync = await r.done("replica-sync", {"sources": ["src/a"]})
+    if change == "snapshot":
+        await r.backup.snapshot(["bak/a@mine"])
+    else:
+        r.backup.write("bak/a", 4 * KIB)
+    changed = await r.everything()
+    record = await r.manager.rollback(sync.id)
+    with pytest.raises(RollbackRefusedError, match=words):
+        await r.manager.prepare(record.id)
+    assert (await r.manager.get(record.id)).state is TxState.FAILED
+    assert await r.everything() == changed
+
+
+async def test_a_failed_rollback_of_a_sync_changes_nothing(r: Replicas) -> None:
+    """The received snapshots go to the trash first: a later step that fails (here the
+    destroy of the source's snapshot) puts them back, with the rest."""
+    await _pair(r, "a")
+    r.local.write("src/a", 8 * KIB)
+    sync = await r.done("replica-sync", {"sources": ["src/a"]})
+    synced = await r.everything()
+
+    def breaking(index: int, label: str) -> None:
+        if label.startswith("rename"):
+            raise InjectedError(["rename"], 1, f"injected failure of {label}")
+
+    r.faults["local"].on_call = breaking
+    record = await r.manager.rollback(sync.id)
+    await r.manager.start(record.id)
+    done = await r.manager.wait(record.id)
+    r.faults["local"].on_call = None
+    assert done.state is TxState.FAILED
+    assert (done.rollback_outcome or "").startswith("complete"), done.rollback_outcome
+    assert await r.everything() == synced
+    await _roll_back(r, sync.id)  # and it can be done once the fault is gone
+
+
+# ------------------------------------------------------------------ the expiry that follows
+
+
+async def test_the_expiry_follows_a_sync_as_its_own_transaction(r: Replicas) -> None:
+    await _pair(r, "a", savecount=2)
+    made = []
+    for _ in range(3):
+        r.local.write("src/a", 4 * KIB)
+        sync = await r.done("replica-sync", {"sources": ["src/a"]})
+        made.append(f"zfsync_{sync.id}")
+        assert "destroy-snapshots" not in [s.kind for s in sync.steps]
+    [expiry] = await _follow_ups(r, sync.id)
+    assert (expiry.type, expiry.state) == ("replica-expire", TxState.COMPLETED)
+    assert expiry.params == {"sources": ["src/a"]}
+    assert expiry.description is not None and f"(after {sync.id})" in expiry.description
+    assert [s.kind for s in expiry.steps] == ["destroy-snapshots", "destroy-snapshots"]
+    assert list(await guids(r.local, "src/a")) == made[-2:]
+    assert list(await guids(r.backup, "bak/a")) == made[-2:]
+    # what it destroyed cannot come back: it is final, and so is the sync before it
+    with pytest.raises(RollbackRefusedError, match="cannot be brought back"):
+        await r.manager.rollback(expiry.id)
+    with pytest.raises(RollbackRefusedError, match=f"later transactions.*{expiry.id}"):
+        await r.manager.rollback(sync.id)
+
+
+async def test_an_expiry_with_nothing_to_destroy_does_not_stand_in_the_way(r: Replicas) -> None:
+    await _pair(r, "a")  # savecount 5
+    r.local.write("src/a", 4 * KIB)
+    sync = await r.done("replica-sync", {"sources": ["src/a"]})
+    [expiry] = await _follow_ups(r, sync.id)
+    assert (expiry.state, expiry.steps, expiry.datasets) == (TxState.COMPLETED, [], [])
+    await _roll_back(r, sync.id)
+
+
+async def test_a_sync_with_nothing_to_do_has_no_follow_up(r: Replicas) -> None:
+    await _pair(r, "a")
+    sync = await r.done("replica-sync", {"sources": ["src/a"]})
+    assert sync.steps == []
+    assert await _follow_ups(r, sync.id) == []
+
+
+async def test_a_failed_expiry_leaves_the_sync_completed(r: Replicas) -> None:
+    await _pair(r, "a", savecount=1)
+    r.local.write("src/a", 4 * KIB)
+
+    def breaking(index: int, label: str) -> None:
+        if label.startswith("rename"):  # the expiry's move to the trash
+            raise InjectedError(["rename"], 1, f"injected failure of {label}")
+
+    r.faults["backup"].on_call = breaking
+    sync = await r.done("replica-sync", {"sources": ["src/a"]})
+    r.faults["backup"].on_call = None
+    [expiry] = await _follow_ups(r, sync.id)
+    assert expiry.state is TxState.FAILED
+    assert (expiry.rollback_outcome or "").startswith("complete"), expiry.rollback_outcome
+    assert len(await guids(r.backup, "bak/a")) == 2  # nothing expired on either side
+    assert len(await guids(r.local, "src/a")) == 2
+
+
+@pytest.fixture
+def r(replicas: Replicas) -> Replicas:
+    return replicas

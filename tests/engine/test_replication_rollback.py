@@ -163,7 +163,7 @@ async def test_the_expiry_follows_a_sync_as_its_own_transaction(r: Replicas) -> 
     [expiry] = await _follow_ups(r, sync.id)
     assert (expiry.type, expiry.state) == ("replica-expire", TxState.COMPLETED)
     assert expiry.params == {"sources": ["src/a"]}
-    assert expiry.description is not None and f"(after {sync.id})" in expiry.description
+    assert f"(after {sync.id})" in (expiry.description or "")
     assert [s.kind for s in expiry.steps] == ["destroy-snapshots", "destroy-snapshots"]
     assert list(await guids(r.local, "src/a")) == made[-2:]
     assert list(await guids(r.backup, "bak/a")) == made[-2:]

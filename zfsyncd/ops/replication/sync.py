@@ -435,4 +435,13 @@ REPLICA_SYNC_KIND = ReplicaSyncKind()
 REPLICA_SYNC = register_kind(REPLICA_SYNC_KIND)
 
 
-__all__ = ["REPLICA_SYNC", "REPLICA_SYNC_KIND", "PairPlan", "Point", "Refused", "SyncFacts", "decide", "decide_pair"]
+__all__ = [
+    "REPLICA_SYNC",
+    "REPLICA_SYNC_KIND",
+    "PairPlan",
+    "Point",
+    "Refused",
+    "SyncFacts",
+    "decide",
+    "decide_pair",
+]

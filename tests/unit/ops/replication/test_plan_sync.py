@@ -1,8 +1,8 @@
 """replica-sync's decision for one pair (zfsyncd.ops.replication.sync.decide_pair), from
 tables of examples: both sides as read -> nothing to do, the reason it is left out, or
-what it sends, holds, releases and bookmarks (expiry follows the sync: its own kind). The sides are written as in
-test_choose.py (`s5`: a zfsync_ snapshot of guid 5, `b5` its bookmark, `x5` another
-tool's snapshot, `r5` one with the base hold)."""
+what it sends, holds, releases and bookmarks (the expiry follows the sync as a kind of
+its own). The sides are written as in test_choose.py (`s5`: a zfsync_ snapshot of guid 5,
+`b5` its bookmark, `x5` another tool's snapshot, `r5` one with the base hold)."""
 
 from __future__ import annotations
 

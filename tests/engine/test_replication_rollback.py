@@ -14,12 +14,14 @@ import pytest
 from tests.faults import InjectedError
 from zfsyncd.ops.replication import props
 from zfsyncd.store import TransactionRecord, TxState
+from zfsyncd.tx.core import Caller
 from zfsyncd.tx.errors import RollbackRefusedError
 from zfsyncd.tx.kinds import FOLLOWS
 
 from .replicas import KIB, Replicas, filesystem, guids, replicas
 
 __all__ = ["replicas"]
+ALICE = Caller(1000, ":1.42")
 
 
 async def _pair(r: Replicas, name: str, **init: Any) -> str:
@@ -149,6 +151,33 @@ async def test_a_failed_rollback_of_a_sync_changes_nothing(r: Replicas) -> None:
     await _roll_back(r, sync.id)  # and it can be done once the fault is gone
 
 
+async def _rollback_calls(r: Replicas, count: int) -> dict[str, list[str]]:
+    sources = [f"src/n{count}_{i}" for i in range(count)]
+    for name in sources:
+        await _pair(r, name[4:])
+        r.local.write(name, 4 * KIB)
+    sync = await r.done("replica-sync", {"sources": sources})
+    r.forget_calls()
+    await _roll_back(r, sync.id)
+    return r.calls()
+
+
+async def test_the_rollback_of_a_sync_reads_each_host_a_constant_number_of_times(
+    r: Replicas,
+) -> None:
+    """Its readings and its holds do not grow with the number of datasets; what grows is
+    what zfs does one object a command: a snapshot's rename to the trash and its destroy,
+    a bookmark's destroy, a destination's rollback to its base."""
+    one = await _rollback_calls(r, 1)
+    twenty = await _rollback_calls(r, 20)
+    grown = {
+        host: sorted(c for c in set(twenty[host]) if twenty[host].count(c) != one[host].count(c))
+        for host in twenty
+    }
+    assert grown == {"local": ["destroy", "rename"], "backup": ["destroy", "rename", "rollback"]}
+    assert twenty["backup"].count("rollback") == 20
+
+
 # ------------------------------------------------------------------ the expiry that follows
 
 
@@ -157,13 +186,16 @@ async def test_the_expiry_follows_a_sync_as_its_own_transaction(r: Replicas) -> 
     made = []
     for _ in range(3):
         r.local.write("src/a", 4 * KIB)
-        sync = await r.done("replica-sync", {"sources": ["src/a"]})
+        asked = await r.manager.submit("replica-sync", {"sources": ["src/a"]}, caller=ALICE)
+        sync = await r.manager.wait(asked.id)  # the expiry has ended too
+        assert sync.state is TxState.COMPLETED, sync.error
         made.append(f"zfsync_{sync.id}")
         assert "destroy-snapshots" not in [s.kind for s in sync.steps]
     [expiry] = await _follow_ups(r, sync.id)
     assert (expiry.type, expiry.state) == ("replica-expire", TxState.COMPLETED)
     assert expiry.params == {"sources": ["src/a"]}
     assert f"(after {sync.id})" in (expiry.description or "")
+    assert expiry.uid == ALICE.uid  # on behalf of who asked for the sync
     assert [s.kind for s in expiry.steps] == ["destroy-snapshots", "destroy-snapshots"]
     assert list(await guids(r.local, "src/a")) == made[-2:]
     assert list(await guids(r.backup, "bak/a")) == made[-2:]

@@ -11,10 +11,11 @@
   callbacks); `wait` awaits the end. A timeout stops it as a cancel does.
 - cancel stops it before or while it runs (what was done is undone); retry makes a new
   transaction of a FAILED or CANCELLED one's request.
-- a COMPLETED transaction of a kind that declares a follow-up (kinds.Following), and that
-  had steps, is followed by that transaction, created and run once its locks are released, linked to
-  it (metadata `follows`, and its description says so); `wait` returns once the
-  follow-up has ended too, so a caller that waits sees the whole of the work.
+- a transaction of a kind that declares a follow-up (kinds.Following), which had steps
+  and COMPLETED, is followed by that transaction: stored as CREATED just before the move
+  to COMPLETED (whoever sees one completed sees its follow-up listed), run once the first
+  one's locks are released, linked to it (metadata `follows`; its description says so);
+  `wait` returns once the follow-up has ended too.
 
 Every call is recorded in the audit log with who asked and how it ended.
 """
@@ -335,32 +336,49 @@ class Lifecycle:
         executor: Executor,
         caller: Caller,
     ) -> None:
-        """The run, then its follow-up when it completed (the run's locks released first:
-        the follow-up takes its own)."""
+        """The run, then its follow-up if it completed and has one (the run's locks are
+        released first: the follow-up takes its own), until that has ended too."""
         try:
-            if await self._run(record, machine, executor, caller):
-                await self._follow_up(record, caller)
+            follow = await self._run(record, machine, executor, caller)
+            if follow is not None:
+                await self._run_follow_up(record, follow, caller)
         finally:
             self._runs.pop(record.id, None)
 
-    async def _follow_up(self, record: TransactionRecord, caller: Caller) -> None:
-        """Create and run what the kind of the COMPLETED `record` declares to follow it,
-        and wait for its end. Its refusal or failure is recorded in its own transaction
-        (and the audit log); the completed one stays as it is."""
+    async def _create_follow_up(
+        self, record: TransactionRecord, caller: Caller
+    ) -> TransactionRecord | None:
+        """The follow-up the kind of `record` (whose steps all succeeded) declares, stored
+        as CREATED before `record` is COMPLETED, so that whoever sees it completed sees its
+        follow-up too (and a stop in between leaves it CREATED, which recovery cancels).
+        One that had no steps changed nothing: nothing follows. A refused follow-up is
+        logged and recorded in the audit log by `create`; `record` completes anyway."""
         kind = kind_of(record.type, self.core.kinds)
         then = kind.follow_up(dict(record.params)) if isinstance(kind, Following) else None
-        # one that had no step changed nothing: nothing follows from it
         if then is None or self._stopping or not record.steps:
-            return
+            return None
         try:
-            follow = await self.create(
+            return await self.create(
                 then.kind, then.params, caller=caller, priority=record.priority,
                 metadata={FOLLOWS: record.id},
             )  # fmt: skip
+        except REFUSALS as exc:
+            log.warning("%s: its follow-up %s was refused: %s", record.id, then.kind, exc)
+            return None
+
+    async def _run_follow_up(
+        self, record: TransactionRecord, follow: TransactionRecord, caller: Caller
+    ) -> None:
+        """Plan and run the follow-up of the COMPLETED `record`, and wait for its end. Its
+        refusal or failure is its own transaction's (and the audit log's) business."""
+        try:
+            if self._stopping:
+                await self.cancel(follow.id, caller=caller)
+                return
             await self.start(follow.id, caller=caller)
             await self.wait(follow.id)
         except REFUSALS as exc:
-            log.warning("%s: its follow-up %s was refused: %s", record.id, then.kind, exc)
+            log.warning("%s: its follow-up %s ended: %s", record.id, follow.id, exc)
 
     async def _run(
         self,
@@ -368,8 +386,8 @@ class Lifecycle:
         machine: TransactionMachine,
         executor: Executor,
         caller: Caller,
-    ) -> bool:
-        """Run the steps to the end; whether the transaction COMPLETED."""
+    ) -> TransactionRecord | None:
+        """Run the steps to the end; the follow-up to run when it COMPLETED and has one."""
         core, tx_id = self.core, record.id
         sink = self._sinks(record)
         ctx = core.context(tx_id, sink)
@@ -384,12 +402,13 @@ class Lifecycle:
                 timer.cancel()
             if outcome.succeeded:
                 await self.deferred.finalize_steps(tx_id, outcome.done, ctx)
+                follow = await self._create_follow_up(record, caller)
                 async with core.one_commit():
                     await machine.move("complete")
                     await core.record("execute", "completed", caller, tx_id)
-                return True
+                return follow
             await self._end_failed(machine, outcome, caller)
-            return False
+            return None
         finally:
             core.locks.release(tx_id)
 
@@ -422,7 +441,7 @@ class Lifecycle:
         core = self.core
         record = await core.get(tx_id)
         run = self._runs.get(tx_id)
-        if run is not None:
+        if run is not None and not record.state.is_terminal:  # (not while its follow-up runs)
             who = f"uid {caller.uid}" if caller.uid is not None else (caller.name or "zfsyncd")
             run.executor.cancel(f"cancelled by {who}")
             if wait:

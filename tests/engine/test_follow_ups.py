@@ -1,0 +1,74 @@
+"""The follow-up of a completed transaction (kinds.Following; what a replica sync's expiry
+is): created just before the first is COMPLETED, run once its locks are released (here it
+needs the same dataset), linked to it, on behalf of the same caller; `wait` returns once it
+has ended. A follow-up that is refused leaves the first completed; a transaction that did
+not complete, or had no steps, has none. Told with a test kind: a snapshot followed by a
+snapshot of the datasets named in `then`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.engine.conftest import Engine
+from zfsyncd.ops.snapshot import SnapshotKind
+from zfsyncd.store import TransactionRecord, TxState
+from zfsyncd.tx.kinds import FOLLOWS, FollowUp
+from zfsyncd.tx.manager import Caller
+from zfsyncd.tx.steps.base import JsonDict
+from zfsyncd.zfs.models import ObjectType
+
+ALICE = Caller(uid=1000, name=":1.42")
+KIND = "snapshot-then"
+
+
+class SnapshotThen(SnapshotKind):
+    name = KIND
+
+    def follow_up(self, params: JsonDict) -> FollowUp | None:
+        then = params.get("then")
+        return None if then is None else FollowUp("snapshot", {"datasets": then})
+
+    def parse(self, params: JsonDict) -> Any:
+        return super().parse({k: v for k, v in params.items() if k != "then"})
+
+
+async def _followed(engine: Engine, params: dict[str, Any]) -> list[TransactionRecord]:
+    engine.kinds[KIND] = SnapshotThen()
+    record = await engine.manager.submit(KIND, params, caller=ALICE)
+    first = await engine.manager.wait(record.id)
+    follows = [t for t in await engine.manager.list() if t.metadata.get(FOLLOWS) == record.id]
+    return [first, *follows]
+
+
+async def test_a_follow_up_runs_after_the_transaction_it_follows(engine: Engine) -> None:
+    a = f"{engine.world.src}/a"
+    await engine.world.zfs.create(a)
+    first, then = await _followed(engine, {"datasets": [a], "then": [a]})
+    assert first.state is then.state is TxState.COMPLETED  # both ended when `wait` returned
+    assert then.id > first.id
+    assert then.uid == ALICE.uid
+    assert (then.type, then.params) == ("snapshot", {"datasets": [a]})
+    assert f"(after {first.id})" in (then.description or "")
+    assert {f"zfsync_{first.id}", f"zfsync_{then.id}"} <= {
+        s.short_name for s in await engine.world.zfs.list(a, types=[ObjectType.SNAPSHOT])
+    }
+    created = [e for e in await engine.manager.audit.list(tx_id=then.id) if e.action == "create"]
+    assert [(e.uid, e.caller) for e in created] == [(ALICE.uid, ALICE.name)]
+
+
+async def test_a_refused_follow_up_leaves_the_first_completed(engine: Engine) -> None:
+    a = f"{engine.world.src}/a"
+    await engine.world.zfs.create(a)
+    first, then = await _followed(engine, {"datasets": [a], "then": [f"{a}/nope"]})
+    assert first.state is TxState.COMPLETED
+    assert then.state is TxState.FAILED
+    assert "nope" in (then.error or "")
+
+
+async def test_a_transaction_that_did_not_complete_has_no_follow_up(engine: Engine) -> None:
+    a = f"{engine.world.src}/a"
+    await engine.world.zfs.create(a)
+    engine.zfs.fail(len(engine.zfs.calls))  # its snapshot fails
+    found = await _followed(engine, {"datasets": [a], "then": [a]})
+    engine.zfs.heal()
+    assert [t.state for t in found] == [TxState.FAILED]

@@ -199,11 +199,35 @@ async def test_the_expiry_follows_a_sync_as_its_own_transaction(r: Replicas) -> 
     assert [s.kind for s in expiry.steps] == ["destroy-snapshots", "destroy-snapshots"]
     assert list(await guids(r.local, "src/a")) == made[-2:]
     assert list(await guids(r.backup, "bak/a")) == made[-2:]
-    # what it destroyed cannot come back: it is final, and so is the sync before it
+    # what it destroyed cannot come back: it is final
     with pytest.raises(RollbackRefusedError, match="cannot be brought back"):
         await r.manager.rollback(expiry.id)
-    with pytest.raises(RollbackRefusedError, match=f"later transactions.*{expiry.id}"):
-        await r.manager.rollback(sync.id)
+    # an earlier sync: the later one stands in the way, final expiries or not
+    with pytest.raises(RollbackRefusedError, match=f"later transactions.*{made[-1][7:]}"):
+        await r.manager.rollback(made[-2][7:])
+    # the sync it followed: the expiry stands aside (it took only older snapshots; the
+    # base the rollback goes back to is there), what it destroyed stays destroyed
+    await _roll_back(r, sync.id)
+    assert list(await guids(r.local, "src/a")) == list(await guids(r.backup, "bak/a")) == [made[-2]]
+    for zfs, name in ((r.local, "src/a"), (r.backup, "bak/a")):
+        assert [h.tag for h in await zfs.holds(f"{name}@{made[-2]}")] == [props.BASE_HOLD]
+    r.local.write("src/a", 4 * KIB)
+    again = await r.done("replica-sync", {"sources": ["src/a"]})
+    assert list(await guids(r.backup, "bak/a")) == [made[-2], f"zfsync_{again.id}"]
+
+
+async def test_a_sync_whose_expiry_took_its_base_is_refused_at_plan_time(r: Replicas) -> None:
+    """savecount 1: the expiry after the sync destroys the base the sync came from, which
+    its rollback would have to hold again and roll the destination back to."""
+    base = await _pair(r, "a", savecount=1)
+    r.local.write("src/a", 4 * KIB)
+    sync = await r.done("replica-sync", {"sources": ["src/a"]})
+    assert base not in await guids(r.local, "src/a")
+    synced = await r.everything()
+    record = await r.manager.rollback(sync.id)
+    with pytest.raises(RollbackRefusedError, match=f"src/a@{base} to hold again is gone"):
+        await r.manager.prepare(record.id)
+    assert await r.everything() == synced
 
 
 async def test_an_expiry_with_nothing_to_destroy_does_not_stand_in_the_way(r: Replicas) -> None:

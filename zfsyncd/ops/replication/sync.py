@@ -22,8 +22,10 @@ sources (expire.py: one expiry implementation), linked to it. So every step of a
 an inverse and a completed sync can be rolled back (`transaction rollback ID`): the
 received snapshots taken back and the destination's head back at its base, the holds moved
 back, the bookmarks and the source's snapshot destroyed, the sent markers as they were.
-An expiry that destroyed snapshots since stands in the way of that rollback (the engine's
-rule: a later transaction changed the same datasets), as a later sync does.
+A later sync stands in the way of that rollback (the engine's rule: a later transaction
+changed the same datasets; roll it back first); the expiry that followed does not (it
+cannot be rolled back itself, and only the base the rollback needs matters, which the
+inverse steps find gone at plan time when savecount 1 let it expire).
 
 Planning reads the sources (one `zfs list`, one `zfs holds` at most) and each destination
 host the same way, then decides per pair with choose.py's functions:

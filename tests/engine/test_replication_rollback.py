@@ -87,6 +87,22 @@ async def test_a_recursive_pair_is_rolled_back_too(r: Replicas) -> None:
     await r.done("replica-sync", {"sources": ["src/t"]})
 
 
+async def test_a_sync_from_a_bookmark_base_is_rolled_back_too(r: Replicas) -> None:
+    """The source kept only the bookmark of the base (-i): only the destination's base is
+    held again; the next sync goes from the bookmark again."""
+    base = await _pair(r, "a")
+    await r.local.release(props.BASE_HOLD, [f"src/a@{base}"])
+    await r.local.destroy(f"src/a@{base}")
+    r.local.write("src/a", 64 * KIB)
+    before = await r.everything()
+    sync = await r.done("replica-sync", {"sources": ["src/a"]})
+    await _roll_back(r, sync.id)
+    assert await r.everything() == before
+    again = await r.done("replica-sync", {"sources": ["src/a"]})
+    assert r.recorders["local"].sends[-1].base == f"src/a#{base}"
+    assert list(await guids(r.backup, "bak/a")) == [base, f"zfsync_{again.id}"]
+
+
 async def test_a_sync_is_rolled_back_only_after_the_later_ones(r: Replicas) -> None:
     await _pair(r, "a")
     before: list[dict[str, Any]] = []

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.engine.conftest import Engine
+from tests.faults import SimulatedCrash
 from zfsyncd.ops.snapshot import SnapshotKind
 from zfsyncd.store import TransactionRecord, TxState
 from zfsyncd.tx.kinds import FOLLOWS, FollowUp
+from zfsyncd.tx.lifecycle import Lifecycle
 from zfsyncd.tx.manager import Caller
 from zfsyncd.tx.steps.base import JsonDict
 from zfsyncd.zfs.models import ObjectType
@@ -72,3 +76,36 @@ async def test_a_transaction_that_did_not_complete_has_no_follow_up(engine: Engi
     found = await _followed(engine, {"datasets": [a], "then": [a]})
     engine.zfs.heal()
     assert [t.state for t in found] == [TxState.FAILED]
+
+
+async def test_a_stop_before_the_first_completed_leaves_its_follow_up_to_recovery(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The follow-up is stored before the move to COMPLETED: a daemon that dies in between
+    leaves it CREATED, and recovery at start cancels it (as it does every transaction that
+    had not begun) while it completes the first (every step had finished)."""
+    a = f"{engine.world.src}/a"
+    await engine.world.zfs.create(a)
+    engine.kinds[KIND] = SnapshotThen()
+    made: list[str] = []
+    create = Lifecycle._create_follow_up
+
+    async def dying(self: Lifecycle, record: TransactionRecord, caller: Caller) -> None:
+        follow = await create(self, record, caller)
+        assert follow is not None
+        made.append(follow.id)
+        raise SimulatedCrash("killed before the move to COMPLETED")
+
+    monkeypatch.setattr(Lifecycle, "_create_follow_up", dying)
+    record = await engine.manager.submit(KIND, {"datasets": [a], "then": [a]})
+    with pytest.raises(SimulatedCrash):
+        await engine.manager.wait(record.id)
+    monkeypatch.undo()
+    restarted = await engine.restart()
+    try:
+        recovered = {r.id: r for r in await restarted.manager.recover()}
+        assert set(recovered) == {record.id, *made}
+        assert recovered[record.id].state is TxState.COMPLETED
+        assert recovered[made[0]].state is TxState.CANCELLED
+    finally:
+        await restarted.close()

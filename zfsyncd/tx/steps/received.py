@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from zfsyncd.tx.hosts import located
+from zfsyncd.tx.hosts import LOCAL, located
 from zfsyncd.tx.steps.base import JsonDict, OnHost, StepContext, register
 from zfsyncd.tx.steps.trash import MovesToTrash
 from zfsyncd.zfs import names
@@ -58,7 +58,7 @@ class TakeBackReceived(MovesToTrash[TakeBackArgs]):
     Args = TakeBackArgs
 
     def describe(self) -> str:
-        where = "" if self.args.host == "local" else f" on {self.args.host}"
+        where = "" if self.args.host == LOCAL else f" on {self.args.host}"
         back = ", ".join(self.args.bases.values())
         return f"take back {', '.join(self.args.snapshots)}{where} (back at {back})"
 

@@ -7,6 +7,7 @@ snapshot of the datasets named in `then`."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from tests.engine.conftest import Engine
 from tests.faults import SimulatedCrash
 from zfsyncd.ops.snapshot import SnapshotKind
 from zfsyncd.store import TransactionRecord, TxState
+from zfsyncd.tx.errors import RollbackRefusedError
 from zfsyncd.tx.kinds import FOLLOWS, FollowUp
 from zfsyncd.tx.lifecycle import Lifecycle
 from zfsyncd.tx.manager import Caller
@@ -29,11 +31,13 @@ class SnapshotThen(SnapshotKind):
     name = KIND
 
     def follow_up(self, params: JsonDict) -> FollowUp | None:
+        if "destroy" in params:  # a follow-up that cannot be rolled back, as an expiry
+            return FollowUp("destroy-snapshots", {"snapshots": params["destroy"]})
         then = params.get("then")
         return None if then is None else FollowUp("snapshot", {"datasets": then})
 
     def parse(self, params: JsonDict) -> Any:
-        return super().parse({k: v for k, v in params.items() if k != "then"})
+        return super().parse({k: v for k, v in params.items() if k not in ("then", "destroy")})
 
 
 async def _followed(engine: Engine, params: dict[str, Any]) -> list[TransactionRecord]:
@@ -109,3 +113,46 @@ async def test_a_stop_before_the_first_completed_leaves_its_follow_up_to_recover
         assert recovered[made[0]].state is TxState.CANCELLED
     finally:
         await restarted.close()
+
+
+async def test_the_rollback_of_one_whose_follow_up_has_not_ended_waits_for_it(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Asked for while the follow-up is stored but not yet run (held here): the rollback
+    waits for it to end, then decides. Ended, the follow-up is final (a destroy) and
+    stands aside; still to run, it would refuse the rollback as a later transaction."""
+    a = f"{engine.world.src}/a"
+    await engine.world.zfs.create(a)
+    await engine.world.zfs.snapshot([f"{a}@zfsync_old"])
+    engine.kinds[KIND] = SnapshotThen()
+    completed, go = asyncio.Event(), asyncio.Event()
+    run = Lifecycle._run_follow_up
+
+    async def held(
+        self: Lifecycle, record: TransactionRecord, follow: TransactionRecord, caller: Caller
+    ) -> None:
+        completed.set()
+        await go.wait()
+        await run(self, record, follow, caller)
+
+    monkeypatch.setattr(Lifecycle, "_run_follow_up", held)
+    record = await engine.manager.submit(KIND, {"datasets": [a], "destroy": [f"{a}@zfsync_old"]})
+    await completed.wait()
+    assert (await engine.manager.get(record.id)).state is TxState.COMPLETED
+    asked = asyncio.ensure_future(engine.manager.rollback(record.id))
+    go.set()
+    undo = await asked
+    [then] = [t for t in await engine.manager.list() if t.metadata.get(FOLLOWS) == record.id]
+    assert then.state is TxState.COMPLETED
+    await engine.manager.start(undo.id)
+    assert (await engine.manager.wait(undo.id)).state is TxState.COMPLETED
+    left = {s.short_name for s in await engine.world.zfs.list(a, types=[ObjectType.SNAPSHOT])}
+    assert left == set()  # the follow-up's destroy stays; the first is undone
+
+
+async def test_a_reversible_follow_up_is_rolled_back_first(engine: Engine) -> None:
+    a = f"{engine.world.src}/a"
+    await engine.world.zfs.create(a)
+    first, then = await _followed(engine, {"datasets": [a], "then": [a]})
+    with pytest.raises(RollbackRefusedError, match=f"later transactions.*{then.id}"):
+        await engine.manager.rollback(first.id)

@@ -1,9 +1,10 @@
 """One fault-injection scenario per transaction type: the registry test_fault_harness.py runs.
 
 Every kind in `zfsyncd.tx.kinds.TX_KINDS` (after `import zfsyncd.ops`), the test-only
-"compound" kind (scenario.py) and "rollback" (the rollback of a completed transaction) must
-have a `FaultCase` here: test_fault_harness.py fails when one has none, so a new transaction
-type cannot be added without joining the harness.
+"compound" kind (scenario.py) and "rollback" (the rollback of a completed transaction: of
+the compound one, and of a replica sync, ROLLBACK_OF_SYNC) must have a `FaultCase` here:
+test_fault_harness.py fails when one has none, so a new transaction type cannot be added
+without joining the harness.
 
 A case builds its world on two fresh roots (`src` in the source pool, `dst` in the target
 pool) with the backend unbroken, returns the request's parameters, and says how the
@@ -22,6 +23,8 @@ from tests.engine.scenario import prepare_world
 from zfsyncd.store import TransactionRecord, TxState
 
 Params = dict[str, Any]
+#: the case of the rollback of a completed replica-sync (a "rollback" transaction)
+ROLLBACK_OF_SYNC = "rollback:replica-sync"
 #: properties whose value is the time a transaction set them (zfsync:sent: when a snapshot
 #: was sent): two runs of one case differ there by the clock, not by what they did
 TIME_PROPERTIES = frozenset({"zfsync:sent"})
@@ -91,16 +94,17 @@ async def _replica_init_world(engine: Engine, src: str, dst: str) -> Params:
 
 
 async def _replica_sync_world(engine: Engine, src: str, dst: str) -> Params:
-    """Two pairs made by replica-init (savecount 1, so the sync expires on both sides),
-    new data in both, and an intermediate snapshot in one: snapshot, hold, two streams,
-    holds moved, bookmarks, expiry through the trash."""
+    """Two pairs made by replica-init, new data in both, and an intermediate snapshot in
+    one: snapshot, hold, two streams, holds moved, bookmarks, the sent marker. The expiry
+    that follows a sync is a transaction of its own (its case: replica-expire); the
+    savecount here leaves it nothing to destroy, so it makes no changing call."""
     zfs = engine.world.zfs
     for name in ("a", "b"):
         await zfs.create(f"{src}/{name}", properties={"compression": "off"})
         await engine.world.write(f"{src}/{name}", 64 << 10)
         record = await engine.manager.submit(
             "replica-init",
-            {"source": f"{src}/{name}", "destination": f"{dst}/{name}", "savecount": 1},
+            {"source": f"{src}/{name}", "destination": f"{dst}/{name}", "savecount": 5},
         )
         done = await engine.manager.wait(record.id)
         assert done.state is TxState.COMPLETED, done.error
@@ -108,6 +112,18 @@ async def _replica_sync_world(engine: Engine, src: str, dst: str) -> Params:
     await zfs.snapshot([f"{src}/a@hourly"])
     await engine.world.write(f"{src}/a", 64 << 10)
     return {"sources": [f"{src}/a", f"{src}/b"], "parallel": 2}
+
+
+async def _rollback_sync_world(engine: Engine, src: str, dst: str) -> Params:
+    """A completed replica-sync (the world above), to be rolled back: the sent marker
+    cleared, the bookmarks destroyed, the holds moved back, the received snapshots taken
+    back through the trash (the heads back at their bases once it completed), the
+    source's snapshot destroyed through the trash."""
+    params = await _replica_sync_world(engine, src, dst)
+    record = await engine.manager.submit("replica-sync", params)
+    done = await engine.manager.wait(record.id)
+    assert done.state is TxState.COMPLETED, done.error
+    return {"rolls_back": record.id}
 
 
 async def _compound_world(engine: Engine, src: str, dst: str) -> Params:
@@ -140,6 +156,7 @@ CASES: dict[str, FaultCase] = {
     "replica-init": FaultCase(_replica_init_world, writes_data=True),
     "replica-sync": FaultCase(_replica_sync_world, writes_data=True),
     "rollback": FaultCase(_rollback_world, start=_start_rollback, writes_data=True),
+    ROLLBACK_OF_SYNC: FaultCase(_rollback_sync_world, start=_start_rollback, writes_data=True),
     # the replica admin kinds (replica_admin_cases.py)
     "replica-pause": FaultCase(admin.pause_world),
     "replica-resume": FaultCase(admin.resume_world),
@@ -152,5 +169,6 @@ CASES: dict[str, FaultCase] = {
 }
 
 #: kinds that are not in TX_KINDS today but must have a case: the test-only compound kind,
-#: and the rollback of a completed transaction (created by `manager.rollback`)
-EXTRA_KINDS = frozenset({"compound", "rollback"})
+#: and the rollback of a completed transaction (created by `manager.rollback`): of the
+#: compound one (every step kind's inverse) and of a replica sync
+EXTRA_KINDS = frozenset({"compound", "rollback", ROLLBACK_OF_SYNC})

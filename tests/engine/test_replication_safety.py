@@ -1,7 +1,8 @@
 """replica-sync's safety on the model: a cut stream resumed (in the same transaction, and
 one left by an earlier run), a stale token cleared, a bookmark as base, a diverged
-destination refused, a plain replica adopted, expiry on both sides, and failed syncs
-rolled back to exactly the state before (both hosts compared as the fault harness does)."""
+destination refused, a plain replica adopted, expiry on both sides (the replica-expire
+that follows each sync), and failed syncs rolled back to exactly the state before (both
+hosts compared as the fault harness does)."""
 
 from __future__ import annotations
 
@@ -198,7 +199,7 @@ async def _fails_and_changes_nothing(r: Replicas, host: str, call: str) -> None:
         ("backup", "hold"),
         ("local", "release"),
         ("local", "bookmark"),
-        ("backup", "rename"),  # the expiry's move to the trash
+        ("local", "set_many"),  # the sent marker of the intermediate snapshot
     ],
 )
 async def test_a_failed_sync_is_rolled_back(r: Replicas, host: str, call: str) -> None:

@@ -262,6 +262,44 @@ async def test_a_failed_sync_is_rolled_back(root: str, tmp_path: Path, call: str
         _release_all(root)
 
 
+async def test_a_completed_sync_is_rolled_back_and_the_next_sync_works(
+    root: str, tmp_path: Path
+) -> None:
+    """`transaction rollback` of a completed sync: both sides exactly as before it (the
+    received snapshots destroyed and the destination's head back at its base, the holds
+    moved back, the bookmark and the source's snapshot destroyed, the sent marker of the
+    intermediate snapshot cleared), then a sync sends the same again."""
+    src, dst = _tree(root)
+    a = f"{src}/a"
+    zfs_cli("zfs", "create", "-o", "compression=off", a)
+    write_file(a, "one", 1)
+    lab = await Lab.open(tmp_path / "zfsyncd.db")
+    try:
+        first = await lab.done("replica-init", {"source": a, "destination": f"backup:{dst}/a"})
+        write_file(a, "two", 2)
+        zfs_cli("zfs", "snapshot", f"{a}@hourly")
+        write_file(a, "three", 1)
+        before = picture(root)
+        sync = await lab.run("replica-sync", {"sources": [a]})
+        assert sync.state is TxState.COMPLETED, sync.error
+        assert list(snapshots(f"{dst}/a")) == [first, "hourly", f"zfsync_{sync.id}"]
+        rollback = await lab.manager.rollback(sync.id)
+        await lab.manager.start(rollback.id)
+        undone = await lab.manager.wait(rollback.id)
+        assert undone.state is TxState.COMPLETED, undone.error
+        assert await lab.manager.cleanups.pending() == []
+        assert picture(root) == before
+        written = zfs_cli("zfs", "get", "-Hp", "-o", "value", "written", f"{dst}/a").strip()
+        assert written == "0"  # back at its base: the next sync does not see it diverged
+        again = await lab.done("replica-sync", {"sources": [a]})
+        assert list(snapshots(f"{dst}/a")) == [first, "hourly", again]
+        assert snapshots(f"{dst}/a") == snapshots(a)
+        assert holds(f"{dst}/a@{again}") == holds(f"{a}@{again}") == [BASE_HOLD]
+    finally:
+        await lab.close()
+        _release_all(root)
+
+
 def _release_all(root: str) -> None:
     """So that the root fixture can destroy everything: the base holds go."""
     for name, row in picture(root)["listing"].items():

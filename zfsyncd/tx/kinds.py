@@ -14,7 +14,10 @@ the same parameters. A plan may read the transactions stored so far (`PlanContex
 rollback transaction (zfsyncd/tx/rollback.py) is planned from the steps of the one it
 undoes. A kind whose transactions relate to earlier ones says what `create` records of that
 (the description, the datasets, the `rolls_back` link) with an `admit` hook (`Admitting`);
-the engine itself knows no kind by name.
+the engine itself knows no kind by name. A kind whose completion calls for more work
+declares it as a follow-up (`Following`): another transaction the engine creates and runs
+once this one COMPLETED (a replica sync's expiry), so each stays a transaction of its own
+with its own rollback.
 """
 
 from __future__ import annotations
@@ -160,6 +163,33 @@ class Admitting(Protocol):
     async def admit(self, transactions: TransactionStore, params: JsonDict) -> Admission:
         """What to record for the request; a TxError (or ValidationError) refuses it."""
         ...
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A transaction the engine starts once one of the declaring kind completed."""
+
+    #: its transaction type
+    kind: str
+    #: its parameters (taken from the parameters of the one that completed)
+    params: JsonDict
+
+
+@runtime_checkable
+class Following(Protocol):
+    """A kind whose completed transactions are followed by another one (a replica sync by
+    its expiry). The engine creates it once the first has COMPLETED and its locks are
+    released, records the link (`FOLLOWS` in its metadata) and runs it under the same
+    caller; a failed or refused follow-up is its own transaction's business and leaves the
+    completed one as it is."""
+
+    def follow_up(self, params: JsonDict) -> FollowUp | None:
+        """What to run after a transaction with these parameters completed, if anything."""
+        ...
+
+
+#: the metadata key of a follow-up that names the transaction it follows
+FOLLOWS = "follows"
 
 
 async def admission(kind: TxKind, transactions: TransactionStore, params: JsonDict) -> Admission:

@@ -11,6 +11,11 @@
   callbacks); `wait` awaits the end. A timeout stops it as a cancel does.
 - cancel stops it before or while it runs (what was done is undone); retry makes a new
   transaction of a FAILED or CANCELLED one's request.
+- a transaction of a kind that declares a follow-up (kinds.Following), which had steps
+  and COMPLETED, is followed by that transaction: stored as CREATED just before the move
+  to COMPLETED (whoever sees one completed sees its follow-up listed), run once the first
+  one's locks are released, linked to it (metadata `follows`; its description says so);
+  `wait` returns once the follow-up has ended too.
 
 Every call is recorded in the audit log with who asked and how it ended.
 """
@@ -39,7 +44,7 @@ from zfsyncd.tx.errors import (
     error_kind,
 )
 from zfsyncd.tx.executor import ExecutionOutcome, Executor, planned_steps
-from zfsyncd.tx.kinds import admission, kind_of
+from zfsyncd.tx.kinds import FOLLOWS, Following, admission, kind_of
 from zfsyncd.tx.machine import TransactionMachine
 from zfsyncd.tx.progress import ProgressSink
 from zfsyncd.zfs.errors import ZfsError
@@ -89,6 +94,8 @@ class Lifecycle:
         self._runs: dict[str, _Run] = {}
         #: started transactions waiting in the lock queue (see `start`)
         self._queued: dict[str, asyncio.Task[None]] = {}
+        #: set by `shutdown`: no follow-up starts while the engine stops
+        self._stopping = False
 
     async def get(self, tx_id: str) -> TransactionRecord:
         return await self.core.get(tx_id)
@@ -166,7 +173,9 @@ class Lifecycle:
         except REFUSALS as exc:
             await self._refuse(machine, "prepare", exc, caller)
             raise _as_plan_error(exc) from exc
-        described = bounds.cut_description(plan.description)
+        follows = record.metadata.get(FOLLOWS)
+        text = plan.description if follows is None else f"{plan.description} (after {follows})"
+        described = bounds.cut_description(text)
         return _Planned(
             machine,
             record,
@@ -254,7 +263,7 @@ class Lifecycle:
     ) -> TransactionRecord:
         """Run an EXECUTING transaction's steps in a task of our own; `record` back."""
         executor = self.core.executor()
-        task = asyncio.create_task(self._run(record, machine, executor, caller))
+        task = asyncio.create_task(self._lifetime(record, machine, executor, caller))
         self._runs[record.id] = _Run(executor, task)
         return record
 
@@ -320,13 +329,65 @@ class Lifecycle:
         finally:
             self._queued.pop(tx_id, None)
 
-    async def _run(
+    async def _lifetime(
         self,
         record: TransactionRecord,
         machine: TransactionMachine,
         executor: Executor,
         caller: Caller,
     ) -> None:
+        """The run, then its follow-up if it completed and has one (the run's locks are
+        released first: the follow-up takes its own), until that has ended too."""
+        try:
+            follow = await self._run(record, machine, executor, caller)
+            if follow is not None:
+                await self._run_follow_up(record, follow, caller)
+        finally:
+            self._runs.pop(record.id, None)
+
+    async def _create_follow_up(
+        self, record: TransactionRecord, caller: Caller
+    ) -> TransactionRecord | None:
+        """The follow-up the kind of `record` (whose steps all succeeded) declares, stored
+        as CREATED before `record` is COMPLETED, so that whoever sees it completed sees its
+        follow-up too (and a stop in between leaves it CREATED, which recovery cancels).
+        One that had no steps changed nothing: nothing follows. A refused follow-up is
+        logged and recorded in the audit log by `create`; `record` completes anyway."""
+        kind = kind_of(record.type, self.core.kinds)
+        then = kind.follow_up(dict(record.params)) if isinstance(kind, Following) else None
+        if then is None or self._stopping or not record.steps:
+            return None
+        try:
+            return await self.create(
+                then.kind, then.params, caller=caller, priority=record.priority,
+                metadata={FOLLOWS: record.id},
+            )  # fmt: skip
+        except REFUSALS as exc:
+            log.warning("%s: its follow-up %s was refused: %s", record.id, then.kind, exc)
+            return None
+
+    async def _run_follow_up(
+        self, record: TransactionRecord, follow: TransactionRecord, caller: Caller
+    ) -> None:
+        """Plan and run the follow-up of the COMPLETED `record`, and wait for its end. Its
+        refusal or failure is its own transaction's (and the audit log's) business."""
+        try:
+            if self._stopping:
+                await self.cancel(follow.id, caller=caller)
+                return
+            await self.start(follow.id, caller=caller)
+            await self.wait(follow.id)
+        except REFUSALS as exc:
+            log.warning("%s: its follow-up %s ended: %s", record.id, follow.id, exc)
+
+    async def _run(
+        self,
+        record: TransactionRecord,
+        machine: TransactionMachine,
+        executor: Executor,
+        caller: Caller,
+    ) -> TransactionRecord | None:
+        """Run the steps to the end; the follow-up to run when it COMPLETED and has one."""
         core, tx_id = self.core, record.id
         sink = self._sinks(record)
         ctx = core.context(tx_id, sink)
@@ -341,14 +402,15 @@ class Lifecycle:
                 timer.cancel()
             if outcome.succeeded:
                 await self.deferred.finalize_steps(tx_id, outcome.done, ctx)
+                follow = await self._create_follow_up(record, caller)
                 async with core.one_commit():
                     await machine.move("complete")
                     await core.record("execute", "completed", caller, tx_id)
-                return
+                return follow
             await self._end_failed(machine, outcome, caller)
+            return None
         finally:
             core.locks.release(tx_id)
-            self._runs.pop(tx_id, None)
 
     async def _end_failed(
         self, machine: TransactionMachine, outcome: ExecutionOutcome, caller: Caller
@@ -379,7 +441,7 @@ class Lifecycle:
         core = self.core
         record = await core.get(tx_id)
         run = self._runs.get(tx_id)
-        if run is not None:
+        if run is not None and not record.state.is_terminal:  # (not while its follow-up runs)
             who = f"uid {caller.uid}" if caller.uid is not None else (caller.name or "zfsyncd")
             run.executor.cancel(f"cancelled by {who}")
             if wait:
@@ -421,6 +483,7 @@ class Lifecycle:
     async def shutdown(self, reason: str = "zfsyncd is stopping") -> None:
         """Stop running transactions: each running step is stopped and what was done undone,
         so no transaction is left half-done by a clean stop. Queued ones are cancelled."""
+        self._stopping = True
         for tx_id in list(self._queued):
             await self.cancel(tx_id)
         for run in list(self._runs.values()):

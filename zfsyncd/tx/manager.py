@@ -96,8 +96,12 @@ class TransactionManager(Lifecycle):
 
     async def rollback(self, tx_id: str, *, caller: Caller = SYSTEM) -> TransactionRecord:
         """A new CREATED rollback transaction that undoes the COMPLETED transaction `tx_id`.
-        Refused, with the reason, when it cannot be undone as a whole."""
+        Refused, with the reason, when it cannot be undone as a whole. A completed one
+        whose follow-up (a sync's expiry) is still to run or running is waited for first:
+        that is the engine's own work, which ends by itself, and what it did decides."""
         try:
+            if (await self.get(tx_id)).state is TxState.COMPLETED:
+                await self.wait(tx_id)  # its run lasts until its follow-up has ended
             original, _steps = await undoable(self.store, tx_id)
         except TxError as exc:
             await self.core.record("rollback", f"refused: {describe_error(exc)}", caller, tx_id)

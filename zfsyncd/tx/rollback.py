@@ -5,8 +5,11 @@ reverse order. A kind like the others: `Manager.Rollback(id)` (and
 transaction is.
 
 It is refused, with the reason, when the original is not COMPLETED, has been rolled back
-already, has a step that cannot be taken back (what is destroyed cannot be brought back), or
-when a later transaction changed the same datasets and stands in the way.
+already, has a step that cannot be taken back (what is destroyed cannot be brought back), when a
+later transaction changed the same datasets and stands in the way (not a follow-up of the
+original that cannot be rolled back itself: a sync's expiry), or when ZFS changed since in
+a way an inverse step cannot take back (`Step.refusal`, asked at plan time: the base an
+expiry destroyed, a destination written to).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from zfsyncd.api.names import Action
 from zfsyncd.store import ACTIVE_STATES, StepState, TransactionRecord, TransactionStore, TxState
 from zfsyncd.tx.errors import RollbackRefusedError, TransactionNotFoundError
 from zfsyncd.tx.executor import planned_steps
-from zfsyncd.tx.kinds import Admission, Plan, PlanContext, RequestKind, register_kind
+from zfsyncd.tx.kinds import FOLLOWS, Admission, Plan, PlanContext, RequestKind, register_kind
 from zfsyncd.tx.steps import Step
 from zfsyncd.tx.steps.base import JsonDict
 
@@ -60,6 +63,13 @@ class RollbackKind(RequestKind[RollbackTxRequest]):
 
     async def plan_request(self, ctx: PlanContext, request: RollbackTxRequest) -> Plan:
         original, steps = await undoable(ctx.transactions, request.rolls_back, ctx.tx_id)
+        for step in steps:
+            # built from records: ZFS may have changed since (a destination written to)
+            reason = await step.refusal(ctx)
+            if reason is not None:
+                raise RollbackRefusedError(
+                    f"transaction {original.id} cannot be rolled back: {reason}"
+                )
         return Plan(
             steps=steps,
             description=_description(original),
@@ -117,13 +127,33 @@ async def _rollback_target(
     if tx_id in neutralized:
         raise RollbackRefusedError(f"transaction {tx_id} has already been rolled back")
     later = [t for t in later if t.id not in neutralized and t.id != rollback_id]
+    # a final follow-up of the original (its expiry: what it destroyed is gone for good)
+    # stands aside: it cannot be rolled back first, and what the rollback needs of ZFS
+    # (the snapshots an expiry could have taken) is read by its steps' `refusal` at plan time
+    later = [t for t in later if not (t.metadata.get(FOLLOWS) == tx_id and _final(t))]
     if later:
-        names = ", ".join(f"{t.id} ({t.type}, {t.state.value})" for t in later[:5])
+        names = ", ".join(_named(t) for t in later[:5])
         raise RollbackRefusedError(
             f"transaction {tx_id} cannot be rolled back: later transactions changed the "
             f"same datasets and would be undone too: {names}; roll those back first"
         )
     return original
+
+
+def _final(record: TransactionRecord) -> bool:
+    """Whether a COMPLETED transaction cannot be rolled back (a step of it has no inverse)."""
+    if record.state is not TxState.COMPLETED:
+        return False
+    try:
+        _inverse_steps(record)
+    except RollbackRefusedError:
+        return True
+    return False
+
+
+def _named(record: TransactionRecord) -> str:
+    final = " and final: it cannot be rolled back" if _final(record) else ""
+    return f"{record.id} ({record.type}, {record.state.value}{final})"
 
 
 def _inverse_steps(original: TransactionRecord) -> list[Step[Any]]:

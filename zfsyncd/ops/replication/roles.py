@@ -17,10 +17,10 @@ keeps that true on the way back. `zfsync:paused` moves with the source role.
 Without -L the swap begins with a final sync, planned by replica-sync's own `decide` (sync.py)
 over the readings made here: the source is made read-only first (so nothing is written
 after the snapshot that sync takes), then the sync's steps (snapshot, holds, send, bases,
-bookmarks, expiry), then the roles; all undone together if any fails. A takeover whose
-source is on another host cannot run that sync from here (sync sends from this host): it
-is refused while the source has anything its destination lacks, with `replica sync` on the
-source's host as the way.
+bookmarks; no expiry: that follows a replica-sync transaction), then the roles; all undone
+together if any fails. A takeover whose source is on another host cannot run that sync
+from here (sync sends from this host): it is refused while the source has anything its
+destination lacks, with `replica sync` on the source's host as the way.
 
 Refused before anything changes, whatever could split the brain (`split_brain`): both
 sides writable already, no snapshot shared by guid, a destination that diverged (written

@@ -15,7 +15,17 @@ pool rather than growing per dataset beyond the transfer itself:
     bookmarks         `SRC#<snapshot>` of every new base (the next base if it expires)
     set-user-property zfsync:sent on the snapshots made before and sent now (-I), one
                       `zfs set` for all
-    destroy-snapshots expiry: each side keeps its own zfsync:savecount (choose.expire)
+
+Expiry is not a step of the sync ("the sent marker recorded; expire afterwards"): once a
+sync COMPLETED, the engine runs its follow-up, a replica-expire transaction over the same
+sources (expire.py: one expiry implementation), linked to it. So every step of a sync has
+an inverse and a completed sync can be rolled back (`transaction rollback ID`): the
+received snapshots taken back and the destination's head back at its base, the holds moved
+back, the bookmarks and the source's snapshot destroyed, the sent markers as they were.
+A later sync stands in the way of that rollback (the engine's rule: a later transaction
+changed the same datasets; roll it back first); the expiry that followed does not (it
+cannot be rolled back itself, and only the base the rollback needs matters, which the
+inverse steps find gone at plan time when savecount 1 let it expire).
 
 Planning reads the sources (one `zfs list`, one `zfs holds` at most) and each destination
 host the same way, then decides per pair with choose.py's functions:
@@ -45,22 +55,26 @@ from zfsyncd.api import limits
 from zfsyncd.api.names import Action
 from zfsyncd.commands.errors import CommandError
 from zfsyncd.ops.replication import choose, props
+from zfsyncd.ops.replication.expire import EXPIRE
 from zfsyncd.ops.replication.inventory import DatasetState, Point, Side, host_of, read_side
 from zfsyncd.ops.replication.props import BASE_HOLD, Peer, Role, parse_peer
-from zfsyncd.ops.replication.requests import SyncRequest
+from zfsyncd.ops.replication.requests import ExpireRequest, SyncRequest
 from zfsyncd.ops.snapshot import snapshot_name
 from zfsyncd.tx.errors import MissingObjectError, PlanError
 from zfsyncd.tx.hosts import LOCAL
-from zfsyncd.tx.kinds import BusMethod, Plan, PlanContext, RequestKind, register_kind
+from zfsyncd.tx.kinds import (
+    BusMethod,
+    FollowUp,
+    Plan,
+    PlanContext,
+    RequestKind,
+    register_kind,
+)
 from zfsyncd.tx.steps import Step
+from zfsyncd.tx.steps.base import JsonDict
 from zfsyncd.tx.steps.bookmarks import BookmarksArgs, CreateBookmarks
 from zfsyncd.tx.steps.holds import HoldArgs, HoldSnapshots, ReleaseSnapshots
-from zfsyncd.tx.steps.snapshots import (
-    CreateSnapshots,
-    CreateSnapshotsArgs,
-    DestroySnapshots,
-    DestroySnapshotsArgs,
-)
+from zfsyncd.tx.steps.snapshots import CreateSnapshots, CreateSnapshotsArgs
 from zfsyncd.tx.steps.transfers import SendReceiveMany, SendReceiveManyArgs, Stream
 from zfsyncd.tx.steps.user_properties import SetUserProperty, UserPropertyArgs
 from zfsyncd.zfs import names
@@ -167,8 +181,6 @@ class PairPlan:
     release: tuple[tuple[str, str], ...]
     #: bookmark -> snapshot (source)
     bookmarks: Mapping[str, str]
-    #: (host, snapshot) -> guid: what expiry destroys
-    expire: Mapping[tuple[str, str], int]
     #: source snapshots sent without the sent marker (those made earlier and sent now)
     mark_sent: tuple[str, ...] = ()
 
@@ -274,26 +286,6 @@ def decide_pair(
         marks = {}
     # the zfsync_ snapshots the destination receives (-I: every pending one; -i: the last)
     carried = pending if transfer.intermediates or transfer.base is None else pending[-1:]
-    arriving_dst = sum(choose.is_ours(p) for p in carried) + int(new)
-    expire: dict[tuple[str, str], int] = {}
-    keep = {p.guid for p in pending if p.short == target_short}
-    src_save = source.savecount or props.DEFAULT_SAVECOUNT
-    for p in choose.expire(source.snapshots, src_save, keep=keep, arriving=int(new)):
-        expire[(LOCAL, p.name)] = p.guid
-        if recursive:
-            for child in src_children:
-                same = child.snapshot(p.short)
-                if same is not None and not same.holds - {BASE_HOLD}:
-                    expire[(LOCAL, same.name)] = same.guid
-    dst_save = dst.savecount or props.DEFAULT_SAVECOUNT
-    for p in choose.expire(dst.snapshots, dst_save, arriving=arriving_dst):
-        expire[(peer.host, p.name)] = p.guid
-        if recursive:
-            for child in dst_children:
-                same = child.snapshot(p.short)
-                if same is not None and not same.holds - {BASE_HOLD}:
-                    expire[(peer.host, same.name)] = same.guid
-    # every base hold but the new base's is released before the destroys run
     return PairPlan(
         source=source,
         peer=peer,
@@ -305,7 +297,6 @@ def decide_pair(
         hold_after=tuple(new_bases),
         release=tuple(sorted(set(release))),
         bookmarks=marks,
-        expire=expire,
         mark_sent=tuple(p.name for p in carried if p.sent is None),
     )
 
@@ -384,12 +375,6 @@ def _steps(pairs: list[PairPlan], parallel: int, short: str, now: int) -> list[S
     unmarked = {snap: str(now) for p in pairs for snap in p.mark_sent}
     if unmarked:
         steps.append(SetUserProperty(UserPropertyArgs(prop=props.SENT, values=unmarked)))
-    doomed: dict[str, dict[str, int]] = defaultdict(dict)
-    for p in pairs:
-        for (host, snap), guid in p.expire.items():
-            doomed[host][snap] = guid
-    for host, expired in sorted(doomed.items()):
-        steps.append(DestroySnapshots(DestroySnapshotsArgs(host=host, snapshots=expired)))
     return steps
 
 
@@ -432,6 +417,13 @@ class ReplicaSyncKind(RequestKind[SyncRequest]):
     def targets(self, request: SyncRequest) -> set[str]:
         return set(request.sources)
 
+    def follow_up(self, params: JsonDict) -> FollowUp:
+        """The expiry of the same sources (all: every pair here that is not paused, as
+        `sync all` covers), once the sync completed."""
+        request = self.parse(params)
+        expiry = ExpireRequest(sources=request.sources)
+        return FollowUp(EXPIRE.name, expiry.model_dump(mode="json"))
+
     async def plan_request(self, ctx: PlanContext, request: SyncRequest) -> Plan:
         facts = await read_facts(ctx, request)
         plan = decide(request, facts, ctx.tx_id, int(time.time()))
@@ -441,7 +433,17 @@ class ReplicaSyncKind(RequestKind[SyncRequest]):
         return plan
 
 
-REPLICA_SYNC = register_kind(ReplicaSyncKind())
+REPLICA_SYNC_KIND = ReplicaSyncKind()
+REPLICA_SYNC = register_kind(REPLICA_SYNC_KIND)
 
 
-__all__ = ["REPLICA_SYNC", "PairPlan", "Point", "Refused", "SyncFacts", "decide", "decide_pair"]
+__all__ = [
+    "REPLICA_SYNC",
+    "REPLICA_SYNC_KIND",
+    "PairPlan",
+    "Point",
+    "Refused",
+    "SyncFacts",
+    "decide",
+    "decide_pair",
+]

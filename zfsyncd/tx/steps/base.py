@@ -125,6 +125,13 @@ class Step(ABC, Generic[A]):
     def why_final(self) -> str:
         return f"{self.describe()} cannot be taken back once its transaction completed"
 
+    async def refusal(self, ctx: StepContext) -> str | None:
+        """Why this step cannot run on ZFS as it is now, read from ZFS; None when it can.
+        A plan made of steps built from records rather than from a reading (the rollback
+        of a completed transaction: tx/rollback.py) asks each, so that a world changed
+        since is refused at plan time with the reason (most steps: None)."""
+        return None
+
     def to_json(self) -> JsonDict:
         return self.args.model_dump(mode="json")
 

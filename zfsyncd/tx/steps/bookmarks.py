@@ -69,10 +69,64 @@ class CreateBookmarks(Step[BookmarksArgs]):
                 await zfs.destroy(name)
 
     def inverse(self, undo_data: JsonDict) -> Step[Any] | None:
-        return None
+        """The bookmarks it made destroyed (for the rollback of a replica sync, which
+        destroys their snapshots too); those that existed before stay."""
+        made: dict[str, int] = undo_data.get("made", {})
+        if not made:
+            return None
+        return DestroyBookmarks(
+            MadeBookmarksArgs(
+                host=self.args.host,
+                bookmarks={m: self.args.bookmarks[m] for m in made if m in self.args.bookmarks},
+                guids=made,
+            )
+        )
 
     def why_final(self) -> str:
-        return (
-            f"{self.describe()}: destroying the bookmarks would lose the base of the next "
-            "incremental; they stay"
-        )
+        return f"{self.describe()}: it made no bookmark of its own to destroy"
+
+
+class MadeBookmarksArgs(BookmarksArgs):
+    #: bookmark -> the guid it had when made (a bookmark of that name and another guid is
+    #: not the one to destroy)
+    guids: dict[BookmarkName, int]
+
+
+@register
+class DestroyBookmarks(Step[MadeBookmarksArgs]):
+    """Destroy bookmarks a completed transaction made. ZFS cannot rename a bookmark, and
+    these are bookmarks of snapshots that are still there while the transaction runs (the
+    rollback of a sync destroys the snapshot after them, through the trash, so an undo
+    renames it back first): `undo` makes each again from its snapshot, which gives it the
+    same guid and createtxg. One `zfs list`, then one `zfs destroy` a bookmark."""
+
+    kind = "destroy-bookmarks"
+    Args = MadeBookmarksArgs
+
+    def describe(self) -> str:
+        return "destroy " + ", ".join(self.args.bookmarks)
+
+    def datasets(self) -> set[str]:
+        return {located(self.args.host, names.dataset_of(m)) for m in self.args.bookmarks}
+
+    async def _existing(self, ctx: StepContext) -> dict[str, int]:
+        found = await objects_named(ctx.host(self.args.host).zfs, self.args.bookmarks)
+        return {name: obj.guid for name, obj in found.items()}
+
+    async def check(self, ctx: StepContext) -> bool:
+        return not await self._existing(ctx)
+
+    async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
+        zfs = ctx.host(self.args.host).zfs
+        for name, guid in (await self._existing(ctx)).items():
+            if guid != self.args.guids.get(name, guid):
+                raise ValueError(f"{name} is not the bookmark this step was made for (guid)")
+            await zfs.destroy(name)
+        return {}
+
+    async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
+        zfs = ctx.host(self.args.host).zfs
+        existing = await self._existing(ctx)
+        for mark, snap in self.args.bookmarks.items():
+            if mark not in existing:
+                await zfs.bookmark(snap, mark)

@@ -90,6 +90,13 @@ class HoldSnapshots(_OnSnapshots):
         # a hold that was there before is not ours to release
         return {"had": await self._tagged(ctx)}
 
+    async def refusal(self, ctx: StepContext) -> str | None:
+        """A hold built from records (a release taken back) needs its snapshots still
+        there: one `zfs list`."""
+        found = await snapshots_below(self._zfs(ctx), self.args.snapshots)
+        gone = [s for s in self.args.snapshots if s not in found]
+        return f"{', '.join(gone)} to hold again is gone" if gone else None
+
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
         existing, tagged = await self._existing_and_tagged(ctx)
         missing = [s for s in self.args.snapshots if s not in tagged]

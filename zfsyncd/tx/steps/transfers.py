@@ -29,7 +29,7 @@ from pydantic import Field, model_validator
 
 from zfsyncd.tx.hosts import LOCAL, HostName, located
 from zfsyncd.tx.steps.base import JsonDict, Step, StepArgs, StepContext, register
-from zfsyncd.tx.steps.snapshots import DestroySnapshots, DestroySnapshotsArgs
+from zfsyncd.tx.steps.received import TakeBackArgs, TakeBackReceived
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import DestroyMode, ZfsBackend
 from zfsyncd.zfs.errors import StaleResumeTokenError
@@ -248,16 +248,30 @@ class SendReceiveMany(Step[SendReceiveManyArgs]):
                 await dst.rollback(snapshot)
 
     def inverse(self, undo_data: JsonDict) -> Step[Any] | None:
+        """The received snapshots taken back and each target's head back at its base
+        (received.py), when the streams only added snapshots to targets that had one."""
         received: dict[str, dict[str, int]] = undo_data.get("received", {})
-        if any(not had for had in undo_data["before"].values()):
+        before: dict[str, dict[str, int]] = undo_data["before"]
+        if any(not had for had in before.values()):
             return None  # a stream made its target: not this inverse's to destroy
         snapshots = {n: g for got in received.values() for n, g in got.items() if "@" in n}
         if not snapshots or len(snapshots) != sum(len(g) for g in received.values()):
-            return None
-        return DestroySnapshots(DestroySnapshotsArgs(host=self.args.target, snapshots=snapshots))
+            return None  # a -R stream made a dataset
+        bases: dict[str, str] = {}
+        for target, got in received.items():
+            for base in _newest_before(before.get(target, {}), {names.dataset_of(n) for n in got}):
+                bases[names.dataset_of(base)] = base
+        if any(names.dataset_of(n) not in bases for n in snapshots):
+            return None  # a dataset that had no snapshot before received one
+        return TakeBackReceived(
+            TakeBackArgs(host=self.args.target, snapshots=snapshots, bases=bases)
+        )
 
     def why_final(self) -> str:
-        return f"{self.describe()}: what it received cannot be taken back by one step"
+        return (
+            f"{self.describe()}: it made a dataset (a full stream, or a -R stream's new "
+            "child), which a rollback does not destroy"
+        )
 
 
 def _newest_before(had: dict[str, int], datasets: set[str]) -> list[str]:

@@ -1,19 +1,28 @@
 """replica-sync's decision for one pair (zfsyncd.ops.replication.sync.decide_pair), from
 tables of examples: both sides as read -> nothing to do, the reason it is left out, or
-what it sends, holds, releases, bookmarks and expires. The sides are written as in
-test_choose.py (`s5`: a zfsync_ snapshot of guid 5, `b5` its bookmark, `x5` another
-tool's snapshot, `r5` one with the base hold)."""
+what it sends, holds, releases and bookmarks (the expiry follows the sync as a kind of
+its own). The sides are written as in test_choose.py (`s5`: a zfsync_ snapshot of guid 5,
+`b5` its bookmark, `x5` another tool's snapshot, `r5` one with the base hold)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
 from tests.unit.ops.replication.test_choose import side
 from zfsyncd.ops.replication.inventory import DatasetState, Side
 from zfsyncd.ops.replication.props import Role
-from zfsyncd.ops.replication.sync import PairPlan, Refused, decide_pair
+from zfsyncd.ops.replication.requests import SyncRequest
+from zfsyncd.ops.replication.sync import (
+    REPLICA_SYNC_KIND,
+    PairPlan,
+    Refused,
+    SyncFacts,
+    decide,
+    decide_pair,
+)
 
 SHORT = "zfsync_new"
 
@@ -114,16 +123,34 @@ def test_a_token_alone_is_worth_a_transfer() -> None:
     assert found.bookmarks == {}
 
 
-def test_expiry_on_both_sides() -> None:
-    found = pair("s1 s2 r3", "s1 s2 r3", written=10, savecount=2)
-    assert isinstance(found, PairPlan)
-    # each side keeps 2: the new one and the newest before it
-    assert sorted(found.expire) == [
-        ("backup", "q/a@zfsync_0001"),
-        ("backup", "q/a@zfsync_0002"),
-        ("local", "p/a@zfsync_0001"),
-        ("local", "p/a@zfsync_0002"),
-    ]
+EXPIRY_FOLLOWS = [
+    # the sync's request -> the expiry's: the same sources, or every pair here
+    ({"sources": ["p/a", "p/b"], "parallel": 2}, {"sources": ["p/a", "p/b"]}),
+    ({}, {"sources": []}),
+]
+
+
+@pytest.mark.parametrize(("sync", "expiry"), EXPIRY_FOLLOWS)
+def test_expiry_is_the_follow_up_of_a_sync(sync: dict[str, Any], expiry: dict[str, Any]) -> None:
+    """The sync itself destroys nothing (so it can be rolled back): the engine runs the
+    replica-expire transaction it declares once it completed."""
+    then = REPLICA_SYNC_KIND.follow_up(sync)
+    assert (then.kind, then.params) == ("replica-expire", expiry)
+
+
+def test_the_plan_of_a_sync_over_its_savecount_destroys_nothing() -> None:
+    source = replace(
+        side("p/a", "s1 s2 r3", written=10), role=Role.SOURCE, peer="backup:q/a", savecount=2
+    )
+    destination = replace(side("q/a", "s1 s2 r3"), role=Role.DESTINATION, savecount=2)
+    facts = SyncFacts(
+        Side("local", {"p/a": source}), {"backup": Side("backup", {"q/a": destination})}
+    )
+    plan = decide(SyncRequest(sources=("p/a",)), facts, "new", 1)
+    assert [s.kind for s in plan.steps] == [
+        "create-snapshots", "send-receive-many", "hold", "hold", "release", "release",
+        "bookmarks",
+    ]  # fmt: skip
 
 
 def test_snapshots_sent_without_the_marker_get_it() -> None:

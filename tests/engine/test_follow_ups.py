@@ -1,0 +1,158 @@
+"""The follow-up of a completed transaction (kinds.Following; what a replica sync's expiry
+is): created just before the first is COMPLETED, run once its locks are released (here it
+needs the same dataset), linked to it, on behalf of the same caller; `wait` returns once it
+has ended. A follow-up that is refused leaves the first completed; a transaction that did
+not complete, or had no steps, has none. Told with a test kind: a snapshot followed by a
+snapshot of the datasets named in `then`."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests.engine.conftest import Engine
+from tests.faults import SimulatedCrash
+from zfsyncd.ops.snapshot import SnapshotKind
+from zfsyncd.store import TransactionRecord, TxState
+from zfsyncd.tx.errors import RollbackRefusedError
+from zfsyncd.tx.kinds import FOLLOWS, FollowUp
+from zfsyncd.tx.lifecycle import Lifecycle
+from zfsyncd.tx.manager import Caller
+from zfsyncd.tx.steps.base import JsonDict
+from zfsyncd.zfs.models import ObjectType
+
+ALICE = Caller(uid=1000, name=":1.42")
+KIND = "snapshot-then"
+
+
+class SnapshotThen(SnapshotKind):
+    name = KIND
+
+    def follow_up(self, params: JsonDict) -> FollowUp | None:
+        if "destroy" in params:  # a follow-up that cannot be rolled back, as an expiry
+            return FollowUp("destroy-snapshots", {"snapshots": params["destroy"]})
+        then = params.get("then")
+        return None if then is None else FollowUp("snapshot", {"datasets": then})
+
+    def parse(self, params: JsonDict) -> Any:
+        return super().parse({k: v for k, v in params.items() if k not in ("then", "destroy")})
+
+
+async def _followed(engine: Engine, params: dict[str, Any]) -> list[TransactionRecord]:
+    engine.kinds[KIND] = SnapshotThen()
+    record = await engine.manager.submit(KIND, params, caller=ALICE)
+    first = await engine.manager.wait(record.id)
+    follows = [t for t in await engine.manager.list() if t.metadata.get(FOLLOWS) == record.id]
+    return [first, *follows]
+
+
+async def test_a_follow_up_runs_after_the_transaction_it_follows(engine: Engine) -> None:
+    a = f"{engine.world.src}/a"
+    await engine.world.zfs.create(a)
+    first, then = await _followed(engine, {"datasets": [a], "then": [a]})
+    assert first.state is then.state is TxState.COMPLETED  # both ended when `wait` returned
+    assert then.id > first.id
+    assert then.uid == ALICE.uid
+    assert (then.type, then.params) == ("snapshot", {"datasets": [a]})
+    assert f"(after {first.id})" in (then.description or "")
+    assert {f"zfsync_{first.id}", f"zfsync_{then.id}"} <= {
+        s.short_name for s in await engine.world.zfs.list(a, types=[ObjectType.SNAPSHOT])
+    }
+    created = [e for e in await engine.manager.audit.list(tx_id=then.id) if e.action == "create"]
+    assert [(e.uid, e.caller) for e in created] == [(ALICE.uid, ALICE.name)]
+
+
+async def test_a_refused_follow_up_leaves_the_first_completed(engine: Engine) -> None:
+    a = f"{engine.world.src}/a"
+    await engine.world.zfs.create(a)
+    first, then = await _followed(engine, {"datasets": [a], "then": [f"{a}/nope"]})
+    assert first.state is TxState.COMPLETED
+    assert then.state is TxState.FAILED
+    assert "nope" in (then.error or "")
+
+
+async def test_a_transaction_that_did_not_complete_has_no_follow_up(engine: Engine) -> None:
+    a = f"{engine.world.src}/a"
+    await engine.world.zfs.create(a)
+    engine.zfs.fail(len(engine.zfs.calls))  # its snapshot fails
+    found = await _followed(engine, {"datasets": [a], "then": [a]})
+    engine.zfs.heal()
+    assert [t.state for t in found] == [TxState.FAILED]
+
+
+async def test_a_stop_before_the_first_completed_leaves_its_follow_up_to_recovery(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The follow-up is stored before the move to COMPLETED: a daemon that dies in between
+    leaves it CREATED, and recovery at start cancels it (as it does every transaction that
+    had not begun) while it completes the first (every step had finished)."""
+    a = f"{engine.world.src}/a"
+    await engine.world.zfs.create(a)
+    engine.kinds[KIND] = SnapshotThen()
+    made: list[str] = []
+    create = Lifecycle._create_follow_up
+
+    async def dying(self: Lifecycle, record: TransactionRecord, caller: Caller) -> None:
+        follow = await create(self, record, caller)
+        assert follow is not None
+        made.append(follow.id)
+        raise SimulatedCrash("killed before the move to COMPLETED")
+
+    monkeypatch.setattr(Lifecycle, "_create_follow_up", dying)
+    record = await engine.manager.submit(KIND, {"datasets": [a], "then": [a]})
+    with pytest.raises(SimulatedCrash):
+        await engine.manager.wait(record.id)
+    monkeypatch.undo()
+    restarted = await engine.restart()
+    try:
+        recovered = {r.id: r for r in await restarted.manager.recover()}
+        assert set(recovered) == {record.id, *made}
+        assert recovered[record.id].state is TxState.COMPLETED
+        assert recovered[made[0]].state is TxState.CANCELLED
+    finally:
+        await restarted.close()
+
+
+async def test_the_rollback_of_one_whose_follow_up_has_not_ended_waits_for_it(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Asked for while the follow-up is stored but not yet run (held here): the rollback
+    waits for it to end, then decides. Ended, the follow-up is final (a destroy) and
+    stands aside; still to run, it would refuse the rollback as a later transaction."""
+    a = f"{engine.world.src}/a"
+    await engine.world.zfs.create(a)
+    await engine.world.zfs.snapshot([f"{a}@zfsync_old"])
+    engine.kinds[KIND] = SnapshotThen()
+    completed, go = asyncio.Event(), asyncio.Event()
+    run = Lifecycle._run_follow_up
+
+    async def held(
+        self: Lifecycle, record: TransactionRecord, follow: TransactionRecord, caller: Caller
+    ) -> None:
+        completed.set()
+        await go.wait()
+        await run(self, record, follow, caller)
+
+    monkeypatch.setattr(Lifecycle, "_run_follow_up", held)
+    record = await engine.manager.submit(KIND, {"datasets": [a], "destroy": [f"{a}@zfsync_old"]})
+    await completed.wait()
+    assert (await engine.manager.get(record.id)).state is TxState.COMPLETED
+    asked = asyncio.ensure_future(engine.manager.rollback(record.id))
+    go.set()
+    undo = await asked
+    [then] = [t for t in await engine.manager.list() if t.metadata.get(FOLLOWS) == record.id]
+    assert then.state is TxState.COMPLETED
+    await engine.manager.start(undo.id)
+    assert (await engine.manager.wait(undo.id)).state is TxState.COMPLETED
+    left = {s.short_name for s in await engine.world.zfs.list(a, types=[ObjectType.SNAPSHOT])}
+    assert left == set()  # the follow-up's destroy stays; the first is undone
+
+
+async def test_a_reversible_follow_up_is_rolled_back_first(engine: Engine) -> None:
+    a = f"{engine.world.src}/a"
+    await engine.world.zfs.create(a)
+    first, then = await _followed(engine, {"datasets": [a], "then": [a]})
+    with pytest.raises(RollbackRefusedError, match=f"later transactions.*{then.id}"):
+        await engine.manager.rollback(first.id)

@@ -141,7 +141,9 @@ async def main() -> None:
         ctl(daemon, "replica", "sync", ROOT)
         ctl(daemon, "replica", "status")
         ctl(daemon, "transaction", "list", "--limit", "3")
-        sync = json.loads(ctl(daemon, "transaction", "list", "--limit", "1", "--json"))[0]
+        sync = json.loads(
+            ctl(daemon, "transaction", "list", "--type", "replica-sync", "--limit", "1", "--json")
+        )[0]
         ctl(daemon, "transaction", "rollback", sync["id"])
         same = zfs_state(BACKUP) == backup_before
         print(f"the backup pool (names, guids, holds) identical to before the sync: {same}")

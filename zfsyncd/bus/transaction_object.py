@@ -101,13 +101,20 @@ class TransactionObject(AuthorizedInterface):
         if steps != self._steps:
             self._steps = steps
             changed["Steps"] = steps
+        streams_ended = False
         if record.state.is_terminal:
             self._throttle.flush()
             changed.update(self._progress_properties())
+            # a stream cut by the end (a failure, a cancel) said nothing since: say it
+            streams_ended = bool(self._streams_sent)
+            if streams_ended:
+                changed["Streams"] = self._streams_sent = []
         if changed:
             self.emit_properties_changed(changed)
         if record.state.is_terminal:
             self._throttle.close()
+            if streams_ended:
+                self.StreamProgress([])
             self.Finished(record.state.value, record.error or "")
 
     def sink(self) -> ProgressSink:

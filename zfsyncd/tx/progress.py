@@ -40,7 +40,10 @@ class ProgressSink:
 class ProgressReading:
     percent: float  # 0..100
     bytes_done: int
-    bytes_total: int  # the steps' estimates, 0 when none has one
+    #: the steps' estimates (a step planned without one: what it reports once it knows), at
+    #: least bytes_done; 0 when none has one, or while the running step moves bytes of a
+    #: size it does not know yet (a sync whose streams have not all started)
+    bytes_total: int
     rate: float  # bytes per second, smoothed
     eta: float  # seconds, -1 when unknown
     current_step: int  # -1 when no step runs
@@ -105,6 +108,7 @@ class ProgressTracker(ProgressSink):
         self._finished: set[int] = set()
         self._current = -1
         self._step_bytes = 0  # of the running step
+        self._step_total: int | None = None  # the running step's own total, once it knows
         self._bytes_before = 0  # of finished steps
         self._rate = 0.0
         self._last: tuple[float, int] | None = None
@@ -112,6 +116,7 @@ class ProgressTracker(ProgressSink):
     def step_started(self, idx: int, description: str) -> None:
         self._current = idx
         self._step_bytes = 0
+        self._step_total = None
         self._streams.clear()
 
     def step_finished(self, idx: int, state: StepState) -> None:
@@ -121,10 +126,13 @@ class ProgressTracker(ProgressSink):
             self._bytes_before += max(self._step_bytes, estimate or 0)
         self._current = -1
         self._step_bytes = 0
+        self._step_total = None
         self._streams.clear()  # whatever a stream left unsaid, its step has ended
 
     def transfer(self, progress: TransferProgress) -> None:
         self._step_bytes = progress.bytes_done
+        if progress.bytes_total is not None:
+            self._step_total = progress.bytes_total
         done = self._bytes_before + self._step_bytes
         now = self._clock()
         if self._last is not None and now > self._last[0]:
@@ -165,19 +173,25 @@ class ProgressTracker(ProgressSink):
 
     def reading(self) -> ProgressReading:
         steps = len(self._estimates)
+        estimates = list(self._estimates)
         share = 0.0
-        if self._current >= 0 and self._current < steps:
-            estimate = self._estimates[self._current]
+        unknown = False  # the running step moves bytes of a size not known yet
+        if 0 <= self._current < steps:
+            # planned without an estimate (a step of several streams: each is estimated as
+            # it starts, with no command more): its own total, once it reports one
+            estimate = estimates[self._current] or self._step_total
+            estimates[self._current] = estimate
             if estimate:
                 share = min(self._step_bytes / estimate, 1.0)
+            unknown = estimate is None and self._step_bytes > 0
         percent = 100.0 * (len(self._finished) + share) / steps if steps else 0.0
-        total = sum(e or 0 for e in self._estimates)
+        total = sum(e or 0 for e in estimates)
         done = self._bytes_before + self._step_bytes
         return ProgressReading(
             percent=min(percent, 100.0),
             bytes_done=done,
-            bytes_total=max(total, done),
+            bytes_total=0 if unknown else max(total, done),
             rate=self._rate,
-            eta=eta(done, total, self._rate),
+            eta=-1.0 if unknown else eta(done, total, self._rate),
             current_step=self._current,
         )

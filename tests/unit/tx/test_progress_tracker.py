@@ -174,3 +174,36 @@ def test_the_total_still_comes_from_the_step() -> None:
     assert tracker.reading().bytes_done == 0
     tracker.transfer(TransferProgress(bytes_done=500, bytes_total=1000))
     assert tracker.reading().bytes_done == 500
+
+
+#: (the send step's plan estimate, what it reported: (done, total)) -> (percent, bytes_total,
+#: eta) with the first of two steps done and a rate of 100 B/s
+TOTAL_CASES: list[tuple[int | None, list[tuple[int, int | None]], tuple[float, int, float]]] = [
+    # several streams, not all started: bytes move, the size is unknown (not done/done)
+    (None, [(0, None), (100, None)], (50.0, 0, -1.0)),
+    # every stream started: the step's own total serves as its estimate
+    (None, [(0, None), (100, 1000)], (55.0, 1000, 9.0)),
+    (None, [(0, 1000), (100, None)], (55.0, 1000, 9.0)),  # once known, kept
+    # planned with an estimate (a single send): the plan's
+    (2000, [(0, None), (100, 1000)], (52.5, 2000, 19.0)),
+    # nothing moved yet, size unknown: the steps' estimates (none): 0
+    (None, [(0, None)], (50.0, 0, -1.0)),
+]
+
+
+@pytest.mark.parametrize(("planned", "reports", "expected"), TOTAL_CASES)
+def test_the_total_of_a_step_planned_without_an_estimate(
+    planned: int | None, reports: list[tuple[int, int | None]], expected: tuple[float, int, float]
+) -> None:
+    now = [0.0]
+    tracker = ProgressTracker([None, planned], clock=lambda: now[0])
+    tracker.step_started(0, "snapshot")
+    tracker.step_finished(0, StepState.COMPLETED)
+    tracker.step_started(1, "send")
+    for t, (done, total) in enumerate(reports):
+        now[0] = float(t)
+        tracker.transfer(TransferProgress(bytes_done=done, bytes_total=total))
+    r = tracker.reading()
+    assert (r.percent, r.bytes_total, r.eta) == (pytest.approx(expected[0]), *expected[1:])
+    tracker.step_finished(1, StepState.COMPLETED)
+    assert tracker.reading().bytes_total == max(reports[-1][0], planned or 0)

@@ -11,11 +11,13 @@ import pytest
 from dbus_fast import Message, MessageType
 from dbus_fast.service import ServiceInterface
 
+from tests.unit.bus.api_checks import XML
 from tests.unit.bus.fakes import FakeAuthority, Log, record
 from zfsyncd.api import limits
 from zfsyncd.bus.transaction_object import TransactionObject
 from zfsyncd.store import StepState, TxState
 from zfsyncd.tx.manager import Caller
+from zfsyncd.tx.steps.transfers import MAX_PARALLEL
 from zfsyncd.zfs import names
 from zfsyncd.zfs.models import TransferProgress
 
@@ -156,3 +158,11 @@ async def test_the_rows_are_bounded(seen: Seen) -> None:
         signature="a(sttdd)", body=body,
     )  # fmt: skip
     assert len(signal._marshall(False)) < 8 * 1024  # a few KiB at worst, whatever is synced
+
+
+def test_the_xml_documents_the_bound() -> None:
+    xml = XML.read_text()
+    comment = xml[: xml.index('<signal name="StreamProgress">')].rsplit("<!--", 1)[1]
+    assert f"At most {limits.MAX_PROGRESS_STREAMS} rows" in comment
+    assert f"(at most {limits.MAX_PROGRESS_STREAMS} rows)" in xml
+    assert limits.MAX_PROGRESS_STREAMS >= MAX_PARALLEL  # every running stream is listed

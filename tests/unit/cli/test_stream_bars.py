@@ -209,18 +209,19 @@ async def client(double: DaemonDouble) -> AsyncIterator[ZfsyncClient]:
 async def test_the_watch_reads_streams_and_folds_a_burst(
     client: ZfsyncClient, double: DaemonDouble
 ) -> None:
-    """1000 Progress and StreamProgress pairs, as fast as the double sends them:
+    """300 Progress and StreamProgress pairs, as fast as the double bears to send them:
     the client keeps the newest of each; more rows than the API's bound are cut to it."""
 
     async def burst(d: DaemonDouble, tx: Tx) -> None:
         await tx.watched.wait()
         many = [_row(f"tank/{n}", 0) for n in range(limits.MAX_PROGRESS_STREAMS + 4)]
         d.streams(tx, many)
-        for i in range(1, 1001):
+        for i in range(1, 301):
             d.streams(tx, [_row("tank/home", i)])
-            d.progress(tx, i / 10, i, 1000, 1.0, -1.0)
-            if i % 25 == 0:
-                await asyncio.sleep(0.002)  # the double's socket bears no more (as the other)
+            d.progress(tx, i / 3, i, 300, 1.0, -1.0)
+            if i % 10 == 0:
+                # dbus-fast drops a connection whose socket fills (the daemon throttles)
+                await asyncio.sleep(0.005)
         d.streams(tx, [])
         d.finish(tx, "COMPLETED", "")
 
@@ -236,6 +237,6 @@ async def test_the_watch_reads_streams_and_folds_a_burst(
     assert [e.streams[0].bytes_done for e in streams[1:-1]] == sorted(
         e.streams[0].bytes_done for e in streams[1:-1]
     )
-    assert len(streams) <= 1002
+    assert len(streams) <= 302
     assert events[-1] == Finished(state="COMPLETED", error="")
     assert isinstance(events[-2], Streams | Progress | MessageEvent)

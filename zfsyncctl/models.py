@@ -40,6 +40,24 @@ class Progress(_Reply):
     eta: float
 
 
+class StreamRow(_Reply):
+    """One running stream of a step that sends several datasets at once."""
+
+    dataset: str
+    bytes_done: int
+    #: the estimate, 0 while unknown
+    bytes_total: int
+    rate: float
+    #: seconds, -1 when unknown
+    eta: float
+
+
+class Streams(_Reply):
+    """The running streams (StreamProgress): empty when the last has ended."""
+
+    streams: list[StreamRow]
+
+
 class StepStarted(_Reply):
     index: int
     description: str
@@ -59,4 +77,4 @@ class Finished(_Reply):
     error: str
 
 
-WatchEvent = Progress | StepStarted | StepFinished | MessageEvent | Finished
+WatchEvent = Progress | Streams | StepStarted | StepFinished | MessageEvent | Finished

@@ -1,7 +1,10 @@
 """Showing a transaction's progress while zfsyncctl waits for it, on stderr: a live rich
 progress bar when stderr is a terminal, plain lines otherwise (a log, a CI job).
 
-Both take the events of watch.TransactionWatch; neither talks to the bus. rich is imported
+Both take the events of watch.TransactionWatch; neither talks to the bus. The live view
+also draws one bar per running stream of a step that sends several datasets at once (a
+replica sync), below the total; the plain lines leave them out (a log of a `sync all`
+would get a line per dataset per tick). rich is imported
 only when the live bar is drawn: on a terminal, not in a log or a script."""
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from .models import (
     MessageEvent,
     StepFinished,
     StepStarted,
+    StreamRow,
+    Streams,
     TransactionDetail,
     WatchEvent,
 )
@@ -93,13 +98,28 @@ class PlainProgress:
                 self._line(event.text)
             case Finished():
                 self._line(event.state + (f": {event.error}" if event.error else ""))
+            case Streams():
+                pass  # the total says enough in a log
 
     def stop(self) -> None:
         pass
 
 
+#: a stream's bar is labelled with its dataset, cut to this many characters
+STREAM_LABEL_CHARS = 40
+
+
+def _rate(rate: float) -> str:
+    return f"{fmt_bytes(rate)}/s" if rate > 0 else ""
+
+
+def _eta(eta: float) -> str:
+    return f"ETA {fmt_seconds(eta)}" if eta >= 0 else ""
+
+
 class RichProgress:
-    """A live bar: percent, bytes, rate, ETA, the current step below it."""
+    """A live bar: percent, bytes, rate, ETA (the daemon's: smoothed over the whole
+    transfer), the current step; below it one bar per running stream, if any."""
 
     def __init__(self, console: Console | None = None) -> None:
         from rich.console import Console
@@ -109,8 +129,6 @@ class RichProgress:
             Progress,
             TaskProgressColumn,
             TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
         )
 
         self.console = console or Console(stderr=True)
@@ -119,14 +137,15 @@ class RichProgress:
             BarColumn(),
             TaskProgressColumn(),
             DownloadColumn(binary_units=True),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TextColumn("{task.fields[eta]}"),
             TextColumn("{task.fields[step]}"),
             console=self.console,
             transient=False,
             refresh_per_second=8,
         )
         self._task: TaskID | None = None
+        self._streams: dict[str, TaskID] = {}  # dataset -> its bar, while it runs
         self._steps: dict[int, str] = {}
         self._bytes_mode = False
 
@@ -135,7 +154,9 @@ class RichProgress:
         self._bytes_mode = tx.bytes_total > 0
         total = float(tx.bytes_total) if self._bytes_mode else 100.0
         done = float(tx.bytes_done) if self._bytes_mode else tx.percent
-        self._task = self.progress.add_task("", total=total, label=tx.id, step=tx.state)
+        self._task = self.progress.add_task(
+            "", total=total, label=tx.id, step=tx.state, rate="", eta=""
+        )
         self.progress.update(self._task, completed=done)
         self.progress.start()
 
@@ -144,16 +165,16 @@ class RichProgress:
             return
         match event:
             case ProgressEvent():
-                if event.bytes_total:
-                    self._bytes_mode = True
-                    self.progress.update(
-                        self._task,
-                        total=float(event.bytes_total),
-                        completed=float(event.bytes_done),
-                    )
-                else:
-                    self._bytes_mode = False
-                    self.progress.update(self._task, total=100.0, completed=event.percent)
+                self._bytes_mode = event.bytes_total > 0
+                self.progress.update(
+                    self._task,
+                    total=float(event.bytes_total) if self._bytes_mode else 100.0,
+                    completed=float(event.bytes_done) if self._bytes_mode else event.percent,
+                    rate=_rate(event.rate),
+                    eta=_eta(event.eta),
+                )
+            case Streams():
+                self._show_streams(event.streams)
             case StepStarted():
                 self._steps[event.index] = clean(event.description)
                 self.progress.update(self._task, step=self._steps[event.index])
@@ -165,10 +186,31 @@ class RichProgress:
             case MessageEvent():
                 self.progress.console.print(safe(event.text))
             case Finished():
+                self._show_streams([])
                 task = self.progress.tasks[0]
                 if event.state == "COMPLETED" and task.total is not None:
                     self.progress.update(self._task, completed=task.total)
-                self.progress.update(self._task, step=event.state)
+                self.progress.update(self._task, step=event.state, eta="")
+
+    def _show_streams(self, rows: list[StreamRow]) -> None:
+        """A bar per listed stream (added as it starts), none for those that ended."""
+        listed = {row.dataset: row for row in rows}
+        for name in [n for n in self._streams if n not in listed]:
+            self.progress.remove_task(self._streams.pop(name))
+        for name, row in listed.items():
+            if name not in self._streams:
+                label = "  " + clean(name)[:STREAM_LABEL_CHARS]
+                self._streams[name] = self.progress.add_task(
+                    "", total=None, label=label, step="", rate="", eta=""
+                )
+            self.progress.update(
+                self._streams[name],
+                # without an estimate yet, rich draws a bar that pulses (total None)
+                total=float(row.bytes_total) if row.bytes_total else None,
+                completed=float(row.bytes_done),
+                rate=_rate(row.rate),
+                eta=_eta(row.eta),
+            )
 
     def stop(self) -> None:
         self.progress.stop()

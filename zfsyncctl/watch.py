@@ -7,9 +7,10 @@ The order is what makes it safe (TransactionWatch.__aenter__):
    as ended in the state; one that ends after 2 sends Finished, which the match of 1 catches.
 A transaction that had ended before the watch began yields one Finished from its state.
 
-Bursts: signals land in an inbox where a Progress replaces a Progress not yet consumed, so a
-flood of them costs memory for one. A poll of GetTransaction every `poll_interval` seconds
-is a safety net should a Finished ever be lost (None: rely on the signals alone)."""
+Bursts: signals land in an inbox where a Progress (or a Streams) replaces one not yet
+consumed, so a flood of them costs memory for one of each. A poll of GetTransaction every
+`poll_interval` seconds is a safety net should a Finished ever be lost (None: rely on the
+signals alone)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Self
 
 from dbus_fast import Message, MessageType
 
+from zfsyncd.api import limits
 from zfsyncd.api.names import BUS_NAME, TRANSACTION_IFACE, transaction_path
 
 from .errors import ClientError, DaemonUnavailableError
@@ -32,12 +34,18 @@ from .models import (
     Progress,
     StepFinished,
     StepStarted,
+    StreamRow,
+    Streams,
     TransactionDetail,
     WatchEvent,
 )
 
 if TYPE_CHECKING:
     from .client import ZfsyncClient
+
+
+#: events that only say "now it is so": a newer one replaces one not yet consumed
+_LATEST_ONLY = (Progress, Streams)
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,16 @@ def _event_from_signal(msg: Message) -> WatchEvent | None:
                     rate=body[3],
                     eta=body[4],
                 )
+            case "StreamProgress":
+                rows = body[0][: limits.MAX_PROGRESS_STREAMS]  # the API's bound, kept here too
+                return Streams(
+                    streams=[
+                        StreamRow(
+                            dataset=r[0], bytes_done=r[1], bytes_total=r[2], rate=r[3], eta=r[4]
+                        )
+                        for r in rows
+                    ]
+                )
             case "StepStarted":
                 return StepStarted(index=body[0], description=body[1])
             case "StepFinished":
@@ -65,7 +83,7 @@ def _event_from_signal(msg: Message) -> WatchEvent | None:
                 return MessageEvent(text=body[0])
             case "Finished":
                 return Finished(state=body[0], error=body[1])
-    except (IndexError, ValueError):
+    except (IndexError, TypeError, ValueError):
         return None  # a signal that does not match the API: nothing a client can act on
     return None
 
@@ -98,10 +116,16 @@ class TransactionWatch:
     # --- receiving (sync, in dbus-fast's reader) ---
 
     def _put(self, item: WatchEvent | _Lost) -> None:
-        if isinstance(item, Progress) and self._inbox and isinstance(self._inbox[-1], Progress):
-            self._inbox[-1] = item
-        else:
-            self._inbox.append(item)
+        if isinstance(item, _LATEST_ONLY):
+            # the daemon sends Progress and Streams in pairs: look past the other kind
+            for back in (-1, -2):
+                if len(self._inbox) < -back or not isinstance(self._inbox[back], _LATEST_ONLY):
+                    break
+                if type(self._inbox[back]) is type(item):
+                    self._inbox[back] = item
+                    self._wakeup.set()
+                    return
+        self._inbox.append(item)
         self._wakeup.set()
 
     def _on_message(self, msg: Message) -> None:

@@ -50,6 +50,10 @@ MAX_REPLICA_PAGE = 1000
 #: `datasets_count` has the total
 MAX_SUMMARY_DATASETS = 16
 MAX_DETAIL_DATASETS = 10000
+#: a transaction's Streams property and StreamProgress signal list at most this many running
+#: streams (the first started; the total counts them all): a step runs at most 16 at once
+#: (SyncRequest.parallel), so a row is each running stream, bounded whatever `sync all` names
+MAX_PROGRESS_STREAMS = 16
 #: Cleanup(older_than): finite, 0 or more; at most 100 years
 MAX_AGE_SECONDS = 100 * 365 * 86400.0
 

@@ -2,7 +2,10 @@
 
 Its properties are always current (read from the newest record and the progress tracker);
 its signals say what happened. Progress, and the PropertiesChanged for the progress
-properties, go through a Throttle; step, message and state signals are bounded by the
+properties, go through a Throttle; so do the per-stream rows of a step that runs several
+transfers at once (a replica sync): the Streams property and the StreamProgress signal,
+sent only while streams run and once more, empty, when the last has ended (a transaction
+without streams sends neither); step, message and state signals are bounded by the
 number of steps and go out at once. The object holds no logic of its own: Cancel is the
 Manager's (service.py), with the same polkit actions; the numbers are tx.progress's.
 """
@@ -29,11 +32,13 @@ from zfsyncd.bus.authorized import (
 from zfsyncd.bus.throttle import Throttle
 from zfsyncd.store import StepState, TransactionRecord
 from zfsyncd.tx.manager import Caller
-from zfsyncd.tx.progress import ProgressReading, ProgressSink, ProgressTracker
+from zfsyncd.tx.progress import ProgressReading, ProgressSink, ProgressTracker, StreamReading
 from zfsyncd.zfs.models import TransferProgress
 
 ProgressBody = Annotated[tuple[float, int, int, float, float], DBusSignature("dttdd")]
 StepsType = Annotated[list[list[object]], DBusSignature("a(ussss)")]
+#: per running stream: dataset, bytes done, bytes estimated (0: unknown), rate, eta (-1)
+StreamsType = Annotated[list[list[object]], DBusSignature("a(sttdd)")]
 PROGRESS_PROPERTIES = ("Percent", "BytesDone", "BytesTotal", "Rate", "ETA", "CurrentStep")
 
 
@@ -56,6 +61,7 @@ class TransactionObject(AuthorizedInterface):
         self.tracker = ProgressTracker([s.bytes_total for s in record.steps])
         self._throttle = Throttle(signal_rate, self._emit_progress)
         self._steps = payloads.steps_property(record)
+        self._streams_sent: list[list[object]] = []  # what the last emission said
 
     @property
     def tx_id(self) -> str:
@@ -65,6 +71,13 @@ class TransactionObject(AuthorizedInterface):
         if self.record.state.is_terminal:
             return payloads.stored_progress(self.record)
         return self.tracker.reading()
+
+    def streams(self) -> list[list[object]]:
+        """The running streams as the Streams property and the StreamProgress signal carry
+        them (at most limits.MAX_PROGRESS_STREAMS: the tracker's bound)."""
+        if self.record.state.is_terminal:
+            return []
+        return [_stream_row(s) for s in self.tracker.streams()]
 
     # ------------------------------------------------------------- fed by the service
 
@@ -88,13 +101,20 @@ class TransactionObject(AuthorizedInterface):
         if steps != self._steps:
             self._steps = steps
             changed["Steps"] = steps
+        streams_ended = False
         if record.state.is_terminal:
             self._throttle.flush()
             changed.update(self._progress_properties())
+            # a stream cut by the end (a failure, a cancel) said nothing since: say it
+            streams_ended = bool(self._streams_sent)
+            if streams_ended:
+                changed["Streams"] = self._streams_sent = []
         if changed:
             self.emit_properties_changed(changed)
         if record.state.is_terminal:
             self._throttle.close()
+            if streams_ended:
+                self.StreamProgress([])
             self.Finished(record.state.value, record.error or "")
 
     def sink(self) -> ProgressSink:
@@ -112,8 +132,16 @@ class TransactionObject(AuthorizedInterface):
         }
 
     def _emit_progress(self) -> None:
-        self.emit_properties_changed(self._progress_properties())
+        streams = self.streams()
+        changed = streams != self._streams_sent
+        properties = self._progress_properties()
+        if changed:
+            properties["Streams"] = streams
+        self.emit_properties_changed(properties)
         self.Progress()
+        if changed:
+            self._streams_sent = streams
+            self.StreamProgress(streams)
 
     def _step_changed(self, idx: int, state: StepState, error: str = "") -> None:
         for row in self._steps:
@@ -132,6 +160,10 @@ class TransactionObject(AuthorizedInterface):
     def Progress(self) -> ProgressBody:
         r = self.reading()
         return (r.percent, r.bytes_done, r.bytes_total, r.rate, r.eta)
+
+    @dbus_signal()
+    def StreamProgress(self, streams: list[list[object]]) -> StreamsType:
+        return streams
 
     @dbus_signal()
     def StepStarted(
@@ -205,6 +237,14 @@ class TransactionObject(AuthorizedInterface):
     def Error(self) -> DBusStr:
         return self.record.error or ""
 
+    @dbus_property(access=PropertyAccess.READ)
+    def Streams(self) -> StreamsType:
+        return self.streams()
+
+
+def _stream_row(s: StreamReading) -> list[object]:
+    return [s.name, s.bytes_done, s.bytes_total, s.rate, s.eta]
+
 
 class _BusSink(ProgressSink):
     """What the executor reports, into the tracker and out as signals."""
@@ -225,6 +265,14 @@ class _BusSink(ProgressSink):
 
     def transfer(self, progress: TransferProgress) -> None:
         self._obj.tracker.transfer(progress)
+        self._obj._throttle.poke()
+
+    def stream(self, name: str, progress: TransferProgress) -> None:
+        self._obj.tracker.stream(name, progress)
+        self._obj._throttle.poke()
+
+    def stream_ended(self, name: str) -> None:
+        self._obj.tracker.stream_ended(name)
         self._obj._throttle.poke()
 
     def message(self, text: str) -> None:

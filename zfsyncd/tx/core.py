@@ -90,7 +90,13 @@ class EngineCore:
     def context(self, tx_id: str, sink: ProgressSink | None = None) -> StepContext:
         """What the steps of `tx_id` run with."""
         sink = sink or ProgressSink()
-        return StepContext(tx_id=tx_id, hosts=self.hosts, progress=sink.transfer)
+        return StepContext(
+            tx_id=tx_id,
+            hosts=self.hosts,
+            progress=sink.transfer,
+            stream=sink.stream,
+            stream_ended=sink.stream_ended,
+        )
 
     def plan_context(self, tx_id: str) -> PlanContext:
         """What the plan of `tx_id` is built with."""

@@ -159,6 +159,12 @@ class TransactionObject(ServiceInterface):
     ) -> Annotated[list[Any], DBusSignature("dttdd")]:
         return [percent, done, total, rate, eta]
 
+    @dbus_signal(name="StreamProgress")
+    def stream_progress(
+        self, rows: list[list[Any]]
+    ) -> Annotated[list[list[Any]], DBusSignature("a(sttdd)")]:
+        return rows
+
     @dbus_signal(name="StepStarted")
     def step_started(
         self, index: int, description: str
@@ -521,6 +527,11 @@ class DaemonDouble:
         tx.data.update(percent=pct, bytes_done=done, bytes_total=total)
         assert tx.iface is not None
         tx.iface.progress(pct, done, total, rate, eta)
+
+    def streams(self, tx: Tx, rows: list[tuple[str, int, int, float, float]]) -> None:
+        """The running streams: (dataset, bytes done, estimate, rate, eta) each."""
+        assert tx.iface is not None
+        tx.iface.stream_progress([list(r) for r in rows])
 
     def step_started(self, tx: Tx, index: int, description: str) -> None:
         tx.steps[0].update(state="RUNNING", description=description, started=time.time())

@@ -61,6 +61,10 @@ class StepContext:
     hosts: Mapping[str, Host]
     #: reports bytes moved by a transfer step
     progress: Callable[[TransferProgress], None] = field(default=lambda _p: None)
+    #: reports bytes moved by one stream (named by its dataset) of a step that runs several
+    stream: Callable[[str, TransferProgress], None] = field(default=lambda _n, _p: None)
+    #: that stream runs no more
+    stream_ended: Callable[[str], None] = field(default=lambda _n: None)
 
     def host(self, name: str) -> Host:
         """The host a step names; an unknown one stops the step (no default: acting on the

@@ -151,8 +151,11 @@ class SendReceiveMany(Step[SendReceiveManyArgs]):
         points, (targets, tokens) = await self._points(src), await self._targets(dst)
         moved: dict[str, int] = {}
         totals: dict[str, int] = {}
+        # a stream is shown by the dataset it sends (what `replica sync` names)
+        shown = {s.recv.target: s.dataset for s in self.args.streams}
 
         def report(target: str, progress: TransferProgress) -> None:
+            ctx.stream(shown[target], progress)
             moved[target] = progress.bytes_done
             if progress.bytes_total is not None:
                 totals[target] = progress.bytes_total
@@ -171,7 +174,12 @@ class SendReceiveMany(Step[SendReceiveManyArgs]):
             async with gate:
                 # a token is resumed or discarded even when the snapshot is there already
                 if token is not None or not _received(stream, points, targets):
-                    await self._send(stream, src, dst, points, token, report)
+                    # shown as running from now on, before its first byte (a slow start)
+                    ctx.stream(stream.dataset, TransferProgress(bytes_done=0, bytes_total=None))
+                    try:
+                        await self._send(stream, src, dst, points, token, report)
+                    finally:
+                        ctx.stream_ended(stream.dataset)
 
         results = await asyncio.gather(*(one(s) for s in self.args.streams), return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import zfsyncd.ops  # noqa: F401 - registers the transaction kinds
-from tests.contract.world import State, World
+from tests.contract.world import State, World, backend_kind
 from tests.engine.conftest import FAST
 from tests.faults import FaultyBackend
 from zfsyncd.store import Database, TransactionRecord, TxState
@@ -31,6 +31,15 @@ from zfsyncd.zfs.memory import MemoryBackend
 from zfsyncd.zfs.models import TransferProgress
 
 KIB = 1 << 10
+
+#: for the modules built on these models: in the lab they would run on the same models
+#: (under software emulation, minutes for nothing new); the lab's real pools run the
+#: operations in tests/real/test_replication_real.py instead
+MODEL_ONLY = pytest.mark.skipif(
+    backend_kind() == "real",
+    reason="two hosts on the model; the lab runs replication on real pools in "
+    "tests/real/test_replication_real.py",
+)
 
 
 class Recorder:

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.replicas import KIB, Replicas, filesystem
+from tests.engine.replicas import KIB, MODEL_ONLY, Replicas, filesystem
 from zfsyncd.api.records import ReplicaRow
 from zfsyncd.ops.replication.status import ReplicaQuery, list_replicas
 from zfsyncd.store import TxState
+
+pytestmark = MODEL_ONLY
 
 
 @pytest.fixture

@@ -18,7 +18,9 @@ from zfsyncd.tx.core import Caller
 from zfsyncd.tx.errors import RollbackRefusedError
 from zfsyncd.tx.kinds import FOLLOWS
 
-from .replicas import KIB, Replicas, filesystem, guids, replicas
+from .replicas import KIB, MODEL_ONLY, Replicas, filesystem, guids, replicas
+
+pytestmark = MODEL_ONLY
 
 __all__ = ["replicas"]
 ALICE = Caller(1000, ":1.42")

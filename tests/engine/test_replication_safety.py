@@ -17,7 +17,9 @@ from zfsyncd.store import TxState
 from zfsyncd.tx.errors import PlanError
 from zfsyncd.zfs.models import RecvSpec, SendSpec, TransferProgress
 
-from .replicas import KIB, Replicas, filesystem, guids, replicas
+from .replicas import KIB, MODEL_ONLY, Replicas, filesystem, guids, replicas
+
+pytestmark = MODEL_ONLY
 
 __all__ = ["replicas"]
 MIB = 1 << 20

@@ -12,7 +12,9 @@ from zfsyncd.tx.errors import MissingObjectError, PlanError
 from zfsyncd.zfs.errors import ConnectionLostError
 from zfsyncd.zfs.models import ObjectType, PropertySource
 
-from .replicas import KIB, Replicas, filesystem, guids, replicas
+from .replicas import KIB, MODEL_ONLY, Replicas, filesystem, guids, replicas
+
+pytestmark = MODEL_ONLY
 
 __all__ = ["replicas"]
 

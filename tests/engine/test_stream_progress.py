@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.engine.replicas import KIB, filesystem
+from tests.engine.replicas import KIB, MODEL_ONLY, filesystem
 from zfsyncd.tx.hosts import local_hosts
 from zfsyncd.tx.progress import ProgressTracker
 from zfsyncd.tx.steps.base import StepContext
 from zfsyncd.tx.steps.transfers import SendReceiveMany, SendReceiveManyArgs, Stream
 from zfsyncd.zfs.memory import MemoryBackend
 from zfsyncd.zfs.models import RecvSpec, SendSpec, TransferProgress
+
+pytestmark = MODEL_ONLY
 
 SIZES = {"src/a": 600 * KIB, "src/b": 300 * KIB, "src/c": 64 * KIB}
 

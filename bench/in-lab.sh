@@ -13,6 +13,9 @@ trap 'rm -f "$job"' EXIT
 {
   echo 'set -euo pipefail'
   printf 'cd %q\n' "$REPO"
+  # the script's own dir, not the checkout, heads sys.path: without this a shared or
+  # editable venv may import zfsyncd from another checkout than the one benchmarked
+  printf 'export PYTHONPATH=%q\n' "$REPO"
   printf 'exec .venv/bin/python'
   printf ' %q' "$@"
   echo

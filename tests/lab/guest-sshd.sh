@@ -39,7 +39,8 @@ printf '[127.0.0.1]:%s %s\n' "$PORT" "$(cut -d' ' -f1,2 "$DIR/host_key.pub")" \
 # password field '*' can match no password, yet is not the '!' of a locked account, which
 # sshd without PAM refuses even for a key. /etc/passwd here is the guest's overlay copy.
 if ! getent passwd "$USER_NAME" > /dev/null; then
-  useradd --non-unique --uid 0 --gid 0 --no-create-home --home-dir "$DIR" \
+  # -K UID_MIN=0: uid 0 is meant, not a slip below login.defs' range (no warning)
+  useradd -K UID_MIN=0 --non-unique --uid 0 --gid 0 --no-create-home --home-dir "$DIR" \
     --shell /bin/sh --password '*' "$USER_NAME"
 fi
 

@@ -16,7 +16,7 @@ import pytest
 
 from tests.real.realzfs import zfs_cli
 from tests.real.ssh import HOST, loop_config
-from zfsyncd.config import DaemonConfig
+from zfsyncd.config import DaemonConfig, HostConfig
 from zfsyncd.daemon import build_hosts
 from zfsyncd.tx.hosts import Host
 from zfsyncd.zfs.cli import CliBackend
@@ -80,10 +80,22 @@ def ssh_config(tmp_path_factory: pytest.TempPathFactory) -> DaemonConfig:
     return loop_config(tmp_path_factory.mktemp("ssh"))
 
 
+@pytest.fixture(scope="session")
+def loop_host_config(ssh_config: DaemonConfig) -> HostConfig:
+    """`[hosts.loop]`: address 127.0.0.1, its port, user and ssh options."""
+    return ssh_config.hosts[HOST]
+
+
 @pytest.fixture
-def loop_host(ssh_config: DaemonConfig) -> Host:
-    """`loop` as the daemon builds it from that configuration (its own runner per test)."""
-    return build_hosts(ssh_config)[HOST]
+def ssh_hosts(ssh_config: DaemonConfig) -> dict[str, Host]:
+    """`local` and `loop`, as the daemon builds them (fresh runners per test): what a
+    TransactionManager takes to replicate to `loop:DATASET`."""
+    return build_hosts(ssh_config)
+
+
+@pytest.fixture
+def loop_host(ssh_hosts: dict[str, Host]) -> Host:
+    return ssh_hosts[HOST]
 
 
 @pytest.fixture

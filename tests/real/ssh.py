@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from zfsyncd import config
-from zfsyncd.config import DaemonConfig, HostConfig
+from zfsyncd.config import DaemonConfig
 
 #: the environment variable guest-job.sh sets once its sshd lets the client key in
 LAB_SSH_ENV = "ZFSYNC_LAB_SSH"
@@ -69,7 +69,3 @@ def loop_config(directory: Path) -> DaemonConfig:
     path = directory / "zfsyncd.toml"
     path.write_text(config_text(lab_ssh_dir()))
     return config.load(path)
-
-
-def loop_host_config(daemon_config: DaemonConfig) -> HostConfig:
-    return daemon_config.hosts[HOST]

@@ -1,7 +1,7 @@
 """Replication against the bare zfs commands, on two real pools (run in the lab): issue 10's
 cost, as ratios measured in one run, never as absolute timings.
 
-    bench/in-lab.sh bench/replication.py [--mib 512] [--runs 1]
+    bench/in-lab.sh bench/replication.py [--mib 512] [--runs 1] [--datasets 51] [--parallel 4]
 
 A directory put first on PATH holds a `zfs` script that logs its argv and then execs the real
 zfs, so every zfs command either side runs is counted the same way (the counts come from
@@ -14,8 +14,13 @@ what ran, not from the engine's own tally). Two file-backed pools, `zbsrc` and `
 - engine: zfsyncd's replica-sync of the same source (same data, same run), timed and its
   zfs commands counted: measured only once `zfsyncd.ops.replication.sync` exists (branch
   repl-core); until then the bench says so and measures the baseline alone.
+- many: --datasets filesystems (1 MiB each), each initialised; 1 MiB more in each; then
+  `sync all -P N` (one new snapshot each), and again with nothing to do; beside it the bare
+  loop, one send|recv pair per dataset in turn, over the same snapshots (without the kinds:
+  over a `zfs snapshot -r` of its own, counted with it).
 
-Prints the times, the ratio bare / engine (issue 10's target: at least 0.97), and the zfs
+Each measured side starts with an empty ARC (the pools exported and imported). Prints the
+times, the ratio bare / engine (issue 10's target: at least 0.97), and the zfs
 commands of each side by verb.
 """
 
@@ -128,9 +133,10 @@ def zfs(*args: str) -> str:
     return subprocess.run(["zfs", *args], check=True, capture_output=True, text=True).stdout
 
 
-def make_pools(tmp: Path, mib: int, runs: int) -> None:
-    # each pool holds the first snapshot plus every run's new data, once per target on zbdst
-    src_size = (mib * runs + 256) << 20
+def make_pools(tmp: Path, mib: int, runs: int, datasets: int) -> None:
+    # each pool holds the first snapshot plus every run's new data, once per target on zbdst,
+    # and the many datasets' 2 MiB each, with room for their metadata
+    src_size = (mib * runs + 256 + 4 * datasets) << 20
     dst_size = 2 * src_size
     for pool, size in ((SRC_POOL, src_size), (DST_POOL, dst_size)):
         subprocess.run(["zpool", "destroy", "-f", pool], capture_output=True, check=False)
@@ -143,6 +149,15 @@ def make_pools(tmp: Path, mib: int, runs: int) -> None:
         )  # fmt: skip
 
 
+def evict_cache(images: Path) -> None:
+    """Empty the ARC of both pools (export, import) before each measured side: otherwise the
+    side measured second reads what the first left in memory (seen: 26 s instead of 48 s
+    for the bare pipe right after the engine's send of the same blocks)."""
+    for pool in (SRC_POOL, DST_POOL):
+        subprocess.run(["zpool", "export", pool], check=True)
+        subprocess.run(["zpool", "import", "-d", str(images), pool], check=True)
+
+
 def cap_arc() -> None:
     knob = Path("/sys/module/zfs/parameters/zfs_arc_max")
     if knob.exists():
@@ -150,9 +165,9 @@ def cap_arc() -> None:
 
 
 def write_data(dataset: str, name: str, mib: int) -> None:
-    """`mib` MiB of random (incompressible) data in a new file of the dataset, on disk."""
+    """`mib` MiB of random (incompressible) data in a new file of the dataset, on disk (the
+    source datasets are mounted at /mnt/NAME: see large() and many())."""
     mountpoint = f"/mnt/{dataset}"
-    zfs("set", f"mountpoint={mountpoint}", dataset)
     subprocess.run(
         ["dd", "if=/dev/urandom", f"of={mountpoint}/{name}", "bs=1M", f"count={mib}",
          "status=none"],
@@ -216,43 +231,139 @@ class Engine:
         await self.db.close()
 
     async def run(self, kind: str, request: dict[str, object]) -> None:
-        record = await self.manager.submit(kind, request)
-        done = await self.manager.wait(record.id)
-        if done.state is not TxState.COMPLETED:
-            raise SystemExit(f"{kind} {done.id} ended {done.state}: {done.error}")
+        await self.run_all(kind, [request])
+
+    async def run_all(self, kind: str, requests: Sequence[dict[str, object]]) -> None:
+        """Submit every request, then wait for all (the manager runs them in parallel)."""
+        records = [await self.manager.submit(kind, request) for request in requests]
+        for record in records:
+            done = await self.manager.wait(record.id)
+            if done.state is not TxState.COMPLETED:
+                raise SystemExit(f"{kind} {done.id} ended {done.state}: {done.error}")
 
 
-async def measure(counter: ZfsCounter, mib: int, runs: int, db_path: Path) -> None:
-    with_engine = engine_available()
-    bare, engine = Measured(), Measured()
-    zfs("create", SOURCE)
-    write_data(SOURCE, "first", 16)
+async def measure(counter: ZfsCounter, args: argparse.Namespace, db_path: Path) -> None:
     async with contextlib.AsyncExitStack() as stack:
-        eng = await stack.enter_async_context(Engine(db_path)) if with_engine else None
-        # the first snapshot, on both targets (not measured)
+        eng = await stack.enter_async_context(Engine(db_path)) if engine_available() else None
+        bare, engine = await large(counter, args.mib, args.runs, eng, db_path.parent)
+        report(args.mib, args.runs, bare, engine if eng is not None else None)
+        if args.datasets:
+            await many(counter, args.datasets, args.parallel, eng, db_path.parent)
+
+
+async def large(
+    counter: ZfsCounter, mib: int, runs: int, eng: Engine | None, images: Path
+) -> tuple[Measured, Measured]:
+    """One large incremental per run: the bare pipe and (with the kinds) replica-sync."""
+    bare, engine = Measured(), Measured()
+    zfs("create", "-o", f"mountpoint=/mnt/{SOURCE}", SOURCE)
+    write_data(SOURCE, "first", 16)
+    # the first snapshot, on both targets (not measured)
+    if eng is not None:
+        await eng.run("replica-init", {"source": SOURCE, "destination": ENGINE_TARGET})
+        first = snapshots_of(SOURCE)[-1]  # the snapshot init made and sent
+    else:
+        first = f"{SOURCE}@bench0"
+        zfs("snapshot", first)
+    bare_send(None, first, BARE_TARGET)
+    base = first
+    for run in range(1, runs + 1):
+        write_data(SOURCE, f"run{run}", mib)
         if eng is not None:
-            await eng.run("replica-init", {"source": SOURCE, "destination": ENGINE_TARGET})
-            first = snapshots_of(SOURCE)[-1]  # the snapshot init made and sent
-        else:
-            first = f"{SOURCE}@bench0"
-            zfs("snapshot", first)
-        bare_send(None, first, BARE_TARGET)
-        base = first
-        for run in range(1, runs + 1):
-            write_data(SOURCE, f"run{run}", mib)
-            if eng is not None:
-                counter.clear()
-                start = time.perf_counter()
-                await eng.run("replica-sync", {"sources": [SOURCE]})
-                engine.add(time.perf_counter() - start, counter.commands())
-                new = snapshots_of(SOURCE)[-1]  # the snapshot the sync made and sent
-            else:
-                new = f"{SOURCE}@bench{run}"
-                zfs("snapshot", new)
+            evict_cache(images)
             counter.clear()
-            bare.add(bare_send(base, new, BARE_TARGET), counter.commands())
-            base = new
-    report(mib, runs, bare, engine if with_engine else None)
+            start = time.perf_counter()
+            await eng.run("replica-sync", {"sources": [SOURCE]})
+            engine.add(time.perf_counter() - start, counter.commands())
+            new = snapshots_of(SOURCE)[-1]  # the snapshot the sync made and sent
+        else:
+            new = f"{SOURCE}@bench{run}"
+            zfs("snapshot", new)
+        evict_cache(images)
+        counter.clear()
+        bare.add(bare_send(base, new, BARE_TARGET), counter.commands())
+        base = new
+    return bare, engine
+
+
+def _leaf(name: str) -> str:
+    return name.rsplit("/", 1)[1]
+
+
+async def many(
+    counter: ZfsCounter, count: int, parallel: int, eng: Engine | None, images: Path
+) -> None:
+    """`sync all -P N` over `count` datasets with one new snapshot each, then again with
+    nothing to do; beside it the bare loop (one send|recv pair per dataset, in turn, as a
+    shell loop runs them) over the same snapshots."""
+    parent = f"{SRC_POOL}/many"
+    bare_parent, engine_parent = f"{DST_POOL}/bare_many", f"{DST_POOL}/engine_many"
+    zfs("create", "-o", f"mountpoint=/mnt/{parent}", parent)
+    zfs("create", bare_parent)
+    zfs("create", engine_parent)
+    children = [f"{parent}/d{i:03}" for i in range(count)]
+    for child in children:
+        zfs("create", child)
+        write_data(child, "first", 1)
+    if eng is not None:
+        inits: list[dict[str, object]] = [
+            {"source": c, "destination": f"{engine_parent}/{_leaf(c)}"} for c in children
+        ]
+        await eng.run_all("replica-init", inits)
+    else:
+        zfs("snapshot", "-r", f"{parent}@bench0")
+    firsts = [snapshots_of(c)[-1] for c in children]
+    for first in firsts:
+        bare_send(None, first, f"{bare_parent}/{_leaf(names_dataset(first))}")
+    for child in children:
+        write_data(child, "second", 1)
+
+    bare, synced, idle = Measured(), Measured(), Measured()
+    snapshot_seconds, snapshot_commands = 0.0, []
+    if eng is not None:
+        for side in (synced, idle):  # the second sync finds nothing written
+            evict_cache(images)
+            counter.clear()
+            start = time.perf_counter()
+            await eng.run("replica-sync", {"parallel": parallel})
+            side.add(time.perf_counter() - start, counter.commands())
+    else:  # the bare side makes its own snapshots: one recursive command
+        counter.clear()
+        start = time.perf_counter()
+        zfs("snapshot", "-r", f"{parent}@bench1")
+        snapshot_seconds, snapshot_commands = time.perf_counter() - start, counter.commands()
+    news = [snapshots_of(c)[-1] for c in children]
+    evict_cache(images)
+    counter.clear()
+    start = time.perf_counter()
+    for first, new in zip(firsts, news, strict=True):
+        bare_send(first, new, f"{bare_parent}/{_leaf(names_dataset(new))}")
+    bare.add(time.perf_counter() - start + snapshot_seconds, snapshot_commands + counter.commands())
+    report_many(count, parallel, bare, synced if eng is not None else None, idle)
+
+
+def names_dataset(snapshot: str) -> str:
+    return snapshot.split("@", 1)[0]
+
+
+def report_many(
+    count: int, parallel: int, bare: Measured, synced: Measured | None, idle: Measured
+) -> None:
+    print(f"\n{count} datasets, one new snapshot each (1 MiB written in each)")
+    made = "snapshots by the sync" if synced is not None else "`zfs snapshot -r` included"
+    print(f"  bare loop of send|recv pairs: {bare.median:7.2f} s, "
+          f"{len(bare.commands[-1])} zfs commands ({made}): {bare.verbs()}")  # fmt: skip
+    if synced is None:
+        # TODO(issue 10, repl-core): dead once zfsyncd.ops.replication.sync is in the tree
+        print(f"  zfsyncd sync all: not measured: {SYNC_MODULE} is not in this tree")
+        return
+    per = len(synced.commands[-1]) / count
+    print(f"  zfsyncd sync all -P {parallel}: {synced.median:7.2f} s, "
+          f"{len(synced.commands[-1])} zfs commands ({per:.2f} per dataset; target about 2,"
+          f" bzfs 464, syncoid 513): {synced.verbs()}")  # fmt: skip
+    print(f"  ratio bare / zfsyncd: {bare.median / synced.median:.3f}")
+    print(f"  nothing to do, sync all: {idle.median:7.2f} s, {len(idle.commands[-1])} zfs "
+          f"commands (target a constant handful; bzfs 107): {idle.verbs()}")  # fmt: skip
 
 
 def report(mib: int, runs: int, bare: Measured, engine: Measured | None) -> None:
@@ -262,12 +373,9 @@ def report(mib: int, runs: int, bare: Measured, engine: Measured | None) -> None
     print(f"  bare `zfs send {' '.join(SEND_FLAGS)} -I | zfs receive {' '.join(RECV_FLAGS)}`:"
           f" {bare.median:7.2f} s ({rate:.1f} MiB/s), {bare.verbs()}")  # fmt: skip
     if engine is None:
-        # TODO(issue 10, repl-core): once zfsyncd.ops.replication.sync exists this branch
-        # is dead: Engine runs replica-init, then replica-sync per run (measure() above), and
-        # the lines below print its time, ratio and counts. Still to add then: `sync all -P 4`
-        # over 51 datasets with one new snapshot each (commands, target about 2 per dataset;
-        # bzfs 464, syncoid 513), and the same 51 with nothing to do (a constant handful;
-        # bzfs 107), each against its bare loop measured in the same run.
+        # TODO(issue 10, repl-core): dead once zfsyncd.ops.replication.sync (replica-init,
+        # replica-sync) is in the tree: Engine then runs them (large() and many()), and the
+        # lines below print the engine's time, ratio and zfs commands.
         print(f"  engine: not measured: {SYNC_MODULE} is not in this tree (branch repl-core)")
         return
     ratio = bare.median / engine.median
@@ -282,14 +390,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mib", type=int, default=512, help="size of the incremental")
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--datasets", type=int, default=51, help="for sync all; 0: skip it")
+    parser.add_argument("--parallel", type=int, default=4, help="sync all -P")
     args = parser.parse_args()
     cap_arc()
     with tempfile.TemporaryDirectory(dir="/var/tmp") as name:
         tmp = Path(name)
         counter = ZfsCounter.install(tmp)
-        make_pools(tmp, args.mib, args.runs)
+        make_pools(tmp, args.mib, args.runs, args.datasets)
         try:
-            asyncio.run(measure(counter, args.mib, args.runs, tmp / "zfsyncd.db"))
+            asyncio.run(measure(counter, args, tmp / "zfsyncd.db"))
         finally:
             for pool in (SRC_POOL, DST_POOL):
                 subprocess.run(["zpool", "destroy", "-f", pool], capture_output=True, check=False)

@@ -13,9 +13,12 @@ trap 'rm -f "$job"' EXIT
 {
   echo 'set -euo pipefail'
   printf 'cd %q\n' "$REPO"
-  printf 'exec .venv/bin/python'
+  # the script's own dir, not the checkout, heads sys.path: without this a shared or
+  # editable venv may import zfsyncd from another checkout than the one benchmarked
+  printf 'export PYTHONPATH=%q\n' "$REPO"
+  printf 'exec .venv/bin/python -u'  # -u: a long bench's lines as they come
   printf ' %q' "$@"
   echo
 } > "$job"
-"$LAB/bin/zfs-vm" run "$job" "$REPO" 2>&1 | sed -u 's/\r$//' | grep -v '^\[ *[0-9.]*\]'
+"$LAB/bin/zfs-vm" run "$job" "$REPO" 2>&1 | sed -u 's/\r$//' | grep --line-buffered -v '^\[ *[0-9.]*\]'
 exit "${PIPESTATUS[0]}"

@@ -21,13 +21,24 @@ header "a. apt packages"
 PYTHON=${PYTHON:-$(command -v python3 || true)}
 # zstd: lab artifact packs; dbus + polkitd (dbus-daemon, polkitd, pkcheck, pkaction): the
 # system tier; systemd: only for `systemd-analyze verify` of systemd/zfsyncd.service (nothing
-# here runs systemd). setpriv and useradd come with util-linux and passwd, always present.
-pkgs=(zstd dbus polkitd systemd)
+# here runs systemd); openssh-server: the sshd that the lab guest starts on its own loopback
+# for the real tier's ssh transport (the guest's root is this machine's /, so its programs
+# come from here). setpriv and useradd come with util-linux and passwd, always present.
+pkgs=(zstd dbus polkitd systemd openssh-server)
 if [ -z "$PYTHON" ]; then
   PYTHON=/usr/bin/python3
   pkgs+=(python3 python3-venv)
 elif ! "$PYTHON" -c 'import ensurepip, venv' 2> /dev/null; then
   pkgs+=(python3-venv)
+fi
+# This machine itself must not start serving ssh because the tests need the program: when
+# openssh-server is not installed yet, Debian's own switch (/etc/ssh/sshd_not_to_be_run,
+# honoured by ssh.service and /etc/init.d/ssh) keeps the service from starting, now and at
+# boot. An sshd that was already installed is the administrator's: left as it is. The lab
+# guest runs /usr/sbin/sshd directly with a configuration of its own (tests/lab/guest-sshd.sh).
+if ! dpkg-query -W -f='${Status}' openssh-server 2> /dev/null | grep -q 'install ok installed'; then
+  mkdir -p /etc/ssh
+  echo "tests/setup-host.sh: sshd is installed for the lab guest only" > /etc/ssh/sshd_not_to_be_run
 fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${pkgs[@]}" > /dev/null

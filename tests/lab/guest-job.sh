@@ -30,6 +30,15 @@ if [ -s "$SHARE_DIR/pytest-args" ]; then
 fi
 
 export ZFSYNC_TEST_BACKEND=real
+# A real sshd on 127.0.0.1 for the ssh transport tests (tests/real/ssh.py finds it through
+# ZFSYNC_LAB_SSH). When it does not start, only those tests fail (saying so), not the tier.
+ssh_dir=/var/tmp/zfsyncd-lab-ssh
+if bash "$REPO/tests/lab/guest-sshd.sh" "$ssh_dir"; then
+  export ZFSYNC_LAB_SSH=$ssh_dir
+  echo "GUEST: sshd on 127.0.0.1:$(cat "$ssh_dir/port") at $(up)s"
+else
+  echo "GUEST: sshd did not start: the ssh transport tests will fail" >&2
+fi
 # HOME=/root and the repo are writable (overlay), so __pycache__ and tmp_path work as on the
 # host. The pytest cache is disabled because nothing of it would survive anyway; no
 # `-o cache_dir=...` with it: without the cacheprovider plugin that option is unknown and

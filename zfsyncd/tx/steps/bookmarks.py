@@ -9,6 +9,7 @@ they carry the transaction's snapshot names and the guid read when made guards t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import Field
@@ -36,11 +37,10 @@ class CreateBookmarks(Step[BookmarksArgs]):
         )
 
     def datasets(self) -> set[str]:
-        return {located(self.args.host, names.dataset_of(m)) for m in self.args.bookmarks}
+        return _datasets(self.args.host, self.args.bookmarks)
 
     async def _existing(self, ctx: StepContext) -> dict[str, int]:
-        found = await objects_named(ctx.host(self.args.host).zfs, self.args.bookmarks)
-        return {name: obj.guid for name, obj in found.items()}
+        return await _existing(ctx, self.args.host, self.args.bookmarks)
 
     async def check(self, ctx: StepContext) -> bool:
         return len(await self._existing(ctx)) == len(self.args.bookmarks)
@@ -107,11 +107,10 @@ class DestroyBookmarks(Step[MadeBookmarksArgs]):
         return "destroy " + ", ".join(self.args.bookmarks)
 
     def datasets(self) -> set[str]:
-        return {located(self.args.host, names.dataset_of(m)) for m in self.args.bookmarks}
+        return _datasets(self.args.host, self.args.bookmarks)
 
     async def _existing(self, ctx: StepContext) -> dict[str, int]:
-        found = await objects_named(ctx.host(self.args.host).zfs, self.args.bookmarks)
-        return {name: obj.guid for name, obj in found.items()}
+        return await _existing(ctx, self.args.host, self.args.bookmarks)
 
     async def check(self, ctx: StepContext) -> bool:
         return not await self._existing(ctx)
@@ -130,3 +129,13 @@ class DestroyBookmarks(Step[MadeBookmarksArgs]):
         for mark, snap in self.args.bookmarks.items():
             if mark not in existing:
                 await zfs.bookmark(snap, mark)
+
+
+def _datasets(host: str, bookmarks: Iterable[str]) -> set[str]:
+    return {located(host, names.dataset_of(m)) for m in bookmarks}
+
+
+async def _existing(ctx: StepContext, host: str, bookmarks: Iterable[str]) -> dict[str, int]:
+    """Those of `bookmarks` that exist now, by name -> guid (one `zfs list`)."""
+    found = await objects_named(ctx.host(host).zfs, bookmarks)
+    return {name: obj.guid for name, obj in found.items()}

@@ -158,18 +158,23 @@ CASES: dict[str, FaultCase] = {
     "destroy-snapshots": FaultCase(_destroy_world),
     "rollback-dataset": FaultCase(_rollback_dataset_world, writes_data=True),
     "compound": FaultCase(_compound_world, writes_data=True),
-    "replica-init": FaultCase(_replica_init_world, writes_data=True),
+    # in the lab, replica-sync and the rollback of one stand for the replica types: every
+    # step kind of the others is one of theirs, or a property, hold or trash step of the
+    # types above, or the rollback swap of rollback-dataset
+    "replica-init": FaultCase(
+        _replica_init_world, writes_data=True, lab_through=("replica-sync", "compound")
+    ),
     "replica-sync": FaultCase(_replica_sync_world, writes_data=True),
     "rollback": FaultCase(_rollback_world, start=_start_rollback, writes_data=True),
     ROLLBACK_OF_SYNC: FaultCase(_rollback_sync_world, start=_start_rollback, writes_data=True),
-    # the replica admin kinds (replica_admin_cases.py); in the lab, failover stands for the
-    # others: their steps are property, hold, sent-mark and trash steps of the types above
-    # and the rollback swap of rollback-dataset
-    "replica-failover": FaultCase(admin.failover_world, writes_data=True),
+    # the replica admin kinds (replica_admin_cases.py)
+    "replica-failover": FaultCase(
+        admin.failover_world, writes_data=True, lab_through=("replica-sync", "compound")
+    ),
     "replica-pause": FaultCase(admin.pause_world, lab_through=("compound",)),
     "replica-resume": FaultCase(admin.resume_world, lab_through=("compound",)),
     "replica-takeover": FaultCase(
-        admin.takeover_world, writes_data=True, lab_through=("replica-failover", "rollback-dataset")
+        admin.takeover_world, writes_data=True, lab_through=("replica-sync", "rollback-dataset")
     ),
     "replica-sync-to": FaultCase(
         admin.sync_to_world, writes_data=True, lab_through=("rollback-dataset", "replica-sync")

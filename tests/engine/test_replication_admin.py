@@ -29,6 +29,13 @@ from zfsyncd.zfs.memory import MemoryBackend
 
 PEER_HOST = "b"
 REAL = backend_kind() == "real"
+# Written to run on real pools too (the local host is the world's), but not yet run in the
+# lab: a run of these there takes tens of minutes under emulation, over the CI budget; the
+# lab's share of the admin operations comes next (a grouped test in tests/real), until then
+# the lab runs replication through tests/real/test_replication_real.py
+pytestmark = pytest.mark.skipif(
+    REAL, reason="the admin operations on the lab's real pools are not in its tier yet"
+)
 
 
 class Counted(Counting):

@@ -67,8 +67,10 @@ ARC_MAX = 768 << 20
 
 # Logs the command, then becomes the real zfs (exec: same process, same pipes, nothing in
 # the stream's way). One line per command; >> appends whole lines even from parallel sends.
+# The same in front of zpool (zfsyncd runs `zpool sync` before it reads `written`), logged
+# with "zpool" first so that its verb reads "zpool".
 WRAPPER = """#!/bin/bash
-printf -v argv '%q ' "$@"
+printf -v argv '%q ' {prefix}"$@"
 printf '%s\\n' "$argv" >> {log}
 exec {real} "$@"
 """
@@ -84,16 +86,19 @@ class ZfsCounter:
     def install(cls, tmp: Path) -> ZfsCounter:
         """Write the wrapper and put its directory first on PATH (for this process and all
         it starts: the bare pipe, and the engine's CliBackend, which runs plain `zfs`)."""
-        real = shutil.which("zfs")
-        if real is None:
-            raise SystemExit("no zfs on PATH: run this in the lab (bench/in-lab.sh)")
         bindir = tmp / "bin"
         bindir.mkdir()
         log = tmp / "zfs-commands.log"
-        wrapper = bindir / "zfs"
-        wrapper.write_text(WRAPPER.format(real=shlex.quote(real), log=shlex.quote(str(log))))
-        wrapper.chmod(0o755)
+        for command, prefix in (("zfs", ""), ("zpool", "zpool ")):
+            real = shutil.which(command)
+            if real is None:
+                raise SystemExit(f"no {command} on PATH: run this in the lab (bench/in-lab.sh)")
+            wrapper = bindir / command
+            text = WRAPPER.format(prefix=prefix, real=shlex.quote(real), log=shlex.quote(str(log)))
+            wrapper.write_text(text)
+            wrapper.chmod(0o755)
         os.environ["PATH"] = f"{bindir}:{os.environ['PATH']}"
+        wrapper = bindir / "zfs"
         if shutil.which("zfs") != str(wrapper):
             raise SystemExit(f"the counting wrapper {wrapper} is not the zfs on PATH")
         return cls(log)

@@ -41,11 +41,15 @@ BASE_HOLD = "zfsync_replica"
 
 def picture(*roots: str) -> dict[str, Any]:
     """`zfs list -t all` under `roots` (names, guids, txgs, tokens, zfsync properties,
-    readonly) and every hold: what a failed or refused transaction must leave as it was."""
+    readonly) and every hold (snapshot, tag): what a failed or refused transaction must
+    leave as it was."""
     rows = zfs_cli("zfs", "list", "-t", "all", "-Hp", "-r", "-o", COLUMNS, *roots).splitlines()
     listing = {r.split("\t")[0]: tuple(r.split("\t")[1:]) for r in rows if r}
     held = [n for n, row in listing.items() if row[0] == "snapshot" and row[3] not in ("0", "-")]
-    holds = tuple(sorted(zfs_cli("zfs", "holds", "-H", *held).splitlines())) if held else ()
+    # a hold is its snapshot and tag: its time is when it was (re)placed, and an undo that
+    # releases a base hold and places it again restores the hold, not the minute
+    lines = zfs_cli("zfs", "holds", "-H", *held).splitlines() if held else []
+    holds = tuple(sorted(tuple(line.split("\t")[:2]) for line in lines))
     return {"listing": listing, "holds": holds}
 
 

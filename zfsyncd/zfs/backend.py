@@ -92,7 +92,8 @@ class ZfsBackend(Protocol):
         and names the missing one on stderr, and "which of these exist" is the question.
         No roots, no objects (never the bare `zfs list` of everything). With `written`
         and `encryption`, each object's `written` and `encryption` are read too (more
-        columns of the same command)."""
+        columns of the same command); `written` after the pools' pending writes are
+        written out (`zpool sync`, one more command), as ZFS counts them only then."""
         ...
 
     async def get(self, name: str, *, user_properties: Sequence[str] = ()) -> ZfsObject:

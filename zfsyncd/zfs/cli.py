@@ -8,6 +8,7 @@ whose failures arrive as typed errors.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import re
 from collections.abc import Mapping, Sequence
 
@@ -116,9 +117,13 @@ def _parse_source(text: str) -> tuple[PropertySource, str | None]:
 class CliBackend:
     """ZFS through the zfs command, locally or through the runner's transport (ssh)."""
 
-    def __init__(self, runner: CommandRunner | None = None, *, zfs: str = "zfs") -> None:
+    def __init__(
+        self, runner: CommandRunner | None = None, *, zfs: str = "zfs", zpool: str | None = None
+    ) -> None:
         self.runner = runner or CommandRunner()
         self.zfs = zfs
+        #: beside the zfs command when that is a path, else found on PATH as zfs is
+        self.zpool = zpool or (zfs.rsplit("/", 1)[0] + "/zpool" if "/" in zfs else "zpool")
         self._capabilities: Capabilities | None = None
 
     async def _run(self, *args: str) -> CommandResult:
@@ -195,6 +200,8 @@ class CliBackend:
             names.check_any(root)
         if not roots:
             return []
+        if written:
+            await self._write_out(roots)
         args = ["list", "-Hp", "-t", ",".join(t.value for t in types)]
         columns = list_columns(user_properties, written=written, encryption=encryption)
         args += ["-o", columns, *(["-r"] if recursive else [])]
@@ -210,6 +217,16 @@ class CliBackend:
         # snapshots after it by createtxg)
         unique = {o.name: o for o in found}
         return sorted(unique.values(), key=_list_order)
+
+    async def _write_out(self, roots: Sequence[str]) -> None:
+        """`zpool sync` of the pools of `roots`: ZFS accounts space (and so `written`) as
+        each txg is written out, which lags a write by up to zfs_txg_timeout (5 s); a sync
+        deciding from `written` that nothing changed would miss data written just before.
+        A pool that is not there is the listing's business (its names are missing), not
+        this one's: its failure is left for the listing to report."""
+        pools = sorted({names.pool_of(root) for root in roots})
+        with contextlib.suppress(ZfsCommandError):
+            await self.runner.run([self.zpool, "sync", *pools], errors=ZFS_ERRORS)
 
     async def get(self, name: str, *, user_properties: Sequence[str] = ()) -> ZfsObject:
         found = await self.list(name, recursive=False, user_properties=user_properties)

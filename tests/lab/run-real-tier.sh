@@ -8,7 +8,7 @@
 # Output: build/junit-real.xml, build/real-job.out (the job's output), build/real-console.log
 # (everything the guest printed). Exit status: the guest job's (pytest's); 1 when the junit
 # file is missing or shows no test that ran; 125 when the guest did not boot or did not
-# report an exit status. Env: VM_TIMEOUT (default 3900 s), VM_MEM, VM_CPUS, VM_ACCEL and
+# report an exit status. Env: VM_TIMEOUT (default 4500 s), VM_MEM, VM_CPUS, VM_ACCEL and
 # LAB/KVER/ZFS_VERSION as for zfs-lab.sh.
 set -eEuo pipefail
 # -E: the ERR trap fires inside functions too; no failure may end this script silently
@@ -51,11 +51,11 @@ for pkg in zfsyncd zfsyncctl; do
   fi
 done
 
-echo "=== real tier: boot the guest, run pytest tests/contract tests/engine tests/real${*:+ $*} (VM_TIMEOUT=${VM_TIMEOUT:-3900}s)"
+echo "=== real tier: boot the guest, run pytest tests/contract tests/engine tests/real${*:+ $*} (VM_TIMEOUT=${VM_TIMEOUT:-4500}s)"
 trap - ERR; set +e  # the guest's status is judged below, not by the ERR trap
 # sed -u: the guest's serial console ends lines with CR LF; drop the CR without buffering,
 # so the output still streams live
-VM_SHARE=$SHARE VM_TIMEOUT=${VM_TIMEOUT:-3900} \
+VM_SHARE=$SHARE VM_TIMEOUT=${VM_TIMEOUT:-4500} \
   "$LAB/bin/zfs-vm" run "$HERE/guest-job.sh" "$REPO" 2>&1 | sed -u 's/\r$//' |
   tee "$BUILD/real-console.log"
 rc=${PIPESTATUS[0]}

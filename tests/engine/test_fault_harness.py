@@ -177,6 +177,7 @@ async def _break_at(engine: Engine, kind: str, mode: str, index: int) -> Engine:
         try:
             recovered = {r.id: r for r in await restarted.manager.recover()}
             assert set(recovered) == {record.id}, where
+            await restarted.manager.wait(record.id)  # and the follow-up recovery started
             done = recovered[record.id]
             if done.state is TxState.FAILED:
                 assert done.error_kind == "interrupted", (where, done.error)

@@ -19,6 +19,7 @@ from zfsyncd.store import TransactionRecord, TxState
 from zfsyncd.tx.errors import RollbackRefusedError
 from zfsyncd.tx.kinds import FOLLOWS, FollowUp
 from zfsyncd.tx.lifecycle import Lifecycle
+from zfsyncd.tx.machine import TransactionMachine
 from zfsyncd.tx.manager import Caller
 from zfsyncd.tx.steps.base import JsonDict
 from zfsyncd.zfs.models import ObjectType
@@ -82,35 +83,104 @@ async def test_a_transaction_that_did_not_complete_has_no_follow_up(engine: Engi
     assert [t.state for t in found] == [TxState.FAILED]
 
 
-async def test_a_stop_before_the_first_completed_leaves_its_follow_up_to_recovery(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
+async def _dies_before_completing(
+    self: Lifecycle, record: TransactionRecord, machine: TransactionMachine, caller: Caller
 ) -> None:
-    """The follow-up is stored before the move to COMPLETED: a daemon that dies in between
-    leaves it CREATED, and recovery at start cancels it (as it does every transaction that
-    had not begun) while it completes the first (every step had finished)."""
+    raise SimulatedCrash("killed with every step done, before the move to COMPLETED")
+
+
+async def _dies_in_the_commit(self: Lifecycle, record: TransactionRecord, caller: Caller) -> None:
+    await _CREATE(self, record, caller)  # stored, but the commit never ends
+    raise SimulatedCrash("killed between the follow-up's creation and the move to COMPLETED")
+
+
+async def _dies_before_the_follow_up_starts(
+    self: Lifecycle, record: TransactionRecord, follow: TransactionRecord, caller: Caller
+) -> None:
+    raise SimulatedCrash("killed once COMPLETED, before its follow-up started")
+
+
+_CREATE = Lifecycle._create_follow_up
+#: where the daemon dies, the method that dies there, and whether the first had COMPLETED
+CRASHES = {
+    "steps done": ("complete", _dies_before_completing, False),
+    "follow-up stored, not committed": ("_create_follow_up", _dies_in_the_commit, False),
+    "completed, follow-up not started": ("_run_follow_up", _dies_before_the_follow_up_starts, True),
+}
+
+
+@pytest.mark.parametrize("where", sorted(CRASHES))
+async def test_a_crash_between_completion_and_the_follow_up_runs_it_exactly_once(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """The follow-up and the move to COMPLETED are one commit, and recovery starts a
+    follow-up left CREATED: wherever the daemon dies between the last step and the
+    follow-up's start, the restarted one runs the follow-up once, not zero or two times."""
     a = f"{engine.world.src}/a"
     await engine.world.zfs.create(a)
     engine.kinds[KIND] = SnapshotThen()
-    made: list[str] = []
-    create = Lifecycle._create_follow_up
+    method, dying, completed = CRASHES[where]
+    monkeypatch.setattr(Lifecycle, method, dying)
+    record = await engine.manager.submit(KIND, {"datasets": [a], "then": [a]}, caller=ALICE)
+    with pytest.raises(SimulatedCrash):
+        await engine.manager.wait(record.id)
+    monkeypatch.undo()
+    left = await engine.manager.get(record.id)
+    assert left.state is (TxState.COMPLETED if completed else TxState.EXECUTING)
+    restarted = await engine.restart()
+    try:
+        restarted.kinds[KIND] = SnapshotThen()
+        recovered = {r.id: r.state for r in await restarted.manager.recover()}
+        assert recovered == ({} if completed else {record.id: TxState.COMPLETED})
+        first = await restarted.manager.wait(record.id)  # and its follow-up
+        assert first.state is TxState.COMPLETED
+        listed = await restarted.manager.list()
+        [then] = [t for t in listed if t.metadata.get(FOLLOWS) == record.id]
+        assert then.state is TxState.COMPLETED, then.error
+        assert then.uid == ALICE.uid
+        snapshots = await engine.world.zfs.list(a, types=[ObjectType.SNAPSHOT])
+        assert sorted(s.short_name for s in snapshots) == [
+            f"zfsync_{record.id}", f"zfsync_{then.id}",
+        ]  # fmt: skip
+    finally:
+        await restarted.close()
 
-    async def dying(self: Lifecycle, record: TransactionRecord, caller: Caller) -> None:
-        follow = await create(self, record, caller)
+
+async def test_a_follow_up_stored_before_its_first_completed_is_stored_again_once(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database of an older zfsyncd, which stored the follow-up before the commit of the
+    move to COMPLETED: a crash in between left it CREATED beside an EXECUTING first.
+    Recovery cancels that one and completes the first with a follow-up of its own."""
+    a = f"{engine.world.src}/a"
+    await engine.world.zfs.create(a)
+    engine.kinds[KIND] = SnapshotThen()
+    old: list[str] = []
+
+    async def older(
+        self: Lifecycle, record: TransactionRecord, machine: TransactionMachine, caller: Caller
+    ) -> None:
+        follow = await _CREATE(self, record, caller)  # its own commit, as before
         assert follow is not None
-        made.append(follow.id)
+        old.append(follow.id)
         raise SimulatedCrash("killed before the move to COMPLETED")
 
-    monkeypatch.setattr(Lifecycle, "_create_follow_up", dying)
+    monkeypatch.setattr(Lifecycle, "complete", older)
     record = await engine.manager.submit(KIND, {"datasets": [a], "then": [a]})
     with pytest.raises(SimulatedCrash):
         await engine.manager.wait(record.id)
     monkeypatch.undo()
     restarted = await engine.restart()
     try:
-        recovered = {r.id: r for r in await restarted.manager.recover()}
-        assert set(recovered) == {record.id, *made}
-        assert recovered[record.id].state is TxState.COMPLETED
-        assert recovered[made[0]].state is TxState.CANCELLED
+        restarted.kinds[KIND] = SnapshotThen()
+        recovered = {r.id: r.state for r in await restarted.manager.recover()}
+        assert recovered == {record.id: TxState.COMPLETED, old[0]: TxState.CANCELLED}
+        await restarted.manager.wait(record.id)
+        follows = [
+            t.state for t in await restarted.manager.list()
+            if t.metadata.get(FOLLOWS) == record.id
+        ]  # fmt: skip
+        assert sorted(follows) == sorted([TxState.CANCELLED, TxState.COMPLETED])
     finally:
         await restarted.close()
 

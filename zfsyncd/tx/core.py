@@ -144,6 +144,15 @@ class EngineCore:
         for tx_id, state in notices:
             self.notify(tx_id, state)
 
+    def tell(self, tx_id: str, state: TxState) -> None:
+        """Tell the listeners of a change now, or once the commit it is part of has
+        committed (not at all if it did not)."""
+        held = _held_notices.get()
+        if held is not None:
+            held.append((tx_id, state))
+        else:
+            self.notify(tx_id, state)
+
     def notify(self, tx_id: str, state: TxState) -> None:
         for listener in self.listeners:
             try:
@@ -163,8 +172,4 @@ class EngineCore:
             error_kind=details.get("error_kind"),
             rollback_outcome=cut_error(details.get("rollback_outcome")),
         )
-        held = _held_notices.get()
-        if held is not None:
-            held.append((tx_id, dest))
-        else:
-            self.notify(tx_id, dest)
+        self.tell(tx_id, dest)

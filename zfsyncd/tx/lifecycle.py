@@ -12,10 +12,11 @@
 - cancel stops it before or while it runs (what was done is undone); retry makes a new
   transaction of a FAILED or CANCELLED one's request.
 - a transaction of a kind that declares a follow-up (kinds.Following), which had steps
-  and COMPLETED, is followed by that transaction: stored as CREATED just before the move
-  to COMPLETED (whoever sees one completed sees its follow-up listed), run once the first
-  one's locks are released, linked to it (metadata `follows`; its description says so);
-  `wait` returns once the follow-up has ended too.
+  and COMPLETED, is followed by that transaction: stored as CREATED in the same commit as
+  the move to COMPLETED (whoever sees one completed sees its follow-up listed, and a crash
+  cannot leave one without the other: the CREATED follow-up is the durable intent, which
+  recovery starts), run once the first one's locks are released, linked to it (metadata
+  `follows`; its description says so); `wait` returns once the follow-up has ended too.
 
 Every call is recorded in the audit log with who asked and how it ended.
 """
@@ -52,6 +53,8 @@ from zfsyncd.zfs.errors import ZfsError
 log = logging.getLogger(__name__)
 
 TIMEOUT_REASON = "timed out"
+#: the caller's name of a follow-up that recovery started
+RESUMED = "recovery"
 #: what a refused request or a cancel before it ran stores as its undo's outcome
 NOTHING_CHANGED = "nothing to undo: nothing was changed"
 #: the errors that refuse a request or a plan (as opposed to a bug)
@@ -96,6 +99,9 @@ class Lifecycle:
         self._queued: dict[str, asyncio.Task[None]] = {}
         #: set by `shutdown`: no follow-up starts while the engine stops
         self._stopping = False
+        #: follow-ups started by recovery, by the id of the transaction they follow (whose
+        #: run, the one that would have waited for them, died with the old process)
+        self._resumed: dict[str, str] = {}
 
     async def get(self, tx_id: str) -> TransactionRecord:
         return await self.core.get(tx_id)
@@ -139,7 +145,7 @@ class Lifecycle:
                 retry_of=retry_of,
             )
             await core.record("create", "ok", caller, record.id, type=type)
-        core.notify(record.id, record.state)
+        core.tell(record.id, record.state)
         return record
 
     async def prepare(
@@ -280,6 +286,9 @@ class Lifecycle:
         run = self._runs.get(tx_id)
         if run is not None:
             await asyncio.shield(run.task)
+        resumed = self._resumed.get(tx_id)
+        if resumed is not None:
+            await self.wait(resumed)
         return await self.core.get(tx_id)
 
     async def submit(
@@ -345,15 +354,52 @@ class Lifecycle:
         finally:
             self._runs.pop(record.id, None)
 
+    async def complete(
+        self,
+        record: TransactionRecord,
+        machine: TransactionMachine,
+        caller: Caller,
+        *,
+        action: str = "execute",
+        outcome: str = "completed",
+    ) -> TransactionRecord | None:
+        """The move of `record` (every step done and finalized) to COMPLETED, with its
+        audit row and the follow-up its kind declares stored as CREATED, all in one commit:
+        a crash leaves either none of them (the steps done, which recovery completes, here)
+        or all (the follow-up waiting, which recovery starts), so the follow-up runs
+        exactly once. Returns the follow-up, if any (recovery completes with `action`
+        "recover")."""
+        async with self.core.one_commit():
+            follow = await self._create_follow_up(record, caller)
+            await machine.move("complete")
+            await self.core.record(action, outcome, caller, record.id)
+        return follow
+
+    async def resume_follow_ups(self) -> list[TransactionRecord]:
+        """At start, after recovery: start the follow-ups still CREATED (their first
+        transaction COMPLETED before the old process died, or during recovery), on behalf
+        of the uid that asked for the first. `wait` on the first waits for them too. A
+        refusal of the plan ends the follow-up FAILED (its own business, as in a run)."""
+        started = []
+        for follow in await self.core.store.list(state=TxState.CREATED, limit=None):
+            first = follow.metadata.get(FOLLOWS)
+            if first is None or self._stopping:
+                continue
+            self._resumed[str(first)] = follow.id
+            try:
+                started.append(await self.start(follow.id, caller=Caller(follow.uid, RESUMED)))
+            except REFUSALS as exc:
+                log.warning("%s: its follow-up %s was refused: %s", first, follow.id, exc)
+        return started
+
     async def _create_follow_up(
         self, record: TransactionRecord, caller: Caller
     ) -> TransactionRecord | None:
         """The follow-up the kind of `record` (whose steps all succeeded) declares, stored
-        as CREATED before `record` is COMPLETED, so that whoever sees it completed sees its
-        follow-up too (and a stop in between leaves it CREATED, which recovery cancels).
-        One that had no steps changed nothing: nothing follows. A refused follow-up is
-        logged and recorded in the audit log by `create`; `record` completes anyway."""
-        kind = kind_of(record.type, self.core.kinds)
+        as CREATED (inside `complete`'s commit). One that had no steps changed nothing:
+        nothing follows. A refused follow-up is logged and recorded in the audit log by
+        `create`; `record` completes anyway."""
+        kind = self.core.kinds.get(record.type)  # (recovery completes a kind now unknown)
         then = kind.follow_up(dict(record.params)) if isinstance(kind, Following) else None
         if then is None or self._stopping or not record.steps:
             return None
@@ -402,11 +448,7 @@ class Lifecycle:
                 timer.cancel()
             if outcome.succeeded:
                 await self.deferred.finalize_steps(tx_id, outcome.done, ctx)
-                follow = await self._create_follow_up(record, caller)
-                async with core.one_commit():
-                    await machine.move("complete")
-                    await core.record("execute", "completed", caller, tx_id)
-                return follow
+                return await self.complete(record, machine, caller)
             await self._end_failed(machine, outcome, caller)
             return None
         finally:

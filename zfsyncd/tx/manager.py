@@ -25,6 +25,7 @@ from zfsyncd.tx.errors import TxError, describe_error
 from zfsyncd.tx.hosts import Host
 from zfsyncd.tx.kinds import TxKind
 from zfsyncd.tx.lifecycle import Lifecycle
+from zfsyncd.tx.machine import TransactionMachine
 from zfsyncd.tx.progress import ProgressSink
 from zfsyncd.tx.recovery import recover
 from zfsyncd.tx.retry import RetryPolicy
@@ -116,8 +117,17 @@ class TransactionManager(Lifecycle):
 
     async def recover(self) -> builtins.list[TransactionRecord]:
         """At start: bring every transaction a stopped zfsyncd left unfinished to a safe end
-        (see zfsyncd/tx/recovery.py)."""
-        return await recover(self.deferred)
+        (see zfsyncd/tx/recovery.py), then start the follow-ups of the completed ones that
+        had not started (they run on; `wait` on the one they follow waits for them)."""
+
+        async def complete(record: TransactionRecord, machine: TransactionMachine) -> None:
+            caller = Caller(record.uid, RECOVERY.name)
+            text = "completed: every step had finished"
+            await self.complete(record, machine, caller, action="recover", outcome=text)
+
+        recovered = await recover(self.deferred, complete)
+        await self.resume_follow_ups()
+        return recovered
 
     async def run_cleanups(self, now: float | None = None) -> int:
         """Retry the deferred cleanups that are due; returns how many succeeded."""

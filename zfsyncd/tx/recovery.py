@@ -4,23 +4,35 @@ brought to a safe end, from its journal and the real ZFS state, and the audit lo
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from zfsyncd.store import StepState, TransactionRecord, TxState
 from zfsyncd.tx.cleanup import DeferredCleanups
 from zfsyncd.tx.core import RECOVERY
 from zfsyncd.tx.executor import planned_steps, steps_to_undo
+from zfsyncd.tx.kinds import FOLLOWS
+from zfsyncd.tx.machine import TransactionMachine
+
+#: the move of a transaction whose steps all finished to COMPLETED, with the follow-up its
+#: kind declares in the same commit (Lifecycle.complete)
+Complete = Callable[[TransactionRecord, TransactionMachine], Awaitable[object]]
 
 
-async def recover(cleanup: DeferredCleanups) -> list[TransactionRecord]:
-    """Steps all done: finish (finalize) and complete; otherwise undo what was done (a step
-    with an intent but no result included: its undo reads ZFS and does nothing when the
-    step never happened) and fail with the reason.
+async def recover(cleanup: DeferredCleanups, complete: Complete) -> list[TransactionRecord]:
+    """Steps all done: finish (finalize) and complete (with its follow-up, as a run does);
+    otherwise undo what was done (a step with an intent but no result included: its undo
+    reads ZFS and does nothing when the step never happened) and fail with the reason.
 
     Transactions that had not begun (CREATED or PREPARED: queued, nothing changed) are
     cancelled: whoever asked for them is gone, and work that starts by itself long after
-    it was asked for is not what an administrator expects."""
+    it was asked for is not what an administrator expects. Except the follow-up of a
+    COMPLETED transaction (a sync's expiry): that is part of what was asked for, and is
+    left CREATED for the manager to start (Lifecycle.resume_follow_ups)."""
     core = cleanup.core
     recovered = []
     for record in await core.store.list(state=[TxState.CREATED, TxState.PREPARED], limit=None):
+        if await _follows_a_completed(cleanup, record):
+            continue
         await core.machine(record).move(
             "cancel", error="zfsyncd stopped before it ran", error_kind="interrupted",
             rollback_outcome="nothing to undo: nothing was changed",
@@ -28,12 +40,23 @@ async def recover(cleanup: DeferredCleanups) -> list[TransactionRecord]:
         await core.record("recover", "cancelled: it had not begun", RECOVERY, record.id)
         recovered.append(await core.get(record.id))
     for record in await core.store.list(state=TxState.EXECUTING, limit=None):
-        await _end(cleanup, record)
+        await _end(cleanup, record, complete)
         recovered.append(await core.get(record.id))
     return recovered
 
 
-async def _end(cleanup: DeferredCleanups, record: TransactionRecord) -> None:
+async def _follows_a_completed(cleanup: DeferredCleanups, record: TransactionRecord) -> bool:
+    """A CREATED follow-up whose first transaction COMPLETED (one stored before its first
+    completed, as a zfsyncd before this one did, is cancelled: recovery completes the first
+    and stores its follow-up again)."""
+    first = record.metadata.get(FOLLOWS)
+    if record.state is not TxState.CREATED or first is None:
+        return False
+    followed = await cleanup.core.store.get(str(first))
+    return followed is not None and followed.state is TxState.COMPLETED
+
+
+async def _end(cleanup: DeferredCleanups, record: TransactionRecord, complete: Complete) -> None:
     """Bring one transaction left EXECUTING to its end."""
     core = cleanup.core
     machine = core.machine(record)
@@ -41,8 +64,7 @@ async def _end(cleanup: DeferredCleanups, record: TransactionRecord) -> None:
     plan = planned_steps(record)
     if plan and all(p.record.state is StepState.COMPLETED for p in plan):
         await cleanup.finalize(record, ctx)
-        await machine.move("complete")
-        await core.record("recover", "completed: every step had finished", RECOVERY, record.id)
+        await complete(record, machine)
         return
     running = [p.idx for p in plan if p.record.state is StepState.RUNNING]
     where = f"while step {running[0]} was running" if running else "between steps"

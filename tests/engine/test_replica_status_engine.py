@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine.replicas import KIB, MODEL_ONLY, Replicas, filesystem
+from zfsyncctl.replica_render import lag_text
 from zfsyncd.api.records import ReplicaRow
 from zfsyncd.ops.replication.status import ReplicaQuery, list_replicas
 from zfsyncd.store import TxState
@@ -84,3 +85,23 @@ async def test_reading_costs_the_same_for_one_pair_and_for_ten(replicas: Replica
             counts.append(replicas.calls())
     assert counts[0]["local"] == counts[1]["local"] == ["list", "list_many", "holds_many"]
     assert counts[0]["backup"] == counts[1]["backup"] == ["list_many", "holds_many"]
+
+
+async def test_a_recursive_pair_lags_by_what_a_child_wrote(replicas: Replicas) -> None:
+    """Data written only in a child of a `-R` pair: status shows the pair behind (the
+    child's bytes, the last sent snapshot's age), as zfsyncctl draws it; a sync catches up."""
+    await filesystem(replicas.local, "src/t")
+    await filesystem(replicas.local, "src/t/c")
+    await replicas.done(
+        "replica-init", {"source": "src/t", "destination": "dst/t", "recursive": True}
+    )
+    assert (await _status(replicas))["src/t"].lag_bytes == 0
+    replicas.local.write("src/t/c", 40 * KIB)
+    behind = (await _status(replicas))["src/t"]
+    assert behind.lag_bytes >= 40 * KIB
+    assert behind.lag_seconds >= 0.0
+    assert lag_text(behind) != "-"
+    await replicas.done("replica-sync", {"sources": ["src/t"]})
+    caught_up = (await _status(replicas))["src/t"]
+    assert (caught_up.lag_bytes, caught_up.lag_seconds, caught_up.unsent) == (0, 0.0, 0)
+    assert lag_text(caught_up) == "-"

@@ -138,7 +138,8 @@ class ReplicaRow(Record):
     last_sent_created: Double  # 0 when none
     #: seconds since last_sent was taken (-1 when none)
     age: Double
-    #: bytes written on the source since its newest snapshot (`written`)
+    #: bytes written on the source since last_sent (`written`, over the pair's datasets: a
+    #: `-R` pair's children too; unsent snapshots' included)
     lag_bytes: UInt64
     #: how old the destination's copy is: 0 when nothing changed since last_sent, -1 when
     #: nothing was sent yet, else seconds since last_sent was taken

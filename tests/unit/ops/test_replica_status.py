@@ -27,6 +27,7 @@ from zfsyncd.ops.replication.status import (
     pairs,
     row,
     select,
+    written_since,
 )
 from zfsyncd.store import Database, TransactionRecord, TransactionStore, TxState
 from zfsyncd.tx.hosts import LOCAL, Host
@@ -402,3 +403,92 @@ async def test_a_page_and_a_filter(store: TransactionStore) -> None:
     only = await list_replicas(hosts, store, ReplicaQuery(dataset="backup/l1"), NOW)
     assert [r.dataset for r in only] == ["tank/l1"]
     assert far.calls == []  # no pair of the page lives there
+
+
+# --------------------------------------------------------------------------- lag of a tree
+
+#: (case, source tree as listed, the last sent snapshot's txg, expected bytes)
+WRITTEN: list[tuple[str, list[ZfsObject], int, int]] = [
+    ("nothing written", [obj("tank/a"), obj("tank/a@s1", 10, written=7)], 10, 0),
+    ("the top's own written", [obj("tank/a", written=5), obj("tank/a@s1", 10)], 10, 5),
+    (
+        "a child's written counts (a -R pair)",
+        [obj("tank/a"), obj("tank/a@s1", 10), obj("tank/a/c", written=3), obj("tank/a/c@s1", 10)],
+        10,
+        3,
+    ),
+    (
+        "unsent snapshots' written counts, sent ones' does not",
+        [
+            obj("tank/a", written=1),
+            obj("tank/a@s1", 10, written=100),
+            obj("tank/a@s2", 20, written=8),
+        ],
+        10,
+        9,
+    ),
+    (
+        "a child made after the last sent snapshot counts whole",
+        [
+            obj("tank/a"),
+            obj("tank/a@s1", 10),
+            obj("tank/a/new", written=2),
+            obj("tank/a/new@s2", 20, written=40),
+        ],
+        10,
+        42,
+    ),
+    (
+        "nothing sent yet: everything",
+        [obj("tank/a", written=1), obj("tank/a@s1", 10, written=4)],
+        -1,
+        5,
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "listing", "after", "expected"), WRITTEN, ids=[c[0] for c in WRITTEN]
+)
+def test_written_since(case: str, listing: list[ZfsObject], after: int, expected: int) -> None:
+    tree = list(build_side(listing, {}).values())
+    assert written_since(tree, after) == expected
+
+
+def _tree_readings(dst_children: bool) -> Readings:
+    """tank/a with a child holding data, a sibling whose name sorts among its children
+    (tank/a-b), and backup/a with or without the child."""
+    src = build_side(
+        [
+            obj("tank/a"), obj("tank/a@zfsync_1", 10, creation=int(NOW) - HOUR, g=1),
+            obj("tank/a/c", written=4096), obj("tank/a/c@zfsync_1", 10, g=3),
+            obj("tank/a-b", written=999), obj("tank/a-b/d", written=999),
+        ],
+        {},
+    )  # fmt: skip
+    dst_listing = [obj("backup/a"), obj("backup/a@zfsync_1", 5, g=1)]
+    if dst_children:
+        dst_listing += [obj("backup/a/c"), obj("backup/a/c@zfsync_1", 5, g=3)]
+    dst = build_side(dst_listing, {})
+    sides = {(LOCAL, n): ds for n, ds in [*src.items(), *dst.items()]}
+    return Readings(sides=sides)
+
+
+@pytest.mark.parametrize(
+    ("recursive", "lag_bytes", "lag_seconds"), [(True, 4096, float(HOUR)), (False, 0, 0.0)]
+)
+def test_a_recursive_pair_lags_by_what_its_children_wrote(
+    recursive: bool, lag_bytes: int, lag_seconds: float
+) -> None:
+    """Recursive as sync decides it: the destination has datasets below it. A sibling
+    whose name sorts among the children (tank/a-b) is no part of the pair."""
+    found = row(_pair("tank/a"), _tree_readings(recursive), NOW)
+    assert (found.lag_bytes, found.lag_seconds, found.age) == (lag_bytes, lag_seconds, HOUR)
+
+
+def test_a_tree_is_the_dataset_and_what_is_below_it_on_its_host() -> None:
+    readings = _tree_readings(True)
+    readings.sides[("far", "tank/a/x")] = readings.sides[(LOCAL, "tank/a/c")]
+    names = [d.name for d in readings.tree(Peer(host=LOCAL, dataset="tank/a"))]
+    assert names == ["tank/a", "tank/a/c"]
+    assert readings.tree(Peer(host=LOCAL, dataset="tank/nope")) == []

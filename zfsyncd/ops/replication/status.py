@@ -4,10 +4,10 @@ What `zfsyncctl replica status` and the Manager's ListReplicas show: for each da
 local pools with a `zfsync:role` (the root of a pair; a `-R` pair's children inherit it and
 are part of their root's pair), its role and peer, the newest snapshot both sides share (by
 guid: the last one sent), its age, how far the destination lags (bytes written on the
-source since its newest snapshot; seconds since the last sent snapshot was taken, 0 when
-nothing changed since), whether the pair is paused, each side's savecount, whether the
-destination holds a partial receive (a resume token), and the newest FAILED replica
-transaction naming it.
+source since the last sent snapshot, over the pair's datasets: a `-R` pair's children
+too; seconds since the last sent snapshot was taken, 0 when nothing changed since),
+whether the pair is paused, each side's savecount, whether the destination holds a partial
+receive (a resume token), and the newest FAILED replica transaction naming it.
 
 Reading is constant in the number of pairs: one `zfs list -t filesystem,volume` of every
 local pool (the pairs and their properties), then, per host that holds a side of a pair on
@@ -22,6 +22,8 @@ local side is still worth showing.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -96,12 +98,30 @@ class LastError:
 
 @dataclass
 class Readings:
-    """Everything `row` decides from: each side read, by host and dataset; why a host could
-    not be read; the newest failure naming each located dataset."""
+    """Everything `row` decides from: each side read, by host and dataset (a side's
+    descendants included: read_side reads below each name); why a host could not be read;
+    the newest failure naming each located dataset."""
 
     sides: dict[tuple[str, str], DatasetState] = field(default_factory=dict)
     host_errors: dict[str, str] = field(default_factory=dict)
     failures: dict[str, LastError] = field(default_factory=dict)
+    #: `sides`' keys in order, for `tree` (rebuilt when sides has grown)
+    _keys: list[tuple[str, str]] = field(default_factory=list, repr=False, compare=False)
+
+    def tree(self, peer: Peer) -> list[DatasetState]:
+        """`peer`'s dataset and every dataset read below it on its host, in name order: a
+        look-up in the sorted keys (a dataset's descendants sort right after f"{name}/"),
+        so a page of pairs does not scan every dataset read for each pair."""
+        if len(self._keys) != len(self.sides):
+            self._keys = sorted(self.sides)
+        top = self.sides.get((peer.host, peer.dataset))
+        found = [] if top is None else [top]
+        below = (peer.host, f"{peer.dataset}/")
+        for key in itertools.islice(self._keys, bisect.bisect_left(self._keys, below), None):
+            if key[0] != peer.host or not key[1].startswith(below[1]):
+                break
+            found.append(self.sides[key])
+        return found
 
 
 # --------------------------------------------------------------------------- pure parts
@@ -158,6 +178,29 @@ def select(found: Sequence[Pair], query: ReplicaQuery) -> list[Pair]:
     return chosen[: query.page]
 
 
+def written_since(tree: Sequence[DatasetState], after_txg: int) -> int:
+    """Bytes written on the datasets of `tree` since the pool's txg `after_txg` (the last
+    sent snapshot's; -1: everything): each one's `written` since its newest snapshot, and
+    the `written` of each of its snapshots taken after that txg (not sent yet). A dataset
+    made after it counts whole (its first snapshot's `written`, or its own, is all it
+    holds)."""
+    return sum(
+        ds.written + sum(s.written or 0 for s in ds.snapshots if s.createtxg > after_txg)
+        for ds in tree
+    )
+
+
+def pair_tree(pair: Pair, readings: Readings) -> list[DatasetState]:
+    """The source datasets a pair replicates: the source, and its descendants when the
+    pair is recursive (`-R`: the destination has datasets below it, as sync decides). When
+    the destination was not read, the source alone."""
+    if pair.source is None:
+        return []
+    tree = readings.tree(pair.source)
+    recursive = pair.destination is not None and len(readings.tree(pair.destination)) > 1
+    return tree if recursive else tree[:1]
+
+
 def row(pair: Pair, readings: Readings, now: float) -> ReplicaRow:
     """One pair's status from the readings of its two sides."""
     source = _side(pair.source, readings)
@@ -170,7 +213,7 @@ def row(pair: Pair, readings: Readings, now: float) -> ReplicaRow:
         common = None if shared is None else shared.source
         after = -1 if common is None else common.createtxg
         unsent = sum(1 for s in source.snapshots if s.createtxg > after)
-    written = 0 if source is None else source.written
+    written = written_since(pair_tree(pair, readings), -1 if common is None else common.createtxg)
     if common is None:
         lag = -1.0  # nothing shared yet: behind by everything
     elif written == 0 and unsent == 0:

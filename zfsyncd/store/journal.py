@@ -75,6 +75,7 @@ class StepJournal:
         detail: Mapping[str, Any] | None = None,
         error: str | None = None,
         undo_data: Mapping[str, Any] | None = None,
+        bytes_total: int | None = None,
     ) -> None:
         """Journal one event of step `idx` and record the new state it leads to, in one
         commit (synced when this returns): the executor's intent with RUNNING before the
@@ -82,7 +83,8 @@ class StepJournal:
         step's state (as `mark_step` records it, with `error` and `undo_data`); for ``undo``
         it is the state of the step's undo (as `mark_undo`). One commit rather than two
         halves the syncs a step costs, and a crash can no longer leave a journal row
-        without the state it implies, or the reverse."""
+        without the state it implies, or the reverse. `bytes_total` (``do`` phase, given
+        only) replaces the step's estimate: what a finished transfer moved."""
         if phase is JournalPhase.TX:
             raise ValueError("a tx-phase journal entry has no step: use journal()")
         detail_json = json_columns.dump_object(detail)
@@ -94,7 +96,7 @@ class StepJournal:
                 _INSERT_JOURNAL, (now, tx_id, idx, phase.value, event.value, outcome, detail_json)
             )
             if phase is JournalPhase.DO:
-                await _update_step(conn, tx_id, idx, state, now, error, undo_json, None)
+                await _update_step(conn, tx_id, idx, state, now, error, undo_json, bytes_total)
             else:
                 await _update_undo(conn, tx_id, idx, state, error)
             await _touch(conn, tx_id, now)

@@ -15,8 +15,9 @@ The executor never decides *whether* to run; the manager does (state machine, lo
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
@@ -32,8 +33,12 @@ from zfsyncd.tx.errors import describe_error
 from zfsyncd.tx.progress import ProgressSink
 from zfsyncd.tx.retry import RetryPolicy
 from zfsyncd.tx.steps.base import JsonDict, Step, StepContext, build_step
+from zfsyncd.zfs.models import TransferProgress
 
 log = logging.getLogger(__name__)
+
+#: the most bytes a step's record keeps (SQLite's INTEGER, a D-Bus `t` both hold it)
+MAX_BYTES = (1 << 63) - 1
 
 
 class StepLog(Protocol):
@@ -51,6 +56,7 @@ class StepLog(Protocol):
         detail: dict[str, Any] | None = None,
         error: str | None = None,
         undo_data: dict[str, Any] | None = None,
+        bytes_total: int | None = None,
     ) -> None: ...
 
     async def journal(
@@ -207,9 +213,11 @@ class Executor:
             detail={"before": before}, undo_data=before,
         )  # fmt: skip
         sink.step_started(idx, step.describe())
+        moved = _Moved(ctx.progress)
+        counted = dataclasses.replace(ctx, progress=moved)
         try:
             result = await self.do_retry.run(
-                lambda: self._in_task(step.do(ctx, before)), what=step.describe()
+                lambda: self._in_task(step.do(counted, before)), what=step.describe()
             )
         except asyncio.CancelledError as exc:
             if not self._cancelled(exc):
@@ -224,9 +232,14 @@ class Executor:
             await self._record_failure(tx_id, idx, exc, sink)
             raise _StepFailure(exc, before) from exc
         undo_data = {**before, **result}
+        # what a transfer moved, kept with the step when it is more than its estimate (or
+        # it had none): a finished step counts max(moved, estimate), live (ProgressTracker)
+        # and once stored (what a completed transaction shows as its bytes done)
+        estimate = planned.record.bytes_total or 0
         await self.store.step_event(
             tx_id, idx, JournalPhase.DO, JournalEvent.RESULT, StepState.COMPLETED,
             outcome="completed", detail={"undo_data": undo_data}, undo_data=undo_data,
+            bytes_total=moved.bytes if moved.bytes > estimate else None,
         )  # fmt: skip
         sink.step_finished(idx, StepState.COMPLETED)
         return undo_data
@@ -298,6 +311,19 @@ class Executor:
         await self.store.journal(tx_id, None, JournalPhase.TX, JournalEvent.RESULT,
                                  outcome=outcome.summary())  # fmt: skip
         return outcome
+
+
+class _Moved:
+    """A step's progress callback that also keeps the last count of bytes it reported
+    (bounded: the largest a 64-bit column holds)."""
+
+    def __init__(self, report: Callable[[TransferProgress], None]) -> None:
+        self._report = report
+        self.bytes = 0
+
+    def __call__(self, progress: TransferProgress) -> None:
+        self.bytes = min(max(progress.bytes_done, 0), MAX_BYTES)
+        self._report(progress)
 
 
 def _with_undo_data(planned: PlannedStep, undo_data: JsonDict | None) -> PlannedStep:

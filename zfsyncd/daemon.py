@@ -5,6 +5,8 @@
 Start order matters: recovery runs before the bus name is taken, so no caller can see (or
 start) work on datasets a crashed run left half-changed. The name is taken last, once every
 object is exported (systemd's Type=dbus counts the daemon ready when the name appears).
+The follow-ups recovery found waiting (a sync's expiry) start after that, so that their
+objects show their progress.
 On SIGTERM or SIGINT queued transactions are cancelled and running ones stopped: the running
 step finishes or is undone, and everything done before it is undone, so a stop never leaves
 a transaction half-done. Exit status: 0 after a clean stop, 78 (EX_CONFIG) for a bad
@@ -112,7 +114,7 @@ async def _run(config: DaemonConfig) -> int:
         db, build_hosts(config), max_parallel=config.max_parallel, sinks=sinks
     )
     try:
-        for record in await manager.recover():
+        for record in await manager.recover(resume=False):
             log.warning("recovered %s: %s (%s)", record.id, record.state.value, record.error)
         bus = await connect()
         service = BusService(
@@ -124,6 +126,8 @@ async def _run(config: DaemonConfig) -> int:
         )
         sinks.service = service
         await service.start()
+        # the follow-ups a crash left waiting (a sync's expiry) run now, with a bus object
+        await manager.resume_follow_ups()
         log.info(
             "zfsyncd %s on the bus as %s (backend %s, database %s)",
             service.version,

@@ -1,7 +1,8 @@
 """The follow-up of a completed transaction (kinds.Following; what a replica sync's expiry
-is): created just before the first is COMPLETED, run once its locks are released (here it
-needs the same dataset), linked to it, on behalf of the same caller; `wait` returns once it
-has ended. A follow-up that is refused leaves the first completed; a transaction that did
+is): stored in the commit of the first's move to COMPLETED, run once its locks are
+released (here it needs the same dataset), linked to it, on behalf of the same caller;
+`wait` returns once it has ended; a crash before it started leaves it to recovery, which
+runs it once. A follow-up that is refused leaves the first completed; a transaction that did
 not complete, or had no steps, has none. Told with a test kind: a snapshot followed by a
 snapshot of the datasets named in `then`."""
 

@@ -115,10 +115,12 @@ class TransactionManager(Lifecycle):
 
     # ------------------------------------------------------------------ restart and leftovers
 
-    async def recover(self) -> builtins.list[TransactionRecord]:
+    async def recover(self, *, resume: bool = True) -> builtins.list[TransactionRecord]:
         """At start: bring every transaction a stopped zfsyncd left unfinished to a safe end
         (see zfsyncd/tx/recovery.py), then start the follow-ups of the completed ones that
-        had not started (they run on; `wait` on the one they follow waits for them)."""
+        had not started (they run on; `wait` on the one they follow waits for them). With
+        `resume` false the caller starts them (`resume_follow_ups`): the daemon does once
+        its bus objects can show their progress."""
 
         async def complete(record: TransactionRecord, machine: TransactionMachine) -> None:
             caller = Caller(record.uid, RECOVERY.name)
@@ -126,7 +128,8 @@ class TransactionManager(Lifecycle):
             await self.complete(record, machine, caller, action="recover", outcome=text)
 
         recovered = await recover(self.deferred, complete)
-        await self.resume_follow_ups()
+        if resume:
+            await self.resume_follow_ups()
         return recovered
 
     async def run_cleanups(self, now: float | None = None) -> int:

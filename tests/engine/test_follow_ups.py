@@ -147,6 +147,47 @@ async def test_a_crash_between_completion_and_the_follow_up_runs_it_exactly_once
         await restarted.close()
 
 
+async def test_a_stop_before_the_follow_up_started_leaves_it_to_the_next_start(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clean stop (shutdown) once the first COMPLETED: the follow-up stays CREATED, not
+    cancelled, and the next start runs it, as after a crash."""
+    a = f"{engine.world.src}/a"
+    await engine.world.zfs.create(a)
+    engine.kinds[KIND] = SnapshotThen()
+    completed, go = asyncio.Event(), asyncio.Event()
+    run = Lifecycle._run_follow_up
+
+    async def held(
+        self: Lifecycle, record: TransactionRecord, follow: TransactionRecord, caller: Caller
+    ) -> None:
+        completed.set()
+        await go.wait()
+        await run(self, record, follow, caller)
+
+    monkeypatch.setattr(Lifecycle, "_run_follow_up", held)
+    record = await engine.manager.submit(KIND, {"datasets": [a], "then": [a]})
+    await completed.wait()
+    stopping = asyncio.ensure_future(engine.manager.shutdown())
+    await asyncio.sleep(0)  # the shutdown begins (it says it is stopping before it awaits)
+    go.set()
+    await stopping
+    [then] = [t for t in await engine.manager.list() if t.metadata.get(FOLLOWS) == record.id]
+    assert then.state is TxState.CREATED
+    restarted = await engine.restart()
+    try:
+        restarted.kinds[KIND] = SnapshotThen()
+        assert await restarted.manager.recover() == []
+        await restarted.manager.wait(record.id)
+        assert (await restarted.manager.get(then.id)).state is TxState.COMPLETED
+        snapshots = await engine.world.zfs.list(a, types=[ObjectType.SNAPSHOT])
+        assert sorted(s.short_name for s in snapshots) == [
+            f"zfsync_{record.id}", f"zfsync_{then.id}",
+        ]  # fmt: skip
+    finally:
+        await restarted.close()
+
+
 async def test_a_follow_up_stored_before_its_first_completed_is_stored_again_once(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -97,7 +97,8 @@ class Lifecycle:
         self._runs: dict[str, _Run] = {}
         #: started transactions waiting in the lock queue (see `start`)
         self._queued: dict[str, asyncio.Task[None]] = {}
-        #: set by `shutdown`: no follow-up starts while the engine stops
+        #: set by `shutdown`: no follow-up starts while the engine stops (one that was to
+        #: start stays CREATED: the next start's recovery runs it, as after a crash)
         self._stopping = False
         #: follow-ups started by recovery, by the id of the transaction they follow (whose
         #: run, the one that would have waited for them, died with the old process)
@@ -401,7 +402,7 @@ class Lifecycle:
         `create`; `record` completes anyway."""
         kind = self.core.kinds.get(record.type)  # (recovery completes a kind now unknown)
         then = kind.follow_up(dict(record.params)) if isinstance(kind, Following) else None
-        if then is None or self._stopping or not record.steps:
+        if then is None or not record.steps:
             return None
         try:
             return await self.create(
@@ -419,7 +420,7 @@ class Lifecycle:
         refusal or failure is its own transaction's (and the audit log's) business."""
         try:
             if self._stopping:
-                await self.cancel(follow.id, caller=caller)
+                log.info("%s: its follow-up %s runs at the next start", record.id, follow.id)
                 return
             await self.start(follow.id, caller=caller)
             await self.wait(follow.id)

@@ -110,6 +110,18 @@ CRASHES = {
 }
 
 
+async def _ran_once(engine: Engine, first_id: str, dataset: str) -> TransactionRecord:
+    """Once the first (COMPLETED) and its follow-up have ended: its one follow-up, which
+    COMPLETED; the dataset has the snapshot of each, no other."""
+    assert (await engine.manager.wait(first_id)).state is TxState.COMPLETED
+    listed = await engine.manager.list()
+    [then] = [t for t in listed if t.metadata.get(FOLLOWS) == first_id]
+    assert then.state is TxState.COMPLETED, then.error
+    snapshots = await engine.world.zfs.list(dataset, types=[ObjectType.SNAPSHOT])
+    assert sorted(s.short_name for s in snapshots) == [f"zfsync_{first_id}", f"zfsync_{then.id}"]
+    return then
+
+
 @pytest.mark.parametrize("where", sorted(CRASHES))
 async def test_a_crash_between_completion_and_the_follow_up_runs_it_exactly_once(
     engine: Engine, monkeypatch: pytest.MonkeyPatch, where: str
@@ -133,28 +145,15 @@ async def test_a_crash_between_completion_and_the_follow_up_runs_it_exactly_once
         restarted.kinds[KIND] = SnapshotThen()
         recovered = {r.id: r.state for r in await restarted.manager.recover()}
         assert recovered == ({} if completed else {record.id: TxState.COMPLETED})
-        first = await restarted.manager.wait(record.id)  # and its follow-up
-        assert first.state is TxState.COMPLETED
-        listed = await restarted.manager.list()
-        [then] = [t for t in listed if t.metadata.get(FOLLOWS) == record.id]
-        assert then.state is TxState.COMPLETED, then.error
+        then = await _ran_once(restarted, record.id, a)
         assert then.uid == ALICE.uid
-        snapshots = await engine.world.zfs.list(a, types=[ObjectType.SNAPSHOT])
-        assert sorted(s.short_name for s in snapshots) == [
-            f"zfsync_{record.id}", f"zfsync_{then.id}",
-        ]  # fmt: skip
     finally:
         await restarted.close()
 
 
-async def test_a_stop_before_the_follow_up_started_leaves_it_to_the_next_start(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A clean stop (shutdown) once the first COMPLETED: the follow-up stays CREATED, not
-    cancelled, and the next start runs it, as after a crash."""
-    a = f"{engine.world.src}/a"
-    await engine.world.zfs.create(a)
-    engine.kinds[KIND] = SnapshotThen()
+def _hold_follow_ups(monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, asyncio.Event]:
+    """Each follow-up waits, once its first COMPLETED, before it starts: the first event is
+    set when one waits, the second lets it go on."""
     completed, go = asyncio.Event(), asyncio.Event()
     run = Lifecycle._run_follow_up
 
@@ -166,6 +165,18 @@ async def test_a_stop_before_the_follow_up_started_leaves_it_to_the_next_start(
         await run(self, record, follow, caller)
 
     monkeypatch.setattr(Lifecycle, "_run_follow_up", held)
+    return completed, go
+
+
+async def test_a_stop_before_the_follow_up_started_leaves_it_to_the_next_start(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clean stop (shutdown) once the first COMPLETED: the follow-up stays CREATED, not
+    cancelled, and the next start runs it, as after a crash."""
+    a = f"{engine.world.src}/a"
+    await engine.world.zfs.create(a)
+    engine.kinds[KIND] = SnapshotThen()
+    completed, go = _hold_follow_ups(monkeypatch)
     record = await engine.manager.submit(KIND, {"datasets": [a], "then": [a]})
     await completed.wait()
     stopping = asyncio.ensure_future(engine.manager.shutdown())
@@ -178,12 +189,7 @@ async def test_a_stop_before_the_follow_up_started_leaves_it_to_the_next_start(
     try:
         restarted.kinds[KIND] = SnapshotThen()
         assert await restarted.manager.recover() == []
-        await restarted.manager.wait(record.id)
-        assert (await restarted.manager.get(then.id)).state is TxState.COMPLETED
-        snapshots = await engine.world.zfs.list(a, types=[ObjectType.SNAPSHOT])
-        assert sorted(s.short_name for s in snapshots) == [
-            f"zfsync_{record.id}", f"zfsync_{then.id}",
-        ]  # fmt: skip
+        assert (await _ran_once(restarted, record.id, a)).id == then.id
     finally:
         await restarted.close()
 
@@ -237,17 +243,7 @@ async def test_the_rollback_of_one_whose_follow_up_has_not_ended_waits_for_it(
     await engine.world.zfs.create(a)
     await engine.world.zfs.snapshot([f"{a}@zfsync_old"])
     engine.kinds[KIND] = SnapshotThen()
-    completed, go = asyncio.Event(), asyncio.Event()
-    run = Lifecycle._run_follow_up
-
-    async def held(
-        self: Lifecycle, record: TransactionRecord, follow: TransactionRecord, caller: Caller
-    ) -> None:
-        completed.set()
-        await go.wait()
-        await run(self, record, follow, caller)
-
-    monkeypatch.setattr(Lifecycle, "_run_follow_up", held)
+    completed, go = _hold_follow_ups(monkeypatch)
     record = await engine.manager.submit(KIND, {"datasets": [a], "destroy": [f"{a}@zfsync_old"]})
     await completed.wait()
     assert (await engine.manager.get(record.id)).state is TxState.COMPLETED

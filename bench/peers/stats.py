@@ -1,0 +1,116 @@
+"""Median and spread of a tool's runs, its ratio to the bare pipe, and issue 11's targets,
+from the figures the lab recorded. Pure: tested in tests/unit/bench/."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bench.peers.tools import BARE, BZFS, PEERS, ZFSYNCD
+
+#: issue 11's targets (the benchmark reports them; no test asserts a time)
+CASE1_OF_BARE = 0.97
+OF_BZFS_TIME = 0.5
+COMMANDS_PER_DATASET = 2.0
+#: "about two": what is still counted as about
+ABOUT = 0.25
+
+
+@dataclass(frozen=True)
+class Spread:
+    """The median of some runs and how far they strayed from it."""
+
+    median: float
+    low: float
+    high: float
+
+    @property
+    def relative(self) -> float:
+        """(high - low) / median: 0 for identical runs (and for a median of 0)."""
+        return (self.high - self.low) / self.median if self.median else 0.0
+
+
+def spread(values: Sequence[float]) -> Spread:
+    if not values:
+        raise ValueError("no runs")
+    return Spread(statistics.median(values), min(values), max(values))
+
+
+def verbs(commands: Sequence[str]) -> dict[str, int]:
+    """How many commands of each verb, most first (ties by name: stable in the JSON)."""
+    counts = Counter(commands)
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def summarize(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One tool's runs of one case ({"seconds", "commands", ...} each) in figures."""
+    time = spread([run["seconds"] for run in runs])
+    counts = spread([float(run["commands"]) for run in runs])
+    return {
+        "runs": len(runs),
+        "median_s": time.median,
+        "min_s": time.low,
+        "max_s": time.high,
+        "spread": time.relative,
+        "commands": counts.median,
+        "commands_min": int(counts.low),
+        "commands_max": int(counts.high),
+    }
+
+
+def with_ratios(summaries: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each tool's summary with `vs_bare`, the bare pipe's median time over the tool's (1.0:
+    as fast as the bare pipe, 0.5: twice its time), and `vs_bzfs`, the tool's median time
+    over bzfs's; None where that tool was not measured in the case (or took no time)."""
+    bare = summaries.get(BARE, {}).get("median_s")
+    bzfs = summaries.get(BZFS, {}).get("median_s")
+    out = {}
+    for tool, summary in summaries.items():
+        own = summary["median_s"]
+        out[tool] = {
+            **summary,
+            "vs_bare": bare / own if bare and own else None,
+            "vs_bzfs": own / bzfs if bzfs and own else None,
+        }
+    return out
+
+
+def targets(cases: Mapping[str, Mapping[str, Any]], datasets: int) -> list[dict[str, Any]]:
+    """Issue 11's targets against the figures of `cases` (case -> {"tools": {tool: summary
+    with ratios}}); a target whose figures were not measured is left out."""
+    out: list[dict[str, Any]] = []
+
+    def tool(case: str, name: str) -> Mapping[str, Any] | None:
+        found: Mapping[str, Any] | None = cases.get(case, {}).get("tools", {}).get(name)
+        return found
+
+    def add(case: str, target: str, figure: str, met: bool) -> None:
+        out.append({"case": case, "target": target, "figure": figure, "met": met})
+
+    zfsyncd = tool("1", ZFSYNCD)
+    if zfsyncd is not None and zfsyncd["vs_bare"] is not None:
+        ratio = zfsyncd["vs_bare"]
+        add("1", f"at least {CASE1_OF_BARE} of the bare pipe", f"{ratio:.2f}",
+            ratio >= CASE1_OF_BARE)  # fmt: skip
+        peers = {p: s["median_s"] for p in PEERS if (s := tool("1", p)) is not None}
+        if peers:
+            lead = min(peers.values()) / zfsyncd["median_s"]
+            add("1", "ahead of every peer",
+                f"the fastest peer took {lead:.2f}x zfsyncd's time",
+                all(zfsyncd["median_s"] < t for t in peers.values()))  # fmt: skip
+    for case in ("2", "3"):
+        zfsyncd = tool(case, ZFSYNCD)
+        if zfsyncd is None:
+            continue
+        if zfsyncd["vs_bzfs"] is not None:
+            ratio = zfsyncd["vs_bzfs"]
+            add(case, f"at most {OF_BZFS_TIME} of bzfs's time", f"{ratio:.2f}",
+                ratio <= OF_BZFS_TIME)  # fmt: skip
+        if case == "2" and datasets:
+            per = zfsyncd["commands"] / datasets
+            add(case, f"about {COMMANDS_PER_DATASET:g} zfs commands per dataset",
+                f"{per:.2f}", per <= COMMANDS_PER_DATASET + ABOUT)  # fmt: skip
+    return out

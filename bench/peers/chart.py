@@ -42,8 +42,17 @@ def draw(result: Mapping[str, Any], path: Path) -> None:
         ax.set_title(f"case {case}: {figures['title']}", fontsize=9, wrap=True)
         ax.set_xlabel("seconds (median; whisker: min-max)", fontsize=8)
         ax.tick_params(labelsize=8)
-    for ax in list(axes.flat)[len(cases) :]:
+    spare = list(axes.flat)[len(cases) :]
+    for ax in spare:
         ax.axis("off")
+    if spare and result.get("targets"):  # issue 11's targets, where a panel is free
+        lines = [
+            f"{'met   ' if t['met'] else 'MISSED'} case {t['case']}: {t['target']}: {t['figure']}"
+            for t in result["targets"]
+        ]
+        text = "issue 11's targets\n\n" + "\n".join(lines)
+        spare[0].text(0, 1, text, va="top", fontsize=7.5, family="monospace",
+                      transform=spare[0].transAxes)  # fmt: skip
     sizes, machine = result["sizes"], result["machine"]
     smoke = " - SMOKE RUN (small sizes, not the issue's figures)" if result.get("smoke") else ""
     figure.suptitle(

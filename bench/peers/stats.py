@@ -99,7 +99,7 @@ def targets(cases: Mapping[str, Mapping[str, Any]], datasets: int) -> list[dict[
         if peers:
             lead = min(peers.values()) / zfsyncd["median_s"]
             add("1", "ahead of every peer",
-                f"the fastest peer took {lead:.2f}x zfsyncd's time",
+                f"fastest peer's time / zfsyncd's {lead:.2f}",
                 all(zfsyncd["median_s"] < t for t in peers.values()))  # fmt: skip
     for case in ("2", "3"):
         zfsyncd = tool(case, ZFSYNCD)

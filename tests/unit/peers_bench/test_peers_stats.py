@@ -99,12 +99,12 @@ def case(**medians: float | tuple[float, float]) -> dict[str, Any]:
         (
             {"1": case(bare=9.7, zfsyncd=10.0, syncoid=11.0, zfs_autobackup=12.0, bzfs=10.5)},
             [("1", "at least 0.97 of the bare pipe", "0.97", True),
-             ("1", "ahead of every peer", "the fastest peer took 1.05x zfsyncd's time", True)],
+             ("1", "ahead of every peer", "fastest peer's time / zfsyncd's 1.05", True)],
         ),
         (
             {"1": case(bare=6.4, zfsyncd=10.0, syncoid=9.0)},
             [("1", "at least 0.97 of the bare pipe", "0.64", False),
-             ("1", "ahead of every peer", "the fastest peer took 0.90x zfsyncd's time", False)],
+             ("1", "ahead of every peer", "fastest peer's time / zfsyncd's 0.90", False)],
         ),
         (
             {"2": case(zfsyncd=(5.0, 11.0), bzfs=10.0), "3": case(zfsyncd=6.0, bzfs=10.0)},

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import zfsyncd.ops  # noqa: F401 - registers the transaction kinds
+from tests.real.realzfs import write_random
 from zfsyncd.store import Database, TxState
 from zfsyncd.tx.hosts import local_hosts
 from zfsyncd.tx.manager import TransactionManager
@@ -125,14 +126,9 @@ def cap_arc() -> None:
         knob.write_text(str(ARC_MAX))
 
 
-def write_data(mountpoint: str, name: str, mib: int) -> None:
-    """`mib` MiB of random (incompressible) data in a new file under `mountpoint`, on disk."""
-    subprocess.run(
-        ["dd", "if=/dev/urandom", f"of={mountpoint}/{name}", "bs=1M", f"count={mib}",
-         "status=none"],
-        check=True,
-    )  # fmt: skip
-    subprocess.run(["sync"], check=True)
+#: `mib` MiB of random (incompressible) data in a new file of a directory, on disk: the real
+#: tier's own helper, so that the benches write their data as its tests do
+write_data = write_random
 
 
 def pipe(send: Sequence[str], receive: Sequence[str]) -> float:

@@ -6,17 +6,8 @@ import time
 
 import pytest
 
-from bench.peers.tools import (
-    AUTOBACKUP,
-    BZFS,
-    SYNCOID,
-    Job,
-    parse_version,
-    peer_argv,
-    select_argv,
-    snapshot_name,
-    verb,
-)
+from bench.peers import tools
+from bench.peers.tools import AUTOBACKUP, BZFS, SYNCOID, Job
 
 ONE = Job("zbsrc/data", "zbdst/t", children=False, own_snapshots=False)
 TREE = Job("zbsrc/many", "zbdst/t", children=True, own_snapshots=False)
@@ -44,22 +35,22 @@ TREE_OWN = Job("zbsrc/many", "zbdst/t", children=True, own_snapshots=True)
     ],
 )  # fmt: skip
 def test_peer_argv(tool: str, job: Job, argv: str) -> None:
-    assert " ".join(peer_argv(tool, job, "/w")) == argv
+    assert " ".join(tools.peer_argv(tool, job, "/w")) == argv
 
 
 def test_no_peer_argv_for_bare_or_zfsyncd() -> None:
     for tool in ("bare", "zfsyncd"):
         with pytest.raises(ValueError, match="not a peer"):
-            peer_argv(tool, ONE, "/w")
+            tools.peer_argv(tool, ONE, "/w")
 
 
 def test_only_zfs_autobackup_marks_its_sources() -> None:
     datasets = ["zbsrc/many/d000", "zbsrc/many/d001"]
-    assert select_argv(AUTOBACKUP, datasets) == [
+    assert tools.select_argv(AUTOBACKUP, datasets) == [
         "zfs", "set", "autobackup:bench=true", "zbsrc/many/d000", "zbsrc/many/d001",
     ]  # fmt: skip
-    assert select_argv(SYNCOID, datasets) is None
-    assert select_argv(BZFS, datasets) is None
+    assert tools.select_argv(SYNCOID, datasets) is None
+    assert tools.select_argv(BZFS, datasets) is None
 
 
 def test_copy_of_keeps_the_last_name() -> None:
@@ -69,7 +60,7 @@ def test_copy_of_keeps_the_last_name() -> None:
 
 def test_snapshot_name_is_zfs_autobackups_format() -> None:
     at = time.mktime((2026, 11, 30, 18, 5, 9, 0, 0, -1))
-    assert snapshot_name(at) == "bench-20261130180509"
+    assert tools.snapshot_name(at) == "bench-20261130180509"
 
 
 @pytest.mark.parametrize(
@@ -82,12 +73,12 @@ def test_snapshot_name_is_zfs_autobackups_format() -> None:
     ],
 )  # fmt: skip
 def test_parse_version(output: str, version: str) -> None:
-    assert parse_version(output) == version
+    assert tools.parse_version(output) == version
 
 
 def test_parse_version_without_one_is_an_error() -> None:
     with pytest.raises(ValueError, match="no version"):
-        parse_version("command not found\n")
+        tools.parse_version("command not found\n")
 
 
 @pytest.mark.parametrize(
@@ -100,4 +91,4 @@ def test_parse_version_without_one_is_an_error() -> None:
     ],
 )
 def test_verb(argv: list[str], expected: str) -> None:
-    assert verb(argv) == expected
+    assert tools.verb(argv) == expected

@@ -29,8 +29,7 @@ def lab(args: argparse.Namespace) -> None:
         raise SystemExit("run as root, in the lab: bench/peers/run.sh")
     sizes = lab_run.Sizes(mib=args.mib, datasets=args.datasets, parallel=args.parallel)
     with tempfile.TemporaryDirectory(dir="/var/tmp") as name:
-        result = lab_run.run(Path(name), args.case, args.tools, args.runs, sizes)
-    write_json(Path(args.out), result)
+        lab_run.run(Path(name), args.case, args.tools, args.runs, sizes, Path(args.out))
 
 
 def alone(args: argparse.Namespace) -> None:
@@ -56,7 +55,11 @@ def summarized(raw: dict[str, Any], case5: dict[str, Any] | None, smoke: bool) -
 
 
 def report(args: argparse.Namespace) -> None:
-    raw = json.loads(Path(args.lab).read_text())
+    parts = [json.loads(Path(name).read_text()) for name in args.lab]
+    try:
+        raw = stats.merge(parts) if parts else {"cases": {}}
+    except ValueError as err:
+        raise SystemExit(f"report: {err}") from None
     case5 = json.loads(Path(args.alone).read_text()) if args.alone else None
     result = summarized(raw, case5, args.smoke)
     out = Path(args.out_dir)
@@ -93,8 +96,8 @@ def main() -> None:
     p.add_argument("--small", action="store_true", help="a smoke run's sizes")
     p.set_defaults(func=alone)
     p = sub.add_parser("report", help="the summary JSON, the table and the chart")
-    p.add_argument("lab")
-    p.add_argument("alone", nargs="?")
+    p.add_argument("lab", nargs="*", help="the lab's JSON files (one per guest)")
+    p.add_argument("--alone", help="case 5's JSON")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--smoke", action="store_true", help="label it a smoke run (small sizes)")
     p.set_defaults(func=report)

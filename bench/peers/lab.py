@@ -11,6 +11,7 @@ bus); each peer runs as the command an administrator would type, a process of it
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import platform
 import subprocess
@@ -305,12 +306,20 @@ def machine() -> dict[str, Any]:
     }
 
 
+Results = dict[str, dict[str, list[dict[str, Any]]]]
+
+
 async def measure(
-    lab: Lab, cases: Sequence[str], tools: Sequence[str], runs: int
-) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """case -> tool -> one dict per run. Runs outermost: each run measures every tool in
-    turn, so a slow spell of the host falls on all tools, not on one."""
-    results: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    lab: Lab,
+    cases: Sequence[str],
+    tools: Sequence[str],
+    runs: int,
+    save: Callable[[Results], None],
+) -> Results:
+    """case -> tool -> one dict per run, `save`d after each measure (what a run cut short
+    measured is kept). Runs outermost: each run measures every tool in turn, so a slow
+    spell of the host falls on all tools, not on one."""
+    results: Results = {}
     wanted = {c for case in cases for c in (("4.2", "4.3") if case == "4" else (case,))}
     for run in range(runs):
         for group in groups_for(cases):
@@ -325,13 +334,15 @@ async def measure(
                         results.setdefault(case, {}).setdefault(tool, []).append(figure)
                         print(f"  {case}: {figure['seconds']:.2f} s, "
                               f"{figure['commands']} commands", flush=True)  # fmt: skip
+                save(results)
     return results
 
 
 def run(
-    tmp: Path, cases: Sequence[str], tools: Sequence[str], runs: int, sizes: Sizes
-) -> dict[str, Any]:
-    """Everything the lab measures, with what it was measured on."""
+    tmp: Path, cases: Sequence[str], tools: Sequence[str], runs: int, sizes: Sizes, out: Path
+) -> None:
+    """Everything the lab measures, with what it was measured on, written to `out` as JSON
+    after each measure ("complete": false until the last)."""
     cap_arc()
     bench_bin = str(Path(sys.executable).parent)  # the peers' venv: bzfs, zfs-autobackup
     os.environ["PATH"] = f"{bench_bin}:{os.environ['PATH']}"
@@ -360,10 +371,16 @@ def run(
         "tools": list(tools),
     }
     lab = Lab(tmp, counter, sizes)
+
+    def save(results: Results, complete: bool = False) -> None:
+        cases = {
+            case: {"title": TITLES[case], "runs": by_tool} for case, by_tool in results.items()
+        }
+        finished = datetime.now(UTC).isoformat(timespec="seconds")
+        data = {**meta, "finished": finished, "complete": complete, "cases": cases}
+        out.write_text(json.dumps(data, indent=1) + "\n")
+
     try:
-        results = asyncio.run(measure(lab, cases, tools, runs))
+        save(asyncio.run(measure(lab, cases, tools, runs, save)), complete=True)
     finally:
         destroy_pools()
-    meta["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
-    return {**meta, "cases": {case: {"title": TITLES[case], "runs": by_tool}
-                              for case, by_tool in results.items()}}  # fmt: skip

@@ -5,7 +5,7 @@
 #                      [--runs 3] [--mib 512] [--datasets 51] [--parallel 4] [--smoke]
 #                      [--out-dir bench/results]
 #
-# Cases 1-4 run in ONE OpenZFS lab guest (bench/in-lab.sh; LAB_SLOT=CMD puts CMD before it,
+# Cases 1-4 run in the OpenZFS lab, one guest per group of cases (bench/in-lab.sh; LAB_SLOT=CMD puts CMD before it,
 # e.g. a lock that shares the machine's lab between users), case 5 on the host (zfsyncd's own benches). Then, on the host, the summary
 # (bench/peers/__main__.py report): OUT_DIR/peers.json, peers.md (the table, also printed)
 # and peers.png. --smoke labels the result a smoke run (small sizes) and runs case 5 small.
@@ -28,35 +28,63 @@ while [ "$#" -gt 0 ]; do
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-lab_cases=() want5=
+# one guest for each group of cases that share their pools (1; 2 and 3; 4): a guest's run
+# stays short, and the lab's slot is free between two
+groups=() want5=
 for c in "${cases[@]}"; do
-  if [ "$c" = 5 ]; then want5=1; else lab_cases+=("$c"); fi
+  case $c in
+    1) groups+=("1") ;;
+    2|3) groups+=("2 3") ;;
+    4) groups+=("4") ;;
+    5) want5=1 ;;
+    *) echo "run.sh: no case $c (1-5)" >&2; exit 2 ;;
+  esac
 done
-
-# The share is the one guest path that outlives it (the guest mounts it at the same path,
-# which goes on the kernel command line: short, under /tmp)
-SHARE=$(mktemp -d /tmp/zfsb.XXXXXX)
-trap 'rm -rf "$SHARE"' EXIT
+mapfile -t groups < <(printf '%s\n' "${groups[@]}" | awk 'NF && !seen[$0]++')
+WORK=$(mktemp -d /tmp/zfsb.XXXXXX)
+# on failure, keep what the guests measured before it (each writes after every measure)
+# shellcheck disable=SC2317  # run by the trap
+keep_partial() {
+  local rc=$? f
+  if [ "$rc" -ne 0 ]; then
+    for f in "$WORK"/s*/lab.json; do
+      [ -s "$f" ] || continue
+      mkdir -p "$out_dir"
+      cp "$f" "$out_dir/partial-$(basename "$(dirname "$f")").json"
+      echo "run.sh: FAILED (exit $rc); what was measured before: $out_dir/partial-*.json" >&2
+    done
+  fi
+  rm -rf "$WORK"
+}
+trap keep_partial EXIT
 export ZFSYNC_BENCH_COMMIT
 ZFSYNC_BENCH_COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2> /dev/null || echo "?")
 if [ -n "$(git -C "$REPO" status --porcelain 2> /dev/null)" ]; then
   ZFSYNC_BENCH_COMMIT+="+changes"
 fi
 
-if [ "${#lab_cases[@]}" -gt 0 ]; then
-  echo "=== cases ${lab_cases[*]} in the lab (zfsyncd $ZFSYNC_BENCH_COMMIT)"
+labs=()
+for i in "${!groups[@]}"; do
+  read -r -a group <<< "${groups[$i]}"
+  echo "=== case(s) ${group[*]} in the lab (zfsyncd $ZFSYNC_BENCH_COMMIT)"
+  # the share is the one guest path that outlives the guest (mounted at the same path, which
+  # goes on the kernel command line: short, under /tmp); a new one for each guest
+  share=$WORK/s$i
+  mkdir "$share"
   # shellcheck disable=SC2086  # LAB_SLOT: a command, maybe with arguments
-  VM_SHARE=$SHARE BENCH_PYTHON=$PY ${LAB_SLOT:-} bash "$REPO/bench/in-lab.sh" \
-    -m bench.peers lab --out "$SHARE/lab.json" --case "${lab_cases[@]}" "${lab_args[@]}"
-  [ -s "$SHARE/lab.json" ] || { echo "run.sh: the lab wrote no results" >&2; exit 1; }
-fi
+  VM_SHARE=$share BENCH_PYTHON=$PY ${LAB_SLOT:-} bash "$REPO/bench/in-lab.sh" \
+    -m bench.peers lab --out "$share/lab.json" --case "${group[@]}" "${lab_args[@]}"
+  [ -s "$share/lab.json" ] || { echo "run.sh: the lab wrote no results" >&2; exit 1; }
+  labs+=("$share/lab.json")
+done
 if [ -n "$want5" ]; then
   echo "=== case 5 on the host"
   small=()
   [ "${#smoke[@]}" -gt 0 ] && small=(--small)
-  (cd "$REPO" && PYTHONPATH=$REPO "$PY" -m bench.peers alone --out "$SHARE/alone.json" "${small[@]}")
+  (cd "$REPO" && PYTHONPATH=$REPO "$PY" -m bench.peers alone --out "$WORK/alone.json" "${small[@]}")
 fi
-[ -s "$SHARE/lab.json" ] || echo '{"cases": {}}' > "$SHARE/lab.json"
 echo "=== report"
-(cd "$REPO" && PYTHONPATH=$REPO "$PY" -m bench.peers report "$SHARE/lab.json" \
-  ${want5:+"$SHARE/alone.json"} --out-dir "$out_dir" "${smoke[@]}")
+alone=()
+[ -n "$want5" ] && alone=(--alone "$WORK/alone.json")
+(cd "$REPO" && PYTHONPATH=$REPO "$PY" -m bench.peers report "${labs[@]}" "${alone[@]}" \
+  --out-dir "$out_dir" "${smoke[@]}")

@@ -45,6 +45,33 @@ def verbs(commands: Sequence[str]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
+def merge(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One result of the lab's JSON files (each guest measures a group of cases: run.sh boots
+    one per group): what the first says of the machine, each part's cases and dates, the
+    cases of all, the runs of a case measured in two parts put together. A part that was cut
+    short ("complete": false) is refused: its figures would pass for a whole run's."""
+    if not parts:
+        raise ValueError("no results")
+    cut = [i for i, part in enumerate(parts) if not part.get("complete")]
+    if cut:
+        raise ValueError(f"part(s) {cut} cut short: their figures are not a whole run's")
+    first = parts[0]
+    out: dict[str, Any] = {key: value for key, value in first.items() if key != "cases"}
+    out["parts"] = [
+        {"cases": list(part["cases"]), "started": part["started"], "finished": part["finished"]}
+        for part in parts
+    ]
+    out["finished"] = parts[-1]["finished"]
+    cases: dict[str, Any] = {}
+    for part in parts:
+        for case, figures in part["cases"].items():
+            into = cases.setdefault(case, {"title": figures["title"], "runs": {}})
+            for tool, runs in figures["runs"].items():
+                into["runs"].setdefault(tool, []).extend(runs)
+    out["cases"] = cases
+    return out
+
+
 def summarize(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """One tool's runs of one case ({"seconds", "commands", ...} each) in figures."""
     time = spread([run["seconds"] for run in runs])

@@ -146,3 +146,39 @@ def test_render_rows_in_tool_order_and_targets() -> None:
     assert tools == ["bare", "zfsyncd", "bzfs"]
     assert lines[3] == "| 2 | zfsyncd | 2.00 s | 11 | 0.50 | 0.50 | send x1 |"
     assert lines[-1] == "| 2 | t | 0.50 | yes |"
+
+
+def part(cases: dict[str, dict[str, list[float]]], complete: bool = True) -> dict[str, Any]:
+    """A lab JSON file: case -> tool -> seconds of each run."""
+    return {
+        "started": "s",
+        "finished": "f",
+        "complete": complete,
+        "machine": {"kernel": "k"},
+        "cases": {
+            case: {
+                "title": f"t{case}",
+                "runs": {t: [run(x, 2) for x in xs] for t, xs in tools.items()},
+            }
+            for case, tools in cases.items()
+        },
+    }
+
+
+def test_merge_puts_parts_cases_and_runs_together() -> None:
+    merged = stats.merge([
+        part({"1": {"bare": [1.0], "zfsyncd": [2.0]}}),
+        part({"2": {"bzfs": [3.0]}, "1": {"zfsyncd": [4.0]}}),
+    ])  # fmt: skip
+    assert merged["machine"] == {"kernel": "k"}
+    assert [p["cases"] for p in merged["parts"]] == [["1"], ["2", "1"]]
+    runs = {case: {t: [r["seconds"] for r in rs] for t, rs in figures["runs"].items()}
+            for case, figures in merged["cases"].items()}  # fmt: skip
+    assert runs == {"1": {"bare": [1.0], "zfsyncd": [2.0, 4.0]}, "2": {"bzfs": [3.0]}}
+
+
+def test_merge_refuses_a_part_cut_short() -> None:
+    with pytest.raises(ValueError, match=r"part\(s\) \[1\] cut short"):
+        stats.merge([part({"1": {"bare": [1.0]}}), part({"2": {}}, complete=False)])
+    with pytest.raises(ValueError, match="no results"):
+        stats.merge([])

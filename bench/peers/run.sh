@@ -8,7 +8,7 @@
 # Cases 1-4 run in the OpenZFS lab, one guest per group of cases (bench/in-lab.sh; LAB_SLOT=CMD puts CMD before it,
 # e.g. a lock that shares the machine's lab between users), case 5 on the host (zfsyncd's own benches). Then, on the host, the summary
 # (bench/peers/__main__.py report): OUT_DIR/peers.json, peers.md (the table, also printed)
-# and peers.png. --smoke labels the result a smoke run (small sizes) and runs case 5 small.
+# and peers.png; each guest's raw figures in OUT_DIR/raw/. --smoke labels the result a smoke run (small sizes) and runs case 5 small.
 # Exit status: non-zero when any tool or case failed (a peer is never left out silently).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
@@ -75,13 +75,20 @@ for i in "${!groups[@]}"; do
   VM_SHARE=$share BENCH_PYTHON=$PY ${LAB_SLOT:-} bash "$REPO/bench/in-lab.sh" \
     -m bench.peers lab --out "$share/lab.json" --case "${group[@]}" "${lab_args[@]}"
   [ -s "$share/lab.json" ] || { echo "run.sh: the lab wrote no results" >&2; exit 1; }
-  labs+=("$share/lab.json")
+  # each guest's raw figures are kept: `python -m bench.peers report OUT_DIR/raw/*.json`
+  # makes one result of several invocations (e.g. some tools at a time)
+  mkdir -p "$out_dir/raw"
+  raw=$out_dir/raw/lab-case${group[*]// /-}-$(date -u +%Y%m%dT%H%M%S).json
+  cp "$share/lab.json" "$raw"
+  labs+=("$raw")
 done
 if [ -n "$want5" ]; then
   echo "=== case 5 on the host"
   small=()
   [ "${#smoke[@]}" -gt 0 ] && small=(--small)
+  mkdir -p "$out_dir/raw"
   (cd "$REPO" && PYTHONPATH=$REPO "$PY" -m bench.peers alone --out "$WORK/alone.json" "${small[@]}")
+  cp "$WORK/alone.json" "$out_dir/raw/alone-$(date -u +%Y%m%dT%H%M%S).json"
 fi
 echo "=== report"
 alone=()

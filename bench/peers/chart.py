@@ -23,7 +23,7 @@ def draw(result: Mapping[str, Any], path: Path) -> None:
     cases = list(result["cases"].items())
     columns = min(3, len(cases))
     rows = -(-len(cases) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.0 * rows),
+    figure, axes = plt.subplots(rows, columns, figsize=(max(5.2 * columns, 9.0), 3.0 * rows + 0.5),
                                 squeeze=False)  # fmt: skip
     for ax, (case, figures) in zip(axes.flat, cases, strict=False):
         tools = sorted(figures["tools"], key=lambda name: TOOLS.index(name))
@@ -55,10 +55,11 @@ def draw(result: Mapping[str, Any], path: Path) -> None:
                       transform=spare[0].transAxes)  # fmt: skip
     sizes, machine = result["sizes"], result["machine"]
     smoke = " - SMOKE RUN (small sizes, not the issue's figures)" if result.get("smoke") else ""
+    measured = [f"{sizes['mib']} MiB incremental"] if "mib" in sizes else []
+    measured += [f"{sizes['datasets']} datasets"] if "datasets" in sizes else []
     figure.suptitle(
-        f"zfsyncd vs peers, {result['started'][:10]}: {sizes['mib']} MiB incremental, "
-        f"{sizes['datasets']} datasets, {sizes['runs']} run(s); {machine['openzfs'][0]}, "
-        f"kernel {machine['kernel']}{smoke}",
+        f"zfsyncd vs peers, {result['started'][:10]}: {', '.join(measured)}, "
+        f"{sizes['runs']} run(s)\n{machine['openzfs'][0]}, kernel {machine['kernel']}{smoke}",
         fontsize=10,
     )
     figure.tight_layout()

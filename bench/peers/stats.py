@@ -45,11 +45,19 @@ def verbs(commands: Sequence[str]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
+#: the sizes each case depends on: parts merged must agree on these for the cases they hold
+SIZES_OF_CASE = {
+    "1": ("mib", "first_mib"),
+    **{case: ("datasets", "many_mib", "parallel") for case in ("2", "3", "4.2", "4.3")},
+}
+
+
 def merge(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """One result of the lab's JSON files (each guest measures a group of cases: run.sh boots
     one per group): what the first says of the machine, each part's cases and dates, the
-    cases of all, the runs of a case measured in two parts put together. A part that was cut
-    short ("complete": false) is refused: its figures would pass for a whole run's."""
+    sizes the cases depend on, the cases of all, the runs of a case measured in two parts
+    put together. Refused: a part that was cut short ("complete": false: its figures would
+    pass for a whole run's), parts whose cases were measured at different sizes."""
     if not parts:
         raise ValueError("no results")
     cut = [i for i, part in enumerate(parts) if not part.get("complete")]
@@ -62,6 +70,14 @@ def merge(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         for part in parts
     ]
     out["finished"] = parts[-1]["finished"]
+    sizes: dict[str, Any] = {}
+    for part in parts:
+        for key in {key for case in part["cases"] for key in SIZES_OF_CASE.get(case, ())}:
+            value = part["sizes"][key]
+            if sizes.setdefault(key, value) != value:
+                raise ValueError(f"parts measured with {key} {sizes[key]} and {value}")
+    sizes["runs"] = max(part["sizes"]["runs"] for part in parts)
+    out["sizes"] = sizes
     cases: dict[str, Any] = {}
     for part in parts:
         for case, figures in part["cases"].items():

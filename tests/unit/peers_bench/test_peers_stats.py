@@ -148,9 +148,13 @@ def test_render_rows_in_tool_order_and_targets() -> None:
     assert lines[-1] == "| 2 | t | 0.50 | yes |"
 
 
-def part(cases: dict[str, dict[str, list[float]]], complete: bool = True) -> dict[str, Any]:
+def part(
+    cases: dict[str, dict[str, list[float]]], complete: bool = True, datasets: int = 5
+) -> dict[str, Any]:
     """A lab JSON file: case -> tool -> seconds of each run."""
+    sizes = {"mib": 16, "first_mib": 16, "datasets": datasets, "many_mib": 1, "parallel": 4}
     return {
+        "sizes": {**sizes, "runs": 1},
         "started": "s",
         "finished": "f",
         "complete": complete,
@@ -175,6 +179,17 @@ def test_merge_puts_parts_cases_and_runs_together() -> None:
     runs = {case: {t: [r["seconds"] for r in rs] for t, rs in figures["runs"].items()}
             for case, figures in merged["cases"].items()}  # fmt: skip
     assert runs == {"1": {"bare": [1.0], "zfsyncd": [2.0, 4.0]}, "2": {"bzfs": [3.0]}}
+
+
+def test_merge_takes_the_sizes_each_case_depends_on() -> None:
+    # case 1 does not depend on the datasets: a part of case 1 run with another count merges
+    merged = stats.merge([part({"1": {"bare": [1.0]}}, datasets=5),
+                          part({"2": {"bare": [1.0]}}, datasets=3)])  # fmt: skip
+    assert merged["sizes"] == {"mib": 16, "first_mib": 16, "datasets": 3, "many_mib": 1,
+                               "parallel": 4, "runs": 1}  # fmt: skip
+    with pytest.raises(ValueError, match="datasets 5 and 3"):
+        stats.merge([part({"2": {"bare": [1.0]}}, datasets=5),
+                     part({"3": {"bare": [1.0]}}, datasets=3)])  # fmt: skip
 
 
 def test_merge_refuses_a_part_cut_short() -> None:

@@ -29,7 +29,9 @@ def lab(args: argparse.Namespace) -> None:
         raise SystemExit("run as root, in the lab: bench/peers/run.sh")
     sizes = lab_run.Sizes(mib=args.mib, datasets=args.datasets, parallel=args.parallel)
     with tempfile.TemporaryDirectory(dir="/var/tmp") as name:
-        lab_run.run(Path(name), args.case, args.tools, args.runs, sizes, Path(args.out))
+        lab_run.run(
+            Path(name), args.case, args.tools, args.runs, sizes, Path(args.out), args.commit
+        )
 
 
 def alone(args: argparse.Namespace) -> None:
@@ -90,6 +92,7 @@ def main() -> None:
     p.add_argument("--mib", type=int, default=512, help="case 1's incremental")
     p.add_argument("--datasets", type=int, default=51, help="cases 2-4")
     p.add_argument("--parallel", type=int, default=4, help="zfsyncd's sync all -P")
+    p.add_argument("--commit", default="?", help="zfsyncd's commit (the guest has no git)")
     p.set_defaults(func=lab)
     p = sub.add_parser("alone", help="case 5 on the host")
     p.add_argument("--out", required=True)

@@ -339,7 +339,13 @@ async def measure(
 
 
 def run(
-    tmp: Path, cases: Sequence[str], tools: Sequence[str], runs: int, sizes: Sizes, out: Path
+    tmp: Path,
+    cases: Sequence[str],
+    tools: Sequence[str],
+    runs: int,
+    sizes: Sizes,
+    out: Path,
+    commit: str,
 ) -> None:
     """Everything the lab measures, with what it was measured on, written to `out` as JSON
     after each measure ("complete": false until the last)."""
@@ -353,7 +359,7 @@ def run(
         "started": started,
         "machine": machine(),
         "versions": {tool: version_of(tool) for tool in peers},
-        "zfsyncd": os.environ.get("ZFSYNC_BENCH_COMMIT", "?"),
+        "zfsyncd": commit,
         "pools": {
             "layout": "two pools, one file-backed vdev each (sparse image in the guest's "
             "/var/tmp, a RAM-backed tmpfs), ashift=12; the source mounted, the destination "

@@ -57,7 +57,6 @@ keep_partial() {
   rm -rf "$WORK"
 }
 trap keep_partial EXIT
-export ZFSYNC_BENCH_COMMIT
 ZFSYNC_BENCH_COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2> /dev/null || echo "?")
 if [ -n "$(git -C "$REPO" status --porcelain 2> /dev/null)" ]; then
   ZFSYNC_BENCH_COMMIT+="+changes"
@@ -73,7 +72,8 @@ for i in "${!groups[@]}"; do
   mkdir "$share"
   # shellcheck disable=SC2086  # LAB_SLOT: a command, maybe with arguments
   VM_SHARE=$share BENCH_PYTHON=$PY ${LAB_SLOT:-} bash "$REPO/bench/in-lab.sh" \
-    -m bench.peers lab --out "$share/lab.json" --case "${group[@]}" "${lab_args[@]}"
+    -m bench.peers lab --out "$share/lab.json" --case "${group[@]}" \
+    --commit "$ZFSYNC_BENCH_COMMIT" "${lab_args[@]}"
   [ -s "$share/lab.json" ] || { echo "run.sh: the lab wrote no results" >&2; exit 1; }
   # each guest's raw figures are kept: `python -m bench.peers report OUT_DIR/raw/*.json`
   # makes one result of several invocations (e.g. some tools at a time)

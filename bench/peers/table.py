@@ -54,4 +54,10 @@ def render(result: Mapping[str, Any]) -> str:
             f"| {t['case']} | {t['target']} | {t['figure']} | {'yes' if t['met'] else 'NO'} |"
             for t in result["targets"]
         )
+    if result.get("case5"):  # zfsyncd's own benches print their own tables: named here
+        lines.append("\ncase 5, zfsyncd alone (their output verbatim: case5 in the JSON):")
+        lines.extend(
+            f"- {what}: `{' '.join(bench['command'])}`, exit {bench['exit']}, {bench['seconds']} s"
+            for what, bench in result["case5"]["benches"].items()
+        )
     return "\n".join(lines)

@@ -197,3 +197,9 @@ def test_merge_refuses_a_part_cut_short() -> None:
         stats.merge([part({"1": {"bare": [1.0]}}), part({"2": {}}, complete=False)])
     with pytest.raises(ValueError, match="no results"):
         stats.merge([])
+
+
+def test_render_names_case_5s_benches() -> None:
+    bench = {"command": ["-m", "bench.cli"], "exit": 0, "seconds": 12.5, "output": ["x"]}
+    result = {"cases": {}, "case5": {"benches": {"list": bench}}}
+    assert render(result).splitlines()[-1] == "- list: `-m bench.cli`, exit 0, 12.5 s"

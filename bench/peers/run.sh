@@ -78,7 +78,7 @@ for i in "${!groups[@]}"; do
   # each guest's raw figures are kept: `python -m bench.peers report OUT_DIR/raw/*.json`
   # makes one result of several invocations (e.g. some tools at a time)
   mkdir -p "$out_dir/raw"
-  raw=$out_dir/raw/lab-case${group[*]// /-}-$(date -u +%Y%m%dT%H%M%S).json
+  raw=$out_dir/raw/lab-case$(IFS=-; echo "${group[*]}")-$(date -u +%Y%m%dT%H%M%S).json
   cp "$share/lab.json" "$raw"
   labs+=("$raw")
 done

@@ -31,24 +31,30 @@ import asyncio
 import contextlib
 import importlib.util
 import os
-import shlex
-import shutil
 import statistics
 import subprocess
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import zfsyncd.ops  # noqa: F401 - registers the transaction kinds
-from zfsyncd.store import Database, TxState
-from zfsyncd.tx.hosts import local_hosts
-from zfsyncd.tx.manager import TransactionManager
-from zfsyncd.zfs.cli import CliBackend
+from bench.lab_zfs import (
+    DST_POOL,
+    RECV_FLAGS,
+    SEND_FLAGS,
+    SRC_POOL,
+    Engine,
+    ZfsCounter,
+    bare_send,
+    cap_arc,
+    evict_cache,
+    snapshots_of,
+    zfs,
+)
+from bench.lab_zfs import make_pools as make_lab_pools
+from bench.lab_zfs import write_data as write_file
 
-SRC_POOL, DST_POOL = "zbsrc", "zbdst"
 #: the dataset replicated: the bare pipe and the engine send the same snapshots of it
 SOURCE = f"{SRC_POOL}/data"
 BARE_TARGET = f"{DST_POOL}/bare"
@@ -57,59 +63,6 @@ ENGINE_TARGET = f"{DST_POOL}/engine"
 RATIO_TARGET = 0.97
 #: the module whose presence means the replica kinds are there to measure
 SYNC_MODULE = "zfsyncd.ops.replication.sync"
-#: the flags zfsyncd's SendSpec and RecvSpec default to: the baseline uses the same, so
-#: the ratio measures the engine, not a difference of flags
-SEND_FLAGS = ("-c", "-L", "-e")
-RECV_FLAGS = ("-s", "-u")
-#: ARC cap in the guest: both pools' images live in its RAM (/var/tmp is a tmpfs there),
-#: and an ARC of half the memory beside them would push the guest into swapless OOM
-ARC_MAX = 768 << 20
-
-# Logs the command, then becomes the real zfs (exec: same process, same pipes, nothing in
-# the stream's way). One line per command; >> appends whole lines even from parallel sends.
-# The same in front of zpool (zfsyncd runs `zpool sync` before it reads `written`), logged
-# with "zpool" first so that its verb reads "zpool".
-WRAPPER = """#!/bin/bash
-printf -v argv '%q ' {prefix}"$@"
-printf '%s\\n' "$argv" >> {log}
-exec {real} "$@"
-"""
-
-
-@dataclass
-class ZfsCounter:
-    """The `zfs` in front of the real one: what it logged since the last clear."""
-
-    log: Path
-
-    @classmethod
-    def install(cls, tmp: Path) -> ZfsCounter:
-        """Write the wrapper and put its directory first on PATH (for this process and all
-        it starts: the bare pipe, and the engine's CliBackend, which runs plain `zfs`)."""
-        bindir = tmp / "bin"
-        bindir.mkdir()
-        log = tmp / "zfs-commands.log"
-        for command, prefix in (("zfs", ""), ("zpool", "zpool ")):
-            real = shutil.which(command)
-            if real is None:
-                raise SystemExit(f"no {command} on PATH: run this in the lab (bench/in-lab.sh)")
-            wrapper = bindir / command
-            text = WRAPPER.format(prefix=prefix, real=shlex.quote(real), log=shlex.quote(str(log)))
-            wrapper.write_text(text)
-            wrapper.chmod(0o755)
-        os.environ["PATH"] = f"{bindir}:{os.environ['PATH']}"
-        wrapper = bindir / "zfs"
-        if shutil.which("zfs") != str(wrapper):
-            raise SystemExit(f"the counting wrapper {wrapper} is not the zfs on PATH")
-        return cls(log)
-
-    def commands(self) -> list[list[str]]:
-        if not self.log.exists():
-            return []
-        return [shlex.split(line) for line in self.log.read_text().splitlines() if line]
-
-    def clear(self) -> None:
-        self.log.write_text("")
 
 
 @dataclass
@@ -133,79 +86,17 @@ class Measured:
         return ", ".join(f"{verb} x{n}" for verb, n in counts.most_common())
 
 
-def zfs(*args: str) -> str:
-    """A zfs command through the counting wrapper (setup: cleared before each measure)."""
-    return subprocess.run(["zfs", *args], check=True, capture_output=True, text=True).stdout
-
-
 def make_pools(tmp: Path, mib: int, runs: int, datasets: int) -> None:
     # each pool holds the first snapshot plus every run's new data, once per target on zbdst,
     # and the many datasets' 2 MiB each, with room for their metadata
     src_size = (mib * runs + 256 + 4 * datasets) << 20
-    dst_size = 2 * src_size
-    for pool, size in ((SRC_POOL, src_size), (DST_POOL, dst_size)):
-        subprocess.run(["zpool", "destroy", "-f", pool], capture_output=True, check=False)
-        image = tmp / f"{pool}.img"
-        subprocess.run(["truncate", "-s", str(size), str(image)], check=True)
-        subprocess.run(
-            ["zpool", "create", "-f", "-o", "ashift=12", "-O", "mountpoint=none", pool,
-             str(image)],
-            check=True,
-        )  # fmt: skip
-
-
-def evict_cache(images: Path) -> None:
-    """Empty the ARC of both pools (export, import) before each measured side: otherwise the
-    side measured second reads what the first left in memory (seen: 26 s instead of 48 s
-    for the bare pipe right after the engine's send of the same blocks)."""
-    for pool in (SRC_POOL, DST_POOL):
-        subprocess.run(["zpool", "export", pool], check=True)
-        subprocess.run(["zpool", "import", "-d", str(images), pool], check=True)
-
-
-def cap_arc() -> None:
-    knob = Path("/sys/module/zfs/parameters/zfs_arc_max")
-    if knob.exists():
-        knob.write_text(str(ARC_MAX))
+    make_lab_pools(tmp, {SRC_POOL: src_size, DST_POOL: 2 * src_size})
 
 
 def write_data(dataset: str, name: str, mib: int) -> None:
-    """`mib` MiB of random (incompressible) data in a new file of the dataset, on disk (the
-    source datasets are mounted at /mnt/NAME: see large() and many())."""
-    mountpoint = f"/mnt/{dataset}"
-    subprocess.run(
-        ["dd", "if=/dev/urandom", f"of={mountpoint}/{name}", "bs=1M", f"count={mib}",
-         "status=none"],
-        check=True,
-    )  # fmt: skip
-    subprocess.run(["sync"], check=True)
-
-
-def pipe(send: Sequence[str], receive: Sequence[str]) -> float:
-    """Seconds of `SEND | RECEIVE`: two processes and one kernel pipe, no shell."""
-    start = time.perf_counter()
-    sender = subprocess.Popen(send, stdout=subprocess.PIPE)
-    assert sender.stdout is not None
-    receiver = subprocess.Popen(receive, stdin=sender.stdout)
-    sender.stdout.close()  # receive holds the read end; send sees EPIPE if receive dies
-    receive_rc, send_rc = receiver.wait(), sender.wait()
-    took = time.perf_counter() - start
-    if send_rc or receive_rc:
-        raise SystemExit(f"bare pipe failed: send {send_rc}, receive {receive_rc}")
-    return took
-
-
-def bare_send(base: str | None, snapshot: str, target: str) -> float:
-    incremental = ("-I", base) if base is not None else ()
-    return pipe(
-        ["zfs", "send", *SEND_FLAGS, *incremental, snapshot],
-        ["zfs", "receive", *RECV_FLAGS, target],
-    )
-
-
-def snapshots_of(dataset: str) -> list[str]:
-    out = zfs("list", "-H", "-o", "name", "-t", "snapshot", "-s", "createtxg", dataset)
-    return out.split()
+    """`mib` MiB of random data in a new file of the dataset (mounted at /mnt/NAME: see
+    large() and many())."""
+    write_file(f"/mnt/{dataset}", name, mib)
 
 
 def engine_available() -> bool:
@@ -213,38 +104,6 @@ def engine_available() -> bool:
         return importlib.util.find_spec(SYNC_MODULE) is not None
     except ModuleNotFoundError:
         return False
-
-
-class Engine:
-    """zfsyncd's replica transactions through the TransactionManager on CliBackend.
-
-    The kinds and their requests are the ones REPL-PLAN.md fixes: replica-init
-    {source, destination} and replica-sync {sources}. Used only when SYNC_MODULE exists.
-    """
-
-    def __init__(self, db_path: Path) -> None:
-        self.db_path = db_path
-
-    async def __aenter__(self) -> Engine:
-        self.db = await Database.open(self.db_path)
-        # plain "zfs": the counting wrapper, first on PATH
-        self.manager = TransactionManager(self.db, local_hosts(CliBackend()))
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.manager.shutdown()
-        await self.db.close()
-
-    async def run(self, kind: str, request: dict[str, object]) -> None:
-        await self.run_all(kind, [request])
-
-    async def run_all(self, kind: str, requests: Sequence[dict[str, object]]) -> None:
-        """Submit every request, then wait for all (the manager runs them in parallel)."""
-        records = [await self.manager.submit(kind, request) for request in requests]
-        for record in records:
-            done = await self.manager.wait(record.id)
-            if done.state is not TxState.COMPLETED:
-                raise SystemExit(f"{kind} {done.id} ended {done.state}: {done.error}")
 
 
 async def measure(counter: ZfsCounter, args: argparse.Namespace, db_path: Path) -> None:

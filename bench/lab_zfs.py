@@ -1,0 +1,187 @@
+"""What the benches on real pools share (run in the lab): the counting wrapper in front of
+zfs and zpool, the two file-backed pools, an empty ARC before each measured side, data
+written to a dataset, the bare `zfs send | zfs receive` and zfsyncd's engine in-process.
+
+bench/replication.py (zfsyncd against the bare pipe) and bench/peers/ (zfsyncd against
+syncoid, zfs-autobackup and bzfs) both build on it, so every tool they measure is counted
+by the same wrapper and started from the same pools.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import zfsyncd.ops  # noqa: F401 - registers the transaction kinds
+from tests.real.realzfs import write_random
+from zfsyncd.store import Database, TxState
+from zfsyncd.tx.hosts import local_hosts
+from zfsyncd.tx.manager import TransactionManager
+from zfsyncd.zfs.cli import CliBackend
+
+SRC_POOL, DST_POOL = "zbsrc", "zbdst"
+#: the flags zfsyncd's SendSpec and RecvSpec default to: the baseline uses the same, so
+#: a ratio measures the tool, not a difference of flags
+SEND_FLAGS = ("-c", "-L", "-e")
+RECV_FLAGS = ("-s", "-u")
+#: ARC cap in the guest: both pools' images live in its RAM (/var/tmp is a tmpfs there),
+#: and an ARC of half the memory beside them would push the guest into swapless OOM
+ARC_MAX = 768 << 20
+
+# Logs the command, then becomes the real zfs (exec: same process, same pipes, nothing in
+# the stream's way). One line per command; >> appends whole lines even from parallel sends.
+# The same in front of zpool (zfsyncd runs `zpool sync` before it reads `written`), logged
+# with "zpool" first so that its verb reads "zpool".
+WRAPPER = """#!/bin/bash
+printf -v argv '%q ' {prefix}"$@"
+printf '%s\\n' "$argv" >> {log}
+exec {real} "$@"
+"""
+
+
+@dataclass
+class ZfsCounter:
+    """The `zfs` in front of the real one: what it logged since the last clear."""
+
+    log: Path
+    bindir: Path
+
+    @classmethod
+    def install(cls, tmp: Path) -> ZfsCounter:
+        """Write the wrapper and put its directory first on PATH (for this process and all
+        it starts: the bare pipe, the engine's CliBackend, which runs plain `zfs`, and every
+        peer, which runs `zfs` found on PATH, also inside its `sh -c` pipelines)."""
+        bindir = tmp / "bin"
+        bindir.mkdir()
+        log = tmp / "zfs-commands.log"
+        for command, prefix in (("zfs", ""), ("zpool", "zpool ")):
+            real = shutil.which(command)
+            if real is None:
+                raise SystemExit(f"no {command} on PATH: run this in the lab (bench/in-lab.sh)")
+            wrapper = bindir / command
+            text = WRAPPER.format(prefix=prefix, real=shlex.quote(real), log=shlex.quote(str(log)))
+            wrapper.write_text(text)
+            wrapper.chmod(0o755)
+        os.environ["PATH"] = f"{bindir}:{os.environ['PATH']}"
+        wrapper = bindir / "zfs"
+        if shutil.which("zfs") != str(wrapper):
+            raise SystemExit(f"the counting wrapper {wrapper} is not the zfs on PATH")
+        return cls(log, bindir)
+
+    def commands(self) -> list[list[str]]:
+        if not self.log.exists():
+            return []
+        return [shlex.split(line) for line in self.log.read_text().splitlines() if line]
+
+    def clear(self) -> None:
+        self.log.write_text("")
+
+
+def zfs(*args: str) -> str:
+    """A zfs command through the counting wrapper (setup: cleared before each measure)."""
+    return subprocess.run(["zfs", *args], check=True, capture_output=True, text=True).stdout
+
+
+def destroy_pools() -> None:
+    for pool in (SRC_POOL, DST_POOL):
+        subprocess.run(["zpool", "destroy", "-f", pool], capture_output=True, check=False)
+
+
+def make_pools(
+    images: Path, sizes: Mapping[str, int], mountpoints: Mapping[str, str] | None = None
+) -> None:
+    """Fresh file-backed pools (one vdev each, ashift=12) of `sizes[pool]` bytes; their root
+    datasets mounted at `mountpoints[pool]` (default: not mounted)."""
+    destroy_pools()
+    for pool in (SRC_POOL, DST_POOL):
+        image = images / f"{pool}.img"
+        image.unlink(missing_ok=True)
+        subprocess.run(["truncate", "-s", str(sizes[pool]), str(image)], check=True)
+        mountpoint = (mountpoints or {}).get(pool, "none")
+        subprocess.run(
+            ["zpool", "create", "-f", "-o", "ashift=12", "-O", f"mountpoint={mountpoint}",
+             pool, str(image)],
+            check=True,
+        )  # fmt: skip
+
+
+def evict_cache(images: Path) -> None:
+    """Empty the ARC of both pools (export, import) before each measured side: otherwise the
+    side measured second reads what the first left in memory (seen: 26 s instead of 48 s
+    for the bare pipe right after the engine's send of the same blocks)."""
+    for pool in (SRC_POOL, DST_POOL):
+        subprocess.run(["zpool", "export", pool], check=True)
+        subprocess.run(["zpool", "import", "-d", str(images), pool], check=True)
+
+
+def cap_arc() -> None:
+    knob = Path("/sys/module/zfs/parameters/zfs_arc_max")
+    if knob.exists():
+        knob.write_text(str(ARC_MAX))
+
+
+#: `mib` MiB of random (incompressible) data in a new file of a directory, on disk: the real
+#: tier's own helper, so that the benches write their data as its tests do
+write_data = write_random
+
+
+def pipe(send: Sequence[str], receive: Sequence[str]) -> float:
+    """Seconds of `SEND | RECEIVE`: two processes and one kernel pipe, no shell."""
+    start = time.perf_counter()
+    sender = subprocess.Popen(send, stdout=subprocess.PIPE)
+    assert sender.stdout is not None
+    receiver = subprocess.Popen(receive, stdin=sender.stdout)
+    sender.stdout.close()  # receive holds the read end; send sees EPIPE if receive dies
+    receive_rc, send_rc = receiver.wait(), sender.wait()
+    took = time.perf_counter() - start
+    if send_rc or receive_rc:
+        raise SystemExit(f"bare pipe failed: send {send_rc}, receive {receive_rc}")
+    return took
+
+
+def bare_send(base: str | None, snapshot: str, target: str) -> float:
+    """Seconds of the bare `zfs send [-I BASE] SNAPSHOT | zfs receive TARGET`."""
+    incremental = ("-I", base) if base is not None else ()
+    return pipe(
+        ["zfs", "send", *SEND_FLAGS, *incremental, snapshot],
+        ["zfs", "receive", *RECV_FLAGS, target],
+    )
+
+
+def snapshots_of(dataset: str) -> list[str]:
+    out = zfs("list", "-H", "-o", "name", "-t", "snapshot", "-s", "createtxg", dataset)
+    return out.split()
+
+
+class Engine:
+    """zfsyncd's replica transactions through the TransactionManager on CliBackend, in this
+    process (plain `zfs`: the counting wrapper, first on PATH)."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+
+    async def __aenter__(self) -> Engine:
+        self.db = await Database.open(self.db_path)
+        self.manager = TransactionManager(self.db, local_hosts(CliBackend()))
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.manager.shutdown()
+        await self.db.close()
+
+    async def run(self, kind: str, request: dict[str, object]) -> None:
+        await self.run_all(kind, [request])
+
+    async def run_all(self, kind: str, requests: Sequence[dict[str, object]]) -> None:
+        """Submit every request, then wait for all (the manager runs them in parallel)."""
+        records = [await self.manager.submit(kind, request) for request in requests]
+        for record in records:
+            done = await self.manager.wait(record.id)
+            if done.state is not TxState.COMPLETED:
+                raise SystemExit(f"{kind} {done.id} ended {done.state}: {done.error}")

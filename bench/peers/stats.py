@@ -1,0 +1,159 @@
+"""Median and spread of a tool's runs, its ratio to the bare pipe, and issue 11's targets,
+from the figures the lab recorded. Pure: tested in tests/unit/bench/."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bench.peers.tools import BARE, BZFS, PEERS, ZFSYNCD
+
+#: issue 11's targets (the benchmark reports them; no test asserts a time)
+CASE1_OF_BARE = 0.97
+OF_BZFS_TIME = 0.5
+COMMANDS_PER_DATASET = 2.0
+#: "about two": what is still counted as about
+ABOUT = 0.25
+
+
+@dataclass(frozen=True)
+class Spread:
+    """The median of some runs and how far they strayed from it."""
+
+    median: float
+    low: float
+    high: float
+
+    @property
+    def relative(self) -> float:
+        """(high - low) / median: 0 for identical runs (and for a median of 0)."""
+        return (self.high - self.low) / self.median if self.median else 0.0
+
+
+def spread(values: Sequence[float]) -> Spread:
+    if not values:
+        raise ValueError("no runs")
+    return Spread(statistics.median(values), min(values), max(values))
+
+
+def verbs(commands: Sequence[str]) -> dict[str, int]:
+    """How many commands of each verb, most first (ties by name: stable in the JSON)."""
+    counts = Counter(commands)
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+#: the sizes each case depends on: parts merged must agree on these for the cases they hold
+SIZES_OF_CASE = {
+    "1": ("mib", "first_mib"),
+    **{case: ("datasets", "many_mib", "parallel") for case in ("2", "3", "4.2", "4.3")},
+}
+
+
+def merge(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One result of the lab's JSON files (each guest measures a group of cases: run.sh boots
+    one per group): what the first says of the machine, each part's cases and dates, the
+    sizes the cases depend on, the cases of all, the runs of a case measured in two parts
+    put together. Refused: a part that was cut short ("complete": false: its figures would
+    pass for a whole run's), parts whose cases were measured at different sizes."""
+    if not parts:
+        raise ValueError("no results")
+    cut = [i for i, part in enumerate(parts) if not part.get("complete")]
+    if cut:
+        raise ValueError(f"part(s) {cut} cut short: their figures are not a whole run's")
+    first = parts[0]
+    out: dict[str, Any] = {key: value for key, value in first.items() if key != "cases"}
+    out["parts"] = [
+        {"cases": list(part["cases"]), "started": part["started"], "finished": part["finished"]}
+        for part in parts
+    ]
+    out["finished"] = parts[-1]["finished"]
+    sizes: dict[str, Any] = {}
+    for part in parts:
+        for key in {key for case in part["cases"] for key in SIZES_OF_CASE.get(case, ())}:
+            value = part["sizes"][key]
+            if sizes.setdefault(key, value) != value:
+                raise ValueError(f"parts measured with {key} {sizes[key]} and {value}")
+    sizes["runs"] = max(part["sizes"]["runs"] for part in parts)
+    out["sizes"] = sizes
+    cases: dict[str, Any] = {}
+    for part in parts:
+        for case, figures in part["cases"].items():
+            into = cases.setdefault(case, {"title": figures["title"], "runs": {}})
+            for tool, runs in figures["runs"].items():
+                into["runs"].setdefault(tool, []).extend(runs)
+    out["cases"] = cases
+    return out
+
+
+def summarize(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One tool's runs of one case ({"seconds", "commands", ...} each) in figures."""
+    time = spread([run["seconds"] for run in runs])
+    counts = spread([float(run["commands"]) for run in runs])
+    return {
+        "runs": len(runs),
+        "median_s": time.median,
+        "min_s": time.low,
+        "max_s": time.high,
+        "spread": time.relative,
+        "commands": counts.median,
+        "commands_min": int(counts.low),
+        "commands_max": int(counts.high),
+    }
+
+
+def with_ratios(summaries: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each tool's summary with `vs_bare`, the bare pipe's median time over the tool's (1.0:
+    as fast as the bare pipe, 0.5: twice its time), and `vs_bzfs`, the tool's median time
+    over bzfs's; None where that tool was not measured in the case (or took no time)."""
+    bare = summaries.get(BARE, {}).get("median_s")
+    bzfs = summaries.get(BZFS, {}).get("median_s")
+    out = {}
+    for tool, summary in summaries.items():
+        own = summary["median_s"]
+        out[tool] = {
+            **summary,
+            "vs_bare": bare / own if bare and own else None,
+            "vs_bzfs": own / bzfs if bzfs and own else None,
+        }
+    return out
+
+
+def targets(cases: Mapping[str, Mapping[str, Any]], datasets: int) -> list[dict[str, Any]]:
+    """Issue 11's targets against the figures of `cases` (case -> {"tools": {tool: summary
+    with ratios}}); a target whose figures were not measured is left out."""
+    out: list[dict[str, Any]] = []
+
+    def tool(case: str, name: str) -> Mapping[str, Any] | None:
+        found: Mapping[str, Any] | None = cases.get(case, {}).get("tools", {}).get(name)
+        return found
+
+    def add(case: str, target: str, figure: str, met: bool) -> None:
+        out.append({"case": case, "target": target, "figure": figure, "met": met})
+
+    zfsyncd = tool("1", ZFSYNCD)
+    if zfsyncd is not None and zfsyncd["vs_bare"] is not None:
+        ratio = zfsyncd["vs_bare"]
+        add("1", f"at least {CASE1_OF_BARE} of the bare pipe", f"{ratio:.2f}",
+            ratio >= CASE1_OF_BARE)  # fmt: skip
+        peers = {p: s["median_s"] for p in PEERS if (s := tool("1", p)) is not None}
+        if peers:
+            lead = min(peers.values()) / zfsyncd["median_s"]
+            add("1", "ahead of every peer",
+                f"fastest peer's time / zfsyncd's {lead:.2f}",
+                all(zfsyncd["median_s"] < t for t in peers.values()))  # fmt: skip
+    for case in ("2", "3"):
+        zfsyncd = tool(case, ZFSYNCD)
+        if zfsyncd is None:
+            continue
+        if zfsyncd["vs_bzfs"] is not None:
+            ratio = zfsyncd["vs_bzfs"]
+            add(case, f"at most {OF_BZFS_TIME} of bzfs's time", f"{ratio:.2f}",
+                ratio <= OF_BZFS_TIME)  # fmt: skip
+        if case == "2" and datasets:
+            per = zfsyncd["commands"] / datasets
+            add(case, f"about {COMMANDS_PER_DATASET:g} zfs commands per dataset",
+                f"{per:.2f}", per <= COMMANDS_PER_DATASET + ABOUT)  # fmt: skip
+    return out

@@ -62,11 +62,17 @@ class _OnSnapshots(Step[HoldArgs]):
         below = await self._tagged_below(ctx)
         return [s for s in self.args.snapshots if s in below]
 
-    async def _existing_and_tagged(self, ctx: StepContext) -> tuple[set[str], set[str]]:
+    async def _existing_and_tagged(
+        self, ctx: StepContext, *, handed: bool = False
+    ) -> tuple[set[str], set[str]]:
         """What exists where a `-r` of the step's snapshots reaches, and which of it carries
-        the tag: one `zfs list`, and a `zfs holds` of those that have any hold at all."""
+        the tag: one `zfs list`, and a `zfs holds` of those that have any hold at all. With
+        `handed` (in `capture`), the listing the step before left, when it read the same
+        datasets after its last change (a snapshot's read-back), stands for the `zfs list`."""
         zfs = self._zfs(ctx)
-        below = await snapshots_below(zfs, self.args.snapshots)
+        below = await snapshots_below(
+            zfs, self.args.snapshots, handed=ctx.handed if handed else None
+        )
         held = [name for name, obj in below.items() if obj.userrefs]
         tagged = set()
         if held:
@@ -105,7 +111,7 @@ class HoldSnapshots(_OnSnapshots):
 
     async def capture(self, ctx: StepContext) -> JsonDict:
         # a hold that was there before is not ours to release; what exists is for `do`
-        existing, tagged = await self._existing_and_tagged(ctx)
+        existing, tagged = await self._existing_and_tagged(ctx, handed=True)
         self._keep_for_do(existing, tagged)
         return {"had": [s for s in self.args.snapshots if s in tagged]}
 

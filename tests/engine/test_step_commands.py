@@ -28,8 +28,7 @@ from zfsyncd.tx.steps.lookup import snapshots_below
 from zfsyncd.tx.steps.snapshots import CreateSnapshots, CreateSnapshotsArgs
 
 REAL = backend_kind() == "real"
-#: the goal of issue 9 for the held snapshot, planning included: list, snapshot, its
-#: read-back, the hold's reading of tags, its reading of what exists, and the hold
+#: the goal of issue 9 for the held snapshot, planning included
 SNAPSHOT_GOAL = 6
 #: planning's two readings (the tree, then the snapshot names on it), the snapshot, its
 #: read-back, which the hold's `capture` takes over (what exists, and no `zfs holds` where

@@ -41,6 +41,8 @@ TAG = "zfsync_bench"
 SNAPSHOT_GOAL = 6
 #: what the bare side runs: 2 commands each way
 BARE_COMMANDS = 2
+#: the zfs verbs that only read
+READS = ("list", "holds", "get")
 
 # bash's $EPOCHREALTIME times the command without starting another process
 WRAPPER = """#!/bin/bash
@@ -226,6 +228,14 @@ def report(what: str, bare_side: Side, engine_side: Side, goal: int | None) -> N
     print(f"    the rest (Python, SQLite, fsync, process starts) {rest:7.2f} s")
     bare_zfs = sum(sum(t) for t in bare_side.by_verb.values()) / len(bare_side.seconds)
     print(f"  bare side in zfs itself: {bare_zfs:.2f} s per run")
+    # what lies between the engine and the bare commands: the readings (which the bare side
+    # does not make), the changes' own excess over the bare ones (noise: the same commands),
+    # and the engine itself
+    reads = sum(sum(engine_side.by_verb.get(v, [])) for v in READS) / runs
+    changes = in_zfs - reads
+    print(f"  above the bare time ({engine_side.median - bare_side.median:+.2f} s): readings "
+          f"{reads:.2f} s, the changes' excess {changes - bare_zfs:+.2f} s, the engine's own "
+          f"{rest:.2f} s")  # fmt: skip
 
 
 if __name__ == "__main__":

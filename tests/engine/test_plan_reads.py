@@ -19,8 +19,12 @@ from zfsyncd.store import TxState
 from zfsyncd.tx.errors import PlanError
 from zfsyncd.zfs.backend import ZfsBackend
 
-#: what preparing a snapshot or a destroy of snapshots in one pool runs
+#: what preparing a destroy of snapshots in one pool runs
 ONE_POOL = ["list"]
+#: what preparing a snapshot runs: one reading of the datasets named and of the snapshot
+#: names on them, never of their pools; recursive, one of the datasets below them first
+SNAPSHOT = ["list_many"]
+RECURSIVE_SNAPSHOT = ["list_many", "list_many"]
 #: what preparing a rollback of a filesystem runs: its pool, and two property readings
 ROLLBACK = ["list", "get_properties", "local_properties"]
 
@@ -105,7 +109,7 @@ async def test_snapshots_of_many_datasets_in_one_pool(counted: Counted) -> None:
         datasets = await counted.tree(f"{counted.world.src}/n{n}", n)
         return await counted.prepare("snapshot", {"datasets": datasets, "hold": True})
 
-    assert await _for_1_and_20(calls) == [ONE_POOL, ONE_POOL]
+    assert await _for_1_and_20(calls) == [SNAPSHOT, SNAPSHOT]
 
 
 async def test_a_recursive_snapshot_of_many_datasets(counted: Counted) -> None:
@@ -114,16 +118,19 @@ async def test_a_recursive_snapshot_of_many_datasets(counted: Counted) -> None:
         await counted.tree(root, n)
         return await counted.prepare("snapshot", {"datasets": [root], "recursive": True})
 
-    assert await _for_1_and_20(calls) == [ONE_POOL, ONE_POOL]
+    assert await _for_1_and_20(calls) == [RECURSIVE_SNAPSHOT, RECURSIVE_SNAPSHOT]
 
 
-async def test_snapshots_in_two_pools_list_each_pool_once(counted: Counted) -> None:
+async def test_snapshots_in_two_pools_are_read_in_one_listing(counted: Counted) -> None:
     world = counted.world
     datasets = [
         *await counted.tree(f"{world.src}/two", 3),
         *await counted.tree(f"{world.dst}/two", 3),
     ]
-    assert await counted.prepare("snapshot", {"datasets": datasets}) == ["list", "list"]
+    assert await counted.prepare("snapshot", {"datasets": datasets}) == SNAPSHOT
+    assert await counted.prepare("snapshot", {"datasets": datasets[:1], "recursive": True}) == (
+        RECURSIVE_SNAPSHOT
+    )
 
 
 async def test_a_destroy_of_many_snapshots(counted: Counted) -> None:
@@ -162,3 +169,22 @@ async def test_a_rollback_the_listing_refuses_reads_nothing_more(counted: Counte
     src = counted.world.src
     calls = await counted.refused("rollback-dataset", {"snapshot": f"{src}@nope"}, "does not exist")
     assert calls == ["list"]
+
+
+@pytest.mark.parametrize("recursive", [False, True])
+async def test_a_snapshot_whose_name_exists_below_is_refused(
+    counted: Counted, recursive: bool
+) -> None:
+    """The snapshot names are read by name, not with the pool's other snapshots: one that
+    exists already (here on a child, what only -r reaches) still refuses the plan."""
+    root = f"{counted.world.src}/taken{int(recursive)}"
+    below = await counted.tree(root, 3)
+    datasets = [root] if recursive else [root, *below]
+    record = await counted.engine.manager.create(
+        "snapshot", {"datasets": datasets, "recursive": recursive}
+    )
+    await counted.world.zfs.snapshot([f"{below[1]}@zfsync_{record.id}"])
+    counted.zfs.calls.clear()
+    with pytest.raises(PlanError, match=f"{below[1]}@zfsync_{record.id} already exists"):
+        await counted.engine.manager.prepare(record.id)
+    assert counted.zfs.calls == (RECURSIVE_SNAPSHOT if recursive else SNAPSHOT)

@@ -6,14 +6,15 @@ transaction made them (an undo after a crash relies on that). Snapshots of one p
 taken by one `zfs snapshot` (atomic, one txg); each pool gets its own step. The hold, when
 asked for, has the tag `zfsync_<transaction id>`.
 
-Planning reads, then decides: `read_facts` lists the pools named (one `zfs list -r` each),
-`decide` builds the steps from that listing alone (a pure function, tested with tables of
-examples in tests/unit/ops/).
+Planning reads, then decides: `read_facts` lists the datasets named (with -r what lies
+below them) and the snapshots of this transaction's name on them, `decide` builds the steps
+from that listing alone (a pure function, tested with tables of examples in tests/unit/ops/).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,11 +27,12 @@ from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.tx.kinds import BusMethod, Plan, PlanContext, RequestKind, register_kind
 from zfsyncd.tx.steps import Step
 from zfsyncd.tx.steps.holds import HoldArgs, HoldSnapshots
-from zfsyncd.tx.steps.pools import DATASET_TYPES, Listing, datasets_below, read_pools
+from zfsyncd.tx.steps.pools import DATASET_TYPES, LISTED_TYPES, Listing, datasets_below
 from zfsyncd.tx.steps.snapshots import CreateSnapshots, CreateSnapshotsArgs
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import ZfsBackend
-from zfsyncd.zfs.models import DatasetName, Properties
+from zfsyncd.zfs.errors import InvalidNameError
+from zfsyncd.zfs.models import DatasetName, ObjectType, Properties
 
 PREFIX = "zfsync_"
 
@@ -70,14 +72,40 @@ class SnapshotRequest(BaseModel):
 class SnapshotFacts:
     """What the plan decides from: the pools of the datasets named, as they are."""
 
-    #: their filesystems, volumes and snapshots (a dataset's type and what lies below it;
-    #: a snapshot of the name this transaction will give, which must not exist yet)
+    #: the datasets named and (recursive) the filesystems and volumes below them, with
+    #: any snapshot on them of the name this transaction will give (which must not exist)
     listing: Listing
 
 
-async def read_facts(zfs: ZfsBackend, request: SnapshotRequest) -> SnapshotFacts:
-    """One `zfs list -r` per pool named, however many datasets the request names."""
-    return SnapshotFacts(await read_pools(zfs, (names.pool_of(d) for d in request.datasets)))
+async def read_facts(zfs: ZfsBackend, request: SnapshotRequest, tx_id: str) -> SnapshotFacts:
+    """The datasets named, and only they: not their pools, nor their other snapshots. In the
+    lab (TCG) the recursion is what costs, some 60 ms a dataset, while naming a snapshot
+    costs some 17 ms: listing a pool of 103 filesystems with their snapshots took 10 s,
+    the 51 filesystems of the tree named 3 s, and their 51 snapshot names 0.9 s. So: one
+    `zfs list` of the datasets and the snapshot names together; with -r, one of the
+    datasets and what lies below them, then one of the snapshot names on all of those."""
+    short = snapshot_name(tx_id)
+    if not request.recursive:
+        named = [*request.datasets, *_possible(f"{d}@{short}" for d in request.datasets)]
+        found = await zfs.list_many(named, types=LISTED_TYPES)
+    else:
+        found = await zfs.list_many(request.datasets, types=DATASET_TYPES, recursive=True)
+        possible = _possible(f"{o.name}@{short}" for o in found)
+        found += await zfs.list_many(possible, types=[ObjectType.SNAPSHOT])
+    return SnapshotFacts({o.name: o for o in found})
+
+
+def _possible(snapshots: Iterable[str]) -> list[str]:
+    """Those of `snapshots` whose names zfs accepts (one too long is `decide`'s to report,
+    in its words)."""
+    valid = []
+    for snap in snapshots:
+        try:
+            names.check_snapshot(snap)
+        except InvalidNameError:
+            continue
+        valid.append(snap)
+    return valid
 
 
 def describe(request: SnapshotRequest) -> str:
@@ -149,7 +177,7 @@ class SnapshotKind(RequestKind[SnapshotRequest]):
         return set(request.datasets)
 
     async def plan_request(self, ctx: PlanContext, request: SnapshotRequest) -> Plan:
-        facts = await read_facts(ctx.host(LOCAL).zfs, request)
+        facts = await read_facts(ctx.host(LOCAL).zfs, request, ctx.tx_id)
         return decide(request, facts, ctx.tx_id)
 
 

@@ -206,6 +206,8 @@ class Executor:
             before = await step.capture(ctx)
         except Exception as exc:  # nothing was changed yet: a failure to read is a plain failure
             raise _StepFailure(exc, {}) from exc
+        finally:
+            ctx.handed.clear()  # what the step before read is now this step's to change
         # intent first, with what undo needs, durable with the step's RUNNING state in one
         # commit: from here on, the step may have happened
         await self.store.step_event(

@@ -65,6 +65,10 @@ class StepContext:
     stream: Callable[[str, TransferProgress], None] = field(default=lambda _n, _p: None)
     #: that stream runs no more
     stream_ended: Callable[[str], None] = field(default=lambda _n: None)
+    #: readings a step's `do` made after its last change, for the next step's `capture`
+    #: alone (the executor empties it before each `do`), by what was read: a recursive
+    #: reading costs about what a recursive change does (lookup.snapshots_below)
+    handed: dict[object, Any] = field(default_factory=dict)
 
     def host(self, name: str) -> Host:
         """The host a step names; an unknown one stops the step (no default: acting on the

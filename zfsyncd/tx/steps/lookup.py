@@ -7,6 +7,7 @@ of datasets (tests/engine/test_step_commands.py counts them)."""
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from typing import Any
 
 from zfsyncd.tx.steps.subtrees import reached, topmost, topmost_datasets
 from zfsyncd.zfs.backend import ZfsBackend
@@ -42,12 +43,27 @@ async def objects_named(zfs: ZfsBackend, wanted: Iterable[str]) -> dict[str, Zfs
     return {o.name: o for o in await zfs.list_many(sorted(set(wanted)))}
 
 
-async def snapshots_below(zfs: ZfsBackend, snapshots: Collection[str]) -> dict[str, ZfsObject]:
+async def snapshots_below(
+    zfs: ZfsBackend,
+    snapshots: Collection[str],
+    *,
+    handed: dict[object, Any] | None = None,
+    hand_on: bool = False,
+) -> dict[str, ZfsObject]:
     """Every snapshot a recursive command on `snapshots` would reach (they themselves, and
-    those of the same name below their datasets), by name: one `zfs list -r -t snapshot`."""
-    listed = await zfs.list_many(
-        topmost_datasets(snapshots), types=[ObjectType.SNAPSHOT], recursive=True
-    )
+    those of the same name below their datasets), by name: one `zfs list -r -t snapshot`.
+
+    With `handed` (StepContext.handed): `hand_on`, the listing is left there for the next
+    step's `capture` (a `do` reading back after its last change); else a listing of the same
+    datasets left there is used instead of a new one (the same command, made moments
+    before with nothing changed since: only the journal was written in between)."""
+    tops = topmost_datasets(snapshots)
+    key = ("snapshots below", id(zfs), tuple(tops))
+    listed = handed.pop(key, None) if handed is not None and not hand_on else None
+    if listed is None:
+        listed = await zfs.list_many(tops, types=[ObjectType.SNAPSHOT], recursive=True)
+    if handed is not None and hand_on:
+        handed[key] = listed
     given = set(snapshots)
     return {o.name: o for o in listed if reached(given, o.name)}
 

@@ -48,11 +48,14 @@ class CreateSnapshots(Step[CreateSnapshotsArgs]):
         found = await objects_named(zfs, self.args.snapshots)
         return all(s in found for s in self.args.snapshots)
 
-    async def _made(self, zfs: ZfsBackend) -> dict[str, int]:
+    async def _made(
+        self, zfs: ZfsBackend, handed: dict[object, Any] | None = None
+    ) -> dict[str, int]:
         """Every snapshot that carries one of our names (with -r, in the descendants too):
-        one `zfs list`. The names hold the transaction id, so what exists under them is ours."""
+        one `zfs list`. The names hold the transaction id, so what exists under them is ours.
+        With `handed`, the listing is left for the next step (a hold of them reads the same)."""
         if self.args.recursive:
-            found = await snapshots_below(zfs, self.args.snapshots)
+            found = await snapshots_below(zfs, self.args.snapshots, handed=handed, hand_on=True)
         else:
             found = await objects_named(zfs, self.args.snapshots)
         return {name: obj.guid for name, obj in found.items()}
@@ -69,7 +72,7 @@ class CreateSnapshots(Step[CreateSnapshotsArgs]):
             # all or nothing within a pool and the names hold the transaction id, so the
             # reading below, which `do` makes anyway, tells; no reading before the command
             refused = exc
-        made = await self._made(zfs)
+        made = await self._made(zfs, ctx.handed)
         if refused is not None and not all(s in made for s in self.args.snapshots):
             raise refused
         return {"made": made}

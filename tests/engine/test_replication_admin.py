@@ -565,6 +565,8 @@ def _requests(pair: Pair) -> dict[str, dict[str, Any]]:
 
 #: one end: its `zfs get` (ends.py) and its inventory (a `zfs list`, a `zfs holds`)
 END = ["get_properties", "list_many", "holds_many"]
+#: one end read to decide from `written` (a final sync): its pool settled first (`zpool sync`)
+SETTLED = ["get_properties", "settle", "list_many", "holds_many"]
 #: the pool of a dataset rolled back by the swap (rollback_refusal.read_facts)
 SWAP = ["list", "get_properties", "local_properties"]
 PLAN_READS = {
@@ -573,8 +575,8 @@ PLAN_READS = {
     "replica-expire": ["list_many", "holds_many", "list_many", "holds_many", "list", "list"],
     # with destroy_snapshots: each end's pool for its clones
     "replica-clear": [*END, *END, "list", "list"],
-    "replica-failover": END + END,
-    "replica-takeover": END + END + SWAP,
+    "replica-failover": SETTLED + SETTLED,
+    "replica-takeover": SETTLED + SETTLED + SWAP,
     "replica-sync-to": END + END + SWAP,
     # the new destination, a plain copy, has no hold: no `zfs holds` of it
     "replica-reconfigure": [*END, "get_properties", "list_many"],

@@ -200,8 +200,6 @@ class CliBackend:
             names.check_any(root)
         if not roots:
             return []
-        if written:
-            await self._write_out(roots)
         args = ["list", "-Hp", "-t", ",".join(t.value for t in types)]
         columns = list_columns(user_properties, written=written, encryption=encryption)
         args += ["-o", columns, *(["-r"] if recursive else [])]
@@ -218,15 +216,15 @@ class CliBackend:
         unique = {o.name: o for o in found}
         return sorted(unique.values(), key=_list_order)
 
-    async def _write_out(self, roots: Sequence[str]) -> None:
-        """`zpool sync` of the pools of `roots`: ZFS accounts space (and so `written`) as
-        each txg is written out, which lags a write by up to zfs_txg_timeout (5 s); a sync
-        deciding from `written` that nothing changed would miss data written just before.
-        A pool that is not there is the listing's business (its names are missing), not
-        this one's: its failure is left for the listing to report."""
-        pools = sorted({names.pool_of(root) for root in roots})
+    async def settle(self, pools: Sequence[str]) -> None:
+        for pool in pools:
+            names.check_pool(pool)
+        if not pools:
+            return
+        # a pool that is not there is the listing's business (its names are missing), not
+        # this one's: its failure is left for the listing to report
         with contextlib.suppress(ZfsCommandError):
-            await self.runner.run([self.zpool, "sync", *pools], errors=ZFS_ERRORS)
+            await self.runner.run([self.zpool, "sync", *sorted(set(pools))], errors=ZFS_ERRORS)
 
     async def get(self, name: str, *, user_properties: Sequence[str] = ()) -> ZfsObject:
         found = await self.list(name, recursive=False, user_properties=user_properties)

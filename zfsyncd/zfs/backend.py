@@ -13,7 +13,8 @@ Not all-or-nothing in OpenZFS itself, and so not here either (the model does the
 `destroy` with -r/-R that meets a held snapshot has already destroyed what it passed;
 `rollback` with -r that meets a held newer snapshot destroys the others and then fails.
 Steps above this layer read ZFS before and after such calls rather than assume either.
-A send-side failure found by the size estimate, before any stream, has `transfer` None.
+`send_recv` learns the stream's size from the send itself (`zfs send -vP` reports it
+before the first byte): a transfer is two commands, its send and its receive.
 """
 
 from __future__ import annotations

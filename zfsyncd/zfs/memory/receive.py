@@ -41,7 +41,8 @@ class Receiving(Sending):
         An error of the send side found before anything moved comes bare (CliBackend's
         carries the receive's complaint of an empty stream beside it); an error of the
         receive side carries `transfer` details. Every chunk yields to the loop, so a
-        cancellation lands mid-stream: with `recv.resumable` the target keeps the part it got and a token.
+        cancellation lands mid-stream: with `recv.resumable` the target keeps the part it
+        got and a token.
         """
         if not isinstance(target, Tree):
             raise TypeError("a MemoryBackend sends only into a MemoryBackend")

@@ -2,7 +2,8 @@
 sent, so that the next incremental has a base even after the snapshot expired).
 
 `zfs bookmark` makes one bookmark a command (OpenZFS 2.3's CLI; the ioctl takes many), so
-the step runs one per bookmark it makes, and reads all of them in one `zfs list`. Undo
+the step runs one per bookmark it makes, and reads all of them in one `zfs list` before
+(capture, which the first attempt of `do` reuses) and one after (what it made, by guid). Undo
 destroys the bookmarks the step made (a bookmark that existed before is not its own):
 they carry the transaction's snapshot names and the guid read when made guards them.
 """
@@ -31,6 +32,11 @@ class CreateBookmarks(Step[BookmarksArgs]):
     kind = "bookmarks"
     Args = BookmarksArgs
 
+    def __init__(self, args: BookmarksArgs) -> None:
+        super().__init__(args)
+        #: capture's reading, for the first attempt of `do` right after it
+        self._captured: dict[str, int] | None = None
+
     def describe(self) -> str:
         return "bookmark " + ", ".join(
             f"{snap} as {mark}" for mark, snap in self.args.bookmarks.items()
@@ -46,11 +52,15 @@ class CreateBookmarks(Step[BookmarksArgs]):
         return len(await self._existing(ctx)) == len(self.args.bookmarks)
 
     async def capture(self, ctx: StepContext) -> JsonDict:
-        return {"existed": sorted(await self._existing(ctx))}
+        self._captured = await self._existing(ctx)
+        return {"existed": sorted(self._captured)}
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
         zfs = ctx.host(self.args.host).zfs
-        existing = await self._existing(ctx)
+        # the first attempt runs right after capture (the executor commits its reading
+        # and nothing else): that reading stands; a retry reads again
+        captured, self._captured = self._captured, None
+        existing = captured if captured is not None else await self._existing(ctx)
         for mark, snap in self.args.bookmarks.items():
             if mark not in existing:
                 await zfs.bookmark(snap, mark)

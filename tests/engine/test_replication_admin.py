@@ -571,10 +571,10 @@ SETTLED = ["get_properties", "settle", "list_many", "holds_many"]
 SWAP = ["list", "get_properties", "local_properties"]
 PLAN_READS = {
     "replica-pause": ["get_properties"],
-    # both sides, then the datasets of each pool for their origins (clones)
-    "replica-expire": ["list_many", "holds_many", "list_many", "holds_many", "list", "list"],
+    # both sides, then the datasets of each host's pools for their origins (clones)
+    "replica-expire": ["list_many", "holds_many", "list_many", "holds_many", "list_many"],
     # with destroy_snapshots: each end's pool for its clones
-    "replica-clear": [*END, *END, "list", "list"],
+    "replica-clear": [*END, *END, "list_many", "list_many"],
     "replica-failover": SETTLED + SETTLED,
     "replica-takeover": SETTLED + SETTLED + SWAP,
     "replica-sync-to": END + END + SWAP,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from zfsyncd.zfs import errors as e
+from zfsyncd.zfs import names
 from zfsyncd.zfs.models import ObjectType
 
 from .world import World
@@ -120,6 +121,25 @@ async def test_list_many_reads_written_in_the_same_command(world: World) -> None
     assert (again[a].written or 0) >= 200 << 10  # the data, less what compression may save
     # not asked for, not read
     assert (await zfs.list_many([a]))[0].written is None
+
+
+async def test_settle_writes_out_pools_and_names_no_missing_one(world: World) -> None:
+    """`settle` (`zpool sync`) before a reading that decides from `written`: the pools
+    given, none (no command), or one that is not there (the reading names it missing);
+    a name that is not a pool's is refused before any command."""
+    zfs, a = world.zfs, f"{world.src}/a"
+    await zfs.create(a)
+    await zfs.snapshot([f"{a}@1"])
+    await world.write(a, 256 << 10)
+    pools = sorted({names.pool_of(world.src), names.pool_of(world.dst)})
+    await zfs.settle(pools)
+    await zfs.settle([])
+    await zfs.settle(["zfsyncnopool"])
+    found = await zfs.list_many([a], written=True)
+    assert (found[0].written or 0) >= 200 << 10
+    for bad in (a, f"{a}@1", ""):
+        with pytest.raises(e.InvalidNameError):
+            await zfs.settle([bad])
 
 
 async def test_list_many_reads_encryption_in_the_same_command(world: World) -> None:

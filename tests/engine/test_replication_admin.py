@@ -425,8 +425,9 @@ async def test_expire_reads_the_same_whatever_the_number_of_pairs_and_snapshots(
 
     one = await reads(1, 3)
     assert await reads(4, 6) == one
-    # planning: this host's side, then the destinations' (on this host too): list, holds each
-    assert one[:5] == ["list", "list_many", "holds_many", "list_many", "holds_many"]
+    # planning: every pool of this host (the destinations here are in that reading too),
+    # then the clones of the pools of the pairs, one command
+    assert one[:4] == ["list", "list_many", "holds_many", "list_many"]
 
 
 # ------------------------------------------------------------------ clear
@@ -565,16 +566,18 @@ def _requests(pair: Pair) -> dict[str, dict[str, Any]]:
 
 #: one end: its `zfs get` (ends.py) and its inventory (a `zfs list`, a `zfs holds`)
 END = ["get_properties", "list_many", "holds_many"]
+#: one end read to decide from `written` (a final sync): its pool settled first (`zpool sync`)
+SETTLED = ["get_properties", "settle", "list_many", "holds_many"]
 #: the pool of a dataset rolled back by the swap (rollback_refusal.read_facts)
 SWAP = ["list", "get_properties", "local_properties"]
 PLAN_READS = {
     "replica-pause": ["get_properties"],
-    # both sides, then the datasets of each pool for their origins (clones)
-    "replica-expire": ["list_many", "holds_many", "list_many", "holds_many", "list", "list"],
+    # both sides, then the datasets of each host's pools for their origins (clones)
+    "replica-expire": ["list_many", "holds_many", "list_many", "holds_many", "list_many"],
     # with destroy_snapshots: each end's pool for its clones
-    "replica-clear": [*END, *END, "list", "list"],
-    "replica-failover": END + END,
-    "replica-takeover": END + END + SWAP,
+    "replica-clear": [*END, *END, "list_many", "list_many"],
+    "replica-failover": SETTLED + SETTLED,
+    "replica-takeover": SETTLED + SETTLED + SWAP,
     "replica-sync-to": END + END + SWAP,
     # the new destination, a plain copy, has no hold: no `zfs holds` of it
     "replica-reconfigure": [*END, "get_properties", "list_many"],

@@ -35,7 +35,10 @@ async def test_bytes_counted_are_the_stream_bytes(zfs: CliBackend, root: str) ->
         SendSpec(snapshot=f"{src}@a"), zfs, RecvSpec(target=f"{root}/dst"), progress=seen.append
     )
     assert result.bytes_done == _wc("-c", "-L", "-e", f"{src}@a")
+    # the size the send's own -vP reported before its first byte: what -nvP predicts, in
+    # every progress report
     assert result.bytes_estimated == await zfs.send_estimate(SendSpec(snapshot=f"{src}@a"))
+    assert {p.bytes_total for p in seen} == {result.bytes_estimated}
     # -nvP is an estimate: close to the stream, not equal
     assert abs(result.bytes_done - (result.bytes_estimated or 0)) < result.bytes_done * 0.05
     assert seen[-1].bytes_done == result.bytes_done

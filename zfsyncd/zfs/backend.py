@@ -13,7 +13,8 @@ Not all-or-nothing in OpenZFS itself, and so not here either (the model does the
 `destroy` with -r/-R that meets a held snapshot has already destroyed what it passed;
 `rollback` with -r that meets a held newer snapshot destroys the others and then fails.
 Steps above this layer read ZFS before and after such calls rather than assume either.
-A send-side failure found by the size estimate, before any stream, has `transfer` None.
+`send_recv` learns the stream's size from the send itself (`zfs send -vP` reports it
+before the first byte): a transfer is two commands, its send and its receive.
 """
 
 from __future__ import annotations
@@ -92,8 +93,18 @@ class ZfsBackend(Protocol):
         and names the missing one on stderr, and "which of these exist" is the question.
         No roots, no objects (never the bare `zfs list` of everything). With `written`
         and `encryption`, each object's `written` and `encryption` are read too (more
-        columns of the same command); `written` after the pools' pending writes are
-        written out (`zpool sync`, one more command), as ZFS counts them only then."""
+        columns of the same command). ZFS counts `written` only once a txg is written
+        out (up to zfs_txg_timeout, 5 s, after the write): a caller deciding from it
+        calls `settle` first."""
+        ...
+
+    async def settle(self, pools: Sequence[str]) -> None:
+        """`zpool sync POOL...`: the pools' pending writes written out, so that `written`
+        (and the space properties) count every write made before the call. One command
+        for all the pools; no pools, no command. A pool that is not there is no failure
+        here (the reading that follows finds its names missing). Only the plans that
+        decide from `written` call it, once per pool per reading (a replica sync, the
+        final sync of a failover, the rollback of a sync); a status read does not."""
         ...
 
     async def get(self, name: str, *, user_properties: Sequence[str] = ()) -> ZfsObject:

@@ -31,8 +31,12 @@ from zfsyncd.zfs.models import (
 )
 from zfsyncd.zfs.sendrecv import pipe
 
-# `zfs send -nvP` ends with "size\t<bytes>"
+# `zfs send -nvP` ends with "size\t<bytes>"; `zfs send -vP` writes the same on stderr before
+# the stream's first byte (libzfs: the size of its dry run, or lzc_send_space's)
 _SIZE_LINE = re.compile(r"^size\t(\d+)$", re.MULTILINE)
+# the other lines of -vP: what each snapshot adds ("full"/"incremental"), then one line a
+# second while the stream runs ("HH:MM:SS<TAB>bytes<TAB>snapshot")
+_REPORT_LINE = re.compile(r"^(?:(?:full|incremental)\t.*|\d\d:\d\d:\d\d\t\d+\t.*)$")
 # what `zfs list` and `zfs holds` print for a name that is not there (libzfs zfs_open: a
 # dataset or snapshot, or a bookmark), and what `zfs holds` adds when it found no snapshot
 # at all; the other names are still listed
@@ -200,8 +204,6 @@ class CliBackend:
             names.check_any(root)
         if not roots:
             return []
-        if written:
-            await self._write_out(roots)
         args = ["list", "-Hp", "-t", ",".join(t.value for t in types)]
         columns = list_columns(user_properties, written=written, encryption=encryption)
         args += ["-o", columns, *(["-r"] if recursive else [])]
@@ -218,15 +220,15 @@ class CliBackend:
         unique = {o.name: o for o in found}
         return sorted(unique.values(), key=_list_order)
 
-    async def _write_out(self, roots: Sequence[str]) -> None:
-        """`zpool sync` of the pools of `roots`: ZFS accounts space (and so `written`) as
-        each txg is written out, which lags a write by up to zfs_txg_timeout (5 s); a sync
-        deciding from `written` that nothing changed would miss data written just before.
-        A pool that is not there is the listing's business (its names are missing), not
-        this one's: its failure is left for the listing to report."""
-        pools = sorted({names.pool_of(root) for root in roots})
+    async def settle(self, pools: Sequence[str]) -> None:
+        for pool in pools:
+            names.check_pool(pool)
+        if not pools:
+            return
+        # a pool that is not there is the listing's business (its names are missing), not
+        # this one's: its failure is left for the listing to report
         with contextlib.suppress(ZfsCommandError):
-            await self.runner.run([self.zpool, "sync", *pools], errors=ZFS_ERRORS)
+            await self.runner.run([self.zpool, "sync", *sorted(set(pools))], errors=ZFS_ERRORS)
 
     async def get(self, name: str, *, user_properties: Sequence[str] = ()) -> ZfsObject:
         found = await self.list(name, recursive=False, user_properties=user_properties)
@@ -425,8 +427,12 @@ class CliBackend:
 
     # ------------------------------------------------------------------ send | recv
 
-    def _send_args(self, spec: SendSpec, *, estimate: bool = False) -> builtins.list[str]:
-        args = ["send", *(["-nvP"] if estimate else [])]
+    def _send_args(
+        self, spec: SendSpec, *, estimate: bool = False, verbose: bool = False
+    ) -> builtins.list[str]:
+        """`zfs send`'s argv: with `estimate`, the dry run (-nvP); with `verbose`, the
+        stream with its size and progress reported on stderr (-vP)."""
+        args = ["send", *(["-nvP"] if estimate else ["-vP"] if verbose else [])]
         if spec.resume_token is not None:
             return [*args, "-t", spec.resume_token]
         if spec.raw:
@@ -478,21 +484,33 @@ class CliBackend:
         if spec.resume_token is not None or recv.resumable:
             await self._require(Feature.RESUMABLE_RECEIVE)
             await target._require(Feature.RESUMABLE_RECEIVE)
-        estimate = await self.send_estimate(spec)
+        await self._require(Feature.SEND_SIZE_ESTIMATE)  # -P
+        # the size comes from the send itself (-vP), before its first byte: no -nvP first
+        estimate: builtins.list[int] = []
+
+        def on_send_line(line: str) -> bool:
+            size = _SIZE_LINE.fullmatch(line)
+            if size is not None and not estimate:
+                estimate.append(int(size[1]))
+            return size is not None or _REPORT_LINE.fullmatch(line) is not None
 
         def on_bytes(count: int) -> None:
             if progress is not None:
-                progress(TransferProgress(bytes_done=count, bytes_total=estimate))
+                total = estimate[0] if estimate else None
+                progress(TransferProgress(bytes_done=count, bytes_total=total))
 
         outcome = await pipe(
             self.runner,
-            [self.zfs, *self._send_args(spec)],
+            [self.zfs, *self._send_args(spec, verbose=True)],
             target.runner,
             [target.zfs, *self._recv_args(recv)],
             on_bytes=on_bytes,
+            on_send_line=on_send_line,
         )
         return TransferResult(
-            bytes_done=outcome.bytes_done, bytes_estimated=estimate, seconds=outcome.seconds
+            bytes_done=outcome.bytes_done,
+            bytes_estimated=estimate[0] if estimate else None,
+            seconds=outcome.seconds,
         )
 
     async def recv_abort(self, dataset: str) -> None:

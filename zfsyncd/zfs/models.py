@@ -191,7 +191,7 @@ class RecvSpec(BaseModel):
 
 class TransferProgress(BaseModel):
     bytes_done: int
-    bytes_total: int | None  # the `zfs send -nvP` estimate, when one was made
+    bytes_total: int | None  # the size `zfs send -vP` reported (the model: exact), when known
 
 
 class TransferResult(BaseModel):

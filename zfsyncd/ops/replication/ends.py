@@ -128,14 +128,17 @@ class PairReading:
         return found or Side(self.there.host, {self.there_state.name: self.there_state})
 
 
-async def read_pair(ctx: StepContext, host: str, dataset: str, *, peer: bool = True) -> PairReading:
+async def read_pair(
+    ctx: StepContext, host: str, dataset: str, *, peer: bool = True, settle: bool = False
+) -> PairReading:
     """`dataset` on `host` and, when `peer`, the dataset its PEER names on that host: per
     end one `zfs get` (ends.py) and one inventory reading (one `zfs list`, at most one
     `zfs holds`). MissingObjectError when `dataset` does not exist; a peer host that is not
-    configured, or a missing peer dataset, reads as no `there`."""
+    configured, or a missing peer dataset, reads as no `there`. `settle`: each end's pool
+    written out first (read_side), for a plan that decides from `written`."""
     zfs = host_of(ctx, host).zfs
     here = await read_end(zfs, host, dataset)
-    side = await read_side(zfs, host, [dataset]) if here else None
+    side = await read_side(zfs, host, [dataset], settle=settle) if here else None
     state = side.get(dataset) if side else None
     if here is None or state is None:
         raise MissingObjectError(f"dataset {dataset} does not exist")
@@ -149,7 +152,7 @@ async def read_pair(ctx: StepContext, host: str, dataset: str, *, peer: bool = T
     there = await read_end(other_zfs, address.host, address.dataset)
     if there is None:
         return PairReading(here, state, here_read=side)
-    other_side = await read_side(other_zfs, address.host, [address.dataset])
+    other_side = await read_side(other_zfs, address.host, [address.dataset], settle=settle)
     other = other_side.get(address.dataset)
     return PairReading(here, state, there, other, side, other_side)
 

@@ -166,6 +166,9 @@ async def read_facts(ctx: StepContext, request: ExpireRequest) -> ExpireFacts:
     there: dict[str, Side] = {}
     unreachable: dict[str, str] = {}
     for host, datasets in sorted(wanted.items()):
+        if host == LOCAL and not request.sources:
+            there[host] = here  # every pool of this host was read: it has them already
+            continue
         try:
             zfs = host_of(ctx, host).zfs
         except PlanError as exc:
@@ -173,10 +176,15 @@ async def read_facts(ctx: StepContext, request: ExpireRequest) -> ExpireFacts:
             continue
         there[host] = await read_side(zfs, host, sorted(datasets))
     sources = sources_of(request, here)[0]
-    cloned = {LOCAL: await origins.cloned(host_of(ctx, LOCAL).zfs, _pools(sources))}
-    for host, side in there.items():
-        found = await origins.cloned(host_of(ctx, host).zfs, _pools(side))
-        cloned[host] = cloned.get(host, frozenset()) | found
+    # each host's pools read for clones in one command (the local one: the sources' pools
+    # and those of the destinations on it)
+    pools: dict[str, set[str]] = {LOCAL: _pools(sources)}
+    for host in there:
+        pools.setdefault(host, set()).update(names.pool_of(d) for d in wanted[host])
+    cloned = {
+        host: await origins.cloned(host_of(ctx, host).zfs, found)
+        for host, found in sorted(pools.items())
+    }
     return ExpireFacts(here, there, unreachable, cloned)
 
 

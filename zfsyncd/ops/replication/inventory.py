@@ -151,12 +151,16 @@ class Side:
         return found
 
 
-async def read_side(zfs: ZfsBackend, host: str, datasets: Collection[str] | None = None) -> Side:
+async def read_side(
+    zfs: ZfsBackend, host: str, datasets: Collection[str] | None = None, *, settle: bool = False
+) -> Side:
     """Read `datasets` and everything below them (or, with None, every pool of the host):
     one `zfs list -r -t all` with the zfsync properties, `written` and `encryption` (with None, one
     `zfs list -d 0` of the pools before it), then one `zfs holds` of the snapshots that
     have any hold (none when no snapshot has). A dataset that does not exist is simply not
-    in the Side."""
+    in the Side. `settle`: their pools' pending writes written out first (one `zpool
+    sync`), for a caller that decides from `written` (a sync: "nothing written, nothing
+    to send"); a status read shows `written` as ZFS counts it now and does not wait."""
     if datasets is None:
         # the pools' roots first (`zfs list -d 0`), then the same reading as for names
         pools = [o.name for o in await zfs.list(depth=0, types=_DATASET_TYPES)]
@@ -165,6 +169,8 @@ async def read_side(zfs: ZfsBackend, host: str, datasets: Collection[str] | None
         wanted = sorted(set(datasets))
     if not wanted:
         return Side(host, {})
+    if settle:
+        await zfs.settle(sorted({names.pool_of(n) for n in wanted}))
     objects = await zfs.list_many(
         wanted, recursive=True, user_properties=READ_PROPERTIES, written=True, encryption=True
     )

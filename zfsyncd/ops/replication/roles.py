@@ -220,7 +220,9 @@ class FailoverKind(RequestKind[FailoverRequest]):
         return {request.source}
 
     async def plan_request(self, ctx: PlanContext, request: FailoverRequest) -> Plan:
-        pair = await read_pair(ctx, LOCAL, request.source, peer=not request.local_only)
+        # the final sync decides from `written` (-L has none)
+        both = not request.local_only
+        pair = await read_pair(ctx, LOCAL, request.source, peer=both, settle=both)
         return decide_failover(request, pair, ctx.tx_id, int(time.time()))
 
 
@@ -237,7 +239,9 @@ class TakeoverKind(RequestKind[TakeoverRequest]):
         return {request.destination}
 
     async def plan_request(self, ctx: PlanContext, request: TakeoverRequest) -> Plan:
-        pair = await read_pair(ctx, LOCAL, request.destination, peer=not request.local_only)
+        # the final sync, or its refusal, decides from `written` (-L has none)
+        both = not request.local_only
+        pair = await read_pair(ctx, LOCAL, request.destination, peer=both, settle=both)
         rollback = None
         if request.snapshot is not None and pair.here_state.snapshot(request.snapshot):
             target = f"{request.destination}@{request.snapshot}"

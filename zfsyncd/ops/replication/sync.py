@@ -27,8 +27,10 @@ changed the same datasets; roll it back first); the expiry that followed does no
 cannot be rolled back itself, and only the base the rollback needs matters, which the
 inverse steps find gone at plan time when savecount 1 let it expire).
 
-Planning reads the sources (one `zfs list`, one `zfs holds` at most) and each destination
-host the same way, then decides per pair with choose.py's functions:
+Planning reads the sources (one `zpool sync` of their pools, so that `written` counts
+every write made before the sync; one `zfs list`, one `zfs holds` at most) and each
+destination host the same way (its `written` tells a diverged destination), then
+decides per pair with choose.py's functions:
 - nothing written since the newest snapshot and nothing unsent, no token: nothing to do
   (no snapshot, no send);
 - a destination that has diverged (snapshots newer than the common one, data written after
@@ -111,7 +113,8 @@ async def read_facts(ctx: PlanContext, request: SyncRequest) -> SyncFacts:
         # only the parent's reading tells it from a pair of its own (Side.managed)
         parents = {names.parent_of(s) for s in request.sources}
         named = [*request.sources, *(p for p in parents if p is not None)]
-    sources = await read_side(local, LOCAL, named)
+    # `written` decides what is sent: each side settled first (sync.py's docstring)
+    sources = await read_side(local, LOCAL, named, settle=True)
     wanted: dict[str, list[str]] = defaultdict(list)
     for ds in _candidates(request, sources):
         peer = _peer(ds)
@@ -124,7 +127,8 @@ async def read_facts(ctx: PlanContext, request: SyncRequest) -> SyncFacts:
             destinations[host] = sources
             continue
         try:
-            destinations[host] = await read_side(host_of(ctx, host).zfs, host, datasets)
+            zfs = host_of(ctx, host).zfs
+            destinations[host] = await read_side(zfs, host, datasets, settle=True)
         except (PlanError, CommandError) as exc:
             # one host down (not configured, ssh failing) leaves out its pairs only
             unreachable[host] = f"host {host} cannot be read: {exc}"

@@ -2,7 +2,9 @@
 sent, so that the next incremental has a base even after the snapshot expired).
 
 `zfs bookmark` makes one bookmark a command (OpenZFS 2.3's CLI; the ioctl takes many), so
-the step runs one per bookmark it makes, and reads all of them in one `zfs list`. Undo
+the step runs one per bookmark it makes, and reads all of them with their snapshots in one
+`zfs list` before (capture, which the first attempt of `do` reuses); what it made has its
+snapshot's guid (a bookmark keeps the guid of the snapshot it marks), so no read after. Undo
 destroys the bookmarks the step made (a bookmark that existed before is not its own):
 they carry the transaction's snapshot names and the guid read when made guards them.
 """
@@ -31,6 +33,11 @@ class CreateBookmarks(Step[BookmarksArgs]):
     kind = "bookmarks"
     Args = BookmarksArgs
 
+    def __init__(self, args: BookmarksArgs) -> None:
+        super().__init__(args)
+        #: capture's reading, for the first attempt of `do` right after it
+        self._captured: _Reading | None = None
+
     def describe(self) -> str:
         return "bookmark " + ", ".join(
             f"{snap} as {mark}" for mark, snap in self.args.bookmarks.items()
@@ -45,16 +52,29 @@ class CreateBookmarks(Step[BookmarksArgs]):
     async def check(self, ctx: StepContext) -> bool:
         return len(await self._existing(ctx)) == len(self.args.bookmarks)
 
+    async def _reading(self, ctx: StepContext) -> _Reading:
+        """The bookmarks that exist and the guids of their snapshots: one `zfs list`."""
+        marks = self.args.bookmarks
+        found = await objects_named(ctx.host(self.args.host).zfs, [*marks, *marks.values()])
+        existing = {m: found[m].guid for m in marks if m in found}
+        return existing, {s: o.guid for s, o in found.items() if "@" in s}
+
     async def capture(self, ctx: StepContext) -> JsonDict:
-        return {"existed": sorted(await self._existing(ctx))}
+        self._captured = await self._reading(ctx)
+        return {"existed": sorted(self._captured[0])}
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
         zfs = ctx.host(self.args.host).zfs
-        existing = await self._existing(ctx)
+        # the first attempt runs right after capture (the executor commits its reading
+        # and nothing else): that reading stands; a retry reads again
+        captured, self._captured = self._captured, None
+        existing, snapshots = captured if captured is not None else await self._reading(ctx)
+        made = dict(existing)
         for mark, snap in self.args.bookmarks.items():
             if mark not in existing:
                 await zfs.bookmark(snap, mark)
-        made = await self._existing(ctx)
+                # a bookmark has its snapshot's guid (zfs send relies on it): no read-back
+                made[mark] = snapshots[snap]
         had = set(before.get("existed", []))
         return {"made": {name: guid for name, guid in made.items() if name not in had}}
 
@@ -84,6 +104,10 @@ class CreateBookmarks(Step[BookmarksArgs]):
 
     def why_final(self) -> str:
         return f"{self.describe()}: it made no bookmark of its own to destroy"
+
+
+#: the bookmarks that exist (name -> guid) and the guids of the snapshots they mark
+_Reading = tuple[dict[str, int], dict[str, int]]
 
 
 class MadeBookmarksArgs(BookmarksArgs):

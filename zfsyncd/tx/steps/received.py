@@ -69,7 +69,10 @@ class TakeBackReceived(MovesToTrash[TakeBackArgs]):
         return {located(self.args.host, d) for d in self.args.bases}
 
     async def refusal(self, ctx: StepContext) -> str | None:
-        listed = await ctx.host(self.args.host).zfs.list_many(
+        zfs = ctx.host(self.args.host).zfs
+        # "written to since" decides: the pools' pending writes counted first
+        await zfs.settle(sorted({names.pool_of(d) for d in self.args.bases}))
+        listed = await zfs.list_many(
             sorted(self.args.bases),
             types=[*_DATASETS, ObjectType.SNAPSHOT],
             recursive=True,

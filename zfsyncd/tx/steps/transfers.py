@@ -2,8 +2,10 @@
 
 One step for all the datasets of a replica sync (rather than one SendReceive step each):
 its readings are one `zfs list` per side whatever the number of streams, and the streams
-run side by side (the executor runs one step at a time). What one stream needs beyond a
-plain send:
+run side by side (the executor runs one step at a time). Its zfs commands: one `zfs list`
+of each side before (capture, which the first attempt of `do` reuses), the streams, one
+`zfs list` of the targets after (what was received, for undo and the inverse). What one
+stream needs beyond a plain send:
 
 - a resume token left on its target (a stream cut earlier, in this transaction or a
   previous one) is resumed first with `zfs send -t`; a stale one (its snapshot gone) is
@@ -81,10 +83,18 @@ class SendReceiveManyArgs(StepArgs):
 Targets = dict[str, dict[str, int]]
 
 
+#: what `capture` read, for the first attempt of `do` right after it
+_Reading = tuple[dict[str, list[ZfsObject]], Targets, dict[str, str]]
+
+
 @register
 class SendReceiveMany(Step[SendReceiveManyArgs]):
     kind = "send-receive-many"
     Args = SendReceiveManyArgs
+
+    def __init__(self, args: SendReceiveManyArgs) -> None:
+        super().__init__(args)
+        self._captured: _Reading | None = None
 
     def describe(self) -> str:
         where = "" if self.args.target == LOCAL else f" on {self.args.target}"
@@ -139,7 +149,13 @@ class SendReceiveMany(Step[SendReceiveManyArgs]):
         return all(_received(s, points, targets) for s in self.args.streams)
 
     async def capture(self, ctx: StepContext) -> JsonDict:
-        targets, _ = await self._targets(self._zfs(ctx)[1])
+        """The targets as they are before (for undo), read with the sources' points: the
+        first attempt of `do`, which the executor runs right after (nothing between but
+        the journal's commit of this reading; the step's datasets are locked), starts
+        from this reading instead of reading both sides again."""
+        src, dst = self._zfs(ctx)
+        points, (targets, tokens) = await self._points(src), await self._targets(dst)
+        self._captured = (points, targets, tokens)
         return {
             "before": {s.recv.target: targets.get(s.recv.target, {}) for s in self.args.streams}
         }
@@ -148,7 +164,11 @@ class SendReceiveMany(Step[SendReceiveManyArgs]):
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
         src, dst = self._zfs(ctx)
-        points, (targets, tokens) = await self._points(src), await self._targets(dst)
+        captured, self._captured = self._captured, None
+        if captured is not None:
+            points, targets, tokens = captured
+        else:  # a retry (a stream cut: the target has a token now) reads again
+            points, (targets, tokens) = await self._points(src), await self._targets(dst)
         moved: dict[str, int] = {}
         totals: dict[str, int] = {}
         # a stream is shown by the dataset it sends (what `replica sync` names)

@@ -38,10 +38,11 @@ class Receiving(Sending):
     ) -> TransferResult:
         """Send from this model into `target` (this one or another MemoryBackend).
 
-        Like CliBackend, which estimates before it starts the pipe, an error of the send
-        side comes bare before anything moved; an error of the receive side carries
-        `transfer` details. Every chunk yields to the loop, so a cancellation lands
-        mid-stream: with `recv.resumable` the target keeps the part it got and a token.
+        An error of the send side found before anything moved comes bare (CliBackend's
+        carries the receive's complaint of an empty stream beside it); an error of the
+        receive side carries `transfer` details. Every chunk yields to the loop, so a
+        cancellation lands mid-stream: with `recv.resumable` the target keeps the part it
+        got and a token.
         """
         if not isinstance(target, Tree):
             raise TypeError("a MemoryBackend sends only into a MemoryBackend")

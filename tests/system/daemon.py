@@ -104,7 +104,9 @@ async def call(
     return reply
 
 
-def write_config(directory: Path, **settings: object) -> Path:
+def write_config(directory: Path, *, tables: str = "", **settings: object) -> Path:
+    """The daemon's TOML: `settings` as top-level keys, then `tables` as written (e.g. a
+    `[hosts.NAME]` table, tests/real/ssh.py's config_text)."""
     directory.mkdir(parents=True, exist_ok=True)
     values = {
         "database": str(directory / "zfsyncd.db"),
@@ -116,12 +118,14 @@ def write_config(directory: Path, **settings: object) -> Path:
     }
     lines = [f"{key} = {json.dumps(value)}" for key, value in values.items()]
     path = directory / "zfsyncd.toml"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n" + tables)
     return path
 
 
-async def start_daemon(bus: SystemBus, directory: Path, **settings: object) -> Daemon:
-    config = write_config(directory, **settings)
+async def start_daemon(
+    bus: SystemBus, directory: Path, *, tables: str = "", **settings: object
+) -> Daemon:
+    config = write_config(directory, tables=tables, **settings)
     proc = await bus.start_service(
         [sys.executable, "-m", "zfsyncd", "--config", str(config)], BUS_NAME, name="zfsyncd"
     )

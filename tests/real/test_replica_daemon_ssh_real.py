@@ -40,8 +40,9 @@ async def daemon(
     tmp_path: Path,
 ) -> AsyncIterator[Daemon]:
     started = await start_daemon(
-        system_bus, tmp_path, backend="cli", memory_pools=[], tables=config_text(lab_ssh_dir())
-    )
+        system_bus, tmp_path, backend="cli", memory_pools=[], tables=config_text(lab_ssh_dir()),
+        start_timeout=180.0,  # a Python start under TCG, with another guest on the machine
+    )  # fmt: skip
     yield started
     assert started.proc.poll() is None, started.log()
     assert system_bus.stop(started.proc) == 0, started.log()
@@ -74,6 +75,7 @@ def _cut_when_moving(target: str, deadline: float) -> None:
         time.sleep(0.2)
 
 
+@pytest.mark.timeout(900)
 def test_replica_init_sync_status_and_a_cut_stream_through_the_daemon_over_ssh(
     daemon: Daemon, root: str, loop_root: str
 ) -> None:

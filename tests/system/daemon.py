@@ -21,7 +21,7 @@ from typing import Any
 from dbus_fast import Message
 from dbus_fast.aio import MessageBus
 
-from tests.system.harness import SystemBus, User
+from tests.system.harness import START_TIMEOUT, SystemBus, User
 from zfsyncd.api.names import BUS_NAME, MANAGER_IFACE, MANAGER_PATH
 from zfsyncd.zfs.latency import HELD
 
@@ -123,10 +123,20 @@ def write_config(directory: Path, *, tables: str = "", **settings: object) -> Pa
 
 
 async def start_daemon(
-    bus: SystemBus, directory: Path, *, tables: str = "", **settings: object
+    bus: SystemBus,
+    directory: Path,
+    *,
+    tables: str = "",
+    start_timeout: float = START_TIMEOUT,
+    **settings: object,
 ) -> Daemon:
+    """zfsyncd with `settings` (and `tables`), ready once it owns its bus name, which may
+    take longer than START_TIMEOUT in a loaded TCG guest: `start_timeout`."""
     config = write_config(directory, tables=tables, **settings)
     proc = await bus.start_service(
-        [sys.executable, "-m", "zfsyncd", "--config", str(config)], BUS_NAME, name="zfsyncd"
+        [sys.executable, "-m", "zfsyncd", "--config", str(config)],
+        BUS_NAME,
+        name="zfsyncd",
+        timeout=start_timeout,
     )
     return Daemon(bus, proc, directory / "zfsyncd.db", config, Gate(directory / "gate"))

@@ -116,6 +116,13 @@ def based(pic: Picture, dataset: str) -> list[str]:
                   s.split("@")[0] == dataset)  # fmt: skip
 
 
+def differences(left: Picture, right: Picture) -> list[Any]:
+    """What differs between two pictures (for an assertion's message)."""
+    names = sorted(set(left["listing"]) | set(right["listing"]))
+    rows = [(n, left["listing"].get(n), right["listing"].get(n)) for n in names]
+    return [r for r in rows if r[1] != r[2]] + sorted(set(left["holds"]) ^ set(right["holds"]))
+
+
 def with_values(pic: Picture, changes: dict[str, dict[str, str]]) -> Picture:
     """`pic` with the columns of some rows changed."""
     listing = dict(pic["listing"])
@@ -265,16 +272,19 @@ async def test_admin_operations_on_real_pairs(root: str, tmp_path: Path) -> None
                 db: {"zfsync:role": "source", "readonly": "off"},
             },
         )
-        assert picture(root) == swapped
+        after = picture(root)
+        assert after == swapped, differences(after, swapped)
         # both writable could split the brain: takeover is refused, nothing changes
         zfs_cli("zfs", "set", "readonly=off", b)
         during = picture(root)
         await refused(lab, "replica-takeover", {"destination": b}, "are writable")
-        assert picture(root) == during
+        after = picture(root)
+        assert after == during, differences(after, during)
         zfs_cli("zfs", "set", "readonly=on", b)
         # takeover of the old source: back as before the failover
         await lab.done("replica-takeover", {"destination": b})
-        assert picture(root) == before
+        after = picture(root)
+        assert after == before, differences(after, before)
         phase("failover, refused takeover, takeover")
 
         # -- a failover whose change on the peer fails is undone: both as they were
@@ -286,12 +296,14 @@ async def test_admin_operations_on_real_pairs(root: str, tmp_path: Path) -> None
                 raise InjectedError(["zfs", "set"], 1, f"injected failure of {label}")
 
         lab.backup.on_call = breaking
+        before = picture(root)
         record = await lab.run("replica-failover", {"source": c})
         lab.backup.on_call = None
         assert broken == [f"set_properties {dc}"]
         assert record.state is TxState.FAILED
         assert (record.rollback_outcome or "").startswith("complete"), record.rollback_outcome
-        assert picture(root) == before
+        after = picture(root)
+        assert after == before, differences(after, before)
         phase("failover broken and undone")
 
         # -- clear: the properties and base holds go on both sides, the snapshots stay

@@ -265,9 +265,12 @@ async def test_admin_operations_on_real_pairs(root: str, tmp_path: Path) -> None
         # -- failover: the roles and the read-only flags swap, nothing else
         before = picture(root)
         await lab.done("replica-failover", {"source": b})
+        # zfsync:role as each row shows it: its snapshots inherit the dataset's
         swapped = with_values(
             before,
             {
+                **{n: {"zfsync:role": "destination"} for n in part(before, b)["listing"]},
+                **{n: {"zfsync:role": "source"} for n in part(before, db)["listing"]},
                 b: {"zfsync:role": "destination", "readonly": "on"},
                 db: {"zfsync:role": "source", "readonly": "off"},
             },

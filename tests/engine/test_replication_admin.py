@@ -29,12 +29,14 @@ from zfsyncd.zfs.memory import MemoryBackend
 
 PEER_HOST = "b"
 REAL = backend_kind() == "real"
-# Written to run on real pools too (the local host is the world's), but not yet run in the
-# lab: a run of these there takes tens of minutes under emulation, over the CI budget; the
-# lab's share of the admin operations comes next (a grouped test in tests/real), until then
-# the lab runs replication through tests/real/test_replication_real.py
+# Written to run on real pools too (the local host is the world's), but model-only: a run
+# of these in the lab takes tens of minutes under emulation, over the CI budget. The lab
+# runs the same operations grouped into one test over shared pairs:
+# tests/real/test_replication_admin_real.py (and through the daemon over ssh:
+# tests/real/test_replica_daemon_ssh_real.py)
 pytestmark = pytest.mark.skipif(
-    REAL, reason="the admin operations on the lab's real pools are not in its tier yet"
+    REAL,
+    reason="model-only; on the lab's real pools: tests/real/test_replication_admin_real.py",
 )
 
 

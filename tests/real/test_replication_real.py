@@ -33,7 +33,7 @@ from zfsyncd.zfs.models import RecvSpec, SendSpec
 
 COLUMNS = (
     "name,type,guid,createtxg,userrefs,receive_resume_token,"
-    "zfsync:role,zfsync:peer,zfsync:savecount,zfsync:sent,readonly"
+    "zfsync:role,zfsync:peer,zfsync:savecount,zfsync:sent,readonly,zfsync:paused"
 )
 FAST = RetryPolicy(attempts=3, first_delay=0.0)
 BASE_HOLD = "zfsync_replica"
@@ -41,8 +41,8 @@ BASE_HOLD = "zfsync_replica"
 
 def picture(*roots: str) -> dict[str, Any]:
     """`zfs list -t all` under `roots` (names, guids, txgs, tokens, zfsync properties,
-    readonly) and every hold (snapshot, tag): what a failed or refused transaction must
-    leave as it was."""
+    readonly; in COLUMNS' order after the name) and every hold (snapshot, tag): what a
+    failed or refused transaction must leave as it was."""
     rows = zfs_cli("zfs", "list", "-t", "all", "-Hp", "-r", "-o", COLUMNS, *roots).splitlines()
     listing = {r.split("\t")[0]: tuple(r.split("\t")[1:]) for r in rows if r}
     held = [n for n, row in listing.items() if row[0] == "snapshot" and row[3] not in ("0", "-")]

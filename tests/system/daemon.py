@@ -21,7 +21,7 @@ from typing import Any
 from dbus_fast import Message
 from dbus_fast.aio import MessageBus
 
-from tests.system.harness import SystemBus, User
+from tests.system.harness import START_TIMEOUT, SystemBus, User
 from zfsyncd.api.names import BUS_NAME, MANAGER_IFACE, MANAGER_PATH
 from zfsyncd.zfs.latency import HELD
 
@@ -104,7 +104,9 @@ async def call(
     return reply
 
 
-def write_config(directory: Path, **settings: object) -> Path:
+def write_config(directory: Path, *, tables: str = "", **settings: object) -> Path:
+    """The daemon's TOML: `settings` as top-level keys, then `tables` as written (e.g. a
+    `[hosts.NAME]` table, tests/real/ssh.py's config_text)."""
     directory.mkdir(parents=True, exist_ok=True)
     values = {
         "database": str(directory / "zfsyncd.db"),
@@ -116,13 +118,25 @@ def write_config(directory: Path, **settings: object) -> Path:
     }
     lines = [f"{key} = {json.dumps(value)}" for key, value in values.items()]
     path = directory / "zfsyncd.toml"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n" + tables)
     return path
 
 
-async def start_daemon(bus: SystemBus, directory: Path, **settings: object) -> Daemon:
-    config = write_config(directory, **settings)
+async def start_daemon(
+    bus: SystemBus,
+    directory: Path,
+    *,
+    tables: str = "",
+    start_timeout: float = START_TIMEOUT,
+    **settings: object,
+) -> Daemon:
+    """zfsyncd with `settings` (and `tables`), ready once it owns its bus name, which may
+    take longer than START_TIMEOUT in a loaded TCG guest: `start_timeout`."""
+    config = write_config(directory, tables=tables, **settings)
     proc = await bus.start_service(
-        [sys.executable, "-m", "zfsyncd", "--config", str(config)], BUS_NAME, name="zfsyncd"
+        [sys.executable, "-m", "zfsyncd", "--config", str(config)],
+        BUS_NAME,
+        name="zfsyncd",
+        timeout=start_timeout,
     )
     return Daemon(bus, proc, directory / "zfsyncd.db", config, Gate(directory / "gate"))

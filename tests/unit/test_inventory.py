@@ -61,6 +61,21 @@ def test_trusted_construction_equals_validated_models() -> None:
         assert obj.model_fields_set == validated.model_fields_set
 
 
+def test_a_parsed_object_copies_with_an_update_as_a_validated_one() -> None:
+    """model_copy(update=...) adds to the copy's fields set, which parsed rows share as one
+    frozenset: sync-to's plan (rewind.without_base_holds) failed on every real listing."""
+    for obj in parse_list(REAL, ["zfsync:role"]):
+        validated = ZfsObject.model_validate(obj.model_dump())
+        for deep in (False, True):
+            copied = obj.model_copy(update={"userrefs": 7}, deep=deep)
+            assert copied == validated.model_copy(update={"userrefs": 7}, deep=deep)
+            assert copied.userrefs == 7
+        assert obj == validated  # the original unchanged
+    # the shared set is left as it was for the next rows
+    again = parse_list(REAL, ["zfsync:role"])[0]
+    assert again.model_fields_set == set(ZfsObject.model_fields)
+
+
 def test_objects_are_frozen() -> None:
     obj = parse_list(REAL, ["zfsync:role"])[0]
     with pytest.raises(ValueError, match="frozen"):

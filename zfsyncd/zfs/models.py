@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -45,6 +45,14 @@ class ZfsObject(BaseModel):
     #: (`list_many(encryption=True)`) or for a bookmark
     encryption: str | None = None
     user_properties: Mapping[str, str] = Field(default_factory=dict)
+
+    def __copy__(self) -> Self:
+        copied = super().__copy__()
+        # the rows zfs/inventory.py parses share one frozenset of fields set (no set per
+        # row), and model_copy(update=...) adds the updated names to the copy's: it needs a
+        # set of its own (found in the lab: sync-to's plan failed on every real listing)
+        object.__setattr__(copied, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
+        return copied
 
     @property
     def dataset(self) -> str:

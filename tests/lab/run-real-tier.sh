@@ -106,7 +106,7 @@ for i in $(seq "$N"); do
   junits+=("$BUILD/junit-real$s.xml")
   host_rc=$(cat "$share/host.rc" 2> /dev/null || echo '?')
   echo "=== real tier: shard $i/$N: $(grep -ho 'wall=[0-9.]*s' "$BUILD/real-console$s.log" |
-    tail -1) zfs-vm exit $host_rc"
+    tail -1 || true) zfs-vm exit $host_rc"
   if [ ! -f "$share/job.rc" ]; then
     echo "run-real-tier: FAIL: guest $i/$N did not boot or did not report an exit status" \
       "(zfs-vm exit $host_rc); console: $BUILD/real-console$s.log" >&2

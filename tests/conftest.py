@@ -46,6 +46,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     spec = lab_shard.shard_from_env()
     if spec is None:
         return
-    keep = lab_shard.mine([item.nodeid for item in items], spec, lab_shard.load_weights())
+    keep = lab_shard.mine(
+        [item.nodeid for item in items],
+        spec,
+        lab_shard.load_weights(),
+        [_marked_skipped(item) for item in items],
+    )
     config.hook.pytest_deselected(items=[it for it, k in zip(items, keep, strict=True) if not k])
     items[:] = [it for it, k in zip(items, keep, strict=True) if k]
+
+
+def _marked_skipped(item: pytest.Item) -> bool:
+    """A skip mark, or a skipif mark whose condition is already a true bool (the project's
+    are: REAL, MODEL_ONLY); a string condition or a skip inside the test counts as not."""
+    return any(
+        mark.name == "skip" or (mark.name == "skipif" and bool(mark.args) and mark.args[0] is True)
+        for mark in item.iter_markers()
+    )

@@ -82,11 +82,22 @@ def load_weights(path: Path = WEIGHTS) -> dict[str, float]:
     return {str(k): float(v) for k, v in data["seconds"].items()}
 
 
-def mine(nodeids: Sequence[str], spec: str, known: Mapping[str, float]) -> list[bool]:
-    """For each node id: does shard `spec` ("i/N") run it?"""
+def mine(
+    nodeids: Sequence[str],
+    spec: str,
+    known: Mapping[str, float],
+    skipped: Sequence[bool] | None = None,
+) -> list[bool]:
+    """For each node id: does shard `spec` ("i/N") run it? A test marked to be skipped
+    (`skipped`: a skip mark, or a skipif mark whose condition is true) weighs nothing,
+    whatever the weights file says: the model-only modules would otherwise each weigh
+    their default in the lab, where they cost nothing."""
     shard, shards = parse_shard(spec)
     keys = [junit_key(n) for n in nodeids]
-    return [s == shard for s in split(keys, expected_seconds(keys, known), shards)]
+    weights = expected_seconds(keys, known)
+    if skipped is not None:
+        weights = [0.0 if skip else w for w, skip in zip(weights, skipped, strict=True)]
+    return [s == shard for s in split(keys, weights, shards)]
 
 
 def shard_from_env() -> str | None:

@@ -69,3 +69,11 @@ def test_the_shards_together_run_every_test_once_whatever_the_order() -> None:
     assert [n for n, k in zip(reordered, again, strict=True) if k] == list(
         reversed([n for n, k in zip(nodeids, runs[1], strict=True) if k])
     )
+
+
+def test_a_test_marked_skipped_weighs_nothing() -> None:
+    nodeids = [f"tests/engine/test_m.py::test_{t}" for t in "abcd"]
+    known = {junit_key(n): 10.0 for n in nodeids}
+    # a and b apart (10 s each); c and d skipped: 0 s, each to the first of the equal shards
+    assert mine(nodeids, "1/2", known, [False, False, True, True]) == [True, False, True, True]
+    assert mine(nodeids, "1/2", known) == [True, False, True, False]

@@ -159,14 +159,16 @@ async def _start_rollback(engine: Engine, kind: str, params: Params) -> Transact
 CASES: dict[str, FaultCase] = {
     "snapshot": FaultCase(_snapshot_world),
     "destroy-snapshots": FaultCase(_destroy_world),
-    # test_rollback_dataset.py's loops break three or four of its calls on real pools in
-    # these modes (the lab's one call here adds nothing); fail-after is the harness's alone
+    # in the lab, other tests break more of its calls in these modes (the harness's one
+    # call adds nothing): test_rollback_dataset.py's loop three, tests/real kills the
+    # daemon after each; fail-after is the harness's alone
     "rollback-dataset": FaultCase(
         _rollback_dataset_world,
         writes_data=True,
         lab_elsewhere={
-            "fail": "test_rollback_dataset::test_every_failing_call_is_rolled_back",
-            "crash": "test_rollback_dataset::test_a_crash_after_any_call_is_recovered_at_restart",
+            "fail": "tests/engine/test_rollback_dataset.py::test_every_failing_call_is_rolled_back",
+            "crash": "tests/real/test_rollback_real.py::"
+            "test_rollback_transaction_killed_after_each_zfs_command",
         },
     ),
     "compound": FaultCase(_compound_world, writes_data=True),

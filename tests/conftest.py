@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.contract.world import World, backend_kind, make_world, real_pools, unique_name
+from tests.lab import shard as lab_shard
 
 _COUNTER = itertools.count(1)
 
@@ -36,3 +37,29 @@ async def world(pools: None, request: pytest.FixtureRequest) -> AsyncIterator[Wo
     await w.setup()
     yield w
     await w.teardown()
+
+
+@pytest.hookimpl(trylast=True)  # after -k/-m: split what is selected, so every shard has work
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In a lab guest that runs one shard of the real tier (ZFSYNC_LAB_SHARD=i/N, set by
+    tests/lab/guest-job.sh): deselect the other shards' tests. Inactive when it is unset."""
+    spec = lab_shard.shard_from_env()
+    if spec is None:
+        return
+    keep = lab_shard.mine(
+        [item.nodeid for item in items],
+        spec,
+        lab_shard.load_weights(),
+        [_marked_skipped(item) for item in items],
+    )
+    config.hook.pytest_deselected(items=[it for it, k in zip(items, keep, strict=True) if not k])
+    items[:] = [it for it, k in zip(items, keep, strict=True) if k]
+
+
+def _marked_skipped(item: pytest.Item) -> bool:
+    """A skip mark, or a skipif mark whose condition is already a true bool (the project's
+    are: REAL, MODEL_ONLY); a string condition or a skip inside the test counts as not."""
+    return any(
+        mark.name == "skip" or (mark.name == "skipif" and bool(mark.args) and mark.args[0] is True)
+        for mark in item.iter_markers()
+    )

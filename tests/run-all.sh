@@ -6,11 +6,14 @@
 #
 #   a. apt packages          d. host tier: tests/unit, tests/contract, tests/engine, and
 #                               tests/system (a private system bus with real polkitd)
-#   b. .venv + pip -e .[dev] e. real-ZFS tier (OpenZFS guest): tests/lab/run-real-tier.sh
-#   c. ruff + mypy --strict  f. summary from build/junit-*.xml
+#   b. .venv + pip -e .[dev] e. real-ZFS tier: tests/lab/run-real-tier.sh (OpenZFS guests,
+#   c. ruff + mypy --strict     two at once on 2 cores, each a shard of the tests)
+#                            f. summary from build/junit-unit.xml and build/junit-real.xml
+#                               (the real tier's shards merged into one file)
 #
 # Env: PYTHON=<interpreter for the venv> (default: python3 on PATH, else /usr/bin/python3),
-#      anything tests/lab/run-real-tier.sh and zfs-lab.sh read (VM_TIMEOUT, LAB, ...).
+#      anything tests/lab/run-real-tier.sh and zfs-lab.sh read (LAB_SHARDS, VM_TIMEOUT,
+#      VM_CPUS, LAB, ...).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -38,7 +41,7 @@ summary() { "$VPY" tests/lab/junit-summary.py "$BUILD/junit-unit.xml" "$BUILD/ju
 [ "$(id -u)" = 0 ] || die "run as root (apt-get, and the lab build installs packages)"
 mkdir -p "$BUILD"
 # results of an earlier run must never be counted as this run's
-rm -f "$BUILD/junit-unit.xml" "$BUILD/junit-real.xml"
+rm -f "$BUILD/junit-unit.xml" "$BUILD"/junit-real*.xml
 
 # ---------------------------------------------------------------------------------------
 header "a+b. apt packages, .venv (tests/setup-host.sh)"
@@ -74,7 +77,7 @@ if [ "$rc" -ne 0 ]; then
 fi
 
 # ---------------------------------------------------------------------------------------
-header "e. real-ZFS tier (OpenZFS guest)"
+header "e. real-ZFS tier (OpenZFS guests, one shard of the tests each)"
 set +e
 bash tests/lab/run-real-tier.sh
 rc=$?

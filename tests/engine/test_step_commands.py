@@ -144,7 +144,18 @@ def _points(total: int) -> list[int]:
     return list(range(total)) if not REAL else sorted({0, total // 2, total - 1})
 
 
-@pytest.mark.parametrize("times", [1, 2])
+#: how many changing calls fail in a row: the call, or the call and the next one (its undo's
+#: first try). Which calls run then, and when the undo is tried again, is the engine's
+#: decision, the same on any backend; what real ZFS adds (each call and its undo on real
+#: pools) times=1 shows already, so the lab runs that one only (and tests/engine/
+#: test_rollback_dataset.py::test_a_failing_undo_in_the_lab fails an undo on real pools).
+TIMES = [
+    1,
+    pytest.param(2, marks=pytest.mark.skipif(REAL, reason="model only: as times=1 on real ZFS")),
+]
+
+
+@pytest.mark.parametrize("times", TIMES)
 async def test_a_failing_call_of_the_snapshot_is_undone_exactly(engine: Engine, times: int) -> None:
     total = await _changing_calls(engine, rollback=False)
     assert total >= 2
@@ -165,7 +176,7 @@ async def _finalized_later(engine: Engine, root: str, before: State) -> None:
     assert await engine.world.state(root) == before
 
 
-@pytest.mark.parametrize("times", [1, 2])
+@pytest.mark.parametrize("times", TIMES)
 async def test_a_failing_call_of_the_rollback_is_undone_exactly(engine: Engine, times: int) -> None:
     total = await _changing_calls(engine, rollback=True)
     assert total >= 3

@@ -4,7 +4,10 @@
 # is the host's / (read-only 9p) under a tmpfs overlay. So the repo and its .venv are the
 # host's own files, everything is writable (writes vanish at power-off), /var/tmp is RAM,
 # and only "$SHARE_DIR" (a host directory) survives. Extra pytest arguments arrive
-# NUL-separated in "$SHARE_DIR/pytest-args" (no quoting, no eval).
+# NUL-separated in "$SHARE_DIR/pytest-args" (no quoting, no eval). When the tier runs in
+# several guests at once, "$SHARE_DIR/shard" holds this guest's part, "i/N": it becomes
+# ZFSYNC_LAB_SHARD, and the hook in tests/conftest.py (tests/lab/shard.py) deselects every
+# test of the other shards; without the file this guest runs everything.
 set -eEuo pipefail
 trap 'echo "GUEST: guest-job.sh FAILED (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 
@@ -30,6 +33,13 @@ if [ -s "$SHARE_DIR/pytest-args" ]; then
 fi
 
 export ZFSYNC_TEST_BACKEND=real
+if [ -s "$SHARE_DIR/shard" ]; then
+  shard=$(head -c 32 "$SHARE_DIR/shard")
+  # only digits and one slash get through; tests/lab/shard.py checks the numbers
+  [[ $shard =~ ^[0-9]+/[0-9]+$ ]] || { echo "GUEST: FAIL: bad shard '$shard'" >&2; exit 3; }
+  export ZFSYNC_LAB_SHARD=$shard
+  echo "GUEST: shard $shard of the real tier"
+fi
 # A real sshd on 127.0.0.1 for the ssh transport tests (tests/real/ssh.py finds it through
 # ZFSYNC_LAB_SSH). When it does not start, only those tests fail (saying so), not the tier.
 ssh_dir=/var/tmp/zfsyncd-lab-ssh

@@ -39,3 +39,19 @@ def test_the_last_lines_are_the_skips_per_tier_then_the_totals(tmp_path: Path) -
     assert "  skipped 2: lab only" in lines
     assert "  xfailed 1: known bug" in lines
     assert "  skipped 1: model only" in lines
+
+
+def test_the_lab_shards_merge_into_one_real_tier(tmp_path: Path) -> None:
+    """tests/lab/junit-merge.py: each guest's file, one tier for the summary."""
+    (tmp_path / "junit-real-1.xml").write_text(REAL)
+    (tmp_path / "junit-real-2.xml").write_text(UNIT)
+    merged = tmp_path / "junit-real.xml"
+    subprocess.run(
+        [sys.executable, str(SCRIPT.with_name("junit-merge.py")), str(merged),
+         str(tmp_path / "junit-real-1.xml"), str(tmp_path / "junit-real-2.xml")],
+        check=True,
+    )  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), str(merged)], capture_output=True, text=True, check=False
+    )
+    assert done.stdout.splitlines()[-2:] == ["real: 3 skipped, 1 xfailed", "2 passed, 1 failed"]

@@ -83,3 +83,27 @@ async def test_no_size_reported_is_no_total(tmp_path: Path) -> None:
     result = await zfs.send_recv(SPEC, zfs, RECV, progress=seen.append)
     assert result.bytes_estimated is None
     assert seen[-1] == TransferProgress(bytes_done=STREAM_BYTES, bytes_total=None)
+
+
+async def test_no_report_before_the_size_line_is_read(tmp_path: Path) -> None:
+    """The pump can move bytes before send's size line has been read (in the lab a report
+    went out without its total): here the stream comes first and the line 0.6 s later,
+    three progress intervals; every report still carries the total."""
+    script = tmp_path / "zfs"
+    script.write_text(
+        "#!/bin/sh\n"
+        'case "$1" in\n'
+        "version) printf 'zfs-2.3.2-1\\nzfs-kmod-2.3.2-1\\n' ;;\n"
+        f"send) head -c {STREAM_BYTES // 2} /dev/zero; sleep 0.6\n"
+        f"  printf '%s' {shlex.quote(REPORTS)} >&2\n"
+        f"  head -c {STREAM_BYTES - STREAM_BYTES // 2} /dev/zero ;;\n"
+        "receive) cat > /dev/null ;;\n"
+        "esac\n"
+    )
+    script.chmod(0o755)
+    zfs = CliBackend(CommandRunner(), zfs=str(script))
+    seen: list[TransferProgress] = []
+    result = await zfs.send_recv(SPEC, zfs, RECV, progress=seen.append)
+    assert result.bytes_done == STREAM_BYTES
+    assert seen
+    assert all(p.bytes_total == 300_000 for p in seen), seen

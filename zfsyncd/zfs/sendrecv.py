@@ -85,12 +85,27 @@ class _Pump(threading.Thread):
             self.finished()
 
 
+async def _until(event: asyncio.Event) -> None:
+    await event.wait()
+
+
 async def _sample(
-    pump: _Pump, done: asyncio.Future[None], on_bytes: Callable[[int], None] | None
+    pump: _Pump,
+    done: asyncio.Future[None],
+    on_bytes: Callable[[int], None] | None,
+    told: asyncio.Event,
 ) -> None:
-    """Report the pump's count every PROGRESS_INTERVAL while it changes."""
+    """Report the pump's count every PROGRESS_INTERVAL while it changes, from the moment
+    send's stderr has `told` its first line (or ended)."""
     if on_bytes is None:
         return
+    # send writes -vP's size line before its first byte, but the pump can move bytes before
+    # that line is read: a report then would have no total (seen in the lab)
+    waiting = asyncio.ensure_future(_until(told))
+    try:
+        await asyncio.wait([done, waiting], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiting.cancel()
     last = -1
     while not done.done():
         await asyncio.wait([done], timeout=PROGRESS_INTERVAL)
@@ -160,10 +175,22 @@ async def pipe(
     def finished() -> None:
         loop.call_soon_threadsafe(pump_done.set_result, None)
 
+    told = asyncio.Event()  # send's first stderr line has been read, or its stderr ended
+    if on_send_line is None:
+        told.set()
+        seen = None
+    else:
+        report = on_send_line
+
+        def seen(line: str) -> bool:
+            told.set()
+            return report(line)
+
     pump = _Pump(send_out_r, recv_in_w, finished)
     pump.start()
-    sampler = asyncio.ensure_future(_sample(pump, pump_done, on_bytes))
-    send_io = asyncio.ensure_future(_send_errors(send, on_send_line))
+    send_io = asyncio.ensure_future(_send_errors(send, seen))
+    send_io.add_done_callback(lambda _: told.set())
+    sampler = asyncio.ensure_future(_sample(pump, pump_done, on_bytes, told))
     recv_io = asyncio.ensure_future(recv.communicate())
     try:
         # asyncio.wait, not gather: a cancel must not cancel the two readers with it

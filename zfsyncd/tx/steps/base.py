@@ -80,6 +80,25 @@ class StepContext:
 
 
 A = TypeVar("A", bound=StepArgs)
+R = TypeVar("R")
+
+
+class ReadForDo(Generic[R]):
+    """What a step's `capture` read, kept for the `do` that follows it: the executor only
+    journals the intent in between (with the step's datasets locked), so the reading still
+    stands, and a recursive reading costs about what the change itself does. `do` takes it
+    once: a retried `do`, or one after a restart (a new step object), reads again."""
+
+    def __init__(self) -> None:
+        self._reading: R | None = None
+
+    def keep(self, reading: R) -> R:
+        self._reading = reading
+        return reading
+
+    def take(self) -> R | None:
+        reading, self._reading = self._reading, None
+        return reading
 
 
 class Step(ABC, Generic[A]):

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import Field
 
 from zfsyncd.tx.hosts import located
-from zfsyncd.tx.steps.base import JsonDict, OnHost, Step, StepContext, register
+from zfsyncd.tx.steps.base import JsonDict, OnHost, ReadForDo, Step, StepContext, register
 from zfsyncd.tx.steps.lookup import objects_named
 from zfsyncd.zfs import names
 from zfsyncd.zfs.models import BookmarkName, SnapshotName
@@ -36,7 +36,7 @@ class CreateBookmarks(Step[BookmarksArgs]):
     def __init__(self, args: BookmarksArgs) -> None:
         super().__init__(args)
         #: capture's reading, for the first attempt of `do` right after it
-        self._captured: _Reading | None = None
+        self._read_for_do: ReadForDo[_Reading] = ReadForDo()
 
     def describe(self) -> str:
         return "bookmark " + ", ".join(
@@ -60,15 +60,12 @@ class CreateBookmarks(Step[BookmarksArgs]):
         return existing, {s: o.guid for s, o in found.items() if "@" in s}
 
     async def capture(self, ctx: StepContext) -> JsonDict:
-        self._captured = await self._reading(ctx)
-        return {"existed": sorted(self._captured[0])}
+        existing, _ = self._read_for_do.keep(await self._reading(ctx))
+        return {"existed": sorted(existing)}
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
         zfs = ctx.host(self.args.host).zfs
-        # the first attempt runs right after capture (the executor commits its reading
-        # and nothing else): that reading stands; a retry reads again
-        captured, self._captured = self._captured, None
-        existing, snapshots = captured if captured is not None else await self._reading(ctx)
+        existing, snapshots = self._read_for_do.take() or await self._reading(ctx)
         made = dict(existing)
         for mark, snap in self.args.bookmarks.items():
             if mark not in existing:

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import Field
 
 from zfsyncd.tx.hosts import located
-from zfsyncd.tx.steps.base import JsonDict, OnHost, Step, StepContext, register
+from zfsyncd.tx.steps.base import JsonDict, OnHost, ReadForDo, Step, StepContext, register
 from zfsyncd.tx.steps.lookup import snapshots_below, tags_below
 from zfsyncd.tx.steps.subtrees import split_recursive
 from zfsyncd.zfs import names
@@ -34,16 +34,10 @@ class HoldArgs(OnHost):
 
 
 class _OnSnapshots(Step[HoldArgs]):
-    #: what `capture` read, kept for the `do` that follows it (see the module's docstring)
-    _read_for_do: tuple[set[str], set[str]] | None = None
-
-    def _keep_for_do(self, existing: set[str], tagged: set[str]) -> None:
-        self._read_for_do = (existing, tagged)
-
-    def _taken_for_do(self) -> tuple[set[str], set[str]] | None:
-        """The reading `capture` kept, once; None when there is none (read again)."""
-        reading, self._read_for_do = self._read_for_do, None
-        return reading
+    def __init__(self, args: HoldArgs) -> None:
+        super().__init__(args)
+        #: what `capture` read (what exists, what carries the tag), for the `do` after it
+        self._read_for_do: ReadForDo[tuple[set[str], set[str]]] = ReadForDo()
 
     def datasets(self) -> set[str]:
         return {located(self.args.host, names.dataset_of(s)) for s in self.args.snapshots}
@@ -111,8 +105,7 @@ class HoldSnapshots(_OnSnapshots):
 
     async def capture(self, ctx: StepContext) -> JsonDict:
         # a hold that was there before is not ours to release; what exists is for `do`
-        existing, tagged = await self._existing_and_tagged(ctx, handed=True)
-        self._keep_for_do(existing, tagged)
+        _, tagged = self._read_for_do.keep(await self._existing_and_tagged(ctx, handed=True))
         return {"had": [s for s in self.args.snapshots if s in tagged]}
 
     async def refusal(self, ctx: StepContext) -> str | None:
@@ -123,7 +116,7 @@ class HoldSnapshots(_OnSnapshots):
         return f"{', '.join(gone)} to hold again is gone" if gone else None
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
-        existing, tagged = self._taken_for_do() or await self._existing_and_tagged(ctx)
+        existing, tagged = self._read_for_do.take() or await self._existing_and_tagged(ctx)
         missing = [s for s in self.args.snapshots if s not in tagged]
         if missing:
             await self._hold(ctx, missing, existing)
@@ -158,11 +151,11 @@ class ReleaseSnapshots(_OnSnapshots):
 
     async def capture(self, ctx: StepContext) -> JsonDict:
         tagged = await self._tagged_below(ctx)
-        self._keep_for_do(set(), tagged)  # a release needs no more than the tags
+        self._read_for_do.keep((set(), tagged))  # a release needs no more than the tags
         return {"had": [s for s in self.args.snapshots if s in tagged]}
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
-        kept = self._taken_for_do()
+        kept = self._read_for_do.take()
         tagged = kept[1] if kept is not None else await self._tagged_below(ctx)
         held = [s for s in self.args.snapshots if s in tagged]
         if held:

@@ -30,7 +30,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from zfsyncd.tx.hosts import LOCAL, HostName, located
-from zfsyncd.tx.steps.base import JsonDict, Step, StepArgs, StepContext, register
+from zfsyncd.tx.steps.base import JsonDict, ReadForDo, Step, StepArgs, StepContext, register
 from zfsyncd.tx.steps.received import TakeBackArgs, TakeBackReceived
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import DestroyMode, ZfsBackend
@@ -94,7 +94,7 @@ class SendReceiveMany(Step[SendReceiveManyArgs]):
 
     def __init__(self, args: SendReceiveManyArgs) -> None:
         super().__init__(args)
-        self._captured: _Reading | None = None
+        self._read_for_do: ReadForDo[_Reading] = ReadForDo()
 
     def describe(self) -> str:
         where = "" if self.args.target == LOCAL else f" on {self.args.target}"
@@ -155,7 +155,7 @@ class SendReceiveMany(Step[SendReceiveManyArgs]):
         from this reading instead of reading both sides again."""
         src, dst = self._zfs(ctx)
         points, (targets, tokens) = await self._points(src), await self._targets(dst)
-        self._captured = (points, targets, tokens)
+        self._read_for_do.keep((points, targets, tokens))
         return {
             "before": {s.recv.target: targets.get(s.recv.target, {}) for s in self.args.streams}
         }
@@ -164,7 +164,7 @@ class SendReceiveMany(Step[SendReceiveManyArgs]):
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
         src, dst = self._zfs(ctx)
-        captured, self._captured = self._captured, None
+        captured = self._read_for_do.take()
         if captured is not None:
             points, targets, tokens = captured
         else:  # a retry (a stream cut: the target has a token now) reads again

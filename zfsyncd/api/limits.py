@@ -56,6 +56,9 @@ MAX_DETAIL_DATASETS = 10000
 MAX_PROGRESS_STREAMS = 16
 #: Cleanup(older_than): finite, 0 or more; at most 100 years
 MAX_AGE_SECONDS = 100 * 365 * 86400.0
+#: the bytes a finished transfer step records as moved: at most what SQLite's INTEGER and a
+#: D-Bus `t` both hold
+MAX_STORED_BYTES = (1 << 63) - 1
 
 ELLIPSIS = "…"
 

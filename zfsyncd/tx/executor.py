@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
 
+from zfsyncd.api.limits import MAX_STORED_BYTES
 from zfsyncd.store.records import (
     JournalEvent,
     JournalPhase,
@@ -36,9 +37,6 @@ from zfsyncd.tx.steps.base import JsonDict, Step, StepContext, build_step
 from zfsyncd.zfs.models import TransferProgress
 
 log = logging.getLogger(__name__)
-
-#: the most bytes a step's record keeps (SQLite's INTEGER, a D-Bus `t` both hold it)
-MAX_BYTES = (1 << 63) - 1
 
 
 class StepLog(Protocol):
@@ -317,14 +315,14 @@ class Executor:
 
 class _Moved:
     """A step's progress callback that also keeps the last count of bytes it reported
-    (bounded: the largest a 64-bit column holds)."""
+    (bounded: api/limits.py MAX_STORED_BYTES)."""
 
     def __init__(self, report: Callable[[TransferProgress], None]) -> None:
         self._report = report
         self.bytes = 0
 
     def __call__(self, progress: TransferProgress) -> None:
-        self.bytes = min(max(progress.bytes_done, 0), MAX_BYTES)
+        self.bytes = min(max(progress.bytes_done, 0), MAX_STORED_BYTES)
         self._report(progress)
 
 

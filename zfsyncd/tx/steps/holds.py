@@ -8,10 +8,9 @@ recursive snapshot of any number of datasets runs the same few commands, and tak
 sync task per top instead of one per snapshot.
 
 `capture` reads what `do` needs too (what exists, which of it carries the tag) and hands
-that reading to the `do` that follows it: the executor only journals the intent in between,
-and a recursive reading costs about what the change itself does (a `zfs holds -r` of 51
-snapshots took 5.2 s in the lab, the `zfs hold -r` 5.6 s). `do` takes it once: a retried
-`do`, or one after a restart, reads again."""
+that reading to the `do` that follows it (base.ReadForDo: taken once, a retry reads again):
+a recursive reading costs about what the change itself does (a `zfs holds -r` of 51
+snapshots took 5.2 s in the lab, the `zfs hold -r` 5.6 s)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import zfsyncd.ops  # noqa: F401 - registers the transaction kinds (snapshot)
-from tests.contract.world import World
+from tests.contract.world import World, backend_kind
 from tests.engine.scenario import CompoundKind
 from tests.faults import FaultyBackend
 from zfsyncd.store import Database
@@ -18,6 +18,7 @@ from zfsyncd.tx.hosts import local_hosts
 from zfsyncd.tx.kinds import TX_KINDS, TxKind
 from zfsyncd.tx.manager import TransactionManager
 from zfsyncd.tx.retry import RetryPolicy
+from zfsyncd.tx.steps import fill
 
 #: no waiting between attempts in tests; the attempts themselves are what is tested
 FAST = RetryPolicy(attempts=3, first_delay=0.0)
@@ -54,6 +55,16 @@ class Engine:
         if not self.db.closed:
             await self.manager.shutdown()
             await self.db.close()
+
+
+@pytest.fixture(autouse=True)
+def _fill_mounts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the model, a dataset "mounted" at its fill mountpoint has no mount: the fill step's
+    rsync writes into a directory of the test's instead of /run/zfsync/fill (real ZFS
+    mounts the dataset there, and creates the directory)."""
+    if backend_kind() == "memory":
+        monkeypatch.setattr(fill, "FILL_ROOT", str(tmp_path / "fill"))
+        (tmp_path / "fill").mkdir(exist_ok=True)
 
 
 @pytest.fixture

@@ -13,8 +13,11 @@ transaction under test is started (`submit` of its kind, unless `start` says oth
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tests.engine import replica_admin_cases as admin
@@ -87,6 +90,38 @@ async def _rollback_dataset_world(engine: Engine, src: str, dst: str) -> Params:
     await zfs.snapshot([f"{fs}@s2"], properties={"zfsync:b": "newer"})
     await engine.world.write(fs, 64 << 10)
     return {"snapshot": f"{fs}@s1"}
+
+
+def _source_tree(tag: str) -> str:
+    """A directory to fill a dataset from: files, a subdirectory, a hard link, a file an
+    exclude leaves out. Under the system's temporary directory: a step's rsync reads it,
+    and in the lab the guest's /tmp is its own."""
+    root = Path(tempfile.mkdtemp(prefix=f"zfsync-fill-{tag}-"))
+    (root / "sub").mkdir()
+    (root / "a.txt").write_bytes(b"a" * 4096)
+    (root / "sub" / "b.txt").write_bytes(b"b" * 512)
+    (root / "cache.tmp").write_bytes(b"left out by --exclude")
+    os.link(root / "a.txt", root / "sub" / "a-link.txt")
+    return str(root)
+
+
+async def _dataset_init_world(engine: Engine, src: str, dst: str) -> Params:
+    """A new dataset made under the source root from a directory: create (temporary name,
+    private mountpoint), rsync, snapshot, rename into place, mountpoint inherited."""
+    return {"dataset": f"{src}/made", "source": _source_tree("init")}
+
+
+async def _dataset_update_world(engine: Engine, src: str, dst: str) -> Params:
+    """A filesystem with local properties, data and a snapshot, whose contents are replaced
+    from a directory with an exclude: baseline snapshot, clone, rsync, the swap (promote,
+    unmount, renames, mountpoint), the old one destroyed at finalize."""
+    zfs = engine.world.zfs
+    fs = f"{src}/fs"
+    await zfs.create(fs, properties={"zfsync:role": "data", "compression": "off"})
+    await engine.world.write(fs, 64 << 10)
+    await zfs.snapshot([f"{fs}@s1"], properties={"zfsync:a": "kept"})
+    await engine.world.write(fs, 64 << 10)
+    return {"dataset": fs, "source": _source_tree("update"), "excludes": ["*.tmp"]}
 
 
 async def _replica_init_world(engine: Engine, src: str, dst: str) -> Params:
@@ -172,6 +207,12 @@ CASES: dict[str, FaultCase] = {
         },
     ),
     "compound": FaultCase(_compound_world, writes_data=True),
+    # issue 12: the dataset's contents from a directory. In the lab, init stands for both:
+    # update's steps are a snapshot, a clone, the fill (init's) and rollback-dataset's swap
+    "dataset-init": FaultCase(_dataset_init_world, writes_data=True),
+    "dataset-update": FaultCase(
+        _dataset_update_world, writes_data=True, lab_through=("dataset-init", "rollback-dataset")
+    ),
     # in the lab, replica-sync and the rollback of one stand for the replica types: every
     # step kind of the others is one of theirs, or a property, hold or trash step of the
     # types above, or the rollback swap of rollback-dataset

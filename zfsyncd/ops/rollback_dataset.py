@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from zfsyncd.api.names import Action
 from zfsyncd.tx.errors import PlanError
 from zfsyncd.tx.hosts import LOCAL
-from zfsyncd.tx.kinds import Plan, PlanContext, RequestKind, register_kind
+from zfsyncd.tx.kinds import BusMethod, Plan, PlanContext, RequestKind, register_kind
 from zfsyncd.tx.steps.zfs_rollback import RollbackArgs, RollbackDataset
 from zfsyncd.tx.steps.zfs_rollback_refusal import RollbackFacts, read_facts, refusal_of
 from zfsyncd.zfs import names
@@ -55,8 +55,8 @@ class RollbackDatasetKind(RequestKind[RollbackRequest]):
     name = "rollback-dataset"
     action = Action.ROLLBACK
     request = RollbackRequest
-    #: not on the bus yet (issue 12 puts it there as `zfsyncctl dataset rollback`)
-    method = None
+    #: `zfsyncctl dataset rollback DATASET@SNAP`
+    method = BusMethod("DatasetRollback", positional=("snapshot",))
 
     def summary(self, request: RollbackRequest) -> str:
         return describe(request)

@@ -25,6 +25,8 @@ which changes nothing, since the inverse of the dataset's making destroys the co
 
 from __future__ import annotations
 
+import asyncio
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -41,9 +43,11 @@ MOUNTED = "mounted"
 MOUNTPOINT = "mountpoint"
 
 
-def fill_mountpoint(tx_id: str, root: str = FILL_ROOT) -> str:
-    """The private mountpoint of the dataset transaction `tx_id` fills."""
-    return f"{root.rstrip('/')}/{tx_id}"
+def fill_mountpoint(tx_id: str, root: str | None = None) -> str:
+    """The private mountpoint of the dataset transaction `tx_id` fills (under FILL_ROOT,
+    read at each call: the engine tests, whose ZFS is the model, point it at a temporary
+    directory)."""
+    return f"{(FILL_ROOT if root is None else root).rstrip('/')}/{tx_id}"
 
 
 def _absolute_dir(value: str) -> str:
@@ -62,6 +66,11 @@ def _pattern(value: str) -> str:
 
 
 ExcludePattern = Annotated[str, AfterValidator(_pattern)]
+
+
+async def is_directory(path: str) -> bool:
+    """Whether `path` is a directory on this machine (for a plan: a stat off the loop)."""
+    return await asyncio.to_thread(os.path.isdir, path)
 
 
 class FillArgs(OnHost):

@@ -42,6 +42,8 @@ and in undo alike; the swap of a single dataset has none of that.
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from zfsyncd.tx.hosts import located
 from zfsyncd.tx.steps.base import JsonDict, OnHost, Step, StepContext, register
 from zfsyncd.tx.steps.lookup import guid_of, is_same
@@ -54,7 +56,7 @@ from zfsyncd.zfs.models import PropertySource, SnapshotName
 
 #: local properties that a clone cannot be given with `zfs clone -o` (encryption is refused
 #: anyway; mountpoint is set on the clone last, once the old dataset is out of the way)
-_NOT_CLONED = frozenset({MOUNTPOINT, "encryption", "keyformat", "keylocation", "volsize"})
+NOT_CLONED = frozenset({MOUNTPOINT, "encryption", "keyformat", "keylocation", "volsize"})
 
 
 async def _local_mountpoint(zfs: ZfsBackend, name: str) -> str | None:
@@ -82,6 +84,9 @@ async def _set_mountpoint(zfs: ZfsBackend, name: str, local: str | None) -> None
 class RollbackArgs(OnHost):
     snapshot: SnapshotName
     guid: int | None = None  # the dataset it must still be (None: whatever it is now)
+    #: the clone was made (and filled) by the steps before this one, a dataset update's
+    #: (ops/dataset_update.py): do not clone, and leave its destruction to their undo
+    clone_made: bool = Field(default=False, exclude_if=lambda made: not made)
 
 
 @register
@@ -124,7 +129,7 @@ class RollbackDataset(Step[RollbackArgs]):
     async def capture(self, ctx: StepContext) -> JsonDict:
         zfs = ctx.host(self.args.host).zfs
         fs, _, _ = self._names(ctx)
-        problem = await refusal(zfs, self.args.snapshot, ctx.tx_id)
+        problem = await refusal(zfs, self.args.snapshot, ctx.tx_id, clone_made=self.args.clone_made)
         if problem is not None:  # it may have changed since the plan was made
             raise ValueError(problem)
         guid = await guid_of(zfs, fs)
@@ -138,7 +143,9 @@ class RollbackDataset(Step[RollbackArgs]):
         local: dict[str, str] = before["local"]
         if await is_same(zfs, fs, old):
             if await guid_of(zfs, clone) is None:
-                props = {p: v for p, v in local.items() if p not in _NOT_CLONED}
+                if self.args.clone_made:
+                    raise ValueError(f"{clone}, which the steps before made, is gone")
+                props = {p: v for p, v in local.items() if p not in NOT_CLONED}
                 await zfs.clone(self.args.snapshot, clone, properties={**props, MOUNTPOINT: "none"})
             if (await zfs.get(clone)).origin == self.args.snapshot:  # not promoted yet
                 await zfs.promote(clone)
@@ -174,7 +181,8 @@ class RollbackDataset(Step[RollbackArgs]):
             await zfs.promote(fs)
         if not await self._is_origin_of(zfs, fs, clone):
             raise ValueError(f"{clone} is not a clone of {self.args.snapshot}: left alone")
-        await zfs.destroy(clone)
+        if not self.args.clone_made:  # else the undo of the step that made it destroys it
+            await zfs.destroy(clone)
 
     async def finalize(self, ctx: StepContext, undo_data: JsonDict) -> None:
         zfs = ctx.host(self.args.host).zfs

@@ -54,37 +54,40 @@ async def read_facts(zfs: ZfsBackend, snapshot: str) -> RollbackFacts:
     the listing already refuses it (no such snapshot, not a filesystem)."""
     dataset = names.dataset_of(snapshot)
     listing = await read_pools(zfs, [names.pool_of(dataset)])
+    if snapshot not in listing:
+        return RollbackFacts(listing)
+    return await _with_properties(zfs, dataset, listing)
+
+
+async def read_dataset_facts(zfs: ZfsBackend, dataset: str) -> RollbackFacts:
+    """What `swap_refusal` decides from, for a dataset (before the snapshot it will be
+    swapped to exists: a dataset update). Three zfs commands, like `read_facts`."""
+    return await _with_properties(zfs, dataset, await read_pools(zfs, [names.pool_of(dataset)]))
+
+
+async def _with_properties(zfs: ZfsBackend, dataset: str, listing: Listing) -> RollbackFacts:
     found = listing.get(dataset)
-    if snapshot not in listing or found is None or found.type is not ObjectType.FILESYSTEM:
+    if found is None or found.type is not ObjectType.FILESYSTEM:
         return RollbackFacts(listing)
     properties = await zfs.get_properties(dataset, [ENCRYPTION, MOUNTPOINT])
     received = await zfs.local_properties(dataset, source=PropertySource.RECEIVED)
     return RollbackFacts(listing, properties, received)
 
 
-def refusal_of(snapshot: str, facts: RollbackFacts, tx_id: str) -> str | None:
+def refusal_of(
+    snapshot: str, facts: RollbackFacts, tx_id: str, *, clone_made: bool = False
+) -> str | None:
     """Why rolling back to `snapshot` by a swap cannot be done (or could not be undone, or
-    would not equal `zfs rollback -r`); None when it can. Pure: decides from `facts`."""
+    would not equal `zfs rollback -r`); None when it can. Pure: decides from `facts`.
+    `clone_made`: the steps before made the clone (a dataset update fills it), so it must
+    exist, rather than not."""
     dataset = names.dataset_of(snapshot)
     target, fs = facts.listing.get(snapshot), facts.listing.get(dataset)
     if target is None or fs is None:
         return f"snapshot {snapshot} does not exist"
-    if fs.type is not ObjectType.FILESYSTEM:
-        return f"{dataset} is a {fs.type.value}: only a filesystem can be rolled back here"
-    if fs.receive_resume_token is not None:
-        return f"{dataset} has a partial receive (discard it with zfs receive -A first)"
-    try:
-        for name in (trash_name(dataset, tx_id), clone_name(dataset, tx_id)):
-            if name in facts.listing:
-                return f"{name} exists already"
-    except InvalidNameError as exc:
-        return str(exc)
-    children = children_of(facts.listing, dataset)
-    if children:
-        return (
-            f"{dataset} has child datasets ({', '.join(children[:3])}): a rollback by swap "
-            "does not move them (yet)"
-        )
+    problem = swap_refusal(dataset, facts, tx_id, clone_made=clone_made)
+    if problem is not None:
+        return problem
     newer = [o for o in snapshots_of(facts.listing, dataset) if o.createtxg > target.createtxg]
     held = [o.name for o in newer if o.userrefs]
     if held:
@@ -92,6 +95,37 @@ def refusal_of(snapshot: str, facts: RollbackFacts, tx_id: str) -> str | None:
     clones = clones_of(facts.listing, (o.name for o in newer))
     if clones:
         return f"{clones[0].name} is a clone of a snapshot newer than {snapshot}"
+    return None
+
+
+def swap_refusal(
+    dataset: str, facts: RollbackFacts, tx_id: str, *, clone_made: bool = False
+) -> str | None:
+    """Why `dataset` cannot be swapped for a clone of one of its snapshots (the rollback
+    step, and a dataset update before its baseline snapshot exists); None when it can."""
+    fs = facts.listing.get(dataset)
+    if fs is None:
+        return f"{dataset} does not exist"
+    if fs.type is not ObjectType.FILESYSTEM:
+        return f"{dataset} is a {fs.type.value}: only a filesystem can be rolled back here"
+    if fs.receive_resume_token is not None:
+        return f"{dataset} has a partial receive (discard it with zfs receive -A first)"
+    try:
+        trash, clone = trash_name(dataset, tx_id), clone_name(dataset, tx_id)
+    except InvalidNameError as exc:
+        return str(exc)
+    if trash in facts.listing:
+        return f"{trash} exists already"
+    if clone_made and clone not in facts.listing:
+        return f"{clone}, which the steps before made, is gone"
+    if not clone_made and clone in facts.listing:
+        return f"{clone} exists already"
+    children = children_of(facts.listing, dataset)
+    if children:
+        return (
+            f"{dataset} has child datasets ({', '.join(children[:3])}): a rollback by swap "
+            "does not move them (yet)"
+        )
     crypt = facts.properties.get(ENCRYPTION)
     if crypt is not None and crypt.value not in (None, "off"):
         return f"{dataset} is encrypted: a rollback by swap does not handle encryption roots"
@@ -109,6 +143,9 @@ def refusal_of(snapshot: str, facts: RollbackFacts, tx_id: str) -> str | None:
     return None
 
 
-async def refusal(zfs: ZfsBackend, snapshot: str, tx_id: str) -> str | None:
+async def refusal(
+    zfs: ZfsBackend, snapshot: str, tx_id: str, *, clone_made: bool = False
+) -> str | None:
     """`refusal_of` the pool as it is now. Changes nothing."""
-    return refusal_of(snapshot, await read_facts(zfs, snapshot), tx_id)
+    facts = await read_facts(zfs, snapshot)
+    return refusal_of(snapshot, facts, tx_id, clone_made=clone_made)

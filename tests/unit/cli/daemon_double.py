@@ -248,7 +248,12 @@ class ManagerObject(ServiceInterface):
         return [variants(r, REPLICA_KEYS) for r in rows[: limit or 1000]]
 
     def _replica(
-        self, method: str, names: list[str], options: dict[str, Variant], exist: int = 99
+        self,
+        method: str,
+        names: list[str],
+        options: dict[str, Variant],
+        exist: int = 99,
+        kind: str | None = None,
     ) -> str:
         """A Replica* call: options checked as the daemon does; the first `exist` names,
         when local datasets (not HOST:DATASET or pool/fs@snap), must exist."""
@@ -257,7 +262,7 @@ class ManagerObject(ServiceInterface):
         for name in names[:exist]:
             if ":" not in name and "@" not in name and name not in self.double.datasets:
                 raise DBusError(ErrorName.NOT_FOUND, f"dataset {name} does not exist")
-        kind = REPLICA_TYPES[method]
+        kind = kind or REPLICA_TYPES[method]
         return self.double.start_tx(kind, f"{kind} {' '.join(names) or 'all'}", names)
 
     @dbus_method(name="ReplicaInit")
@@ -299,6 +304,22 @@ class ManagerObject(ServiceInterface):
     @dbus_method(name="ReplicaReconfigure")
     def replica_reconfigure(self, source: S, destination: S, options: ASV) -> O:
         return self._replica("ReplicaReconfigure", [source, destination], options, exist=1)
+
+    # the Dataset* methods (issue 12): the first name must exist for update and rollback
+    @dbus_method(name="DatasetInit")
+    def dataset_init(self, dataset: S, source: S, options: ASV) -> O:
+        self._maybe_fail("DatasetInit")
+        check_options("DatasetInit", options)
+        return self.double.start_tx("dataset-init", f"make {dataset} from {source}", [dataset])
+
+    @dbus_method(name="DatasetUpdate")
+    def dataset_update(self, dataset: S, source: S, options: ASV) -> O:
+        return self._replica("DatasetUpdate", [dataset], options, kind="dataset-update")
+
+    @dbus_method(name="DatasetRollback")
+    def dataset_rollback(self, snapshot: S, options: ASV) -> O:
+        dataset = snapshot.partition("@")[0]
+        return self._replica("DatasetRollback", [dataset], options, kind="rollback-dataset")
 
     @dbus_method(name="ListTransactions")
     def list_transactions(self, tx_filter: ASV) -> AASV:

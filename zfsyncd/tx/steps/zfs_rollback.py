@@ -42,17 +42,21 @@ and in undo alike; the swap of a single dataset has none of that.
 
 from __future__ import annotations
 
+import logging
+
 from pydantic import Field
 
-from zfsyncd.tx.hosts import located
+from zfsyncd.tx.hosts import Host, located
 from zfsyncd.tx.steps.base import JsonDict, OnHost, Step, StepContext, register
 from zfsyncd.tx.steps.lookup import guid_of, is_same
 from zfsyncd.tx.steps.trash import trash_name
 from zfsyncd.tx.steps.zfs_rollback_refusal import MOUNTPOINT, clone_name, refusal
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import DestroyMode, ZfsBackend
-from zfsyncd.zfs.errors import NotFoundError
+from zfsyncd.zfs.errors import MountedBusyError, NotFoundError
 from zfsyncd.zfs.models import PropertySource, SnapshotName
+
+log = logging.getLogger(__name__)
 
 #: local properties that a clone cannot be given with `zfs clone -o` (encryption is refused
 #: anyway; mountpoint is set on the clone last, once the old dataset is out of the way)
@@ -64,10 +68,27 @@ async def _local_mountpoint(zfs: ZfsBackend, name: str) -> str | None:
     return value.value if value.source is PropertySource.LOCAL else None
 
 
-async def _unmount(zfs: ZfsBackend, name: str) -> None:
-    """mountpoint=none, unless it mounts nowhere already (an inherited none)."""
+async def _unmount(host: Host, name: str) -> None:
+    """mountpoint=none, unless it mounts nowhere already (an inherited none).
+
+    A reader holding a file or its working directory in the mount makes ZFS refuse the
+    unmount (busy). Then the mount is detached lazily (`umount -l`), as an administrator
+    would: the reader keeps reading the old tree through what it holds open, whole, while
+    every new lookup of the path finds the new dataset once the swap mounts it there;
+    nobody sees a mix. ZFS no longer lists the old one as mounted, so the property can be
+    set. The old dataset stays busy until the reader lets go, so the `zfs destroy` of
+    finalize is refused until then, and waits in the deferred-cleanup queue."""
+    zfs = host.zfs
     value = (await zfs.get_properties(name, [MOUNTPOINT]))[MOUNTPOINT].value
-    if value != "none":
+    if value == "none":
+        return
+    try:
+        await zfs.set_properties(name, {MOUNTPOINT: "none"})
+    except MountedBusyError:
+        if not value or not value.startswith("/"):
+            raise
+        log.info("%s is busy at %s: detached lazily", name, value)
+        await host.commands.run(["umount", "-l", value])
         await zfs.set_properties(name, {MOUNTPOINT: "none"})
 
 
@@ -149,7 +170,7 @@ class RollbackDataset(Step[RollbackArgs]):
                 await zfs.clone(self.args.snapshot, clone, properties={**props, MOUNTPOINT: "none"})
             if (await zfs.get(clone)).origin == self.args.snapshot:  # not promoted yet
                 await zfs.promote(clone)
-            await _unmount(zfs, fs)
+            await _unmount(ctx.host(self.args.host), fs)
             await zfs.rename(fs, trash)
         if not await is_same(zfs, trash, old):
             raise ValueError(f"{fs} (guid {old}) is neither at its name nor in the trash")
@@ -169,7 +190,7 @@ class RollbackDataset(Step[RollbackArgs]):
             if await guid_of(zfs, fs) is not None:
                 if not await self._is_origin_of(zfs, fs, trash):
                     raise ValueError(f"{fs} is not the dataset this step made: left alone")
-                await _unmount(zfs, fs)
+                await _unmount(ctx.host(self.args.host), fs)
                 await zfs.rename(fs, clone)
             await zfs.rename(trash, fs)
         if not await is_same(zfs, fs, old):

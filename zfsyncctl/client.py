@@ -26,6 +26,7 @@ from .connection import Connection
 from .errors import InternalError
 from .listing import TransactionFilter as TransactionFilter
 from .models import (
+    CleanupRow,
     DaemonStatus,
     SnapshotRow,
     StartedTransaction,
@@ -218,6 +219,16 @@ class ZfsyncClient(Connection):
     async def cleanup(self, older_than: float) -> int:
         (removed,) = await self.call("Cleanup", "d", [float(older_than)])
         return int(removed)
+
+    async def list_cleanups(self) -> list[CleanupRow]:
+        """The deferred-cleanup queue (ListCleanups)."""
+        (rows,) = await self.call("ListCleanups", "", [])
+        return [_parse(CleanupRow, r, "ListCleanups") for r in rows]
+
+    async def run_cleanups(self) -> int:
+        """Try every queued cleanup now; how many succeeded (RunCleanups)."""
+        (done,) = await self.call("RunCleanups", "", [])
+        return int(done)
 
     def watch(self, tx_id: str, *, poll_interval: float | None = 5.0) -> TransactionWatch:
         """Watch transaction `tx_id` (see TransactionWatch)."""

@@ -364,22 +364,55 @@ def transaction_retry(
 @click.option(
     "--older-than",
     type=DURATION,
-    required=True,
     help="Forget finished transactions older than this (30d, 12h, ...).",
 )
+@click.option("--run", "run_now", is_flag=True, help="Try every queued cleanup now.")
 @common
-def transaction_cleanup(older_than: float, json_output: bool, no_ask_password: bool) -> None:
-    """Forget finished transactions (the audit log keeps them)."""
+def transaction_cleanup(
+    older_than: float | None, run_now: bool, json_output: bool, no_ask_password: bool
+) -> None:
+    """Show the deferred-cleanup queue (--run: try it now), or forget finished transactions.
+
+    \b
+    The queue holds what ZFS refused when a transaction ended (destroying the old dataset
+    of a dataset update while a reader holds it, the rest of an undo); the daemon retries
+    each with a growing delay by itself.
+    """
     from .command import run
 
-    async def body(zc: ZfsyncClient, out: Output) -> int:
-        removed = await zc.cleanup(older_than)
+    if older_than is not None and run_now:
+        raise click.UsageError("--older-than forgets transactions; --run is for the queue")
+
+    async def forget(zc: ZfsyncClient, out: Output) -> int:
+        removed = await zc.cleanup(older_than or 0.0)
         return out.result(
             {"removed": removed, "older_than": older_than},
             lambda: click.echo(f"removed {removed} finished transaction{'s' * (removed != 1)}"),
         )
 
-    run(json_output, no_ask_password, body)
+    async def queue(zc: ZfsyncClient, out: Output) -> int:
+        done = await zc.run_cleanups() if run_now else None
+        rows = await zc.list_cleanups()
+
+        def show() -> None:
+            if done is not None:
+                click.echo(f"{done} cleanup{'s' * (done != 1)} done")
+            if not rows:
+                click.echo("no cleanup waiting")
+            for row in rows:
+                click.echo(
+                    f"{row.id}\t{row.transaction or '-'}\t{row.kind}\t"
+                    f"attempts {row.attempts}\t{row.reason}"
+                    + (f"\t(last: {row.last_error})" if row.last_error else "")
+                )
+
+        document = {"cleanups": [r.model_dump() for r in rows]}
+        if done is not None:
+            document["done"] = done  # type: ignore[assignment]
+        # waiting work is not a failure of this command; what stays is shown
+        return out.result(document, show)
+
+    run(json_output, no_ask_password, forget if older_than is not None else queue)
 
 
 @cli.group()

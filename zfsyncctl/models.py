@@ -8,6 +8,7 @@ later are kept (extra="allow") so `--json` passes them on."""
 
 from __future__ import annotations
 
+from zfsyncd.api.records import CleanupRow as CleanupRow
 from zfsyncd.api.records import DaemonStatus as DaemonStatus
 from zfsyncd.api.records import Record
 from zfsyncd.api.records import ReplicaRow as ReplicaRow

@@ -162,3 +162,22 @@ class ReplicaRow(Record):
     error: Str
     #: what ListReplicas takes as `after` for the page after this row (its dataset)
     cursor: Str = ""
+
+
+class CleanupRow(Record):
+    """One row of ListCleanups: work left over when a transaction ended (the destroy of what
+    a completed one moved to the trash; the rest of an undo), retried until it succeeds."""
+
+    id: UInt32
+    #: the transaction it is left from ("" when none)
+    transaction: Str
+    #: "finalize" or "finish-rollback" (zfsyncd/tx/cleanup.py CleanupKind)
+    kind: Str
+    #: what is left and why (the refusal that queued it)
+    reason: Str
+    created: Double
+    attempts: UInt32
+    #: when it is tried again by itself (seconds since the epoch)
+    next_attempt: Double
+    #: the error of the last attempt ("" before the first)
+    last_error: Str

@@ -119,6 +119,16 @@ class ManagerObject(AuthorizedInterface):
     async def Cleanup(self, older_than: DBusDouble) -> DBusUInt32:
         return await self._service.cleanup(older_than, authorized_caller())
 
+    @dbus_method()
+    @authorized(Action.READ)
+    async def ListCleanups(self) -> DictList:
+        return await self._service.list_cleanups()
+
+    @dbus_method()
+    @authorized(Action.MANAGE)
+    async def RunCleanups(self) -> DBusUInt32:
+        return await self._service.run_cleanups()
+
     # ------------------------------------------------------------------ signals, properties
 
     @dbus_signal()

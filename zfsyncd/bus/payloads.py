@@ -9,9 +9,15 @@ from dbus_fast import Variant
 
 from zfsyncd.api import limits
 from zfsyncd.api.names import NO_UID, transaction_path
-from zfsyncd.api.records import Record, StepInfo, TransactionDetail, TransactionSummary
+from zfsyncd.api.records import (
+    CleanupRow,
+    Record,
+    StepInfo,
+    TransactionDetail,
+    TransactionSummary,
+)
 from zfsyncd.api.signatures import declared_signature
-from zfsyncd.store import StepRecord, StepState, TransactionRecord, TxState
+from zfsyncd.store import CleanupItem, StepRecord, StepState, TransactionRecord, TxState
 from zfsyncd.tx.progress import ProgressReading
 
 Dict = dict[str, Variant]
@@ -135,3 +141,16 @@ def steps_property(record: TransactionRecord) -> list[list[object]]:
         [s.idx, s.kind, _text(s.description), s.state.value, _text(s.error)]
         for s in record.steps
     ]  # fmt: skip
+
+
+def cleanup_row(item: CleanupItem) -> CleanupRow:
+    return CleanupRow(
+        id=item.id,
+        transaction=item.tx_id or "",
+        kind=item.kind,
+        reason=_text(item.reason),
+        created=item.created_at,
+        attempts=item.attempts,
+        next_attempt=item.next_attempt_at,
+        last_error=_text(item.last_error or "", limits.MAX_ERROR_CHARS),
+    )

@@ -34,11 +34,14 @@ from zfsyncd.ops.replication.status import ReplicaQuery, list_replicas
 from zfsyncd.ops.snapshot_list import list_snapshots
 from zfsyncd.store import TransactionRecord, TxState
 from zfsyncd.tx import queries
+from zfsyncd.tx.cleanup import CLEANUP_MAX_DELAY
 from zfsyncd.tx.manager import Caller, TransactionManager
 from zfsyncd.tx.progress import ProgressReading, ProgressSink
 from zfsyncd.tx.queries import ListedTransaction, TransactionQuery
 
 log = logging.getLogger(__name__)
+#: the rows ListCleanups returns at most
+MAX_CLEANUP_ROWS = 1000
 
 
 class BusService:
@@ -128,6 +131,17 @@ class BusService:
 
     async def cleanup(self, older_than: float, caller: Caller) -> int:
         return await self.manager.cleanup_finished(older_than, caller=caller)
+
+    async def list_cleanups(self) -> list[dict[str, Variant]]:
+        # bounded: rows carry at most 1,024 + 4,096 characters of text, so 1,000 stay
+        # under 6 MB (the reply bound is 24 MiB); the oldest due come first
+        pending = (await self.manager.cleanups.pending())[:MAX_CLEANUP_ROWS]
+        return [payloads.as_dict(payloads.cleanup_row(item)) for item in pending]
+
+    async def run_cleanups(self) -> int:
+        """Try every deferred cleanup now, due or not (the growing delay is for the daemon's
+        own retries, not for an administrator who asks)."""
+        return await self.manager.run_cleanups(now=time.time() + CLEANUP_MAX_DELAY)
 
     async def list_transactions(self, query: TransactionQuery) -> list[dict[str, Variant]]:
         return [self._summary(t) for t in await queries.list_transactions(self.manager, query)]

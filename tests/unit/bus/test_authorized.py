@@ -38,6 +38,8 @@ HAND_WRITTEN = {
     "Retry": [Action.READ, Action.SNAPSHOT],
     "Cancel": [Action.READ, Action.SNAPSHOT],
     "Cleanup": [Action.MANAGE],
+    "ListCleanups": [Action.READ],
+    "RunCleanups": [Action.MANAGE],
 }
 SAMPLE = {"s": "t_1", "as": ["tank"], "a{sv}": {}, "d": 1.0}
 

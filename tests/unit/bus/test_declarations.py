@@ -21,6 +21,7 @@ from tests.unit.bus.api_checks import (
     xml_disagreements,
 )
 from zfsyncd.api.records import (
+    CleanupRow,
     DaemonStatus,
     Record,
     ReplicaRow,
@@ -98,6 +99,7 @@ def test_the_xml_comments_document_every_record_key_and_option() -> None:
         },
         "ListTransactions": option_signatures(TransactionQuery),
         "ListReplicas": {**_record_keys(ReplicaRow), **option_signatures(ReplicaQuery)},
+        "ListCleanups": _record_keys(CleanupRow),
         "Rollback": option_signatures(options.WaitOptions),
         "Retry": option_signatures(options.WaitOptions),
         **{k.method.name: option_keys(k, k.method) for k in TX_KINDS.values() if k.method},

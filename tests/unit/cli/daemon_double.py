@@ -40,6 +40,7 @@ from zfsyncd.api.names import (
     transaction_path,
 )
 from zfsyncd.api.records import (
+    CleanupRow,
     DaemonStatus,
     Record,
     ReplicaRow,
@@ -77,6 +78,7 @@ TX_KEYS = record_keys(TransactionSummary)
 STEP_KEYS = record_keys(StepInfo)
 SNAPSHOT_KEYS = record_keys(SnapshotRow)
 REPLICA_KEYS = record_keys(ReplicaRow)
+CLEANUP_KEYS = record_keys(CleanupRow)
 #: Replica* method -> the transaction type it starts (REPL-PLAN.md)
 REPLICA_TYPES = {k.method.name: k.name for k in PLANNED}
 _STATUS_VALUES: dict[str, Any] = {
@@ -392,6 +394,18 @@ class ManagerObject(ServiceInterface):
         self.double.cleanup_calls.append(older_than)
         return 3
 
+    @dbus_method(name="ListCleanups")
+    def list_cleanups(self) -> AASV:
+        self._maybe_fail("ListCleanups")
+        return [variants(row, CLEANUP_KEYS) for row in self.double.cleanups]
+
+    @dbus_method(name="RunCleanups")
+    def run_cleanups(self) -> U:
+        self._maybe_fail("RunCleanups")
+        done = len(self.double.cleanups)
+        self.double.cleanups.clear()
+        return done
+
 
 Script = Callable[["DaemonDouble", Tx], Coroutine[Any, Any, None]]
 
@@ -427,6 +441,8 @@ class DaemonDouble:
         self.replicas: list[dict[str, Any]] = []
         self.calls: list[tuple[str, list[Any], int]] = []
         self.cleanup_calls: list[float] = []
+        #: the deferred-cleanup queue's rows (CleanupRow's keys)
+        self.cleanups: list[dict[str, Any]] = []
         self.tasks: set[asyncio.Task[None]] = set()
         self._counter = 0
 

@@ -87,3 +87,23 @@ def test_the_clients_options_and_arguments_agree_with_the_daemon(method: str) ->
     assert all(sig in daemon[key] for key, sig in model.SIGNATURES.items())
     assert sorted(model.model_fields) == sorted(model.SIGNATURES)
     assert dc.ARGUMENTS[method] == "".join(argument_signatures(kind, kind.method).values())
+
+
+QUEUED = {
+    "id": 7, "transaction": "t9", "kind": "finalize",
+    "reason": "finalize replace the contents of tank/data: dataset is busy",
+    "created": 1.0, "attempts": 2, "next_attempt": 2.0, "last_error": "dataset is busy",
+}  # fmt: skip
+
+
+def test_transaction_cleanup_shows_the_queue_and_runs_it(double: DaemonDouble) -> None:
+    double.cleanups.append(dict(QUEUED))
+    shown = zfsyncctl("transaction", "cleanup")
+    assert shown.exit_code == 0, shown.output
+    assert "t9\tfinalize\tattempts 2\tfinalize replace the contents" in shown.stdout
+    assert "(last: dataset is busy)" in shown.stdout
+    ran = zfsyncctl("transaction", "cleanup", "--run", "--json")
+    assert ran.exit_code == 0, ran.output
+    assert '"done": 1' in ran.stdout
+    assert '"cleanups": []' in ran.stdout
+    assert "no cleanup waiting" in zfsyncctl("transaction", "cleanup").stdout

@@ -36,7 +36,7 @@ def no_bus(monkeypatch: pytest.MonkeyPatch) -> None:
         (["transaction", "list", "--since", "yesterday"], "'yesterday' is neither"),
         (["transaction", "list", "--state", "DONE"], "'DONE' is not one of"),
         (["transaction", "list", "--limit", "-1"], "-1 is not in the range"),
-        (["transaction", "cleanup"], "Missing option '--older-than'"),
+        (["transaction", "cleanup", "--older-than", "1d", "--run"], "--run is for the queue"),
         (["transaction", "cleanup", "--older-than", "0"], "must be longer than zero"),
         (["transaction", "rollback"], "give either a transaction ID or --last-failed"),
         (["transaction", "rollback", "t1", "--last-failed"], "give either"),

@@ -15,6 +15,7 @@ import pytest
 from tests.contract.world import backend_kind
 from tests.engine.conftest import Engine
 from tests.engine.fault_cases import _source_tree
+from tests.faults import SimulatedCrash
 from zfsyncd.files.rsync import RsyncError, RsyncJob, RsyncResult
 from zfsyncd.store import TxState
 from zfsyncd.tx.steps import fill
@@ -160,3 +161,33 @@ async def test_update_refuses_what_the_swap_refuses(engine: Engine) -> None:
     await engine.world.zfs.create(f"{fs}/child")
     with pytest.raises(Exception, match="has child datasets"):
         await engine.manager.submit("dataset-update", {"dataset": fs, "source": _source_tree("c")})
+
+
+@pytest.mark.parametrize("kind", ["dataset-init", "dataset-update"])
+async def test_a_crash_while_rsync_runs_is_undone_at_restart(
+    engine: Engine, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fill step journaled its intent, rsync was writing, the daemon died: recovery
+    undoes what was made (the temporary dataset, or the clone and the baseline)."""
+    root, fs = await _updatable(engine)
+    dataset = fs if kind == "dataset-update" else f"{root}/made"
+    before = await engine.world.state(root, contents=True)
+
+    async def dies(job: RsyncJob, *_: object, **__: object) -> RsyncResult:
+        job.target.mkdir(exist_ok=True)
+        (job.target / "half.txt").write_text("written when the daemon died")
+        raise SimulatedCrash
+
+    monkeypatch.setattr(fill, "run_rsync", dies)
+    record = await engine.manager.submit(kind, {"dataset": dataset, "source": _source_tree("k")})
+    with pytest.raises(SimulatedCrash):
+        await engine.manager.wait(record.id)
+    restarted = await engine.restart()
+    try:
+        [done] = await restarted.manager.recover()
+        assert done.id == record.id
+        assert done.state is TxState.FAILED
+        assert done.error_kind == "interrupted"
+        assert await engine.world.state(root, contents=True) == before
+    finally:
+        await restarted.close()

@@ -15,7 +15,8 @@ do (each phase reads ZFS first, so a repeated `do` after a crash carries on wher
      ones and its data, and becomes a clone of `<clone>@target`;
   3. `zfs set mountpoint=none fs` unmounts the old one (skipped when it mounts nowhere),
      so the new one can take its place (a rename alone would leave a locally set
-     mountpoint mounted, and a rename -u keeps any mount where it was);
+     mountpoint mounted, and a rename -u keeps any mount where it was); a mount ZFS finds
+     busy (a reader) is detached lazily first (`_unmount`);
   4. `zfs rename fs parent/zfsync_trash_<tx>_fs` (trash.trash_name);
   5. `zfs rename <clone> fs`;
   6. the mountpoint as it was on the old fs: `zfs inherit mountpoint` (it had no local one)
@@ -33,6 +34,9 @@ snapshot keeps its guid, as promote moves them rather than copying). Received pr
 could only be given to the new dataset as local ones, which is why such datasets are
 refused (`refusal`, zfs_rollback_refusal.py), with encrypted ones, volumes and those with a
 legacy mountpoint.
+
+With `clone_made` (dataset-update: ops/dataset_update.py), steps before this one made and
+filled the clone: `do` skips phase 1 and `undo` leaves the clone to their undo.
 
 First version: a dataset with child datasets is refused rather than handled. Its children
 would move to the trash with the rename and would have to be renamed back under the new

@@ -13,17 +13,20 @@ working directory. This module registers the group on main.cli when main imports
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from .main import cli, common, waiting
 from .replica import _common_fields, _dataset, transaction_options
+from .replica import _start as _start_transaction
 
 if TYPE_CHECKING:
-    from .client import ZfsyncClient
-    from .command import Output
     from .dataset_client import DatasetOptions
+
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _directory(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -41,14 +44,15 @@ def _snapshot(ctx: click.Context, param: click.Parameter, value: str) -> str:
 
 
 def _start(method: str, arguments: list[Any], options: DatasetOptions, kw: dict[str, Any]) -> None:
-    from .command import run, started
     from .dataset_client import start
 
-    async def body(zc: ZfsyncClient, out: Output) -> int:
-        tx = await start(zc, method, arguments, options)
-        return await started(zc, out, tx, not kw["no_wait"])
+    _start_transaction(method, arguments, options, kw, start)
 
-    run(kw["json_output"], kw["no_ask_password"], body)
+
+def _from_dir(help_text: str) -> Callable[[F], F]:
+    return click.option(
+        "--from-dir", "source", required=True, metavar="DIR", callback=_directory, help=help_text
+    )
 
 
 @cli.group()
@@ -64,10 +68,7 @@ def dataset() -> None:
 
 @dataset.command("init")
 @click.argument("name", metavar="DATASET", callback=_dataset)
-@click.option(
-    "--from-dir", "source", required=True, metavar="DIR", callback=_directory,
-    help="The directory whose contents the new dataset gets.",
-)  # fmt: skip
+@_from_dir("The directory whose contents the new dataset gets.")
 @click.option(
     "--mountpoint", metavar="PATH", help="Where it mounts (default: inherited, by its name)."
 )
@@ -88,10 +89,7 @@ def dataset_init(name: str, source: str, mountpoint: str | None, **kw: Any) -> N
 
 @dataset.command("update")
 @click.argument("name", metavar="DATASET", callback=_dataset)
-@click.option(
-    "--from-dir", "source", required=True, metavar="DIR", callback=_directory,
-    help="The directory whose contents DATASET gets.",
-)  # fmt: skip
+@_from_dir("The directory whose contents DATASET gets.")
 @click.option(
     "--exclude", "excludes", multiple=True, metavar="PATTERN",
     help="An rsync pattern neither copied nor deleted (repeatable).",

@@ -25,9 +25,14 @@ import click
 from .main import cli, common, waiting
 
 if TYPE_CHECKING:
-    from .client import ZfsyncClient
+    from collections.abc import Awaitable, Callable, Sequence
+
+    from .client import ZfsyncClient, _Options
     from .command import Output
-    from .replica_client import ReplicaOptions
+    from .models import StartedTransaction
+
+    #: calls a method that starts a transaction: (client, method, arguments, options)
+    Starter = Callable[[ZfsyncClient, str, Sequence[object], Any], Awaitable[StartedTransaction]]
 
 
 def _dataset(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -75,13 +80,22 @@ def _common_fields(kw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _start(method: str, arguments: list[Any], options: ReplicaOptions, kw: dict[str, Any]) -> None:
-    """Start a Replica* transaction and wait for it (unless --no-wait), exit by its end."""
+def _start(
+    method: str,
+    arguments: list[Any],
+    options: _Options,
+    kw: dict[str, Any],
+    start: Starter | None = None,
+) -> None:
+    """Start a Replica* transaction (or another kind's, through `start`: the dataset
+    commands) and wait for it (unless --no-wait), exit by its end."""
     from .command import run, started
-    from .replica_client import start
+    from .replica_client import start as replica_start
+
+    call = start or replica_start
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
-        tx = await start(zc, method, arguments, options)
+        tx = await call(zc, method, arguments, options)
         return await started(zc, out, tx, not kw["no_wait"])
 
     run(kw["json_output"], kw["no_ask_password"], body)
@@ -223,7 +237,6 @@ def replica_expire(sources: tuple[str, ...], **kw: Any) -> None:
 
     Never the newest snapshot both sides share, never a held one.
     """
-    from .replica_client import ReplicaOptions
 
     _start("ReplicaExpire", [list(sources)], ReplicaOptions(**_common_fields(kw)), kw)
 
@@ -283,7 +296,6 @@ def replica_takeover(destination: str, local_only: bool, snapshot: str | None, *
 @common
 def replica_pause(source: str, **kw: Any) -> None:
     """Leave SRC out of `sync all` until resumed (zfsync:paused=on)."""
-    from .replica_client import ReplicaOptions
 
     _start("ReplicaPause", [source], ReplicaOptions(**_common_fields(kw)), kw)
 
@@ -295,7 +307,6 @@ def replica_pause(source: str, **kw: Any) -> None:
 @common
 def replica_resume(source: str, **kw: Any) -> None:
     """Let `sync all` include SRC again."""
-    from .replica_client import ReplicaOptions
 
     _start("ReplicaResume", [source], ReplicaOptions(**_common_fields(kw)), kw)
 
@@ -329,6 +340,5 @@ def replica_clear(source: str, destroy_snapshots: bool, **kw: Any) -> None:
 @common
 def replica_reconfigure(source: str, destination: str, **kw: Any) -> None:
     """Give SRC a new destination: DST must hold a snapshot SRC has (by guid), or be empty."""
-    from .replica_client import ReplicaOptions
 
     _start("ReplicaReconfigure", [source, destination], ReplicaOptions(**_common_fields(kw)), kw)

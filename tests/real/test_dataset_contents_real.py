@@ -23,6 +23,7 @@ from pathlib import Path
 import zfsyncd.ops  # noqa: F401 - registers the kinds
 from tests.faults import FaultyBackend
 from tests.real.realzfs import zfs_cli
+from tests.real.test_rollback_real import _listing, _local
 from zfsyncd.store import Database, TxState
 from zfsyncd.tx.hosts import local_hosts
 from zfsyncd.tx.kinds import TX_KINDS
@@ -31,7 +32,6 @@ from zfsyncd.tx.retry import RetryPolicy
 from zfsyncd.tx.steps.fill import FILL_ROOT
 from zfsyncd.zfs.cli import CliBackend
 
-COLUMNS = "name,type,guid,createtxg,origin"
 QUICK = RetryPolicy(attempts=2, first_delay=0.1)
 XATTR = "user.zfsync-test"
 
@@ -59,16 +59,6 @@ def _source(base: Path, name: str, files: dict[str, bytes]) -> Path:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(data)
     return root
-
-
-def _listing(root: str) -> dict[str, tuple[str, ...]]:
-    rows = zfs_cli("zfs", "list", "-t", "all", "-Hp", "-r", "-o", COLUMNS, root).splitlines()
-    return {r.split("\t")[0]: tuple(r.split("\t")[1:]) for r in rows if r}
-
-
-def _local(name: str) -> dict[str, str]:
-    out = zfs_cli("zfs", "get", "-H", "-p", "-s", "local", "-o", "property,value", "all", name)
-    return dict(line.split("\t", 1) for line in out.splitlines() if line)
 
 
 def _mounts(dataset: str) -> list[tuple[str, str]]:

@@ -39,6 +39,7 @@ from zfsyncd.tx.steps.fill import (
 from zfsyncd.tx.steps.pools import LISTED_TYPES, Listing
 from zfsyncd.tx.steps.properties import SetProperties, SetPropertiesArgs
 from zfsyncd.tx.steps.snapshots import CreateSnapshots, CreateSnapshotsArgs
+from zfsyncd.tx.steps.zfs_rollback_refusal import sibling_name
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import ZfsBackend
 from zfsyncd.zfs.errors import InvalidNameError
@@ -50,14 +51,8 @@ MOUNTPOINT = "mountpoint"
 
 
 def temporary_name(dataset: str, tx_id: str) -> str:
-    """The dataset while it is filled: a sibling (zfs renames within a pool, and under the
-    same parent keeps what it inherits the same), named after the transaction."""
-    parent = names.parent_of(dataset)
-    if parent is None:
-        raise InvalidNameError(dataset, "a pool's root dataset cannot be made")
-    name = f"{parent}/{INIT_PREFIX}{tx_id}_{dataset.rsplit('/', 1)[1]}"
-    names.check_dataset(name)  # a long name may not leave room for the prefix: say so now
-    return name
+    """The dataset while it is filled: under the same parent, it inherits what it will."""
+    return sibling_name(dataset, INIT_PREFIX, tx_id, what="made")
 
 
 class InitRequest(BaseModel):

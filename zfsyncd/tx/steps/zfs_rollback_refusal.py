@@ -25,15 +25,21 @@ MOUNTPOINT = "mountpoint"
 ENCRYPTION = "encryption"
 
 
-def clone_name(dataset: str, tx_id: str) -> str:
-    """The new dataset's name until the swap: a sibling, since ZFS renames within a pool
-    only, and named after the transaction, so that "it exists" means "we made it"."""
+def sibling_name(dataset: str, prefix: str, tx_id: str, *, what: str = "swapped") -> str:
+    """A dataset's name for transaction `tx_id` beside it (`parent/<prefix><tx>_<name>`): a
+    sibling, since ZFS renames within a pool only, and named after the transaction, so
+    that "it exists" means "we made it"."""
     parent = names.parent_of(dataset)
     if parent is None:
-        raise InvalidNameError(dataset, "a pool's root dataset cannot be swapped")
-    name = f"{parent}/{CLONE_PREFIX}{tx_id}_{dataset.rsplit('/', 1)[1]}"
+        raise InvalidNameError(dataset, f"a pool's root dataset cannot be {what}")
+    name = f"{parent}/{prefix}{tx_id}_{dataset.rsplit('/', 1)[1]}"
     names.check_dataset(name)  # a long name may not leave room for the prefix: say so now
     return name
+
+
+def clone_name(dataset: str, tx_id: str) -> str:
+    """The new dataset's name until the swap."""
+    return sibling_name(dataset, CLONE_PREFIX, tx_id)
 
 
 @dataclass(frozen=True)

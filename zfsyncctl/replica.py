@@ -92,7 +92,7 @@ def _start(
     from .command import run, started
     from .replica_client import start as replica_start
 
-    call = start or replica_start
+    call: Starter = start or replica_start
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         tx = await call(zc, method, arguments, options)
@@ -237,6 +237,7 @@ def replica_expire(sources: tuple[str, ...], **kw: Any) -> None:
 
     Never the newest snapshot both sides share, never a held one.
     """
+    from .replica_client import ReplicaOptions
 
     _start("ReplicaExpire", [list(sources)], ReplicaOptions(**_common_fields(kw)), kw)
 
@@ -296,6 +297,7 @@ def replica_takeover(destination: str, local_only: bool, snapshot: str | None, *
 @common
 def replica_pause(source: str, **kw: Any) -> None:
     """Leave SRC out of `sync all` until resumed (zfsync:paused=on)."""
+    from .replica_client import ReplicaOptions
 
     _start("ReplicaPause", [source], ReplicaOptions(**_common_fields(kw)), kw)
 
@@ -307,6 +309,7 @@ def replica_pause(source: str, **kw: Any) -> None:
 @common
 def replica_resume(source: str, **kw: Any) -> None:
     """Let `sync all` include SRC again."""
+    from .replica_client import ReplicaOptions
 
     _start("ReplicaResume", [source], ReplicaOptions(**_common_fields(kw)), kw)
 
@@ -340,5 +343,6 @@ def replica_clear(source: str, destroy_snapshots: bool, **kw: Any) -> None:
 @common
 def replica_reconfigure(source: str, destination: str, **kw: Any) -> None:
     """Give SRC a new destination: DST must hold a snapshot SRC has (by guid), or be empty."""
+    from .replica_client import ReplicaOptions
 
     _start("ReplicaReconfigure", [source, destination], ReplicaOptions(**_common_fields(kw)), kw)

@@ -63,6 +63,7 @@ from zfsyncd.zfs.backend import ZfsBackend
 from zfsyncd.zfs.models import DatasetName, ObjectType
 
 SNAPSHOT_PREFIX = "zfsync_"
+CANMOUNT = "canmount"
 #: excludes one update may name (each is one rsync argument)
 MAX_EXCLUDES = 256
 
@@ -116,6 +117,12 @@ def decide(request: UpdateRequest, facts: UpdateFacts, tx_id: str) -> Plan:
         raise PlanError(f"snapshot {baseline} already exists")
     if not facts.source_is_dir:
         raise MissingObjectError(f"{request.source} is not a directory")
+    if facts.local.get(CANMOUNT, "on") != "on":
+        # the clone gets the dataset's local properties: it would not mount to be filled
+        raise PlanError(
+            f"{dataset} has canmount={facts.local[CANMOUNT]}: its clone could not be mounted "
+            "to be filled"
+        )
     clone, private = clone_name(dataset, tx_id), fill_mountpoint(tx_id)
     props = {p: v for p, v in facts.local.items() if p not in NOT_CLONED}
     steps: list[Step[Any]] = [

@@ -100,6 +100,8 @@ UPDATE_REFUSALS = [
                  "snapshot p/fs@zfsync_T1 already exists", id="baseline taken"),
     pytest.param(update("p/fs", is_dir=False), MissingObjectError,
                  f"{SRC} is not a directory", id="no source"),
+    pytest.param(update("p/fs", canmount="noauto"), PlanError,
+                 "p/fs has canmount=noauto: its clone could not be mounted", id="canmount"),
 ]  # fmt: skip
 
 

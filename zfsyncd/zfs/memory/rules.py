@@ -65,6 +65,8 @@ READ_ONLY = frozenset(
         *BASE_COLUMNS,
         "keystatus",
         "encryptionroot",
+        # computed: a filesystem the model counts as mounted (values.py `_mounted`)
+        "mounted",
     }
 )
 #: what `zfs send -p` carries: settable native properties (plus every user property)

@@ -158,6 +158,8 @@ class Values(Tree):
             return PropertyValue(value=computed, source=none)
         if prop in ("encryption", "keystatus", "encryptionroot", "keyformat", "keylocation"):
             return self._crypt_value(obj, prop)
+        if prop == "mounted":
+            return PropertyValue(value=self._mounted(obj), source=none)
         if (
             not isinstance(obj, Dataset)
             or prop == "volsize"
@@ -170,6 +172,22 @@ class Values(Tree):
                 source=none if volsize is None else PropertySource.LOCAL,
             )
         return self._dataset_native(obj, prop)
+
+    def _mounted(self, obj: Object) -> str:
+        """What `zfs get mounted` says, as ZFS mounts by itself: a filesystem is mounted
+        when it may be (canmount=on), has a path to mount at and, if encrypted, its key;
+        create, clone, rename and `zfs set mountpoint` (re)mount it there. Not modelled: a
+        `zfs receive -u` or `zfs unmount` that leaves a mountable one unmounted, a mount
+        that fails."""
+        if not isinstance(obj, Dataset) or obj.type is not ObjectType.FILESYSTEM:
+            return "-"
+        if obj.half_made or self._dataset_native(obj, "canmount").value != "on":
+            return "no"
+        if not (self._dataset_native(obj, "mountpoint").value or "").startswith("/"):
+            return "no"
+        if obj.crypt is not None and not obj.crypt.key_loaded:
+            return "no"
+        return "yes"
 
     def _computed(self, obj: Object, prop: str) -> str | None:
         """The read-only values the model works out; None when `prop` is not one."""

@@ -1,0 +1,140 @@
+"""The rsync runner with a real rsync on temporary directories: what it copies (hard links,
+xattrs), excludes, delete, its progress and its errors."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from zfsyncd.commands.runner import CommandRunner
+from zfsyncd.files.rsync import (
+    RsyncError,
+    RsyncJob,
+    parse_progress,
+    rsync_argv,
+    run_rsync,
+)
+
+
+def _tree(root: Path) -> None:
+    (root / "sub").mkdir(parents=True)
+    (root / "a.txt").write_bytes(b"a" * 5000)
+    (root / "sub" / "b.log").write_bytes(b"log")
+    (root / "sub" / "c.txt").write_bytes(b"c")
+    os.link(root / "a.txt", root / "sub" / "a-link.txt")
+
+
+def _set_xattr(path: Path) -> None:
+    try:
+        os.setxattr(path, "user.zfsync-test", b"kept")
+    except OSError as exc:
+        if exc.errno in (errno.ENOTSUP, errno.EPERM):
+            pytest.skip(f"no user xattrs on {path.parent}")
+        raise
+
+
+@pytest.mark.parametrize(
+    ("job", "argv"),
+    [
+        (
+            RsyncJob(Path("/src"), Path("/dst/")),
+            ["rsync", "-aHAX", "--numeric-ids", "--delete", "--info=progress2", "/src/", "/dst/"],
+        ),
+        (
+            RsyncJob(Path("/s"), Path("/d"), excludes=("*.log", "-x y"), delete=False),
+            [
+                "rsync",
+                "-aHAX",
+                "--numeric-ids",
+                "--exclude=*.log",
+                "--exclude=-x y",
+                "--info=progress2",
+                "/s/",
+                "/d/",
+            ],
+        ),
+        (
+            RsyncJob(Path("/"), Path("/d")),
+            ["rsync", "-aHAX", "--numeric-ids", "--delete", "--info=progress2", "/", "/d/"],
+        ),
+    ],
+)
+def test_argv(job: RsyncJob, argv: list[str]) -> None:
+    assert rsync_argv(job) == argv
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"source": Path("rel"), "target": Path("/d")},
+        {"source": Path("/s"), "target": Path("-d")},
+        {"source": Path("/s"), "target": Path("/d"), "excludes": ("",)},
+        {"source": Path("/s"), "target": Path("/d"), "excludes": ("a\nb",)},
+    ],
+)
+def test_a_bad_job_is_refused(bad: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match=r"absolute paths|exclude pattern"):
+        RsyncJob(**bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("line", "parsed"),
+    [
+        ("      1,234,567  45%   12.34MB/s    0:00:01 (xfr#3, to-chk=0/5)", (1234567, 3)),
+        ("              0   0%    0.00kB/s    0:00:00", (0, 0)),
+        ("sending incremental file list", None),
+        ("", None),
+        ("rsync: [sender] change_dir failed", None),
+    ],
+)
+def test_parse_progress(line: str, parsed: tuple[int, int] | None) -> None:
+    assert parse_progress(line) == parsed
+
+
+async def test_copies_hard_links_and_xattrs_and_reports_progress(tmp_path: Path) -> None:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    _tree(src)
+    _set_xattr(src / "sub" / "c.txt")
+    dst.mkdir()
+    seen: list[int] = []
+    result = await run_rsync(RsyncJob(src, dst), seen.append)
+    assert (dst / "a.txt").read_bytes() == b"a" * 5000
+    assert os.stat(dst / "a.txt").st_ino == os.stat(dst / "sub" / "a-link.txt").st_ino
+    assert os.getxattr(dst / "sub" / "c.txt", "user.zfsync-test") == b"kept"
+    assert result.bytes >= 5000 + 3 + 1
+    assert result.files >= 3
+    assert seen
+    assert seen[-1] == result.bytes
+
+
+async def test_excludes_and_delete(tmp_path: Path) -> None:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    _tree(src)
+    dst.mkdir()
+    (dst / "stale.txt").write_text("gone after")
+    await run_rsync(RsyncJob(src, dst, excludes=("*.log",)))
+    assert not (dst / "stale.txt").exists()
+    assert not (dst / "sub" / "b.log").exists()
+    assert (dst / "sub" / "c.txt").exists()
+    # without delete, what the target has stays; a second run transfers nothing new
+    (dst / "mine.txt").write_text("kept")
+    again = await run_rsync(RsyncJob(src, dst, excludes=("*.log",), delete=False))
+    assert (dst / "mine.txt").read_text() == "kept"
+    assert again.files == 0
+
+
+async def test_an_error_names_the_source_and_rsyncs_message(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir"
+    seen: list[str] = []
+    runner = CommandRunner(observers=[lambda argv: seen.append(argv[0])])
+    with pytest.raises(RsyncError) as info:
+        await run_rsync(RsyncJob(missing, tmp_path / "dst"), runner=runner)
+    message = str(info.value)
+    assert str(missing) in message
+    assert "No such file or directory" in message
+    assert info.value.returncode != 0
+    assert not info.value.transient
+    assert seen == ["rsync"]  # the runner's observers saw it

@@ -1,0 +1,154 @@
+"""One rsync of a directory tree into another, with its progress: argv only, never a shell.
+
+What is copied is everything a filesystem's contents are made of, numbered as they are:
+`-a` (permissions, times, owners, symlinks, devices), `-H` hard links, `-A` ACLs, `-X`
+extended attributes, `--numeric-ids` (a uid is kept as a number: the names of the machine
+that made the tree are not this one's); `--delete` makes the target equal to the source.
+Progress comes from `--info=progress2` on stdout: one line for the whole transfer, rewritten
+with carriage returns, e.g. `  1,234,567  45%  12.34MB/s  0:00:01 (xfr#3, to-chk=0/5)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from zfsyncd.commands.errors import Classifier, CommandFailedError
+from zfsyncd.commands.runner import CommandRunner, spawn, terminate
+
+RSYNC = "rsync"
+#: a progress2 line: bytes so far, then later "xfr#N" (files transferred so far)
+_PROGRESS = re.compile(r"^\s*([\d,]+)\s+\d+%")
+_FILES = re.compile(r"xfr#(\d+)")
+
+
+class RsyncError(CommandFailedError):
+    """rsync failed: the message names the source, the target and what rsync said."""
+
+    kind = "rsync-failed"
+
+    def __init__(self, argv: Sequence[str], returncode: int, stderr: str) -> None:
+        super().__init__(argv, returncode, stderr)
+        source, target = (argv[-2], argv[-1]) if len(argv) >= 2 else ("?", "?")
+        said = self.stderr or "no message"
+        self.args = (f"rsync of {source} into {target} failed (exit {returncode}): {said}",)
+
+
+RSYNC_ERRORS = Classifier(failed=RsyncError)
+
+
+@dataclass(frozen=True)
+class RsyncJob:
+    """What to copy: the contents of `source` into `target` (both directories)."""
+
+    source: Path
+    target: Path
+    #: rsync exclude patterns, each passed as one `--exclude=PAT` argument
+    excludes: tuple[str, ...] = ()
+    #: remove from the target what the source does not have
+    delete: bool = True
+
+    def __post_init__(self) -> None:
+        # absolute paths only: a relative one would depend on the daemon's working
+        # directory, and one starting with '-' could read as an option
+        for path in (self.source, self.target):
+            if not path.is_absolute():
+                raise ValueError(f"rsync needs absolute paths, not {str(path)!r}")
+        for pattern in self.excludes:
+            if not pattern or "\n" in pattern or "\0" in pattern:
+                raise ValueError(f"not an exclude pattern: {pattern!r}")
+
+
+@dataclass(frozen=True)
+class RsyncResult:
+    #: bytes rsync transferred (progress2's count: the sizes of the files it sent)
+    bytes: int
+    #: files it transferred (unchanged files are not counted)
+    files: int
+
+
+def rsync_argv(job: RsyncJob) -> list[str]:
+    """The command for `job`; the trailing slashes copy the source's contents, not the
+    directory itself."""
+    argv = [RSYNC, "-aHAX", "--numeric-ids"]
+    if job.delete:
+        argv.append("--delete")
+    argv += [f"--exclude={pattern}" for pattern in job.excludes]
+    argv.append("--info=progress2")
+    argv += [_with_slash(job.source), _with_slash(job.target)]
+    return argv
+
+
+def _with_slash(path: Path) -> str:
+    return str(path).rstrip("/") + "/"
+
+
+def parse_progress(line: str) -> tuple[int, int] | None:
+    """(bytes, files) from one progress2 line; None for any other line."""
+    found = _PROGRESS.match(line)
+    if found is None:
+        return None
+    files = _FILES.search(line)
+    return int(found.group(1).replace(",", "")), int(files.group(1)) if files else 0
+
+
+async def run_rsync(
+    job: RsyncJob,
+    on_progress: Callable[[int], None] | None = None,
+    *,
+    runner: CommandRunner | None = None,
+    timeout: float | None = None,
+) -> RsyncResult:
+    """Run rsync for `job`, calling `on_progress(bytes so far)` as rsync reports it.
+
+    `runner` gives the host (its transport) and the observers (default: this machine).
+    No timeout unless given: a tree may take hours, and the engine cancels a step it
+    stops (the process group is then killed). Raises RsyncError (or the runner's
+    not-found/timeout errors) naming the source and rsync's message."""
+    runner = runner or CommandRunner()
+    full = runner.command(rsync_argv(job))
+    runner.notify(full)
+    proc = await spawn(
+        full,
+        runner.env(),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        errors=RSYNC_ERRORS,
+    )
+    if proc.stdout is None or proc.stderr is None:  # spawn was asked for both pipes
+        raise RuntimeError("rsync started without its output pipes")
+    last = (0, 0)
+    stderr_task = asyncio.ensure_future(proc.stderr.read())
+    try:
+        async with asyncio.timeout(timeout):
+            pending = b""
+            while chunk := await proc.stdout.read(65536):
+                *lines, pending = re.split(rb"[\r\n]", pending + chunk)
+                for raw in lines:
+                    parsed = parse_progress(raw.decode(errors="replace"))
+                    if parsed is not None and parsed != last:
+                        last = parsed
+                        if on_progress is not None:
+                            on_progress(parsed[0])
+            err = await stderr_task
+            code = await proc.wait()
+    except TimeoutError:
+        await terminate(proc)
+        stderr_task.cancel()
+        raise RSYNC_ERRORS.timeout(
+            full, -1, f"{shlex.join(full)}: no answer after {timeout:g} s, stopped"
+        ) from None
+    except BaseException:
+        await terminate(proc)
+        stderr_task.cancel()
+        raise
+    if code != 0:
+        raise RsyncError(full, code, err.decode(errors="replace"))
+    return RsyncResult(bytes=last[0], files=last[1])
+
+
+__all__ = ["RSYNC_ERRORS", "RsyncError", "RsyncJob", "RsyncResult", "rsync_argv", "run_rsync"]

@@ -26,6 +26,7 @@ from tests.engine.migration_sources import plain_history, write_snapshot
 from tests.faults import FaultyBackend
 from zfsyncd.ops.migration import history
 from zfsyncd.ops.migration.batch import BatchEntry, run_batch
+from zfsyncd.ops.migration.migrate import MigrateKind
 from zfsyncd.ops.migration.sources import read_source
 from zfsyncd.ops.migration.validation import validate
 from zfsyncd.store import TxState
@@ -56,6 +57,21 @@ class Mounted:
         await self.inner.rename(old, new, **kw)
         if before is not None and before.exists():
             before.rename(await self._tree(new))
+
+    async def _moving(self, dataset: str, change: Any) -> None:
+        """Run `change`; a tree whose mountpoint it changed moves with it (a remount)."""
+        before = await self._tree(dataset)
+        await change
+        after = await self._tree(dataset)
+        if after != before and before.exists():
+            after.parent.mkdir(parents=True, exist_ok=True)
+            before.rename(after)
+
+    async def set_properties(self, name: str, properties: Any) -> None:
+        await self._moving(name, self.inner.set_properties(name, properties))
+
+    async def inherit(self, name: str, prop: str, **kw: Any) -> None:
+        await self._moving(name, self.inner.inherit(name, prop, **kw))
 
     async def snapshot(self, snapshots: Sequence[str], **kw: Any) -> None:
         await self.inner.snapshot(snapshots, **kw)
@@ -88,6 +104,8 @@ async def mounted(world: World, tmp_path: Path) -> Any:
     engine = await Engine.start(world, tmp_path / "db.sqlite", FaultyBackend(Mounted(world.zfs)))
     root = tmp_path / "mnt"
     root.mkdir()
+    (tmp_path / "fill").mkdir()
+    MigrateKind.fill_root = str(tmp_path / "fill")
     await world.zfs.set_properties(world.src, {"mountpoint": str(root)})
     yield engine
     await engine.close()
@@ -114,7 +132,7 @@ async def test_a_limited_run_then_the_rest(mounted: Engine, tmp_path: Path) -> N
     assert done.state is TxState.COMPLETED, done.error
     assert [s.kind for s in done.steps] == [
         "create-dataset", "migrate-copy", "create-snapshots", "migrate-copy",
-        "create-snapshots", "rename",
+        "create-snapshots", "rename", "set-properties",
     ]  # fmt: skip
     snaps = await _snapshots(engine, dataset)
     assert list(snaps) == ["zfsync_migrate_000001", "zfsync_migrate_000002"]
@@ -197,8 +215,8 @@ async def test_commands_of_each_step_are_constant(mounted: Engine, tmp_path: Pat
             await _migrate(engine, source, f"{engine.world.src}/{name}")
         ).state is TxState.COMPLETED
         counts.append(len(engine.zfs.calls) - first)
-    # create + rename + one snapshot each: 2 + n
-    assert counts == [2 + 2, 2 + 4]
+    # create, rename, the mountpoint inherited, and one snapshot each: 3 + n
+    assert counts == [3 + 2, 3 + 4]
 
 
 async def test_a_batch_of_six_with_three_workers(mounted: Engine, tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 dataset's metadata directory (which rsync leaves alone: it is excluded, and `--delete`
 spares what is excluded).
 
-Its zfs commands: one `zfs get` of the mountpoint in `do` (the tree is reached through
+Its zfs commands: one `zfs get` of `mounted` and `mountpoint` in `do` (the tree is reached through
 it); `check` and `undo` read one object and `undo` makes at most one `zfs rollback`. The
 undo puts the dataset back at the previous migrated snapshot (`zfs rollback` to the newest
 snapshot: no snapshot is destroyed, so no guid changes); the first snapshot of a new
@@ -17,12 +17,13 @@ from pathlib import Path
 
 from pydantic import Field
 
+from zfsyncd.files.rsync import RsyncJob, run_rsync
 from zfsyncd.ops.migration import manifest as mf
 from zfsyncd.ops.migration.exclusions import rsync_excludes
 from zfsyncd.ops.migration.history import snapshot_short
-from zfsyncd.ops.migration.rsync_call import copy_tree
 from zfsyncd.tx.hosts import located
 from zfsyncd.tx.steps.base import JsonDict, OnHost, Step, StepContext, register
+from zfsyncd.tx.steps.fill import MOUNTED, MOUNTPOINT
 from zfsyncd.tx.steps.lookup import guid_of
 from zfsyncd.zfs.models import DatasetName, TransferProgress
 
@@ -40,15 +41,23 @@ class CopySnapshotArgs(OnHost):
     number: int = Field(ge=0)
     #: the source number of the migrated snapshot before it, if any (the undo's target)
     previous: int | None = None
+    #: where the dataset must be mounted (a new one's private mountpoint); None: where it is
+    mountpoint: str | None = None
 
 
-async def tree_of(ctx: StepContext, host: str, dataset: str) -> Path:
-    """Where `dataset`'s tree is: its mountpoint (one `zfs get`)."""
-    zfs = ctx.host(host).zfs
-    value = (await zfs.get_properties(dataset, ["mountpoint"]))["mountpoint"].value or ""
-    if not value.startswith("/"):
-        raise MountError(f"{dataset} has mountpoint={value}: its tree cannot be written")
-    return Path(value)
+async def tree_of(ctx: StepContext, args: CopySnapshotArgs) -> Path:
+    """Where the dataset's tree is, after checking it is mounted there (one `zfs get`):
+    rsync never fills the empty directory a failed mount leaves underneath."""
+    zfs = ctx.host(args.host).zfs
+    props = await zfs.get_properties(args.dataset, [MOUNTED, MOUNTPOINT])
+    mounted, at = props[MOUNTED].value, props[MOUNTPOINT].value or ""
+    if mounted != "yes" or not at.startswith("/") or args.mountpoint not in (None, at):
+        where = args.mountpoint or "its mountpoint"
+        raise MountError(
+            f"{args.dataset} is not mounted at {where} (mounted={mounted}, mountpoint={at}): "
+            "its tree is not written"
+        )
+    return Path(at)
 
 
 @register
@@ -65,17 +74,18 @@ class CopySnapshot(Step[CopySnapshotArgs]):
         return {located(self.args.host, self.args.dataset)}
 
     async def check(self, ctx: StepContext) -> bool:
-        root = await tree_of(ctx, self.args.host, self.args.dataset)
+        root = await tree_of(ctx, self.args)
         return mf.manifest_path(root, self.args.number).is_file()
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
-        root = await tree_of(ctx, self.args.host, self.args.dataset)
+        root = await tree_of(ctx, self.args)
         source = Path(self.args.source)  # rsync says so when it is missing
 
         def moved(done: int) -> None:
             ctx.progress(TransferProgress(bytes_done=done, bytes_total=None))
 
-        await copy_tree(ctx.host(self.args.host).commands, source, root, rsync_excludes(), moved)
+        job = RsyncJob(source, root, excludes=rsync_excludes())
+        await run_rsync(job, moved, runner=ctx.host(self.args.host).commands)
         # the tree's walk and hashes are file work: off the event loop, which serves the bus
         made = await asyncio.to_thread(self._manifest, root)
         return {"files": len(made.entries), "bytes": made.total_bytes()}

@@ -3,9 +3,11 @@
 Planning reads the source (sources.py) and the dataset's migrated snapshots (two `zfs
 list`s), and a pure function (`decide`) makes the steps:
 
-- a new dataset (init pattern, seed 000): create `PARENT/zfsync_migrate_<tx>_<NAME>`, then
-  for each source snapshot a copy (rsync + manifest, copy_step.py) and a ZFS snapshot with
-  the source's number, date and description; then rename it to `PARENT/NAME`. A failure,
+- a new dataset (init pattern, seed 000): create `PARENT/zfsync_migrate_<tx>_<NAME>`,
+  mounted at the private `/run/zfsync/fill/<tx>` (tx/steps/fill.py), then for each source
+  snapshot a copy (rsync + manifest, copy_step.py) and a ZFS snapshot with the source's
+  number, date and description; then rename it to `PARENT/NAME` and let it inherit its
+  mountpoint. A failure,
   a cancel or a crash (recovery undoes) leaves no dataset at all: the undo destroys the
   temporary one. Readers never see a history being built under the real name.
 - an existing one whose snapshots are the source's first ones (a `--limit` run, or one
@@ -24,7 +26,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -38,7 +40,9 @@ from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.tx.kinds import BusMethod, Plan, PlanContext, RequestKind, register_kind
 from zfsyncd.tx.steps import Step
 from zfsyncd.tx.steps.datasets import CreateDataset, CreateDatasetArgs, Rename, RenameArgs
+from zfsyncd.tx.steps.fill import FILL_ROOT, fill_mountpoint
 from zfsyncd.tx.steps.pools import DATASET_TYPES
+from zfsyncd.tx.steps.properties import SetProperties, SetPropertiesArgs
 from zfsyncd.tx.steps.snapshots import CreateSnapshots, CreateSnapshotsArgs
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import ZfsBackend
@@ -102,7 +106,9 @@ def describe(request: MigrateRequest) -> str:
     return f"migrate {request.source} into {request.dataset}{limit}"
 
 
-def decide(request: MigrateRequest, facts: MigrateFacts, tx_id: str) -> Plan:
+def decide(
+    request: MigrateRequest, facts: MigrateFacts, tx_id: str, fill_root: str = FILL_ROOT
+) -> Plan:
     """The steps (module docstring); PlanError when it cannot be done."""
     if names.parent_of(request.dataset) is None:
         raise PlanError(f"{request.dataset} is a pool: a migration makes a dataset in one")
@@ -129,25 +135,39 @@ def decide(request: MigrateRequest, facts: MigrateFacts, tx_id: str) -> Plan:
     target = request.dataset if facts.dataset_exists else temp_name(request.dataset, tx_id)
     names.check_dataset(target)  # a long name may leave no room for the prefix: say so now
     steps: list[Step[Any]] = []
+    private = None
     if not facts.dataset_exists:
-        steps.append(CreateDataset(CreateDatasetArgs(name=target)))
+        # mounted where only zfsyncd looks while it is built (tx/steps/fill.py says why)
+        private = fill_mountpoint(tx_id, fill_root)
+        steps.append(
+            CreateDataset(CreateDatasetArgs(name=target, properties={"mountpoint": private}))
+        )
     previous = migrated[-1] if migrated else None
     for source in left:
         copy = CopySnapshotArgs(
-            dataset=target, source=str(source.path), number=source.number, previous=previous
+            dataset=target,
+            source=str(source.path),
+            number=source.number,
+            previous=previous,
+            mountpoint=private,
         )
         snap = f"{target}@{history.snapshot_short(source.number)}"
         made = CreateSnapshotsArgs(snapshots=(snap,), properties=history.properties(source))
         steps += [CopySnapshot(copy), CreateSnapshots(made)]
         previous = source.number
     if not facts.dataset_exists:
+        # renamed first, then mounted where it belongs: readers never see it half built
         steps.append(Rename(RenameArgs(old=target, new=request.dataset)))
+        inherit = SetPropertiesArgs(name=request.dataset, properties={"mountpoint": None})
+        steps.append(SetProperties(inherit))
     return Plan(steps=steps, description=description, extra_datasets={request.dataset})
 
 
 class MigrateKind(RequestKind[MigrateRequest]):
     name = "migrate"
     action = Action.MANAGE
+    #: where new datasets are mounted while they are built (tests point it at a temp dir)
+    fill_root: ClassVar[str] = FILL_ROOT
     request = MigrateRequest
     method = BusMethod("Migrate", positional=("source", "dataset"))
 
@@ -159,7 +179,7 @@ class MigrateKind(RequestKind[MigrateRequest]):
 
     async def plan_request(self, ctx: PlanContext, request: MigrateRequest) -> Plan:
         facts = await read_facts(ctx.host(LOCAL).zfs, request)
-        return decide(request, facts, ctx.tx_id)
+        return decide(request, facts, ctx.tx_id, self.fill_root)
 
 
 MIGRATE = register_kind(MigrateKind())

@@ -21,6 +21,8 @@ NUMBER = "zfsync:source-number"
 DATE = "zfsync:source-date"
 DESCRIPTION = "zfsync:source-description"
 PROPERTIES = (NUMBER, DATE, DESCRIPTION)
+#: on the dataset: the source it was migrated from (`migrate validate` and `status` read it)
+MIGRATED_FROM = "zfsync:migrated-from"
 _SHORT = re.compile(rf"^{SNAPSHOT_PREFIX}(\d+)$")
 
 

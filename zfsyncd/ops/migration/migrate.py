@@ -79,6 +79,8 @@ class MigrateFacts:
     dataset_exists: bool
     #: short names of the dataset's snapshots
     snapshots: tuple[str, ...]
+    #: the source the dataset says it was migrated from ("": none said)
+    migrated_from: str = ""
 
 
 def temp_name(dataset: str, tx_id: str) -> str:
@@ -92,13 +94,20 @@ async def read_facts(zfs: ZfsBackend, request: MigrateRequest) -> MigrateFacts:
     except (SourceError, OSError) as exc:
         raise PlanError(f"source {request.source}: {exc}") from None
     parent = names.parent_of(request.dataset)
-    found = {o.name for o in await zfs.list_many([p for p in (parent, request.dataset) if p],
-                                                  types=DATASET_TYPES)}  # fmt: skip
+    listed = await zfs.list_many(
+        [p for p in (parent, request.dataset) if p],
+        types=DATASET_TYPES,
+        user_properties=[history.MIGRATED_FROM],
+    )
+    found = {o.name: o for o in listed}
     shorts: tuple[str, ...] = ()
+    origin = ""
     if request.dataset in found:
-        listed = await zfs.list(request.dataset, types=[ObjectType.SNAPSHOT], depth=1)
-        shorts = tuple(o.short_name for o in listed if o.dataset == request.dataset)
-    return MigrateFacts(tuple(sources), parent in found, request.dataset in found, shorts)
+        snaps = await zfs.list(request.dataset, types=[ObjectType.SNAPSHOT], depth=1)
+        shorts = tuple(o.short_name for o in snaps if o.dataset == request.dataset)
+        origin = found[request.dataset].user_properties.get(history.MIGRATED_FROM, "")
+    exists = request.dataset in found
+    return MigrateFacts(tuple(sources), parent in found, exists, shorts, origin)
 
 
 def describe(request: MigrateRequest) -> str:
@@ -117,6 +126,10 @@ def decide(
     migrated = history.migrated_numbers(facts.snapshots)
     if facts.dataset_exists and not migrated:
         raise PlanError(f"{request.dataset} exists and holds no migrated snapshot")
+    if facts.dataset_exists and facts.migrated_from not in ("", request.source):
+        raise PlanError(
+            f"{request.dataset} was migrated from {facts.migrated_from}, not {request.source}"
+        )
     try:
         left = history.remaining(facts.sources, migrated, request.limit or None)
     except HistoryError as exc:

@@ -145,7 +145,8 @@ class _Commands(click.Group):
     declarations (about 7 ms of its start-up; issue 9's goal is 150 ms in all)."""
 
     LAZY: ClassVar[Mapping[str, str]] = {
-        "replica": "zfsyncctl.replica"
+        "replica": "zfsyncctl.replica",
+        "migrate": "zfsyncctl.migrate",
     }  # the module registers the group on `cli`
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -56,9 +56,9 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class BatchOutcome:
+class BatchOutcome(Generic[T]):
     entry: BatchEntry
-    result: object
+    result: T | None
     error: str | None = None
 
 
@@ -66,12 +66,12 @@ async def run_batch(
     entries: Sequence[BatchEntry],
     workers: int,
     migrate: Callable[[BatchEntry], Awaitable[T]],
-) -> list[BatchOutcome]:
+) -> list[BatchOutcome[T]]:
     """`migrate` each entry, `workers` at a time, in order of the list; every outcome (a
     failure of one is its own: the others go on), in the order of the entries."""
     slots = asyncio.Semaphore(workers)
 
-    async def one(entry: BatchEntry) -> BatchOutcome:
+    async def one(entry: BatchEntry) -> BatchOutcome[T]:
         async with slots:
             try:
                 return BatchOutcome(entry, await migrate(entry))

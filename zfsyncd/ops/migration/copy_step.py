@@ -13,6 +13,7 @@ dataset has none, and the dataset's own undo (its creation's) takes the tree awa
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from pydantic import Field
@@ -87,10 +88,10 @@ class CopySnapshot(Step[CopySnapshotArgs]):
         job = RsyncJob(source, root, excludes=rsync_excludes())
         await run_rsync(job, moved, runner=ctx.host(self.args.host).commands)
         # the tree's walk and hashes are file work: off the event loop, which serves the bus
-        made = await asyncio.to_thread(self._manifest, root)
+        made = await asyncio.to_thread(self._manifest, source, root)
         return {"files": len(made.entries), "bytes": made.total_bytes()}
 
-    def _manifest(self, root: Path) -> mf.Manifest:
+    def _manifest(self, source: Path, root: Path) -> mf.Manifest:
         previous = None
         if self.args.previous is not None:
             try:
@@ -99,6 +100,10 @@ class CopySnapshot(Step[CopySnapshotArgs]):
                 previous = None  # only a cache of hashes: without it every file is read
         made = mf.build(root, self.args.number, previous)
         mf.write(root, made)
+        # writing the metadata directory changed the root's mtime: back to the source's, so
+        # the tree (and its snapshot) is the source's to the root
+        st = source.stat()
+        os.utime(root, ns=(st.st_atime_ns, st.st_mtime_ns))
         return made
 
     async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:

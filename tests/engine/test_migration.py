@@ -250,3 +250,33 @@ async def test_a_batch_of_six_with_three_workers(mounted: Engine, tmp_path: Path
         assert list(await _snapshots(engine, entry.dataset)) == [
             "zfsync_migrate_000001", "zfsync_migrate_000002",
         ]  # fmt: skip
+
+
+async def test_status_and_validation_read_what_the_dataset_records(
+    mounted: Engine, tmp_path: Path
+) -> None:
+    from zfsyncd.ops.migration.status import (
+        MigrationQuery,
+        ValidateOptions,
+        list_migrations,
+        validate_dataset,
+    )
+
+    engine = mounted
+    source = plain_history(tmp_path / "source", 3)
+    dataset = f"{engine.world.src}/repo"
+    assert (await _migrate(engine, source, dataset, limit=2)).state is TxState.COMPLETED
+    rows = await list_migrations(engine.world.zfs, MigrationQuery())
+    assert [(r.dataset, r.source, r.migrated, r.last_number, r.source_snapshots) for r in rows] == [
+        (dataset, str(source), 2, 2, 3)
+    ]
+    assert await list_migrations(engine.world.zfs, MigrationQuery(dataset=f"{dataset}x")) == []
+    checks = await validate_dataset(engine.world.zfs, dataset, ValidateOptions(full=True))
+    assert [c.name for c in checks if not c.ok] == []
+    (tmp_path / "mnt" / "repo" / "same.bin").write_bytes(b"\1" * 4096)
+    checks = await validate_dataset(engine.world.zfs, dataset, ValidateOptions(sample=0))
+    assert [c.name for c in checks if not c.ok] == ["final state"]  # its mtime changed
+    other = plain_history(tmp_path / "other", 3)
+    refused = await engine.manager.create("migrate", {"source": str(other), "dataset": dataset})
+    with pytest.raises(Exception, match="was migrated from"):
+        await engine.manager.start(refused.id)

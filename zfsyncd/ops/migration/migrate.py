@@ -152,9 +152,8 @@ def decide(
     if not facts.dataset_exists:
         # mounted where only zfsyncd looks while it is built (tx/steps/fill.py says why)
         private = fill_mountpoint(tx_id, fill_root)
-        steps.append(
-            CreateDataset(CreateDatasetArgs(name=target, properties={"mountpoint": private}))
-        )
+        props = {"mountpoint": private, history.MIGRATED_FROM: request.source}
+        steps.append(CreateDataset(CreateDatasetArgs(name=target, properties=props)))
     previous = migrated[-1] if migrated else None
     for source in left:
         copy = CopySnapshotArgs(

@@ -48,6 +48,11 @@ def _options(**values: Any) -> dict[str, Variant]:
     return {k: Variant(signatures[k], v) for k, v in values.items() if v is not None}
 
 
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    """A reply's row with its values (the client may hand them over as Variants or not)."""
+    return {k: getattr(v, "value", v) for k, v in row.items()}
+
+
 async def _start(zc: ZfsyncClient, source: str, dataset: str, limit: int, busy: bool) -> str:
     from .client import _started
 
@@ -146,7 +151,7 @@ def migrate_status(dataset: str | None, **kw: Any) -> None:
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         (rows,) = await zc.call("ListMigrations", "a{sv}", [_options(dataset=dataset)])
-        found = [{k: v.value for k, v in r.items()} for r in rows]
+        found = [_plain(r) for r in rows]
 
         def table() -> None:
             for r in found:
@@ -175,7 +180,7 @@ def migrate_validate(dataset: str, sample: int, full: bool, **kw: Any) -> None:
     async def body(zc: ZfsyncClient, out: Output) -> int:
         options = _options(sample=sample, full=full or None)
         (rows,) = await zc.call("ValidateMigration", "sa{sv}", [dataset, options])
-        checks = [{k: v.value for k, v in r.items()} for r in rows]
+        checks = [_plain(r) for r in rows]
 
         def table() -> None:
             for c in checks:

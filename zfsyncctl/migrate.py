@@ -53,6 +53,13 @@ def _plain(row: dict[str, Any]) -> dict[str, Any]:
     return {k: getattr(v, "value", v) for k, v in row.items()}
 
 
+def _status_line(r: dict[str, Any]) -> str:
+    total = r["source_snapshots"]
+    left = "?" if total < 0 else str(max(0, total - r["migrated"]))
+    newest = f"newest {r['last_number']} ({r['last_date']})"
+    return f"{r['dataset']}  from {r['source']}: {r['migrated']} migrated, {newest}, {left} left"
+
+
 async def _start(zc: ZfsyncClient, source: str, dataset: str, limit: int, busy: bool) -> str:
     from .client import _started
 
@@ -93,7 +100,13 @@ def migrate_run(source: str, dataset: str, limit: int, **kw: Any) -> None:
     async def body(zc: ZfsyncClient, out: Output) -> int:
         tx_id = await _start(zc, source, dataset, limit, kw["fail_if_busy"])
         tx = StartedTransaction(id=tx_id, path="")
-        return await started(zc, out, tx, not kw["no_wait"])
+        code = await started(zc, out, tx, not kw["no_wait"])
+        if code == 0 and not kw["no_wait"] and not out.json:
+            # the report: where the dataset stands now
+            (rows,) = await zc.call("ListMigrations", "a{sv}", [_options(dataset=dataset)])
+            for row in map(_plain, rows):
+                click.echo(_status_line(row))
+        return code
 
     run(kw["json_output"], kw["no_ask_password"], body)
 
@@ -155,11 +168,7 @@ def migrate_status(dataset: str | None, **kw: Any) -> None:
 
         def table() -> None:
             for r in found:
-                total = r["source_snapshots"]
-                left = "?" if total < 0 else str(max(0, total - r["migrated"]))
-                newest = f"newest {r['last_number']} ({r['last_date']})"
-                click.echo(f"{r['dataset']}  from {r['source']}: {r['migrated']} migrated, "
-                           f"{newest}, {left} left")  # fmt: skip
+                click.echo(_status_line(r))
 
         return out.result(found, table)
 

@@ -31,6 +31,7 @@ def test_run_passes_the_source_as_an_absolute_path_and_the_limit(double: DaemonD
     result = zfsyncctl("migrate", "run", "/srv/repo", "tank/repo", "--limit", "5")
     assert result.exit_code == 0, result.output
     assert _calls(double, "Migrate") == [(["/srv/repo", "tank/repo"], {"limit": 5})]
+    assert _calls(double, "ListMigrations") == [([], {"dataset": "tank/repo"})]  # the report
     zfsyncctl("migrate", "run", "relative", "tank/repo", "--fail-if-busy")
     (arguments, options) = _calls(double, "Migrate")[-1]
     assert arguments[0] == str(Path("relative").absolute())

@@ -14,4 +14,6 @@ The modules:
 - validation.py  the checks of a migrated dataset against its source
 - copy_step.py   the step that fills the dataset from one source snapshot (rsync, manifest)
 - migrate.py     the transaction kind (`migrate`): planning, init pattern
+- status.py      the reads for the bus: ListMigrations and ValidateMigration
+- batch.py       many repositories, N at a time (`zfsyncctl migrate batch`)
 """

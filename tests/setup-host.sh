@@ -25,6 +25,10 @@ PYTHON=${PYTHON:-$(command -v python3 || true)}
 # for the real tier's ssh transport (the guest's root is this machine's /, so its programs
 # come from here). setpriv and useradd come with util-linux and passwd, always present.
 pkgs=(zstd dbus polkitd systemd openssh-server)
+# the migration (issue 12): rsync copies each source snapshot; btrfs-progs makes the lab
+# test's BTRFS source (the guest's root is this machine's /); acl and attr give its
+# setfacl/getfattr, which make and compare ACLs and xattrs
+pkgs+=(rsync btrfs-progs acl attr)
 if [ -z "$PYTHON" ]; then
   PYTHON=/usr/bin/python3
   pkgs+=(python3 python3-venv)

@@ -147,6 +147,7 @@ class _Commands(click.Group):
     LAZY: ClassVar[Mapping[str, str]] = {
         "replica": "zfsyncctl.replica",
         "dataset": "zfsyncctl.dataset",
+        "migrate": "zfsyncctl.migrate",
     }  # the module registers the group on `cli`
 
     def list_commands(self, ctx: click.Context) -> list[str]:

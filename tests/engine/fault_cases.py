@@ -185,6 +185,23 @@ async def _rollback_world(engine: Engine, src: str, dst: str) -> Params:
     return {"rolls_back": record.id}
 
 
+async def _migrate_world(engine: Engine, src: str, dst: str) -> Params:
+    """A plain source of three snapshots (the second deletes a file, the third recreates
+    it), migrated into a new dataset under src, whose tree is a directory of this test's
+    (the model keeps no files: rsync writes there)."""
+    from tests.engine.migration_sources import plain_history
+    from zfsyncd.ops.migration.migrate import MigrateKind
+
+    fill = engine.path.parent / "fill"
+    fill.mkdir(exist_ok=True)
+    MigrateKind.fill_root = str(fill)  # never the host's /run/zfsync in a test
+    mountpoint = engine.path.parent / src
+    mountpoint.mkdir(parents=True, exist_ok=True)
+    await engine.world.zfs.set_properties(src, {"mountpoint": str(mountpoint)})
+    source = plain_history(engine.path.parent / "source", 3)
+    return {"source": str(source), "dataset": f"{src}/migrated"}
+
+
 async def _start_rollback(engine: Engine, kind: str, params: Params) -> TransactionRecord:
     # `manager.rollback` creates the linked transaction (whatever kind table backs it)
     record = await engine.manager.rollback(params["rolls_back"])
@@ -213,6 +230,9 @@ CASES: dict[str, FaultCase] = {
     "dataset-update": FaultCase(
         _dataset_update_world, writes_data=True, lab_through=("dataset-init", "rollback-dataset")
     ),
+    # in the lab, tests/real/test_migration_real.py migrates on real pools; its create,
+    # snapshot and rename steps are broken there in the types named
+    "migrate": FaultCase(_migrate_world, lab_through=("compound", "snapshot")),
     # in the lab, replica-sync and the rollback of one stand for the replica types: every
     # step kind of the others is one of theirs, or a property, hold or trash step of the
     # types above, or the rollback swap of rollback-dataset

@@ -191,6 +191,42 @@ zfs_layer() {  # OpenZFS userland + modules as an overlay lower layer (merged-/u
   cp "$LAB/zfs-kmod/$KVER"/*.ko "$M/extra/"
   cp "$LAB/kimg/mods"/modules.{builtin,builtin.modinfo,order} "$M/"
   depmod -b "$L/usr" "$KVER"
+  rm -f "$L/$EXTRA_STAMP"  # a new layer has none of the extra modules yet
+}
+
+# ---------------------------------------------------------------- extra kernel modules
+# Modules of Debian's kernel that the guest may `modprobe` beyond zfs (each with what it
+# depends on, as modprobe --show-depends says): btrfs and loop, for the migration test of
+# a BTRFS filesystem on a file (tests/real/test_migration_real.py). The layer records the
+# list it holds in $EXTRA_STAMP; `setup` on a lab built before (a CI cache) compares it and
+# adds only these modules to the layer, without rebuilding anything else. Change the list
+# and the next `setup` everywhere brings the layer up to it.
+EXTRA_MODULES="btrfs loop"
+EXTRA_STAMP=usr/lib/modules/.zfsyncd-extra-modules
+extra_current() { [ "$(cat "$LAB/zfsroot/$EXTRA_STAMP" 2>/dev/null)" = "$EXTRA_MODULES" ]; }
+extra_modules() {
+  resolve_kver
+  local L="$LAB/zfsroot" K="$LAB/kimg.extra" m f rel
+  local M="$L/usr/lib/modules/$KVER"
+  # an unpacked archive has no .debs: fetch the kernel's again (the key names its version)
+  ls "$LAB"/debs/linux-image-"$KVER"_*.deb > /dev/null 2>&1 || download_kernel
+  rm -rf "$K"; dpkg-deb -x "$LAB"/debs/linux-image-"$KVER"_*.deb "$K"
+  depmod -b "$K" "$KVER"
+  for m in $EXTRA_MODULES; do
+    modprobe -d "$K" -S "$KVER" --show-depends "$m" | awk '$1=="insmod"{print $2}' |
+    while read -r f; do
+      rel=${f#"$K"/lib/modules/"$KVER"/}
+      mkdir -p "$M/$(dirname "$rel")"; cp "$f" "$M/$rel"
+    done
+  done
+  rm -rf "$K"
+  depmod -b "$L/usr" "$KVER"
+  echo "$EXTRA_MODULES" > "$L/$EXTRA_STAMP"
+}
+download_kernel() {
+  mkdir -p "$LAB/debs"
+  (cd "$LAB/debs" && apt-get download -q -o APT::Sandbox::User=root "linux-image-$KVER" &&
+    chmod 644 ./linux-image-*.deb)
 }
 
 # ---------------------------------------------------------------- initramfs
@@ -525,7 +561,9 @@ setup() {
       [ -n "$updated" ] || step "apt-get update (+contrib/backports sources if missing)" apt_sources
       step "apt install qemu-system-x86 + OpenZFS runtime libraries" apt_runtime
     fi
-    echo ">>> artifacts present, skipping build"; scripts; return 0
+    echo ">>> artifacts present, skipping build"
+    extra_current || step "add kernel modules to the layer ($EXTRA_MODULES)" extra_modules
+    scripts; return 0
   fi
   step "apt install qemu-system-x86 + OpenZFS runtime libraries" apt_runtime
   step "apt install busybox-static kmod cpio make gcc linux-headers" apt_build
@@ -534,6 +572,7 @@ setup() {
   step "extract kernel, pick initramfs modules" kernel
   step "build OpenZFS kernel modules (configure+make)" zfs_kmod
   step "assemble OpenZFS layer (userland + modules)" zfs_layer
+  step "add kernel modules to the layer ($EXTRA_MODULES)" extra_modules
   step "build initramfs" initrd
   step "write runtime scripts" scripts
   cp "$TIMINGS" "$LAB/timings.txt"

@@ -181,3 +181,29 @@ class CleanupRow(Record):
     next_attempt: Double
     #: the error of the last attempt ("" before the first)
     last_error: Str
+
+
+class MigrationRow(Record):
+    """One row of ListMigrations: a dataset a migration made (zfsync:migrated-from)."""
+
+    dataset: Str
+    source: Str
+    #: its ZFS snapshots of source snapshots
+    migrated: UInt32
+    #: the source number of the newest of them (0: none)
+    last_number: UInt32
+    last_date: Str
+    #: the source's snapshots (-1: the source cannot be read now)
+    source_snapshots: Int32
+
+
+class MigrationCheck(Record):
+    """One check of ValidateMigration (ops/migration/validation.py)."""
+
+    name: Str
+    ok: Bool
+    #: what it looked at ("3 of 40 files")
+    covered: Str
+    #: the first 20 problems
+    problems: StrList
+    problem_count: UInt32

@@ -34,6 +34,7 @@ from zfsyncd.bus.authorized import (
     cancel_action,
 )
 from zfsyncd.bus.options import ListSnapshotsOptions, WaitOptions, checked, parse
+from zfsyncd.ops.migration.status import MigrationQuery, ValidateOptions
 from zfsyncd.ops.replication.status import ReplicaQuery
 from zfsyncd.tx.manager import Caller
 from zfsyncd.tx.queries import TransactionQuery
@@ -89,6 +90,21 @@ class ManagerObject(AuthorizedInterface):
     @authorized(Action.READ)
     async def ListReplicas(self, options: DBusDict) -> DictList:
         return await self._service.list_replicas(parse(ReplicaQuery, options, "ListReplicas"))
+
+    @dbus_method()
+    @authorized(Action.READ)
+    async def ListMigrations(self, options: DBusDict) -> DictList:
+        query = parse(MigrationQuery, options, "ListMigrations")
+        return await self._service.list_migrations(query)
+
+    # a read, but not an open one: it reads the contents of the files of a dataset and of
+    # its source (any user could otherwise learn the names of files they may not list, and
+    # keep the disks busy hashing); admin, as the migration itself
+    @dbus_method()
+    @authorized(Action.MANAGE)
+    async def ValidateMigration(self, dataset: DBusStr, options: DBusDict) -> DictList:
+        opts = parse(ValidateOptions, options, "ValidateMigration")
+        return await self._service.validate_migration(dataset, opts)
 
     # ------------------------------------------------------------------ changing
 

@@ -30,11 +30,18 @@ from zfsyncd.bus.caller import remember_call
 from zfsyncd.bus.kind_methods import build_manager
 from zfsyncd.bus.options import ListSnapshotsOptions, TxOptions, WaitOptions
 from zfsyncd.bus.transaction_object import TransactionObject
+from zfsyncd.ops.migration.status import (
+    MigrationQuery,
+    ValidateOptions,
+    list_migrations,
+    validate_dataset,
+)
 from zfsyncd.ops.replication.status import ReplicaQuery, list_replicas
 from zfsyncd.ops.snapshot_list import list_snapshots
 from zfsyncd.store import TransactionRecord, TxState
 from zfsyncd.tx import queries
 from zfsyncd.tx.cleanup import CLEANUP_MAX_DELAY
+from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.tx.manager import Caller, TransactionManager
 from zfsyncd.tx.progress import ProgressReading, ProgressSink
 from zfsyncd.tx.queries import ListedTransaction, TransactionQuery
@@ -173,6 +180,16 @@ class BusService:
             self.manager.hosts, self.manager.store, query, time.time()
         )
         return [payloads.as_dict(r) for r in rows]
+
+    async def list_migrations(self, query: MigrationQuery) -> list[dict[str, Variant]]:
+        zfs = self.manager.hosts[LOCAL].zfs
+        return [payloads.as_dict(r) for r in await list_migrations(zfs, query)]
+
+    async def validate_migration(
+        self, dataset: str, options: ValidateOptions
+    ) -> list[dict[str, Variant]]:
+        zfs = self.manager.hosts[LOCAL].zfs
+        return [payloads.as_dict(c) for c in await validate_dataset(zfs, dataset, options)]
 
     async def status(self) -> dict[str, Variant]:
         engine = await queries.engine_status(self.manager)

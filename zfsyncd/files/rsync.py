@@ -74,7 +74,10 @@ class RsyncResult:
 def rsync_argv(job: RsyncJob) -> list[str]:
     """The command for `job`; the trailing slashes copy the source's contents, not the
     directory itself."""
-    argv = [RSYNC, "-aHAX", "--numeric-ids"]
+    # --modify-window=-1: rsync's quick check compares mtimes to the second by default and
+    # skips a file of the same size changed within the second its copy was made (the
+    # migration's validation caught it on a history written in seconds); -1: nanoseconds
+    argv = [RSYNC, "-aHAX", "--numeric-ids", "--modify-window=-1"]
     if job.delete:
         argv.append("--delete")
     argv += [f"--exclude={pattern}" for pattern in job.excludes]

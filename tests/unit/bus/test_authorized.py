@@ -33,6 +33,8 @@ HAND_WRITTEN = {
     "GetTransaction": [Action.READ],
     "ListSnapshots": [Action.READ],
     "ListReplicas": [Action.READ],
+    "ListMigrations": [Action.READ],
+    "ValidateMigration": [Action.MANAGE],
     "Rollback": [Action.ROLLBACK],
     "FinishRollback": [Action.ROLLBACK],
     "Retry": [Action.READ, Action.SNAPSHOT],

@@ -23,6 +23,8 @@ from tests.unit.bus.api_checks import (
 from zfsyncd.api.records import (
     CleanupRow,
     DaemonStatus,
+    MigrationCheck,
+    MigrationRow,
     Record,
     ReplicaRow,
     SnapshotRow,
@@ -32,6 +34,7 @@ from zfsyncd.api.records import (
 from zfsyncd.api.signatures import declared_signature, option_signatures
 from zfsyncd.bus import options
 from zfsyncd.bus.kind_methods import option_keys
+from zfsyncd.ops.migration.status import MigrationQuery, ValidateOptions
 from zfsyncd.ops.replication.status import ReplicaQuery
 from zfsyncd.tx.kinds import TX_KINDS
 from zfsyncd.tx.queries import TransactionQuery
@@ -100,6 +103,11 @@ def test_the_xml_comments_document_every_record_key_and_option() -> None:
         "ListTransactions": option_signatures(TransactionQuery),
         "ListReplicas": {**_record_keys(ReplicaRow), **option_signatures(ReplicaQuery)},
         "ListCleanups": _record_keys(CleanupRow),
+        "ListMigrations": {**_record_keys(MigrationRow), **option_signatures(MigrationQuery)},
+        "ValidateMigration": {
+            **_record_keys(MigrationCheck),
+            **option_signatures(ValidateOptions),
+        },
         "Rollback": option_signatures(options.WaitOptions),
         "Retry": option_signatures(options.WaitOptions),
         **{k.method.name: option_keys(k, k.method) for k in TX_KINDS.values() if k.method},

@@ -42,6 +42,8 @@ from zfsyncd.api.names import (
 from zfsyncd.api.records import (
     CleanupRow,
     DaemonStatus,
+    MigrationCheck,
+    MigrationRow,
     Record,
     ReplicaRow,
     SnapshotRow,
@@ -52,6 +54,7 @@ from zfsyncd.api.signatures import declared_signature, option_signatures
 from zfsyncd.bus.connection import connect as connect_bus
 from zfsyncd.bus.kind_methods import option_keys
 from zfsyncd.bus.options import ListSnapshotsOptions, WaitOptions
+from zfsyncd.ops.migration.status import MigrationQuery, ValidateOptions
 from zfsyncd.ops.replication.status import ReplicaQuery
 from zfsyncd.tx.kinds import TX_KINDS, TxKind
 from zfsyncd.tx.queries import TransactionQuery
@@ -100,6 +103,8 @@ def all_option_keys(kinds: Mapping[str, TxKind]) -> dict[str, Mapping[str, tuple
         },
         "ListSnapshots": option_signatures(ListSnapshotsOptions),
         "ListReplicas": option_signatures(ReplicaQuery),
+        "ListMigrations": option_signatures(MigrationQuery),
+        "ValidateMigration": option_signatures(ValidateOptions),
         "ListTransactions": option_signatures(TransactionQuery),
         "Rollback": option_signatures(WaitOptions),
         "Retry": option_signatures(WaitOptions),
@@ -248,6 +253,33 @@ class ManagerObject(ServiceInterface):
             rows = [r for r in rows if r["dataset"] > options["after"].value]
         limit = options["limit"].value if "limit" in options else 0
         return [variants(r, REPLICA_KEYS) for r in rows[: limit or 1000]]
+
+    @dbus_method(name="Migrate")
+    def migrate(self, source: S, dataset: S, options: ASV) -> O:
+        self._maybe_fail("Migrate")
+        check_options("Migrate", options)
+        return self.double.start_tx("migrate", f"migrate {source} into {dataset}", [dataset])
+
+    @dbus_method(name="ListMigrations")
+    def list_migrations(self, options: ASV) -> AASV:
+        self._maybe_fail("ListMigrations")
+        check_options("ListMigrations", options)
+        rows = self.double.migrations
+        if "dataset" in options:
+            rows = [r for r in rows if r["dataset"] == options["dataset"].value]
+        return [variants(r, record_keys(MigrationRow)) for r in rows]
+
+    @dbus_method(name="ValidateMigration")
+    def validate_migration(self, dataset: S, options: ASV) -> AASV:
+        self._maybe_fail("ValidateMigration")
+        check_options("ValidateMigration", options)
+        if dataset not in self.double.datasets:
+            raise DBusError(ErrorName.NOT_FOUND, f"{dataset} is not a migrated dataset")
+        bad = dataset in self.double.corrupted
+        check = {"name": "contents", "ok": not bad, "covered": "3 of 3 files",
+                 "problems": ["contents differ: 'a'"] if bad else [],
+                 "problem_count": int(bad)}  # fmt: skip
+        return [variants(check, record_keys(MigrationCheck))]
 
     def _replica(
         self,
@@ -439,6 +471,9 @@ class DaemonDouble:
         self.snapshots: list[dict[str, Any]] = []
         #: ListReplicas' rows (ReplicaRow's keys; `replica_row` makes one)
         self.replicas: list[dict[str, Any]] = []
+        #: ListMigrations' rows; datasets whose ValidateMigration finds a corrupted file
+        self.migrations: list[dict[str, Any]] = []
+        self.corrupted: set[str] = set()
         self.calls: list[tuple[str, list[Any], int]] = []
         self.cleanup_calls: list[float] = []
         #: the deferred-cleanup queue's rows (CleanupRow's keys)

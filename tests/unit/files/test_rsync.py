@@ -41,7 +41,16 @@ def _set_xattr(path: Path) -> None:
     [
         (
             RsyncJob(Path("/src"), Path("/dst/")),
-            ["rsync", "-aHAX", "--numeric-ids", "--delete", "--info=progress2", "/src/", "/dst/"],
+            [
+                "rsync",
+                "-aHAX",
+                "--numeric-ids",
+                "--modify-window=-1",
+                "--delete",
+                "--info=progress2",
+                "/src/",
+                "/dst/",
+            ],
         ),
         (
             RsyncJob(Path("/s"), Path("/d"), excludes=("*.log", "-x y"), delete=False),
@@ -49,6 +58,7 @@ def _set_xattr(path: Path) -> None:
                 "rsync",
                 "-aHAX",
                 "--numeric-ids",
+                "--modify-window=-1",
                 "--exclude=*.log",
                 "--exclude=-x y",
                 "--info=progress2",
@@ -58,7 +68,16 @@ def _set_xattr(path: Path) -> None:
         ),
         (
             RsyncJob(Path("/"), Path("/d")),
-            ["rsync", "-aHAX", "--numeric-ids", "--delete", "--info=progress2", "/", "/d/"],
+            [
+                "rsync",
+                "-aHAX",
+                "--numeric-ids",
+                "--modify-window=-1",
+                "--delete",
+                "--info=progress2",
+                "/",
+                "/d/",
+            ],
         ),
     ],
 )

@@ -1,0 +1,168 @@
+"""Manifests (build, store, well-formedness) and validation against a source, on temp trees."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from zfsyncd.ops.migration import manifest as mf
+from zfsyncd.ops.migration.sources import SourceSnapshot
+from zfsyncd.ops.migration.validation import differences, pick, validate
+
+ODD = "odd name \udcff\n*"
+
+
+def _tree(root: Path, version: int) -> None:
+    (root / "d").mkdir(parents=True, exist_ok=True)
+    (root / "d" / "a.txt").write_text(f"a{version}")
+    (root / os.fsdecode(b"odd name \xff\n*")).write_bytes(b"odd")
+    if not (root / "link").is_symlink():
+        (root / "link").symlink_to("d/a.txt")
+    if not (root / "hard").exists():
+        os.link(root / "d" / "a.txt", root / "hard")
+    (root / ".zfsync").mkdir(exist_ok=True)  # metadata: left out of every manifest
+
+
+def test_manifest_round_trip_and_odd_names(tmp_path: Path) -> None:
+    _tree(tmp_path, 1)
+    built = mf.build(tmp_path, 1)
+    paths = [e.path for e in built.entries]
+    assert paths == sorted(paths)
+    assert ODD in paths
+    assert ".zfsync" not in paths
+    kinds = {e.path: e.type for e in built.entries}
+    assert kinds == {"d": "d", "d/a.txt": "f", "hard": "f", "link": "l", ODD: "f"}
+    assert built.by_path()["hard"].nlink == 2
+    stored = mf.write(tmp_path, built)
+    assert stored == tmp_path / ".zfsync" / "manifests" / "000001.json"
+    assert mf.load(stored) == built
+    assert mf.check(json.loads(stored.read_text())) == []
+
+
+def test_hashes_are_reused_only_for_the_same_file(tmp_path: Path) -> None:
+    _tree(tmp_path, 1)
+    first = mf.build(tmp_path, 1)
+    (tmp_path / "d" / "new.txt").write_text("x")
+    (tmp_path / os.fsdecode(b"odd name \xff\n*")).unlink()
+    (tmp_path / os.fsdecode(b"odd name \xff\n*")).write_bytes(b"new")  # recreated
+    second = mf.build(tmp_path, 2, previous=first)
+    assert second.by_path()[ODD].content == mf.file_hash(tmp_path / ODD)
+    assert second == mf.build(tmp_path, 2)
+
+
+def _good() -> dict[str, Any]:
+    entry = {"path": "a", "type": "f", "size": 1, "mode": 0o644, "uid": 0, "gid": 0,
+             "mtime_ns": 1, "nlink": 1, "content": "0" * 64, "ino": 1, "ctime_ns": 1}  # fmt: skip
+    return {"format": 1, "number": 1, "entries": [entry, {**entry, "path": "b"}]}
+
+
+def _with(**change: Any) -> dict[str, Any]:
+    data = _good()
+    data["entries"][1].update(change)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ([], "not a JSON object"),
+        ({**_good(), "format": 2}, "format"),
+        ({**_good(), "number": -1}, "number"),
+        ({**_good(), "entries": None}, "no list"),
+        (_with(path="a"), "twice"),
+        (_with(path="0"), "out of order"),
+        (_with(path="/etc"), "not relative"),
+        (_with(path="x/../y"), "not relative"),
+        (_with(path=".zfsync/x"), "excluded"),
+        (_with(content="zz"), "not a sha256"),
+        (_with(type="q"), "type"),
+        (_with(size="1"), "wrong type"),
+        (_with(size=-1), "negative"),
+        ({**_good(), "entries": [{"path": "a"}]}, "missing or unknown"),
+    ],
+)
+def test_ill_formed_manifests(data: object, says: str) -> None:
+    problems = mf.check(data)
+    assert any(says in p for p in problems), problems
+
+
+def test_pick() -> None:
+    paths = [str(i) for i in range(10)]
+    assert pick(paths, 20) == sorted(paths)
+    assert len(pick(paths, 3, seed=1)) == 3
+    assert pick(paths, 3, seed=1) == pick(paths, 3, seed=1)
+
+
+def test_differences(tmp_path: Path) -> None:
+    _tree(tmp_path / "a", 1)
+    shutil.copytree(tmp_path / "a", tmp_path / "b", symlinks=True)
+    a, b = mf.build(tmp_path / "a", 1), mf.build(tmp_path / "b", 1)
+    assert any("nlink" in d for d in differences(a, b, contents=True))  # copytree split it
+    subprocess.run(
+        ["rsync", "-aHAX", "--modify-window=-1", f"{tmp_path}/a/", f"{tmp_path}/c/"], check=True
+    )
+    c = mf.build(tmp_path / "c", 1)
+    assert differences(a, c, contents=True) == []
+    (tmp_path / "c" / "d" / "a.txt").write_text("a9")  # same size, other contents
+    os.utime(tmp_path / "c" / "d" / "a.txt", ns=(0, a.by_path()["d/a.txt"].mtime_ns))
+    c = mf.build(tmp_path / "c", 1)
+    assert differences(a, c, contents=False) == []
+    assert differences(a, c, contents=True) == [
+        "contents differ: 'd/a.txt'",
+        "contents differ: 'hard'",
+    ]
+
+
+def _migrated(tmp_path: Path, count: int) -> tuple[Path, list[SourceSnapshot]]:
+    """A source of `count` snapshots and a dataset tree migrated as the step does it."""
+    sources = []
+    for n in range(1, count + 1):
+        snap = tmp_path / "src" / f"s{n}"
+        _tree(snap, n)
+        shutil.rmtree(snap / ".zfsync")
+        sources.append(SourceSnapshot(n, snap))
+    root = tmp_path / "ds"
+    previous = None
+    for source in sources:
+        subprocess.run(["rsync", "-aHAX", "--modify-window=-1", "--delete", "--exclude=/.zfsync",
+                        f"{source.path}/", f"{root}/"], check=True)  # fmt: skip
+        previous = mf.build(root, source.number, previous)
+        mf.write(root, previous)
+    return root, sources
+
+
+def test_a_migrated_tree_validates(tmp_path: Path) -> None:
+    root, sources = _migrated(tmp_path, 3)
+    report = validate(root, sources, [1, 2, 3], sample=2, full=True)
+    assert report.ok, report.to_json()
+    partial = validate(root, sources, [1, 2], sample=2)
+    assert not partial.ok  # the tree is snapshot 3's, not 2's
+    assert validate(root, sources, [1, 3]).to_json()["checks"][0]["ok"] is False
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_a_corrupted_file_is_caught(tmp_path: Path, full: bool) -> None:
+    root, sources = _migrated(tmp_path, 2)
+    target = root / "d" / "a.txt"
+    st = target.stat()
+    target.write_text("b2")  # same size; its times put back: only its contents tell
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    report = validate(root, sources, [1, 2], sample=100, full=full)
+    failed = {c.name: c.problems for c in report.checks if not c.ok}
+    assert set(failed) == {"contents"}, failed
+    assert "contents differ: 'd/a.txt'" in failed["contents"]
+    assert "not as its manifest says: 'd/a.txt'" in failed["contents"]
+
+
+def test_a_broken_or_missing_manifest_is_caught(tmp_path: Path) -> None:
+    root, sources = _migrated(tmp_path, 2)
+    mf.manifest_path(root, 1).write_text("{}")
+    mf.manifest_path(root, 2).unlink()
+    failed = {c.name for c in validate(root, sources, [1, 2]).checks if not c.ok}
+    assert "manifests" in failed

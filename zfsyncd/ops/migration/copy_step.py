@@ -1,0 +1,115 @@
+"""The step that brings a dataset's tree to one source snapshot: rsync (`-aHAX --delete
+--numeric-ids`, the shared exclusions), then the manifest of the result, written into the
+dataset's metadata directory (which rsync leaves alone: it is excluded, and `--delete`
+spares what is excluded).
+
+Its zfs commands: one `zfs get` of `mounted` and `mountpoint` in `do` (the tree is reached through
+it); `check` and `undo` read one object and `undo` makes at most one `zfs rollback`. The
+undo puts the dataset back at the previous migrated snapshot (`zfs rollback` to the newest
+snapshot: no snapshot is destroyed, so no guid changes); the first snapshot of a new
+dataset has none, and the dataset's own undo (its creation's) takes the tree away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from pydantic import Field
+
+from zfsyncd.files.rsync import RsyncJob, run_rsync
+from zfsyncd.ops.migration import manifest as mf
+from zfsyncd.ops.migration.exclusions import rsync_excludes
+from zfsyncd.ops.migration.history import snapshot_short
+from zfsyncd.tx.hosts import located
+from zfsyncd.tx.steps.base import JsonDict, OnHost, Step, StepContext, register
+from zfsyncd.tx.steps.fill import MOUNTED, MOUNTPOINT
+from zfsyncd.tx.steps.lookup import guid_of
+from zfsyncd.zfs.models import DatasetName, TransferProgress
+
+
+class MountError(RuntimeError):
+    """The dataset's tree cannot be reached (not mounted where a path says)."""
+
+    kind = "not-mounted"
+
+
+class CopySnapshotArgs(OnHost):
+    dataset: DatasetName
+    #: the source snapshot's tree
+    source: str
+    number: int = Field(ge=0)
+    #: the source number of the migrated snapshot before it, if any (the undo's target)
+    previous: int | None = None
+    #: where the dataset must be mounted (a new one's private mountpoint); None: where it is
+    mountpoint: str | None = None
+
+
+async def tree_of(ctx: StepContext, args: CopySnapshotArgs) -> Path:
+    """Where the dataset's tree is, after checking it is mounted there (one `zfs get`):
+    rsync never fills the empty directory a failed mount leaves underneath."""
+    zfs = ctx.host(args.host).zfs
+    props = await zfs.get_properties(args.dataset, [MOUNTED, MOUNTPOINT])
+    mounted, at = props[MOUNTED].value, props[MOUNTPOINT].value or ""
+    if mounted != "yes" or not at.startswith("/") or args.mountpoint not in (None, at):
+        where = args.mountpoint or "its mountpoint"
+        raise MountError(
+            f"{args.dataset} is not mounted at {where} (mounted={mounted}, mountpoint={at}): "
+            "its tree is not written"
+        )
+    return Path(at)
+
+
+@register
+class CopySnapshot(Step[CopySnapshotArgs]):
+    kind = "migrate-copy"
+    Args = CopySnapshotArgs
+
+    def describe(self) -> str:
+        return (
+            f"copy source snapshot {self.args.number} ({self.args.source}) into {self.args.dataset}"
+        )
+
+    def datasets(self) -> set[str]:
+        return {located(self.args.host, self.args.dataset)}
+
+    async def check(self, ctx: StepContext) -> bool:
+        root = await tree_of(ctx, self.args)
+        return mf.manifest_path(root, self.args.number).is_file()
+
+    async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
+        root = await tree_of(ctx, self.args)
+        source = Path(self.args.source)  # rsync says so when it is missing
+
+        def moved(done: int) -> None:
+            ctx.progress(TransferProgress(bytes_done=done, bytes_total=None))
+
+        job = RsyncJob(source, root, excludes=rsync_excludes())
+        await run_rsync(job, moved, runner=ctx.host(self.args.host).commands)
+        # the tree's walk and hashes are file work: off the event loop, which serves the bus
+        made = await asyncio.to_thread(self._manifest, source, root)
+        return {"files": len(made.entries), "bytes": made.total_bytes()}
+
+    def _manifest(self, source: Path, root: Path) -> mf.Manifest:
+        previous = None
+        if self.args.previous is not None:
+            try:
+                previous = mf.load(mf.manifest_path(root, self.args.previous))
+            except ValueError:
+                previous = None  # only a cache of hashes: without it every file is read
+        made = mf.build(root, self.args.number, previous)
+        mf.write(root, made)
+        # writing the metadata directory changed the root's mtime: back to the source's, so
+        # the tree (and its snapshot) is the source's to the root
+        st = source.stat()
+        os.utime(root, ns=(st.st_atime_ns, st.st_mtime_ns))
+        return made
+
+    async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
+        if self.args.previous is None:
+            return
+        zfs = ctx.host(self.args.host).zfs
+        snapshot = f"{self.args.dataset}@{snapshot_short(self.args.previous)}"
+        if await guid_of(zfs, snapshot) is not None:
+            await zfs.rollback(snapshot)

@@ -1,0 +1,218 @@
+"""A tree's manifest: for every path below its root (the excluded ones left out, see
+exclusions.py), its type, size, mode, owner, mtime, link count, and the sha256 of a file's
+contents (a symlink's target instead). The migration writes one per source snapshot into
+the dataset's metadata directory, `.zfsync/manifests/<number>.json`, so the live dataset
+holds the manifests of its whole history and each ZFS snapshot those up to its own.
+
+Paths are the file system's bytes decoded as Python does (`os.fsdecode`: an undecodable
+byte is a lone surrogate, which JSON keeps as `\\udcxx`), so odd names survive the trip.
+
+Hashing every file of every snapshot would cost a full read per snapshot; a file whose
+inode, size, mtime and ctime are those of the previous manifest's entry keeps its hash
+(rsync writes a changed file anew, so its inode and ctime change). Those cache fields
+(`ino`, `ctime_ns`) belong to the tree the manifest was made of and are not compared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from zfsyncd.ops.migration.exclusions import METADATA_DIR, excluded
+
+FORMAT = 1
+MANIFESTS = f"{METADATA_DIR}/manifests"
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: str
+    #: "f" file, "d" directory, "l" symlink, "o" anything else (a device, a fifo)
+    type: str
+    size: int
+    mode: int
+    uid: int
+    gid: int
+    mtime_ns: int
+    nlink: int
+    #: a file's sha256 (hex), a symlink's target, else ""
+    content: str = ""
+    ino: int = 0
+    ctime_ns: int = 0
+
+    def comparable(self) -> tuple[object, ...]:
+        """What two trees must share for this path: everything but the cache fields, and a
+        directory's size and link count (they depend on the file system, not the tree)."""
+        if self.type == "d":
+            return (self.path, self.type, self.mode, self.uid, self.gid, self.mtime_ns)
+        return (self.path, self.type, self.size, self.mode, self.uid, self.gid,
+                self.mtime_ns, self.nlink, self.content)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Manifest:
+    number: int
+    entries: tuple[Entry, ...]
+
+    def by_path(self) -> dict[str, Entry]:
+        return {e.path: e for e in self.entries}
+
+    def total_bytes(self) -> int:
+        return sum(e.size for e in self.entries if e.type == "f")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": FORMAT, "number": self.number,
+                "entries": [asdict(e) for e in self.entries]}  # fmt: skip
+
+
+def manifest_path(root: Path, number: int) -> Path:
+    return root / MANIFESTS / f"{number:06d}.json"
+
+
+def file_hash(path: Path | str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def walk(root: Path) -> list[tuple[str, os.stat_result]]:
+    """(relative path, lstat) of everything below `root` that is not excluded, sorted by
+    path (as strings: one order for every tree); symlinks are not followed."""
+    found: list[tuple[str, os.stat_result]] = []
+    stack = [""]
+    while stack:
+        here = stack.pop()
+        with os.scandir(os.path.join(root, here) if here else root) as entries:
+            for entry in entries:
+                rel = f"{here}/{entry.name}" if here else entry.name
+                if excluded(rel):
+                    continue
+                st = entry.stat(follow_symlinks=False)
+                found.append((rel, st))
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append(rel)
+    found.sort(key=lambda item: item[0])
+    return found
+
+
+def entry_of(root: Path, rel: str, st: os.stat_result, content: str | None = None) -> Entry:
+    """The entry of one path; `content` when already known (a cached hash), else read."""
+    mode = st.st_mode
+    kind = ("f" if stat.S_ISREG(mode) else "d" if stat.S_ISDIR(mode)
+            else "l" if stat.S_ISLNK(mode) else "o")  # fmt: skip
+    if content is None:
+        full = os.path.join(root, rel)
+        content = file_hash(full) if kind == "f" else os.readlink(full) if kind == "l" else ""
+    return Entry(rel, kind, st.st_size, stat.S_IMODE(mode), st.st_uid, st.st_gid,
+                 st.st_mtime_ns, st.st_nlink, content, st.st_ino, st.st_ctime_ns)  # fmt: skip
+
+
+def build(root: Path, number: int, previous: Manifest | None = None) -> Manifest:
+    """The manifest of the tree at `root`; hashes of `previous` are reused where the file
+    is plainly the same one (inode, size, mtime, ctime)."""
+    cached = previous.by_path() if previous is not None else {}
+    entries = []
+    for rel, st in walk(root):
+        old = cached.get(rel)
+        now = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        same = (
+            old is not None
+            and old.type == "f"
+            and (old.ino, old.size, old.mtime_ns, old.ctime_ns) == now
+        )
+        entries.append(entry_of(root, rel, st, old.content if same and old else None))
+    return Manifest(number, tuple(entries))
+
+
+def write(root: Path, manifest: Manifest) -> Path:
+    """Store it in the tree's metadata directory (written aside, then renamed: a reader
+    never finds half a manifest)."""
+    path = manifest_path(root, manifest.number)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    aside = path.with_suffix(".tmp")
+    aside.write_text(json.dumps(manifest.to_json(), separators=(",", ":")))
+    os.replace(aside, path)
+    return path
+
+
+def load(path: Path) -> Manifest:
+    """A stored manifest; ValueError naming what is wrong when it is not well formed."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot be read: {exc}") from None
+    problems = check(data)
+    if problems:
+        raise ValueError(f"{path}: {'; '.join(problems[:5])}")
+    return from_json(data)
+
+
+def from_json(data: Mapping[str, Any]) -> Manifest:
+    return Manifest(int(data["number"]), tuple(Entry(**e) for e in data["entries"]))
+
+
+_FIELDS: dict[str, type] = {"path": str, "type": str, "size": int, "mode": int, "uid": int,
+                            "gid": int, "mtime_ns": int, "nlink": int, "content": str,
+                            "ino": int, "ctime_ns": int}  # fmt: skip
+_HEX = frozenset("0123456789abcdef")
+
+
+def check(data: object) -> list[str]:
+    """The problems of a manifest read from JSON (none: well formed): the format, its
+    number, and each entry's fields, types, a relative, unique, sorted, not excluded
+    path, and a file's 64-hex sha256."""
+    if not isinstance(data, dict):
+        return ["not a JSON object"]
+    problems = []
+    if data.get("format") != FORMAT:
+        problems.append(f"format {data.get('format')!r}, not {FORMAT}")
+    number = data.get("number")
+    if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+        problems.append(f"number {number!r} is not a count")
+    entries = data.get("entries")
+    if not isinstance(entries, list):
+        return [*problems, "no list of entries"]
+    seen: set[str] = set()
+    last = ""
+    for i, entry in enumerate(entries):
+        problems += [f"entry {i}: {p}" for p in _entry_problems(entry, seen, last)]
+        if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+            last = entry["path"]
+            seen.add(last)
+    return problems
+
+
+def _entry_problems(entry: object, seen: set[str], last: str) -> list[str]:
+    if not isinstance(entry, dict):
+        return ["not an object"]
+    if set(entry) != set(_FIELDS):
+        return [f"fields {sorted(set(entry) ^ set(_FIELDS))} missing or unknown"]
+    wrong = [k for k, t in _FIELDS.items() if type(entry[k]) is not t]
+    if wrong:
+        return [f"{', '.join(wrong)} of the wrong type"]
+    path, kind, content = entry["path"], entry["type"], entry["content"]
+    found = []
+    if not path or path.startswith("/") or "//" in path or ".." in path.split("/"):
+        found.append(f"path {path!r} is not relative")
+    elif excluded(path):
+        found.append(f"path {path!r} is excluded")
+    if path in seen:
+        found.append(f"path {path!r} twice")
+    elif path <= last and last:
+        found.append(f"path {path!r} out of order")
+    if kind not in ("f", "d", "l", "o"):
+        found.append(f"type {kind!r}")
+    if kind == "f" and (len(content) != 64 or not set(content) <= _HEX):
+        found.append(f"{path!r}: not a sha256")
+    if entry["size"] < 0:
+        found.append(f"{path!r}: negative size")
+    return found

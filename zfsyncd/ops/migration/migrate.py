@@ -1,0 +1,197 @@
+"""The migration transaction (`migrate`): a directory-snapshot history into a ZFS dataset.
+
+Planning reads the source (sources.py) and the dataset's migrated snapshots (two `zfs
+list`s), and a pure function (`decide`) makes the steps:
+
+- a new dataset (init pattern, seed 000): create `PARENT/zfsync_migrate_<tx>_<NAME>`,
+  mounted at the private `/run/zfsync/fill/<tx>` (tx/steps/fill.py), then for each source
+  snapshot a copy (rsync + manifest, copy_step.py) and a ZFS snapshot with the source's
+  number, date and description; then rename it to `PARENT/NAME` and let it inherit its
+  mountpoint. A failure,
+  a cancel or a crash (recovery undoes) leaves no dataset at all: the undo destroys the
+  temporary one. Readers never see a history being built under the real name.
+- an existing one whose snapshots are the source's first ones (a `--limit` run, or one
+  that stopped after some runs): the copies and snapshots of the rest, in the dataset
+  itself; the undo takes the new snapshots away and rolls the tree back to the snapshot it
+  had (`zfs rollback` to its newest: nothing else of it changes, no guid).
+- nothing left: no step (a batch run again migrates nothing twice).
+
+So a stopped migration continues where its last completed run ended: run it in chunks
+(`--limit`) to keep what a crash would undo small. Each step's zfs commands are constant:
+the copy reads one property, the snapshot is one `zfs snapshot` and one `zfs list`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from zfsyncd.api.names import Action
+from zfsyncd.ops.migration import history
+from zfsyncd.ops.migration.copy_step import CopySnapshot, CopySnapshotArgs
+from zfsyncd.ops.migration.history import HistoryError
+from zfsyncd.ops.migration.sources import SourceError, SourceSnapshot, read_source
+from zfsyncd.tx.errors import MissingObjectError, PlanError
+from zfsyncd.tx.hosts import LOCAL
+from zfsyncd.tx.kinds import BusMethod, Plan, PlanContext, RequestKind, register_kind
+from zfsyncd.tx.steps import Step
+from zfsyncd.tx.steps.datasets import CreateDataset, CreateDatasetArgs, Rename, RenameArgs
+from zfsyncd.tx.steps.fill import FILL_ROOT, fill_mountpoint
+from zfsyncd.tx.steps.pools import DATASET_TYPES
+from zfsyncd.tx.steps.properties import SetProperties, SetPropertiesArgs
+from zfsyncd.tx.steps.snapshots import CreateSnapshots, CreateSnapshotsArgs
+from zfsyncd.zfs import names
+from zfsyncd.zfs.backend import ZfsBackend
+from zfsyncd.zfs.models import DatasetName, ObjectType
+
+#: the most source snapshots one run migrates (a plan of 3 steps each; GetTransaction's
+#: reply is bounded for 2,000 steps: api/limits.py)
+MAX_SNAPSHOTS_PER_RUN = 600
+TEMP_PREFIX = "zfsync_migrate_"
+
+
+class MigrateRequest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: the source: a snapper-managed subvolume, or a directory of snapshot directories
+    source: str = Field(min_length=1, max_length=4096)
+    #: the dataset that receives the history (its parent must exist)
+    dataset: DatasetName
+    #: migrate the first N source snapshots in all (0: all of them)
+    limit: int = Field(default=0, ge=0, le=1_000_000)
+
+    @field_validator("source")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/") or "\0" in value or "\n" in value:
+            raise ValueError("the source must be an absolute path")
+        return value
+
+
+@dataclass(frozen=True)
+class MigrateFacts:
+    sources: tuple[SourceSnapshot, ...]
+    parent_exists: bool
+    dataset_exists: bool
+    #: short names of the dataset's snapshots
+    snapshots: tuple[str, ...]
+    #: the source the dataset says it was migrated from ("": none said)
+    migrated_from: str = ""
+
+
+def temp_name(dataset: str, tx_id: str) -> str:
+    parent, leaf = dataset.rsplit("/", 1)
+    return f"{parent}/{TEMP_PREFIX}{tx_id}_{leaf}"
+
+
+async def read_facts(zfs: ZfsBackend, request: MigrateRequest) -> MigrateFacts:
+    try:
+        sources = await asyncio.to_thread(read_source, Path(request.source))
+    except (SourceError, OSError) as exc:
+        raise PlanError(f"source {request.source}: {exc}") from None
+    parent = names.parent_of(request.dataset)
+    listed = await zfs.list_many(
+        [p for p in (parent, request.dataset) if p],
+        types=DATASET_TYPES,
+        user_properties=[history.MIGRATED_FROM],
+    )
+    found = {o.name: o for o in listed}
+    shorts: tuple[str, ...] = ()
+    origin = ""
+    if request.dataset in found:
+        snaps = await zfs.list(request.dataset, types=[ObjectType.SNAPSHOT], depth=1)
+        shorts = tuple(o.short_name for o in snaps if o.dataset == request.dataset)
+        origin = found[request.dataset].user_properties.get(history.MIGRATED_FROM, "")
+    exists = request.dataset in found
+    return MigrateFacts(tuple(sources), parent in found, exists, shorts, origin)
+
+
+def describe(request: MigrateRequest) -> str:
+    limit = f", the first {request.limit} snapshots" if request.limit else ""
+    return f"migrate {request.source} into {request.dataset}{limit}"
+
+
+def decide(
+    request: MigrateRequest, facts: MigrateFacts, tx_id: str, fill_root: str = FILL_ROOT
+) -> Plan:
+    """The steps (module docstring); PlanError when it cannot be done."""
+    if names.parent_of(request.dataset) is None:
+        raise PlanError(f"{request.dataset} is a pool: a migration makes a dataset in one")
+    if not facts.parent_exists:
+        raise MissingObjectError(f"{names.parent_of(request.dataset)} does not exist")
+    migrated = history.migrated_numbers(facts.snapshots)
+    if facts.dataset_exists and not migrated:
+        raise PlanError(f"{request.dataset} exists and holds no migrated snapshot")
+    if facts.dataset_exists and facts.migrated_from not in ("", request.source):
+        raise PlanError(
+            f"{request.dataset} was migrated from {facts.migrated_from}, not {request.source}"
+        )
+    try:
+        left = history.remaining(facts.sources, migrated, request.limit or None)
+    except HistoryError as exc:
+        raise PlanError(f"{request.dataset}: {exc}") from None
+    if len(left) > MAX_SNAPSHOTS_PER_RUN:
+        raise PlanError(
+            f"{len(left)} snapshots to migrate; at most {MAX_SNAPSHOTS_PER_RUN} a run "
+            f"(--limit: a later run continues where it ended)"
+        )
+    description = f"{describe(request)}: {len(left)} snapshots" + (
+        f" after {migrated[-1]}" if migrated else ""
+    )
+    if not left:
+        return Plan(steps=[], description=f"{describe(request)}: nothing left to migrate",
+                    extra_datasets={request.dataset})  # fmt: skip
+    target = request.dataset if facts.dataset_exists else temp_name(request.dataset, tx_id)
+    names.check_dataset(target)  # a long name may leave no room for the prefix: say so now
+    steps: list[Step[Any]] = []
+    private = None
+    if not facts.dataset_exists:
+        # mounted where only zfsyncd looks while it is built (tx/steps/fill.py says why)
+        private = fill_mountpoint(tx_id, fill_root)
+        props = {"mountpoint": private, history.MIGRATED_FROM: request.source}
+        steps.append(CreateDataset(CreateDatasetArgs(name=target, properties=props)))
+    previous = migrated[-1] if migrated else None
+    for source in left:
+        copy = CopySnapshotArgs(
+            dataset=target,
+            source=str(source.path),
+            number=source.number,
+            previous=previous,
+            mountpoint=private,
+        )
+        snap = f"{target}@{history.snapshot_short(source.number)}"
+        made = CreateSnapshotsArgs(snapshots=(snap,), properties=history.properties(source))
+        steps += [CopySnapshot(copy), CreateSnapshots(made)]
+        previous = source.number
+    if not facts.dataset_exists:
+        # renamed first, then mounted where it belongs: readers never see it half built
+        steps.append(Rename(RenameArgs(old=target, new=request.dataset)))
+        inherit = SetPropertiesArgs(name=request.dataset, properties={"mountpoint": None})
+        steps.append(SetProperties(inherit))
+    return Plan(steps=steps, description=description, extra_datasets={request.dataset})
+
+
+class MigrateKind(RequestKind[MigrateRequest]):
+    name = "migrate"
+    action = Action.MANAGE
+    #: where new datasets are mounted while they are built (tests point it at a temp dir)
+    fill_root: ClassVar[str] = FILL_ROOT
+    request = MigrateRequest
+    method = BusMethod("Migrate", positional=("source", "dataset"))
+
+    def summary(self, request: MigrateRequest) -> str:
+        return describe(request)
+
+    def targets(self, request: MigrateRequest) -> set[str]:
+        return {request.dataset}
+
+    async def plan_request(self, ctx: PlanContext, request: MigrateRequest) -> Plan:
+        facts = await read_facts(ctx.host(LOCAL).zfs, request)
+        return decide(request, facts, ctx.tx_id, self.fill_root)
+
+
+MIGRATE = register_kind(MigrateKind())

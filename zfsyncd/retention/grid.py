@@ -163,7 +163,8 @@ def fit_grid(grid: Sequence[GridInterval], creations: Sequence[int]) -> GridFit:
     for index in sorted(range(len(creations)), key=lambda i: creations[i]):
         slot = bisect.bisect_right(edges, anchor - creations[index])
         if slot >= len(edges):
-            dropped[index] = f"older than the grid's last interval ({format_grid(grid)})"
+            # (not the grid's text: a reason per snapshot of thousands stays short)
+            dropped[index] = "older than the grid's last interval"
             continue
         members.setdefault(slot, []).append(index)
     for slot, indexes in members.items():

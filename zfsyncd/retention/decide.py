@@ -5,7 +5,8 @@ tables of examples and properties (tests/unit/retention/).
 For each snapshot, in this order, the first that holds decides:
 
 1. protected, never destroyed whatever the policy: held (`zfs holds`: ZFS would refuse
-   anyway), used by a running transaction (the engine would be undone under it), the newest
+   anyway), cloned (the same), used by a running transaction (the engine would be undone
+   under it), the newest
    snapshot shared with a replication target (the base of the next incremental: the caller
    knows it from replication's inventory), the newest snapshot the policy applies to on its
    dataset (the grid's anchor: keeping it makes a prune of what a prune kept destroy nothing);
@@ -42,6 +43,8 @@ class Candidate:
     createtxg: int = 0
     #: it has a hold (any tag)
     held: bool = False
+    #: a dataset is a clone of it (zfs destroy would refuse it)
+    cloned: bool = False
     #: a running transaction uses it
     in_use: bool = False
     #: the newest snapshot its dataset shares with a replication target
@@ -60,6 +63,7 @@ class Why(StrEnum):
     """Why a snapshot is kept or goes, as a word a script can match (--json's `why`)."""
 
     HELD = "held"
+    CLONED = "cloned"
     IN_USE = "in-use"
     REPLICA_BASE = "replica-base"
     NEWEST = "newest"
@@ -71,7 +75,7 @@ class Why(StrEnum):
 
 
 #: the reasons that keep a snapshot whatever the policy says
-PROTECTED = frozenset({Why.HELD, Why.IN_USE, Why.REPLICA_BASE, Why.NEWEST})
+PROTECTED = frozenset({Why.HELD, Why.CLONED, Why.IN_USE, Why.REPLICA_BASE, Why.NEWEST})
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +102,8 @@ def _order(snapshot: Candidate) -> tuple[int, int, str]:
 def _protection(snapshot: Candidate) -> Verdict | None:
     if snapshot.held:
         return Verdict(snapshot, True, Why.HELD, "held (zfs holds)")
+    if snapshot.cloned:
+        return Verdict(snapshot, True, Why.CLONED, "a dataset is a clone of it")
     if snapshot.in_use:
         return Verdict(snapshot, True, Why.IN_USE, "used by a running transaction")
     if snapshot.replica_base:

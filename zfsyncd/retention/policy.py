@@ -22,6 +22,7 @@ telling), and never to one whose name `keep` finds (re.search on the part after 
 
 from __future__ import annotations
 
+import importlib
 import re
 import tomllib
 from collections.abc import Mapping
@@ -66,6 +67,54 @@ Grid = Annotated[
     BeforeValidator(_grid),
     PlainSerializer(format_grid, return_type=str),
 ]
+
+
+#: Python's own regex parser (re._parser: no stubs, no public name), to bound a pattern's cost
+re_parser: Any = importlib.import_module("re._parser")
+#: quantifiers a keep pattern may have: one unbounded (*, +, {m,n} with n > 1) and a few
+#: optional parts at most
+MAX_UNBOUNDED, MAX_QUANTIFIERS = 1, 3
+
+
+def _bounded_cost(pattern: str) -> None:
+    """Refuse a pattern Python's backtracking matcher could take exponential or high
+    polynomial time on: the daemon matches it against every snapshot name (up to 255
+    bytes, thousands of them) on its event loop, and the pattern may come from a caller of
+    a read open to all, or from a user property a delegated user can set. So: no
+    backreference, no quantifier or alternation inside a repeated part, at most
+    MAX_UNBOUNDED unbounded quantifier and MAX_QUANTIFIERS in all (worst case about n^2
+    steps a name). Plain prefixes, suffixes and alternatives (`^manual-`, `_keep$`,
+    `^(daily|weekly)-\\d+$`) pass."""
+    counts = {"unbounded": 0, "all": 0}
+
+    def walk(items: Any, repeated: bool) -> None:
+        for op, arg in items:
+            name = str(op)
+            if name in ("GROUPREF", "GROUPREF_EXISTS"):
+                raise ValueError("a backreference is not allowed (it can take exponential time)")
+            if name.endswith("REPEAT"):
+                _, high, body = arg
+                if repeated:
+                    raise ValueError("a repeated part inside a repeated part is not allowed")
+                counts["all"] += 1
+                counts["unbounded"] += high > 1
+                walk(body, repeated or high > 1)
+            elif name == "BRANCH":
+                if repeated:
+                    raise ValueError("alternatives inside a repeated part are not allowed")
+                for alternative in arg[1]:
+                    walk(alternative, repeated)
+            elif name == "SUBPATTERN":
+                walk(arg[3], repeated)
+            elif name in ("ASSERT", "ASSERT_NOT"):
+                walk(arg[1], repeated)
+
+    walk(re_parser.parse(pattern), repeated=False)
+    if counts["unbounded"] > MAX_UNBOUNDED or counts["all"] > MAX_QUANTIFIERS:
+        raise ValueError(
+            f"at most {MAX_UNBOUNDED} unbounded quantifier (*, +, {{m,n}}) and "
+            f"{MAX_QUANTIFIERS} quantifiers in all (the daemon matches it on every snapshot)"
+        )
 
 
 class PolicyError(ValueError):
@@ -126,6 +175,7 @@ class RetentionPolicy(BaseModel):
                 re.compile(value)
             except re.error as exc:
                 raise ValueError(f"not a valid regular expression: {exc}") from None
+            _bounded_cost(value)
         return value
 
     @field_validator("frequent_period")

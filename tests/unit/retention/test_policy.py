@@ -175,3 +175,29 @@ def test_bad_policy_text(text: str, problem: str) -> None:
 def test_the_default_prefix_is_zfsyncds() -> None:
     assert OWN_PREFIX == PREFIX
     assert RetentionPolicy(daily=1).prefix == PREFIX
+
+
+@pytest.mark.parametrize(
+    "pattern", ["^manual-", "_keep$", r"^(daily|weekly)-\d+$", "^x.*y$", "(?:ab)?c", "x{1,300}"]
+)
+def test_plain_keep_patterns_pass(pattern: str) -> None:
+    assert RetentionPolicy(last=1, keep=pattern).keep == pattern
+
+
+@pytest.mark.parametrize(
+    ("pattern", "problem"),
+    [
+        ("(a+)+$", "a repeated part inside a repeated part"),
+        ("(a|aa)*b", "alternatives inside a repeated part"),
+        (r"(\w)\1", "a backreference"),
+        (".*.*x", "at most 1 unbounded quantifier"),
+        ("a?b?c?d?", "3 quantifiers in all"),
+        ("(?=a+)b+", "at most 1 unbounded quantifier"),
+    ],
+)
+def test_keep_patterns_that_could_take_too_long_are_refused(pattern: str, problem: str) -> None:
+    """The daemon matches the pattern against every snapshot name on its event loop, and a
+    caller of the dry run (open to all) may give it: no catastrophic backtracking."""
+    with pytest.raises(PolicyError) as caught:
+        parse_policy({"last": 1, "keep": pattern})
+    assert problem in str(caught.value)

@@ -18,6 +18,7 @@ from tests.engine.conftest import Engine
 from tests.engine.replica_pairs import make_pair
 from tests.engine.test_plan_reads import Counting
 from tests.faults import FaultyBackend
+from zfsyncd.api.records import PruneRow
 from zfsyncd.ops.prune import RETENTION, PruneRequest, preview
 from zfsyncd.ops.replication.props import BASE_HOLD
 from zfsyncd.retention import parse_policy_text
@@ -194,6 +195,8 @@ async def test_the_dry_run_says_what_the_run_does(engine: Engine) -> None:
     policy = parse_policy_text('grid = "1x1h(keep=2)"')
     request = PruneRequest.of([a, b], policy)
     rows = await preview(engine.manager.hosts, request, [])
+    # the rows are built without validation: they are what validation would make
+    assert all(PruneRow.model_validate(r.model_dump()) == r for r in rows)
     going = sorted(r.name for r in rows if not r.keep)
     await _prune(engine, **request.model_dump(mode="json"))
     left = [f"{a}@{s}" for s in await _shorts(engine, a)] + [

@@ -22,7 +22,8 @@ same): a held snapshot in an interval fills it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from zfsyncd.retention.grid import fit_grid
@@ -49,14 +50,14 @@ class Candidate:
     in_use: bool = False
     #: the newest snapshot its dataset shares with a replication target
     replica_base: bool = False
+    #: the parts of `name` (computed once: the decision reads them for every snapshot)
+    dataset: str = field(init=False, compare=False, repr=False)
+    short_name: str = field(init=False, compare=False, repr=False)
 
-    @property
-    def dataset(self) -> str:
-        return self.name.partition("@")[0]
-
-    @property
-    def short_name(self) -> str:
-        return self.name.partition("@")[2]
+    def __post_init__(self) -> None:
+        dataset, _, short = self.name.partition("@")
+        object.__setattr__(self, "dataset", dataset)
+        object.__setattr__(self, "short_name", short)
 
 
 class Why(StrEnum):
@@ -140,16 +141,21 @@ def _decide_dataset(
     grid_drops: dict[int, str] = {}
     if policy.grid is not None:
         fit = fit_grid(policy.grid, creations)
+        texts = {interval: str(interval) for interval in policy.grid}
         for position, (number, interval) in fit.kept.items():
-            rule_keeps.setdefault(position, []).append(f"grid interval {number} ({interval})")
+            rule_keeps.setdefault(position, []).append(
+                f"grid interval {number} ({texts[interval]})"
+            )
         grid_drops = fit.dropped
     if policy.last is not None:
         for position in range(max(0, len(subject) - policy.last), len(subject)):
             rule_keeps.setdefault(position, []).append(f"last={policy.last}")
         rule_drops.append(f"not among the {policy.last} newest (last={policy.last})")
+    counts = policy.count_rules()
     zone = policy.zone()
-    for rule in policy.count_rules():
-        kept = fit_counts(rule, creations, now, zone, policy.frequent_period)
+    moments = [datetime.fromtimestamp(c, zone) for c in creations] if counts else []
+    for rule in counts:
+        kept = fit_counts(rule, creations, moments, now, policy.frequent_period)
         for position, reason in kept.items():
             rule_keeps.setdefault(position, []).append(reason)
         rule_drops.append(f"not kept by {rule}")

@@ -57,8 +57,11 @@ class GridInterval:
         return f"{self.count}x{_length(self.seconds)}{keep}"
 
 
+_LARGEST_FIRST = tuple(sorted(UNITS.items(), key=lambda item: -item[1]))
+
+
 def _length(seconds: int) -> str:
-    for unit, size in sorted(UNITS.items(), key=lambda item: -item[1]):
+    for unit, size in _LARGEST_FIRST:
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
     raise AssertionError("every length is a whole number of seconds")  # pragma: no cover

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -94,25 +94,27 @@ class CountRule:
 def fit_counts(
     rule: CountRule,
     creations: Sequence[int],
+    moments: Sequence[datetime],
     now: int,
-    zone: tzinfo,
     frequent_minutes: int,
 ) -> dict[int, str]:
-    """The snapshots (by index) this rule keeps, each with why. O(n log n)."""
+    """The snapshots (by index, oldest first as given) this rule keeps, each with why;
+    `moments` are the creations as times of the policy's zone. O(n)."""
     firsts: dict[tuple[int, ...], int] = {}
-    for index in sorted(range(len(creations)), key=lambda i: creations[i]):
-        key = period_key(
-            rule.period, datetime.fromtimestamp(creations[index], zone), frequent_minutes
-        )
-        firsts.setdefault(key, index)  # the oldest comes first: the period's first
-    newest_first = sorted(firsts.items(), key=lambda item: creations[item[1]], reverse=True)
+    for index, moment in enumerate(moments):
+        # oldest first: the first index seen for a period is its first snapshot
+        firsts.setdefault(period_key(rule.period, moment, frequent_minutes), index)
     kept: dict[int, str] = {}
+    newest_first = list(firsts.items())[::-1]
     for rank, (key, index) in enumerate(newest_first):
-        label = period_label(rule.period, key, frequent_minutes)
         if rank < rule.count:
+            label = period_label(rule.period, key, frequent_minutes)
             kept[index] = f"{rule}: the first of {label}, one of the {rule.count} newest such"
         elif now - creations[index] < rule.count * rule.seconds:
+            label = period_label(rule.period, key, frequent_minutes)
             kept[index] = (
                 f"{rule}: the first of {label}, younger than {rule.count} {rule.period} periods"
             )
+        else:
+            break  # older ones are older still: neither rule keeps them
     return kept

@@ -70,13 +70,15 @@ def timed(fn: Callable[[], object], runs: int) -> tuple[float, float]:
 
 
 def listing_text(objects: Sequence[ZfsObject], props: Sequence[str]) -> str:
-    """The objects as `zfs list -Hp -o <list_columns(props)>` prints them."""
+    """The objects as `zfs list -Hp -o <list_columns(props, written=True, encryption=True)>`
+    prints them."""
     lines = []
     for o in objects:
         fields = [
             o.name, o.type.value, str(o.guid), str(o.createtxg), str(o.creation), str(o.used),
             str(o.referenced), str(o.userrefs) if o.is_snapshot else "-", o.origin or "-",
-            o.receive_resume_token or "-", *(o.user_properties.get(p, "-") for p in props),
+            o.receive_resume_token or "-", str(o.written), o.encryption or "-",
+            *(o.user_properties.get(p, "-") for p in props),
         ]  # fmt: skip
         lines.append("\t".join(fields))
     return "\n".join(lines) + "\n"
@@ -95,7 +97,9 @@ async def main() -> None:
     # untimed: the model computes each snapshot's `used` over every block, a cost of the
     # model that the real command does not have)
     props = (*READ_PROPERTIES, RETENTION)
-    objects = await zfs.list_many(["tank"], recursive=True, user_properties=props)
+    objects = await zfs.list_many(
+        ["tank"], recursive=True, user_properties=props, written=True, encryption=True
+    )
     text = listing_text(objects, props)
     tags: dict[str, set[str]] = {}
     for hold in await zfs.holds_many([o.name for o in objects if o.userrefs]):
@@ -104,7 +108,13 @@ async def main() -> None:
     facts: list[PruneFacts] = []
 
     def reading() -> None:
-        facts[:] = [PruneFacts(Side(LOCAL, build_side(parse_list(text, props), tags)))]
+        facts[:] = [
+            PruneFacts(
+                Side(
+                    LOCAL, build_side(parse_list(text, props, written=True, encryption=True), tags)
+                )
+            )
+        ]
 
     def deciding() -> None:
         rows[:] = prune_rows(outcome(request, facts[0], int(request.now or 0)))

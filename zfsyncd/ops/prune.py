@@ -45,10 +45,8 @@ from zfsyncd.api.records import PruneRow
 from zfsyncd.ops.replication import origins
 from zfsyncd.ops.replication.choose import newest_common
 from zfsyncd.ops.replication.inventory import (
-    READ_PROPERTIES,
     DatasetState,
     Side,
-    build_side,
     read_side,
 )
 from zfsyncd.ops.replication.props import Role, parse_peer
@@ -391,24 +389,10 @@ MAX_REASON = 256
 
 
 async def read_here(zfs: ZfsBackend, datasets: Sequence[str]) -> Side:
-    """This host's datasets named and below them (or every pool): read_side's reading with
-    zfsync:retention besides the pair's properties (one `zfs list`, one `zfs holds` at
-    most; with none named, a `zfs list -d 0` of the pools first)."""
-    if datasets:
-        wanted = sorted(set(datasets))
-    else:
-        wanted = sorted(o.name for o in await zfs.list(depth=0, types=_DATASET_TYPES))
-    if not wanted:
-        return Side(LOCAL, {})
-    objects = await zfs.list_many(
-        wanted, recursive=True, user_properties=(*READ_PROPERTIES, RETENTION)
-    )
-    held = [o.name for o in objects if o.type is ObjectType.SNAPSHOT and o.userrefs]
-    tags: dict[str, set[str]] = {}
-    if held:
-        for hold in await zfs.holds_many(held):
-            tags.setdefault(hold.snapshot, set()).add(hold.tag)
-    return Side(LOCAL, build_side(objects, tags))
+    """This host's datasets named and below them (or every pool): replication's reading of
+    a side (one `zfs list`, one `zfs holds` at most; with none named, a `zfs list -d 0` of
+    the pools first), with zfsync:retention besides the pairs' properties."""
+    return await read_side(zfs, LOCAL, datasets or None, properties=(RETENTION,))
 
 
 async def read_facts(

@@ -205,3 +205,12 @@ async def test_the_dry_run_says_what_the_run_does(engine: Engine) -> None:
     assert sorted(r.name for r in rows if r.keep) == sorted(left)
     assert going == sorted(f"{a}@zfsync_{n}" for n in range(2, 7))
     assert not set(going) & set(left)
+
+
+async def test_nothing_to_destroy_completes_with_no_step(engine: Engine) -> None:
+    a = await _dataset(engine, 2)
+    before = len(engine.zfs.calls)
+    done = await _prune(engine, datasets=[a], policy="last = 2")
+    assert done.steps == []
+    assert engine.zfs.calls[before:] == []  # no changing call
+    assert "0 of 2 snapshots on 1 datasets" in (done.description or "")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -42,6 +43,8 @@ from zfsyncd.zfs.memory import MemoryBackend
 from zfsyncd.zfs.models import ZfsObject
 
 GOAL = 1.0
+#: zfsyncctl's start-up and imports, measured by bench.cli on an idle host
+START_UP = 0.130
 POLICY = 'grid = "1x1h(keep=all) | 24x1h | 14x1d | 12x30d", daily = 7, weekly = 4, monthly = 6'
 
 
@@ -60,13 +63,16 @@ async def model(snapshots: int, datasets: int) -> tuple[MemoryBackend, float]:
     return zfs, now[0]
 
 
-def timed(fn: Callable[[], object], runs: int) -> tuple[float, float]:
-    times = []
+def timed(fn: Callable[[], object], runs: int) -> tuple[float, float, float]:
+    """(best wall time, median wall time, median CPU time of this process): on a busy host
+    the CPU time is what other work inflates least."""
+    walls, cpus = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return min(times), statistics.median(times)
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu)
+    return min(walls), statistics.median(walls), statistics.median(cpus)
 
 
 def listing_text(objects: Sequence[ZfsObject], props: Sequence[str]) -> str:
@@ -119,7 +125,7 @@ async def main() -> None:
     def deciding() -> None:
         rows[:] = prune_rows(outcome(request, facts[0], int(request.now or 0)))
 
-    parts: list[tuple[str, tuple[float, float]]] = []
+    parts: list[tuple[str, tuple[float, float, float]]] = []
     parts.append(("daemon: parse `zfs list -Hp`, build", timed(reading, args.runs)))
     parts.append(("daemon: decide every snapshot, rows", timed(deciding, args.runs)))
     same = await preview(local_hosts(zfs), request, [])  # the daemon's own path, on the model
@@ -148,19 +154,22 @@ async def main() -> None:
     going = sum(1 for r in rows if not r.keep)
     print(
         f"prune --dry-run of {args.snapshots} snapshots on {args.datasets} datasets "
-        f"({going} would go, {len(rows) - going} stay), best / median of {args.runs}:"
+        f"({going} would go, {len(rows) - going} stay), {args.runs} runs, load average "
+        f"{os.getloadavg()[0]:.1f}:"
     )
-    for what, (best, median) in parts:
-        print(f"  {what:<40} {best * 1000:8.1f} ms  {median * 1000:8.1f} ms")
-    table = sum(m for w, (_, m) in parts if "--json" not in w)
-    as_json = sum(m for w, (_, m) in parts if "plain table" not in w)
-    slowest = max(table, as_json)
-    verdict = "met" if slowest + 0.130 <= GOAL else "NOT met"
-    print(
-        f"  sum (medians): table {table * 1000:.0f} ms, --json {as_json * 1000:.0f} ms; with "
-        f"zfsyncctl's start-up (~130 ms, bench.cli) {(slowest + 0.130) * 1000:.0f} ms against "
-        f"the goal of {GOAL * 1000:.0f} ms: {verdict}"
-    )
+    print(f"  {'':<40} {'best':>8}    {'median':>8}    {'CPU':>8}")
+    for what, (best, median, cpu) in parts:
+        print(f"  {what:<40} {best * 1000:8.1f} ms {median * 1000:8.1f} ms {cpu * 1000:8.1f} ms")
+    for column, name in ((0, "best"), (1, "median"), (2, "CPU")):
+        table = sum(t[column] for w, t in parts if "--json" not in w)
+        as_json = sum(t[column] for w, t in parts if "plain table" not in w)
+        total = max(table, as_json) + START_UP
+        verdict = "met" if total <= GOAL else "NOT met"
+        print(
+            f"  sum of the {name} times, with zfsyncctl's start-up ({START_UP * 1000:.0f} ms, "
+            f"bench.cli): {total * 1000:.0f} ms against the goal of {GOAL * 1000:.0f} ms: "
+            f"{verdict}"
+        )
 
 
 if __name__ == "__main__":

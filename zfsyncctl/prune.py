@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .main import cli, common, waiting
+from .replica import transaction_options  # --priority, --timeout, --tag
 
 if TYPE_CHECKING:
     from zfsyncd.api.records import PruneRow
@@ -67,8 +68,7 @@ def prune_table(rows: Sequence[PruneRow]) -> Rows:
     is_flag=True,
     help="Say what would be destroyed and why each stays; change nothing.",
 )
-@click.option("--priority", type=click.IntRange(-(2**31), 2**31 - 1), help="Queue priority.")
-@click.option("--tag", "tags", multiple=True, help="Tag the transaction (repeatable).")
+@transaction_options
 @waiting
 @common
 def prune(
@@ -77,6 +77,7 @@ def prune(
     policy: str | None,
     dry_run: bool,
     priority: int | None,
+    timeout: float | None,
     tags: tuple[str, ...],
     no_wait: bool,
     fail_if_busy: bool,
@@ -108,6 +109,7 @@ def prune(
         recursive=recursive or None,
         policy=policy,
         priority=priority,
+        timeout=timeout,
         tags=list(tags),
         wait_for_locks=False if fail_if_busy else None,
     )

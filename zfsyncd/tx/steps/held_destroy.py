@@ -8,8 +8,8 @@ after them. This step keeps the other half of that design (nothing is destroyed 
 transaction completed, so a failure, a cancel or a crash undoes it exactly) with a hold in
 place of the rename:
 
-- `do` places the hold TAG (one per transaction) on all of them: one `zfs list`, one `zfs
-  holds`, one `zfs hold` (HoldSnapshots's do). Held, they cannot be destroyed by anyone
+- `do` places the hold TAG (one per transaction) on all of them: one `zfs list` (and a
+  `zfs holds` when one of them is held already), one `zfs hold` (HoldSnapshots's). Held, they cannot be destroyed by anyone
   else meanwhile, and ZFS itself records which snapshots the transaction is taking.
 - `undo` releases it (one `zfs holds`, one `zfs release`): ZFS is as it was before.
 - `finalize` (after COMPLETED) reads them once more (one `zfs list`, one `zfs holds`),
@@ -18,8 +18,8 @@ place of the rename:
   have the guid the plan saw and no other hold (someone else's hold since: kept). Repeated
   after a crash in between, it destroys what is left and nothing else.
 
-So the step runs 3 commands, its undo 2, its finalize 3 plus one per dataset, whatever the
-number of snapshots (tests/engine/test_prune.py counts them).
+So the step runs 2 commands (3 when one is held), its undo 2, its finalize 3 plus one per
+dataset, whatever the number of snapshots (tests/engine/test_prune.py counts them).
 """
 
 from __future__ import annotations

@@ -57,3 +57,16 @@ async def test_zfs_refusing_is_raised(tmp_path: Path) -> None:
     zfs, _ = _backend(tmp_path, "cannot destroy snapshot p/a@s1: dataset is busy\n", 1)
     with pytest.raises(ZfsCommandError, match="dataset is busy"):
         await zfs.destroy_snapshots("p/a", ["s1", "s2"])
+
+
+@pytest.mark.parametrize("verb", ["hold", "release"])
+async def test_very_many_holds_take_a_command_per_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, verb: str
+) -> None:
+    monkeypatch.setattr(cli, "ARGV_BUDGET", 21)  # three names of 6 bytes and a space
+    zfs, ran = _backend(tmp_path)
+    await getattr(zfs, verb)("zfsync_t", [f"p/a@s{n}" for n in range(5)])
+    assert [list(argv[1:]) for argv in ran] == [
+        [verb, "zfsync_t", "p/a@s0", "p/a@s1", "p/a@s2"],
+        [verb, "zfsync_t", "p/a@s3", "p/a@s4"],
+    ]

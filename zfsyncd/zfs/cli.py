@@ -378,7 +378,10 @@ class CliBackend:
             raise ValueError(f"{verb} needs at least one snapshot")
         for snap in snapshots:
             names.check_snapshot(snap)
-        await self._zfs(verb, *(["-r"] if recursive else []), tag, *snapshots)
+        # very many (a prune's thousands) take one command per ARGV_BUDGET: the kernel caps
+        # the whole argv (E2BIG); each command is atomic, the run of them is not
+        for batch in _batches(snapshots):
+            await self._zfs(verb, *(["-r"] if recursive else []), tag, *batch)
 
     async def bookmark(self, source: str, bookmark: str) -> None:
         names.check_snapshot_or_bookmark(source)

@@ -9,8 +9,9 @@ transaction completed, so a failure, a cancel or a crash undoes it exactly) with
 place of the rename:
 
 - `do` places the hold TAG (one per transaction) on all of them: one `zfs list` (and a
-  `zfs holds` when one of them is held already), one `zfs hold` (HoldSnapshots's). Held, they cannot be destroyed by anyone
-  else meanwhile, and ZFS itself records which snapshots the transaction is taking.
+  `zfs holds` when one of them is held already), one `zfs hold` (HoldSnapshots's). Held,
+  they cannot be destroyed by anyone else meanwhile, and ZFS itself records which
+  snapshots the transaction is taking.
 - `undo` releases it (one `zfs holds`, one `zfs release`): ZFS is as it was before.
 - `finalize` (after COMPLETED) reads them once more (one `zfs list`, one `zfs holds`),
   releases the tag (one `zfs release`) and destroys each dataset's snapshots in one `zfs

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .main import cli, common, waiting
-from .replica import transaction_options  # --priority, --timeout, --tag
+from .replica import _common_fields, transaction_options  # --priority, --timeout, --tag
 
 if TYPE_CHECKING:
     from zfsyncd.api.records import PruneRow
@@ -76,13 +76,10 @@ def prune(
     recursive: bool,
     policy: str | None,
     dry_run: bool,
-    priority: int | None,
-    timeout: float | None,
-    tags: tuple[str, ...],
-    no_wait: bool,
-    fail_if_busy: bool,
     json_output: bool,
     no_ask_password: bool,
+    no_wait: bool,
+    **kw: Any,
 ) -> None:
     """Destroy the snapshots of DATASET... (default: every dataset with zfsync:retention)
     that the retention policy does not keep, in one transaction.
@@ -105,14 +102,7 @@ def prune(
 
         run(json_output, no_ask_password, look)
         return
-    options = PruneOptions(
-        recursive=recursive or None,
-        policy=policy,
-        priority=priority,
-        timeout=timeout,
-        tags=list(tags),
-        wait_for_locks=False if fail_if_busy else None,
-    )
+    options = PruneOptions(recursive=recursive or None, policy=policy, **_common_fields(kw))
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         return await started(zc, out, await start_prune(zc, datasets, options), not no_wait)

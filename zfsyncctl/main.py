@@ -148,7 +148,8 @@ class _Commands(click.Group):
         "replica": "zfsyncctl.replica",
         "dataset": "zfsyncctl.dataset",
         "migrate": "zfsyncctl.migrate",
-    }  # the module registers the group on `cli`
+        "prune": "zfsyncctl.prune",
+    }  # the module registers the group (or command) on `cli`
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.LAZY})

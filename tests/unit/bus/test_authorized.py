@@ -35,6 +35,7 @@ HAND_WRITTEN = {
     "ListReplicas": [Action.READ],
     "ListMigrations": [Action.READ],
     "ValidateMigration": [Action.MANAGE],
+    "PrunePreview": [Action.READ],
     "Rollback": [Action.ROLLBACK],
     "FinishRollback": [Action.ROLLBACK],
     "Retry": [Action.READ, Action.SNAPSHOT],

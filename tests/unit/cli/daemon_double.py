@@ -44,6 +44,7 @@ from zfsyncd.api.records import (
     DaemonStatus,
     MigrationCheck,
     MigrationRow,
+    PruneRow,
     Record,
     ReplicaRow,
     SnapshotRow,
@@ -55,6 +56,7 @@ from zfsyncd.bus.connection import connect as connect_bus
 from zfsyncd.bus.kind_methods import option_keys
 from zfsyncd.bus.options import ListSnapshotsOptions, WaitOptions
 from zfsyncd.ops.migration.status import MigrationQuery, ValidateOptions
+from zfsyncd.ops.prune import PruneRequest
 from zfsyncd.ops.replication.status import ReplicaQuery
 from zfsyncd.tx.kinds import TX_KINDS, TxKind
 from zfsyncd.tx.queries import TransactionQuery
@@ -82,6 +84,7 @@ STEP_KEYS = record_keys(StepInfo)
 SNAPSHOT_KEYS = record_keys(SnapshotRow)
 REPLICA_KEYS = record_keys(ReplicaRow)
 CLEANUP_KEYS = record_keys(CleanupRow)
+PRUNE_KEYS = record_keys(PruneRow)
 #: Replica* method -> the transaction type it starts (REPL-PLAN.md)
 REPLICA_TYPES = {k.method.name: k.name for k in PLANNED}
 _STATUS_VALUES: dict[str, Any] = {
@@ -108,6 +111,7 @@ def all_option_keys(kinds: Mapping[str, TxKind]) -> dict[str, Mapping[str, tuple
         "ListTransactions": option_signatures(TransactionQuery),
         "Rollback": option_signatures(WaitOptions),
         "Retry": option_signatures(WaitOptions),
+        "PrunePreview": option_signatures(PruneRequest, skip=("datasets",)),
     }
 
 
@@ -354,6 +358,17 @@ class ManagerObject(ServiceInterface):
     def dataset_rollback(self, snapshot: S, options: ASV) -> O:
         dataset = snapshot.partition("@")[0]
         return self._replica("DatasetRollback", [dataset], options, kind="rollback-dataset")
+    @dbus_method(name="Prune")
+    def prune(self, datasets: AS, options: ASV) -> O:
+        self._maybe_fail("Prune")
+        check_options("Prune", options)
+        return self.double.start_tx("prune", f"prune {' '.join(datasets)}", list(datasets))
+
+    @dbus_method(name="PrunePreview")
+    def prune_preview(self, datasets: AS, options: ASV) -> AASV:
+        self._maybe_fail("PrunePreview")
+        check_options("PrunePreview", options)
+        return [variants(r, PRUNE_KEYS) for r in self.double.prune_rows]
 
     @dbus_method(name="ListTransactions")
     def list_transactions(self, tx_filter: ASV) -> AASV:
@@ -474,6 +489,8 @@ class DaemonDouble:
         #: ListMigrations' rows; datasets whose ValidateMigration finds a corrupted file
         self.migrations: list[dict[str, Any]] = []
         self.corrupted: set[str] = set()
+        #: PrunePreview's rows (PruneRow's keys)
+        self.prune_rows: list[dict[str, Any]] = []
         self.calls: list[tuple[str, list[Any], int]] = []
         self.cleanup_calls: list[float] = []
         #: the deferred-cleanup queue's rows (CleanupRow's keys)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 import functools
 import itertools
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from zfsyncd.ops.replication import props
@@ -152,7 +152,12 @@ class Side:
 
 
 async def read_side(
-    zfs: ZfsBackend, host: str, datasets: Collection[str] | None = None, *, settle: bool = False
+    zfs: ZfsBackend,
+    host: str,
+    datasets: Collection[str] | None = None,
+    *,
+    settle: bool = False,
+    properties: Sequence[str] = (),
 ) -> Side:
     """Read `datasets` and everything below them (or, with None, every pool of the host):
     one `zfs list -r -t all` with the zfsync properties, `written` and `encryption` (with None, one
@@ -160,7 +165,9 @@ async def read_side(
     have any hold (none when no snapshot has). A dataset that does not exist is simply not
     in the Side. `settle`: their pools' pending writes written out first (one `zpool
     sync`), for a caller that decides from `written` (a sync: "nothing written, nothing
-    to send"); a status read shows `written` as ZFS counts it now and does not wait."""
+    to send"); a status read shows `written` as ZFS counts it now and does not wait.
+    `properties`: more user properties to read besides the pair's (a prune's
+    zfsync:retention), in DatasetState.user_properties."""
     if datasets is None:
         # the pools' roots first (`zfs list -d 0`), then the same reading as for names
         pools = [o.name for o in await zfs.list(depth=0, types=_DATASET_TYPES)]
@@ -172,7 +179,11 @@ async def read_side(
     if settle:
         await zfs.settle(sorted({names.pool_of(n) for n in wanted}))
     objects = await zfs.list_many(
-        wanted, recursive=True, user_properties=READ_PROPERTIES, written=True, encryption=True
+        wanted,
+        recursive=True,
+        user_properties=(*READ_PROPERTIES, *properties),
+        written=True,
+        encryption=True,
     )
     held = [o.name for o in objects if o.type is ObjectType.SNAPSHOT and o.userrefs]
     tags: dict[str, set[str]] = {}

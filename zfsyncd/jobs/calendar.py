@@ -230,7 +230,7 @@ def _item(item: str, low: int, high: int, what: str, original: str) -> range:
     def number(word: str) -> int:
         if not word.isdigit():
             if "~" in word:
-                raise ScheduleError(f"{original!r}: '~' (days from the month's end) is not supported")
+                raise ScheduleError(f"{original!r}: '~' (from the month's end) is not supported")
             if "." in word:
                 raise ScheduleError(f"{original!r}: {what} {word!r} is not a whole number")
             raise ScheduleError(f"{original!r}: {what} {word!r} is not a number")

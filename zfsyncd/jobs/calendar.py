@@ -199,7 +199,9 @@ def _calendar(expression: str, original: str) -> Calendar:
         years = _field(fields[0], 1970, 9999, "year", original)
         months = _field(fields[1], 1, 12, "month", original)
         days = _field(fields[2], 1, 31, "day", original)
-    hours, minutes, seconds = (0,), (0,), (0,)
+    hours: tuple[int, ...] = (0,)
+    minutes: tuple[int, ...] = (0,)
+    seconds: tuple[int, ...] = (0,)
     if time_part is not None:
         fields = time_part.split(":")
         if len(fields) == 2:

@@ -38,7 +38,7 @@ def backoff(failures: int) -> float:
     """Seconds before a target that failed `failures` times in a row is tried again."""
     if failures <= 0:
         return 0.0
-    return min(BACKOFF_FIRST * 2 ** min(failures - 1, 30), BACKOFF_MAX)
+    return min(BACKOFF_FIRST * float(2 ** min(failures - 1, 30)), BACKOFF_MAX)
 
 
 @dataclass(frozen=True)

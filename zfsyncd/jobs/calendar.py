@@ -76,7 +76,7 @@ def parse_duration(text: str) -> float:
 class Interval:
     seconds: float
 
-    def next_after(self, t: float, tz: tzinfo = UTC) -> float | None:
+    def next_after(self, t: float, tz: tzinfo | None = UTC) -> float | None:
         """The first slot strictly after `t` (the zone does not matter: epoch multiples)."""
         return (int(t // self.seconds) + 1) * self.seconds
 
@@ -94,9 +94,10 @@ class Calendar:
     seconds: tuple[int, ...]
     utc: bool = False
 
-    def next_after(self, t: float, tz: tzinfo = UTC) -> float | None:
+    def next_after(self, t: float, tz: tzinfo | None = UTC) -> float | None:
         """The first time strictly after `t` that matches, or None if none within
-        HORIZON_YEARS. `tz` is the zone the expression is read in (unless it says UTC)."""
+        HORIZON_YEARS. `tz` is the zone the expression is read in (unless it says UTC);
+        None: the host's local time, daylight saving included."""
         zone = UTC if self.utc else tz
         start = datetime.fromtimestamp(t, zone)
         day = start.date()

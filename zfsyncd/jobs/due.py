@@ -57,7 +57,7 @@ def decide(
     now: float,
     *,
     offset: float = 0.0,
-    tz: tzinfo = UTC,
+    tz: tzinfo | None = UTC,
 ) -> Due:
     """Run now when a slot after `covered` has come (at `now - offset` in schedule time);
     one run covers every slot up to now."""

@@ -20,6 +20,7 @@ it, a failure in it is undone by the engine, and it can be rolled back like any 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -60,9 +61,11 @@ class JobRun:
     clock: Callable[[], float]
     hooks: CommandRunner = field(default_factory=CommandRunner)
     prune_request: PruneRequest | None = None
-    #: the transaction running now (cancelled with the run: a run stopped for its timeout
-    #: leaves nothing running behind it)
-    current: str | None = None
+    #: job -> the transaction its run waits for now (cancelled with the run: a run stopped
+    #: for its timeout leaves nothing running behind it)
+    current: dict[str, str] = field(default_factory=dict)
+    #: job -> the transactions of its running run so far
+    started: dict[str, list[str]] = field(default_factory=dict)
 
     async def run(
         self, name: str, job: JobConfig, state: JobState, *, only_targets: set[str] | None = None
@@ -70,7 +73,7 @@ class JobRun:
         """Run the job (or, with `only_targets`, retry those targets); the job's new state."""
         started = self.clock()
         errors: list[str] = []
-        done: list[str] = []
+        done = self.started[name] = []
         state = replace(state, last_run_at=started)
         try:
             if only_targets is None:
@@ -86,9 +89,13 @@ class JobRun:
         except RunFailed as exc:
             errors.insert(0, str(exc))
         except asyncio.CancelledError:
-            if self.current is not None:
-                await self.manager.cancel(self.current, caller=_caller(name), wait=True)
+            running = self.current.pop(name, None)
+            if running is not None:
+                with contextlib.suppress(TxError):  # it may have ended meanwhile
+                    await self.manager.cancel(running, caller=_caller(name), wait=True)
             raise
+        finally:
+            self.started.pop(name, None)
         now = self.clock()
         state = replace(state, last_transactions=tuple(done))
         if errors:
@@ -221,11 +228,9 @@ class JobRun:
         except TxError as exc:
             raise RunFailed(f"{kind} refused: {describe_error(exc)}") from None
         done.append(record.id)
-        self.current = record.id
-        try:
-            ended = await self.manager.wait(record.id)
-        finally:
-            self.current = None
+        self.current[name] = record.id
+        ended = await self.manager.wait(record.id)
+        self.current.pop(name, None)
         if ended.state is not TxState.COMPLETED:
             raise RunFailed(f"{kind} {ended.id} {ended.state.value.lower()}: {ended.error}")
 

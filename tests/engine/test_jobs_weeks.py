@@ -1,0 +1,154 @@
+"""Weeks of a job's schedule on the model with a controllable clock: exactly the runs the
+schedule says (one per slot, one for all the slots of a downtime), each a snapshot that the
+target receives, a failing pre-hook leaving nothing, an unreachable target backing off
+without stopping another job."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.engine.jobs_sim import memory_dir  # noqa: F401 - a fixture
+
+from tests.engine.jobs_sim import DAY, HOUR, WEEK, Sim, at
+from zfsyncd.store import TxState
+from zfsyncd.store.ids import id_microseconds
+from zfsyncd.jobs.due import backoff
+
+START = at("2026-11-30 10:17:00")  # a Monday
+
+
+@pytest.fixture
+async def sim(memory_dir: Path) -> AsyncIterator[Sim]:
+    s = await Sim.start(memory_dir / "zfsyncd.db", START)
+    await s.local.create("tank/data")
+    await s.local.create("tank/data/child")
+    await s.local.create("tank/logs")
+    yield s
+    await s.close()
+
+
+def times(names: list[str]) -> list[float]:
+    """When each zfsync_ snapshot was made (its transaction id's time)."""
+    return [id_microseconds(n.removeprefix("zfsync_")) / 1e6 for n in names]
+
+
+async def test_two_weeks_then_a_downtime_with_replication(sim: Sim) -> None:
+    job = {
+        "datasets": ["tank/data"],
+        "recursive": True,
+        "schedule": "*-*-* 00/6:00",
+        "jitter": 0,
+        "targets": {"off": {"host": "backup", "destination": "bak/data"}},
+    }
+    await sim.configure(home=job)
+    await sim.advance(2 * WEEK)
+    ours = await sim.snapshots("local", "tank/data")
+    # 56 slots (12:00, 18:00, 00:00, 06:00 ...) after 10:17; the first run also made the
+    # pair (replica init takes a snapshot of its own, right after the job's)
+    assert len(ours) == 56 + 1
+    job_snaps = ours[:1] + ours[2:]
+    assert times(job_snaps) == [at("2026-11-30 12:00") + i * 6 * HOUR for i in range(56)]
+    assert await sim.snapshots("backup", "bak/data") == ours
+    assert await sim.snapshots("local", "tank/data/child") == ours  # recursive
+    assert await sim.snapshots("backup", "bak/data/child") == ours
+
+    # down for 3 days and 2 hours: ONE run at restart for the 12 slots missed, then on
+    sim = await sim.restart(3 * DAY + 2 * HOUR)
+    restarted = sim.clock.t  # 12-17 12:17
+    await sim.advance(DAY)
+    after = (await sim.snapshots("local", "tank/data"))[len(ours) :]
+    assert times(after) == [restarted] + [at("2026-12-17 18:00") + i * 6 * HOUR for i in range(4)]
+    assert await sim.snapshots("backup", "bak/data") == ours + after
+    row = sim.scheduler.row("home")
+    assert (row.failures, row.last_error, row.targets[0].failures) == (0, "", 0)
+    assert row.next_run == at("2026-12-18 18:00") and row.last_success == at("2026-12-18 12:00")
+    await sim.close()
+
+
+async def test_calendar_weekdays_and_jitter(sim: Sim) -> None:
+    await sim.configure(
+        nightly={"datasets": ["tank/logs"], "schedule": "Mon..Fri 02:30", "jitter": "10m"}
+    )
+    await sim.advance(2 * WEEK)
+    made = times(await sim.snapshots("local", "tank/logs"))
+    offset = made[0] - at("2026-12-01 02:30")
+    assert 0 <= offset < 600  # within its jitter, the same every night
+    days = ["01", "02", "03", "04", "07", "08", "09", "10", "11", "14"]
+    assert made == [at(f"2026-12-{d} 02:30") + offset for d in days]
+
+
+async def test_a_failing_pre_hook_leaves_nothing_and_is_reported(
+    sim: Sim, tmp_path: Path
+) -> None:
+    marker = tmp_path / "post-ran"
+    job = {
+        "datasets": ["tank/data"],
+        "schedule": "hourly",
+        "jitter": 0,
+        "pre_hooks": [{"argv": ["/bin/sh", "-c", "exit 3"]}],
+        "post_hooks": [{"argv": ["/usr/bin/touch", str(marker)]}],
+    }
+    await sim.configure(home=job)
+    await sim.advance(2 * HOUR)
+    assert await sim.snapshots("local", "tank/data") == []
+    assert not marker.exists()  # no snapshot was attempted, so nothing to thaw
+    assert await sim.manager.list() == []  # not one transaction
+    row = sim.scheduler.row("home")
+    assert row.failures == 2
+    assert "pre-hook /bin/sh failed" in row.last_error and "nothing was done" in row.last_error
+
+
+async def test_an_unreachable_target_backs_off_and_does_not_stop_another_job(sim: Sim) -> None:
+    broken = sim.manager.hosts["backup"].zfs
+
+    async def unreachable(*args: object, **kwargs: object) -> None:
+        from zfsyncd.commands.errors import CommandFailedError
+
+        raise CommandFailedError(["ssh", "backup"], 255, "ssh: connect to host backup: refused")
+
+    for call in ("list_many", "list", "settle"):
+        setattr(broken, call, unreachable)
+    await sim.configure(
+        home={
+            "datasets": ["tank/data"], "schedule": "every 4h", "jitter": 0,
+            "targets": {"off": {"host": "backup", "destination": "bak/data"}},
+        },
+        logs={"datasets": ["tank/logs"], "schedule": "hourly", "jitter": 0},
+    )  # fmt: skip
+    await sim.advance(4 * HOUR)
+    home, logs = sim.scheduler.row("home"), sim.scheduler.row("logs")
+    assert len(await sim.snapshots("local", "tank/logs")) == 4  # the other job ran on
+    assert logs.failures == 0
+    # home's snapshot was made; its target failed, and was tried again after 1, 2, 4 min...
+    assert len(await sim.snapshots("local", "tank/data")) == 1
+    target = home.targets[0]
+    assert target.failures > 3 and "backup" in target.last_error
+    assert target.retry_at == target.last_error_at + backoff(target.failures)
+    assert "target off" in home.last_error
+    del broken.list_many, broken.list, broken.settle  # the host is back
+    await sim.advance(HOUR)
+    assert sim.scheduler.row("home").targets[0].failures == 0
+    # the retry made the pair: replica init sends a snapshot of its own in full; the job's
+    # snapshot from before the pair existed stays on the source only
+    local = await sim.snapshots("local", "tank/data")
+    assert len(local) == 2
+    assert await sim.snapshots("backup", "bak/data") == local[1:]
+
+
+async def test_never_twice_at_once_and_the_parallel_limit(sim: Sim) -> None:
+    await sim.configure(
+        **{f"j{i}": {"datasets": ["tank/logs" if i == 0 else "tank/data"], "schedule": "hourly"}
+           for i in range(1)}
+    )
+    await sim.advance(HOUR)
+    await sim.scheduler.run_now("j0")
+    from zfsyncd.jobs.scheduler import JobBusyError
+
+    with pytest.raises(JobBusyError):
+        await sim.scheduler.run_now("j0")
+    await sim.scheduler.idle()
+    records = await sim.manager.list()
+    assert all(r.state is TxState.COMPLETED for r in records)

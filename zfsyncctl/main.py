@@ -145,8 +145,9 @@ class _Commands(click.Group):
     declarations (about 7 ms of its start-up; issue 9's goal is 150 ms in all)."""
 
     LAZY: ClassVar[Mapping[str, str]] = {
-        "replica": "zfsyncctl.replica"
-    }  # the module registers the group on `cli`
+        "replica": "zfsyncctl.replica",
+        "prune": "zfsyncctl.prune",
+    }  # the module registers the group (or command) on `cli`
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.LAZY})

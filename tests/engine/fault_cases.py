@@ -76,6 +76,24 @@ async def _destroy_world(engine: Engine, src: str, dst: str) -> Params:
     return {"snapshots": [f"{src}/a@zfsync_0", f"{src}/a@zfsync_2", f"{dst}/b@zfsync_9"]}
 
 
+async def _prune_world(engine: Engine, src: str, dst: str) -> Params:
+    """Snapshots on two pools pruned to the newest two (one step each: a hold, then at the
+    end a release and one batched destroy per dataset); a held one, one not zfsyncd's and a
+    bookmark stay."""
+    zfs = engine.world.zfs
+    await zfs.create(f"{src}/a", properties={"compression": "off"})
+    await zfs.create(f"{dst}/b")
+    for n in range(5):
+        await engine.world.write(f"{src}/a", 16 << 10)
+        await zfs.snapshot([f"{src}/a@zfsync_{n}"])
+    await zfs.snapshot([f"{src}/a@mine"])
+    await zfs.hold("theirs", [f"{src}/a@zfsync_1"])
+    for n in range(3):
+        await zfs.snapshot([f"{dst}/b@zfsync_{n}"])
+    await zfs.bookmark(f"{src}/a@zfsync_0", f"{src}/a#keep")
+    return {"datasets": [f"{src}/a", f"{dst}/b"], "policy": "last = 2"}
+
+
 async def _rollback_dataset_world(engine: Engine, src: str, dst: str) -> Params:
     """A filesystem with local properties, rolled back past newer data and a newer snapshot."""
     zfs = engine.world.zfs
@@ -159,6 +177,7 @@ async def _start_rollback(engine: Engine, kind: str, params: Params) -> Transact
 CASES: dict[str, FaultCase] = {
     "snapshot": FaultCase(_snapshot_world),
     "destroy-snapshots": FaultCase(_destroy_world),
+    "prune": FaultCase(_prune_world),
     # in the lab, other tests break more of its calls in these modes (the harness's one
     # call adds nothing): test_rollback_dataset.py's loop three, tests/real kills the
     # daemon after each; fail-after is the harness's alone

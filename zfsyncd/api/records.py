@@ -121,6 +121,22 @@ class SnapshotRow(Record):
     cursor: Str = ""
 
 
+class PruneRow(Record):
+    """One entry of PrunePreview: a snapshot a prune would keep or destroy, and why."""
+
+    name: Str
+    dataset: Str
+    snapshot: Str  # the short name, after the @
+    guid: UInt64
+    created: Double
+    keep: Bool
+    #: why, as a word (zfsyncd.retention.decide.Why): held, cloned, in-use, replica-base,
+    #: newest, not-policy, keep-regex, future, rule (kept) or expired (destroyed)
+    why: Str
+    #: why in words: the rule, interval or period that keeps it, or what each rule said
+    reason: Str
+
+
 class ReplicaRow(Record):
     """One entry of ListReplicas: a replica pair the local host takes part in."""
 

@@ -90,6 +90,12 @@ class ManagerObject(AuthorizedInterface):
     async def ListReplicas(self, options: DBusDict) -> DictList:
         return await self._service.list_replicas(parse(ReplicaQuery, options, "ListReplicas"))
 
+    @dbus_method()
+    @authorized(Action.READ)
+    async def PrunePreview(self, datasets: StrList, options: DBusDict) -> DictList:
+        # the dry run of Prune: a read (what would go and why each stays), open to all
+        return await self._service.prune_preview(datasets, options)
+
     # ------------------------------------------------------------------ changing
 
     @dbus_method()

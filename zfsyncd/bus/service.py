@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from dbus_fast import NameFlag, RequestNameReply, Variant
 from dbus_fast.aio import MessageBus
@@ -22,14 +22,17 @@ from dbus_fast.service import ServiceInterface
 
 import zfsyncd
 from zfsyncd.api.names import BUS_NAME, MANAGER_PATH, TRANSACTION_IFACE, transaction_path
-from zfsyncd.api.records import DaemonStatus, ReplicaRow, SnapshotRow
+from zfsyncd.api.records import DaemonStatus, PruneRow, ReplicaRow, SnapshotRow
+from zfsyncd.api.signatures import option_signatures
 from zfsyncd.bus import payloads
 from zfsyncd.bus.authority import PolkitAuthority
 from zfsyncd.bus.authorized import require_declared
 from zfsyncd.bus.caller import remember_call
 from zfsyncd.bus.kind_methods import build_manager
-from zfsyncd.bus.options import ListSnapshotsOptions, TxOptions, WaitOptions
+from zfsyncd.bus.options import ListSnapshotsOptions, TxOptions, WaitOptions, checked
 from zfsyncd.bus.transaction_object import TransactionObject
+from zfsyncd.ops import prune
+from zfsyncd.ops.prune import PruneRequest
 from zfsyncd.ops.replication.status import ReplicaQuery, list_replicas
 from zfsyncd.ops.snapshot_list import list_snapshots
 from zfsyncd.store import TransactionRecord, TxState
@@ -152,6 +155,16 @@ class BusService:
             after=opts.after,
             limit=opts.limit,
         )
+        return [payloads.as_dict(r) for r in rows]
+
+    async def prune_preview(
+        self, datasets: Sequence[str], options: Mapping[str, Variant]
+    ) -> list[dict[str, Variant]]:
+        signatures = option_signatures(PruneRequest, skip=("datasets",))
+        values = checked(signatures, options, "PrunePreview")
+        request = PruneRequest.model_validate({"datasets": list(datasets), **values})
+        active = await self.manager.store.list_active()
+        rows: list[PruneRow] = await prune.preview(self.manager.hosts, request, active)
         return [payloads.as_dict(r) for r in rows]
 
     async def list_replicas(self, query: ReplicaQuery) -> list[dict[str, Variant]]:

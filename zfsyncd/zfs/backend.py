@@ -55,6 +55,7 @@ CHANGING_CALLS = frozenset(
         "create", "snapshot", "destroy", "hold", "release", "bookmark", "rename", "clone",
         "promote", "rollback", "set_properties", "inherit", "send_recv", "recv_abort",
         "set_many", "inherit_many",
+        "destroy_snapshots",
     }
 )  # fmt: skip
 
@@ -133,6 +134,12 @@ class ZfsBackend(Protocol):
         ...
 
     async def destroy(self, name: str, *, mode: DestroyMode = DestroyMode.SINGLE) -> None: ...
+
+    async def destroy_snapshots(self, dataset: str, snapshots: Sequence[str]) -> None:
+        """`zfs destroy DATASET@a,b,c`: several snapshots of one dataset (their short names)
+        in one command, all or none (OpenZFS checks every one before it destroys any: a held
+        or cloned one fails the whole call). Each must exist."""
+        ...
 
     async def hold(
         self, tag: str, snapshots: Sequence[str], *, recursive: bool = False

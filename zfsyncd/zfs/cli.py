@@ -353,6 +353,17 @@ class CliBackend:
         }[mode]
         await self._zfs("destroy", *flag, name)
 
+    async def destroy_snapshots(self, dataset: str, snapshots: Sequence[str]) -> None:
+        names.check_dataset(dataset)
+        if not snapshots:
+            raise ValueError("destroy_snapshots needs at least one snapshot")
+        for short in snapshots:
+            names.check_short_snapshot(dataset, short)
+        # the comma list is one argument: very many names take one command per ARGV_BUDGET
+        # (all or none within each; the kernel caps one argument at 128 KiB)
+        for batch in _batches(snapshots):
+            await self._zfs("destroy", f"{dataset}@{','.join(batch)}")
+
     async def hold(self, tag: str, snapshots: Sequence[str], *, recursive: bool = False) -> None:
         await self._hold_or_release("hold", tag, snapshots, recursive)
 

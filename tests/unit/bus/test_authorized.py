@@ -33,6 +33,7 @@ HAND_WRITTEN = {
     "GetTransaction": [Action.READ],
     "ListSnapshots": [Action.READ],
     "ListReplicas": [Action.READ],
+    "PrunePreview": [Action.READ],
     "Rollback": [Action.ROLLBACK],
     "FinishRollback": [Action.ROLLBACK],
     "Retry": [Action.READ, Action.SNAPSHOT],

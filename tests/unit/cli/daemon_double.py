@@ -41,6 +41,7 @@ from zfsyncd.api.names import (
 )
 from zfsyncd.api.records import (
     DaemonStatus,
+    PruneRow,
     Record,
     ReplicaRow,
     SnapshotRow,
@@ -51,6 +52,7 @@ from zfsyncd.api.signatures import declared_signature, option_signatures
 from zfsyncd.bus.connection import connect as connect_bus
 from zfsyncd.bus.kind_methods import option_keys
 from zfsyncd.bus.options import ListSnapshotsOptions, WaitOptions
+from zfsyncd.ops.prune import PruneRequest
 from zfsyncd.ops.replication.status import ReplicaQuery
 from zfsyncd.tx.kinds import TX_KINDS, TxKind
 from zfsyncd.tx.queries import TransactionQuery
@@ -77,6 +79,7 @@ TX_KEYS = record_keys(TransactionSummary)
 STEP_KEYS = record_keys(StepInfo)
 SNAPSHOT_KEYS = record_keys(SnapshotRow)
 REPLICA_KEYS = record_keys(ReplicaRow)
+PRUNE_KEYS = record_keys(PruneRow)
 #: Replica* method -> the transaction type it starts (REPL-PLAN.md)
 REPLICA_TYPES = {k.method.name: k.name for k in PLANNED}
 _STATUS_VALUES: dict[str, Any] = {
@@ -101,6 +104,7 @@ def all_option_keys(kinds: Mapping[str, TxKind]) -> dict[str, Mapping[str, tuple
         "ListTransactions": option_signatures(TransactionQuery),
         "Rollback": option_signatures(WaitOptions),
         "Retry": option_signatures(WaitOptions),
+        "PrunePreview": option_signatures(PruneRequest, skip=("datasets",)),
     }
 
 
@@ -300,6 +304,18 @@ class ManagerObject(ServiceInterface):
     def replica_reconfigure(self, source: S, destination: S, options: ASV) -> O:
         return self._replica("ReplicaReconfigure", [source, destination], options, exist=1)
 
+    @dbus_method(name="Prune")
+    def prune(self, datasets: AS, options: ASV) -> O:
+        self._maybe_fail("Prune")
+        check_options("Prune", options)
+        return self.double.start_tx("prune", f"prune {' '.join(datasets)}", list(datasets))
+
+    @dbus_method(name="PrunePreview")
+    def prune_preview(self, datasets: AS, options: ASV) -> AASV:
+        self._maybe_fail("PrunePreview")
+        check_options("PrunePreview", options)
+        return [variants(r, PRUNE_KEYS) for r in self.double.prune_rows]
+
     @dbus_method(name="ListTransactions")
     def list_transactions(self, tx_filter: ASV) -> AASV:
         self._maybe_fail("ListTransactions")
@@ -404,6 +420,8 @@ class DaemonDouble:
         self.snapshots: list[dict[str, Any]] = []
         #: ListReplicas' rows (ReplicaRow's keys; `replica_row` makes one)
         self.replicas: list[dict[str, Any]] = []
+        #: PrunePreview's rows (PruneRow's keys)
+        self.prune_rows: list[dict[str, Any]] = []
         self.calls: list[tuple[str, list[Any], int]] = []
         self.cleanup_calls: list[float] = []
         self.tasks: set[asyncio.Task[None]] = set()

@@ -3,6 +3,7 @@
 from zfsyncd.tx.steps import (
     bookmarks,
     datasets,
+    held_destroy,
     holds,
     properties,
     received,
@@ -24,6 +25,7 @@ __all__ = [
     "bookmarks",
     "build_step",
     "datasets",
+    "held_destroy",
     "holds",
     "properties",
     "received",

@@ -49,6 +49,33 @@ class Destroying(Tree):
         else:
             self._destroy_dataset(argv, name, mode)
 
+    async def destroy_snapshots(self, dataset: str, snapshots: Sequence[str]) -> None:
+        """`zfs destroy DATASET@a,b,c`: every snapshot is checked before any goes (OpenZFS
+        checks them all in one sync task): one held or cloned fails the call, nothing gone."""
+        names.check_dataset(dataset)
+        if not snapshots:
+            raise ValueError("destroy_snapshots needs at least one snapshot")
+        for short in snapshots:
+            names.check_short_snapshot(dataset, short)
+        argv = ["zfs", "destroy", f"{dataset}@{','.join(snapshots)}"]
+        ds = self._open_dataset(argv, dataset)
+        targets = []
+        for short in snapshots:
+            snap = ds.snapshots.get(short)
+            if snap is None:
+                raise fail(argv, f"could not find snapshot '{dataset}@{short}'")
+            self._check_not_held(argv, snap)
+            dependents = [d.name for d in self._clones_of(snap)]
+            dependents += [f"{d.name}/%recv" for d in self._partials_on(snap)]
+            if dependents:
+                raise _needs_flag(
+                    argv, snap.name, "snapshot has dependent clones", "-R", dependents
+                )
+            targets.append(snap)
+        self._txg(ds.pool)
+        for snap in targets:
+            del ds.snapshots[snap.short]
+
     def _destroy_snapshots(self, argv: Sequence[str], name: str, mode: DestroyMode) -> None:
         targets = self._same_named(name, mode is not DestroyMode.SINGLE)
         if not targets:

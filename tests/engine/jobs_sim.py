@@ -10,6 +10,7 @@ loop would after sleeping that long.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -18,11 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 import zfsyncd.ops  # noqa: F401 - registers the transaction kinds
 from tests.engine.conftest import FAST
 from zfsyncd.jobs.config import JobConfig
-from zfsyncd.jobs.run import JobRun, PruneRequest
+from zfsyncd.jobs.run import JobRun
 from zfsyncd.jobs.scheduler import Scheduler
 from zfsyncd.store import Database
 from zfsyncd.store.jobs import JobStateStore
@@ -34,8 +34,8 @@ from zfsyncd.zfs.models import ObjectType
 HOUR, DAY, WEEK = 3600.0, 86400.0, 7 * 86400.0
 
 
-@pytest.fixture
-def memory_dir() -> Iterator[Path]:
+@contextlib.contextmanager
+def ram_directory() -> Iterator[Path]:
     """A directory in RAM when there is one: a week of hourly runs is some 500 transactions,
     each a few fdatasync calls (synchronous=FULL), seconds each on a loaded disk; what is
     tested here is the scheduler, not the disk."""
@@ -79,18 +79,17 @@ class Sim:
         start: float,
         *,
         parallel: int = 2,
-        prune_request: PruneRequest | None = None,
         clock: FakeClock | None = None,
         local: MemoryBackend | None = None,
         backup: MemoryBackend | None = None,
     ) -> Sim:
         clock = clock or FakeClock(start)
-        local = local or MemoryBackend(pools=("tank",), seed=3, clock=clock.now)
+        local = local or MemoryBackend(pools=("tank", "rep"), seed=3, clock=clock.now)
         backup = backup or MemoryBackend(pools=("bak",), seed=4, clock=clock.now)
         db = await Database.open(path, clock=clock.now)
         hosts = {"local": Host("local", local), "backup": Host("backup", backup)}
         manager = TransactionManager(db, hosts, do_retry=FAST, undo_retry=FAST, max_parallel=4)
-        runner = JobRun(manager, clock.now, prune_request=prune_request)
+        runner = JobRun(manager, clock.now)
         scheduler = Scheduler(JobStateStore(db), runner, clock, parallel=parallel)
         return cls(clock, db, manager, local, backup, scheduler, runner)
 
@@ -101,9 +100,8 @@ class Sim:
         await self.close()
         self.clock.t += downtime
         sim = await Sim.start(
-            self.db.path, self.clock.t, clock=self.clock, local=self.local, backup=self.backup,
-            prune_request=self.runner.prune_request,
-        )  # fmt: skip
+            self.db.path, self.clock.t, clock=self.clock, local=self.local, backup=self.backup
+        )
         await sim.manager.recover()
         await sim.scheduler.configure(jobs)
         return sim

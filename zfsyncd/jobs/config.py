@@ -8,14 +8,14 @@ it replicates to, and the commands around its snapshot.
     schedule = "hourly"                 # or "every 15m", "Mon..Fri 02:30" (jobs/calendar.py)
     jitter = "1m"                       # starts spread over up to this after each slot
     timeout = "6h"                      # a run still going after this is stopped
-    retention = { ... }                 # what the source keeps (zfsyncd/retention)
+    retention = { grid = "1x1h(keep=all) | 24x1h | 14x1d", keep = "^manual-" }  # retention/
     pre_hooks = [{ argv = ["/usr/local/sbin/db-freeze"], timeout = "30s" }]
     post_hooks = [{ argv = ["/usr/local/sbin/db-thaw"] }]
 
     [jobs.home.targets.offsite]         # a replication target of the job
     host = "backup"                     # a [hosts.NAME], or "local"
     destination = "backup/home"         # one dataset: it; several: DESTINATION/<last part>
-    retention = { ... }                 # what the destination keeps
+    retention = { grid = "24x1h | 14x1d" }   # what the destination keeps (on this host)
 
 Every check here is on the configuration alone (no ZFS, no daemon): `zfsyncctl config
 check FILE` runs them. One line per problem (zfsyncd/invalid.py).
@@ -40,6 +40,7 @@ from pydantic import (
 
 from zfsyncd.jobs import calendar
 from zfsyncd.jobs.calendar import Schedule, ScheduleError
+from zfsyncd.retention import RetentionPolicy
 from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.zfs import names
 
@@ -61,9 +62,6 @@ def _duration(value: Any) -> Any:
 
 #: seconds, written as a number or as `90s`, `15m`, `1h30m`, `2d`
 Duration = Annotated[float, BeforeValidator(_duration)]
-
-#: the retention helper's policy model takes this place once merged (zfsyncd/retention)
-RetentionConfig = dict[str, Any]
 
 
 class _Table(BaseModel):
@@ -90,7 +88,8 @@ class HookConfig(_Table):
 class TargetConfig(_Table):
     host: str = LOCAL
     destination: str
-    retention: RetentionConfig = Field(default_factory=dict)
+    #: what the destination keeps; only on this host (the prune runs here, ops/prune.py)
+    retention: RetentionPolicy | None = None
 
     @field_validator("destination")
     @classmethod
@@ -106,7 +105,7 @@ class JobConfig(_Table):
     schedule: str
     jitter: Duration = Field(default=60.0, ge=0, le=86400)
     timeout: Duration = Field(default=6 * 3600.0, gt=0, le=7 * 86400)
-    retention: RetentionConfig = Field(default_factory=dict)
+    retention: RetentionPolicy | None = None
     targets: dict[str, TargetConfig] = Field(default_factory=dict, max_length=1)
     pre_hooks: list[HookConfig] = Field(default_factory=list, max_length=MAX_HOOKS)
     post_hooks: list[HookConfig] = Field(default_factory=list, max_length=MAX_HOOKS)
@@ -154,6 +153,11 @@ class JobConfig(_Table):
             gap = second - first
             found.append(f"jitter: {self.jitter:g} s is not shorter than the schedule's {gap:g} s")
         for label, target in self.targets.items():
+            if target.retention is not None and target.host != LOCAL:
+                found.append(
+                    f"targets.{label}.retention: a prune runs on this host only; on "
+                    f"{target.host!r} set the destination's zfsync:retention there"
+                )
             try:
                 self.destinations(target)
             except ValueError as exc:

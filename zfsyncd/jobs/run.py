@@ -30,8 +30,10 @@ from zfsyncd.commands.errors import CommandError
 from zfsyncd.commands.runner import CommandRunner
 from zfsyncd.jobs.config import HookConfig, JobConfig, TargetConfig
 from zfsyncd.jobs.due import backoff
+from zfsyncd.ops.prune import PRUNE, PruneRequest
 from zfsyncd.ops.replication.props import MAX_SAVECOUNT, PEER, ROLE, Role, parse_peer
 from zfsyncd.ops.snapshot import SNAPSHOT
+from zfsyncd.retention import RetentionPolicy
 from zfsyncd.store.jobs import JobState, TargetState
 from zfsyncd.store.records import TxState
 from zfsyncd.tx.core import Caller
@@ -41,12 +43,6 @@ from zfsyncd.tx.manager import TransactionManager
 from zfsyncd.tx.steps.pools import DATASET_TYPES
 
 log = logging.getLogger(__name__)
-
-#: (job name, host, datasets, recursive, policy) -> the prune transaction's (kind, params),
-#: or None when there is nothing to prune with (no policy)
-PruneRequest = Callable[
-    [str, str, Sequence[str], bool, dict[str, Any]], tuple[str, dict[str, Any]] | None
-]
 
 
 class RunFailed(Exception):
@@ -60,7 +56,6 @@ class JobRun:
     manager: TransactionManager
     clock: Callable[[], float]
     hooks: CommandRunner = field(default_factory=CommandRunner)
-    prune_request: PruneRequest | None = None
     #: job -> the transaction its run waits for now (cancelled with the run: a run stopped
     #: for its timeout leaves nothing running behind it)
     current: dict[str, str] = field(default_factory=dict)
@@ -85,7 +80,7 @@ class JobRun:
                     if state.targets[label].failures and error:
                         errors.append(f"target {label}: {error}")
             if only_targets is None:
-                await self._prune(name, LOCAL, job.datasets, job.recursive, job.retention, done)
+                await self._prune(name, job.datasets, job.recursive, job.retention, done)
         except RunFailed as exc:
             errors.insert(0, str(exc))
         except asyncio.CancelledError:
@@ -152,7 +147,8 @@ class JobRun:
         before = state.targets.get(label, TargetState())
         try:
             synced = await self._replicate(name, job, target, done)
-            await self._prune(name, target.host, synced, job.recursive, target.retention, done)
+            if target.host == LOCAL:  # config.py refuses a retention elsewhere
+                await self._prune(name, synced, job.recursive, target.retention, done)
         except (RunFailed, TxError, CommandError) as exc:
             now = self.clock()
             failures = before.failures + 1
@@ -203,18 +199,17 @@ class JobRun:
     async def _prune(
         self,
         name: str,
-        host: str,
         datasets: Sequence[str],
         recursive: bool,
-        policy: dict[str, Any],
+        policy: RetentionPolicy | None,
         done: list[str],
     ) -> None:
-        if self.prune_request is None or not policy:
+        """The retention's prune transaction (ops/prune.py), deciding as at now: it never
+        destroys a held snapshot, one in use, a pair's newest common one, or the newest."""
+        if policy is None:
             return
-        request = self.prune_request(name, host, datasets, recursive, policy)
-        if request is not None:
-            kind, params = request
-            await self._transaction(name, kind, params, None, done)
+        request = PruneRequest.of(datasets, policy, recursive=recursive, now=self.clock())
+        await self._transaction(name, PRUNE.name, request.model_dump(mode="json"), None, done)
 
     async def _transaction(
         self, name: str, kind: str, params: dict[str, Any], timeout: float | None, done: list[str]

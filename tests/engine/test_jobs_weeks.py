@@ -191,13 +191,14 @@ async def test_never_twice_at_once_within_the_parallel_limit_and_a_hang_times_ou
     sim: Sim,
 ) -> None:
     """Runs held open by a stand-in for the run: five jobs due at once, two places."""
-    release = asyncio.Event()
+    release, changed = asyncio.Event(), asyncio.Event()
     running: list[str] = []
     most = 0
 
     async def held(name: str, job: JobConfig, state: JobState, **_: object) -> JobState:
         nonlocal most
         running.append(name)
+        changed.set()
         most = max(most, len(running))
         try:
             if name == "hangs":
@@ -206,6 +207,7 @@ async def test_never_twice_at_once_within_the_parallel_limit_and_a_hang_times_ou
             return replace(state, last_success_at=sim.clock.now())
         finally:
             running.remove(name)
+            changed.set()
 
     sim.scheduler.runner.run = held  # type: ignore[method-assign]
     jobs = {f"j{i}": {"datasets": [f"tank/j{i}"], "schedule": "hourly", "jitter": 0}
@@ -216,7 +218,8 @@ async def test_never_twice_at_once_within_the_parallel_limit_and_a_hang_times_ou
     sim.clock.t = at("2026-11-30 11:00")
     assert sorted(await sim.scheduler.tick()) == ["hangs", "j0", "j1", "j2", "j3"]
     while "hangs" in running or len(running) < 2:  # its timeout stops it; another starts
-        await asyncio.sleep(0.01)
+        changed.clear()
+        await changed.wait()
     assert len(running) == 2
     assert most == 2
     with pytest.raises(JobBusyError):

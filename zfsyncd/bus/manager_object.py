@@ -39,6 +39,7 @@ from zfsyncd.tx.manager import Caller
 from zfsyncd.tx.queries import TransactionQuery
 
 if TYPE_CHECKING:
+    from zfsyncd.bus.job_service import JobService
     from zfsyncd.bus.service import BusService
 
 StrList = Annotated[list[str], DBusSignature("as")]
@@ -124,6 +125,43 @@ class ManagerObject(AuthorizedInterface):
     @authorized(Action.MANAGE)
     async def Cleanup(self, older_than: DBusDouble) -> DBusUInt32:
         return await self._service.cleanup(older_than, authorized_caller())
+
+    # ------------------------------------------------------------------ jobs (zfsyncd/jobs)
+
+    @dbus_method()
+    @authorized(Action.READ)
+    async def ListJobs(self) -> DictList:
+        return self._jobs().rows()
+
+    @dbus_method()
+    @authorized(Action.READ)
+    async def GetJob(self, name: DBusStr) -> DBusDict:
+        return self._jobs().get(name)
+
+    @dbus_method()
+    @authorized(Action.MANAGE)
+    async def RunJob(self, name: DBusStr) -> None:
+        await self._jobs().run(name, authorized_caller())
+
+    @dbus_method()
+    @authorized(Action.MANAGE)
+    async def PauseJob(self, name: DBusStr) -> None:
+        await self._jobs().pause(name, authorized_caller())
+
+    @dbus_method()
+    @authorized(Action.MANAGE)
+    async def ResumeJob(self, name: DBusStr) -> None:
+        await self._jobs().resume(name, authorized_caller())
+
+    @dbus_method()
+    @authorized(Action.MANAGE)
+    async def Reload(self) -> StrList:
+        return await self._jobs().reload(authorized_caller())
+
+    def _jobs(self) -> "JobService":
+        if self._service.jobs is None:
+            raise RuntimeError("the scheduler is not running")
+        return self._service.jobs
 
     # ------------------------------------------------------------------ signals, properties
 

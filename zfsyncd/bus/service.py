@@ -28,6 +28,7 @@ from zfsyncd.bus import payloads
 from zfsyncd.bus.authority import PolkitAuthority
 from zfsyncd.bus.authorized import require_declared
 from zfsyncd.bus.caller import remember_call
+from zfsyncd.bus.job_service import JobService
 from zfsyncd.bus.kind_methods import build_manager
 from zfsyncd.bus.options import ListSnapshotsOptions, TxOptions, WaitOptions, checked
 from zfsyncd.bus.transaction_object import TransactionObject
@@ -67,6 +68,8 @@ class BusService:
         self._events: asyncio.Queue[tuple[str, TxState]] = asyncio.Queue()
         self._consumer: asyncio.Task[None] | None = None
         self._unexports: dict[str, asyncio.TimerHandle] = {}
+        #: the jobs' methods; set by the daemon once its scheduler runs
+        self.jobs: JobService | None = None
         manager.listeners.append(self._on_state)
 
     # ------------------------------------------------------------------ lifecycle

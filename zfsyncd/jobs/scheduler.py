@@ -37,6 +37,7 @@ from zfsyncd.jobs.config import JobConfig
 from zfsyncd.jobs.due import decide, jitter_offset
 from zfsyncd.jobs.run import JobRun
 from zfsyncd.store.jobs import JobState, JobStateStore, TargetState
+from zfsyncd.tx.errors import MissingObjectError
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +60,12 @@ class SystemClock:
         await asyncio.sleep(seconds)
 
 
-class JobNotFoundError(LookupError):
-    pass
+class JobNotFoundError(MissingObjectError):
+    """No job of that name is configured (NotFound on the bus)."""
 
 
 class JobBusyError(RuntimeError):
-    pass
+    """The job is running: a second run of it at once is refused (Busy on the bus)."""
 
 
 class Scheduler:

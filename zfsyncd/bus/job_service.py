@@ -31,14 +31,21 @@ class JobService:
     def get(self, name: str) -> dict[str, Variant]:
         return payloads.as_dict(self.scheduler.row(name))
 
-    async def run(self, name: str, caller: Caller) -> None:
-        await self._changed("job-run", name, caller, self.scheduler.run_now(name))
-
-    async def pause(self, name: str, caller: Caller) -> None:
-        await self._changed("job-pause", name, caller, self.scheduler.pause(name))
-
-    async def resume(self, name: str, caller: Caller) -> None:
-        await self._changed("job-resume", name, caller, self.scheduler.resume(name))
+    async def change(self, change: str, name: str, caller: Caller) -> None:
+        """`run`, `pause` or `resume` the job, recorded in the audit log as job-CHANGE."""
+        changes = {
+            "run": self.scheduler.run_now,
+            "pause": self.scheduler.pause,
+            "resume": self.scheduler.resume,
+        }
+        try:
+            await changes[change](name)
+        except Exception as exc:
+            await self._manager.core.record(
+                f"job-{change}", f"refused: {exc}", caller, None, job=name
+            )
+            raise
+        await self._manager.core.record(f"job-{change}", "ok", caller, None, job=name)
 
     async def reload(self, caller: Caller) -> list[str]:
         try:
@@ -48,13 +55,3 @@ class JobService:
             raise
         await self._manager.core.record("reload", "ok", caller, None, jobs=names)
         return names
-
-    async def _changed(
-        self, action: str, name: str, caller: Caller, change: Awaitable[None]
-    ) -> None:
-        try:
-            await change
-        except Exception as exc:
-            await self._manager.core.record(action, f"refused: {exc}", caller, None, job=name)
-            raise
-        await self._manager.core.record(action, "ok", caller, None, job=name)

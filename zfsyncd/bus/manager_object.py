@@ -39,7 +39,6 @@ from zfsyncd.tx.manager import Caller
 from zfsyncd.tx.queries import TransactionQuery
 
 if TYPE_CHECKING:
-    from zfsyncd.bus.job_service import JobService
     from zfsyncd.bus.service import BusService
 
 StrList = Annotated[list[str], DBusSignature("as")]
@@ -131,37 +130,32 @@ class ManagerObject(AuthorizedInterface):
     @dbus_method()
     @authorized(Action.READ)
     async def ListJobs(self) -> DictList:
-        return self._jobs().rows()
+        return await self._service.list_jobs()
 
     @dbus_method()
     @authorized(Action.READ)
     async def GetJob(self, name: DBusStr) -> DBusDict:
-        return self._jobs().get(name)
+        return await self._service.job(name)
 
     @dbus_method()
     @authorized(Action.MANAGE)
     async def RunJob(self, name: DBusStr) -> None:
-        await self._jobs().run(name, authorized_caller())
+        await self._service.change_job("run", name, authorized_caller())
 
     @dbus_method()
     @authorized(Action.MANAGE)
     async def PauseJob(self, name: DBusStr) -> None:
-        await self._jobs().pause(name, authorized_caller())
+        await self._service.change_job("pause", name, authorized_caller())
 
     @dbus_method()
     @authorized(Action.MANAGE)
     async def ResumeJob(self, name: DBusStr) -> None:
-        await self._jobs().resume(name, authorized_caller())
+        await self._service.change_job("resume", name, authorized_caller())
 
     @dbus_method()
     @authorized(Action.MANAGE)
     async def Reload(self) -> StrList:
-        return await self._jobs().reload(authorized_caller())
-
-    def _jobs(self) -> "JobService":
-        if self._service.jobs is None:
-            raise RuntimeError("the scheduler is not running")
-        return self._service.jobs
+        return await self._service.reload(authorized_caller())
 
     # ------------------------------------------------------------------ signals, properties
 

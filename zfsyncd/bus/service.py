@@ -183,6 +183,25 @@ class BusService:
         )
         return payloads.as_dict(status)
 
+    # ------------------------------------------------------------------ jobs (job_service.py)
+
+    async def list_jobs(self) -> list[dict[str, Variant]]:
+        return self._jobs().rows()
+
+    async def job(self, name: str) -> dict[str, Variant]:
+        return self._jobs().get(name)
+
+    async def change_job(self, change: str, name: str, caller: Caller) -> None:
+        await self._jobs().change(change, name, caller)
+
+    async def reload(self, caller: Caller) -> list[str]:
+        return await self._jobs().reload(caller)
+
+    def _jobs(self) -> JobService:
+        if self.jobs is None:
+            raise RuntimeError("the scheduler is not running")
+        return self.jobs
+
     def active_paths(self) -> list[str]:
         return sorted(
             transaction_path(tx_id)

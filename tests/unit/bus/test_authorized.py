@@ -39,6 +39,12 @@ HAND_WRITTEN = {
     "Retry": [Action.READ, Action.SNAPSHOT],
     "Cancel": [Action.READ, Action.SNAPSHOT],
     "Cleanup": [Action.MANAGE],
+    "ListJobs": [Action.READ],
+    "GetJob": [Action.READ],
+    "RunJob": [Action.MANAGE],
+    "PauseJob": [Action.MANAGE],
+    "ResumeJob": [Action.MANAGE],
+    "Reload": [Action.MANAGE],
 }
 SAMPLE = {"s": "t_1", "as": ["tank"], "a{sv}": {}, "d": 1.0}
 

@@ -55,8 +55,9 @@ class LogLevel(StrEnum):
     ERROR = "error"
 
 
-class ConfigError(Exception):
-    """The configuration cannot be used; the message says where and why."""
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message says where and why (a ValueError: a
+    reload through the bus refuses it as InvalidArgument)."""
 
 
 class HostConfig(BaseModel):

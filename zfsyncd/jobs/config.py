@@ -155,8 +155,8 @@ class JobConfig(_Table):
         for label, target in self.targets.items():
             if target.retention is not None and target.host != LOCAL:
                 found.append(
-                    f"targets.{label}.retention: a prune runs on this host only; on "
-                    f"{target.host!r} set the destination's zfsync:retention there"
+                    f"targets.{label}.retention: a prune runs on this host only (set "
+                    f"zfsync:retention on the destination on {target.host!r} instead)"
                 )
             try:
                 self.destinations(target)

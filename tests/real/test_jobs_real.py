@@ -7,10 +7,11 @@ directly."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import zfsyncd.ops  # noqa: F401 - registers the transaction kinds
-from tests.engine.jobs_sim import FakeClock, at
+from tests.engine.jobs_sim import FakeClock
 from tests.real.realzfs import zfs_cli
 from zfsyncd.commands.runner import CommandRunner, Transport
 from zfsyncd.jobs.config import JobConfig
@@ -40,7 +41,11 @@ async def test_jobs_snapshot_replicate_prune_hooks_and_an_unreachable_target(
     src, dst = f"{root}/src", f"{root}/dst"
     for dataset in (src, dst, f"{src}/data", f"{src}/logs", f"{src}/other"):
         zfs_cli("zfs", "create", dataset)
-    clock = FakeClock(at("2026-11-30 10:17"))
+    # the test's clock starts at the real time and runs hours ahead in seconds: the
+    # snapshots' `creation` (real ZFS: the guest's clock) is never after the time a prune
+    # decides at, as in the daemon (a snapshot "from the future" is not the policy's to judge)
+    clock = FakeClock(time.time())
+    first = clock.t - clock.t % 3600 + 3600  # the first hourly slot
     db = await Database.open(tmp_path / "zfsyncd.db", clock=clock.now)
     gone = CommandRunner(transport=Transport(prefix=("sh", "-c", REFUSED, "ssh"), label="gone"))
     hosts = {"local": Host("local", CliBackend()), "gone": Host("gone", CliBackend(gone), gone)}
@@ -63,8 +68,8 @@ async def test_jobs_snapshot_replicate_prune_hooks_and_an_unreachable_target(
     }  # fmt: skip
     try:
         await scheduler.configure({n: JobConfig(**j) for n, j in jobs.items()})
-        await scheduler.tick()  # first sight: the first runs at 11:00
-        until = at("2026-11-30 14:30")
+        await scheduler.tick()  # first sight: the first runs at the next full hour
+        until = first + 3.5 * 3600
         while (wake := scheduler.next_wakeup()) is not None and wake <= until:
             clock.t = wake
             await scheduler.tick()
@@ -74,7 +79,7 @@ async def test_jobs_snapshot_replicate_prune_hooks_and_an_unreachable_target(
         # by itself: 4 runs of `data`, its snapshot sent each time, each side pruned
         data = rows["data"]
         assert (data.failures, data.last_error) == (0, ""), data
-        assert data.last_success == at("2026-11-30 14:00")
+        assert data.last_success == first + 3 * 3600
         source, replica = snapshots(f"{src}/data"), snapshots(f"{dst}/data")
         assert len(replica) == 3, replica  # its `last = 3`
         assert source == replica[-2:], (source, replica)  # `last = 2`, the newest sent

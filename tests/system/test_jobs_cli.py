@@ -1,6 +1,7 @@
 """Jobs through the daemon, the bus, polkitd and zfsyncctl: list, show, a run on demand
 that snapshots, pause and resume, `nobody` refused the changes; SIGHUP rereads the
-configuration (a new job appears), and a bad file reloaded through the bus changes nothing."""
+configuration (a new job appears, a running transaction goes on), and a bad file reloaded
+through the bus changes nothing."""
 
 from __future__ import annotations
 
@@ -63,10 +64,19 @@ async def test_jobs_on_the_bus_and_reload(
         missing = daemon.ctl("job", "show", "nope")
         assert missing.returncode == 4, missing.stderr
 
-        # SIGHUP: the file read again, the new job scheduled
+        # SIGHUP while a transaction runs (held at its first zfs call): the file read again,
+        # the new job scheduled, the transaction untouched (it completes once let go)
+        daemon.gate.hold_after(0)
+        held = daemon.ctl_json("snapshot", "create", "backup", "--no-wait")
+        daemon.gate.wait_held()
         write_config(tmp_path, tables=JOB + SECOND)
         daemon.proc.send_signal(signal.SIGHUP)
         _until(lambda: len(daemon.ctl_json("job", "list")) == 2, "SIGHUP did not reload")
+        assert daemon.ctl_json("transaction", "show", held["id"])["state"] == "EXECUTING"
+        daemon.gate.release()
+        waited = daemon.ctl("transaction", "watch", held["id"])
+        assert waited.returncode == 0, waited.stderr
+        assert daemon.ctl_json("transaction", "show", held["id"])["state"] == "COMPLETED"
 
         # a bad file through the bus: refused with each problem, the jobs as they were
         write_config(

@@ -10,6 +10,7 @@ Commands
                                [--tag T]... [--fail-if-busy]
     snapshot list [DATASET...] [--all] [--no-recursive]
     snapshot destroy SNAPSHOT... [--any-name] [--fail-if-busy]
+    job list|show|run|pause|resume NAME; config check FILE; config reload   (job.py)
 Every command takes --json (one JSON document on stdout) and --no-ask-password. Commands
 that start a transaction wait for it with a progress display on stderr and exit by its
 outcome; --no-wait prints the new transaction's id and returns at once.
@@ -149,6 +150,8 @@ class _Commands(click.Group):
         "dataset": "zfsyncctl.dataset",
         "migrate": "zfsyncctl.migrate",
         "prune": "zfsyncctl.prune",
+        "job": "zfsyncctl.job",
+        "config": "zfsyncctl.job",
     }  # the module registers the group (or command) on `cli`
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -32,7 +32,8 @@ from pydantic_settings import (
 )
 
 from zfsyncd.commands.runner import Transport
-from zfsyncd.invalid import problems
+from zfsyncd.invalid import problem_lines, problems
+from zfsyncd.jobs.config import JobConfig, JobName, unknown_hosts
 from zfsyncd.tx.hosts import LOCAL, HostName
 from zfsyncd.zfs import names
 
@@ -54,8 +55,9 @@ class LogLevel(StrEnum):
     ERROR = "error"
 
 
-class ConfigError(Exception):
-    """The configuration cannot be used; the message says where and why."""
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message says where and why (a ValueError: a
+    reload through the bus refuses it as InvalidArgument)."""
 
 
 class HostConfig(BaseModel):
@@ -125,6 +127,10 @@ class DaemonConfig(BaseSettings):
     audit_max_rows: int = Field(default=1_000_000, ge=1000, le=100_000_000)
     #: other machines, by the name steps use for them; the local one is always there
     hosts: dict[HostName, HostConfig] = Field(default_factory=dict)
+    #: job runs at once (their transactions also count against max_parallel)
+    job_parallel: int = Field(default=2, ge=1, le=64)
+    #: scheduled snapshots, replication and pruning (zfsyncd/jobs/config.py)
+    jobs: dict[JobName, JobConfig] = Field(default_factory=dict)
 
     @field_validator("memory_pools")
     @classmethod
@@ -139,6 +145,13 @@ class DaemonConfig(BaseSettings):
         if LOCAL in value:
             raise ValueError(f"{LOCAL!r} is this machine, always there: it is not configured")
         return value
+
+    @model_validator(mode="after")
+    def _job_hosts(self) -> DaemonConfig:
+        unknown = unknown_hosts(self.jobs, set(self.hosts))
+        if unknown:
+            raise ValueError("; ".join(unknown))
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -155,29 +168,52 @@ class DaemonConfig(BaseSettings):
         return tuple(sources)
 
 
+def check_file(path: Path) -> list[str]:
+    """`zfsyncctl config check FILE`: every problem of the configuration `path` holds (with
+    the ZFSYNC_* variables over it, as the daemon would read it), one line each; none when
+    it is good. Nothing but the file is read: no daemon, no ZFS."""
+    try:
+        _readable(path)
+        _validate(path, {})
+    except ConfigError as exc:
+        return [str(exc)]
+    except ValidationError as exc:
+        return problem_lines(exc, "config")
+    return []
+
+
+def _readable(path: Path) -> None:
+    """A syntax error named with its line, before pydantic."""
+    if not path.exists():
+        raise ConfigError(f"configuration file {path} does not exist")
+    try:
+        with path.open("rb") as handle:
+            tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
+
+
+def _validate(toml_file: Path | None, overrides: dict[str, Any]) -> DaemonConfig:
+    DaemonConfig._toml_file = toml_file
+    try:
+        return DaemonConfig(**overrides)
+    finally:
+        DaemonConfig._toml_file = None
+
+
 def load(path: Path | None = None, **overrides: Any) -> DaemonConfig:
     """The configuration from `path` (default: /etc/zfsync/zfsyncd.toml if it exists), with
     ZFSYNC_* environment variables over it and `overrides` over both."""
     explicit = path is not None
     path = path or DEFAULT_PATH
-    if not path.exists():
-        if explicit:
-            raise ConfigError(f"configuration file {path} does not exist")
-        toml_file = None
-    else:
-        try:
-            with path.open("rb") as handle:
-                tomllib.load(handle)  # a syntax error named with its line, before pydantic
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
+    toml_file = None
+    if explicit or path.exists():
+        _readable(path)
         toml_file = path
-    DaemonConfig._toml_file = toml_file
     try:
-        return DaemonConfig(**overrides)
+        return _validate(toml_file, overrides)
     except ValidationError as exc:
         where = f"{toml_file} and {ENV_PREFIX}* variables" if toml_file else f"{ENV_PREFIX}*"
         raise ConfigError(f"invalid configuration ({where}): {problems(exc, 'config')}") from None
-    finally:
-        DaemonConfig._toml_file = None

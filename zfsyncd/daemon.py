@@ -9,8 +9,10 @@ The follow-ups recovery found waiting (a sync's expiry) start after that, so tha
 objects show their progress.
 On SIGTERM or SIGINT queued transactions are cancelled and running ones stopped: the running
 step finishes or is undone, and everything done before it is undone, so a stop never leaves
-a transaction half-done. Exit status: 0 after a clean stop, 78 (EX_CONFIG) for a bad
-configuration, 1 when the bus connection was lost or something failed at start.
+a transaction half-done. SIGHUP (or the Manager's Reload) rereads the configuration and
+applies its jobs without touching running transactions. Exit status: 0 after a clean stop,
+78 (EX_CONFIG) for a bad configuration, 1 when the bus connection was lost or something
+failed at start.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import fcntl
 import logging
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
@@ -31,12 +34,16 @@ from dbus_fast.aio import MessageBus
 import zfsyncd.ops  # noqa: F401 - registers the transaction kinds
 from zfsyncd import logs
 from zfsyncd.bus.connection import connect
+from zfsyncd.bus.job_service import JobService
 from zfsyncd.bus.service import BusService
 from zfsyncd.commands.runner import CommandRunner
 from zfsyncd.config import BackendKind, ConfigError, DaemonConfig, load
+from zfsyncd.jobs.run import JobRun
+from zfsyncd.jobs.scheduler import Scheduler, SystemClock
 from zfsyncd.store import Database, TransactionRecord
+from zfsyncd.store.jobs import JobStateStore
 from zfsyncd.tx.hosts import LOCAL, Host
-from zfsyncd.tx.manager import TransactionManager
+from zfsyncd.tx.manager import Caller, TransactionManager
 from zfsyncd.tx.progress import ProgressSink
 from zfsyncd.zfs.backend import ZfsBackend
 from zfsyncd.zfs.cli import CliBackend
@@ -101,13 +108,14 @@ def only_instance(database: Path) -> Iterator[None]:
         yield
 
 
-async def run(config: DaemonConfig) -> int:
+async def run(config: DaemonConfig, path: Path | None = None) -> int:
+    """`path`: the configuration file a reload reads again (None: the default one)."""
     config.database.parent.mkdir(parents=True, exist_ok=True)
     with only_instance(config.database):
-        return await _run(config)
+        return await _run(config, path)
 
 
-async def _run(config: DaemonConfig) -> int:
+async def _run(config: DaemonConfig, path: Path | None = None) -> int:
     db = await Database.open(config.database)
     sinks = _Sinks()
     manager = TransactionManager(
@@ -125,6 +133,12 @@ async def _run(config: DaemonConfig) -> int:
             finished_linger=config.finished_linger,
         )
         sinks.service = service
+        scheduler = Scheduler(
+            JobStateStore(db), JobRun(manager, time.time), SystemClock(),
+            parallel=config.job_parallel,
+        )  # fmt: skip
+        await scheduler.configure(config.jobs)
+        service.jobs = JobService(scheduler, manager, lambda: reload(scheduler, path))
         await service.start()
         # the follow-ups a crash left waiting (a sync's expiry) run now, with a bus object
         await manager.resume_follow_ups()
@@ -135,8 +149,9 @@ async def _run(config: DaemonConfig) -> int:
             config.backend.value,
             config.database,
         )
-        status = await _serve(bus, manager, config)
-        log.info("stopping: cancelling queued and undoing running transactions")
+        status = await _serve(bus, manager, config, service.jobs)
+        log.info("stopping: the jobs' runs, then queued and running transactions")
+        await scheduler.stop()
         try:
             await asyncio.wait_for(manager.shutdown(), config.stop_timeout)
         except TimeoutError:
@@ -151,21 +166,52 @@ async def _run(config: DaemonConfig) -> int:
         await db.close()
 
 
-async def _serve(bus: MessageBus, manager: TransactionManager, config: DaemonConfig) -> int:
-    """Until SIGTERM/SIGINT (0) or the bus connection is lost (1)."""
+async def reload(scheduler: Scheduler, path: Path | None) -> list[str]:
+    """SIGHUP and the Manager's Reload: the configuration read again; its jobs apply from
+    now on (running runs and transactions go on as they are). The other keys take effect at
+    the next start. A bad file changes nothing (ConfigError names each problem)."""
+    config = load(path)
+    await scheduler.configure(config.jobs)
+    log.info("reloaded the configuration: %d job(s): %s", len(config.jobs),
+             ", ".join(sorted(config.jobs)) or "none")  # fmt: skip
+    return sorted(config.jobs)
+
+
+async def _hangup(jobs: JobService) -> None:
+    try:
+        await jobs.reload(Caller(None, "SIGHUP"))
+    except ConfigError as exc:
+        log.error("reload refused, the configuration in use stays: %s", exc)
+    except Exception:
+        log.exception("reload failed")
+
+
+async def _serve(
+    bus: MessageBus, manager: TransactionManager, config: DaemonConfig, jobs: JobService
+) -> int:
+    """Until SIGTERM/SIGINT (0) or the bus connection is lost (1); SIGHUP reloads."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    reloads: set[asyncio.Task[None]] = set()
+
+    def hangup() -> None:
+        task = asyncio.create_task(_hangup(jobs))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, hangup)
+    scheduling = asyncio.create_task(jobs.scheduler.serve())
     cleaner = asyncio.create_task(_housekeeping(manager, config))
     stopped = asyncio.create_task(stop.wait())
     lost = asyncio.create_task(bus.wait_for_disconnect())  # type: ignore[no-untyped-call]
     try:
         await asyncio.wait([stopped, lost], return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in (cleaner, stopped):
+        for task in (cleaner, stopped, scheduling, *reloads):
             task.cancel()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
     if lost.done():
         exc = lost.exception()
@@ -223,7 +269,7 @@ def main(config_path: Path | None, check_config: bool) -> None:
         return
     logs.setup(config.log_level.value)
     try:
-        status = asyncio.run(run(config))
+        status = asyncio.run(run(config, config_path))
     except AlreadyRunningError as exc:
         log.critical("%s", exc)
         status = 1

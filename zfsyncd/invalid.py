@@ -74,6 +74,19 @@ def _consequence(error: ErrorDetails, others: list[ErrorDetails]) -> bool:
 MAX_PROBLEMS, MAX_PROBLEM_CHARS = 5, 400
 
 
+def problem_lines(exc: ValidationError, whole: str | None = None) -> list[str]:
+    """Every problem, one line each, `loc: problem` (`zfsyncctl config check`). A validator
+    that found several problems at once joined them with "; ": each gets its own line."""
+    lines = []
+    for error in exc.errors():
+        if _consequence(error, exc.errors()):
+            continue
+        where = ".".join(str(p) for p in error["loc"]) or whole
+        for text in _words(error).split("; "):
+            lines.append(f"{where}: {text}" if where else text)
+    return lines
+
+
 def problems(exc: ValidationError, whole: str | None = None) -> str:
     """`loc: problem; loc: problem`. A problem with the value as a whole (no location) is
     named `whole`, or given bare when `whole` is None. At most MAX_PROBLEMS, each cut

@@ -223,3 +223,43 @@ class MigrationCheck(Record):
     #: the first 20 problems
     problems: StrList
     problem_count: UInt32
+
+
+# ---------------------------------------------------------------- jobs (zfsyncd/jobs)
+
+
+class JobTargetRow(Record):
+    """One replication target of a job (ListJobs, GetJob)."""
+
+    name: Str
+    host: Str
+    destination: Str
+    last_success: Double  # 0 when never
+    last_error: Str
+    last_error_at: Double
+    #: failures in a row; after one, the target is tried again at retry_at (backoff)
+    failures: UInt32
+    retry_at: Double  # 0 when not waiting for a retry
+
+
+class JobRow(Record):
+    """One job (ListJobs, GetJob): its configuration in short and what its runs did."""
+
+    name: Str
+    schedule: Str
+    datasets: StrList
+    recursive: Bool
+    #: false for a job whose state is stored but which the configuration no longer has
+    configured: Bool
+    paused: Bool
+    running: Bool
+    next_run: Double  # 0 when none (paused, not configured, a schedule that has ended)
+    last_run: Double  # when the last run started; 0 when never
+    last_success: Double
+    last_error: Str
+    last_error_at: Double
+    #: runs in a row that failed
+    failures: UInt32
+    #: the transactions of the last run (or of the running one so far), in order
+    last_transactions: StrList
+    targets: Annotated[list[JobTargetRow], DBus("aa{sv}")]

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from zfsyncd.api.names import ErrorName
 from zfsyncd.invalid import problems
+from zfsyncd.jobs.scheduler import JobBusyError
 from zfsyncd.tx.errors import (
     DatasetBusyError,
     InvalidTransitionError,
@@ -43,7 +44,7 @@ def _name_for(exc: BaseException) -> str:
     match exc:
         case TransactionNotFoundError() | MissingObjectError() | NotFoundError():
             return ErrorName.NOT_FOUND
-        case DatasetBusyError():
+        case DatasetBusyError() | JobBusyError():
             return ErrorName.BUSY
         case PlanError() | InvalidNameError() | ValidationError() | ValueError():
             return ErrorName.INVALID_ARGUMENT

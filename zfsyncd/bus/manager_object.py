@@ -148,6 +148,38 @@ class ManagerObject(AuthorizedInterface):
     async def RunCleanups(self) -> DBusUInt32:
         return await self._service.run_cleanups()
 
+    # ------------------------------------------------------------------ jobs (zfsyncd/jobs)
+
+    @dbus_method()
+    @authorized(Action.READ)
+    async def ListJobs(self) -> DictList:
+        return await self._service.list_jobs()
+
+    @dbus_method()
+    @authorized(Action.READ)
+    async def GetJob(self, name: DBusStr) -> DBusDict:
+        return await self._service.job(name)
+
+    @dbus_method()
+    @authorized(Action.MANAGE)
+    async def RunJob(self, name: DBusStr) -> None:
+        await self._service.change_job("run", name, authorized_caller())
+
+    @dbus_method()
+    @authorized(Action.MANAGE)
+    async def PauseJob(self, name: DBusStr) -> None:
+        await self._service.change_job("pause", name, authorized_caller())
+
+    @dbus_method()
+    @authorized(Action.MANAGE)
+    async def ResumeJob(self, name: DBusStr) -> None:
+        await self._service.change_job("resume", name, authorized_caller())
+
+    @dbus_method()
+    @authorized(Action.MANAGE)
+    async def Reload(self) -> StrList:
+        return await self._service.reload(authorized_caller())
+
     # ------------------------------------------------------------------ signals, properties
 
     @dbus_signal()

@@ -28,6 +28,7 @@ from zfsyncd.bus import payloads
 from zfsyncd.bus.authority import PolkitAuthority
 from zfsyncd.bus.authorized import require_declared
 from zfsyncd.bus.caller import remember_call
+from zfsyncd.bus.job_service import JobService
 from zfsyncd.bus.kind_methods import build_manager
 from zfsyncd.bus.options import ListSnapshotsOptions, TxOptions, WaitOptions, checked
 from zfsyncd.bus.transaction_object import TransactionObject
@@ -77,6 +78,8 @@ class BusService:
         self._events: asyncio.Queue[tuple[str, TxState]] = asyncio.Queue()
         self._consumer: asyncio.Task[None] | None = None
         self._unexports: dict[str, asyncio.TimerHandle] = {}
+        #: the jobs' methods; set by the daemon once its scheduler runs
+        self.jobs: JobService | None = None
         manager.listeners.append(self._on_state)
 
     # ------------------------------------------------------------------ lifecycle
@@ -210,6 +213,25 @@ class BusService:
             version=self.version, backend=self.backend, started=self.started, **vars(engine)
         )
         return payloads.as_dict(status)
+
+    # ------------------------------------------------------------------ jobs (job_service.py)
+
+    async def list_jobs(self) -> list[dict[str, Variant]]:
+        return self._jobs().rows()
+
+    async def job(self, name: str) -> dict[str, Variant]:
+        return self._jobs().get(name)
+
+    async def change_job(self, change: str, name: str, caller: Caller) -> None:
+        await self._jobs().change(change, name, caller)
+
+    async def reload(self, caller: Caller) -> list[str]:
+        return await self._jobs().reload(caller)
+
+    def _jobs(self) -> JobService:
+        if self.jobs is None:
+            raise RuntimeError("the scheduler is not running")
+        return self.jobs
 
     def active_paths(self) -> list[str]:
         return sorted(

@@ -179,7 +179,31 @@ _AUDIT_RETENTION = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _AUDIT_RETENTION)
+_JOB_STATE = Migration(
+    version=3,
+    description="the scheduler's state of each job (zfsyncd/jobs): catch-up, outcomes, backoff",
+    statements=(
+        # one row per job name, kept when a job leaves the configuration (its history is
+        # still shown; a job of the same name coming back continues from it)
+        """CREATE TABLE job_state (
+            name TEXT PRIMARY KEY NOT NULL,
+            paused INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1)),
+            covered REAL,
+            next_run_at REAL,
+            last_run_at REAL,
+            last_success_at REAL,
+            last_error TEXT,
+            last_error_at REAL,
+            failures INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),
+            last_transactions TEXT NOT NULL DEFAULT '[]'
+                CHECK (json_type(last_transactions) = 'array'),
+            targets TEXT NOT NULL DEFAULT '{}' CHECK (json_type(targets) = 'object'),
+            updated_at REAL NOT NULL
+        ) WITHOUT ROWID""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _AUDIT_RETENTION, _JOB_STATE)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 

@@ -43,6 +43,12 @@ HAND_WRITTEN = {
     "Cleanup": [Action.MANAGE],
     "ListCleanups": [Action.READ],
     "RunCleanups": [Action.MANAGE],
+    "ListJobs": [Action.READ],
+    "GetJob": [Action.READ],
+    "RunJob": [Action.MANAGE],
+    "PauseJob": [Action.MANAGE],
+    "ResumeJob": [Action.MANAGE],
+    "Reload": [Action.MANAGE],
 }
 SAMPLE = {"s": "t_1", "as": ["tank"], "a{sv}": {}, "d": 1.0}
 

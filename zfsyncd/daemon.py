@@ -34,6 +34,7 @@ from zfsyncd.bus.connection import connect
 from zfsyncd.bus.service import BusService
 from zfsyncd.commands.runner import CommandRunner
 from zfsyncd.config import BackendKind, ConfigError, DaemonConfig, load
+from zfsyncd.metrics.service import MetricsService
 from zfsyncd.store import Database, TransactionRecord
 from zfsyncd.tx.hosts import LOCAL, Host
 from zfsyncd.tx.manager import TransactionManager
@@ -128,6 +129,8 @@ async def _run(config: DaemonConfig) -> int:
         await service.start()
         # the follow-ups a crash left waiting (a sync's expiry) run now, with a bus object
         await manager.resume_follow_ups()
+        metrics = _metrics(manager, config)
+        await metrics.start()
         log.info(
             "zfsyncd %s on the bus as %s (backend %s, database %s)",
             service.version,
@@ -143,12 +146,25 @@ async def _run(config: DaemonConfig) -> int:
             log.error("transactions still running after %.0f s; recovery will finish them "
                       "at the next start", config.stop_timeout)  # fmt: skip
             status = 1
+        await metrics.stop()
         await service.stop()
         await manager.audit.flush_folded(everything=True)
         bus.disconnect()
         return status
     finally:
         await db.close()
+
+
+def _metrics(manager: TransactionManager, config: DaemonConfig) -> MetricsService:
+    """The endpoint and the textfile, as configured (neither unless asked for)."""
+    return MetricsService(
+        manager,
+        address=config.metrics_address,
+        port=config.metrics_port,
+        textfile=config.metrics_textfile,
+        textfile_interval=config.metrics_textfile_interval,
+        max_age=config.metrics_max_age,
+    )
 
 
 async def _serve(bus: MessageBus, manager: TransactionManager, config: DaemonConfig) -> int:

@@ -348,20 +348,29 @@ async def list_replicas(
     now: float,
 ) -> list[ReplicaRow]:
     """The pairs of the local pools `query` selects, each with its status."""
+    page, readings = await read_replicas(hosts, transactions, query)
+    return [row(pair, readings, now) for pair in page]
+
+
+async def read_replicas(
+    hosts: Mapping[str, Host], transactions: TransactionStore, query: ReplicaQuery
+) -> tuple[list[Pair], Readings]:
+    """The page of pairs `query` selects and the readings their rows are decided from
+    (the metrics read each side's snapshots there too)."""
     local = hosts[LOCAL].zfs
     listing = await local.list(types=_DATASET_TYPES, user_properties=props.DATASET_PROPERTIES)
     found = pairs(listing)
     if wanted_loop := loopback_candidates(found):
         found = pairs(listing, await _read_loopbacks(hosts, listing, wanted_loop))
     page = select(found, query)
+    readings = Readings()
     if not page:
-        return []
+        return [], readings
     wanted: dict[str, set[str]] = {}
     for pair in page:
         for peer in (pair.source, pair.destination):
             if peer is not None:
                 wanted.setdefault(peer.host, set()).add(peer.dataset)
-    readings = Readings()
     for host, datasets in sorted(wanted.items()):
         if host not in hosts:
             readings.host_errors[host] = "not configured in zfsyncd's [hosts]"
@@ -377,7 +386,7 @@ async def list_replicas(
     located_names = {located(h, d) for h, ds in wanted.items() for d in ds}
     failed = await transactions.transactions_touching(located_names, states=[TxState.FAILED])
     readings.failures = newest_failures(failed)
-    return [row(pair, readings, now) for pair in page]
+    return page, readings
 
 
 async def _read_loopbacks(

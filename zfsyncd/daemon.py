@@ -117,6 +117,9 @@ async def _run(config: DaemonConfig) -> int:
     try:
         for record in await manager.recover(resume=False):
             log.warning("recovered %s: %s (%s)", record.id, record.state.value, record.error)
+        # before the bus name: a port that cannot be bound stops the start, not a running daemon
+        metrics = _metrics(manager, config)
+        await metrics.start()
         bus = await connect()
         service = BusService(
             bus,
@@ -129,8 +132,6 @@ async def _run(config: DaemonConfig) -> int:
         await service.start()
         # the follow-ups a crash left waiting (a sync's expiry) run now, with a bus object
         await manager.resume_follow_ups()
-        metrics = _metrics(manager, config)
-        await metrics.start()
         log.info(
             "zfsyncd %s on the bus as %s (backend %s, database %s)",
             service.version,

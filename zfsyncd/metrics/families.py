@@ -168,7 +168,8 @@ def engine_families(figures: Figures) -> list[Metric]:
 
 
 def _bound(seconds: float) -> str:
-    """A bucket's `le` as Prometheus' own histograms write it (0.5, 1.0, 60.0)."""
+    """A bucket's `le` as prometheus_client's own histograms write it (0.5, 1.0, 60.0):
+    Python's repr of a float, which its floatToGoString (untyped) gives below 1e16."""
     return repr(float(seconds))
 
 

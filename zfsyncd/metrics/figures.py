@@ -93,7 +93,7 @@ async def read_figures(
     try:
         pairs, error = await _pairs(manager, stats, now), ""
     except (ZfsError, CommandError, OSError) as exc:
-        pairs, error = [], limits.cut(str(exc) or type(exc).__name__, 1024)
+        pairs, error = [], limits.cut(str(exc) or type(exc).__name__, limits.MAX_DESCRIPTION_CHARS)
         log.warning("metrics: the replica pairs could not be read: %s", error)
     cleanups: dict[str, int] = {}
     for item in await manager.cleanups.pending():
@@ -122,10 +122,11 @@ async def _pairs(manager: TransactionManager, stats: StoreStats, now: float) -> 
         sources = {located(p.source.host, p.source.dataset): p for p in page if p.source}
         last = await stats.last_completed(SYNC_TYPES, sources)
         for pair in page:
-            source = None if pair.source is None else pair.source
-            src = None if source is None else readings.sides.get((source.host, source.dataset))
-            dest = pair.destination
-            dst = None if dest is None else readings.sides.get((dest.host, dest.dataset))
+            src, dst = (
+                None if end is None else readings.sides.get((end.host, end.dataset))
+                for end in (pair.source, pair.destination)
+            )
+            source = pair.source
             found.append(
                 PairFigures(
                     status=row(pair, readings, now),

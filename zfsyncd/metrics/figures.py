@@ -13,10 +13,13 @@ Where each comes from, and why there:
 - the last successful sync of each pair: the store (the newest COMPLETED replica-sync or
   replica-init naming its source); ZFS shows when the last sent snapshot was taken, not
   when a sync last confirmed there was nothing to send.
-- transactions by type and outcome, bytes sent, step durations: the store's rows, summed
-  in SQLite (store/stats.py). Counters kept in memory would start from 0 at each restart
-  and could not show what happened before it; the store's only drop is an explicit
-  `transaction cleanup`, which Prometheus reads as a counter reset, as it would a restart.
+- transactions by type and outcome: the store's rows, counted in SQLite (store/stats.py).
+  Counters kept in memory would start from 0 at each restart and could not show what
+  happened before it; the store's only drop is an explicit `transaction cleanup`, which
+  Prometheus reads as a counter reset, as it would a restart.
+- bytes sent, step durations: the store's steps too, but summed once and then brought up
+  to date from the journal at each reading (metrics/totals.py): summing the whole history
+  at each reading grows with it (2.6 s for 6,000 stored syncs of 10 datasets).
 - the queue and running transactions, pending cleanups: the store (the engine's state is
   persisted at every transition: the store is the truth, the manager's memory a cache).
 """
@@ -33,9 +36,10 @@ from zfsyncd.api import limits
 from zfsyncd.api.records import ReplicaRow
 from zfsyncd.commands.errors import CommandError
 from zfsyncd.metrics.jobs import JobStateLike
+from zfsyncd.metrics.totals import StepDurations, StepTotals
 from zfsyncd.ops.replication.status import ReplicaQuery, read_replicas, row
 from zfsyncd.store import TxState
-from zfsyncd.store.stats import SentBytes, StepDurations, StoreStats
+from zfsyncd.store.stats import SentBytes, StoreStats
 from zfsyncd.tx.hosts import located
 from zfsyncd.tx.manager import TransactionManager
 from zfsyncd.zfs.errors import ZfsError
@@ -83,13 +87,18 @@ JobStates = Callable[[], Awaitable[Sequence[JobStateLike]]]
 
 
 async def read_figures(
-    manager: TransactionManager, jobs: JobStates | None = None, now: float | None = None
+    manager: TransactionManager,
+    totals: StepTotals,
+    jobs: JobStates | None = None,
+    now: float | None = None,
 ) -> Figures:
     """Every figure, read once: the replicas from ZFS (a few commands per host), the rest
-    with a handful of SQL statements."""
+    with a handful of SQL statements; `totals` (kept from reading to reading) gains the
+    steps completed since the last one."""
     started = time.monotonic()
     now = time.time() if now is None else now
     stats = StoreStats(manager.db)
+    await totals.catch_up(stats)
     try:
         pairs, error = await _pairs(manager, stats, now), ""
     except (ZfsError, CommandError, OSError) as exc:
@@ -103,8 +112,8 @@ async def read_figures(
         pairs=pairs,
         replicas_error=error,
         transactions=await stats.transactions_by_type_and_state(),
-        steps=await stats.step_durations(STEP_BUCKETS),
-        sent=await stats.sent_bytes(),
+        steps=totals.durations(),
+        sent=totals.sent(),
         pending_cleanups=cleanups,
         jobs=await jobs() if jobs is not None else (),
         read_seconds=time.monotonic() - started,

@@ -17,8 +17,9 @@ import os
 from pathlib import Path
 
 from zfsyncd.metrics.families import exposition
-from zfsyncd.metrics.figures import FiguresCache, JobStates, read_figures
+from zfsyncd.metrics.figures import STEP_BUCKETS, FiguresCache, JobStates, read_figures
 from zfsyncd.metrics.http import MetricsEndpoint
+from zfsyncd.metrics.totals import StepTotals
 from zfsyncd.tx.manager import TransactionManager
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,8 @@ class MetricsService:
         max_age: float = 5.0,
         jobs: JobStates | None = None,
     ) -> None:
-        self.cache = FiguresCache(lambda: read_figures(manager, jobs), max_age)
+        totals = StepTotals(STEP_BUCKETS)  # the cache reads one at a time: one updates it
+        self.cache = FiguresCache(lambda: read_figures(manager, totals, jobs), max_age)
         self.endpoint = None if port is None else MetricsEndpoint(self.render, address, port)
         self.textfile, self.textfile_interval = textfile, textfile_interval
         self._writer: asyncio.Task[None] | None = None

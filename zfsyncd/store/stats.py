@@ -2,34 +2,25 @@
 statement that counts or sums in SQLite, so a scrape reads a few rows however many
 transactions are stored.
 
-Everything here is derived from stored rows, so a restart of the daemon loses nothing; the
-one thing that lowers a total is `transaction cleanup` (it forgets finished transactions,
-their steps with them), which a Prometheus counter reads as a reset, as it reads a restart.
+What grows with the history (the steps' durations, the bytes their streams sent) is read
+by journal range: only the steps completed since the last reading (the journal's numbers
+say which), which the metrics add to what they read before (metrics/totals.py). Summing
+every stored step at each reading cost 2.6 s with 6,000 syncs of 10 datasets stored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from zfsyncd.store import json_columns
 from zfsyncd.store.database import Database
-from zfsyncd.store.records import StepState, TxState
+from zfsyncd.store.records import JournalEvent, JournalPhase, TxState
 
 #: the step kind whose result says what each stream sent (tx/steps/transfers.py's `sent`)
 TRANSFER_STEP = "send-receive-many"
-
-
-@dataclass(frozen=True)
-class StepDurations:
-    """One step kind's durations (do phase, completed steps), as a Prometheus histogram
-    holds them: the count at or below each bound (cumulative), the count and the sum."""
-
-    kind: str
-    #: (upper bound in seconds, steps that took at most that long), bounds ascending
-    buckets: tuple[tuple[float, int], ...]
-    count: int
-    total_seconds: float
+#: the parameters of `done`, the steps whose do completed, journaled in a range of numbers
+_DONE = (JournalPhase.DO.value, JournalEvent.RESULT.value, "completed")
 
 
 @dataclass(frozen=True)
@@ -56,32 +47,35 @@ class StoreStats:
             )
         return {(str(r[0]), TxState(r[1])): int(r[2]) for r in rows}
 
-    async def step_durations(self, bounds: Sequence[float]) -> list[StepDurations]:
-        """Per step kind, the completed steps' durations (finished_at - started_at) counted
-        under each of `bounds` (ascending): one scan of the steps, summed in SQLite."""
-        under = ", ".join("SUM(d <= ?)" for _ in bounds)
-        statement = f"""SELECT kind, count(*), COALESCE(SUM(d), 0){", " if bounds else ""}{under}
-            FROM (SELECT kind, MAX(finished_at - started_at, 0) AS d FROM steps
-                  WHERE state = ? AND started_at IS NOT NULL AND finished_at IS NOT NULL)
-            GROUP BY kind ORDER BY kind"""  # noqa: S608 - only placeholders are formatted in
+    async def journal_end(self) -> int:
+        """The journal's last sequence number (0: empty). Its rows are numbered in the
+        order they commit (AUTOINCREMENT: a number is never reused, and the daemon's one
+        connection writes one transaction at a time), so the steps that completed after
+        a reading are the results numbered above what that reading saw."""
         async with self._db.reading() as conn:
-            # the placeholders in order: the bounds (in the columns), then the state
-            rows = await conn.execute_fetchall(statement, (*bounds, StepState.COMPLETED.value))
-        return [
-            StepDurations(
-                kind=str(r[0]),
-                buckets=tuple((b, int(r[3 + i] or 0)) for i, b in enumerate(bounds)),
-                count=int(r[1]),
-                total_seconds=float(r[2]),
-            )
-            for r in rows
-        ]
+            rows = list(await conn.execute_fetchall("SELECT COALESCE(MAX(seq), 0) FROM journal"))
+        return int(rows[0][0])
 
-    async def sent_bytes(self) -> list[SentBytes]:
-        """Per source dataset and target (host, dataset): the bytes the completed transfer
-        steps sent, whatever became of their transaction after (a stream undone later was
-        still sent). Each stream's bytes are in its step's stored result (`sent`, by
-        target); the source is the stream's snapshot's dataset."""
+    async def completed_steps(self, after: int, upto: int) -> list[tuple[str, float]]:
+        """(kind, seconds its do took) of each step whose completion was journaled in
+        (`after`, `upto`]: a range scan of the journal's key, then each step's row."""
+        async with self._db.reading() as conn:
+            rows = await conn.execute_fetchall(
+                """SELECT steps.kind, MAX(steps.finished_at - steps.started_at, 0)
+                FROM (SELECT tx_id, step_idx FROM journal WHERE seq > ? AND seq <= ?
+                      AND phase = ? AND event = ? AND outcome = ?) AS done
+                JOIN steps ON steps.tx_id = done.tx_id AND steps.idx = done.step_idx
+                WHERE steps.started_at IS NOT NULL AND steps.finished_at IS NOT NULL""",
+                (after, upto, *_DONE),
+            )
+        return [(str(r[0]), float(r[1])) for r in rows]
+
+    async def sent_bytes(self, after: int, upto: int) -> list[SentBytes]:
+        """Per source dataset and target (host, dataset): the bytes the transfer steps whose
+        completion was journaled in (`after`, `upto`] sent, whatever became of their
+        transaction after (a stream undone later was still sent). Each stream's bytes are
+        in its step's stored result (`sent`, by target); the source is the stream's
+        snapshot's dataset."""
         async with self._db.reading() as conn:
             rows = await conn.execute_fetchall(
                 """SELECT source, substr(snap, 1, instr(snap, '@') - 1), host, target, SUM(sent)
@@ -91,14 +85,16 @@ class StoreStats:
                            json_extract(steps.args, '$.target') AS host,
                            json_extract(stream.value, '$.recv.target') AS target,
                            sent.value AS sent
-                    FROM steps,
+                    FROM (SELECT tx_id, step_idx FROM journal WHERE seq > ? AND seq <= ?
+                          AND phase = ? AND event = ? AND outcome = ?) AS done
+                    JOIN steps ON steps.tx_id = done.tx_id AND steps.idx = done.step_idx,
                          json_each(steps.args, '$.streams') AS stream,
                          json_each(steps.undo_data, '$.sent') AS sent
-                    WHERE steps.kind = ? AND steps.state = ? AND steps.undo_data IS NOT NULL
+                    WHERE steps.kind = ? AND steps.undo_data IS NOT NULL
                       AND sent.key = json_extract(stream.value, '$.recv.target'))
                 WHERE instr(snap, '@') > 0
                 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4""",
-                (TRANSFER_STEP, StepState.COMPLETED.value),
+                (after, upto, *_DONE, TRANSFER_STEP),
             )
         return [
             SentBytes(_text(r[0]), str(r[1]), _text(r[2]), str(r[3]), int(r[4] or 0)) for r in rows

@@ -2,8 +2,8 @@
 
 Read when a scrape (or the textfile writer) asks and the last reading is older than the
 configured age (`FiguresCache`): a storm of scrapes makes one reading, not one each, so it
-cannot load ZFS or SQLite. Nothing here is counted in memory: every figure comes from
-what ZFS or the store holds now, so a restart of the daemon loses none of them.
+cannot load ZFS or SQLite. Nothing here is counted in memory but from the store: every
+figure comes from what ZFS or the store holds, so a restart of the daemon loses none.
 
 Where each comes from, and why there:
 - the replica pairs (lag, last sent snapshot, snapshot counts, paused, partial receive):

@@ -35,17 +35,24 @@ async def recover(
     cancelled: whoever asked for them is gone, and work that starts by itself long after
     it was asked for is not what an administrator expects. Except the follow-up of a
     COMPLETED transaction (a sync's expiry): that is part of what was asked for, and is
-    left CREATED for the manager to start (Lifecycle.resume_follow_ups)."""
+    left CREATED for the manager to start (Lifecycle.resume_follow_ups), or, PREPARED
+    (queued for its locks), cancelled and stored again to start so."""
     core = cleanup.core
     recovered = []
     for record in await core.store.list(state=[TxState.CREATED, TxState.PREPARED], limit=None):
-        if await _follows_a_completed(cleanup, record):
+        follows = await _follows_a_completed(cleanup, record)
+        if follows and record.state is TxState.CREATED:
             continue
-        await core.machine(record).move(
-            "cancel", error="zfsyncd stopped before it ran", error_kind="interrupted",
-            rollback_outcome="nothing to undo: nothing was changed",
-        )  # fmt: skip
-        await core.record("recover", "cancelled: it had not begun", RECOVERY, record.id)
+        async with core.one_commit():
+            # a follow-up that was planned and waited for its locks (PREPARED) holds a plan
+            # of a moment gone: cancelled, and stored again to be planned afresh
+            again = await rerun(record) if follows else None
+            text = "zfsyncd stopped before it ran"
+            await core.machine(record).move(
+                "cancel", error=text if again is None else f"{text}; run again as {again.id}",
+                error_kind="interrupted", rollback_outcome="nothing to undo: nothing was changed",
+            )  # fmt: skip
+            await core.record("recover", "cancelled: it had not begun", RECOVERY, record.id)
         recovered.append(await core.get(record.id))
     for record in await core.store.list(state=TxState.EXECUTING, limit=None):
         await _end(cleanup, record, complete, rerun)
@@ -54,11 +61,11 @@ async def recover(
 
 
 async def _follows_a_completed(cleanup: DeferredCleanups, record: TransactionRecord) -> bool:
-    """A CREATED follow-up whose first transaction COMPLETED (one stored before its first
-    completed, as a zfsyncd before this one did, is cancelled: recovery completes the first
-    and stores its follow-up again)."""
+    """A follow-up (CREATED or PREPARED) whose first transaction COMPLETED (one stored
+    before its first completed, as a zfsyncd before this one did, is cancelled: recovery
+    completes the first and stores its follow-up again)."""
     first = record.metadata.get(FOLLOWS)
-    if record.state is not TxState.CREATED or first is None:
+    if first is None:
         return False
     followed = await cleanup.core.store.get(str(first))
     return followed is not None and followed.state is TxState.COMPLETED

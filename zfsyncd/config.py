@@ -10,6 +10,9 @@ defaults; a file named with --config must exist.
     max_parallel = 4
     log_level = "info"
 
+    metrics_port = 9469             # a Prometheus endpoint on 127.0.0.1 (off unless set)
+    metrics_textfile = "/var/lib/prometheus/node-exporter/zfsyncd.prom"  # (off unless set)
+
     [hosts.backup]                  # another machine, reached by ssh; "local" is implicit
     address = "backup.example.org"
     user = "zfsync"
@@ -18,6 +21,7 @@ defaults; a file named with --config must exist.
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from enum import StrEnum
 from pathlib import Path
@@ -125,12 +129,36 @@ class DaemonConfig(BaseSettings):
     audit_retention_days: float = Field(default=365.0, ge=1, le=36500)
     #: rows the audit log keeps at most (the oldest go first; never those of the last day)
     audit_max_rows: int = Field(default=1_000_000, ge=1000, le=100_000_000)
+    #: the Prometheus endpoint's port (http://ADDRESS:PORT/metrics); unset: no endpoint
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    #: the address it binds: this machine only unless told otherwise (the figures name
+    #: every replicated dataset)
+    metrics_address: str = "127.0.0.1"
+    #: a node-exporter textfile (its collector reads `*.prom`), rewritten atomically every
+    #: `metrics_textfile_interval` seconds; unset: none
+    metrics_textfile: Path | None = None
+    metrics_textfile_interval: float = Field(default=60.0, ge=1, le=86400)
+    #: seconds one reading of the figures serves scrapes for: a storm of scrapes reads ZFS
+    #: and the store once per this many seconds, not once each
+    metrics_max_age: float = Field(default=5.0, ge=0.1, le=3600)
     #: other machines, by the name steps use for them; the local one is always there
     hosts: dict[HostName, HostConfig] = Field(default_factory=dict)
     #: job runs at once (their transactions also count against max_parallel)
     job_parallel: int = Field(default=2, ge=1, le=64)
     #: scheduled snapshots, replication and pruning (zfsyncd/jobs/config.py)
     jobs: dict[JobName, JobConfig] = Field(default_factory=dict)
+
+    @field_validator("metrics_address")
+    @classmethod
+    def _ip_address(cls, value: str) -> str:
+        return str(ipaddress.ip_address(value))  # an address, not a name to resolve
+
+    @field_validator("metrics_textfile")
+    @classmethod
+    def _prom_file(cls, value: Path | None) -> Path | None:
+        if value is not None and (value.suffix != ".prom" or not value.is_absolute()):
+            raise ValueError("an absolute path ending in .prom (what node-exporter reads)")
+        return value
 
     @field_validator("memory_pools")
     @classmethod

@@ -40,6 +40,8 @@ from zfsyncd.commands.runner import CommandRunner
 from zfsyncd.config import BackendKind, ConfigError, DaemonConfig, load
 from zfsyncd.jobs.run import JobRun
 from zfsyncd.jobs.scheduler import Scheduler, SystemClock
+from zfsyncd.metrics.figures import JobStates
+from zfsyncd.metrics.service import MetricsService
 from zfsyncd.store import Database, TransactionRecord
 from zfsyncd.store.jobs import JobStateStore
 from zfsyncd.tx.hosts import LOCAL, Host
@@ -124,6 +126,9 @@ async def _run(config: DaemonConfig, path: Path | None = None) -> int:
     try:
         for record in await manager.recover(resume=False):
             log.warning("recovered %s: %s (%s)", record.id, record.state.value, record.error)
+        # before the bus name: a port that cannot be bound stops the start, not a running daemon
+        metrics = _metrics(manager, config, JobStateStore(db).all)
+        await metrics.start()
         bus = await connect()
         service = BusService(
             bus,
@@ -158,6 +163,7 @@ async def _run(config: DaemonConfig, path: Path | None = None) -> int:
             log.error("transactions still running after %.0f s; recovery will finish them "
                       "at the next start", config.stop_timeout)  # fmt: skip
             status = 1
+        await metrics.stop()
         await service.stop()
         await manager.audit.flush_folded(everything=True)
         bus.disconnect()
@@ -184,6 +190,20 @@ async def _hangup(jobs: JobService) -> None:
         log.error("reload refused, the configuration in use stays: %s", exc)
     except Exception:
         log.exception("reload failed")
+
+
+def _metrics(manager: TransactionManager, config: DaemonConfig, jobs: JobStates) -> MetricsService:
+    """The endpoint and the textfile, as configured (neither unless asked for); the job
+    metrics read the scheduler's stored job states."""
+    return MetricsService(
+        manager,
+        jobs=jobs,
+        address=config.metrics_address,
+        port=config.metrics_port,
+        textfile=config.metrics_textfile,
+        textfile_interval=config.metrics_textfile_interval,
+        max_age=config.metrics_max_age,
+    )
 
 
 async def _serve(

@@ -148,8 +148,14 @@ class Replicas:
             await self.manager.shutdown()
             await self.db.close()
 
+    def add_loop(self) -> None:
+        """A third label, `loop`, for the local host's model: both ends of a pair on this
+        machine, one reached through another host's label (the lab's loop host is
+        127.0.0.1 over ssh)."""
+        self.manager.hosts["loop"] = Host("loop", self.faults["local"])  # type: ignore[arg-type]
+
     def model(self, host: str) -> MemoryBackend:
-        return self.local if host == "local" else self.backup
+        return self.local if host in ("local", "loop") else self.backup
 
     async def state(self, host: str, *roots: str) -> State:
         """What the fault harness compares: names, guids, properties, holds under `roots`."""

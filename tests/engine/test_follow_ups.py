@@ -151,6 +151,41 @@ async def test_a_crash_between_completion_and_the_follow_up_runs_it_exactly_once
         await restarted.close()
 
 
+async def test_a_follow_up_queued_for_its_locks_at_a_crash_is_planned_again(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon dies while the follow-up is PREPARED (planned, queued for its locks):
+    recovery cancels that plan, of a moment gone, and stores the follow-up again, which
+    runs once after the restart."""
+    a = f"{engine.world.src}/a"
+    await engine.world.zfs.create(a)
+    engine.kinds[KIND] = SnapshotThen()
+    monkeypatch.setattr(Lifecycle, "_run_follow_up", _dies_before_the_follow_up_starts)
+    record = await engine.manager.submit(KIND, {"datasets": [a], "then": [a]}, caller=ALICE)
+    with pytest.raises(SimulatedCrash):
+        await engine.manager.wait(record.id)
+    monkeypatch.undo()
+    [then] = [t for t in await engine.manager.list() if t.metadata.get(FOLLOWS) == record.id]
+    assert (await engine.manager.prepare(then.id)).state is TxState.PREPARED
+    restarted = await engine.restart()
+    try:
+        restarted.kinds[KIND] = SnapshotThen()
+        recovered = {r.id: r for r in await restarted.manager.recover()}
+        assert recovered[then.id].state is TxState.CANCELLED
+        await restarted.manager.wait(record.id)
+        listed = await restarted.manager.list()
+        [again] = [t for t in listed if t.metadata.get(FOLLOWS) == record.id and t.id != then.id]
+        assert (again.state, again.retry_of, again.uid) == (TxState.COMPLETED, then.id, ALICE.uid)
+        assert f"run again as {again.id}" in (recovered[then.id].error or "")
+        snapshots = await restarted.world.zfs.list(a, types=[ObjectType.SNAPSHOT])
+        assert sorted(s.short_name for s in snapshots) == [
+            f"zfsync_{record.id}",
+            f"zfsync_{again.id}",
+        ]
+    finally:
+        await restarted.close()
+
+
 def _hold_follow_ups(monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, asyncio.Event]:
     """Each follow-up waits, once its first COMPLETED, before it starts: the first event is
     set when one waits, the second lets it go on."""

@@ -105,3 +105,39 @@ async def test_a_recursive_pair_lags_by_what_a_child_wrote(replicas: Replicas) -
     caught_up = (await _status(replicas))["src/t"]
     assert (caught_up.lag_bytes, caught_up.lag_seconds, caught_up.unsent) == (0, 0.0, 0)
     assert lag_text(caught_up) == "-"
+
+
+async def test_a_pair_with_both_ends_here_through_a_label_is_one_row(replicas: Replicas) -> None:
+    """src/a replicated to `loop:dst/a`, where `loop` is this machine under another label
+    (the lab's 127.0.0.1): the local listing shows both ends, each naming the other; status
+    shows one row, the source's, with both sides' fields, found by either name; one more
+    command per such host (a `zfs list` of the candidates' names) whatever their number."""
+    replicas.add_loop()
+    counts = []
+    for n in range(3):
+        await filesystem(replicas.local, f"src/l{n}")
+        await replicas.done(
+            "replica-init",
+            {
+                "source": f"src/l{n}",
+                "destination": f"loop:dst/l{n}",
+                "savecount": 3,
+                "destination_savecount": 4,
+            },
+        )
+        replicas.forget_calls()
+        rows = await _status(replicas)
+        counts.append(replicas.calls()["local"])
+        assert sorted(rows) == [f"src/l{i}" for i in range(n + 1)]
+    replicas.local.write("src/l0", 8 * KIB)
+    row = (await _status(replicas))["src/l0"]
+    assert (row.role, row.source, row.destination) == ("source", "local:src/l0", "loop:dst/l0")
+    assert (row.source_savecount, row.destination_savecount, row.error) == (3, 4, "")
+    assert row.last_sent.startswith("src/l0@zfsync_")
+    assert row.lag_bytes >= 8 * KIB
+    for name in ("src/l1", "dst/l1"):
+        query = ReplicaQuery(dataset=name)
+        found = await list_replicas(replicas.manager.hosts, replicas.manager.store, query, 0.0)
+        assert [r.dataset for r in found] == ["src/l1"]
+    # the listing, the loop check, then each label's reading of its sides
+    assert counts[0] == counts[2] == ["list", "list_many", *["list_many", "holds_many"] * 2]

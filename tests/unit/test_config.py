@@ -43,6 +43,13 @@ def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         ('memory_pools = ["bad name!"]\n', "memory_pools"),
         ('backend = "zfs"\n', "backend: must be one of 'cli' or 'memory'"),
         ("max_parallel = = 2\n", "not valid TOML"),
+        ("metrics_port = 0\n", "metrics_port"),
+        ("metrics_port = 70000\n", "metrics_port"),
+        ('metrics_address = "localhost"\n', "metrics_address"),  # an address, not a name
+        ('metrics_textfile = "/var/lib/node/zfsyncd.txt"\n', r"metrics_textfile.*\.prom"),
+        ('metrics_textfile = "zfsyncd.prom"\n', "metrics_textfile.*absolute"),
+        ("metrics_textfile_interval = 0\n", "metrics_textfile_interval"),
+        ("metrics_max_age = 0\n", "metrics_max_age"),
     ],
 )
 def test_bad_configuration_is_named(tmp_path: Path, text: str, message: str) -> None:
@@ -50,6 +57,16 @@ def test_bad_configuration_is_named(tmp_path: Path, text: str, message: str) -> 
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load(path)
+
+
+def test_metrics_are_off_by_default_and_on_localhost_when_on(tmp_path: Path) -> None:
+    cfg = load()
+    assert (cfg.metrics_port, cfg.metrics_textfile) == (None, None)
+    path = tmp_path / "zfsyncd.toml"
+    path.write_text('metrics_port = 9469\nmetrics_textfile = "/var/lib/node/zfsyncd.prom"\n')
+    cfg = load(path)
+    assert (cfg.metrics_address, cfg.metrics_port) == ("127.0.0.1", 9469)
+    assert cfg.metrics_textfile == Path("/var/lib/node/zfsyncd.prom")
 
 
 def test_a_named_file_must_exist(tmp_path: Path) -> None:

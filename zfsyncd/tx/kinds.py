@@ -190,6 +190,9 @@ class Following(Protocol):
 
 #: the metadata key of a follow-up that names the transaction it follows
 FOLLOWS = "follows"
+#: the metadata key of a follow-up run again by recovery: how many times it has been
+#: (its `retry_of` names the one a crash interrupted)
+RERUN = "rerun"
 
 
 async def admission(kind: TxKind, transactions: TransactionStore, params: JsonDict) -> Admission:

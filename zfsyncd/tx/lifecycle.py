@@ -17,6 +17,8 @@
   cannot leave one without the other: the CREATED follow-up is the durable intent, which
   recovery starts), run once the first one's locks are released, linked to it (metadata
   `follows`; its description says so); `wait` returns once the follow-up has ended too.
+  A follow-up a crash interrupted is undone by recovery and stored again (`rerun_follow_up`),
+  so what the first asked for still happens.
 
 Every call is recorded in the audit log with who asked and how it ended.
 """
@@ -45,7 +47,7 @@ from zfsyncd.tx.errors import (
     error_kind,
 )
 from zfsyncd.tx.executor import ExecutionOutcome, Executor, planned_steps
-from zfsyncd.tx.kinds import FOLLOWS, Following, admission, kind_of
+from zfsyncd.tx.kinds import FOLLOWS, RERUN, Following, admission, kind_of
 from zfsyncd.tx.machine import TransactionMachine
 from zfsyncd.tx.progress import ProgressSink
 from zfsyncd.zfs.errors import ZfsError
@@ -55,6 +57,9 @@ log = logging.getLogger(__name__)
 TIMEOUT_REASON = "timed out"
 #: the caller's name of a follow-up that recovery started
 RESUMED = "recovery"
+#: how many times recovery runs again a follow-up that crashes keep interrupting: a crash
+#: the follow-up itself causes must not make every start run it (and crash) again
+MAX_FOLLOW_UP_RERUNS = 3
 #: what a refused request or a cancel before it ran stores as its undo's outcome
 NOTHING_CHANGED = "nothing to undo: nothing was changed"
 #: the errors that refuse a request or a plan (as opposed to a bug)
@@ -411,6 +416,30 @@ class Lifecycle:
             )  # fmt: skip
         except REFUSALS as exc:
             log.warning("%s: its follow-up %s was refused: %s", record.id, then.kind, exc)
+            return None
+
+    async def rerun_follow_up(self, record: TransactionRecord) -> TransactionRecord | None:
+        """For recovery, once it has undone `record`, a follow-up that a crash interrupted
+        (an expiry killed while it ran): the same request stored again as CREATED, linked
+        to the same first transaction (`follows`, so `resume_follow_ups` starts it and
+        `wait` on the first waits for it) and to `record` (`retry_of`). The expiry a sync
+        asked for then still happens, planned afresh from what ZFS holds after the undo;
+        undoing it is what puts each snapshot back where a half-done run had moved it.
+        None when `record` is no follow-up, has been run again MAX_FOLLOW_UP_RERUNS
+        times already, or its request is refused now (logged, as a refused follow-up is).
+        Called inside recovery's commit of `record`'s move to FAILED: both or neither."""
+        first = record.metadata.get(FOLLOWS)
+        reruns = int(record.metadata.get(RERUN, 0))
+        if first is None or reruns >= MAX_FOLLOW_UP_RERUNS:
+            return None
+        try:
+            return await self.create(
+                record.type, record.params, caller=Caller(record.uid, RESUMED),
+                priority=record.priority, timeout=record.timeout, tags=record.tags,
+                metadata={**record.metadata, RERUN: reruns + 1}, retry_of=record.id,
+            )  # fmt: skip
+        except REFUSALS as exc:
+            log.warning("%s: its follow-up %s was refused: %s", first, record.type, exc)
             return None
 
     async def _run_follow_up(

@@ -118,7 +118,8 @@ class TransactionManager(Lifecycle):
     async def recover(self, *, resume: bool = True) -> builtins.list[TransactionRecord]:
         """At start: bring every transaction a stopped zfsyncd left unfinished to a safe end
         (see zfsyncd/tx/recovery.py), then start the follow-ups of the completed ones that
-        had not started (they run on; `wait` on the one they follow waits for them). With
+        had not started, or that it undid (they run on; `wait` on the one they follow waits
+        for them). With
         `resume` false the caller starts them (`resume_follow_ups`): the daemon does once
         its bus objects can show their progress."""
 
@@ -127,7 +128,7 @@ class TransactionManager(Lifecycle):
             text = "completed: every step had finished"
             await self.complete(record, machine, caller, action="recover", outcome=text)
 
-        recovered = await recover(self.deferred, complete)
+        recovered = await recover(self.deferred, complete, self.rerun_follow_up)
         if resume:
             await self.resume_follow_ups()
         return recovered

@@ -23,6 +23,8 @@ from zfsyncd.ops.replication.status import (
     Readings,
     ReplicaQuery,
     list_replicas,
+    loopback_candidates,
+    loopbacks,
     newest_failures,
     pairs,
     row,
@@ -121,6 +123,115 @@ def test_pairs(case: str, listing: list[ZfsObject], expected: list[tuple[str, ..
         for p in pairs(listing)
     ]
     assert found == expected
+
+
+#: both ends on this host, the source naming its destination through the label `loop`
+LOOP_LISTING = [
+    obj("backup/a", role="destination", peer="local:tank/a"),
+    obj("tank/a", role="source", peer="loop:backup/a"),
+]
+LOOP = Peer(host="loop", dataset="backup/a")
+
+#: (case, listing, the loopback addresses confirmed, (local, source, destination, also_here))
+LOOP_PAIRS: list[tuple[str, list[ZfsObject], set[Peer], list[tuple[str, str, str, str]]]] = [
+    (
+        "not confirmed (another machine, or unread): a row per side",
+        LOOP_LISTING,
+        set(),
+        [
+            ("backup/a", "local:tank/a", "local:backup/a", ""),
+            ("tank/a", "local:tank/a", "loop:backup/a", ""),
+        ],
+    ),
+    (
+        "confirmed: the source's row only, findable by the destination's name",
+        LOOP_LISTING,
+        {LOOP},
+        [("tank/a", "local:tank/a", "loop:backup/a", "backup/a")],
+    ),
+    (
+        "the destination names its source through the label",
+        [
+            obj("backup/a", role="destination", peer="loop:tank/a"),
+            obj("tank/a", role="source", peer="local:backup/a"),
+        ],
+        {Peer(host="loop", dataset="tank/a")},
+        [("tank/a", "local:tank/a", "local:backup/a", "")],
+    ),
+    (
+        "a confirmed address whose dataset names another source: both rows",
+        [
+            obj("backup/a", role="destination", peer="local:tank/b"),
+            obj("tank/a", role="source", peer="loop:backup/a"),
+            obj("tank/b", role="source", peer="far:vault/b"),
+        ],
+        {LOOP},
+        [
+            ("backup/a", "local:tank/b", "local:backup/a", ""),
+            ("tank/a", "local:tank/a", "loop:backup/a", "backup/a"),
+            ("tank/b", "local:tank/b", "far:vault/b", ""),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "listing", "loop", "expected"), LOOP_PAIRS, ids=[c[0] for c in LOOP_PAIRS]
+)
+def test_pairs_with_both_ends_here_through_a_label(
+    case: str, listing: list[ZfsObject], loop: set[Peer], expected: list[tuple[str, ...]]
+) -> None:
+    found = [
+        (p.local, str(p.source or ""), str(p.destination or ""), p.also_here or "")
+        for p in pairs(listing, loop)
+    ]
+    assert found == expected
+
+
+CANDIDATES: list[tuple[str, list[ZfsObject], dict[str, set[str]]]] = [
+    ("ends naming each other, one through a label", LOOP_LISTING, {"loop": {"backup/a"}}),
+    (
+        "a remote name that is no local pair",
+        [obj("tank/a", role="source", peer="far:vault/a")],
+        {},
+    ),
+    (
+        "a local pair of that name that names another dataset back",
+        [
+            obj("backup/a", role="destination", peer="local:tank/z"),
+            obj("tank/a", role="source", peer="loop:backup/a"),
+        ],
+        {},
+    ),
+    (
+        "the same role on both: not two ends of one pair",
+        [
+            obj("backup/a", role="source", peer="local:tank/a"),
+            obj("tank/a", role="source", peer="loop:backup/a"),
+        ],
+        {},
+    ),
+    ("both local: known by name, nothing to read", PAIRS[3][1], {}),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "listing", "expected"), CANDIDATES, ids=[c[0] for c in CANDIDATES]
+)
+def test_loopback_candidates(
+    case: str, listing: list[ZfsObject], expected: dict[str, set[str]]
+) -> None:
+    assert loopback_candidates(pairs(listing)) == expected
+
+
+def test_loopbacks_are_the_same_name_and_dataset_guid() -> None:
+    local = [obj("backup/a", g=11), obj("backup/b", g=12)]
+    remote = {
+        "loop": [obj("backup/a", g=11)],  # this machine under another label
+        "far": [obj("backup/b", g=99)],  # another machine's dataset of the same name
+        "odd": [obj("backup/c", g=11)],  # the guid, but another name: not the same address
+    }
+    assert loopbacks(local, remote) == {LOOP}
 
 
 def _pair(local: str, role: Role = Role.SOURCE, peer: str = "local:backup/a") -> Pair:

@@ -13,7 +13,11 @@ Reading is constant in the number of pairs: one `zfs list -t filesystem,volume` 
 local pool (the pairs and their properties), then, per host that holds a side of a pair on
 the page (the local host, each peer host), one reading of those sides (inventory.py's
 `read_side`: one `zfs list -r -t all`, at most one `zfs holds`), and one query of the
-store. The newest common snapshot is choose.py's, as sync decides it. A peer host that
+store. When a pair's two ends both show in the local listing but one names the other
+through another host's label (that host is this machine: the lab's `loop` is 127.0.0.1),
+one `zfs list` of those names per such label first compares dataset guids, so the pair is
+one row (the source's) and not one per side; no pair of that shape, no command. The newest
+common snapshot is choose.py's, as sync decides it. A peer host that
 cannot be reached (or is not configured) gives its pairs an `error`, not a failed call: the
 local side is still worth showing.
 
@@ -24,8 +28,8 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -82,11 +86,20 @@ class Pair:
     peer_text: str
     source: Peer | None
     destination: Peer | None
+    #: the other side's name on this host when it is a dataset of this host reached through
+    #: another host's label (both ends here: the lab's `loop` host is 127.0.0.1); found by
+    #: `loopbacks`, so a filter on that name finds this pair
+    also_here: str | None = None
 
     @property
     def remote(self) -> Peer | None:
         """The side that is not the local dataset."""
         return self.destination if self.role is Role.SOURCE else self.source
+
+    def names_here(self) -> set[str]:
+        """The datasets of this host that are a side of this pair."""
+        found = {s.dataset for s in (self.source, self.destination) if s and s.host == LOCAL}
+        return found | {self.local} | ({self.also_here} if self.also_here else set())
 
 
 @dataclass(frozen=True)
@@ -127,11 +140,12 @@ class Readings:
 # --------------------------------------------------------------------------- pure parts
 
 
-def pairs(datasets: Sequence[ZfsObject]) -> list[Pair]:
+def pairs(datasets: Sequence[ZfsObject], loopback: Collection[Peer] = ()) -> list[Pair]:
     """The pairs of a local listing of filesystems and volumes, by dataset name: the roots
     of pairs as inventory.py finds them (a child of a `-R` pair is part of its parent's).
     A destination whose source is a local source naming it back is that source's pair,
-    not a second one."""
+    not a second one; so is one whose ends name each other through another host's label
+    when `loopback` holds that address (a dataset of this host, as `loopbacks` confirmed)."""
     found: list[Pair] = []
     for ds in Side(LOCAL, build_side(datasets, {})).managed():
         role = Role.SOURCE if ds.role is Role.SOURCE else Role.DESTINATION
@@ -145,20 +159,62 @@ def pairs(datasets: Sequence[ZfsObject]) -> list[Pair]:
             found.append(Pair(ds.name, role, text, here, peer))
         else:
             found.append(Pair(ds.name, role, text, peer, here))
-    sources = {(p.local, p.destination) for p in found if p.role is Role.SOURCE}
-    return sorted(
-        (
-            p
-            for p in found
-            if not (
-                p.role is Role.DESTINATION
-                and p.source is not None
-                and p.source.host == LOCAL
-                and (p.source.dataset, p.destination) in sources
-            )
-        ),
-        key=lambda p: p.local,
-    )
+
+    def name_here(peer: Peer | None) -> str | None:
+        if peer is None or (peer.host != LOCAL and peer not in loopback):
+            return None
+        return peer.dataset
+
+    # (source, destination) as names of this host, for each source pair whose ends both are
+    sources = {
+        (p.local, dest): p
+        for p in found
+        if p.role is Role.SOURCE and (dest := name_here(p.destination)) is not None
+    }
+    kept: list[Pair] = []
+    for p in found:
+        source = name_here(p.source)
+        if p.role is Role.DESTINATION and source is not None and (source, p.local) in sources:
+            continue  # the source's row shows it
+        if p.role is Role.SOURCE and p.destination is not None and p.destination.host != LOCAL:
+            p = replace(p, also_here=name_here(p.destination))
+        kept.append(p)
+    return sorted(kept, key=lambda p: p.local)
+
+
+def loopback_candidates(found: Sequence[Pair]) -> dict[str, set[str]]:
+    """Host -> the datasets worth a look there: the remote side of a pair, on another
+    host's label, whose name is a local pair's that names this pair's local dataset back
+    (from this host or through a label). Only these could be this host's datasets under
+    another label; their guids decide (`loopbacks`)."""
+    by_local = {p.local: p for p in found}
+    wanted: dict[str, set[str]] = {}
+    for p in found:
+        remote = p.remote
+        if remote is None or remote.host == LOCAL:
+            continue
+        other = by_local.get(remote.dataset)
+        if (
+            other is not None
+            and other.role is not p.role
+            and other.remote is not None
+            and other.remote.dataset == p.local
+        ):
+            wanted.setdefault(remote.host, set()).add(remote.dataset)
+    return wanted
+
+
+def loopbacks(local: Sequence[ZfsObject], remote: Mapping[str, Sequence[ZfsObject]]) -> set[Peer]:
+    """The addresses on other hosts' labels that are datasets of this host: the same
+    dataset guid (64 random bits ZFS gives each dataset: two machines do not share one; a
+    received copy has a guid of its own)."""
+    here = {(ds.name, ds.guid) for ds in local}
+    return {
+        Peer(host=host, dataset=ds.name)
+        for host, listing in remote.items()
+        for ds in listing
+        if (ds.name, ds.guid) in here
+    }
 
 
 def select(found: Sequence[Pair], query: ReplicaQuery) -> list[Pair]:
@@ -167,13 +223,7 @@ def select(found: Sequence[Pair], query: ReplicaQuery) -> list[Pair]:
         p
         for p in found
         if (query.after is None or p.local > query.after)
-        and (
-            query.dataset is None
-            or any(
-                side is not None and side.host == LOCAL and side.dataset == query.dataset
-                for side in (p.source, p.destination)
-            )
-        )
+        and (query.dataset is None or query.dataset in p.names_here())
     ]
     return chosen[: query.page]
 
@@ -298,17 +348,29 @@ async def list_replicas(
     now: float,
 ) -> list[ReplicaRow]:
     """The pairs of the local pools `query` selects, each with its status."""
+    page, readings = await read_replicas(hosts, transactions, query)
+    return [row(pair, readings, now) for pair in page]
+
+
+async def read_replicas(
+    hosts: Mapping[str, Host], transactions: TransactionStore, query: ReplicaQuery
+) -> tuple[list[Pair], Readings]:
+    """The page of pairs `query` selects and the readings their rows are decided from
+    (the metrics read each side's snapshots there too)."""
     local = hosts[LOCAL].zfs
     listing = await local.list(types=_DATASET_TYPES, user_properties=props.DATASET_PROPERTIES)
-    page = select(pairs(listing), query)
+    found = pairs(listing)
+    if wanted_loop := loopback_candidates(found):
+        found = pairs(listing, await _read_loopbacks(hosts, listing, wanted_loop))
+    page = select(found, query)
+    readings = Readings()
     if not page:
-        return []
+        return [], readings
     wanted: dict[str, set[str]] = {}
     for pair in page:
         for peer in (pair.source, pair.destination):
             if peer is not None:
                 wanted.setdefault(peer.host, set()).add(peer.dataset)
-    readings = Readings()
     for host, datasets in sorted(wanted.items()):
         if host not in hosts:
             readings.host_errors[host] = "not configured in zfsyncd's [hosts]"
@@ -324,4 +386,21 @@ async def list_replicas(
     located_names = {located(h, d) for h, ds in wanted.items() for d in ds}
     failed = await transactions.transactions_touching(located_names, states=[TxState.FAILED])
     readings.failures = newest_failures(failed)
-    return [row(pair, readings, now) for pair in page]
+    return page, readings
+
+
+async def _read_loopbacks(
+    hosts: Mapping[str, Host], listing: Sequence[ZfsObject], wanted: Mapping[str, set[str]]
+) -> set[Peer]:
+    """Which of `wanted` are datasets of this host: one `zfs list` of those names per host
+    (only when a pair's ends name each other through a label: none otherwise). A host that
+    cannot be read confirms nothing: its pairs stay a row per side, the row saying why."""
+    remote: dict[str, list[ZfsObject]] = {}
+    for host, datasets in sorted(wanted.items()):
+        if host not in hosts:
+            continue
+        try:
+            remote[host] = await hosts[host].zfs.list_many(sorted(datasets), types=_DATASET_TYPES)
+        except (ZfsError, CommandError, OSError):
+            continue
+    return loopbacks(listing, remote)

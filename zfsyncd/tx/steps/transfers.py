@@ -211,7 +211,10 @@ class SendReceiveMany(Step[SendReceiveManyArgs]):
             "received": {
                 target: {n: g for n, g in now.get(target, {}).items() if n not in had}
                 for target, had in before["before"].items()
-            }
+            },
+            # bytes each target's stream moved in this attempt (none: nothing to send), kept
+            # with the step for the metrics' bytes sent per dataset and target
+            "sent": {target: moved.get(target, 0) for target in before["before"]},
         }
 
     async def _send(

@@ -163,8 +163,16 @@ def compare_pair(a: Sequence[Entry], b: Sequence[Entry]) -> Pair:
     first_a, last_a = shared_a[0], shared_a[-1]
     first_b, last_b = in_b[a[first_a].key], in_b[a[last_a].key]
     if last_b < first_b:  # shared snapshots in another order on each side: split history
-        return Pair(True, b[last_b], a[first_a], tuple(a[last_a + 1 :]),
-                    tuple(b[first_b + 1 :]), (), (), clashes)  # fmt: skip
+        return Pair(
+            True,
+            b[last_b],
+            a[first_a],
+            tuple(a[last_a + 1 :]),
+            tuple(b[first_b + 1 :]),
+            (),
+            (),
+            clashes,
+        )
     b_lacks = tuple(e.snap.name for e in a[first_a:last_a] if e.key not in in_b)
     a_lacks = tuple(e.snap.name for e in b[first_b:last_b] if e.key not in in_a)
     # walk both from the first shared snapshot while they agree
@@ -302,8 +310,17 @@ def plan_from(
 
     def transfer(target: str, pool: str, base: Entry | None, force: bool) -> Transfer:
         count = len(lead) - (position[base.key] + 1 if base is not None else 0)
-        return Transfer(dataset, leader, newest.pool, target, pool,
-                        base.snap.name if base else None, newest.name, force, count)  # fmt: skip
+        return Transfer(
+            dataset,
+            leader,
+            newest.pool,
+            target,
+            pool,
+            base.snap.name if base else None,
+            newest.name,
+            force,
+            count,
+        )
 
     for system in sorted(members):
         if system == leader:
@@ -332,22 +349,30 @@ def plan_from(
     return DatasetPlan(dataset, leader, (), tuple(transfers), tuple(in_sync), tuple(no_pool))
 
 
+def plan_dataset(
+    dataset: str,
+    hist: Mapping[str, Sequence[Entry]],
+    inp: GroupInput,
+    decision: str | None = None,
+) -> DatasetPlan:
+    """The plan for one logical dataset (`hist`: from `histories`). `decision`, for a
+    dataset in conflict: its winning system, or IGNORE (no transfers for it)."""
+    free = plan_from(dataset, pick_leader(hist), hist, inp.members, inp.pools, False)
+    if not free.problems or decision is None:
+        return free
+    if decision == IGNORE:
+        return DatasetPlan(dataset, free.leader, free.problems)
+    if decision in hist:
+        won = plan_from(dataset, decision, hist, inp.members, inp.pools, True)
+        # the problems stay in the plan: they say why the transfers are forced
+        return replace(won, problems=free.problems)
+    return free  # the winner no longer holds the dataset: undecided again
+
+
 def plan_group(inp: GroupInput, decisions: Mapping[str, str] | None = None) -> list[DatasetPlan]:
-    """One plan per logical dataset of the group, sorted by dataset. `decisions` maps a
-    dataset in conflict to its winning system, or to IGNORE (no transfers for it)."""
+    """One plan per logical dataset of the group, sorted by dataset."""
     decisions = decisions or {}
-    plans = []
-    for dataset, hist in sorted(histories(inp).items()):
-        free = plan_from(dataset, pick_leader(hist), hist, inp.members, inp.pools, False)
-        decision = decisions.get(dataset)
-        if not free.problems or decision is None:
-            plans.append(free)
-        elif decision == IGNORE:
-            plans.append(DatasetPlan(dataset, free.leader, free.problems))
-        elif decision in hist:
-            won = plan_from(dataset, decision, hist, inp.members, inp.pools, True)
-            # the problems stay in the plan: they say why the transfers are forced
-            plans.append(replace(won, problems=free.problems))
-        else:  # the winner no longer holds the dataset: undecided again
-            plans.append(free)
-    return plans
+    return [
+        plan_dataset(dataset, hist, inp, decisions.get(dataset))
+        for dataset, hist in sorted(histories(inp).items())
+    ]

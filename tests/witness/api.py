@@ -86,7 +86,7 @@ async def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
     try:
         async with engine.connect() as conn:
             return {
-                name: sorted((tuple(map(str, row)) for row in await conn.execute(select(table))))
+                name: sorted(tuple(map(str, row)) for row in await conn.execute(select(table)))
                 for name, table in Base.metadata.tables.items()
             }
     finally:

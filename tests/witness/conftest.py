@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,3 +86,9 @@ class Member:
 
     def auth(self) -> dict[str, str]:
         return {"X-API-Key": self.key}
+
+
+@pytest.fixture
+def systemd_analyze() -> None:
+    if shutil.which("systemd-analyze") is None:
+        pytest.fail("systemd-analyze is missing: run tests/setup-host.sh (apt: systemd)")

@@ -4,6 +4,7 @@ waits for resolve. Each test runs on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -165,3 +166,18 @@ async def test_manual_waits_for_resolve(witness: Witness) -> None:
     [winner] = [n for n in "AC" if ms[n].id == r.json()["winner_system_id"]]
     [i] = await instructions(w, ms["B"])
     assert short(i) == (POOLS[winner], "backup", "s2", "s3", True)
+
+
+async def test_systems_fetching_at_once_get_their_instructions(witness: Witness) -> None:
+    w = witness
+    gid, ms = await trio(w)
+    await report(w, ms["A"], "tank", "s1 s2")
+    await report(w, ms["B"], "backup", "s1")
+    # the group's first check, by two requests at once: each inserts the new states
+    got = await asyncio.gather(*(instructions(w, ms[n]) for n in ("B", "C", "B", "C")))
+    assert [[short(i) for i in g] for g in got] == [
+        [("tank", "backup", "s1", "s2", False)],
+        [("tank", "vault", None, "s2", False)],
+    ] * 2
+    r = await w.client.get("/sync/states", params={"group_id": gid}, headers=w.admin())
+    assert len(r.json()) == 3  # one per member and dataset

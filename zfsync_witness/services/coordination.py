@@ -11,6 +11,7 @@ conflict is marked cleared.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -113,8 +114,20 @@ def _apply(conflict: Conflict, decision: str, strategy: str, note: str | None = 
         conflict.status, conflict.winner_system_id = "resolved", uuid.UUID(decision)
 
 
+#: one check of a group at a time in this process: two systems fetching their instructions
+#: at once would otherwise both insert the group's new states and conflicts. (Several
+#: server processes on one database would need a database lock instead: the witness runs
+#: one uvicorn worker.)
+_group_locks: dict[uuid.UUID, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+
 async def check_group(session: AsyncSession, group: SyncGroup) -> CheckResult:
     """Compare the group's reports and store conflicts and sync states (one commit)."""
+    async with _group_locks[group.id]:
+        return await _check(session, group)
+
+
+async def _check(session: AsyncSession, group: SyncGroup) -> CheckResult:
     inp = await load_input(session, group)
     by_dataset = histories(inp)
     active = {

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from zfsync_witness.db.models import Snapshot, SyncState
 from zfsync_witness.services import registry
 from zfsync_witness.services.registry import Principal
 
@@ -52,6 +53,18 @@ async def admin(who: Caller) -> Principal:
 
 
 Admin = Annotated[Principal, Depends(admin)]
+
+
+#: rows that belong to one system
+Owned = TypeVar("Owned", Snapshot, SyncState)
+
+
+async def owned_row(db: AsyncSession, who: Principal, model: type[Owned], id_: int) -> Owned:
+    """A system's row by id; for another system's, the same 404 as for none at all."""
+    row = await db.get(model, id_)
+    if row is None or (not who.is_admin and row.system_id != who.id):
+        raise HTTPException(status_code=404, detail=f"no {model.__tablename__} row {id_}")
+    return row
 
 
 def self_or_admin(who: Principal, system_id: uuid.UUID) -> None:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from zfsync_witness.services.reports import SystemStats
 from zfsync_witness.strategies import Strategy
 
 Name = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")]
@@ -117,17 +118,8 @@ class SnapshotOut(Out):
     removed_at: datetime | None
 
 
-class SystemStatsOut(BaseModel):
-    system_id: uuid.UUID
-    snapshots: int
-    datasets: int
-    bytes: int
-    oldest: int | None
-    newest: int | None
-
-
 class StatisticsOut(BaseModel):
-    systems: list[SystemStatsOut]
+    systems: list[SystemStats]
     snapshots: int
     removed: int
 

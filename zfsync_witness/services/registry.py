@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -63,18 +63,29 @@ async def register_system(session: AsyncSession, name: str, **fields: Any) -> tu
     return system, key
 
 
+Named = TypeVar("Named", System, SyncGroup)
+
+
+async def _find(session: AsyncSession, model: type[Named], key: uuid.UUID | str) -> Named:
+    """A system or group by id, or by name (a str); NotFound naming what was asked."""
+    what = "system" if model is System else "sync group"
+    if isinstance(key, uuid.UUID):
+        found = await session.get(model, key)
+        if found is None:
+            raise NotFound(f"no {what} {key}")
+        return found
+    found = await session.scalar(select(model).where(model.name == key))
+    if found is None:
+        raise NotFound(f"no {what} named {key!r}")
+    return found
+
+
 async def get_system(session: AsyncSession, system_id: uuid.UUID) -> System:
-    system = await session.get(System, system_id)
-    if system is None:
-        raise NotFound(f"no system {system_id}")
-    return system
+    return await _find(session, System, system_id)
 
 
 async def system_by_name(session: AsyncSession, name: str) -> System:
-    system = await session.scalar(select(System).where(System.name == name))
-    if system is None:
-        raise NotFound(f"no system named {name!r}")
-    return system
+    return await _find(session, System, name)
 
 
 async def list_systems(session: AsyncSession) -> list[System]:
@@ -149,17 +160,11 @@ async def create_group(session: AsyncSession, name: str, **fields: Any) -> SyncG
 
 
 async def get_group(session: AsyncSession, group_id: uuid.UUID) -> SyncGroup:
-    group = await session.get(SyncGroup, group_id)
-    if group is None:
-        raise NotFound(f"no sync group {group_id}")
-    return group
+    return await _find(session, SyncGroup, group_id)
 
 
 async def group_by_name(session: AsyncSession, name: str) -> SyncGroup:
-    group = await session.scalar(select(SyncGroup).where(SyncGroup.name == name))
-    if group is None:
-        raise NotFound(f"no sync group named {name!r}")
-    return group
+    return await _find(session, SyncGroup, name)
 
 
 async def list_groups(session: AsyncSession, member: uuid.UUID | None = None) -> list[SyncGroup]:

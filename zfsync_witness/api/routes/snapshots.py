@@ -8,14 +8,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from zfsync_witness.api.deps import Caller, Session, self_or_admin
+from zfsync_witness.api.deps import Caller, Session, owned_row, self_or_admin
 from zfsync_witness.api.schemas import (
     BatchIn,
     ReportOut,
     SnapshotIn,
     SnapshotOut,
     StatisticsOut,
-    SystemStatsOut,
 )
 from zfsync_witness.db.models import Snapshot
 from zfsync_witness.services import registry, reports
@@ -108,15 +107,9 @@ async def history(
 @router.get("/statistics")
 async def statistics(db: Session, who: Caller, system_id: uuid.UUID | None = None) -> StatisticsOut:
     stats, removed = await reports.statistics(db, scope(who, system_id))
-    systems = [SystemStatsOut.model_validate(s, from_attributes=True) for s in stats]
-    return StatisticsOut(
-        systems=systems, snapshots=sum(s.snapshots for s in stats), removed=removed
-    )
+    return StatisticsOut(systems=stats, snapshots=sum(s.snapshots for s in stats), removed=removed)
 
 
 @router.get("/{snapshot_id}")
 async def get(snapshot_id: int, db: Session, who: Caller) -> SnapshotOut:
-    row = await db.get(Snapshot, snapshot_id)
-    if row is None or (not who.is_admin and row.system_id != who.id):
-        raise HTTPException(status_code=404, detail=f"no snapshot {snapshot_id}")
-    return SnapshotOut.model_validate(row)
+    return SnapshotOut.model_validate(await owned_row(db, who, Snapshot, snapshot_id))

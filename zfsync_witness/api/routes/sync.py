@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import select
 
-from zfsync_witness.api.deps import Caller, Session, self_or_admin
+from zfsync_witness.api.deps import Caller, Session, owned_row, self_or_admin
 from zfsync_witness.api.schemas import (
     CheckOut,
     DatasetCheck,
@@ -92,10 +92,7 @@ async def states(
 
 @router.get("/states/{state_id}")
 async def state(state_id: int, db: Session, who: Caller) -> SyncStateOut:
-    row = await db.get(SyncState, state_id)
-    if row is None or (not who.is_admin and row.system_id != who.id):
-        raise HTTPException(status_code=404, detail=f"no sync state {state_id}")
-    return SyncStateOut.model_validate(row)
+    return SyncStateOut.model_validate(await owned_row(db, who, SyncState, state_id))
 
 
 @router.post("/{group_id}/check")

@@ -50,21 +50,24 @@ async def load_input(session: AsyncSession, group: SyncGroup) -> GroupInput:
         await session.scalars(select(GroupMember).where(GroupMember.group_id == group.id))
     )
     ids = [m.system_id for m in members]
-    rows = (
-        await session.execute(
-            select(
-                Snapshot.system_id,
-                Snapshot.pool,
-                Snapshot.dataset,
-                Snapshot.name,
-                Snapshot.created,
-                Snapshot.guid,
-                Snapshot.txg,
-                Snapshot.size,
-            ).where(Snapshot.system_id.in_(ids), Snapshot.removed_at.is_(None))
+    # one query per member, without its id in the rows: converting a million ids back into
+    # UUIDs was most of the time of a large group's load (bench/witness.py)
+    columns = (
+        Snapshot.pool,
+        Snapshot.dataset,
+        Snapshot.name,
+        Snapshot.created,
+        Snapshot.guid,
+        Snapshot.txg,
+        Snapshot.size,
+    )
+    snaps: list[Snap] = []
+    for system_id in ids:
+        live = select(*columns).where(
+            Snapshot.system_id == system_id, Snapshot.removed_at.is_(None)
         )
-    ).all()
-    snaps = [Snap(str(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
+        sid = str(system_id)
+        snaps += [Snap(sid, *row) for row in (await session.execute(live)).tuples()]
     # a member without a configured pool receives into the pool it reports most
     used: dict[str, Counter[str]] = defaultdict(Counter)
     for s in snaps:

@@ -131,6 +131,8 @@ async def test_oversized_and_malformed_bodies_are_refused_and_change_nothing(
         {"snapshots": [{"name": "tank/data@s1", "created": 1, "guid": "12ab"}]},
         {"snapshots": [{"name": "tank/data@s1", "created": 1, "surprise": 1}]},
         {"snapshots": wire("tank", "s1") + wire("tank", "s1")},  # named twice
+        {"snapshots": [{"name": "tank/" + "d" * 300 + "@s", "created": 1}]},  # too long
+        {"snapshots": [{"name": "tank/d@s\n1", "created": 1}]},  # a control character
     ]
     for body in malformed:
         if isinstance(body, bytes):

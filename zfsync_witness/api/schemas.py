@@ -14,9 +14,9 @@ from zfsync_witness.strategies import Strategy
 
 Name = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")]
 Text = Annotated[str, Field(max_length=1024)]
-#: a full snapshot name: pool[/dataset]@snapshot (ZFS allows 255 bytes per component and
-#: 256 for the whole name)
-SnapshotName = Annotated[str, Field(min_length=3, max_length=1024)]
+#: a full snapshot name: pool[/dataset]@snapshot (ZFS: at most 255 bytes in all, so each part
+#: fits the database's columns)
+SnapshotName = Annotated[str, Field(min_length=3, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")]
 Guid = Annotated[str, Field(pattern=r"^[0-9]{1,20}$")]
 Epoch = Annotated[int, Field(ge=0, le=2**40)]
 Bytes = Annotated[int, Field(ge=0, le=2**62)]

@@ -67,7 +67,7 @@ async def load_input(session: AsyncSession, group: SyncGroup) -> GroupInput:
             Snapshot.system_id == system_id, Snapshot.removed_at.is_(None)
         )
         sid = str(system_id)
-        snaps += [Snap(sid, *row) for row in (await session.execute(live)).tuples()]
+        snaps += [Snap(sid, *row) for row in await session.execute(live)]
     # a member without a configured pool receives into the pool it reports most
     used: dict[str, Counter[str]] = defaultdict(Counter)
     for s in snaps:

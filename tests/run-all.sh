@@ -4,8 +4,9 @@
 # failure; the last line is "N passed, N failed" over both test tiers, the line before it the
 # skipped and xfailed counts of each tier (each reason is listed above them).
 #
-#   a. apt packages          d. host tier: tests/unit, tests/contract, tests/engine, and
-#                               tests/system (a private system bus with real polkitd)
+#   a. apt packages          d. host tier: tests/unit, tests/contract, tests/engine,
+#                               tests/system (a private system bus with real polkitd), and
+#                               tests/witness (the witness service, SQLite and PostgreSQL)
 #   b. .venv + pip -e .[dev] e. real-ZFS tier: tests/lab/run-real-tier.sh (OpenZFS guests,
 #   c. ruff + mypy --strict     two at once on 2 cores, each a shard of the tests)
 #                            f. summary from build/junit-unit.xml and build/junit-real.xml
@@ -52,10 +53,10 @@ header "c. ruff check + mypy --strict"
 # Check what exists: bench/ and zfsyncctl/ come later in the roadmap than this script
 # (mypy, unlike ruff, refuses a directory without .py files).
 lint=() typed=()
-for p in zfsyncd zfsyncctl tests bench demo; do
+for p in zfsyncd zfsyncctl zfsync_witness tests bench demo; do
   if [ -e "$p" ]; then lint+=("$p"); else echo "(no $p/ yet: not linted)"; fi
 done
-for p in zfsyncd zfsyncctl; do
+for p in zfsyncd zfsyncctl zfsync_witness; do
   if [ -n "$(find "$p" -name '*.py' -print -quit 2> /dev/null)" ]; then typed+=("$p")
   else echo "(no Python files in $p/ yet: not type-checked)"; fi
 done
@@ -64,9 +65,9 @@ done
 .venv/bin/mypy --strict "${typed[@]}"
 
 # ---------------------------------------------------------------------------------------
-header "d. host tier: tests/unit tests/contract tests/engine (ZFS model), tests/system (bus+polkit)"
+header "d. host tier: tests/unit tests/contract tests/engine (ZFS model), tests/system (bus+polkit), tests/witness"
 set +e
-"$VPY" -m pytest tests/unit tests/contract tests/engine tests/system \
+"$VPY" -m pytest tests/unit tests/contract tests/engine tests/system tests/witness \
   --junitxml="$BUILD/junit-unit.xml"
 rc=$?
 set -e

@@ -1,0 +1,3 @@
+from zfsync_witness.cli import cli
+
+cli()

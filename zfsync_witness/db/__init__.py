@@ -1,0 +1,1 @@
+"""Persistence: the tables (models.py), the engine (engine.py), the migrations (migrate.py)."""

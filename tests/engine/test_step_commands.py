@@ -30,10 +30,11 @@ from zfsyncd.tx.steps.snapshots import CreateSnapshots, CreateSnapshotsArgs
 REAL = backend_kind() == "real"
 #: the goal of issue 9 for the held snapshot, planning included
 SNAPSHOT_GOAL = 6
-#: planning's two readings (the tree, then the snapshot names on it), the snapshot, its
-#: read-back, which the hold's `capture` takes over (what exists, and no `zfs holds` where
-#: no snapshot has a hold) and hands to its `do`, and the hold
-SNAPSHOT_CALLS = ["list_many", "list_many", "snapshot", "list_many", "hold"]
+#: planning's two readings (the tree, then the snapshot names on it), the snapshot with its
+#: read-back in one call (one channel program on real zfs: the guids of what it made, no
+#: `zfs list -r` after it), whose answer the hold's `capture` takes over (what exists, and
+#: no `zfs holds` where no snapshot has a hold) and hands to its `do`, and the hold
+SNAPSHOT_CALLS = ["list_many", "list_many", "snapshot_listed", "hold"]
 #: the release's reading of the tags (one, for `capture` and `do`) and the release; the
 #: destroy's reading, its rename to the trash, and finalize's reading and destroy of it
 ROLLBACK_CALLS = ["holds_many", "release", "list_many", "rename", "list_many", "destroy"]

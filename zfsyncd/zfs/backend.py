@@ -54,7 +54,7 @@ CHANGING_CALLS = frozenset(
     {
         "create", "snapshot", "destroy", "hold", "release", "bookmark", "rename", "clone",
         "promote", "rollback", "set_properties", "inherit", "send_recv", "recv_abort",
-        "set_many", "inherit_many",
+        "set_many", "inherit_many", "snapshot_listed", "bookmark_many",
     }
 )  # fmt: skip
 
@@ -132,6 +132,20 @@ class ZfsBackend(Protocol):
         """Create the snapshots atomically (one txg), with user properties set on them."""
         ...
 
+    async def snapshot_listed(
+        self,
+        snapshots: Sequence[str],
+        *,
+        recursive: bool = False,
+        properties: Mapping[str, str] | None = None,
+    ) -> builtins.list[ZfsObject]:
+        """`snapshot`, and what it made as `list_many(types=[SNAPSHOT])` lists it right
+        after (by name; guids for an exact undo): one command where OpenZFS has channel
+        programs (one `zfs program` that checks, makes every snapshot in one txg and reads
+        them back; programs.py), else `zfs snapshot` and one `zfs list`. Fails as
+        `snapshot` does, having made nothing."""
+        ...
+
     async def destroy(self, name: str, *, mode: DestroyMode = DestroyMode.SINGLE) -> None: ...
 
     async def hold(
@@ -155,6 +169,14 @@ class ZfsBackend(Protocol):
 
     async def bookmark(self, source: str, bookmark: str) -> None:
         """Bookmark a snapshot (or copy a bookmark) as `bookmark` (`pool/fs#mark`)."""
+        ...
+
+    async def bookmark_many(self, bookmarks: Mapping[str, str]) -> None:
+        """`bookmark` of each source as its bookmark (bookmark -> source): one command a
+        pool where OpenZFS has channel programs (`zfs bookmark` makes one a command), else
+        one each. All or nothing within a pool: a refusal (say, a bookmark that exists)
+        makes none of that pool's and fails as `bookmark` would; the pools go in name
+        order, so an earlier pool's stay made. No bookmarks, no command."""
         ...
 
     async def rename(self, old: str, new: str, *, recursive: bool = False) -> None:

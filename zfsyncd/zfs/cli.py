@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from zfsyncd.commands.runner import CommandResult, CommandRunner
-from zfsyncd.zfs import names
+from zfsyncd.zfs import names, programs
 from zfsyncd.zfs.backend import ALL_TYPES, EXPLICIT_SOURCES, DestroyMode, ProgressCallback
 from zfsyncd.zfs.capabilities import Capabilities, Feature, parse_version
 from zfsyncd.zfs.errors import ZFS_ERRORS, InvalidNameError, NotFoundError, ZfsCommandError
@@ -76,6 +76,16 @@ def _assignments(properties: Mapping[str, str] | None) -> builtins.list[str]:
 def _property_args(properties: Mapping[str, str] | None) -> builtins.list[str]:
     """`-o prop=value` for each property (create, clone, snapshot, receive)."""
     return [arg for word in _assignments(properties) for arg in ("-o", word)]
+
+
+def _user_only(properties: Mapping[str, str]) -> bool:
+    """Are these all user properties (the only ones a channel program can set)?"""
+    try:
+        for prop in properties:
+            names.check_user_property(prop)
+    except InvalidNameError:
+        return False
+    return True
 
 
 def _parse_holds(text: str) -> builtins.list[Hold]:
@@ -342,6 +352,49 @@ class CliBackend:
         args = ["snapshot", *(["-r"] if recursive else []), *_property_args(properties)]
         await self._zfs(*args, *snapshots)
 
+    async def snapshot_listed(
+        self,
+        snapshots: Sequence[str],
+        *,
+        recursive: bool = False,
+        properties: Mapping[str, str] | None = None,
+    ) -> builtins.list[ZfsObject]:
+        if not snapshots:
+            raise ValueError("snapshot needs at least one name")
+        for snap in snapshots:
+            names.check_snapshot(snap)
+        _assignments(properties)  # each name and value checked, as for `zfs snapshot -o`
+        props = dict(properties or {})
+        pools = {names.pool_of(s) for s in snapshots}
+        if len(pools) != 1 or not _user_only(props) or not await self._programs():
+            # what a program cannot do (two pools, a native property) zfs snapshot refuses
+            # in its own words; without programs, the two commands
+            await self.snapshot(snapshots, recursive=recursive, properties=properties)
+            return await programs.listed_after(self, snapshots, recursive)
+        args = programs.snapshot_args(snapshots, recursive, props)
+        returned = await self._program(pools.pop(), programs.SNAPSHOT, args, "snapshot")
+        return programs.made_snapshots(returned)
+
+    async def _programs(self) -> bool:
+        return (await self.capabilities()).has(Feature.CHANNEL_PROGRAMS)
+
+    async def _program(
+        self, pool: str, script: str, args: Sequence[str], verb: str
+    ) -> dict[str, object]:
+        """Run a channel program (its script on stdin) on `pool`; its refusal raised as the
+        error the plain command would have given (programs.refusal)."""
+        result = await self.runner.run(
+            [self.zfs, *programs.argv(pool), *args], stdin=script.encode(), errors=ZFS_ERRORS
+        )
+        try:
+            returned = programs.answer(result.stdout)
+        except (ValueError, KeyError) as exc:
+            raise ZfsCommandError(result.argv, 0, f"channel program answer: {exc}") from None
+        problem = programs.refusal(verb, returned)
+        if problem is not None:
+            raise ZFS_ERRORS.failed(result.argv, 1, problem)
+        return returned
+
     async def destroy(self, name: str, *, mode: DestroyMode = DestroyMode.SINGLE) -> None:
         _, kind = names.check_any(name)
         if kind is names.NameKind.DATASET and "/" not in name:
@@ -374,6 +427,21 @@ class CliBackend:
         names.check_bookmark(bookmark)
         await self._require(Feature.BOOKMARKS if "@" in source else Feature.BOOKMARK_COPY)
         await self._zfs("bookmark", source, bookmark)
+
+    async def bookmark_many(self, bookmarks: Mapping[str, str]) -> None:
+        by_pool: dict[str, builtins.list[str]] = {}
+        for mark, source in bookmarks.items():
+            names.check_snapshot_or_bookmark(source)
+            names.check_bookmark(mark)
+            by_pool.setdefault(names.pool_of(mark), []).extend((source, mark))
+        if not bookmarks:
+            return
+        if not await self._programs():
+            for mark, source in bookmarks.items():
+                await self.bookmark(source, mark)
+            return
+        for pool, args in sorted(by_pool.items()):
+            await self._program(pool, programs.BOOKMARKS, args, "bookmark")
 
     async def rename(self, old: str, new: str, *, recursive: bool = False) -> None:
         _, old_kind = names.check_any(old)

@@ -10,6 +10,7 @@ from collections.abc import Collection, Iterable
 from typing import Any
 
 from zfsyncd.tx.steps.subtrees import reached, topmost, topmost_datasets
+from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import ZfsBackend
 from zfsyncd.zfs.errors import NotFoundError
 from zfsyncd.zfs.models import ObjectType, ZfsObject
@@ -55,17 +56,42 @@ async def snapshots_below(
 
     With `handed` (StepContext.handed): `hand_on`, the listing is left there for the next
     step's `capture` (a `do` reading back after its last change); else a listing of the same
-    datasets left there is used instead of a new one (the same command, made moments
-    before with nothing changed since: only the journal was written in between)."""
+    datasets left there, or what a snapshot call of these names made (hand_on_snapshots),
+    is used instead of a new one (the same answer, read moments before with nothing
+    changed since: only the journal was written in between)."""
     tops = topmost_datasets(snapshots)
-    key = ("snapshots below", id(zfs), tuple(tops))
-    listed = handed.pop(key, None) if handed is not None and not hand_on else None
+    key = _below_key(zfs, tops)
+    listed = None
+    if handed is not None and not hand_on:
+        listed = handed.pop(key, None) or handed.pop(_made_key(zfs, snapshots), None)
     if listed is None:
         listed = await zfs.list_many(tops, types=[ObjectType.SNAPSHOT], recursive=True)
     if handed is not None and hand_on:
         handed[key] = listed
     given = set(snapshots)
     return {o.name: o for o in listed if reached(given, o.name)}
+
+
+def _below_key(zfs: ZfsBackend, tops: list[str]) -> tuple[object, ...]:
+    """A listing of every snapshot below `tops`: it answers for any names there."""
+    return ("snapshots below", id(zfs), tuple(tops))
+
+
+def _made_key(zfs: ZfsBackend, snapshots: Collection[str]) -> tuple[object, ...]:
+    """What one snapshot call made: it answers only for names with the same short names
+    below the same datasets (other snapshots there are not in it)."""
+    shorts = tuple(sorted({names.short_name(s) for s in snapshots}))
+    return ("snapshots made", id(zfs), tuple(topmost_datasets(snapshots)), shorts)
+
+
+def hand_on_snapshots(
+    handed: dict[object, Any], zfs: ZfsBackend, snapshots: Collection[str], made: list[ZfsObject]
+) -> None:
+    """Leave what a snapshot call just made (`snapshot_listed`) for the next step's
+    `snapshots_below` of the same names: right after it, what a recursive command on names
+    of that snapshot reaches is exactly what it made, so the listing stands for a `zfs list
+    -r` of them."""
+    handed[_made_key(zfs, snapshots)] = made
 
 
 async def tags_below(zfs: ZfsBackend, snapshots: Collection[str]) -> dict[str, set[str]]:

@@ -37,6 +37,9 @@ Where things are, each module a part of the model (the state first, then mixins 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
+from zfsyncd.zfs import programs
 from zfsyncd.zfs.memory.datasets import Datasets
 from zfsyncd.zfs.memory.destroy import Destroying
 from zfsyncd.zfs.memory.listing import Listing
@@ -46,6 +49,7 @@ from zfsyncd.zfs.memory.receive import CHUNK_BYTES, Receiving
 from zfsyncd.zfs.memory.snapshots import Snapshots
 from zfsyncd.zfs.memory.streams import FULL_STREAM_BYTES, INCREMENTAL_STREAM_BYTES
 from zfsyncd.zfs.memory.tree import DEFAULT_POOL_SIZE
+from zfsyncd.zfs.models import ZfsObject
 
 __all__ = [
     "CHUNK_BYTES",
@@ -65,3 +69,15 @@ class MemoryBackend(Listing, Properties, Snapshots, Datasets, Destroying, Receiv
     dataset, `pool_size` bytes large. `seed` makes guids reproducible; `clock` gives the
     creation times.
     """
+
+    async def snapshot_listed(
+        self,
+        snapshots: Sequence[str],
+        *,
+        recursive: bool = False,
+        properties: Mapping[str, str] | None = None,
+    ) -> list[ZfsObject]:
+        """Real zfs answers from the channel program that made them (programs.py); the
+        model reads them back as an OpenZFS without programs does."""
+        await self.snapshot(snapshots, recursive=recursive, properties=properties)
+        return await programs.listed_after(self, snapshots, recursive)

@@ -1,0 +1,84 @@
+"""The ZfsBackend contract for the calls real zfs answers with one channel program
+(zfsyncd/zfs/programs.py): `snapshot_listed` (snapshots made in one txg and read back by the
+same command) and `bookmark_many` (a pool's bookmarks in one command, all or none). The
+model answers with its plain calls; in the lab the real backend runs `zfs program`, so this
+suite is what holds the two to the same answers, errors and end states."""
+
+from __future__ import annotations
+
+import pytest
+
+from zfsyncd.zfs import errors as e
+from zfsyncd.zfs.models import ObjectType, ZfsObject
+
+from .world import World
+
+SNAP = ObjectType.SNAPSHOT
+
+
+def _rows(objects: list[ZfsObject]) -> list[tuple[str, int, int, int]]:
+    return [(o.name, o.guid, o.createtxg, o.userrefs) for o in objects]
+
+
+async def _tree(world: World) -> str:
+    """`a` with `a/k` and `a/k/g` below it, and a sibling `b`."""
+    a = f"{world.src}/a"
+    await world.zfs.create(f"{a}/k/g", parents=True)
+    await world.zfs.create(f"{world.src}/b")
+    return a
+
+
+async def test_snapshot_listed_recursive_answers_what_a_listing_shows(world: World) -> None:
+    zfs, a = world.zfs, await _tree(world)
+    made = await zfs.snapshot_listed([f"{a}@s"], recursive=True, properties={"zfsync:sent": "7"})
+    assert [o.name for o in made] == sorted(o.name for o in made)
+    assert {o.name for o in made} == {f"{a}@s", f"{a}/k@s", f"{a}/k/g@s"}
+    listed = await zfs.list_many([o.name for o in made], types=[SNAP])
+    assert sorted(_rows(made)) == sorted(_rows(listed))
+    assert len({o.createtxg for o in made}) == 1  # one txg: one point in time
+    for o in made:
+        props = await zfs.get_properties(o.name, ["zfsync:sent"])
+        assert props["zfsync:sent"].value == "7"
+    assert not await zfs.list_many([f"{world.src}/b@s"])
+
+
+async def test_snapshot_listed_of_named_datasets_makes_only_those(world: World) -> None:
+    zfs, a = world.zfs, await _tree(world)
+    b = f"{world.src}/b"
+    made = await zfs.snapshot_listed([f"{b}@s", f"{a}/k@s"])
+    assert sorted(o.name for o in made) == [f"{a}/k@s", f"{b}@s"]
+    listed = await zfs.list_many([a, b], types=[SNAP], recursive=True)
+    assert sorted(_rows(made)) == sorted(_rows(listed))
+
+
+async def test_snapshot_listed_refused_makes_nothing(world: World) -> None:
+    zfs, a = world.zfs, await _tree(world)
+    await zfs.snapshot([f"{a}/k/g@s"])
+    async with world.unchanged():
+        with pytest.raises(e.AlreadyExistsError):
+            await zfs.snapshot_listed([f"{a}@s"], recursive=True)
+        with pytest.raises(e.NotFoundError):
+            await zfs.snapshot_listed([f"{a}@t", f"{a}/nope@t"])
+        with pytest.raises(e.ZfsCommandError):  # two snapshots of one dataset
+            await zfs.snapshot_listed([f"{a}@u", f"{a}/k@u"], recursive=True)
+
+
+async def test_bookmark_many_marks_each_snapshot(world: World) -> None:
+    zfs, a = world.zfs, await _tree(world)
+    await zfs.snapshot([f"{a}@s"], recursive=True)
+    await zfs.bookmark_many({})  # nothing: no command, no change
+    marks = {f"{a}#s": f"{a}@s", f"{a}/k#s": f"{a}/k@s", f"{a}/k#copy": f"{a}/k@s"}
+    await zfs.bookmark_many(marks)
+    for mark, snap in marks.items():
+        assert (await zfs.get(mark)).guid == (await zfs.get(snap)).guid
+
+
+async def test_bookmark_many_refused_makes_none_of_the_pool(world: World) -> None:
+    zfs, a = world.zfs, await _tree(world)
+    await zfs.snapshot([f"{a}@s"], recursive=True)
+    await zfs.bookmark(f"{a}/k@s", f"{a}/k#s")
+    async with world.unchanged():
+        with pytest.raises(e.AlreadyExistsError):
+            await zfs.bookmark_many({f"{a}#s": f"{a}@s", f"{a}/k#s": f"{a}/k@s"})
+        with pytest.raises(e.NotFoundError):
+            await zfs.bookmark_many({f"{a}#s": f"{a}@s", f"{a}/k/g#t": f"{a}/k/g@nope"})

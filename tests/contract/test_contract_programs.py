@@ -82,3 +82,26 @@ async def test_bookmark_many_refused_makes_none_of_the_pool(world: World) -> Non
             await zfs.bookmark_many({f"{a}#s": f"{a}@s", f"{a}/k#s": f"{a}/k@s"})
         with pytest.raises(e.NotFoundError):
             await zfs.bookmark_many({f"{a}#s": f"{a}@s", f"{a}/k/g#t": f"{a}/k/g@nope"})
+
+
+async def test_list_reached_answers_what_list_and_holds_show(world: World) -> None:
+    zfs, a = world.zfs, await _tree(world)
+    b = f"{world.src}/b"
+    await zfs.snapshot([f"{a}@s", f"{b}@s"], recursive=True)
+    await zfs.snapshot([f"{a}/k@t"])  # another name: not reached
+    await zfs.hold("zfsync-x", [f"{a}/k@s", f"{b}@s"])
+    await zfs.hold("zfsync-y", [f"{a}/k@s"])
+    found, holds = await zfs.list_reached([f"{a}@s", f"{a}/nope@s", f"{world.src}/c@s"])
+    assert [o.name for o in found] == sorted([f"{a}@s", f"{a}/k@s", f"{a}/k/g@s"])  # by name
+    listed = await zfs.list_many([o.name for o in found], types=[SNAP])
+    assert sorted(_rows(found)) == sorted(_rows(listed))
+    assert holds == []  # not asked for
+    found, holds = await zfs.list_reached([f"{a}/k@s", f"{b}@s"], holds=True)
+    assert [o.name for o in found] == sorted([f"{a}/k@s", f"{a}/k/g@s", f"{b}@s"])
+    assert holds == await zfs.holds_many([f"{a}/k@s", f"{b}@s"], recursive=True)
+    assert [(h.snapshot, h.tag) for h in holds] == [
+        (f"{a}/k@s", "zfsync-x"),
+        (f"{a}/k@s", "zfsync-y"),
+        (f"{b}@s", "zfsync-x"),
+    ]
+    assert await zfs.list_reached([]) == ([], [])

@@ -110,3 +110,25 @@ async def test_without_programs_the_plain_commands(tmp_path: Path) -> None:
     assert [o.name for o in made] == ["p/a@s"]
     await zfs.bookmark_many({"p/a#s": "p/a@s"})
     assert [argv[1] for argv in ran] == ["version", "snapshot", "list", "bookmark"]
+
+
+def test_what_was_reached_is_read_with_its_holds() -> None:
+    found = {"p/a@s": {**ROW, "holds": {"b": 5, "a": 6}}, "p/a/k@s": {**ROW, "holds": {}}}
+    objects, holds = programs.reached({"found": found})
+    assert [o.name for o in objects] == ["p/a/k@s", "p/a@s"]
+    assert [(h.snapshot, h.tag, h.timestamp) for h in holds] == [
+        ("p/a@s", "a", 6),
+        ("p/a@s", "b", 5),
+    ]
+    assert programs.reached({"found": {}}) == ([], [])
+
+
+async def test_a_reading_is_one_read_only_program_a_pool(tmp_path: Path) -> None:
+    zfs, ran = _backend(tmp_path, "zfs-2.3.2-1", {"found": {"p/a@s": ROW}})
+    objects, holds = await zfs.list_reached(["p/a@s", "q/b@s"], holds=True)
+    assert [o.name for o in objects] == ["p/a@s", "p/a@s"]  # the script answered both
+    assert holds == []
+    assert [list(argv[1:]) for argv in ran if argv[1] == "program"] == [
+        ["program", "-n", "-j", "p", "-", "h", "p/a@s"],
+        ["program", "-n", "-j", "q", "-", "h", "q/b@s"],
+    ]

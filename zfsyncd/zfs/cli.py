@@ -230,6 +230,29 @@ class CliBackend:
         unique = {o.name: o for o in found}
         return sorted(unique.values(), key=_list_order)
 
+    async def list_reached(
+        self, snapshots: Sequence[str], *, holds: bool = False
+    ) -> tuple[builtins.list[ZfsObject], builtins.list[Hold]]:
+        by_pool: dict[str, builtins.list[str]] = {}
+        for snap in snapshots:
+            names.check_snapshot(snap)
+            by_pool.setdefault(names.pool_of(snap), []).append(snap)
+        if not snapshots:
+            return [], []
+        if not await self._programs():
+            return await programs.reached_by_listing(self, snapshots, holds=holds)
+        found: builtins.list[ZfsObject] = []
+        held: builtins.list[Hold] = []
+        for pool, named in sorted(by_pool.items()):
+            args = ["h" if holds else "-", *sorted(set(named))]
+            returned = await self._program(
+                pool, programs.READ_REACHED, args, "read", read_only=True
+            )
+            objects, tags = programs.reached(returned)
+            found += objects
+            held += tags
+        return found, held
+
     async def settle(self, pools: Sequence[str]) -> None:
         for pool in pools:
             names.check_pool(pool)
@@ -379,12 +402,14 @@ class CliBackend:
         return (await self.capabilities()).has(Feature.CHANNEL_PROGRAMS)
 
     async def _program(
-        self, pool: str, script: str, args: Sequence[str], verb: str
+        self, pool: str, script: str, args: Sequence[str], verb: str, *, read_only: bool = False
     ) -> dict[str, object]:
         """Run a channel program (its script on stdin) on `pool`; its refusal raised as the
         error the plain command would have given (programs.refusal)."""
         result = await self.runner.run(
-            [self.zfs, *programs.argv(pool), *args], stdin=script.encode(), errors=ZFS_ERRORS
+            [self.zfs, *programs.argv(pool, read_only=read_only), *args],
+            stdin=script.encode(),
+            errors=ZFS_ERRORS,
         )
         try:
             returned = programs.answer(result.stdout)

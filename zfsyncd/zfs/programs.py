@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from zfsyncd.zfs import names
-from zfsyncd.zfs.models import ObjectType, ZfsObject
+from zfsyncd.zfs.models import Hold, ObjectType, ZfsObject
 
 #: the columns a snapshot the program made is read back with (zfs list's of a snapshot)
 _COLUMNS = ("guid", "createtxg", "creation", "used", "referenced", "userrefs")
@@ -101,6 +101,39 @@ end
 return {made = #argv / 2}
 """
 
+#: read-only (-n). argv: "h" (with holds) or "-", then snapshots; returns {found = {name =
+#: {guid = ..., ..., holds = {tag = time}}}}: each snapshot a recursive command on them
+#: would reach (the name itself, and that short name on every dataset below)
+READ_REACHED = """
+local argv = (...)["argv"]
+local want_holds = argv[1] == "h"
+local found = {}
+local function row(snap)
+  local r = {}
+  for _, col in ipairs({"guid", "createtxg", "creation", "used", "referenced", "userrefs"}) do
+    r[col] = zfs.get_prop(snap, col)
+  end
+  if want_holds then
+    local h = {}
+    for tag, when in zfs.list.holds(snap) do h[tag] = when end
+    r.holds = h
+  end
+  return r
+end
+local function walk(ds, short)
+  local snap = ds .. "@" .. short
+  if found[snap] == nil and zfs.exists(snap) then found[snap] = row(snap) end
+  for child in zfs.list.children(ds) do walk(child, short) end
+end
+for i = 2, #argv do
+  local name = argv[i]
+  local sep = string.find(name, "@", 1, true)
+  local ds = string.sub(name, 1, sep - 1)
+  if zfs.exists(ds) then walk(ds, string.sub(name, sep + 1)) end
+end
+return {found = found}
+"""
+
 
 def argv(pool: str, *, read_only: bool = False) -> list[str]:
     """`zfs program` of the script on stdin, its answer as JSON (the arguments follow)."""
@@ -124,16 +157,31 @@ def answer(stdout: str) -> dict[str, Any]:
 
 
 def made_snapshots(returned: Mapping[str, Any]) -> list[ZfsObject]:
-    """The snapshots a SNAPSHOT program made, as `zfs list -Hp -t snapshot` would list them
-    (by name; Lua's numbers are signed 64-bit, so a guid past 2**63 comes back negative)."""
-    made: Mapping[str, Mapping[str, int]] = returned["made"]
+    """The snapshots a SNAPSHOT program made, as `zfs list -Hp -t snapshot` would list them."""
+    return _rows(returned["made"])
+
+
+def reached(returned: Mapping[str, Any]) -> tuple[list[ZfsObject], list[Hold]]:
+    """What a READ_REACHED program found: the snapshots as `zfs list -Hp -t snapshot` lists
+    them, and (when asked) their holds as `zfs holds -Hp` does, sorted by snapshot and tag."""
+    found: Mapping[str, Mapping[str, Any]] = returned["found"]
+    holds = [
+        Hold(snapshot=name, tag=tag, timestamp=int(when))
+        for name, row in found.items()
+        for tag, when in (row.get("holds") or {}).items()
+    ]
+    return _rows(found), sorted(holds, key=lambda h: (h.snapshot, h.tag))
+
+
+def _rows(rows: Mapping[str, Mapping[str, Any]]) -> list[ZfsObject]:
+    """By name (Lua's numbers are signed 64-bit: a guid past 2**63 comes back negative)."""
     return [
         ZfsObject(
             name=name,
             type=ObjectType.SNAPSHOT,
             **{col: int(row[col]) & _UINT64 for col in _COLUMNS},
         )
-        for name, row in sorted(made.items())
+        for name, row in sorted(rows.items())
     ]
 
 
@@ -169,24 +217,27 @@ def refusal(verb: str, returned: Mapping[str, Any]) -> str | None:
     return f"cannot create {verb} '{name}': {reason}{partly}"
 
 
-class _Lister(Protocol):
+class _Reader(Protocol):
     async def list_many(
         self, roots: Sequence[str], *, types: Sequence[ObjectType] = ..., recursive: bool = ...
     ) -> list[ZfsObject]: ...
 
+    async def holds_many(
+        self, snapshots: Sequence[str], *, recursive: bool = ...
+    ) -> list[Hold]: ...
 
-async def listed_after(zfs: _Lister, snapshots: Sequence[str], recursive: bool) -> list[ZfsObject]:
-    """What a successful `zfs snapshot` of `snapshots` made, read back with one `zfs list`:
-    the answer without a channel program (the model's, and an older OpenZFS's). With -r,
-    every snapshot of a given name at or below its dataset: the snapshot call refuses one
-    that exists, so after it these are all its own."""
-    if not recursive:
-        return await zfs.list_many(sorted(set(snapshots)), types=[ObjectType.SNAPSHOT])
+
+async def reached_by_listing(
+    zfs: _Reader, snapshots: Sequence[str], *, holds: bool = False
+) -> tuple[list[ZfsObject], list[Hold]]:
+    """`list_reached` without a channel program (the model's answer, and an older
+    OpenZFS's): one `zfs list -r -t snapshot` of their datasets, kept to the snapshots of
+    the names given at or below each; with `holds`, one `zfs holds` of those held."""
     given = {(names.dataset_of(s), names.short_name(s)) for s in snapshots}
     listed = await zfs.list_many(
         sorted({d for d, _ in given}), types=[ObjectType.SNAPSHOT], recursive=True
     )
-    return sorted(
+    found = sorted(
         (
             o
             for o in listed
@@ -197,3 +248,15 @@ async def listed_after(zfs: _Lister, snapshots: Sequence[str], recursive: bool) 
         ),
         key=lambda o: o.name,
     )
+    held = [o.name for o in found if o.userrefs]
+    return found, (await zfs.holds_many(held) if holds and held else [])
+
+
+async def listed_after(zfs: _Reader, snapshots: Sequence[str], recursive: bool) -> list[ZfsObject]:
+    """What a successful `zfs snapshot` of `snapshots` made, read back with one `zfs list`:
+    the answer without a channel program (the model's, and an older OpenZFS's). With -r,
+    every snapshot of a given name at or below its dataset: the snapshot call refuses one
+    that exists, so after it these are all its own."""
+    if not recursive:
+        return await zfs.list_many(sorted(set(snapshots)), types=[ObjectType.SNAPSHOT])
+    return (await reached_by_listing(zfs, snapshots))[0]

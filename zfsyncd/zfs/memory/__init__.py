@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from zfsyncd.zfs import programs
+from zfsyncd.zfs import names, programs
 from zfsyncd.zfs.memory.datasets import Datasets
 from zfsyncd.zfs.memory.destroy import Destroying
 from zfsyncd.zfs.memory.listing import Listing
@@ -49,7 +49,7 @@ from zfsyncd.zfs.memory.receive import CHUNK_BYTES, Receiving
 from zfsyncd.zfs.memory.snapshots import Snapshots
 from zfsyncd.zfs.memory.streams import FULL_STREAM_BYTES, INCREMENTAL_STREAM_BYTES
 from zfsyncd.zfs.memory.tree import DEFAULT_POOL_SIZE
-from zfsyncd.zfs.models import ZfsObject
+from zfsyncd.zfs.models import Hold, ZfsObject
 
 __all__ = [
     "CHUNK_BYTES",
@@ -81,3 +81,14 @@ class MemoryBackend(Listing, Properties, Snapshots, Datasets, Destroying, Receiv
         model reads them back as an OpenZFS without programs does."""
         await self.snapshot(snapshots, recursive=recursive, properties=properties)
         return await programs.listed_after(self, snapshots, recursive)
+
+    async def list_reached(
+        self, snapshots: Sequence[str], *, holds: bool = False
+    ) -> tuple[list[ZfsObject], list[Hold]]:
+        """Real zfs answers with a read-only channel program; the model as an OpenZFS
+        without programs does."""
+        for snap in snapshots:
+            names.check_snapshot(snap)
+        if not snapshots:
+            return [], []
+        return await programs.reached_by_listing(self, snapshots, holds=holds)

@@ -1,5 +1,5 @@
 """The ZfsBackend contract for the calls real zfs answers with one channel program
-(zfsyncd/zfs/programs.py): `snapshot_listed` (snapshots made in one txg and read back by the
+(zfsyncd/zfs/programs.py): `snapshot_guids` (snapshots made in one txg and read back by the
 same command) and `bookmark_many` (a pool's bookmarks in one command, all or none). The
 model answers with its plain calls; in the lab the real backend runs `zfs program`, so this
 suite is what holds the two to the same answers, errors and end states."""
@@ -28,39 +28,39 @@ async def _tree(world: World) -> str:
     return a
 
 
-async def test_snapshot_listed_recursive_answers_what_a_listing_shows(world: World) -> None:
+async def test_snapshot_guids_recursive_answers_what_a_listing_shows(world: World) -> None:
     zfs, a = world.zfs, await _tree(world)
-    made = await zfs.snapshot_listed([f"{a}@s"], recursive=True, properties={"zfsync:sent": "7"})
-    assert [o.name for o in made] == sorted(o.name for o in made)
-    assert {o.name for o in made} == {f"{a}@s", f"{a}/k@s", f"{a}/k/g@s"}
-    listed = await zfs.list_many([o.name for o in made], types=[SNAP])
-    assert sorted(_rows(made)) == sorted(_rows(listed))
-    assert len({o.createtxg for o in made}) == 1  # one txg: one point in time
-    for o in made:
+    made = await zfs.snapshot_guids([f"{a}@s"], recursive=True, properties={"zfsync:sent": "7"})
+    assert set(made) == {f"{a}@s", f"{a}/k@s", f"{a}/k/g@s"}
+    listed = await zfs.list_many(list(made), types=[SNAP])
+    assert made == {o.name: o.guid for o in listed}
+    assert len({o.createtxg for o in listed}) == 1  # one txg: one point in time
+    assert {o.userrefs for o in listed} == {0}
+    for o in listed:
         props = await zfs.get_properties(o.name, ["zfsync:sent"])
         assert props["zfsync:sent"].value == "7"
     assert not await zfs.list_many([f"{world.src}/b@s"])
 
 
-async def test_snapshot_listed_of_named_datasets_makes_only_those(world: World) -> None:
+async def test_snapshot_guids_of_named_datasets_makes_only_those(world: World) -> None:
     zfs, a = world.zfs, await _tree(world)
     b = f"{world.src}/b"
-    made = await zfs.snapshot_listed([f"{b}@s", f"{a}/k@s"])
-    assert sorted(o.name for o in made) == [f"{a}/k@s", f"{b}@s"]
+    made = await zfs.snapshot_guids([f"{b}@s", f"{a}/k@s"])
     listed = await zfs.list_many([a, b], types=[SNAP], recursive=True)
-    assert sorted(_rows(made)) == sorted(_rows(listed))
+    assert made == {o.name: o.guid for o in listed}
+    assert sorted(made) == [f"{a}/k@s", f"{b}@s"]
 
 
-async def test_snapshot_listed_refused_makes_nothing(world: World) -> None:
+async def test_snapshot_guids_refused_makes_nothing(world: World) -> None:
     zfs, a = world.zfs, await _tree(world)
     await zfs.snapshot([f"{a}/k/g@s"])
     async with world.unchanged():
         with pytest.raises(e.AlreadyExistsError):
-            await zfs.snapshot_listed([f"{a}@s"], recursive=True)
+            await zfs.snapshot_guids([f"{a}@s"], recursive=True)
         with pytest.raises(e.NotFoundError):
-            await zfs.snapshot_listed([f"{a}@t", f"{a}/nope@t"])
+            await zfs.snapshot_guids([f"{a}@t", f"{a}/nope@t"])
         with pytest.raises(e.ZfsCommandError):  # two snapshots of one dataset
-            await zfs.snapshot_listed([f"{a}@u", f"{a}/k@u"], recursive=True)
+            await zfs.snapshot_guids([f"{a}@u", f"{a}/k@u"], recursive=True)
 
 
 async def test_bookmark_many_marks_each_snapshot(world: World) -> None:

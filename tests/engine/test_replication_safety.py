@@ -196,7 +196,7 @@ async def _fails_and_changes_nothing(r: Replicas, host: str, call: str) -> None:
 @pytest.mark.parametrize(
     ("host", "call"),
     [
-        ("local", "snapshot_listed"),
+        ("local", "snapshot_guids"),
         ("local", "send_recv"),
         ("backup", "hold"),
         ("local", "release"),

@@ -34,7 +34,7 @@ SNAPSHOT_GOAL = 6
 #: read-back in one call (one channel program on real zfs: the guids of what it made, no
 #: `zfs list -r` after it), whose answer the hold's `capture` takes over (what exists, and
 #: no `zfs holds` where no snapshot has a hold) and hands to its `do`, and the hold
-SNAPSHOT_CALLS = ["list_many", "list_many", "snapshot_listed", "hold"]
+SNAPSHOT_CALLS = ["list_many", "list_many", "snapshot_guids", "hold"]
 #: the release's reading of the tags (one, for `capture` and `do`) and the release; the
 #: destroy's reading, its rename to the trash, and finalize's reading and destroy of it;
 #: each reading one `list_reached` (a read-only channel program on real zfs, which reads

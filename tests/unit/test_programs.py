@@ -50,12 +50,10 @@ def test_a_refusal_gets_the_plain_commands_error(
     assert isinstance(ZFS_ERRORS.failed(["zfs", "program"], 1, stderr), error)
 
 
-def test_what_was_made_is_read_as_zfs_list_shows_it() -> None:
+def test_what_was_made_is_read_with_its_guids() -> None:
     assert programs.refusal("snapshot", {"made": {}}) is None
-    made = programs.made_snapshots({"made": {"p/b@s": ROW, "p/a@s": ROW}})
-    assert [o.name for o in made] == ["p/a@s", "p/b@s"]
-    assert made[0].guid == (1 << 64) - 2  # Lua's signed 64-bit number, unsigned again
-    assert (made[0].createtxg, made[0].userrefs) == (9, 0)
+    made = programs.made_guids({"made": {"p/b@s": 5, "p/a@s": -2}})
+    assert made == {"p/a@s": (1 << 64) - 2, "p/b@s": 5}  # Lua's signed 64 bits, unsigned
 
 
 def _fake_zfs(tmp_path: Path, version: str, program_out: str) -> Path:
@@ -79,9 +77,9 @@ def _backend(tmp_path: Path, version: str, out: object) -> tuple[CliBackend, lis
 
 
 async def test_snapshots_and_their_guids_in_one_command(tmp_path: Path) -> None:
-    zfs, ran = _backend(tmp_path, "zfs-2.3.2-1", {"made": {"p/a@s": ROW}})
-    made = await zfs.snapshot_listed(["p/a@s"], recursive=True, properties={"zfsync:sent": "1"})
-    assert [o.name for o in made] == ["p/a@s"]
+    zfs, ran = _backend(tmp_path, "zfs-2.3.2-1", {"made": {"p/a@s": 7}})
+    made = await zfs.snapshot_guids(["p/a@s"], recursive=True, properties={"zfsync:sent": "1"})
+    assert made == {"p/a@s": 7}
     verbs = [argv[1] for argv in ran]
     assert verbs == ["version", "program"]
     # the script on stdin, the names and values as its arguments
@@ -106,8 +104,8 @@ async def test_bookmarks_one_program_a_pool(tmp_path: Path) -> None:
 
 async def test_without_programs_the_plain_commands(tmp_path: Path) -> None:
     zfs, ran = _backend(tmp_path, "zfs-2.1.5-1", {})
-    made = await zfs.snapshot_listed(["p/a@s"])
-    assert [o.name for o in made] == ["p/a@s"]
+    made = await zfs.snapshot_guids(["p/a@s"])
+    assert made == {"p/a@s": 7}
     await zfs.bookmark_many({"p/a#s": "p/a@s"})
     assert [argv[1] for argv in ran] == ["version", "snapshot", "list", "bookmark"]
 

@@ -54,7 +54,7 @@ CHANGING_CALLS = frozenset(
     {
         "create", "snapshot", "destroy", "hold", "release", "bookmark", "rename", "clone",
         "promote", "rollback", "set_properties", "inherit", "send_recv", "recv_abort",
-        "set_many", "inherit_many", "snapshot_listed", "bookmark_many",
+        "set_many", "inherit_many", "snapshot_guids", "bookmark_many",
     }
 )  # fmt: skip
 
@@ -146,18 +146,17 @@ class ZfsBackend(Protocol):
         """Create the snapshots atomically (one txg), with user properties set on them."""
         ...
 
-    async def snapshot_listed(
+    async def snapshot_guids(
         self,
         snapshots: Sequence[str],
         *,
         recursive: bool = False,
         properties: Mapping[str, str] | None = None,
-    ) -> builtins.list[ZfsObject]:
-        """`snapshot`, and what it made as `list_many(types=[SNAPSHOT])` lists it right
-        after (by name; guids for an exact undo): one command where OpenZFS has channel
-        programs (one `zfs program` that checks, makes every snapshot in one txg and reads
-        them back; programs.py), else `zfs snapshot` and one `zfs list`. Fails as
-        `snapshot` does, having made nothing."""
+    ) -> dict[str, int]:
+        """`snapshot`, and what it made, by name, with the guids (for an exact undo): one
+        command where OpenZFS has channel programs (one `zfs program` that checks, makes
+        every snapshot in one txg and reads their guids; programs.py), else `zfs snapshot`
+        and one `zfs list`. Fails as `snapshot` does, having made nothing."""
         ...
 
     async def destroy(self, name: str, *, mode: DestroyMode = DestroyMode.SINGLE) -> None: ...

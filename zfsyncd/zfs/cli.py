@@ -375,13 +375,13 @@ class CliBackend:
         args = ["snapshot", *(["-r"] if recursive else []), *_property_args(properties)]
         await self._zfs(*args, *snapshots)
 
-    async def snapshot_listed(
+    async def snapshot_guids(
         self,
         snapshots: Sequence[str],
         *,
         recursive: bool = False,
         properties: Mapping[str, str] | None = None,
-    ) -> builtins.list[ZfsObject]:
+    ) -> dict[str, int]:
         if not snapshots:
             raise ValueError("snapshot needs at least one name")
         for snap in snapshots:
@@ -393,10 +393,11 @@ class CliBackend:
             # what a program cannot do (two pools, a native property) zfs snapshot refuses
             # in its own words; without programs, the two commands
             await self.snapshot(snapshots, recursive=recursive, properties=properties)
-            return await programs.listed_after(self, snapshots, recursive)
+            made = await programs.listed_after(self, snapshots, recursive)
+            return {o.name: o.guid for o in made}
         args = programs.snapshot_args(snapshots, recursive, props)
         returned = await self._program(pools.pop(), programs.SNAPSHOT, args, "snapshot")
-        return programs.made_snapshots(returned)
+        return programs.made_guids(returned)
 
     async def _programs(self) -> bool:
         return (await self.capabilities()).has(Feature.CHANNEL_PROGRAMS)

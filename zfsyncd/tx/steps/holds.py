@@ -20,7 +20,13 @@ from pydantic import Field
 
 from zfsyncd.tx.hosts import located
 from zfsyncd.tx.steps.base import JsonDict, OnHost, ReadForDo, Step, StepContext, register
-from zfsyncd.tx.steps.lookup import reached_with_tags, snapshots_below, tags_below, take_handed
+from zfsyncd.tx.steps.lookup import (
+    reached_with_tags,
+    snapshots_below,
+    tags_below,
+    take_handed,
+    take_made,
+)
 from zfsyncd.tx.steps.subtrees import split_recursive
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import ZfsBackend
@@ -64,6 +70,9 @@ class _OnSnapshots(Step[HoldArgs]):
         answer), stands for it, and only those that have any hold at all are asked for
         their tags (none, for a new snapshot)."""
         zfs = self._zfs(ctx)
+        made = take_made(ctx.handed, zfs, self.args.snapshots) if handed else None
+        if made is not None:
+            return made, set()  # made in one txg moments ago: no hold on them yet
         below = take_handed(ctx.handed, zfs, self.args.snapshots) if handed else None
         if below is None:
             found, tags = await reached_with_tags(zfs, self.args.snapshots)

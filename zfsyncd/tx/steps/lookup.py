@@ -57,8 +57,7 @@ async def snapshots_below(
 
     With `handed` (StepContext.handed): `hand_on`, the reading is left there for the next
     step's `capture` (a `do` reading back after its last change); else a reading of the
-    same names left there, or what a snapshot call of these names made
-    (hand_on_snapshots), is used instead of a new one (the same answer, read moments
+    same names left there is used instead of a new one (the same answer, read moments
     before with nothing changed since: only the journal was written in between)."""
     if handed is not None and not hand_on:
         found = take_handed(handed, zfs, snapshots)
@@ -89,13 +88,29 @@ def _reached_key(zfs: ZfsBackend, snapshots: Collection[str]) -> tuple[object, .
     return ("snapshots reached", id(zfs), tuple(topmost_datasets(snapshots)), shorts)
 
 
-def hand_on_snapshots(
-    handed: dict[object, Any], zfs: ZfsBackend, snapshots: Collection[str], made: list[ZfsObject]
+def _made_key(zfs: ZfsBackend, snapshots: Collection[str]) -> tuple[object, ...]:
+    return ("made", *_reached_key(zfs, snapshots)[1:])
+
+
+def hand_on_made(
+    handed: dict[object, Any], zfs: ZfsBackend, snapshots: Collection[str], made: Iterable[str]
 ) -> None:
-    """Leave what a snapshot call just made (`snapshot_listed`) for the next step's
-    `snapshots_below` of the same names: right after it, what a recursive command on names
-    of that snapshot reaches is exactly what it made."""
-    handed[_reached_key(zfs, snapshots)] = made
+    """Leave what a snapshot call just made (`snapshot_guids`: in one txg, so with no hold
+    yet) for the next step's reading of the same names: right after it, what a recursive
+    command on names of that snapshot reaches is exactly what it made."""
+    handed[_made_key(zfs, snapshots)] = set(made)
+
+
+def take_made(
+    handed: dict[object, Any], zfs: ZfsBackend, snapshots: Collection[str]
+) -> set[str] | None:
+    """What a snapshot call of the same names made, as the step before left it, if it did:
+    those a recursive command on `snapshots` reaches."""
+    made: set[str] | None = handed.pop(_made_key(zfs, snapshots), None)
+    if made is None:
+        return None
+    given = set(snapshots)
+    return {name for name in made if reached(given, name)}
 
 
 async def reached_with_tags(

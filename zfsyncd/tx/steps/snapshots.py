@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 
 from zfsyncd.tx.hosts import located
 from zfsyncd.tx.steps.base import JsonDict, OnHost, Step, StepContext, register
-from zfsyncd.tx.steps.lookup import hand_on_snapshots, objects_named, same, snapshots_below
+from zfsyncd.tx.steps.lookup import hand_on_made, objects_named, same, snapshots_below
 from zfsyncd.tx.steps.subtrees import split_recursive
 from zfsyncd.tx.steps.trash import MovesToTrash
 from zfsyncd.zfs import names
@@ -64,7 +64,7 @@ class CreateSnapshots(Step[CreateSnapshotsArgs]):
         zfs = ctx.host(self.args.host).zfs
         try:
             # one command where zfs has channel programs: the snapshots and their guids
-            listed = await zfs.snapshot_listed(
+            made = await zfs.snapshot_guids(
                 self.args.snapshots, recursive=self.args.recursive, properties=self.args.properties
             )
         except AlreadyExistsError:
@@ -77,8 +77,8 @@ class CreateSnapshots(Step[CreateSnapshotsArgs]):
             return {"made": made}
         # what it made is all that a recursive command on these names reaches now (any
         # other of these names would have refused it): the next step's reading of them
-        hand_on_snapshots(ctx.handed, zfs, self.args.snapshots, listed)
-        return {"made": {o.name: o.guid for o in listed}}
+        hand_on_made(ctx.handed, zfs, self.args.snapshots, made)
+        return {"made": made}
 
     async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
         zfs = ctx.host(self.args.host).zfs

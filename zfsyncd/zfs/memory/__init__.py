@@ -70,17 +70,18 @@ class MemoryBackend(Listing, Properties, Snapshots, Datasets, Destroying, Receiv
     creation times.
     """
 
-    async def snapshot_listed(
+    async def snapshot_guids(
         self,
         snapshots: Sequence[str],
         *,
         recursive: bool = False,
         properties: Mapping[str, str] | None = None,
-    ) -> list[ZfsObject]:
+    ) -> dict[str, int]:
         """Real zfs answers from the channel program that made them (programs.py); the
         model reads them back as an OpenZFS without programs does."""
         await self.snapshot(snapshots, recursive=recursive, properties=properties)
-        return await programs.listed_after(self, snapshots, recursive)
+        made = await programs.listed_after(self, snapshots, recursive)
+        return {o.name: o.guid for o in made}
 
     async def list_reached(
         self, snapshots: Sequence[str], *, holds: bool = False

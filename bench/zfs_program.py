@@ -23,11 +23,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 POOL = "zprog"
+#: the scripts on a tree take its root and a snapshot name
+TREE_ARGS = 'local argv = (...)["argv"]\nlocal root, short = argv[1], argv[2]\n'
 
-READ_TREE = """
-args = ...
-argv = args["argv"]
-local root, short = argv[1], argv[2]
+READ_TREE = (
+    TREE_ARGS
+    + """
 local out = {}
 local function walk(ds)
   local snap = ds .. "@" .. short
@@ -41,11 +42,11 @@ end
 walk(root)
 return out
 """
+)
 
-SNAPSHOT_TREE = """
-args = ...
-argv = args["argv"]
-local root, short = argv[1], argv[2]
+SNAPSHOT_TREE = (
+    TREE_ARGS
+    + """
 local names = {}
 local function walk(ds)
   names[#names + 1] = ds .. "@" .. short
@@ -63,6 +64,7 @@ for _, snap in ipairs(names) do
 end
 return made
 """
+)
 
 BOOKMARKS = """
 args = ...
@@ -76,10 +78,9 @@ end
 return made
 """
 
-DESTROY_TREE = """
-args = ...
-argv = args["argv"]
-local root, short = argv[1], argv[2]
+DESTROY_TREE = (
+    TREE_ARGS
+    + """
 local function walk(ds)
   for child in zfs.list.children(ds) do walk(child) end
   local snap = ds .. "@" .. short
@@ -88,6 +89,7 @@ end
 walk(root)
 return 0
 """
+)
 
 
 def sh(*argv: str) -> str:

@@ -42,7 +42,7 @@ SNAPSHOT_GOAL = 6
 #: what the bare side runs: 2 commands each way
 BARE_COMMANDS = 2
 #: the zfs verbs that only read
-READS = ("list", "holds", "get")
+READS = ("list", "holds", "get", "program -n")
 
 # bash's $EPOCHREALTIME times the command without starting another process
 WRAPPER = """#!/bin/bash
@@ -86,7 +86,9 @@ class Side:
         self.seconds.append(seconds)
         self.commands.append(len(rows))
         for took, argv in rows:
-            self.by_verb[argv.split(" ", 1)[0]].append(took)
+            # a read-only channel program (`zfs program -n`) is a reading
+            verb = "program -n" if argv.startswith("program -n") else argv.split(" ", 1)[0]
+            self.by_verb[verb].append(took)
 
     @property
     def median(self) -> float:

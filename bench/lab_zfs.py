@@ -35,13 +35,20 @@ RECV_FLAGS = ("-s", "-u")
 ARC_MAX = 768 << 20
 
 # Logs the command, then becomes the real zfs (exec: same process, same pipes, nothing in
-# the stream's way). One line per command; >> appends whole lines even from parallel sends.
-# The same in front of zpool (zfsyncd runs `zpool sync` before it reads `written`), logged
-# with "zpool" first so that its verb reads "zpool".
+# the stream's way) for a send or receive; any other command it runs and times (bash's
+# $EPOCHREALTIME, no process started), so a bench can say where the time beside the stream
+# goes. One line per command; >> appends whole lines even from parallel sends. The same in
+# front of zpool (zfsyncd runs `zpool sync` before it reads `written`), logged with "zpool"
+# first so that its verb reads "zpool".
 WRAPPER = """#!/bin/bash
 printf -v argv '%q ' {prefix}"$@"
 printf '%s\\n' "$argv" >> {log}
-exec {real} "$@"
+case "$1" in send|receive|recv) exec {real} "$@" ;; esac
+start=$EPOCHREALTIME
+{real} "$@"
+status=$?
+printf '%s %s %s\\n' "$start" "$EPOCHREALTIME" {verb} >> {times}
+exit $status
 """
 
 
@@ -60,12 +67,18 @@ class ZfsCounter:
         bindir = tmp / "bin"
         bindir.mkdir()
         log = tmp / "zfs-commands.log"
-        for command, prefix in (("zfs", ""), ("zpool", "zpool ")):
+        for command, prefix, verb in (("zfs", "", '"$1"'), ("zpool", "zpool ", "zpool")):
             real = shutil.which(command)
             if real is None:
                 raise SystemExit(f"no {command} on PATH: run this in the lab (bench/in-lab.sh)")
             wrapper = bindir / command
-            text = WRAPPER.format(prefix=prefix, real=shlex.quote(real), log=shlex.quote(str(log)))
+            text = WRAPPER.format(
+                prefix=prefix,
+                real=shlex.quote(real),
+                log=shlex.quote(str(log)),
+                verb=verb,
+                times=shlex.quote(str(log.with_suffix(".times"))),
+            )
             wrapper.write_text(text)
             wrapper.chmod(0o755)
         os.environ["PATH"] = f"{bindir}:{os.environ['PATH']}"
@@ -79,8 +92,19 @@ class ZfsCounter:
             return []
         return [shlex.split(line) for line in self.log.read_text().splitlines() if line]
 
+    def seconds(self) -> dict[str, float]:
+        """Seconds spent in the commands other than send and receive since the last clear,
+        by verb."""
+        times = self.log.with_suffix(".times")
+        spent: dict[str, float] = {}
+        for line in times.read_text().splitlines() if times.exists() else []:
+            start, end, verb = line.split(" ", 2)
+            spent[verb] = spent.get(verb, 0.0) + float(end) - float(start)
+        return spent
+
     def clear(self) -> None:
         self.log.write_text("")
+        self.log.with_suffix(".times").write_text("")
 
 
 def zfs(*args: str) -> str:

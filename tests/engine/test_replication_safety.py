@@ -196,11 +196,11 @@ async def _fails_and_changes_nothing(r: Replicas, host: str, call: str) -> None:
 @pytest.mark.parametrize(
     ("host", "call"),
     [
-        ("local", "snapshot"),
+        ("local", "snapshot_guids"),
         ("local", "send_recv"),
         ("backup", "hold"),
         ("local", "release"),
-        ("local", "bookmark"),
+        ("local", "bookmark_many"),
         ("local", "set_many"),  # the sent marker of the intermediate snapshot
     ],
 )

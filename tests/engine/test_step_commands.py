@@ -30,13 +30,16 @@ from zfsyncd.tx.steps.snapshots import CreateSnapshots, CreateSnapshotsArgs
 REAL = backend_kind() == "real"
 #: the goal of issue 9 for the held snapshot, planning included
 SNAPSHOT_GOAL = 6
-#: planning's two readings (the tree, then the snapshot names on it), the snapshot, its
-#: read-back, which the hold's `capture` takes over (what exists, and no `zfs holds` where
-#: no snapshot has a hold) and hands to its `do`, and the hold
-SNAPSHOT_CALLS = ["list_many", "list_many", "snapshot", "list_many", "hold"]
+#: planning's two readings (the tree, then the snapshot names on it), the snapshot with its
+#: read-back in one call (one channel program on real zfs: the guids of what it made, no
+#: `zfs list -r` after it), whose answer the hold's `capture` takes over (what exists, and
+#: no `zfs holds` where no snapshot has a hold) and hands to its `do`, and the hold
+SNAPSHOT_CALLS = ["list_many", "list_many", "snapshot_guids", "hold"]
 #: the release's reading of the tags (one, for `capture` and `do`) and the release; the
-#: destroy's reading, its rename to the trash, and finalize's reading and destroy of it
-ROLLBACK_CALLS = ["holds_many", "release", "list_many", "rename", "list_many", "destroy"]
+#: destroy's reading, its rename to the trash, and finalize's reading and destroy of it;
+#: each reading one `list_reached` (a read-only channel program on real zfs, which reads
+#: only the snapshots of these names where `zfs list -r` / `zfs holds -r` read all)
+ROLLBACK_CALLS = ["list_reached", "release", "list_reached", "rename", "list_reached", "destroy"]
 _trees = itertools.count()
 
 
@@ -303,7 +306,7 @@ async def test_holds_where_some_already_carry_the_tag(world: World) -> None:
 
 
 async def test_a_reading_is_handed_on_once_to_the_next_capture(world: World) -> None:
-    """A snapshot's read-back stands for the hold's own `zfs list` of the same datasets,
+    """A snapshot's read-back stands for the hold's own reading of the same names,
     once (the executor also empties what was handed on before each `do`: the exact counts
     above and the fault cases run through it)."""
     zfs, root = Counting(world.zfs), f"{world.src}/handed"
@@ -318,7 +321,7 @@ async def test_a_reading_is_handed_on_once_to_the_next_capture(world: World) -> 
     }
     hold = HoldSnapshots(HoldArgs(tag="t", snapshots=(f"{root}@s", f"{root}/b@s")))
     assert await hold.capture(ctx) == {"had": []}
-    assert zfs.calls == ["list_many"]  # the read-back's, taken over
+    assert zfs.calls == ["list_reached"]  # the read-back's, taken over
     assert not ctx.handed
     assert await hold.capture(ctx) == {"had": []}
-    assert zfs.calls == ["list_many", "list_many"]  # nothing handed on: read again
+    assert zfs.calls == ["list_reached", "list_reached"]  # nothing handed on: read again

@@ -54,7 +54,7 @@ CHANGING_CALLS = frozenset(
     {
         "create", "snapshot", "destroy", "hold", "release", "bookmark", "rename", "clone",
         "promote", "rollback", "set_properties", "inherit", "send_recv", "recv_abort",
-        "set_many", "inherit_many",
+        "set_many", "inherit_many", "snapshot_guids", "bookmark_many",
         "destroy_snapshots",
     }
 )  # fmt: skip
@@ -99,6 +99,20 @@ class ZfsBackend(Protocol):
         calls `settle` first."""
         ...
 
+    async def list_reached(
+        self, snapshots: Sequence[str], *, holds: bool = False
+    ) -> tuple[builtins.list[ZfsObject], builtins.list[Hold]]:
+        """What a recursive command (`hold -r`, `rename -r`, `destroy -r`) on `snapshots`
+        would reach: each of them and every snapshot of the same name below its dataset, as
+        `zfs list -Hp -t snapshot` lists them (by name); with `holds`, the holds on them
+        too, as `holds_many` lists them (else none). A name or dataset that is not there is
+        left out, as in `list_many`. One command a pool where OpenZFS has channel programs
+        (a read-only `zfs program -n` that walks the datasets in the kernel: 2.3 s for 51
+        filesystems in the lab, where `zfs list -r -t snapshot` took 4.5 s and `zfs holds
+        -r` 4.2 s, and the program does not read the datasets' other snapshots), else a
+        `zfs list -r -t snapshot` and, with `holds`, a `zfs holds` of those held."""
+        ...
+
     async def settle(self, pools: Sequence[str]) -> None:
         """`zpool sync POOL...`: the pools' pending writes written out, so that `written`
         (and the space properties) count every write made before the call. One command
@@ -133,6 +147,19 @@ class ZfsBackend(Protocol):
         """Create the snapshots atomically (one txg), with user properties set on them."""
         ...
 
+    async def snapshot_guids(
+        self,
+        snapshots: Sequence[str],
+        *,
+        recursive: bool = False,
+        properties: Mapping[str, str] | None = None,
+    ) -> dict[str, int]:
+        """`snapshot`, and what it made, by name, with the guids (for an exact undo): one
+        command where OpenZFS has channel programs (one `zfs program` that checks, makes
+        every snapshot in one txg and reads their guids; programs.py), else `zfs snapshot`
+        and one `zfs list`. Fails as `snapshot` does, having made nothing."""
+        ...
+
     async def destroy(self, name: str, *, mode: DestroyMode = DestroyMode.SINGLE) -> None: ...
 
     async def destroy_snapshots(self, dataset: str, snapshots: Sequence[str]) -> None:
@@ -162,6 +189,14 @@ class ZfsBackend(Protocol):
 
     async def bookmark(self, source: str, bookmark: str) -> None:
         """Bookmark a snapshot (or copy a bookmark) as `bookmark` (`pool/fs#mark`)."""
+        ...
+
+    async def bookmark_many(self, bookmarks: Mapping[str, str]) -> None:
+        """`bookmark` of each source as its bookmark (bookmark -> source): one command a
+        pool where OpenZFS has channel programs (`zfs bookmark` makes one a command), else
+        one each. All or nothing within a pool: a refusal (say, a bookmark that exists)
+        makes none of that pool's and fails as `bookmark` would; the pools go in name
+        order, so an earlier pool's stay made. No bookmarks, no command."""
         ...
 
     async def rename(self, old: str, new: str, *, recursive: bool = False) -> None:

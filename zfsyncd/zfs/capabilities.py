@@ -23,6 +23,8 @@ class Feature(StrEnum):
     LIST_PARSABLE = "parsable listing (zfs list -p)"
     BOOKMARK_COPY = "bookmark from bookmark"
     JSON_OUTPUT = "JSON output (zfs list -j)"
+    #: zfs-program(8) with zfs.sync.bookmark, set_prop and rename_snapshot (2.2) and -j
+    CHANNEL_PROGRAMS = "channel programs (zfs program -j)"
 
 
 #: the first OpenZFS (on Linux) release with each feature
@@ -34,6 +36,7 @@ MINIMUM_VERSION: dict[Feature, tuple[int, int, int]] = {
     Feature.RAW_SEND: (0, 8, 0),
     Feature.BOOKMARK_COPY: (2, 0, 0),
     Feature.JSON_OUTPUT: (2, 3, 0),
+    Feature.CHANNEL_PROGRAMS: (2, 2, 0),
 }
 
 # "zfs-2.3.2-2~bpo12+2" (userland), "zfs-kmod-2.3.2-2~bpo12+2" (kernel module)

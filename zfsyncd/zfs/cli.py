@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from zfsyncd.commands.runner import CommandResult, CommandRunner
-from zfsyncd.zfs import names
+from zfsyncd.zfs import names, programs
 from zfsyncd.zfs.backend import ALL_TYPES, EXPLICIT_SOURCES, DestroyMode, ProgressCallback
 from zfsyncd.zfs.capabilities import Capabilities, Feature, parse_version
 from zfsyncd.zfs.errors import ZFS_ERRORS, InvalidNameError, NotFoundError, ZfsCommandError
@@ -76,6 +76,16 @@ def _assignments(properties: Mapping[str, str] | None) -> builtins.list[str]:
 def _property_args(properties: Mapping[str, str] | None) -> builtins.list[str]:
     """`-o prop=value` for each property (create, clone, snapshot, receive)."""
     return [arg for word in _assignments(properties) for arg in ("-o", word)]
+
+
+def _user_only(properties: Mapping[str, str]) -> bool:
+    """Are these all user properties (the only ones a channel program can set)?"""
+    try:
+        for prop in properties:
+            names.check_user_property(prop)
+    except InvalidNameError:
+        return False
+    return True
 
 
 def _parse_holds(text: str) -> builtins.list[Hold]:
@@ -220,6 +230,29 @@ class CliBackend:
         unique = {o.name: o for o in found}
         return sorted(unique.values(), key=_list_order)
 
+    async def list_reached(
+        self, snapshots: Sequence[str], *, holds: bool = False
+    ) -> tuple[builtins.list[ZfsObject], builtins.list[Hold]]:
+        by_pool: dict[str, builtins.list[str]] = {}
+        for snap in snapshots:
+            names.check_snapshot(snap)
+            by_pool.setdefault(names.pool_of(snap), []).append(snap)
+        if not snapshots:
+            return [], []
+        if not await self._programs():
+            return await programs.reached_by_listing(self, snapshots, holds=holds)
+        found: builtins.list[ZfsObject] = []
+        held: builtins.list[Hold] = []
+        for pool, named in sorted(by_pool.items()):
+            args = ["h" if holds else "-", *sorted(set(named))]
+            returned = await self._program(
+                pool, programs.READ_REACHED, args, "read", read_only=True
+            )
+            objects, tags = programs.reached(returned)
+            found += objects
+            held += tags
+        return found, held
+
     async def settle(self, pools: Sequence[str]) -> None:
         for pool in pools:
             names.check_pool(pool)
@@ -342,6 +375,52 @@ class CliBackend:
         args = ["snapshot", *(["-r"] if recursive else []), *_property_args(properties)]
         await self._zfs(*args, *snapshots)
 
+    async def snapshot_guids(
+        self,
+        snapshots: Sequence[str],
+        *,
+        recursive: bool = False,
+        properties: Mapping[str, str] | None = None,
+    ) -> dict[str, int]:
+        if not snapshots:
+            raise ValueError("snapshot needs at least one name")
+        for snap in snapshots:
+            names.check_snapshot(snap)
+        _assignments(properties)  # each name and value checked, as for `zfs snapshot -o`
+        props = dict(properties or {})
+        pools = {names.pool_of(s) for s in snapshots}
+        if len(pools) != 1 or not _user_only(props) or not await self._programs():
+            # what a program cannot do (two pools, a native property) zfs snapshot refuses
+            # in its own words; without programs, the two commands
+            await self.snapshot(snapshots, recursive=recursive, properties=properties)
+            made = await programs.listed_after(self, snapshots, recursive)
+            return {o.name: o.guid for o in made}
+        args = programs.snapshot_args(snapshots, recursive, props)
+        returned = await self._program(pools.pop(), programs.SNAPSHOT, args, "snapshot")
+        return programs.made_guids(returned)
+
+    async def _programs(self) -> bool:
+        return (await self.capabilities()).has(Feature.CHANNEL_PROGRAMS)
+
+    async def _program(
+        self, pool: str, script: str, args: Sequence[str], verb: str, *, read_only: bool = False
+    ) -> dict[str, object]:
+        """Run a channel program (its script on stdin) on `pool`; its refusal raised as the
+        error the plain command would have given (programs.refusal)."""
+        result = await self.runner.run(
+            [self.zfs, *programs.argv(pool, read_only=read_only), *args],
+            stdin=script.encode(),
+            errors=ZFS_ERRORS,
+        )
+        try:
+            returned = programs.answer(result.stdout)
+        except (ValueError, KeyError) as exc:
+            raise ZfsCommandError(result.argv, 0, f"channel program answer: {exc}") from None
+        problem = programs.refusal(verb, returned)
+        if problem is not None:
+            raise ZFS_ERRORS.failed(result.argv, 1, problem)
+        return returned
+
     async def destroy(self, name: str, *, mode: DestroyMode = DestroyMode.SINGLE) -> None:
         _, kind = names.check_any(name)
         if kind is names.NameKind.DATASET and "/" not in name:
@@ -388,6 +467,21 @@ class CliBackend:
         names.check_bookmark(bookmark)
         await self._require(Feature.BOOKMARKS if "@" in source else Feature.BOOKMARK_COPY)
         await self._zfs("bookmark", source, bookmark)
+
+    async def bookmark_many(self, bookmarks: Mapping[str, str]) -> None:
+        by_pool: dict[str, builtins.list[str]] = {}
+        for mark, source in bookmarks.items():
+            names.check_snapshot_or_bookmark(source)
+            names.check_bookmark(mark)
+            by_pool.setdefault(names.pool_of(mark), []).extend((source, mark))
+        if not bookmarks:
+            return
+        if not await self._programs():
+            for mark, source in bookmarks.items():
+                await self.bookmark(source, mark)
+            return
+        for pool, args in sorted(by_pool.items()):
+            await self._program(pool, programs.BOOKMARKS, args, "bookmark")
 
     async def rename(self, old: str, new: str, *, recursive: bool = False) -> None:
         _, old_kind = names.check_any(old)

@@ -58,9 +58,9 @@ class JournalWitness:
             ).fetchall()
         return [(int(i), str(p), str(e)) for i, p, e in rows]
 
-    async def snapshot(self, *args: Any, **kwargs: Any) -> Any:
+    async def snapshot_guids(self, *args: Any, **kwargs: Any) -> Any:
         self.seen.append(self._committed())
-        return await self.inner.snapshot(*args, **kwargs)
+        return await self.inner.snapshot_guids(*args, **kwargs)
 
     async def hold(self, *args: Any, **kwargs: Any) -> Any:
         self.seen.append(self._committed())

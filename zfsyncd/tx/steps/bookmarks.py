@@ -2,11 +2,13 @@
 sent, so that the next incremental has a base even after the snapshot expired).
 
 `zfs bookmark` makes one bookmark a command (OpenZFS 2.3's CLI; the ioctl takes many), so
-the step runs one per bookmark it makes, and reads all of them with their snapshots in one
-`zfs list` before (capture, which the first attempt of `do` reuses); what it made has its
-snapshot's guid (a bookmark keeps the guid of the snapshot it marks), so no read after. Undo
-destroys the bookmarks the step made (a bookmark that existed before is not its own):
-they carry the transaction's snapshot names and the guid read when made guards them.
+the step makes them with `bookmark_many`: one channel program a pool (zfs/programs.py; one
+`zfs bookmark` each on an OpenZFS without them; in the lab ten bookmarks took 0.6 s that
+way against 5.6 s), and reads all of them with their snapshots in one `zfs list` before
+(capture, which the first attempt of `do` reuses); what it made has its snapshot's guid (a
+bookmark keeps the guid of the snapshot it marks), so no read after. Undo destroys the
+bookmarks the step made (a bookmark that existed before is not its own): they carry the
+transaction's snapshot names and the guid read when made guards them.
 """
 
 from __future__ import annotations
@@ -66,12 +68,12 @@ class CreateBookmarks(Step[BookmarksArgs]):
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
         zfs = ctx.host(self.args.host).zfs
         existing, snapshots = self._read_for_do.take() or await self._reading(ctx)
-        made = dict(existing)
-        for mark, snap in self.args.bookmarks.items():
-            if mark not in existing:
-                await zfs.bookmark(snap, mark)
-                # a bookmark has its snapshot's guid (zfs send relies on it): no read-back
-                made[mark] = snapshots[snap]
+        wanted = {m: s for m, s in self.args.bookmarks.items() if m not in existing}
+        if wanted:
+            # one channel program a pool where zfs has them, all of a pool's or none
+            await zfs.bookmark_many(wanted)
+        # a bookmark has its snapshot's guid (zfs send relies on it): no read-back
+        made = {**existing, **{m: snapshots[s] for m, s in wanted.items()}}
         had = set(before.get("existed", []))
         return {"made": {name: guid for name, guid in made.items() if name not in had}}
 

@@ -1,7 +1,7 @@
 """Hold and release steps: each other's inverse.
 
-Each reading is one command over all the step's snapshots (`zfs holds -r` from the topmost
-of them for the tags; `zfs list -r -t snapshot` where what exists matters too), and each
+Each reading is one command over all the step's snapshots (`list_reached`, a read-only
+channel program on real zfs: what a `-r` reaches, with the tags where they matter), and each
 change is one `zfs hold -r` / `zfs release -r` from every top that reaches only snapshots
 it should act on (subtrees.py), with the rest named in one more command. So a step over a
 recursive snapshot of any number of datasets runs the same few commands, and takes one
@@ -20,7 +20,13 @@ from pydantic import Field
 
 from zfsyncd.tx.hosts import located
 from zfsyncd.tx.steps.base import JsonDict, OnHost, ReadForDo, Step, StepContext, register
-from zfsyncd.tx.steps.lookup import snapshots_below, tags_below
+from zfsyncd.tx.steps.lookup import (
+    reached_with_tags,
+    snapshots_below,
+    tags_below,
+    take_handed,
+    take_made,
+)
 from zfsyncd.tx.steps.subtrees import split_recursive
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import ZfsBackend
@@ -59,13 +65,18 @@ class _OnSnapshots(Step[HoldArgs]):
         self, ctx: StepContext, *, handed: bool = False
     ) -> tuple[set[str], set[str]]:
         """What exists where a `-r` of the step's snapshots reaches, and which of it carries
-        the tag: one `zfs list`, and a `zfs holds` of those that have any hold at all. With
-        `handed` (in `capture`), the listing the step before left, when it read the same
-        datasets after its last change (a snapshot's read-back), stands for the `zfs list`."""
+        the tag: one reading with the holds. With `handed` (in `capture`), the reading the
+        step before left, when it read the same names after its last change (a snapshot's
+        answer), stands for it, and only those that have any hold at all are asked for
+        their tags (none, for a new snapshot)."""
         zfs = self._zfs(ctx)
-        below = await snapshots_below(
-            zfs, self.args.snapshots, handed=ctx.handed if handed else None
-        )
+        made = take_made(ctx.handed, zfs, self.args.snapshots) if handed else None
+        if made is not None:
+            return made, set()  # made in one txg moments ago: no hold on them yet
+        below = take_handed(ctx.handed, zfs, self.args.snapshots) if handed else None
+        if below is None:
+            found, tags = await reached_with_tags(zfs, self.args.snapshots)
+            return set(found), {s for s, on in tags.items() if self.args.tag in on}
         held = [name for name, obj in below.items() if obj.userrefs]
         tagged = set()
         if held:

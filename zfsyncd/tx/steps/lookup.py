@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from zfsyncd.tx.steps.subtrees import reached, topmost, topmost_datasets
+from zfsyncd.tx.steps.subtrees import reached, topmost_datasets
+from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import ZfsBackend
 from zfsyncd.zfs.errors import NotFoundError
-from zfsyncd.zfs.models import ObjectType, ZfsObject
+from zfsyncd.zfs.models import ZfsObject
 
 
 async def guid_of(zfs: ZfsBackend, name: str) -> int | None:
@@ -51,27 +52,80 @@ async def snapshots_below(
     hand_on: bool = False,
 ) -> dict[str, ZfsObject]:
     """Every snapshot a recursive command on `snapshots` would reach (they themselves, and
-    those of the same name below their datasets), by name: one `zfs list -r -t snapshot`.
+    those of the same name below their datasets), by name: one `list_reached` (a read-only
+    channel program on real zfs).
 
-    With `handed` (StepContext.handed): `hand_on`, the listing is left there for the next
-    step's `capture` (a `do` reading back after its last change); else a listing of the same
-    datasets left there is used instead of a new one (the same command, made moments
+    With `handed` (StepContext.handed): `hand_on`, the reading is left there for the next
+    step's `capture` (a `do` reading back after its last change); else a reading of the
+    same names left there is used instead of a new one (the same answer, read moments
     before with nothing changed since: only the journal was written in between)."""
-    tops = topmost_datasets(snapshots)
-    key = ("snapshots below", id(zfs), tuple(tops))
-    listed = handed.pop(key, None) if handed is not None and not hand_on else None
-    if listed is None:
-        listed = await zfs.list_many(tops, types=[ObjectType.SNAPSHOT], recursive=True)
+    if handed is not None and not hand_on:
+        found = take_handed(handed, zfs, snapshots)
+        if found is not None:
+            return found
+    listed, _ = await zfs.list_reached(sorted(set(snapshots)))
     if handed is not None and hand_on:
-        handed[key] = listed
+        handed[_reached_key(zfs, snapshots)] = listed
     given = set(snapshots)
     return {o.name: o for o in listed if reached(given, o.name)}
 
 
+def take_handed(
+    handed: dict[object, Any], zfs: ZfsBackend, snapshots: Collection[str]
+) -> dict[str, ZfsObject] | None:
+    """`snapshots_below` from a reading of the same names the step before left, if any."""
+    listed = handed.pop(_reached_key(zfs, snapshots), None)
+    if listed is None:
+        return None
+    given = set(snapshots)
+    return {o.name: o for o in listed if reached(given, o.name)}
+
+
+def _reached_key(zfs: ZfsBackend, snapshots: Collection[str]) -> tuple[object, ...]:
+    """What a reading of what a recursive command on `snapshots` reaches answers for: the
+    same short names below the same datasets (other snapshots there are not in it)."""
+    shorts = tuple(sorted({names.short_name(s) for s in snapshots}))
+    return ("snapshots reached", id(zfs), tuple(topmost_datasets(snapshots)), shorts)
+
+
+def _made_key(zfs: ZfsBackend, snapshots: Collection[str]) -> tuple[object, ...]:
+    return ("made", *_reached_key(zfs, snapshots)[1:])
+
+
+def hand_on_made(
+    handed: dict[object, Any], zfs: ZfsBackend, snapshots: Collection[str], made: Iterable[str]
+) -> None:
+    """Leave what a snapshot call just made (`snapshot_guids`: in one txg, so with no hold
+    yet) for the next step's reading of the same names: right after it, what a recursive
+    command on names of that snapshot reaches is exactly what it made."""
+    handed[_made_key(zfs, snapshots)] = set(made)
+
+
+def take_made(
+    handed: dict[object, Any], zfs: ZfsBackend, snapshots: Collection[str]
+) -> set[str] | None:
+    """What a snapshot call of the same names made, as the step before left it, if it did:
+    those a recursive command on `snapshots` reaches."""
+    made: set[str] | None = handed.pop(_made_key(zfs, snapshots), None)
+    if made is None:
+        return None
+    given = set(snapshots)
+    return {name for name in made if reached(given, name)}
+
+
+async def reached_with_tags(
+    zfs: ZfsBackend, snapshots: Collection[str]
+) -> tuple[dict[str, ZfsObject], dict[str, set[str]]]:
+    """`snapshots_below` and `tags_below` in one reading (one `list_reached`)."""
+    listed, holds = await zfs.list_reached(sorted(set(snapshots)), holds=True)
+    given = set(snapshots)
+    tags: dict[str, set[str]] = {}
+    for hold in holds:
+        tags.setdefault(hold.snapshot, set()).add(hold.tag)
+    return {o.name: o for o in listed if reached(given, o.name)}, tags
+
+
 async def tags_below(zfs: ZfsBackend, snapshots: Collection[str]) -> dict[str, set[str]]:
     """The hold tags on every snapshot a recursive command on `snapshots` would reach, for
-    those that have any: one `zfs holds -r`."""
-    tags: dict[str, set[str]] = {}
-    for hold in await zfs.holds_many(topmost(snapshots), recursive=True):
-        tags.setdefault(hold.snapshot, set()).add(hold.tag)
-    return tags
+    those that have any: one `list_reached` with holds."""
+    return (await reached_with_tags(zfs, snapshots))[1]

@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 
 from zfsyncd.tx.hosts import located
 from zfsyncd.tx.steps.base import JsonDict, OnHost, Step, StepContext, register
-from zfsyncd.tx.steps.lookup import objects_named, same, snapshots_below
+from zfsyncd.tx.steps.lookup import hand_on_made, objects_named, same, snapshots_below
 from zfsyncd.tx.steps.subtrees import split_recursive
 from zfsyncd.tx.steps.trash import MovesToTrash
 from zfsyncd.zfs import names
@@ -62,19 +62,22 @@ class CreateSnapshots(Step[CreateSnapshotsArgs]):
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
         zfs = ctx.host(self.args.host).zfs
-        refused: AlreadyExistsError | None = None
         try:
-            await zfs.snapshot(
+            # one command where zfs has channel programs: the snapshots and their guids
+            made = await zfs.snapshot_guids(
                 self.args.snapshots, recursive=self.args.recursive, properties=self.args.properties
             )
-        except AlreadyExistsError as exc:
-            # an earlier attempt made them (a retry after a lost answer): `zfs snapshot` is
-            # all or nothing within a pool and the names hold the transaction id, so the
-            # reading below, which `do` makes anyway, tells; no reading before the command
-            refused = exc
-        made = await self._made(zfs, ctx.handed)
-        if refused is not None and not all(s in made for s in self.args.snapshots):
-            raise refused
+        except AlreadyExistsError:
+            # an earlier attempt made them (a retry after a lost answer): the snapshot is
+            # all or nothing within a pool and the names hold the transaction id, so a
+            # reading tells; no reading before the command
+            made = await self._made(zfs, ctx.handed)
+            if not all(s in made for s in self.args.snapshots):
+                raise
+            return {"made": made}
+        # what it made is all that a recursive command on these names reaches now (any
+        # other of these names would have refused it): the next step's reading of them
+        hand_on_made(ctx.handed, zfs, self.args.snapshots, made)
         return {"made": made}
 
     async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:

@@ -37,6 +37,9 @@ Where things are, each module a part of the model (the state first, then mixins 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
+from zfsyncd.zfs import names, programs
 from zfsyncd.zfs.memory.datasets import Datasets
 from zfsyncd.zfs.memory.destroy import Destroying
 from zfsyncd.zfs.memory.listing import Listing
@@ -46,6 +49,7 @@ from zfsyncd.zfs.memory.receive import CHUNK_BYTES, Receiving
 from zfsyncd.zfs.memory.snapshots import Snapshots
 from zfsyncd.zfs.memory.streams import FULL_STREAM_BYTES, INCREMENTAL_STREAM_BYTES
 from zfsyncd.zfs.memory.tree import DEFAULT_POOL_SIZE
+from zfsyncd.zfs.models import Hold, ZfsObject
 
 __all__ = [
     "CHUNK_BYTES",
@@ -65,3 +69,27 @@ class MemoryBackend(Listing, Properties, Snapshots, Datasets, Destroying, Receiv
     dataset, `pool_size` bytes large. `seed` makes guids reproducible; `clock` gives the
     creation times.
     """
+
+    async def snapshot_guids(
+        self,
+        snapshots: Sequence[str],
+        *,
+        recursive: bool = False,
+        properties: Mapping[str, str] | None = None,
+    ) -> dict[str, int]:
+        """Real zfs answers from the channel program that made them (programs.py); the
+        model reads them back as an OpenZFS without programs does."""
+        await self.snapshot(snapshots, recursive=recursive, properties=properties)
+        made = await programs.listed_after(self, snapshots, recursive)
+        return {o.name: o.guid for o in made}
+
+    async def list_reached(
+        self, snapshots: Sequence[str], *, holds: bool = False
+    ) -> tuple[list[ZfsObject], list[Hold]]:
+        """Real zfs answers with a read-only channel program; the model as an OpenZFS
+        without programs does."""
+        for snap in snapshots:
+            names.check_snapshot(snap)
+        if not snapshots:
+            return [], []
+        return await programs.reached_by_listing(self, snapshots, holds=holds)

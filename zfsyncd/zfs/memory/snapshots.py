@@ -166,6 +166,29 @@ class Snapshots(Tree):
 
     # ----------------------------------------------------------------- bookmark
 
+    async def bookmark_many(self, bookmarks: Mapping[str, str]) -> None:
+        """Real zfs runs one channel program a pool that checks every bookmark before it
+        makes any: here each pool's are made in turn and, on a refusal, those made are
+        destroyed again before the error goes on (the same end state, and the same error)."""
+        for mark, source in bookmarks.items():
+            names.check_snapshot_or_bookmark(source)
+            names.check_bookmark(mark)
+        by_pool: dict[str, dict[str, str]] = {}
+        for mark, source in bookmarks.items():
+            by_pool.setdefault(names.pool_of(mark), {})[mark] = source
+        for _, marks in sorted(by_pool.items()):
+            made: list[str] = []
+            try:
+                for mark, source in marks.items():
+                    await self.bookmark(source, mark)
+                    made.append(mark)
+            except ZfsCommandError:
+                for mark in made:
+                    dataset = self._dataset(names.dataset_of(mark))
+                    if dataset is not None:
+                        del dataset.bookmarks[names.short_name(mark)]
+                raise
+
     async def bookmark(self, source: str, bookmark: str) -> None:
         names.check_snapshot_or_bookmark(source)
         names.check_bookmark(bookmark)

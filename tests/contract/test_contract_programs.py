@@ -1,0 +1,107 @@
+"""The ZfsBackend contract for the calls real zfs answers with one channel program
+(zfsyncd/zfs/programs.py): `snapshot_guids` (snapshots made in one txg and read back by the
+same command) and `bookmark_many` (a pool's bookmarks in one command, all or none). The
+model answers with its plain calls; in the lab the real backend runs `zfs program`, so this
+suite is what holds the two to the same answers, errors and end states."""
+
+from __future__ import annotations
+
+import pytest
+
+from zfsyncd.zfs import errors as e
+from zfsyncd.zfs.models import ObjectType, ZfsObject
+
+from .world import World
+
+SNAP = ObjectType.SNAPSHOT
+
+
+def _rows(objects: list[ZfsObject]) -> list[tuple[str, int, int, int]]:
+    return [(o.name, o.guid, o.createtxg, o.userrefs) for o in objects]
+
+
+async def _tree(world: World) -> str:
+    """`a` with `a/k` and `a/k/g` below it, and a sibling `b`."""
+    a = f"{world.src}/a"
+    await world.zfs.create(f"{a}/k/g", parents=True)
+    await world.zfs.create(f"{world.src}/b")
+    return a
+
+
+async def test_snapshot_guids_recursive_answers_what_a_listing_shows(world: World) -> None:
+    zfs, a = world.zfs, await _tree(world)
+    made = await zfs.snapshot_guids([f"{a}@s"], recursive=True, properties={"zfsync:sent": "7"})
+    assert set(made) == {f"{a}@s", f"{a}/k@s", f"{a}/k/g@s"}
+    listed = await zfs.list_many(list(made), types=[SNAP])
+    assert made == {o.name: o.guid for o in listed}
+    assert len({o.createtxg for o in listed}) == 1  # one txg: one point in time
+    assert {o.userrefs for o in listed} == {0}
+    for o in listed:
+        props = await zfs.get_properties(o.name, ["zfsync:sent"])
+        assert props["zfsync:sent"].value == "7"
+    assert not await zfs.list_many([f"{world.src}/b@s"])
+
+
+async def test_snapshot_guids_of_named_datasets_makes_only_those(world: World) -> None:
+    zfs, a = world.zfs, await _tree(world)
+    b = f"{world.src}/b"
+    made = await zfs.snapshot_guids([f"{b}@s", f"{a}/k@s"])
+    listed = await zfs.list_many([a, b], types=[SNAP], recursive=True)
+    assert made == {o.name: o.guid for o in listed}
+    assert sorted(made) == [f"{a}/k@s", f"{b}@s"]
+
+
+async def test_snapshot_guids_refused_makes_nothing(world: World) -> None:
+    zfs, a = world.zfs, await _tree(world)
+    await zfs.snapshot([f"{a}/k/g@s"])
+    async with world.unchanged():
+        with pytest.raises(e.AlreadyExistsError):
+            await zfs.snapshot_guids([f"{a}@s"], recursive=True)
+        with pytest.raises(e.NotFoundError):
+            await zfs.snapshot_guids([f"{a}@t", f"{a}/nope@t"])
+        with pytest.raises(e.ZfsCommandError):  # two snapshots of one dataset
+            await zfs.snapshot_guids([f"{a}@u", f"{a}/k@u"], recursive=True)
+
+
+async def test_bookmark_many_marks_each_snapshot(world: World) -> None:
+    zfs, a = world.zfs, await _tree(world)
+    await zfs.snapshot([f"{a}@s"], recursive=True)
+    await zfs.bookmark_many({})  # nothing: no command, no change
+    marks = {f"{a}#s": f"{a}@s", f"{a}/k#s": f"{a}/k@s", f"{a}/k#copy": f"{a}/k@s"}
+    await zfs.bookmark_many(marks)
+    for mark, snap in marks.items():
+        assert (await zfs.get(mark)).guid == (await zfs.get(snap)).guid
+
+
+async def test_bookmark_many_refused_makes_none_of_the_pool(world: World) -> None:
+    zfs, a = world.zfs, await _tree(world)
+    await zfs.snapshot([f"{a}@s"], recursive=True)
+    await zfs.bookmark(f"{a}/k@s", f"{a}/k#s")
+    async with world.unchanged():
+        with pytest.raises(e.AlreadyExistsError):
+            await zfs.bookmark_many({f"{a}#s": f"{a}@s", f"{a}/k#s": f"{a}/k@s"})
+        with pytest.raises(e.NotFoundError):
+            await zfs.bookmark_many({f"{a}#s": f"{a}@s", f"{a}/k/g#t": f"{a}/k/g@nope"})
+
+
+async def test_list_reached_answers_what_list_and_holds_show(world: World) -> None:
+    zfs, a = world.zfs, await _tree(world)
+    b = f"{world.src}/b"
+    await zfs.snapshot([f"{a}@s", f"{b}@s"], recursive=True)
+    await zfs.snapshot([f"{a}/k@t"])  # another name: not reached
+    await zfs.hold("zfsync-x", [f"{a}/k@s", f"{b}@s"])
+    await zfs.hold("zfsync-y", [f"{a}/k@s"])
+    found, holds = await zfs.list_reached([f"{a}@s", f"{a}/nope@s", f"{world.src}/c@s"])
+    assert [o.name for o in found] == sorted([f"{a}@s", f"{a}/k@s", f"{a}/k/g@s"])  # by name
+    listed = await zfs.list_many([o.name for o in found], types=[SNAP])
+    assert sorted(_rows(found)) == sorted(_rows(listed))
+    assert holds == []  # not asked for
+    found, holds = await zfs.list_reached([f"{a}/k@s", f"{b}@s"], holds=True)
+    assert [o.name for o in found] == sorted([f"{a}/k@s", f"{a}/k/g@s", f"{b}@s"])
+    assert holds == await zfs.holds_many([f"{a}/k@s", f"{b}@s"], recursive=True)
+    assert [(h.snapshot, h.tag) for h in holds] == [
+        (f"{a}/k@s", "zfsync-x"),
+        (f"{a}/k@s", "zfsync-y"),
+        (f"{b}@s", "zfsync-x"),
+    ]
+    assert await zfs.list_reached([]) == ([], [])

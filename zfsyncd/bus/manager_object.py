@@ -105,6 +105,7 @@ class ManagerObject(AuthorizedInterface):
     async def ValidateMigration(self, dataset: DBusStr, options: DBusDict) -> DictList:
         opts = parse(ValidateOptions, options, "ValidateMigration")
         return await self._service.validate_migration(dataset, opts)
+
     async def PrunePreview(self, datasets: StrList, options: DBusDict) -> DictList:
         # the dry run of Prune: a read (what would go and why each stays), open to all
         return await self._service.prune_preview(datasets, options)

@@ -32,13 +32,13 @@ from zfsyncd.bus.job_service import JobService
 from zfsyncd.bus.kind_methods import build_manager
 from zfsyncd.bus.options import ListSnapshotsOptions, TxOptions, WaitOptions, checked
 from zfsyncd.bus.transaction_object import TransactionObject
+from zfsyncd.ops import prune
 from zfsyncd.ops.migration.status import (
     MigrationQuery,
     ValidateOptions,
     list_migrations,
     validate_dataset,
 )
-from zfsyncd.ops import prune
 from zfsyncd.ops.prune import PruneRequest
 from zfsyncd.ops.replication.status import ReplicaQuery, list_replicas
 from zfsyncd.ops.snapshot_list import list_snapshots

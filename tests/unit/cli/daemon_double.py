@@ -358,6 +358,7 @@ class ManagerObject(ServiceInterface):
     def dataset_rollback(self, snapshot: S, options: ASV) -> O:
         dataset = snapshot.partition("@")[0]
         return self._replica("DatasetRollback", [dataset], options, kind="rollback-dataset")
+
     @dbus_method(name="Prune")
     def prune(self, datasets: AS, options: ASV) -> O:
         self._maybe_fail("Prune")

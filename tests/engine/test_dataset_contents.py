@@ -50,7 +50,7 @@ async def test_init_makes_the_dataset_whole_at_its_name(engine: Engine) -> None:
     tree = _source_tree("e")
     tx, calls = await _run(engine, "dataset-init", {"dataset": f"{root}/made", "source": tree})
     # create, snapshot, rename, the mountpoint inherited: whatever the tree holds
-    assert calls == ["create", "snapshot", "rename", "inherit"]
+    assert calls == ["create", "snapshot_guids", "rename", "inherit"]
     names = [o.name for o in await zfs.list(root)]
     assert names == [root, f"{root}/made", f"{root}/made@zfsync_{tx}"]
     assert await zfs.local_properties(f"{root}/made") == {}
@@ -94,7 +94,7 @@ async def test_update_swaps_in_the_filled_clone(engine: Engine) -> None:
     # the same for any tree: snapshot, clone, then the swap (promote, unmount, two renames,
     # the mountpoint), and the old one destroyed at finalize
     assert calls == [
-        "snapshot", "clone", "promote", "set_properties", "rename", "rename",
+        "snapshot_guids", "clone", "promote", "set_properties", "rename", "rename",
         "set_properties", "destroy",
     ]  # fmt: skip
     new = await zfs.get(fs)

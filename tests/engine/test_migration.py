@@ -75,6 +75,15 @@ class Mounted:
 
     async def snapshot(self, snapshots: Sequence[str], **kw: Any) -> None:
         await self.inner.snapshot(snapshots, **kw)
+        await self._freeze(snapshots)
+
+    async def snapshot_guids(self, snapshots: Sequence[str], **kw: Any) -> dict[str, int]:
+        made: dict[str, int] = await self.inner.snapshot_guids(snapshots, **kw)
+        await self._freeze(list(made))
+        return made
+
+    async def _freeze(self, snapshots: Sequence[str]) -> None:
+        """What real ZFS shows under .zfs/snapshot: the tree as it was when each was taken."""
         for snap in snapshots:
             dataset, short = snap.split("@")
             tree = await self._tree(dataset)
@@ -104,7 +113,7 @@ async def mounted(world: World, tmp_path: Path) -> Any:
     engine = await Engine.start(world, tmp_path / "db.sqlite", FaultyBackend(Mounted(world.zfs)))
     root = tmp_path / "mnt"
     root.mkdir()
-    (tmp_path / "fill").mkdir()
+    (tmp_path / "fill").mkdir(exist_ok=True)
     MigrateKind.fill_root = str(tmp_path / "fill")
     await world.zfs.set_properties(world.src, {"mountpoint": str(root)})
     yield engine

@@ -106,6 +106,8 @@ class ManagerObject(AuthorizedInterface):
         opts = parse(ValidateOptions, options, "ValidateMigration")
         return await self._service.validate_migration(dataset, opts)
 
+    @dbus_method()
+    @authorized(Action.READ)
     async def PrunePreview(self, datasets: StrList, options: DBusDict) -> DictList:
         # the dry run of Prune: a read (what would go and why each stays), open to all
         return await self._service.prune_preview(datasets, options)

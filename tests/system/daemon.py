@@ -13,7 +13,8 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,3 +141,12 @@ async def start_daemon(
         timeout=start_timeout,
     )
     return Daemon(bus, proc, directory / "zfsyncd.db", config, Gate(directory / "gate"))
+
+
+@asynccontextmanager
+async def running_daemon(system_bus: SystemBus, directory: Path) -> AsyncIterator[Daemon]:
+    """A daemon for a module's tests, stopped cleanly at the end (it must not have died)."""
+    started = await start_daemon(system_bus, directory)
+    yield started
+    assert started.proc.poll() is None, f"zfsyncd died during the tests:\n{started.log()}"
+    assert system_bus.stop(started.proc) == 0, started.log()

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from tests.system.daemon import Daemon, start_daemon
+from tests.system.daemon import Daemon, running_daemon
 from tests.system.harness import SystemBus, User
 
 NOT_AUTHORIZED, NOT_FOUND, INVALID = 3, 4, 5
@@ -20,10 +20,8 @@ NOT_AUTHORIZED, NOT_FOUND, INVALID = 3, 4, 5
 async def daemon(
     system_bus: SystemBus, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Daemon]:
-    started = await start_daemon(system_bus, tmp_path_factory.mktemp("daemon"))
-    yield started
-    assert started.proc.poll() is None, f"zfsyncd died during the tests:\n{started.log()}"
-    assert system_bus.stop(started.proc) == 0, started.log()
+    async with running_daemon(system_bus, tmp_path_factory.mktemp("daemon")) as started:
+        yield started
 
 
 @pytest.fixture

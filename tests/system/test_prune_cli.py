@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 import zfsyncd.ops  # noqa: F401 - registers the kinds the daemon runs (the same code)
-from tests.system.daemon import Daemon, start_daemon
+from tests.system.daemon import Daemon, running_daemon
 from tests.system.harness import SystemBus, User
 
 NOT_AUTHORIZED = 3
@@ -20,10 +20,8 @@ POLICY = "last = 2"
 async def daemon(
     system_bus: SystemBus, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Daemon]:
-    started = await start_daemon(system_bus, tmp_path_factory.mktemp("daemon"))
-    yield started
-    assert started.proc.poll() is None, f"zfsyncd died during the tests:\n{started.log()}"
-    assert system_bus.stop(started.proc) == 0, started.log()
+    async with running_daemon(system_bus, tmp_path_factory.mktemp("daemon")) as started:
+        yield started
 
 
 def _snapshots(daemon: Daemon, user: User | None = None) -> list[str]:

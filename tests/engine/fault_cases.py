@@ -208,11 +208,7 @@ async def _migrate_world(engine: Engine, src: str, dst: str) -> Params:
     it), migrated into a new dataset under src, whose tree is a directory of this test's
     (the model keeps no files: rsync writes there)."""
     from tests.engine.migration_sources import plain_history
-    from zfsyncd.ops.migration.migrate import MigrateKind
 
-    fill = engine.path.parent / "fill"
-    fill.mkdir(exist_ok=True)
-    MigrateKind.fill_root = str(fill)  # never the host's /run/zfsync in a test
     mountpoint = engine.path.parent / src
     mountpoint.mkdir(parents=True, exist_ok=True)
     await engine.world.zfs.set_properties(src, {"mountpoint": str(mountpoint)})

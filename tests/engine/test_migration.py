@@ -26,7 +26,6 @@ from tests.engine.migration_sources import plain_history, write_snapshot
 from tests.faults import FaultyBackend
 from zfsyncd.ops.migration import history
 from zfsyncd.ops.migration.batch import BatchEntry, run_batch
-from zfsyncd.ops.migration.migrate import MigrateKind
 from zfsyncd.ops.migration.sources import read_source
 from zfsyncd.ops.migration.validation import validate
 from zfsyncd.store import TxState
@@ -113,8 +112,6 @@ async def mounted(world: World, tmp_path: Path) -> Any:
     engine = await Engine.start(world, tmp_path / "db.sqlite", FaultyBackend(Mounted(world.zfs)))
     root = tmp_path / "mnt"
     root.mkdir()
-    (tmp_path / "fill").mkdir(exist_ok=True)
-    MigrateKind.fill_root = str(tmp_path / "fill")
     await world.zfs.set_properties(world.src, {"mountpoint": str(root)})
     yield engine
     await engine.close()

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -40,7 +40,7 @@ from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.tx.kinds import BusMethod, Plan, PlanContext, RequestKind, register_kind
 from zfsyncd.tx.steps import Step
 from zfsyncd.tx.steps.datasets import CreateDataset, CreateDatasetArgs, Rename, RenameArgs
-from zfsyncd.tx.steps.fill import FILL_ROOT, fill_mountpoint
+from zfsyncd.tx.steps.fill import fill_mountpoint
 from zfsyncd.tx.steps.pools import DATASET_TYPES
 from zfsyncd.tx.steps.properties import SetProperties, SetPropertiesArgs
 from zfsyncd.tx.steps.snapshots import CreateSnapshots, CreateSnapshotsArgs
@@ -116,7 +116,7 @@ def describe(request: MigrateRequest) -> str:
 
 
 def decide(
-    request: MigrateRequest, facts: MigrateFacts, tx_id: str, fill_root: str = FILL_ROOT
+    request: MigrateRequest, facts: MigrateFacts, tx_id: str, fill_root: str | None = None
 ) -> Plan:
     """The steps (module docstring); PlanError when it cannot be done."""
     if names.parent_of(request.dataset) is None:
@@ -178,8 +178,6 @@ def decide(
 class MigrateKind(RequestKind[MigrateRequest]):
     name = "migrate"
     action = Action.MANAGE
-    #: where new datasets are mounted while they are built (tests point it at a temp dir)
-    fill_root: ClassVar[str] = FILL_ROOT
     request = MigrateRequest
     method = BusMethod("Migrate", positional=("source", "dataset"))
 
@@ -191,7 +189,7 @@ class MigrateKind(RequestKind[MigrateRequest]):
 
     async def plan_request(self, ctx: PlanContext, request: MigrateRequest) -> Plan:
         facts = await read_facts(ctx.host(LOCAL).zfs, request)
-        return decide(request, facts, ctx.tx_id, self.fill_root)
+        return decide(request, facts, ctx.tx_id)
 
 
 MIGRATE = register_kind(MigrateKind())

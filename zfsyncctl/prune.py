@@ -2,12 +2,13 @@
 org.zfsync.snapshot), or with --dry-run say what would go and why each snapshot stays
 (Manager.PrunePreview, a read).
 
-    zfsyncctl prune [DATASET...] [-r] [--policy TEXT] [--dry-run] [--json]
+    zfsyncctl prune [DATASET...] [-r] [--policy TEXT] [--host NAME] [--dry-run] [--json]
 
 The policy is each dataset's `zfsync:retention` user property unless --policy gives one
 (the same one-line text: `grid = "1x1h(keep=all) | 24x1h | 14x1d", daily = 7`); with no
-DATASET, every dataset that has the property. This module registers the command on
-main.cli when main imports it (main.LAZY).
+DATASET, every dataset that has the property. --host prunes the datasets of one
+`[hosts.NAME]` of zfsyncd's configuration instead of this host's. This module registers
+the command on main.cli when main imports it (main.LAZY).
 """
 
 from __future__ import annotations
@@ -64,6 +65,11 @@ def prune_table(rows: Sequence[PruneRow]) -> Rows:
     help="The policy instead of zfsync:retention, e.g. 'grid = \"24x1h | 14x1d\", daily = 7'.",
 )
 @click.option(
+    "--host",
+    metavar="NAME",
+    help="Prune the datasets on this [hosts.NAME] of zfsyncd's configuration (default: here).",
+)
+@click.option(
     "--dry-run",
     is_flag=True,
     help="Say what would be destroyed and why each stays; change nothing.",
@@ -75,6 +81,7 @@ def prune(
     datasets: tuple[str, ...],
     recursive: bool,
     policy: str | None,
+    host: str | None,
     dry_run: bool,
     json_output: bool,
     no_ask_password: bool,
@@ -94,7 +101,7 @@ def prune(
         raise click.BadParameter("name the datasets a --policy applies to", param_hint="'--policy'")
 
     if dry_run:
-        preview = PreviewOptions(recursive=recursive or None, policy=policy)
+        preview = PreviewOptions(recursive=recursive or None, policy=policy, host=host)
 
         async def look(zc: ZfsyncClient, out: Output) -> int:
             rows = await prune_preview(zc, datasets, preview)
@@ -102,7 +109,9 @@ def prune(
 
         run(json_output, no_ask_password, look)
         return
-    options = PruneOptions(recursive=recursive or None, policy=policy, **_common_fields(kw))
+    options = PruneOptions(
+        recursive=recursive or None, policy=policy, host=host, **_common_fields(kw)
+    )
 
     async def body(zc: ZfsyncClient, out: Output) -> int:
         return await started(zc, out, await start_prune(zc, datasets, options), not no_wait)

@@ -18,10 +18,16 @@ from .models import StartedTransaction
 class PreviewOptions(_Options):
     """options of PrunePreview."""
 
-    SIGNATURES: ClassVar[dict[str, str]] = {"recursive": "b", "policy": "s", "now": "d"}
+    SIGNATURES: ClassVar[dict[str, str]] = {
+        "recursive": "b",
+        "policy": "s",
+        "now": "d",
+        "host": "s",
+    }
     recursive: bool | None = None
     policy: str | None = None
     now: float | None = None
+    host: str | None = None
 
 
 class PruneOptions(PreviewOptions):

@@ -124,6 +124,26 @@ async def test_retention_forms_on_both_sides(sim: Sim) -> None:
         assert (row.name, row.failures, row.last_error) == (row.name, 0, "")
 
 
+async def test_a_remote_targets_retention_prunes_the_destination_there(sim: Sim) -> None:
+    """A target on another host with a retention: after each run a prune on that host
+    (PruneRequest.host) keeps the replica's 2 newest; the source keeps everything."""
+    job = {
+        "datasets": ["tank/data"], "schedule": "every 6h", "jitter": 0,
+        "targets": {"off": {"host": "backup", "destination": "bak/data",
+                            "retention": {"last": 2}}},
+    }  # fmt: skip
+    await sim.configure(home=job)
+    await sim.advance(2 * DAY)
+    ours = await sim.snapshots("local", "tank/data")
+    assert len(ours) == 8 + 1  # every 6 hours, and replica init's own the first time
+    assert await sim.snapshots("backup", "bak/data") == ours[-2:]
+    pruned = [t for t in await sim.manager.list() if t.type == "prune"]
+    assert pruned
+    assert all(t.params["host"] == "backup" for t in pruned)
+    row = sim.scheduler.row("home")
+    assert (row.failures, row.last_error, row.targets[0].failures) == (0, "", 0)
+
+
 async def test_calendar_weekdays_and_jitter(sim: Sim) -> None:
     await sim.configure(
         nightly={"datasets": ["tank/logs"], "schedule": "Mon..Fri 02:30", "jitter": "10m"}

@@ -15,7 +15,7 @@ it replicates to, and the commands around its snapshot.
     [jobs.home.targets.offsite]         # a replication target of the job
     host = "backup"                     # a [hosts.NAME], or "local"
     destination = "backup/home"         # one dataset: it; several: DESTINATION/<last part>
-    retention = { grid = "24x1h | 14x1d" }   # what the destination keeps (on this host)
+    retention = { grid = "24x1h | 14x1d" }   # what the destination keeps, pruned on its host
 
 Every check here is on the configuration alone (no ZFS, no daemon): `zfsyncctl config
 check FILE` runs them. One line per problem (zfsyncd/invalid.py).
@@ -88,7 +88,8 @@ class HookConfig(_Table):
 class TargetConfig(_Table):
     host: str = LOCAL
     destination: str
-    #: what the destination keeps; only on this host (the prune runs here, ops/prune.py)
+    #: what the destination keeps: after each run, a prune on the target's host
+    #: (ops/prune.py's PruneRequest.host)
     retention: RetentionPolicy | None = None
 
     @field_validator("destination")
@@ -153,11 +154,6 @@ class JobConfig(_Table):
             gap = second - first
             found.append(f"jitter: {self.jitter:g} s is not shorter than the schedule's {gap:g} s")
         for label, target in self.targets.items():
-            if target.retention is not None and target.host != LOCAL:
-                found.append(
-                    f"targets.{label}.retention: a prune runs on this host only (set "
-                    f"zfsync:retention on the destination on {target.host!r} instead)"
-                )
             try:
                 self.destinations(target)
             except ValueError as exc:

@@ -1,7 +1,7 @@
 """One run of a job: its hooks and its transactions, in order, each waited for.
 
     pre-hooks -> snapshot -> post-hooks -> per target: replica init (first run) / sync
-              -> prune (source, then each target that synced)
+              -> prune (source, then each target that synced, on the target's host)
 
 Everything that changes ZFS is a transaction of the engine (ops/snapshot.py,
 ops/replication/, the retention's prune), tagged `job:NAME`, so `transaction list` shows
@@ -147,8 +147,8 @@ class JobRun:
         before = state.targets.get(label, TargetState())
         try:
             synced = await self._replicate(name, job, target, done)
-            if target.host == LOCAL:  # config.py refuses a retention elsewhere
-                await self._prune(name, synced, job.recursive, target.retention, done)
+            # the destinations' prune on the target's host (this one or a [hosts.NAME])
+            await self._prune(name, synced, job.recursive, target.retention, done, host=target.host)
         except (RunFailed, TxError, CommandError) as exc:
             now = self.clock()
             failures = before.failures + 1
@@ -203,12 +203,17 @@ class JobRun:
         recursive: bool,
         policy: RetentionPolicy | None,
         done: list[str],
+        *,
+        host: str = LOCAL,
     ) -> None:
-        """The retention's prune transaction (ops/prune.py), deciding as at now: it never
-        destroys a held snapshot, one in use, a pair's newest common one, or the newest."""
+        """The retention's prune transaction (ops/prune.py) of `datasets` on `host`,
+        deciding as at now: it never destroys a held snapshot, one in use, a pair's newest
+        common one, or the newest."""
         if policy is None:
             return
-        request = PruneRequest.of(datasets, policy, recursive=recursive, now=self.clock())
+        request = PruneRequest.of(
+            datasets, policy, recursive=recursive, now=self.clock(), host=host
+        )
         await self._transaction(name, PRUNE.name, request.model_dump(mode="json"), None, done)
 
     async def _transaction(

@@ -23,10 +23,16 @@ of what the caller lists); `manage` would make the scheduled form of a destroy s
 than the destroy itself, and `replicate` covers pairs, not a dataset's own snapshots. The
 dry run is a read (`org.zfsync.read`), open to all as the other reads are.
 
+Which host: this one, or `host`, one `[hosts.NAME]` of the configuration (a job's
+replication target keeps its own retention on its host); everything below reads and acts
+on that host, the pairs' other sides are read where they are (this host too). An unknown
+host is refused when planned or previewed, before anything is read.
+
 Reads, constant in the number of snapshots and datasets: one `zfs list` (with no dataset
-named, a `zfs list -d 0` of the pools first) and at most one `zfs holds` of this host, one
-`zfs list -r` of its pools' datasets for clones, and one reading (list, holds) of each other
-host of a pair. Changes: one DestroyThroughHold step per pool (tx/steps/held_destroy.py).
+named, a `zfs list -d 0` of the pools first) and at most one `zfs holds` of the pruned
+host, one `zfs list -r` of its pools' datasets for clones, and one reading (list, holds) of
+each other host of a pair. Changes: one DestroyThroughHold step per pool, on the pruned host
+(tx/steps/held_destroy.py).
 """
 
 from __future__ import annotations
@@ -63,7 +69,7 @@ from zfsyncd.retention import (
 from zfsyncd.retention.policy import MAX_POLICY_CHARS
 from zfsyncd.store.records import TransactionRecord
 from zfsyncd.tx.errors import MissingObjectError, PlanError
-from zfsyncd.tx.hosts import LOCAL, Host
+from zfsyncd.tx.hosts import LOCAL, Host, HostName, located
 from zfsyncd.tx.kinds import BusMethod, Plan, PlanContext, RequestKind, register_kind
 from zfsyncd.tx.steps import Step
 from zfsyncd.tx.steps.held_destroy import DestroyThroughHold, HeldDestroyArgs
@@ -92,6 +98,10 @@ class PruneRequest(BaseModel):
     #: decide as at this time (seconds since the epoch); None: the clock when it is planned
     #: (a job decides as at its scheduled time; tests with a clock of their own)
     now: float | None = Field(default=None, allow_inf_nan=False, ge=0)
+    #: the host whose datasets are pruned, a `[hosts.NAME]` of the configuration (a job's
+    #: replication target keeps its own retention there); checked against the hosts when
+    #: planned or previewed (configured_host)
+    host: HostName = LOCAL
 
     @field_validator("policy")
     @classmethod
@@ -121,10 +131,11 @@ class PruneRequest(BaseModel):
         *,
         recursive: bool = False,
         now: float | None = None,
+        host: str = LOCAL,
     ) -> Self:
         """A request from a policy object (a job's)."""
         text = None if policy is None else policy.text()
-        return cls(datasets=tuple(datasets), recursive=recursive, policy=text, now=now)
+        return cls(datasets=tuple(datasets), recursive=recursive, policy=text, now=now, host=host)
 
     def retention(self) -> RetentionPolicy | None:
         return None if self.policy is None else parse_policy_text(self.policy)
@@ -134,7 +145,7 @@ class PruneRequest(BaseModel):
 class PruneFacts:
     """What the decision starts from, read once."""
 
-    #: this host's datasets (named, below them, or every pool), with their snapshots
+    #: the pruned host's datasets (named, below them, or every pool), with their snapshots
     here: Side
     #: other sides of the replica pairs among them, by host (LOCAL too for a pair on two
     #: pools of this host)
@@ -321,7 +332,7 @@ def decide(request: PruneRequest, facts: PruneFacts, now: int, tx_id: str) -> Pl
     steps: list[Step[Any]] = [
         DestroyThroughHold(
             HeldDestroyArgs(
-                host=LOCAL,
+                host=request.host,
                 tag=f"{HOLD_TAG}{tx_id}",
                 snapshots=tuple(doomed),
                 guids=doomed,
@@ -342,7 +353,8 @@ def decide(request: PruneRequest, facts: PruneFacts, now: int, tx_id: str) -> Pl
 def describe(request: PruneRequest) -> str:
     what = ", ".join(request.datasets) if request.datasets else f"every dataset with {RETENTION}"
     below = " and below" if request.recursive and request.datasets else ""
-    return f"prune {what}{below}"
+    where = "" if request.host == LOCAL else f" on {request.host}"
+    return f"prune {what}{below}{where}"
 
 
 def rows(result: Outcome) -> list[PruneRow]:
@@ -388,17 +400,29 @@ MAX_REASON = 256
 # --------------------------------------------------------------------------- reading
 
 
-async def read_here(zfs: ZfsBackend, datasets: Sequence[str]) -> Side:
-    """This host's datasets named and below them (or every pool): replication's reading of
-    a side (one `zfs list`, one `zfs holds` at most; with none named, a `zfs list -d 0` of
-    the pools first), with zfsync:retention besides the pairs' properties."""
-    return await read_side(zfs, LOCAL, datasets or None, properties=(RETENTION,))
+async def read_here(zfs: ZfsBackend, datasets: Sequence[str], host: str = LOCAL) -> Side:
+    """The pruned host's datasets named and below them (or every pool): replication's
+    reading of a side (one `zfs list`, one `zfs holds` at most; with none named, a `zfs
+    list -d 0` of the pools first), with zfsync:retention besides the pairs' properties."""
+    return await read_side(zfs, host, datasets or None, properties=(RETENTION,))
+
+
+def configured_host(hosts: Mapping[str, Host], name: str) -> Host:
+    """The host a request names, or a PlanError naming it and the hosts there are."""
+    found = hosts.get(name)
+    if found is None:
+        known = ", ".join(sorted(hosts))
+        raise PlanError(f"host {name!r} is not configured ([hosts.{name}]; known: {known})")
+    return found
 
 
 async def read_facts(
     hosts: Mapping[str, Host], request: PruneRequest, active: Sequence[TransactionRecord]
 ) -> PruneFacts:
-    here = await read_here(hosts[LOCAL].zfs, request.datasets)
+    """Everything read on `request.host` (its datasets, clones), and each pair's other side
+    through `hosts` (this host too, for a pair whose other side is here)."""
+    zfs = configured_host(hosts, request.host).zfs
+    here = await read_here(zfs, request.datasets, request.host)
     wanted: dict[str, set[str]] = defaultdict(set)
     for state in here:
         if state.role is not None and state.peer is not None:
@@ -410,7 +434,7 @@ async def read_facts(
     there: dict[str, Side] = {}
     unreachable: dict[str, str] = {}
     for host, datasets in sorted(wanted.items()):
-        if host == LOCAL and all(d in here for d in datasets):
+        if host == request.host and all(d in here for d in datasets):
             there[host] = here
             continue
         if host not in hosts:
@@ -419,11 +443,11 @@ async def read_facts(
         try:
             there[host] = await read_side(hosts[host].zfs, host, sorted(datasets))
         except Exception as exc:  # a host that cannot be reached: its pairs are left out
-            if host == LOCAL:
+            if host in (LOCAL, request.host):
                 raise
             unreachable[host] = str(exc) or type(exc).__name__
     pools = {names.pool_of(d.name) for d in here}
-    cloned = await origins.cloned(hosts[LOCAL].zfs, pools)
+    cloned = await origins.cloned(zfs, pools)
     return PruneFacts(here, there, unreachable, cloned, tuple(active))
 
 
@@ -449,7 +473,7 @@ class PruneKind(RequestKind[PruneRequest]):
         return describe(request)
 
     def targets(self, request: PruneRequest) -> set[str]:
-        return set(request.datasets)
+        return {located(request.host, d) for d in request.datasets}
 
     async def plan_request(self, ctx: PlanContext, request: PruneRequest) -> Plan:
         active = [t for t in await ctx.transactions.list_active() if t.id != ctx.tx_id]

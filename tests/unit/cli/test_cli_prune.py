@@ -33,6 +33,7 @@ CALLS: list[tuple[list[str], list[Any], dict[str, Any]]] = [
         [["tank/home", "tank/db"]],
         {"policy": POLICY, "tags": ["nightly"], "wait_for_locks": False},
     ),
+    (["tank/home", "--host", "backup"], [["tank/home"]], {"host": "backup"}),
 ]
 
 

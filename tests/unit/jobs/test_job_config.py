@@ -87,8 +87,6 @@ D = 'datasets = ["tank/a"]\nschedule = "daily"\n'
          "jobs.j.retention"),
         (D + 'targets.t = { host = "nowhere", destination = "b/a" }',
          "config: jobs.j.targets.t.host: 'nowhere' is not a [hosts.NAME]"),
-        (D + 'targets.t = { host = "backup", destination = "b/a", retention = { last = 3 } }',
-         "jobs.j: targets.t.retention: a prune runs on this host only"),
         (D + 'recursive = true\nexclude = ["x"]\ntargets.t = { destination = "b/a" }',
          "jobs.j: exclude: a job with replication targets cannot exclude datasets"),
         ('datasets = ["tank/a", "pool/a"]\nschedule = "daily"\ntargets.t = { destination = "b/a" }',

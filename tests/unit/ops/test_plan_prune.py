@@ -159,3 +159,33 @@ def test_one_step_per_pool_holding_with_the_transactions_tag() -> None:
         plan.description
         == "prune every dataset with zfsync:retention: 4 of 7 snapshots on 3 datasets"
     )
+
+
+@pytest.mark.parametrize(
+    ("host", "description"),
+    [
+        (LOCAL, "prune p/a: 1 of 2 snapshots on 1 datasets"),
+        ("backup", "prune p/a on backup: 1 of 2 snapshots on 1 datasets"),
+    ],
+)
+def test_the_steps_act_on_the_pruned_host(host: str, description: str) -> None:
+    here = side(("p/a", POLICY, 2))
+    plan = decide(PruneRequest(datasets=("p/a",), host=host), PruneFacts(here), NOW, TX)
+    assert [s.args.host for s in plan.steps] == [host]  # type: ignore[attr-defined]
+    assert plan.description == description
+
+
+def test_a_pair_whose_other_side_is_this_host_seen_from_another() -> None:
+    """Pruned on `backup`, a destination whose peer (`local:p/s`, as this daemon names it)
+    is read here: the newest snapshot both share is kept on backup."""
+    back = {**POLICY, "zfsync:role": "destination", "zfsync:peer": "local:p/s"}
+    source = {"zfsync:role": "source", "zfsync:peer": "backup:q/d"}
+    remote = [_obj("q/d", 1, **back)]
+    remote += [_obj(f"q/d@zfsync_{n}", 10 + n, guid=100 + n, **back) for n in range(4)]
+    local = [_obj("p/s", 1, **source)]
+    local += [_obj(f"p/s@zfsync_{n}", 10 + n, guid=100 + n, **source) for n in range(2)]
+    facts = PruneFacts(
+        Side("backup", build_side(remote, {})), there={LOCAL: Side(LOCAL, build_side(local, {}))}
+    )
+    # zfsync_1 is the newest both share, zfsync_3 the newest
+    assert going({"host": "backup"}, facts) == ["q/d@zfsync_0", "q/d@zfsync_2"]

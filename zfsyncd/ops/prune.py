@@ -53,6 +53,7 @@ from zfsyncd.ops.replication.choose import newest_common
 from zfsyncd.ops.replication.inventory import (
     DatasetState,
     Side,
+    configured_host,
     read_side,
 )
 from zfsyncd.ops.replication.props import Role, parse_peer
@@ -405,15 +406,6 @@ async def read_here(zfs: ZfsBackend, datasets: Sequence[str], host: str = LOCAL)
     reading of a side (one `zfs list`, one `zfs holds` at most; with none named, a `zfs
     list -d 0` of the pools first), with zfsync:retention besides the pairs' properties."""
     return await read_side(zfs, host, datasets or None, properties=(RETENTION,))
-
-
-def configured_host(hosts: Mapping[str, Host], name: str) -> Host:
-    """The host a request names, or a PlanError naming it and the hosts there are."""
-    found = hosts.get(name)
-    if found is None:
-        known = ", ".join(sorted(hosts))
-        raise PlanError(f"host {name!r} is not configured ([hosts.{name}]; known: {known})")
-    return found
 
 
 async def read_facts(

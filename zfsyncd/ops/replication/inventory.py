@@ -255,10 +255,16 @@ def _count(value: str | None) -> int | None:
     return int(value)
 
 
-def host_of(ctx: StepContext, name: str) -> Host:
-    """The host a peer address names, or a PlanError that says which hosts there are."""
-    found = ctx.hosts.get(name)
+def configured_host(hosts: Mapping[str, Host], name: str) -> Host:
+    """The host a request or peer address names, or a PlanError naming it and the hosts
+    there are."""
+    found = hosts.get(name)
     if found is None:
-        known = ", ".join(sorted(ctx.hosts))
+        known = ", ".join(sorted(hosts))
         raise PlanError(f"host {name!r} is not configured ([hosts.{name}]; known: {known})")
     return found
+
+
+def host_of(ctx: StepContext, name: str) -> Host:
+    """The host a peer address names (configured_host over the step's hosts)."""
+    return configured_host(ctx.hosts, name)

@@ -44,6 +44,7 @@ from zfsyncd.tx.steps.fill import fill_mountpoint
 from zfsyncd.tx.steps.pools import DATASET_TYPES
 from zfsyncd.tx.steps.properties import SetProperties, SetPropertiesArgs
 from zfsyncd.tx.steps.snapshots import CreateSnapshots, CreateSnapshotsArgs
+from zfsyncd.tx.steps.zfs_rollback_refusal import sibling_name
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import ZfsBackend
 from zfsyncd.zfs.models import DatasetName, ObjectType
@@ -81,11 +82,6 @@ class MigrateFacts:
     snapshots: tuple[str, ...]
     #: the source the dataset says it was migrated from ("": none said)
     migrated_from: str = ""
-
-
-def temp_name(dataset: str, tx_id: str) -> str:
-    parent, leaf = dataset.rsplit("/", 1)
-    return f"{parent}/{TEMP_PREFIX}{tx_id}_{leaf}"
 
 
 async def read_facts(zfs: ZfsBackend, request: MigrateRequest) -> MigrateFacts:
@@ -145,8 +141,12 @@ def decide(
     if not left:
         return Plan(steps=[], description=f"{describe(request)}: nothing left to migrate",
                     extra_datasets={request.dataset})  # fmt: skip
-    target = request.dataset if facts.dataset_exists else temp_name(request.dataset, tx_id)
-    names.check_dataset(target)  # a long name may leave no room for the prefix: say so now
+    # a new dataset is built beside its name (sibling_name checks the longer name now)
+    target = (
+        request.dataset
+        if facts.dataset_exists
+        else sibling_name(request.dataset, TEMP_PREFIX, tx_id, what="migrated into")
+    )
     steps: list[Step[Any]] = []
     private = None
     if not facts.dataset_exists:

@@ -67,6 +67,27 @@ class ZfsObject(BaseModel):
         return self.type is ObjectType.SNAPSHOT
 
 
+class ReachedSnapshot(BaseModel):
+    """What a step keeps of a snapshot that a recursive command would reach: its name, its
+    guid (an undo acts only on what is still the object it recorded) and its hold count
+    (tags are read only where it is not 0): each property a channel program reads costs
+    (programs.READ_REACHED), and a step needs no other."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    guid: int
+    userrefs: int
+
+    @property
+    def dataset(self) -> str:
+        return names.dataset_of(self.name)
+
+    @property
+    def short_name(self) -> str:
+        return names.short_name(self.name)
+
+
 class Hold(BaseModel):
     model_config = ConfigDict(frozen=True)
 

@@ -90,7 +90,11 @@ async def test_an_unknown_host_is_refused_naming_it(replicas: Replicas) -> None:
 
 async def _fresh(path: Path) -> Replicas:
     r = await Replicas.start(path)
-    await _replica(r, "a", syncs=2, extra=2)
+    try:
+        await _replica(r, "a", syncs=2, extra=2)
+    except BaseException:
+        await r.close()
+        raise
     return r
 
 

@@ -23,10 +23,12 @@ from zfsyncd.zfs.memory import MemoryBackend
 @pytest.fixture
 async def manager(tmp_path: Path) -> AsyncIterator[TransactionManager]:
     db = await Database.open(tmp_path / "zfsyncd.db")
-    engine = TransactionManager(db, local_hosts(MemoryBackend(pools=("tank", "backup"))))
-    yield engine
-    await engine.shutdown()
-    await db.close()
+    try:
+        engine = TransactionManager(db, local_hosts(MemoryBackend(pools=("tank", "backup"))))
+        yield engine
+        await engine.shutdown()
+    finally:
+        await db.close()
 
 
 async def _three(manager: TransactionManager) -> tuple[str, str, str]:

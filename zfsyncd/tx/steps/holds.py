@@ -183,7 +183,9 @@ class ReleaseSnapshots(_OnSnapshots):
         # of a held snapshot: its trash walk)
         released = set(held)
         after = [
-            o.model_copy(update={"userrefs": o.userrefs - 1}) if o.name in released else o
+            ReachedSnapshot(name=o.name, guid=o.guid, userrefs=o.userrefs - 1)
+            if o.name in released
+            else o
             for o in found.values()
         ]
         hand_on_reading(ctx.handed, self._zfs(ctx), self.args.snapshots, after)

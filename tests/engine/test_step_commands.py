@@ -378,15 +378,22 @@ async def test_a_release_hands_its_reading_to_the_destroy_after_it(world: World)
     )
 
 
+#: in the lab one case is enough: the others differ from it in the engine's decisions only
+#: (the untouched tree is test_a_release_hands_its_reading_to_the_destroy_after_it's)
+_MODEL_ONLY = pytest.mark.skipif(
+    REAL, reason="on the model only; the lab runs the re-made child (/b/c@s)"
+)
+
+
 @pytest.mark.parametrize(
     ("remade", "moved"),
     [
         # nobody touched them: all three move, by one `rename -r`
-        (None, {"@s", "/b@s", "/b/c@s"}),
+        pytest.param(None, {"@s", "/b@s", "/b/c@s"}, marks=_MODEL_ONLY),
         # someone destroyed b/c@s and made another of that name (held by the same tag):
         # the destroy refuses it by its guid, from the release's reading, and moves nothing
         ("/b/c@s", set()),
-        ("@s", set()),
+        pytest.param("@s", set(), marks=_MODEL_ONLY),
     ],
 )
 async def test_a_handed_reading_keeps_the_guid_guard(

@@ -81,10 +81,13 @@ class Side:
     seconds: list[float] = field(default_factory=list)
     commands: list[int] = field(default_factory=list)
     by_verb: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    #: the last run's commands in order, each with its time (what each one costs)
+    last: list[tuple[float, str]] = field(default_factory=list)
 
     def add(self, seconds: float, rows: list[tuple[float, str]]) -> None:
         self.seconds.append(seconds)
         self.commands.append(len(rows))
+        self.last = rows
         for took, argv in rows:
             # a read-only channel program (`zfs program -n`) is a reading
             verb = "program -n" if argv.startswith("program -n") else argv.split(" ", 1)[0]
@@ -209,6 +212,11 @@ def zfs_version() -> str:
     return out.stdout.splitlines()[0] if out.stdout else "?"
 
 
+def _short(argv: str, width: int = 90) -> str:
+    """A command line cut to one screen line (a program's argv names every snapshot)."""
+    return argv if len(argv) <= width else f"{argv[: width - 3]}..."
+
+
 def report(what: str, bare_side: Side, engine_side: Side, goal: int | None) -> None:
     counts = sorted(set(engine_side.commands))
     count = "/".join(map(str, counts))
@@ -226,6 +234,11 @@ def report(what: str, bare_side: Side, engine_side: Side, goal: int | None) -> N
     print(f"  where the engine's {engine_side.median:.2f} s go (per run):")
     for verb, took in sorted(engine_side.by_verb.items(), key=lambda item: -sum(item[1])):
         print(f"    zfs {verb:<10} x{len(took) / runs:4.1f} {sum(took) / runs:7.2f} s")
+    print("  the last run's commands in order:")
+    for took, argv in engine_side.last:
+        print(f"    {took:6.2f} s  zfs {_short(argv)}")
+    for took, argv in bare_side.last:
+        print(f"    bare: {took:6.2f} s  zfs {_short(argv)}")
     rest = engine_side.median - in_zfs
     print(f"    the rest (Python, SQLite, fsync, process starts) {rest:7.2f} s")
     bare_zfs = sum(sum(t) for t in bare_side.by_verb.values()) / len(bare_side.seconds)

@@ -9,15 +9,11 @@ from __future__ import annotations
 import pytest
 
 from zfsyncd.zfs import errors as e
-from zfsyncd.zfs.models import ObjectType, ZfsObject
+from zfsyncd.zfs.models import ObjectType
 
 from .world import World
 
 SNAP = ObjectType.SNAPSHOT
-
-
-def _rows(objects: list[ZfsObject]) -> list[tuple[str, int, int, int]]:
-    return [(o.name, o.guid, o.createtxg, o.userrefs) for o in objects]
 
 
 async def _tree(world: World) -> str:
@@ -94,7 +90,9 @@ async def test_list_reached_answers_what_list_and_holds_show(world: World) -> No
     found, holds = await zfs.list_reached([f"{a}@s", f"{a}/nope@s", f"{world.src}/c@s"])
     assert [o.name for o in found] == sorted([f"{a}@s", f"{a}/k@s", f"{a}/k/g@s"])  # by name
     listed = await zfs.list_many([o.name for o in found], types=[SNAP])
-    assert sorted(_rows(found)) == sorted(_rows(listed))
+    assert [(o.name, o.guid, o.userrefs) for o in found] == [
+        (o.name, o.guid, o.userrefs) for o in sorted(listed, key=lambda o: o.name)
+    ]
     assert holds == []  # not asked for
     found, holds = await zfs.list_reached([f"{a}/k@s", f"{b}@s"], holds=True)
     assert [o.name for o in found] == sorted([f"{a}/k@s", f"{a}/k/g@s", f"{b}@s"])
@@ -105,3 +103,22 @@ async def test_list_reached_answers_what_list_and_holds_show(world: World) -> No
         (f"{b}@s", "zfsync-x"),
     ]
     assert await zfs.list_reached([]) == ([], [])
+
+
+async def test_list_reached_several_names_at_once(world: World) -> None:
+    """Several short names, on the same datasets and on nested ones (a trash reading asks
+    for a name and its trash name): each name reaches its own at and below where it is
+    given, and only there."""
+    zfs, a = world.zfs, await _tree(world)
+    await zfs.snapshot([f"{a}@s"], recursive=True)
+    await zfs.snapshot([f"{a}@t", f"{world.src}/b@t"], recursive=True)
+    await zfs.hold("zfsync-x", [f"{a}/k/g@t"])
+    asked = [f"{a}@s", f"{a}/k@s", f"{a}/k@t", f"{a}/nope@t"]
+    found, holds = await zfs.list_reached(asked, holds=True)
+    expected = sorted([f"{a}@s", f"{a}/k@s", f"{a}/k/g@s", f"{a}/k@t", f"{a}/k/g@t"])
+    assert [o.name for o in found] == expected
+    listed = {o.name: o for o in await zfs.list_many(expected, types=[SNAP])}
+    assert [(o.guid, o.userrefs) for o in found] == [
+        (listed[n].guid, listed[n].userrefs) for n in expected
+    ]
+    assert [(h.snapshot, h.tag) for h in holds] == [(f"{a}/k/g@t", "zfsync-x")]

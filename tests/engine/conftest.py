@@ -13,6 +13,7 @@ import zfsyncd.ops  # noqa: F401 - registers the transaction kinds (snapshot)
 from tests.contract.world import World, backend_kind
 from tests.engine.scenario import CompoundKind
 from tests.faults import FaultyBackend
+from tests.leaks import no_leaked_connections  # noqa: F401 - autouse: no open SQLite left
 from zfsyncd.store import Database
 from zfsyncd.tx.hosts import local_hosts
 from zfsyncd.tx.kinds import TX_KINDS, TxKind
@@ -38,9 +39,13 @@ class Engine:
         zfs = zfs or FaultyBackend(world.zfs)
         kinds: dict[str, TxKind] = {**TX_KINDS, "compound": CompoundKind()}
         db = await Database.open(path)
-        manager = TransactionManager(
-            db, local_hosts(zfs), do_retry=FAST, undo_retry=FAST, kinds=kinds, max_parallel=4
-        )
+        try:
+            manager = TransactionManager(
+                db, local_hosts(zfs), do_retry=FAST, undo_retry=FAST, kinds=kinds, max_parallel=4
+            )
+        except BaseException:
+            await db.close()  # an open connection's thread would hang the run at exit
+            raise
         return cls(world, zfs, path, db, manager, kinds)
 
     async def restart(self) -> Engine:

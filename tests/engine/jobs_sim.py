@@ -87,10 +87,14 @@ class Sim:
         local = local or MemoryBackend(pools=("tank", "rep"), seed=3, clock=clock.now)
         backup = backup or MemoryBackend(pools=("bak",), seed=4, clock=clock.now)
         db = await Database.open(path, clock=clock.now)
-        hosts = {"local": Host("local", local), "backup": Host("backup", backup)}
-        manager = TransactionManager(db, hosts, do_retry=FAST, undo_retry=FAST, max_parallel=4)
-        runner = JobRun(manager, clock.now)
-        scheduler = Scheduler(JobStateStore(db), runner, clock, parallel=parallel)
+        try:
+            hosts = {"local": Host("local", local), "backup": Host("backup", backup)}
+            manager = TransactionManager(db, hosts, do_retry=FAST, undo_retry=FAST, max_parallel=4)
+            runner = JobRun(manager, clock.now)
+            scheduler = Scheduler(JobStateStore(db), runner, clock, parallel=parallel)
+        except BaseException:
+            await db.close()  # an open connection's thread would hang the run at exit
+            raise
         return cls(clock, db, manager, local, backup, scheduler, runner)
 
     async def restart(self, downtime: float) -> Sim:
@@ -102,8 +106,12 @@ class Sim:
         sim = await Sim.start(
             self.db.path, self.clock.t, clock=self.clock, local=self.local, backup=self.backup
         )
-        await sim.manager.recover()
-        await sim.scheduler.configure(jobs)
+        try:
+            await sim.manager.recover()
+            await sim.scheduler.configure(jobs)
+        except BaseException:
+            await sim.close()
+            raise
         return sim
 
     async def configure(self, **jobs: dict[str, Any]) -> None:

@@ -139,8 +139,12 @@ class Replicas:
         faults: dict[str, FaultyBackend],
     ) -> Replicas:
         db = await Database.open(path)
-        hosts = {name: Host(name, f) for name, f in faults.items()}  # type: ignore[arg-type]
-        manager = TransactionManager(db, hosts, do_retry=FAST, undo_retry=FAST, max_parallel=4)
+        try:
+            hosts = {name: Host(name, f) for name, f in faults.items()}  # type: ignore[arg-type]
+            manager = TransactionManager(db, hosts, do_retry=FAST, undo_retry=FAST, max_parallel=4)
+        except BaseException:
+            await db.close()  # an open connection's thread would hang the run at exit
+            raise
         return cls(manager, db, local, backup, recorders, faults, path)
 
     async def close(self) -> None:

@@ -49,8 +49,12 @@ async def _synced(tmp_path: Path) -> tuple[TransactionRecord, int]:
             record.id, ProgressTracker([s.bytes_total for s in record.steps])
         )
 
-    hosts = {name: Host(name, f) for name, f in r.faults.items()}  # type: ignore[arg-type]
-    manager = TransactionManager(r.db, hosts, do_retry=FAST, undo_retry=FAST, sinks=sink)
+    try:
+        hosts = {name: Host(name, f) for name, f in r.faults.items()}  # type: ignore[arg-type]
+        manager = TransactionManager(r.db, hosts, do_retry=FAST, undo_retry=FAST, sinks=sink)
+    except BaseException:
+        await r.close()
+        raise
     try:
         await filesystem(r.local, "src/a")
         await r.done("replica-init", {"source": "src/a", "destination": "dst/a"})

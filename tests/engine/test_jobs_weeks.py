@@ -40,11 +40,13 @@ START = at("2026-11-30 10:17:00")  # a Monday
 async def sim() -> AsyncIterator[Sim]:
     with ram_directory() as directory:
         s = await Sim.start(directory / "zfsyncd.db", START)
-        await s.local.create("tank/data")
-        await s.local.create("tank/data/child")
-        await s.local.create("tank/logs")
-        yield s
-        await s.close()
+        try:
+            await s.local.create("tank/data")
+            await s.local.create("tank/data/child")
+            await s.local.create("tank/logs")
+            yield s
+        finally:
+            await s.close()
 
 
 def times(names: list[str]) -> list[int]:

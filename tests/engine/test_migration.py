@@ -110,11 +110,13 @@ def _rsync(source: Path, target: Path) -> None:
 @pytest.fixture
 async def mounted(world: World, tmp_path: Path) -> Any:
     engine = await Engine.start(world, tmp_path / "db.sqlite", FaultyBackend(Mounted(world.zfs)))
-    root = tmp_path / "mnt"
-    root.mkdir()
-    await world.zfs.set_properties(world.src, {"mountpoint": str(root)})
-    yield engine
-    await engine.close()
+    try:
+        root = tmp_path / "mnt"
+        root.mkdir()
+        await world.zfs.set_properties(world.src, {"mountpoint": str(root)})
+        yield engine
+    finally:
+        await engine.close()
 
 
 async def _migrate(engine: Engine, source: Path, dataset: str, limit: int = 0) -> Any:

@@ -61,7 +61,7 @@ async def test_a_remote_prune_runs_the_same_commands_for_few_and_many_snapshots(
         runs.append(r.calls())
     assert runs[0] == runs[1]
     # backup: its datasets and their holds (the pair's base is held), its pools' clones,
-    # the hold's reading and the hold, then at the end two readings, the release and one
+    # the hold's reading and the hold, then at the end one reading, the release and one
     # destroy; local: one reading (list, holds) of the pair's other side, nothing changed
     assert runs[0]["local"] == ["list_many", "holds_many"]
     assert runs[0]["backup"] == [
@@ -70,7 +70,6 @@ async def test_a_remote_prune_runs_the_same_commands_for_few_and_many_snapshots(
         "list_many",
         "list_reached",
         "hold",
-        "list_reached",
         "list_reached",
         "release",
         "destroy_snapshots",
@@ -90,7 +89,11 @@ async def test_an_unknown_host_is_refused_naming_it(replicas: Replicas) -> None:
 
 async def _fresh(path: Path) -> Replicas:
     r = await Replicas.start(path)
-    await _replica(r, "a", syncs=2, extra=2)
+    try:
+        await _replica(r, "a", syncs=2, extra=2)
+    except BaseException:
+        await r.close()
+        raise
     return r
 
 

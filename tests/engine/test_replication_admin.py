@@ -134,10 +134,12 @@ async def two(world: World, tmp_path: Path) -> AsyncIterator[Two]:
     remote = FaultyBackend(model)
     hosts = {LOCAL: Host(LOCAL, local), PEER_HOST: Host(PEER_HOST, remote)}
     db = await Database.open(tmp_path / "zfsyncd.db")
-    manager = TransactionManager(db, hosts, do_retry=FAST, undo_retry=FAST, max_parallel=4)
-    yield Two(world, manager, local, remote, counting, model)
-    await manager.shutdown()
-    await db.close()
+    try:
+        manager = TransactionManager(db, hosts, do_retry=FAST, undo_retry=FAST, max_parallel=4)
+        yield Two(world, manager, local, remote, counting, model)
+        await manager.shutdown()
+    finally:
+        await db.close()
 
 
 #: the destination on this host, and on host b (the model only: b is a model)

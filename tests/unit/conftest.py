@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.leaks import no_leaked_connections  # noqa: F401 - autouse: no open SQLite left
 from tests.unit.private_bus import PrivateBus
 
 

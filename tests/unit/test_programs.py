@@ -111,9 +111,14 @@ async def test_without_programs_the_plain_commands(tmp_path: Path) -> None:
 
 
 def test_what_was_reached_is_read_with_its_holds() -> None:
-    found = {"p/a@s": {**ROW, "holds": {"b": 5, "a": 6}}, "p/a/k@s": {**ROW, "holds": {}}}
+    # the script reads the guid and the hold count; the tags only where the count is not 0
+    held = {"guid": 5, "userrefs": 2, "holds": {"b": 5, "a": 6}}
+    found = {"p/a@s": held, "p/a/k@s": {"guid": -2, "userrefs": 0}}
     objects, holds = programs.reached({"found": found})
-    assert [o.name for o in objects] == ["p/a/k@s", "p/a@s"]
+    assert [(o.name, o.guid, o.userrefs) for o in objects] == [
+        ("p/a/k@s", (1 << 64) - 2, 0),  # Lua's signed 64 bits, unsigned
+        ("p/a@s", 5, 2),
+    ]
     assert [(h.snapshot, h.tag, h.timestamp) for h in holds] == [
         ("p/a@s", "a", 6),
         ("p/a@s", "b", 5),

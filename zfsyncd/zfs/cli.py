@@ -23,6 +23,7 @@ from zfsyncd.zfs.models import (
     ObjectType,
     PropertySource,
     PropertyValue,
+    ReachedSnapshot,
     RecvSpec,
     SendSpec,
     TransferProgress,
@@ -232,7 +233,7 @@ class CliBackend:
 
     async def list_reached(
         self, snapshots: Sequence[str], *, holds: bool = False
-    ) -> tuple[builtins.list[ZfsObject], builtins.list[Hold]]:
+    ) -> tuple[builtins.list[ReachedSnapshot], builtins.list[Hold]]:
         by_pool: dict[str, builtins.list[str]] = {}
         for snap in snapshots:
             names.check_snapshot(snap)
@@ -241,7 +242,7 @@ class CliBackend:
             return [], []
         if not await self._programs():
             return await programs.reached_by_listing(self, snapshots, holds=holds)
-        found: builtins.list[ZfsObject] = []
+        found: builtins.list[ReachedSnapshot] = []
         held: builtins.list[Hold] = []
         for pool, named in sorted(by_pool.items()):
             args = ["h" if holds else "-", *sorted(set(named))]

@@ -23,7 +23,21 @@ class ObjectType(StrEnum):
     BOOKMARK = "bookmark"
 
 
-class ZfsObject(BaseModel):
+class _Named:
+    """Where an object's name says it lies: its dataset and its short name."""
+
+    name: str
+
+    @property
+    def dataset(self) -> str:
+        return names.dataset_of(self.name)
+
+    @property
+    def short_name(self) -> str:
+        return names.short_name(self.name)
+
+
+class ZfsObject(_Named, BaseModel):
     """One row of `zfs list -Hp -t all`: a filesystem, volume, snapshot or bookmark."""
 
     model_config = ConfigDict(frozen=True)
@@ -55,16 +69,21 @@ class ZfsObject(BaseModel):
         return copied
 
     @property
-    def dataset(self) -> str:
-        return names.dataset_of(self.name)
-
-    @property
-    def short_name(self) -> str:
-        return names.short_name(self.name)
-
-    @property
     def is_snapshot(self) -> bool:
         return self.type is ObjectType.SNAPSHOT
+
+
+class ReachedSnapshot(_Named, BaseModel):
+    """What a step keeps of a snapshot that a recursive command would reach: its name, its
+    guid (an undo acts only on what is still the object it recorded) and its hold count
+    (tags are read only where it is not 0): each property a channel program reads costs
+    (programs.READ_REACHED), and a step needs no other."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    guid: int
+    userrefs: int
 
 
 class Hold(BaseModel):

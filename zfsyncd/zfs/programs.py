@@ -25,10 +25,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from zfsyncd.zfs import names
-from zfsyncd.zfs.models import Hold, ObjectType, ZfsObject
+from zfsyncd.zfs.models import Hold, ObjectType, ReachedSnapshot, ZfsObject
 
-#: the columns a snapshot the program made is read back with (zfs list's of a snapshot)
-_COLUMNS = ("guid", "createtxg", "creation", "used", "referenced", "userrefs")
 _UINT64 = (1 << 64) - 1
 
 #: argv: "r" (recursive) or "-", the number of properties, each name and value, then the
@@ -98,34 +96,57 @@ return {made = #argv / 2}
 """
 
 #: read-only (-n). argv: "h" (with holds) or "-", then snapshots; returns {found = {name =
-#: {guid = ..., ..., holds = {tag = time}}}}: each snapshot a recursive command on them
-#: would reach (the name itself, and that short name on every dataset below)
+#: {guid = ..., userrefs = ..., holds = {tag = time}}}}: each snapshot a recursive command on
+#: them would reach (the name itself, and that short name on every dataset below). One walk
+#: of each tree for all the short names asked for there (a trash reading asks for two: the
+#: targets' and their trash names), from each dataset named that no other named one lies
+#: above; the guid and the hold count only (each property read costs), the tags only where
+#: the count says there are holds
 READ_REACHED = """
 local argv = (...)["argv"]
 local want_holds = argv[1] == "h"
+local asked = {}
+for i = 2, #argv do
+  local name = argv[i]
+  local sep = string.find(name, "@", 1, true)
+  local ds, short = string.sub(name, 1, sep - 1), string.sub(name, sep + 1)
+  asked[ds] = asked[ds] or {}
+  asked[ds][short] = true
+end
 local found = {}
 local function row(snap)
-  local r = {}
-  for _, col in ipairs({"guid", "createtxg", "creation", "used", "referenced", "userrefs"}) do
-    r[col] = zfs.get_prop(snap, col)
-  end
-  if want_holds then
+  local r = {guid = zfs.get_prop(snap, "guid"), userrefs = zfs.get_prop(snap, "userrefs")}
+  if want_holds and r.userrefs > 0 then
     local h = {}
     for tag, when in zfs.list.holds(snap) do h[tag] = when end
     r.holds = h
   end
   return r
 end
-local function walk(ds, short)
-  local snap = ds .. "@" .. short
-  if found[snap] == nil and zfs.exists(snap) then found[snap] = row(snap) end
-  for child in zfs.list.children(ds) do walk(child, short) end
+local function walk(ds, shorts)
+  if asked[ds] then
+    local here = {}
+    for short in pairs(shorts) do here[short] = true end
+    for short in pairs(asked[ds]) do here[short] = true end
+    shorts = here
+  end
+  for short in pairs(shorts) do
+    local snap = ds .. "@" .. short
+    if zfs.exists(snap) then found[snap] = row(snap) end
+  end
+  for child in zfs.list.children(ds) do walk(child, shorts) end
 end
-for i = 2, #argv do
-  local name = argv[i]
-  local sep = string.find(name, "@", 1, true)
-  local ds = string.sub(name, 1, sep - 1)
-  if zfs.exists(ds) then walk(ds, string.sub(name, sep + 1)) end
+local function below_another(ds)
+  local at = 1
+  while true do
+    local slash = string.find(ds, "/", at, true)
+    if slash == nil then return false end
+    if asked[string.sub(ds, 1, slash - 1)] then return true end
+    at = slash + 1
+  end
+end
+for ds in pairs(asked) do
+  if not below_another(ds) and zfs.exists(ds) then walk(ds, {}) end
 end
 return {found = found}
 """
@@ -159,28 +180,21 @@ def made_guids(returned: Mapping[str, Any]) -> dict[str, int]:
     return {name: int(guid) & _UINT64 for name, guid in sorted(made.items())}
 
 
-def reached(returned: Mapping[str, Any]) -> tuple[list[ZfsObject], list[Hold]]:
-    """What a READ_REACHED program found: the snapshots as `zfs list -Hp -t snapshot` lists
-    them, and (when asked) their holds as `zfs holds -Hp` does, sorted by snapshot and tag."""
+def reached(returned: Mapping[str, Any]) -> tuple[list[ReachedSnapshot], list[Hold]]:
+    """What a READ_REACHED program found, by name, and (when asked) their holds as `zfs
+    holds -Hp` lists them, sorted by snapshot and tag (Lua's numbers are signed 64-bit: a
+    guid past 2**63 comes back negative)."""
     found: Mapping[str, Mapping[str, Any]] = returned["found"]
     holds = [
         Hold(snapshot=name, tag=tag, timestamp=int(when))
         for name, row in found.items()
         for tag, when in (row.get("holds") or {}).items()
     ]
-    return _rows(found), sorted(holds, key=lambda h: (h.snapshot, h.tag))
-
-
-def _rows(rows: Mapping[str, Mapping[str, Any]]) -> list[ZfsObject]:
-    """By name (Lua's numbers are signed 64-bit: a guid past 2**63 comes back negative)."""
-    return [
-        ZfsObject(
-            name=name,
-            type=ObjectType.SNAPSHOT,
-            **{col: int(row[col]) & _UINT64 for col in _COLUMNS},
-        )
-        for name, row in sorted(rows.items())
+    snapshots = [
+        ReachedSnapshot(name=name, guid=int(row["guid"]) & _UINT64, userrefs=int(row["userrefs"]))
+        for name, row in sorted(found.items())
     ]
+    return snapshots, sorted(holds, key=lambda h: (h.snapshot, h.tag))
 
 
 #: what zfs prints after "cannot create snapshot 'NAME': " (or bookmark) for each errno,
@@ -227,15 +241,24 @@ class _Reader(Protocol):
 
 async def reached_by_listing(
     zfs: _Reader, snapshots: Sequence[str], *, holds: bool = False
-) -> tuple[list[ZfsObject], list[Hold]]:
+) -> tuple[list[ReachedSnapshot], list[Hold]]:
     """`list_reached` without a channel program (the model's answer, and an older
     OpenZFS's): one `zfs list -r -t snapshot` of their datasets, kept to the snapshots of
     the names given at or below each; with `holds`, one `zfs holds` of those held."""
+    found = await _listed_reached(zfs, snapshots)
+    held = [o.name for o in found if o.userrefs]
+    light = [ReachedSnapshot(name=o.name, guid=o.guid, userrefs=o.userrefs) for o in found]
+    return light, (await zfs.holds_many(held) if holds and held else [])
+
+
+async def _listed_reached(zfs: _Reader, snapshots: Sequence[str]) -> list[ZfsObject]:
+    """The snapshots a recursive command on `snapshots` reaches, as `zfs list` rows, by
+    name: one `zfs list -r -t snapshot` of their datasets."""
     given = {(names.dataset_of(s), names.short_name(s)) for s in snapshots}
     listed = await zfs.list_many(
         sorted({d for d, _ in given}), types=[ObjectType.SNAPSHOT], recursive=True
     )
-    found = sorted(
+    return sorted(
         (
             o
             for o in listed
@@ -246,8 +269,6 @@ async def reached_by_listing(
         ),
         key=lambda o: o.name,
     )
-    held = [o.name for o in found if o.userrefs]
-    return found, (await zfs.holds_many(held) if holds and held else [])
 
 
 async def listed_after(zfs: _Reader, snapshots: Sequence[str], recursive: bool) -> list[ZfsObject]:
@@ -257,4 +278,4 @@ async def listed_after(zfs: _Reader, snapshots: Sequence[str], recursive: bool) 
     that exists, so after it these are all its own."""
     if not recursive:
         return await zfs.list_many(sorted(set(snapshots)), types=[ObjectType.SNAPSHOT])
-    return (await reached_by_listing(zfs, snapshots))[0]
+    return await _listed_reached(zfs, snapshots)

@@ -5,8 +5,6 @@ nothing is stored; what the engine stores from others (descriptions, errors) is 
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,22 +13,10 @@ from pydantic import ValidationError
 import zfsyncd.ops  # noqa: F401 - registers the snapshot kind
 from zfsyncd.api import limits
 from zfsyncd.invalid import problems
-from zfsyncd.store import Database
 from zfsyncd.tx import queries
 from zfsyncd.tx.errors import MissingObjectError, PlanError
-from zfsyncd.tx.hosts import local_hosts
 from zfsyncd.tx.manager import TransactionManager
 from zfsyncd.tx.queries import TransactionQuery
-from zfsyncd.zfs.memory import MemoryBackend
-
-
-@pytest.fixture
-async def manager(tmp_path: Path) -> AsyncIterator[TransactionManager]:
-    db = await Database.open(tmp_path / "zfsyncd.db")
-    engine = TransactionManager(db, local_hosts(MemoryBackend(pools=("tank", "backup"))))
-    yield engine
-    await engine.shutdown()
-    await db.close()
 
 
 @pytest.mark.parametrize(

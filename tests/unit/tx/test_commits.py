@@ -74,13 +74,15 @@ async def engine(tmp_path: Path) -> AsyncIterator[tuple[TransactionManager, Coun
     path = tmp_path / "zfsyncd.db"
     zfs = JournalWitness(model, path)
     db = await Database.open(path)
-    counted = Counted()
-    await db._connection().set_trace_callback(counted.statements.append)
-    manager = TransactionManager(db, local_hosts(zfs))  # type: ignore[arg-type]
     try:
-        yield manager, counted, zfs
+        counted = Counted()
+        await db._connection().set_trace_callback(counted.statements.append)
+        manager = TransactionManager(db, local_hosts(zfs))  # type: ignore[arg-type]
+        try:
+            yield manager, counted, zfs
+        finally:
+            await manager.shutdown()
     finally:
-        await manager.shutdown()
         await db.close()
 
 

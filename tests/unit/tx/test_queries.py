@@ -3,30 +3,15 @@ without a bus: a manager on the model of ZFS and a real SQLite file."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 import zfsyncd.ops  # noqa: F401 - registers the snapshot kind
 from zfsyncd.api.states import TxState
-from zfsyncd.store import Database
 from zfsyncd.tx import queries
 from zfsyncd.tx.cleanup import CleanupKind
 from zfsyncd.tx.errors import PlanError
-from zfsyncd.tx.hosts import local_hosts
 from zfsyncd.tx.manager import TransactionManager
 from zfsyncd.tx.queries import TransactionQuery
-from zfsyncd.zfs.memory import MemoryBackend
-
-
-@pytest.fixture
-async def manager(tmp_path: Path) -> AsyncIterator[TransactionManager]:
-    db = await Database.open(tmp_path / "zfsyncd.db")
-    engine = TransactionManager(db, local_hosts(MemoryBackend(pools=("tank", "backup"))))
-    yield engine
-    await engine.shutdown()
-    await db.close()
 
 
 async def _three(manager: TransactionManager) -> tuple[str, str, str]:

@@ -13,13 +13,14 @@ place of the rename:
   they cannot be destroyed by anyone else meanwhile, and ZFS itself records which
   snapshots the transaction is taking.
 - `undo` releases it (one `zfs holds`, one `zfs release`): ZFS is as it was before.
-- `finalize` (after COMPLETED) reads them once more (one `zfs list`, one `zfs holds`),
-  releases the tag (one `zfs release`) and destroys each dataset's snapshots in one `zfs
-  destroy DATASET@a,b,c` (all or none: ZfsBackend.destroy_snapshots), only those that still
-  have the guid the plan saw and no other hold (someone else's hold since: kept). Repeated
-  after a crash in between, it destroys what is left and nothing else.
+- `finalize` (after COMPLETED) reads them once more (one reading, with the tags of those
+  held: `list_reached`), releases the tag (one `zfs release`) and destroys each dataset's
+  snapshots in one `zfs destroy DATASET@a,b,c` (all or none:
+  ZfsBackend.destroy_snapshots), only those that still have the guid the plan saw and no
+  other hold (someone else's hold since: kept). Repeated after a crash in between, it
+  destroys what is left and nothing else.
 
-So the step runs 2 commands (3 when one is held), its undo 2, its finalize 3 plus one per
+So the step runs 2 commands (3 when one is held), its undo 2, its finalize 2 plus one per
 dataset, whatever the number of snapshots (tests/engine/test_prune.py counts them).
 """
 
@@ -32,7 +33,7 @@ from pydantic import Field
 
 from zfsyncd.tx.steps.base import JsonDict, Step, StepContext, register
 from zfsyncd.tx.steps.holds import HoldArgs, HoldSnapshots
-from zfsyncd.tx.steps.lookup import snapshots_below
+from zfsyncd.tx.steps.lookup import reached_with_tags
 from zfsyncd.zfs import names
 from zfsyncd.zfs.models import SnapshotName
 
@@ -60,8 +61,9 @@ class DestroyThroughHold(HoldSnapshots):
 
     async def finalize(self, ctx: StepContext, undo_data: JsonDict) -> None:
         zfs = ctx.host(self.args.host).zfs
-        found = await snapshots_below(zfs, self.args.snapshots)
-        tagged = await self._tagged_below(ctx)
+        # one reading: what exists with its guid and hold count, and the tags of those held
+        found, tags = await reached_with_tags(zfs, self.args.snapshots)
+        tagged = {s for s, on in tags.items() if self.args.tag in on}
         ours = [s for s in self.args.snapshots if s in tagged]
         if ours:
             await self._release(ctx, ours, tagged)

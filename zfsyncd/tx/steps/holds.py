@@ -21,6 +21,7 @@ from pydantic import Field
 from zfsyncd.tx.hosts import located
 from zfsyncd.tx.steps.base import JsonDict, OnHost, ReadForDo, Step, StepContext, register
 from zfsyncd.tx.steps.lookup import (
+    hand_on_reading,
     reached_with_tags,
     snapshots_below,
     tags_below,
@@ -30,7 +31,7 @@ from zfsyncd.tx.steps.lookup import (
 from zfsyncd.tx.steps.subtrees import split_recursive
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import ZfsBackend
-from zfsyncd.zfs.models import HoldTag, SnapshotName
+from zfsyncd.zfs.models import HoldTag, ReachedSnapshot, SnapshotName
 
 
 class HoldArgs(OnHost):
@@ -156,20 +157,38 @@ class ReleaseSnapshots(_OnSnapshots):
     def describe(self) -> str:
         return f"release hold {self.args.tag} on {', '.join(self.args.snapshots)}"
 
+    def __init__(self, args: HoldArgs) -> None:
+        super().__init__(args)
+        #: what `capture` read (what a -r reaches, with guids; which carries the tag)
+        self._reading: ReadForDo[tuple[dict[str, ReachedSnapshot], set[str]]] = ReadForDo()
+
     async def check(self, ctx: StepContext) -> bool:
         return not await self._tagged(ctx)
 
+    async def _read(self, ctx: StepContext) -> tuple[dict[str, ReachedSnapshot], set[str]]:
+        found, tags = await reached_with_tags(self._zfs(ctx), self.args.snapshots)
+        return found, {s for s, on in tags.items() if self.args.tag in on}
+
     async def capture(self, ctx: StepContext) -> JsonDict:
-        tagged = await self._tagged_below(ctx)
-        self._read_for_do.keep((set(), tagged))  # a release needs no more than the tags
+        _, tagged = self._reading.keep(await self._read(ctx))
         return {"had": [s for s in self.args.snapshots if s in tagged]}
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
-        kept = self._read_for_do.take()
-        tagged = kept[1] if kept is not None else await self._tagged_below(ctx)
+        found, tagged = self._reading.take() or await self._read(ctx)
         held = [s for s in self.args.snapshots if s in tagged]
         if held:
             await self._release(ctx, held, tagged)
+        # what it read stands after the release but for one hold less on each it released:
+        # the next step's reading of the same snapshots (a destroy of them, in the rollback
+        # of a held snapshot: its trash walk)
+        released = set(held)
+        after = [
+            ReachedSnapshot(name=o.name, guid=o.guid, userrefs=o.userrefs - 1)
+            if o.name in released
+            else o
+            for o in found.values()
+        ]
+        hand_on_reading(ctx.handed, self._zfs(ctx), self.args.snapshots, after)
         return {}
 
     async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:

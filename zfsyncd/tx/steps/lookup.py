@@ -6,14 +6,14 @@ of datasets (tests/engine/test_step_commands.py counts them)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from zfsyncd.tx.steps.subtrees import reached, topmost_datasets
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import ZfsBackend
 from zfsyncd.zfs.errors import NotFoundError
-from zfsyncd.zfs.models import ZfsObject
+from zfsyncd.zfs.models import ReachedSnapshot, ZfsObject
 
 
 async def guid_of(zfs: ZfsBackend, name: str) -> int | None:
@@ -33,7 +33,7 @@ async def is_same(zfs: ZfsBackend, name: str, guid: int | None) -> bool:
     return found is not None and (guid is None or found == guid)
 
 
-def same(found: dict[str, ZfsObject], name: str, guid: int | None) -> bool:
+def same(found: Mapping[str, ZfsObject | ReachedSnapshot], name: str, guid: int | None) -> bool:
     """`is_same` over a reading already made."""
     obj = found.get(name)
     return obj is not None and (guid is None or obj.guid == guid)
@@ -50,7 +50,7 @@ async def snapshots_below(
     *,
     handed: dict[object, Any] | None = None,
     hand_on: bool = False,
-) -> dict[str, ZfsObject]:
+) -> dict[str, ReachedSnapshot]:
     """Every snapshot a recursive command on `snapshots` would reach (they themselves, and
     those of the same name below their datasets), by name: one `list_reached` (a read-only
     channel program on real zfs).
@@ -65,14 +65,25 @@ async def snapshots_below(
             return found
     listed, _ = await zfs.list_reached(sorted(set(snapshots)))
     if handed is not None and hand_on:
-        handed[_reached_key(zfs, snapshots)] = listed
+        hand_on_reading(handed, zfs, snapshots, listed)
     given = set(snapshots)
     return {o.name: o for o in listed if reached(given, o.name)}
 
 
+def hand_on_reading(
+    handed: dict[object, Any],
+    zfs: ZfsBackend,
+    snapshots: Collection[str],
+    listed: Iterable[ReachedSnapshot],
+) -> None:
+    """Leave a reading of what a recursive command on `snapshots` reaches, as it is after
+    the step's last change, for the next step's `capture` (take_handed)."""
+    handed[_reached_key(zfs, snapshots)] = list(listed)
+
+
 def take_handed(
     handed: dict[object, Any], zfs: ZfsBackend, snapshots: Collection[str]
-) -> dict[str, ZfsObject] | None:
+) -> dict[str, ReachedSnapshot] | None:
     """`snapshots_below` from a reading of the same names the step before left, if any."""
     listed = handed.pop(_reached_key(zfs, snapshots), None)
     if listed is None:
@@ -82,10 +93,14 @@ def take_handed(
 
 
 def _reached_key(zfs: ZfsBackend, snapshots: Collection[str]) -> tuple[object, ...]:
-    """What a reading of what a recursive command on `snapshots` reaches answers for: the
-    same short names below the same datasets (other snapshots there are not in it)."""
-    shorts = tuple(sorted({names.short_name(s) for s in snapshots}))
-    return ("snapshots reached", id(zfs), tuple(topmost_datasets(snapshots)), shorts)
+    """What a reading of what a recursive command on `snapshots` reaches answers for: each
+    short name below the topmost datasets it is given on (other snapshots there are not in
+    it; two sets of names with the same key reach the same snapshots)."""
+    by_short: dict[str, list[str]] = {}
+    for snap in snapshots:
+        by_short.setdefault(names.short_name(snap), []).append(snap)
+    reach = tuple(sorted((short, tuple(topmost_datasets(s))) for short, s in by_short.items()))
+    return ("snapshots reached", id(zfs), reach)
 
 
 def _made_key(zfs: ZfsBackend, snapshots: Collection[str]) -> tuple[object, ...]:
@@ -115,7 +130,7 @@ def take_made(
 
 async def reached_with_tags(
     zfs: ZfsBackend, snapshots: Collection[str]
-) -> tuple[dict[str, ZfsObject], dict[str, set[str]]]:
+) -> tuple[dict[str, ReachedSnapshot], dict[str, set[str]]]:
     """`snapshots_below` and `tags_below` in one reading (one `list_reached`)."""
     listed, holds = await zfs.list_reached(sorted(set(snapshots)), holds=True)
     given = set(snapshots)

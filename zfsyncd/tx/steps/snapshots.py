@@ -55,9 +55,9 @@ class CreateSnapshots(Step[CreateSnapshotsArgs]):
         one `zfs list`. The names hold the transaction id, so what exists under them is ours.
         With `handed`, the listing is left for the next step (a hold of them reads the same)."""
         if self.args.recursive:
-            found = await snapshots_below(zfs, self.args.snapshots, handed=handed, hand_on=True)
-        else:
-            found = await objects_named(zfs, self.args.snapshots)
+            below = await snapshots_below(zfs, self.args.snapshots, handed=handed, hand_on=True)
+            return {name: obj.guid for name, obj in below.items()}
+        found = await objects_named(zfs, self.args.snapshots)
         return {name: obj.guid for name, obj in found.items()}
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:

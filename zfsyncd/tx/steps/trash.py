@@ -3,17 +3,17 @@ completes, so that an undo can rename it back."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TypeVar
 
 from zfsyncd.tx.hosts import located
-from zfsyncd.tx.steps.base import JsonDict, OnHost, Step, StepContext
-from zfsyncd.tx.steps.lookup import objects_named, snapshots_below
+from zfsyncd.tx.steps.base import JsonDict, OnHost, ReadForDo, Step, StepContext
+from zfsyncd.tx.steps.lookup import objects_named, snapshots_below, take_handed
 from zfsyncd.tx.steps.subtrees import split_recursive
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import DestroyMode
 from zfsyncd.zfs.errors import InvalidNameError
-from zfsyncd.zfs.models import ZfsObject
+from zfsyncd.zfs.models import ReachedSnapshot, ZfsObject
 
 TRASH_PREFIX = "zfsync_trash_"
 
@@ -51,6 +51,8 @@ def _recursive_where_exact(
 
 
 H = TypeVar("H", bound=OnHost)
+#: a reading of the targets and their trash names, by name (only the guids are used)
+Found = Mapping[str, ZfsObject | ReachedSnapshot]
 
 
 class MovesToTrash(Step[H]):
@@ -58,12 +60,20 @@ class MovesToTrash(Step[H]):
 
     `do` renames each object to its trash name, `undo` renames it back, and `finalize`
     (after the transaction completed) destroys the trash. Each reads all its names in one
-    `zfs list` first; snapshots move and go by `zfs rename -r` / `zfs destroy -r` where
-    that reaches exactly the step's own (a recursive snapshot's, typically). Subclasses say
-    which objects (`targets`: name -> the guid it must still have, or None) and how to
-    destroy them."""
+    reading first (for snapshots one walk of their trees for both names); snapshots move
+    and go by `zfs rename -r` / `zfs destroy -r` where that reaches exactly the step's own
+    (a recursive snapshot's, typically). `do` takes the step before's reading of the same
+    snapshots when it left one (a release's: after it, they are as it read them but for
+    the tag) instead of reading again, and `finalize` reads the trash names alone.
+    Subclasses say which objects (`targets`: name -> the guid it must still have, or None)
+    and how to destroy them."""
 
     destroy_mode = DestroyMode.SINGLE
+
+    def __init__(self, args: H) -> None:
+        super().__init__(args)
+        #: a reading `capture` took over from the step before, for the `do` after it
+        self._read_for_do: ReadForDo[Found] = ReadForDo()
 
     def targets(self) -> dict[str, int | None]:
         raise NotImplementedError
@@ -74,21 +84,38 @@ class MovesToTrash(Step[H]):
     def _trash(self, ctx: StepContext) -> dict[str, str]:
         return {name: trash_name(name, ctx.tx_id) for name in self.targets()}
 
-    async def _read(self, ctx: StepContext) -> dict[str, ZfsObject]:
-        """The targets and their trash names as they are now: one `zfs list`; for snapshots
-        one over their datasets, which also shows what a recursive rename would reach."""
+    def _snapshots_only(self) -> bool:
+        return all("@" in name for name in self.targets())
+
+    async def _read(self, ctx: StepContext) -> Found:
+        """The targets and their trash names as they are now: one reading; for snapshots
+        one walk of their datasets for both names, which also shows what a recursive
+        rename would reach."""
         zfs, trash = ctx.host(self.args.host).zfs, self._trash(ctx)
         everything = [*trash, *trash.values()]
-        if all("@" in name for name in everything):
+        if self._snapshots_only():
             return await snapshots_below(zfs, everything)
         return await objects_named(zfs, everything)
+
+    async def capture(self, ctx: StepContext) -> JsonDict:
+        """No reading of its own: the step before's reading of the same snapshots, when it
+        left one (StepContext.handed), is kept for `do`. It has no trash names in it: they
+        carry this transaction's id, and before this step's first `do` none of them can
+        exist (a `do` after a restart or a retry reads afresh; were one there all the same,
+        zfs would refuse the rename, and the undo reads)."""
+        if self._snapshots_only():
+            zfs = ctx.host(self.args.host).zfs
+            found = take_handed(ctx.handed, zfs, list(self.targets()))
+            if found is not None:
+                self._read_for_do.keep(found)
+        return {}
 
     async def check(self, ctx: StepContext) -> bool:
         found = await self._read(ctx)
         return all(n not in found and t in found for n, t in self._trash(ctx).items())
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
-        found, moves = await self._read(ctx), {}
+        found, moves = self._read_for_do.take() or await self._read(ctx), {}
         for name, trash in self._trash(ctx).items():
             if trash in found:
                 continue  # moved already (a repeated do after a crash)
@@ -120,8 +147,19 @@ class MovesToTrash(Step[H]):
             await zfs.rename(old, moves[old])
 
     async def finalize(self, ctx: StepContext, undo_data: JsonDict) -> None:
-        zfs, found = ctx.host(self.args.host).zfs, await self._read(ctx)
-        doomed = [trash for trash in self._trash(ctx).values() if trash in found]
+        """Destroy what is in the trash now: only the trash names are read (a later step of
+        the transaction may have moved one with its dataset: a rename, a promote)."""
+        zfs, trash = ctx.host(self.args.host).zfs, list(self._trash(ctx).values())
+        if self._snapshots_only():
+            found: Found = await snapshots_below(zfs, trash)
+        else:
+            found = await objects_named(zfs, trash)
+        await self._destroy(ctx, [name for name in trash if name in found], found)
+
+    async def _destroy(self, ctx: StepContext, doomed: list[str], found: Iterable[str]) -> None:
+        """Destroy `doomed` (trash names that exist): with `zfs destroy -r` from each top
+        that reaches only them (among `found`, what exists), the rest one by one."""
+        zfs = ctx.host(self.args.host).zfs
         tops, singles = _recursive_where_exact(doomed, found)
         for top in tops:
             await zfs.destroy(top, mode=DestroyMode.RECURSIVE)

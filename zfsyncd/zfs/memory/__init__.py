@@ -49,7 +49,7 @@ from zfsyncd.zfs.memory.receive import CHUNK_BYTES, Receiving
 from zfsyncd.zfs.memory.snapshots import Snapshots
 from zfsyncd.zfs.memory.streams import FULL_STREAM_BYTES, INCREMENTAL_STREAM_BYTES
 from zfsyncd.zfs.memory.tree import DEFAULT_POOL_SIZE
-from zfsyncd.zfs.models import Hold, ZfsObject
+from zfsyncd.zfs.models import Hold, ReachedSnapshot
 
 __all__ = [
     "CHUNK_BYTES",
@@ -85,7 +85,7 @@ class MemoryBackend(Listing, Properties, Snapshots, Datasets, Destroying, Receiv
 
     async def list_reached(
         self, snapshots: Sequence[str], *, holds: bool = False
-    ) -> tuple[list[ZfsObject], list[Hold]]:
+    ) -> tuple[list[ReachedSnapshot], list[Hold]]:
         """Real zfs answers with a read-only channel program; the model as an OpenZFS
         without programs does."""
         for snap in snapshots:

@@ -44,7 +44,9 @@ from bench.lab_zfs import (
     RECV_FLAGS,
     SEND_FLAGS,
     SRC_POOL,
+    STREAM_VERBS,
     Engine,
+    Timed,
     ZfsCounter,
     bare_send,
     cap_arc,
@@ -73,6 +75,9 @@ class Measured:
     commands: list[list[list[str]]] = field(default_factory=list)
     #: per run: seconds in the commands beside the stream (not send, receive), by verb
     spent: list[dict[str, float]] = field(default_factory=list)
+    #: the last run's timed commands and its own start and end (epoch seconds)
+    timeline: list[Timed] = field(default_factory=list)
+    window: tuple[float, float] = (0.0, 0.0)
 
     def add(
         self, seconds: float, commands: list[list[str]], spent: dict[str, float] | None = None
@@ -80,6 +85,41 @@ class Measured:
         self.seconds.append(seconds)
         self.commands.append(commands)
         self.spent.append(spent or {})
+
+    def record(self, counter: ZfsCounter, began: float, ended: float) -> None:
+        """Keep the last run's timeline (ZFSYNC_BENCH_TIME_STREAM=1: send, receive too)."""
+        self.timeline, self.window = counter.timeline(), (began, ended)
+
+    def phases(self) -> str:
+        """The last run in three parts: before the first stream command started, from it to
+        the end of the last one, after it; with where the time outside went."""
+        began, ended = self.window
+        stream = [t for t in self.timeline if t.argv and t.argv[0] in STREAM_VERBS]
+        if not stream:
+            return "no stream timed"
+        first, last = min(t.start for t in stream), max(t.end for t in stream)
+        outside = [t for t in self.timeline if t not in stream]
+        busy_before = sum(min(t.end, first) - t.start for t in outside if t.start < first)
+        busy_after = sum(t.end - max(t.start, last) for t in outside if t.end > last)
+        during = sum(
+            min(t.end, last) - max(t.start, first)
+            for t in outside
+            if t.end > first and t.start < last
+        )
+        return (
+            f"before the stream {first - began:.2f} s ({busy_before:.2f} s in zfs commands),"
+            f" the stream {last - first:.2f} s ({during:.2f} s of other commands beside it),"
+            f" after it {ended - last:.2f} s ({busy_after:.2f} s in zfs commands)"
+        )
+
+    def lines(self) -> list[str]:
+        """The last run's timed commands, each as offset from the run's start, duration,
+        argv (cut)."""
+        began = self.window[0]
+        return [
+            f"    {t.start - began:7.2f} +{t.end - t.start:6.2f} s  {' '.join(t.argv)[:110]}"
+            for t in self.timeline
+        ]
 
     def beside(self) -> str:
         """Where the last run's time beside the stream went: its zfs commands by verb."""
@@ -150,9 +190,10 @@ async def large(
         if eng is not None:
             evict_cache(images)
             counter.clear()
-            start = time.perf_counter()
+            began, start = time.time(), time.perf_counter()
             await eng.run("replica-sync", {"sources": [SOURCE]})
             engine.add(time.perf_counter() - start, counter.commands(), counter.seconds())
+            engine.record(counter, began, time.time())
             new = snapshots_of(SOURCE)[-1]  # the snapshot the sync made and sent
         else:
             new = f"{SOURCE}@bench{run}"
@@ -205,9 +246,10 @@ async def many(
                 # claimed), which `written` counts, so nothing would be idle any more
                 evict_cache(images)
             counter.clear()
-            start = time.perf_counter()
+            began, start = time.time(), time.perf_counter()
             await eng.run("replica-sync", {"parallel": parallel})
             side.add(time.perf_counter() - start, counter.commands(), counter.seconds())
+            side.record(counter, began, time.time())
     else:  # the bare side makes its own snapshots: one recursive command
         counter.clear()
         start = time.perf_counter()
@@ -244,6 +286,7 @@ def report_many(
           f" bzfs 464, syncoid 513): {synced.verbs()}")  # fmt: skip
     print(f"  ratio bare / zfsyncd: {bare.median / synced.median:.3f}")
     print(f"  of it: {synced.beside()}")
+    print(f"  its last run: {synced.phases()}")
     print(f"  nothing to do, sync all: {idle.median:7.2f} s, {len(idle.commands[-1])} zfs "
           f"commands (target a constant handful; bzfs 107): {idle.verbs()}")  # fmt: skip
 
@@ -265,6 +308,9 @@ def report(mib: int, runs: int, bare: Measured, engine: Measured | None) -> None
     print(f"  zfsyncd replica-sync: {engine.median:7.2f} s, {engine.verbs()}")
     # the rest: the stream (about the bare pipe's time) and the engine's own Python, SQLite
     print(f"  of it: {engine.beside()}")
+    print(f"  its last run: {engine.phases()}")
+    print("  its commands (seconds from the sync's start, duration, command):")
+    print("\n".join(engine.lines()))
     print(f"  ratio bare / zfsyncd: {ratio:.3f} (target at least {RATIO_TARGET}: {verdict})")
     counts = sorted({len(c) for c in engine.commands})
     print(f"  zfs commands per sync: {'/'.join(map(str, counts))} (bare: 2)")
@@ -278,6 +324,8 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=4, help="sync all -P")
     args = parser.parse_args()
     cap_arc()
+    # send and receive timed too, for the timeline of each run (nothing here stops a stream)
+    os.environ["ZFSYNC_BENCH_TIME_STREAM"] = "1"
     with tempfile.TemporaryDirectory(dir="/var/tmp") as name:
         tmp = Path(name)
         counter = ZfsCounter.install(tmp)

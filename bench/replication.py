@@ -56,11 +56,15 @@ from bench.lab_zfs import (
 )
 from bench.lab_zfs import make_pools as make_lab_pools
 from bench.lab_zfs import write_data as write_file
+from zfsyncd.zfs.cli import CliBackend
+from zfsyncd.zfs.models import RecvSpec, SendSpec
 
 #: the dataset replicated: the bare pipe and the engine send the same snapshots of it
 SOURCE = f"{SRC_POOL}/data"
 BARE_TARGET = f"{DST_POOL}/bare"
 ENGINE_TARGET = f"{DST_POOL}/engine"
+#: the engine's pipe alone (CliBackend.send_recv: -vP, the splice pump), without the engine
+PIPE_TARGET = f"{DST_POOL}/pipe"
 #: issue 10: bare time / engine time for one large incremental, at least this
 RATIO_TARGET = 0.97
 #: the module whose presence means the replica kinds are there to measure
@@ -144,7 +148,7 @@ def make_pools(tmp: Path, mib: int, runs: int, datasets: int) -> None:
     # each pool holds the first snapshot plus every run's new data, once per target on zbdst,
     # and the many datasets' 2 MiB each, with room for their metadata
     src_size = (mib * runs + 256 + 4 * datasets) << 20
-    make_lab_pools(tmp, {SRC_POOL: src_size, DST_POOL: 2 * src_size})
+    make_lab_pools(tmp, {SRC_POOL: src_size, DST_POOL: 3 * src_size})
 
 
 def write_data(dataset: str, name: str, mib: int) -> None:
@@ -163,17 +167,29 @@ def engine_available() -> bool:
 async def measure(counter: ZfsCounter, args: argparse.Namespace, db_path: Path) -> None:
     async with contextlib.AsyncExitStack() as stack:
         eng = await stack.enter_async_context(Engine(db_path)) if engine_available() else None
-        bare, engine = await large(counter, args.mib, args.runs, eng, db_path.parent)
-        report(args.mib, args.runs, bare, engine if eng is not None else None)
+        bare, engine, piped = await large(counter, args.mib, args.runs, eng, db_path.parent)
+        report(args.mib, args.runs, bare, engine if eng is not None else None, piped)
         if args.datasets:
             await many(counter, args.datasets, args.parallel, eng, db_path.parent)
 
 
+async def engine_pipe(base: str, snapshot: str, target: str) -> float:
+    """Seconds of the engine's own send|recv (CliBackend.send_recv: `zfs send -vP`, the
+    splice pump, progress) of the same incremental, without the engine around it: what
+    the stream alone costs the engine beside the bare shell pipe."""
+    zfs = CliBackend()
+    start = time.perf_counter()
+    await zfs.send_recv(SendSpec(snapshot=snapshot, base=base), zfs, RecvSpec(target=target))
+    return time.perf_counter() - start
+
+
 async def large(
     counter: ZfsCounter, mib: int, runs: int, eng: Engine | None, images: Path
-) -> tuple[Measured, Measured]:
-    """One large incremental per run: the bare pipe and (with the kinds) replica-sync."""
-    bare, engine = Measured(), Measured()
+) -> tuple[Measured, Measured, Measured]:
+    """One large incremental per run: the bare pipe, the engine's pipe alone and (with the
+    kinds) replica-sync. The two pipes change order from run to run (a loaded host slows
+    one run more than the next)."""
+    bare, engine, piped = Measured(), Measured(), Measured()
     zfs("create", "-o", f"mountpoint=/mnt/{SOURCE}", SOURCE)
     write_data(SOURCE, "first", 16)
     # the first snapshot, on both targets (not measured)
@@ -184,6 +200,7 @@ async def large(
         first = f"{SOURCE}@bench0"
         zfs("snapshot", first)
     bare_send(None, first, BARE_TARGET)
+    bare_send(None, first, PIPE_TARGET)
     base = first
     for run in range(1, runs + 1):
         write_data(SOURCE, f"run{run}", mib)
@@ -198,11 +215,15 @@ async def large(
         else:
             new = f"{SOURCE}@bench{run}"
             zfs("snapshot", new)
-        evict_cache(images)
-        counter.clear()
-        bare.add(bare_send(base, new, BARE_TARGET), counter.commands())
+        for side in (bare, piped) if run % 2 else (piped, bare):
+            evict_cache(images)
+            counter.clear()
+            if side is bare:
+                bare.add(bare_send(base, new, BARE_TARGET), counter.commands())
+            else:
+                piped.add(await engine_pipe(base, new, PIPE_TARGET), counter.commands())
         base = new
-    return bare, engine
+    return bare, engine, piped
 
 
 def _leaf(name: str) -> str:
@@ -291,12 +312,15 @@ def report_many(
           f"commands (target a constant handful; bzfs 107): {idle.verbs()}")  # fmt: skip
 
 
-def report(mib: int, runs: int, bare: Measured, engine: Measured | None) -> None:
+def report(mib: int, runs: int, bare: Measured, engine: Measured | None, piped: Measured) -> None:
     print(f"one incremental of {mib} MiB, {SRC_POOL} -> {DST_POOL}, median of {runs} run(s);"
           f" {zfs('version').splitlines()[0]}")  # fmt: skip
     rate = mib / bare.median
     print(f"  bare `zfs send {' '.join(SEND_FLAGS)} -I | zfs receive {' '.join(RECV_FLAGS)}`:"
-          f" {bare.median:7.2f} s ({rate:.1f} MiB/s), {bare.verbs()}")  # fmt: skip
+          f" {bare.median:7.2f} s ({rate:.1f} MiB/s), {bare.verbs()};"
+          f" runs: {_runs(bare)}")  # fmt: skip
+    print(f"  the engine's pipe alone (send -vP, splice pump): {piped.median:7.2f} s,"
+          f" ratio bare / it {bare.median / piped.median:.3f}; runs: {_runs(piped)}")  # fmt: skip
     if engine is None:
         # TODO(issue 10, repl-core): dead once zfsyncd.ops.replication.sync (replica-init,
         # replica-sync) is in the tree: Engine then runs them (large() and many()), and the
@@ -305,7 +329,8 @@ def report(mib: int, runs: int, bare: Measured, engine: Measured | None) -> None
         return
     ratio = bare.median / engine.median
     verdict = "met" if ratio >= RATIO_TARGET else "MISSED"
-    print(f"  zfsyncd replica-sync: {engine.median:7.2f} s, {engine.verbs()}")
+    print(f"  zfsyncd replica-sync: {engine.median:7.2f} s, {engine.verbs()};"
+          f" runs: {_runs(engine)}")  # fmt: skip
     # the rest: the stream (about the bare pipe's time) and the engine's own Python, SQLite
     print(f"  of it: {engine.beside()}")
     print(f"  its last run: {engine.phases()}")
@@ -314,6 +339,10 @@ def report(mib: int, runs: int, bare: Measured, engine: Measured | None) -> None
     print(f"  ratio bare / zfsyncd: {ratio:.3f} (target at least {RATIO_TARGET}: {verdict})")
     counts = sorted({len(c) for c in engine.commands})
     print(f"  zfs commands per sync: {'/'.join(map(str, counts))} (bare: 2)")
+
+
+def _runs(side: Measured) -> str:
+    return " ".join(f"{s:.2f}" for s in side.seconds)
 
 
 def main() -> None:

@@ -46,6 +46,7 @@ is then recursive and the send `-R`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
@@ -58,7 +59,14 @@ from zfsyncd.api.names import Action
 from zfsyncd.commands.errors import CommandError
 from zfsyncd.ops.replication import choose, props
 from zfsyncd.ops.replication.expire import EXPIRE
-from zfsyncd.ops.replication.inventory import DatasetState, Point, Side, host_of, read_side
+from zfsyncd.ops.replication.inventory import (
+    DatasetState,
+    Point,
+    Side,
+    host_of,
+    list_side,
+    read_side,
+)
 from zfsyncd.ops.replication.props import BASE_HOLD, Peer, Role, parse_peer
 from zfsyncd.ops.replication.requests import ExpireRequest, SyncRequest
 from zfsyncd.ops.snapshot import snapshot_name
@@ -104,8 +112,10 @@ class SyncFacts:
 
 
 async def read_facts(ctx: PlanContext, request: SyncRequest) -> SyncFacts:
-    """One reading of the local host (the sources named, or every pool), then one of each
-    destination host (the local one reuses the first when it covers every pool)."""
+    """One reading of the local host (the sources named, or every pool), and one of each
+    destination host (the local one reuses the first when it covers every pool). The
+    destinations are read while the sources' holds are: the sources' `zfs list` names
+    the peers already, and the readings do not depend on each other."""
     local = ctx.host(LOCAL).zfs
     named = None
     if request.sources:
@@ -114,24 +124,33 @@ async def read_facts(ctx: PlanContext, request: SyncRequest) -> SyncFacts:
         parents = {names.parent_of(s) for s in request.sources}
         named = [*request.sources, *(p for p in parents if p is not None)]
     # `written` decides what is sent: each side settled first (sync.py's docstring)
-    sources = await read_side(local, LOCAL, named, settle=True)
+    listing = await list_side(local, LOCAL, named, settle=True)
     wanted: dict[str, list[str]] = defaultdict(list)
-    for ds in _candidates(request, sources):
+    # roles and peers need no holds: the listing alone (refusals of named sources too)
+    for ds in _candidates(request, listing.side({})):
         peer = _peer(ds)
         if peer is not None:
             wanted[peer.host].append(peer.dataset)
-    destinations: dict[str, Side] = {}
-    unreachable: dict[str, str] = {}
-    for host, datasets in sorted(wanted.items()):
-        if host == LOCAL and not request.sources:
-            destinations[host] = sources
-            continue
+    # the local host's pools were all read (sync all): its destinations are in them
+    apart = [h for h in sorted(wanted) if h != LOCAL or request.sources]
+
+    async def destination(host: str) -> Side | str:
         try:
-            zfs = host_of(ctx, host).zfs
-            destinations[host] = await read_side(zfs, host, datasets, settle=True)
+            return await read_side(host_of(ctx, host).zfs, host, wanted[host], settle=True)
         except (PlanError, CommandError) as exc:
             # one host down (not configured, ssh failing) leaves out its pairs only
-            unreachable[host] = f"host {host} cannot be read: {exc}"
+            return f"host {host} cannot be read: {exc}"
+
+    others = asyncio.gather(*map(destination, apart))
+    tags, found = await asyncio.gather(listing.tags(local), others)
+    sources = listing.side(tags)
+    destinations: dict[str, Side] = {h: sources for h in wanted if h not in apart}
+    unreachable: dict[str, str] = {}
+    for host, side in zip(apart, found, strict=True):
+        if isinstance(side, str):
+            unreachable[host] = side
+        else:
+            destinations[host] = side
     return SyncFacts(sources, destinations, unreachable)
 
 

@@ -253,7 +253,7 @@ async def test_a_failover_whose_final_sync_fails_changes_nothing(two: Two, host:
     pair = await two.pair(host)
     await two.write(LOCAL, pair.src)
     before = await two.state(pair)
-    broken = len(two.local.calls) + 2  # freeze, snapshot, then the send
+    broken = len(two.local.calls) + 3  # freeze, snapshot, its bookmark, then the send
     two.local.fail(broken)
     done = await two.run("replica-failover", {"source": pair.src})
     assert done.state is TxState.FAILED

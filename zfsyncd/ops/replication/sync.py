@@ -7,12 +7,13 @@ pool rather than growing per dataset beyond the transfer itself:
 
     create-snapshots  one `zfs snapshot` per source pool over every source with written > 0
                       (one txg: one point in time per pool), each marked zfsync:sent
+    bookmarks         `SRC#<snapshot>` of every new base (the next base if it expires),
+                      with the guids the snapshot answered (no reading before it)
     hold              the current bases that lack the `zfsync_replica` hold, per host
     send-receive-many the streams of one destination host, `parallel` at a time; a resume
                       token left on a destination is resumed first (or discarded when stale)
     hold              the new bases (the snapshots just sent), per host
     release           `zfsync_replica` on every older snapshot of the pairs, per host
-    bookmarks         `SRC#<snapshot>` of every new base (the next base if it expires)
     set-user-property zfsync:sent on the snapshots made before and sent now (-I), one
                       `zfs set` for all
 
@@ -376,6 +377,12 @@ def _steps(pairs: list[PairPlan], parallel: int, short: str, now: int) -> list[S
                 )
             )
         )
+    # the bookmarks of the new snapshots right after them, before the stream: the snapshot
+    # step hands its guids on (no reading first), and the stream's end has only what
+    # needs the received snapshots after it (an undo destroys them as it would after)
+    marks = {m: s for p in pairs for m, s in p.bookmarks.items()}
+    if marks:
+        steps.append(CreateBookmarks(BookmarksArgs(bookmarks=marks)))
     steps += _holds(HoldSnapshots, [h for p in pairs for h in p.hold_before])
     by_host: dict[str, list[Stream]] = defaultdict(list)
     for p in pairs:
@@ -392,9 +399,6 @@ def _steps(pairs: list[PairPlan], parallel: int, short: str, now: int) -> list[S
         )
     steps += _holds(HoldSnapshots, [h for p in pairs for h in p.hold_after])
     steps += _holds(ReleaseSnapshots, [h for p in pairs for h in p.release])
-    marks = {m: s for p in pairs for m, s in p.bookmarks.items()}
-    if marks:
-        steps.append(CreateBookmarks(BookmarksArgs(bookmarks=marks)))
     unmarked = {snap: str(now) for p in pairs for snap in p.mark_sent}
     if unmarked:
         steps.append(SetUserProperty(UserPropertyArgs(prop=props.SENT, values=unmarked)))

@@ -6,7 +6,7 @@ of datasets (tests/engine/test_step_commands.py counts them)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from zfsyncd.tx.steps.subtrees import reached, topmost_datasets
@@ -111,6 +111,24 @@ def take_made(
         return None
     given = set(snapshots)
     return {name for name in made if reached(given, name)}
+
+
+def hand_on_guids(handed: dict[object, Any], zfs: ZfsBackend, made: Mapping[str, int]) -> None:
+    """Leave the guids of what a snapshot call just made for the next step: a step that
+    marks them (bookmarks of the transaction's own names, which nothing else makes) needs
+    no reading of them first."""
+    handed[("made guids", id(zfs))] = dict(made)
+
+
+def take_made_guids(
+    handed: dict[object, Any], zfs: ZfsBackend, snapshots: Iterable[str]
+) -> dict[str, int] | None:
+    """The guids the step before left (hand_on_guids), when they cover every one of
+    `snapshots`; else None (read them)."""
+    made: dict[str, int] | None = handed.pop(("made guids", id(zfs)), None)
+    if made is None or any(s not in made for s in snapshots):
+        return None
+    return made
 
 
 async def reached_with_tags(

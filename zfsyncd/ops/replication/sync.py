@@ -12,8 +12,9 @@ pool rather than growing per dataset beyond the transfer itself:
     hold              the current bases that lack the `zfsync_replica` hold, per host
     send-receive-many the streams of one destination host, `parallel` at a time; a resume
                       token left on a destination is resumed first (or discarded when stale)
-    hold              the new bases (the snapshots just sent), per host
-    release           `zfsync_replica` on every older snapshot of the pairs, per host
+    move-hold         `zfsync_replica` onto the new bases (the snapshots just sent) and off
+                      every older snapshot of the pairs, per host: one reading, the
+                      `zfs hold` and the `zfs release` at once
     set-user-property zfsync:sent on the snapshots made before and sent now (-I), one
                       `zfs set` for all
 
@@ -84,7 +85,8 @@ from zfsyncd.tx.kinds import (
 from zfsyncd.tx.steps import Step
 from zfsyncd.tx.steps.base import JsonDict
 from zfsyncd.tx.steps.bookmarks import BookmarksArgs, CreateBookmarks
-from zfsyncd.tx.steps.holds import HoldArgs, HoldSnapshots, ReleaseSnapshots
+from zfsyncd.tx.steps.holds import HoldArgs, HoldSnapshots
+from zfsyncd.tx.steps.move_hold import MoveHold, MoveHoldArgs
 from zfsyncd.tx.steps.snapshots import CreateSnapshots, CreateSnapshotsArgs
 from zfsyncd.tx.steps.transfers import SendReceiveMany, SendReceiveManyArgs, Stream
 from zfsyncd.tx.steps.user_properties import SetUserProperty, UserPropertyArgs
@@ -383,7 +385,7 @@ def _steps(pairs: list[PairPlan], parallel: int, short: str, now: int) -> list[S
     marks = {m: s for p in pairs for m, s in p.bookmarks.items()}
     if marks:
         steps.append(CreateBookmarks(BookmarksArgs(bookmarks=marks)))
-    steps += _holds(HoldSnapshots, [h for p in pairs for h in p.hold_before])
+    steps += _holds([h for p in pairs for h in p.hold_before])
     by_host: dict[str, list[Stream]] = defaultdict(list)
     for p in pairs:
         by_host[p.peer.host].append(p.stream)
@@ -397,24 +399,43 @@ def _steps(pairs: list[PairPlan], parallel: int, short: str, now: int) -> list[S
                 )
             )
         )
-    steps += _holds(HoldSnapshots, [h for p in pairs for h in p.hold_after])
-    steps += _holds(ReleaseSnapshots, [h for p in pairs for h in p.release])
+    steps += _moves([h for p in pairs for h in p.hold_after], [h for p in pairs for h in p.release])
     unmarked = {snap: str(now) for p in pairs for snap in p.mark_sent}
     if unmarked:
         steps.append(SetUserProperty(UserPropertyArgs(prop=props.SENT, values=unmarked)))
     return steps
 
 
-def _holds(
-    step: type[HoldSnapshots] | type[ReleaseSnapshots], held: list[tuple[str, str]]
-) -> list[Step[Any]]:
-    """One hold (or release) step per host over its snapshots."""
+def _holds(held: list[tuple[str, str]]) -> list[Step[Any]]:
+    """One hold step per host over its snapshots."""
     by_host: dict[str, set[str]] = defaultdict(set)
     for host, snap in held:
         by_host[host].add(snap)
     return [
-        step(HoldArgs(host=host, tag=BASE_HOLD, snapshots=tuple(sorted(snaps))))
+        HoldSnapshots(HoldArgs(host=host, tag=BASE_HOLD, snapshots=tuple(sorted(snaps))))
         for host, snaps in sorted(by_host.items())
+    ]
+
+
+def _moves(to: list[tuple[str, str]], away: list[tuple[str, str]]) -> list[Step[Any]]:
+    """One move-hold step per host: the base hold onto the new bases there and off the
+    older snapshots there, after the stream (one reading, the two changes at once)."""
+    hold: dict[str, set[str]] = defaultdict(set)
+    release: dict[str, set[str]] = defaultdict(set)
+    for host, snap in to:
+        hold[host].add(snap)
+    for host, snap in away:
+        release[host].add(snap)
+    return [
+        MoveHold(
+            MoveHoldArgs(
+                host=host,
+                tag=BASE_HOLD,
+                hold=tuple(sorted(hold[host])),
+                release=tuple(sorted(release[host])),
+            )
+        )
+        for host in sorted({*hold, *release})
     ]
 
 

@@ -11,9 +11,10 @@ either waits for the other to end before the step fails, so the undo starts from
 settled state: it holds again what was released (first: the old base stays protected)
 and releases what was placed, as the reading then finds them.
 
-As in holds.py, each change is one `zfs hold -r` / `zfs release -r` from every top that
-reaches only the snapshots it should act on (subtrees.py), with the rest named in one
-more command, and `capture` hands its reading to the first attempt of `do`.
+As in holds.py (whose changes it makes), each change is one `zfs hold -r` / `zfs release
+-r` from every top that reaches only the snapshots it should act on (subtrees.py), with
+the rest named in one more command, and `capture` hands its reading to the first attempt
+of `do`.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from pydantic import model_validator
 
 from zfsyncd.tx.hosts import located
 from zfsyncd.tx.steps.base import JsonDict, OnHost, ReadForDo, Step, StepContext, register
-from zfsyncd.tx.steps.lookup import reached_with_tags, snapshots_below
-from zfsyncd.tx.steps.subtrees import split_recursive
+from zfsyncd.tx.steps.holds import gone_to_hold, hold_reaching, release_reaching
+from zfsyncd.tx.steps.lookup import reached_with_tags
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import ZfsBackend
 from zfsyncd.zfs.models import HoldTag, SnapshotName
@@ -102,9 +103,7 @@ class MoveHold(Step[MoveHoldArgs]):
         there: one `zfs list`."""
         if not self.args.hold:
             return None
-        found = await snapshots_below(self._zfs(ctx), self.args.hold)
-        gone = [s for s in self.args.hold if s not in found]
-        return f"{', '.join(gone)} to hold again is gone" if gone else None
+        return await gone_to_hold(self._zfs(ctx), self.args.hold)
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
         existing, tagged = self._read_for_do.take() or await self._reading(ctx)
@@ -147,19 +146,7 @@ class MoveHold(Step[MoveHoldArgs]):
         return f"{self.describe()}: every snapshot had the hold as it is now before it"
 
     async def _hold(self, ctx: StepContext, wanted: list[str], existing: set[str]) -> None:
-        """`zfs hold -r` fails whole when a snapshot it reaches has the tag already, which
-        split_recursive sees as one not wanted."""
-        tops, singles = split_recursive(wanted, existing)
-        if tops:
-            await self._zfs(ctx).hold(self.args.tag, tops, recursive=True)
-        if singles:
-            await self._zfs(ctx).hold(self.args.tag, singles)
+        await hold_reaching(self._zfs(ctx), self.args.tag, wanted, existing)
 
     async def _release(self, ctx: StepContext, wanted: list[str], tagged: set[str]) -> None:
-        """`zfs release -r` passes over snapshots without the tag: only a tagged one that
-        is not wanted keeps a top from using it."""
-        tops, singles = split_recursive(wanted, tagged)
-        if tops:
-            await self._zfs(ctx).release(self.args.tag, tops, recursive=True)
-        if singles:
-            await self._zfs(ctx).release(self.args.tag, singles)
+        await release_reaching(self._zfs(ctx), self.args.tag, wanted, tagged)

@@ -39,17 +39,33 @@ ARC_MAX = 768 << 20
 # $EPOCHREALTIME, no process started), so a bench can say where the time beside the stream
 # goes. One line per command; >> appends whole lines even from parallel sends. The same in
 # front of zpool (zfsyncd runs `zpool sync` before it reads `written`), logged with "zpool"
-# first so that its verb reads "zpool".
+# first so that its verb reads "zpool". With ZFSYNC_BENCH_TIME_STREAM=1 in the environment
+# a send or receive is timed too (bash waits for it instead of exec: the stream still goes
+# from process to process, bash only waits; a signal to the wrapper would no longer reach
+# zfs, so only a bench that stops no stream sets it), for a timeline of the whole run.
 WRAPPER = """#!/bin/bash
 printf -v argv '%q ' {prefix}"$@"
 printf '%s\\n' "$argv" >> {log}
-case "$1" in send|receive|recv) exec {real} "$@" ;; esac
+case "$1" in
+  send|receive|recv) [ "${{ZFSYNC_BENCH_TIME_STREAM:-}}" = 1 ] || exec {real} "$@" ;;
+esac
 start=$EPOCHREALTIME
 {real} "$@"
 status=$?
-printf '%s %s %s\\n' "$start" "$EPOCHREALTIME" {verb} >> {times}
+printf '%s %s %s\\n' "$start" "$EPOCHREALTIME" "$argv" >> {times}
 exit $status
 """
+#: the verbs of the stream: not in ZfsCounter.seconds(), which is the time beside it
+STREAM_VERBS = frozenset({"send", "receive", "recv"})
+
+
+@dataclass(frozen=True)
+class Timed:
+    """One command of the timeline: epoch seconds it started and ended, its argv."""
+
+    start: float
+    end: float
+    argv: list[str]
 
 
 @dataclass
@@ -67,7 +83,7 @@ class ZfsCounter:
         bindir = tmp / "bin"
         bindir.mkdir()
         log = tmp / "zfs-commands.log"
-        for command, prefix, verb in (("zfs", "", '"$1"'), ("zpool", "zpool ", "zpool")):
+        for command, prefix in (("zfs", ""), ("zpool", "zpool ")):
             real = shutil.which(command)
             if real is None:
                 raise SystemExit(f"no {command} on PATH: run this in the lab (bench/in-lab.sh)")
@@ -76,7 +92,6 @@ class ZfsCounter:
                 prefix=prefix,
                 real=shlex.quote(real),
                 log=shlex.quote(str(log)),
-                verb=verb,
                 times=shlex.quote(str(log.with_suffix(".times"))),
             )
             wrapper.write_text(text)
@@ -92,14 +107,24 @@ class ZfsCounter:
             return []
         return [shlex.split(line) for line in self.log.read_text().splitlines() if line]
 
+    def timeline(self) -> list[Timed]:
+        """The timed commands since the last clear, in the order they started (send and
+        receive only with ZFSYNC_BENCH_TIME_STREAM=1)."""
+        times = self.log.with_suffix(".times")
+        timed = []
+        for line in times.read_text().splitlines() if times.exists() else []:
+            start, end, argv = line.split(" ", 2)
+            timed.append(Timed(float(start), float(end), shlex.split(argv)))
+        return sorted(timed, key=lambda t: t.start)
+
     def seconds(self) -> dict[str, float]:
         """Seconds spent in the commands other than send and receive since the last clear,
         by verb."""
-        times = self.log.with_suffix(".times")
         spent: dict[str, float] = {}
-        for line in times.read_text().splitlines() if times.exists() else []:
-            start, end, verb = line.split(" ", 2)
-            spent[verb] = spent.get(verb, 0.0) + float(end) - float(start)
+        for timed in self.timeline():
+            verb = timed.argv[0] if timed.argv else "?"
+            if verb not in STREAM_VERBS:
+                spent[verb] = spent.get(verb, 0.0) + timed.end - timed.start
         return spent
 
     def clear(self) -> None:

@@ -44,7 +44,9 @@ from bench.lab_zfs import (
     RECV_FLAGS,
     SEND_FLAGS,
     SRC_POOL,
+    STREAM_VERBS,
     Engine,
+    Timed,
     ZfsCounter,
     bare_send,
     cap_arc,
@@ -54,11 +56,15 @@ from bench.lab_zfs import (
 )
 from bench.lab_zfs import make_pools as make_lab_pools
 from bench.lab_zfs import write_data as write_file
+from zfsyncd.zfs.cli import CliBackend
+from zfsyncd.zfs.models import RecvSpec, SendSpec
 
 #: the dataset replicated: the bare pipe and the engine send the same snapshots of it
 SOURCE = f"{SRC_POOL}/data"
 BARE_TARGET = f"{DST_POOL}/bare"
 ENGINE_TARGET = f"{DST_POOL}/engine"
+#: the engine's pipe alone (CliBackend.send_recv: -vP, the splice pump), without the engine
+PIPE_TARGET = f"{DST_POOL}/pipe"
 #: issue 10: bare time / engine time for one large incremental, at least this
 RATIO_TARGET = 0.97
 #: the module whose presence means the replica kinds are there to measure
@@ -73,6 +79,9 @@ class Measured:
     commands: list[list[list[str]]] = field(default_factory=list)
     #: per run: seconds in the commands beside the stream (not send, receive), by verb
     spent: list[dict[str, float]] = field(default_factory=list)
+    #: the last run's timed commands and its own start and end (epoch seconds)
+    timeline: list[Timed] = field(default_factory=list)
+    window: tuple[float, float] = (0.0, 0.0)
 
     def add(
         self, seconds: float, commands: list[list[str]], spent: dict[str, float] | None = None
@@ -80,6 +89,41 @@ class Measured:
         self.seconds.append(seconds)
         self.commands.append(commands)
         self.spent.append(spent or {})
+
+    def record(self, counter: ZfsCounter, began: float, ended: float) -> None:
+        """Keep the last run's timeline (ZFSYNC_BENCH_TIME_STREAM=1: send, receive too)."""
+        self.timeline, self.window = counter.timeline(), (began, ended)
+
+    def phases(self) -> str:
+        """The last run in three parts: before the first stream command started, from it to
+        the end of the last one, after it; with where the time outside went."""
+        began, ended = self.window
+        stream = [t for t in self.timeline if t.argv and t.argv[0] in STREAM_VERBS]
+        if not stream:
+            return "no stream timed"
+        first, last = min(t.start for t in stream), max(t.end for t in stream)
+        outside = [t for t in self.timeline if t not in stream]
+        busy_before = sum(min(t.end, first) - t.start for t in outside if t.start < first)
+        busy_after = sum(t.end - max(t.start, last) for t in outside if t.end > last)
+        during = sum(
+            min(t.end, last) - max(t.start, first)
+            for t in outside
+            if t.end > first and t.start < last
+        )
+        return (
+            f"before the stream {first - began:.2f} s ({busy_before:.2f} s in zfs commands),"
+            f" the stream {last - first:.2f} s ({during:.2f} s of other commands beside it),"
+            f" after it {ended - last:.2f} s ({busy_after:.2f} s in zfs commands)"
+        )
+
+    def lines(self) -> list[str]:
+        """The last run's timed commands, each as offset from the run's start, duration,
+        argv (cut)."""
+        began = self.window[0]
+        return [
+            f"    {t.start - began:7.2f} +{t.end - t.start:6.2f} s  {' '.join(t.argv)[:110]}"
+            for t in self.timeline
+        ]
 
     def beside(self) -> str:
         """Where the last run's time beside the stream went: its zfs commands by verb."""
@@ -104,7 +148,7 @@ def make_pools(tmp: Path, mib: int, runs: int, datasets: int) -> None:
     # each pool holds the first snapshot plus every run's new data, once per target on zbdst,
     # and the many datasets' 2 MiB each, with room for their metadata
     src_size = (mib * runs + 256 + 4 * datasets) << 20
-    make_lab_pools(tmp, {SRC_POOL: src_size, DST_POOL: 2 * src_size})
+    make_lab_pools(tmp, {SRC_POOL: src_size, DST_POOL: 3 * src_size})
 
 
 def write_data(dataset: str, name: str, mib: int) -> None:
@@ -123,17 +167,29 @@ def engine_available() -> bool:
 async def measure(counter: ZfsCounter, args: argparse.Namespace, db_path: Path) -> None:
     async with contextlib.AsyncExitStack() as stack:
         eng = await stack.enter_async_context(Engine(db_path)) if engine_available() else None
-        bare, engine = await large(counter, args.mib, args.runs, eng, db_path.parent)
-        report(args.mib, args.runs, bare, engine if eng is not None else None)
+        bare, engine, piped = await large(counter, args.mib, args.runs, eng, db_path.parent)
+        report(args.mib, args.runs, bare, engine if eng is not None else None, piped)
         if args.datasets:
             await many(counter, args.datasets, args.parallel, eng, db_path.parent)
 
 
+async def engine_pipe(base: str, snapshot: str, target: str) -> float:
+    """Seconds of the engine's own send|recv (CliBackend.send_recv: `zfs send -vP`, the
+    splice pump, progress) of the same incremental, without the engine around it: what
+    the stream alone costs the engine beside the bare shell pipe."""
+    zfs = CliBackend()
+    start = time.perf_counter()
+    await zfs.send_recv(SendSpec(snapshot=snapshot, base=base), zfs, RecvSpec(target=target))
+    return time.perf_counter() - start
+
+
 async def large(
     counter: ZfsCounter, mib: int, runs: int, eng: Engine | None, images: Path
-) -> tuple[Measured, Measured]:
-    """One large incremental per run: the bare pipe and (with the kinds) replica-sync."""
-    bare, engine = Measured(), Measured()
+) -> tuple[Measured, Measured, Measured]:
+    """One large incremental per run: the bare pipe, the engine's pipe alone and (with the
+    kinds) replica-sync. The two pipes change order from run to run (a loaded host slows
+    one run more than the next)."""
+    bare, engine, piped = Measured(), Measured(), Measured()
     zfs("create", "-o", f"mountpoint=/mnt/{SOURCE}", SOURCE)
     write_data(SOURCE, "first", 16)
     # the first snapshot, on both targets (not measured)
@@ -144,24 +200,30 @@ async def large(
         first = f"{SOURCE}@bench0"
         zfs("snapshot", first)
     bare_send(None, first, BARE_TARGET)
+    bare_send(None, first, PIPE_TARGET)
     base = first
     for run in range(1, runs + 1):
         write_data(SOURCE, f"run{run}", mib)
         if eng is not None:
             evict_cache(images)
             counter.clear()
-            start = time.perf_counter()
+            began, start = time.time(), time.perf_counter()
             await eng.run("replica-sync", {"sources": [SOURCE]})
             engine.add(time.perf_counter() - start, counter.commands(), counter.seconds())
+            engine.record(counter, began, time.time())
             new = snapshots_of(SOURCE)[-1]  # the snapshot the sync made and sent
         else:
             new = f"{SOURCE}@bench{run}"
             zfs("snapshot", new)
-        evict_cache(images)
-        counter.clear()
-        bare.add(bare_send(base, new, BARE_TARGET), counter.commands())
+        for side in (bare, piped) if run % 2 else (piped, bare):
+            evict_cache(images)
+            counter.clear()
+            if side is bare:
+                bare.add(bare_send(base, new, BARE_TARGET), counter.commands())
+            else:
+                piped.add(await engine_pipe(base, new, PIPE_TARGET), counter.commands())
         base = new
-    return bare, engine
+    return bare, engine, piped
 
 
 def _leaf(name: str) -> str:
@@ -205,9 +267,10 @@ async def many(
                 # claimed), which `written` counts, so nothing would be idle any more
                 evict_cache(images)
             counter.clear()
-            start = time.perf_counter()
+            began, start = time.time(), time.perf_counter()
             await eng.run("replica-sync", {"parallel": parallel})
             side.add(time.perf_counter() - start, counter.commands(), counter.seconds())
+            side.record(counter, began, time.time())
     else:  # the bare side makes its own snapshots: one recursive command
         counter.clear()
         start = time.perf_counter()
@@ -244,16 +307,20 @@ def report_many(
           f" bzfs 464, syncoid 513): {synced.verbs()}")  # fmt: skip
     print(f"  ratio bare / zfsyncd: {bare.median / synced.median:.3f}")
     print(f"  of it: {synced.beside()}")
+    print(f"  its last run: {synced.phases()}")
     print(f"  nothing to do, sync all: {idle.median:7.2f} s, {len(idle.commands[-1])} zfs "
           f"commands (target a constant handful; bzfs 107): {idle.verbs()}")  # fmt: skip
 
 
-def report(mib: int, runs: int, bare: Measured, engine: Measured | None) -> None:
+def report(mib: int, runs: int, bare: Measured, engine: Measured | None, piped: Measured) -> None:
     print(f"one incremental of {mib} MiB, {SRC_POOL} -> {DST_POOL}, median of {runs} run(s);"
           f" {zfs('version').splitlines()[0]}")  # fmt: skip
     rate = mib / bare.median
     print(f"  bare `zfs send {' '.join(SEND_FLAGS)} -I | zfs receive {' '.join(RECV_FLAGS)}`:"
-          f" {bare.median:7.2f} s ({rate:.1f} MiB/s), {bare.verbs()}")  # fmt: skip
+          f" {bare.median:7.2f} s ({rate:.1f} MiB/s), {bare.verbs()};"
+          f" runs: {_runs(bare)}")  # fmt: skip
+    print(f"  the engine's pipe alone (send -vP, splice pump): {piped.median:7.2f} s,"
+          f" ratio bare / it {bare.median / piped.median:.3f}; runs: {_runs(piped)}")  # fmt: skip
     if engine is None:
         # TODO(issue 10, repl-core): dead once zfsyncd.ops.replication.sync (replica-init,
         # replica-sync) is in the tree: Engine then runs them (large() and many()), and the
@@ -262,12 +329,20 @@ def report(mib: int, runs: int, bare: Measured, engine: Measured | None) -> None
         return
     ratio = bare.median / engine.median
     verdict = "met" if ratio >= RATIO_TARGET else "MISSED"
-    print(f"  zfsyncd replica-sync: {engine.median:7.2f} s, {engine.verbs()}")
+    print(f"  zfsyncd replica-sync: {engine.median:7.2f} s, {engine.verbs()};"
+          f" runs: {_runs(engine)}")  # fmt: skip
     # the rest: the stream (about the bare pipe's time) and the engine's own Python, SQLite
     print(f"  of it: {engine.beside()}")
+    print(f"  its last run: {engine.phases()}")
+    print("  its commands (seconds from the sync's start, duration, command):")
+    print("\n".join(engine.lines()))
     print(f"  ratio bare / zfsyncd: {ratio:.3f} (target at least {RATIO_TARGET}: {verdict})")
     counts = sorted({len(c) for c in engine.commands})
     print(f"  zfs commands per sync: {'/'.join(map(str, counts))} (bare: 2)")
+
+
+def _runs(side: Measured) -> str:
+    return " ".join(f"{s:.2f}" for s in side.seconds)
 
 
 def main() -> None:
@@ -278,6 +353,8 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=4, help="sync all -P")
     args = parser.parse_args()
     cap_arc()
+    # send and receive timed too, for the timeline of each run (nothing here stops a stream)
+    os.environ["ZFSYNC_BENCH_TIME_STREAM"] = "1"
     with tempfile.TemporaryDirectory(dir="/var/tmp") as name:
         tmp = Path(name)
         counter = ZfsCounter.install(tmp)

@@ -255,7 +255,7 @@ async def test_a_failover_whose_final_sync_fails_changes_nothing(two: Two, host:
     pair = await two.pair(host)
     await two.write(LOCAL, pair.src)
     before = await two.state(pair)
-    broken = len(two.local.calls) + 2  # freeze, snapshot, then the send
+    broken = len(two.local.calls) + 3  # freeze, snapshot, its bookmark, then the send
     two.local.fail(broken)
     done = await two.run("replica-failover", {"source": pair.src})
     assert done.state is TxState.FAILED
@@ -430,8 +430,9 @@ async def test_expire_reads_the_same_whatever_the_number_of_pairs_and_snapshots(
     one = await reads(1, 3)
     assert await reads(4, 6) == one
     # planning: every pool of this host (the destinations here are in that reading too),
-    # then the clones of the pools of the pairs, one command
-    assert one[:4] == ["list", "list_many", "holds_many", "list_many"]
+    # then at once its holds and the clones of the pools of the pairs, one command each
+    assert one[:2] == ["list", "list_many"]
+    assert sorted(one[2:4]) == ["holds_many", "list_many"]
 
 
 # ------------------------------------------------------------------ clear
@@ -576,7 +577,8 @@ SETTLED = ["get_properties", "settle", "list_many", "holds_many"]
 SWAP = ["list", "get_properties", "local_properties"]
 PLAN_READS = {
     "replica-pause": ["get_properties"],
-    # both sides, then the datasets of each host's pools for their origins (clones)
+    # this side's listing, then at once its holds, the other side and the datasets of
+    # each host's pools for their origins (clones)
     "replica-expire": ["list_many", "holds_many", "list_many", "holds_many", "list_many"],
     # with destroy_snapshots: each end's pool for its clones
     "replica-clear": [*END, *END, "list_many", "list_many"],
@@ -600,7 +602,8 @@ async def test_planning_reads_the_same_for_2_and_12_snapshots(two: Two, kind: st
         await two.manager.cancel(record.id)
         return calls
 
-    assert await reads(2) == await reads(12) == PLAN_READS[kind]
+    # the same calls, in any order: some plans read several things at once
+    assert sorted(await reads(2)) == sorted(await reads(12)) == sorted(PLAN_READS[kind])
 
 
 async def test_a_peer_on_a_host_no_longer_configured(two: Two) -> None:

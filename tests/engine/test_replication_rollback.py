@@ -64,8 +64,8 @@ async def test_a_rolled_back_sync_leaves_both_hosts_as_before_and_the_next_sync_
     done = await _roll_back(r, sync.id)
     assert await r.everything() == before
     assert [s.kind for s in done.steps] == [
-        "set-user-property", "destroy-bookmarks", "hold", "hold", "release", "release",
-        "take-back-received", "destroy-snapshots",
+        "set-user-property", "move-hold", "move-hold", "take-back-received",
+        "destroy-bookmarks", "destroy-snapshots",
     ]  # fmt: skip
     # the destination is back at its base: nothing counts as written since (not diverged)
     assert (await r.backup.list_many(["bak/a"], written=True))[0].written == 0

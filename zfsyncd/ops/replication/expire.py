@@ -21,6 +21,7 @@ reads stay constant in the number of snapshots and pairs.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from typing import Any
 from zfsyncd.api.names import Action
 from zfsyncd.ops.replication import origins
 from zfsyncd.ops.replication.choose import expire, newest_common
-from zfsyncd.ops.replication.inventory import DatasetState, Side, host_of, read_side
+from zfsyncd.ops.replication.inventory import DatasetState, Side, host_of, list_side, read_side
 from zfsyncd.ops.replication.props import DEFAULT_SAVECOUNT, Peer, Role, parse_peer
 from zfsyncd.ops.replication.requests import ExpireRequest
 from zfsyncd.tx.errors import MissingObjectError, PlanError
@@ -38,6 +39,7 @@ from zfsyncd.tx.kinds import BusMethod, Plan, PlanContext, RequestKind, register
 from zfsyncd.tx.steps import Step, StepContext
 from zfsyncd.tx.steps.snapshots import DestroySnapshots, DestroySnapshotsArgs
 from zfsyncd.zfs import names
+from zfsyncd.zfs.backend import ZfsBackend
 
 
 @dataclass(frozen=True)
@@ -156,36 +158,40 @@ def describe(request: ExpireRequest) -> str:
 async def read_facts(ctx: StepContext, request: ExpireRequest) -> ExpireFacts:
     """This host's side (the sources named, or every pool), then each destination host's
     side over its pairs' destinations: one reading per host. A host that is not configured
-    is named in `unreachable` (its pairs are left out, or refused when named)."""
-    here = await read_side(host_of(ctx, LOCAL).zfs, LOCAL, request.sources or None)
+    is named in `unreachable` (its pairs are left out, or refused when named). Once this
+    host's `zfs list` named the peers, the rest is read at once: its holds, the other
+    hosts' sides and every host's clones do not depend on each other."""
+    local = host_of(ctx, LOCAL).zfs
+    listing = await list_side(local, LOCAL, request.sources or None)
+    # roles, peers and paused need no holds: the listing alone (refusals of named ones too)
+    sources = sources_of(request, listing.side({}))[0]
     wanted: dict[str, set[str]] = defaultdict(set)
-    for source in sources_of(request, here)[0]:
+    for source in sources:
         peer = peer_of(source)
         if peer is not None:
             wanted[peer.host].add(peer.dataset)
-    there: dict[str, Side] = {}
+    backends: dict[str, ZfsBackend] = {}
     unreachable: dict[str, str] = {}
-    for host, datasets in sorted(wanted.items()):
-        if host == LOCAL and not request.sources:
-            there[host] = here  # every pool of this host was read: it has them already
-            continue
+    for host in sorted(wanted):
         try:
-            zfs = host_of(ctx, host).zfs
+            backends[host] = host_of(ctx, host).zfs
         except PlanError as exc:
             unreachable[host] = str(exc)
-            continue
-        there[host] = await read_side(zfs, host, sorted(datasets))
-    sources = sources_of(request, here)[0]
+    # every pool of this host was read (no source named): the local destinations are in it
+    apart = [h for h in backends if h != LOCAL or request.sources]
     # each host's pools read for clones in one command (the local one: the sources' pools
     # and those of the destinations on it)
     pools: dict[str, set[str]] = {LOCAL: _pools(sources)}
-    for host in there:
+    for host in backends:
         pools.setdefault(host, set()).update(names.pool_of(d) for d in wanted[host])
-    cloned = {
-        host: await origins.cloned(host_of(ctx, host).zfs, found)
-        for host, found in sorted(pools.items())
-    }
-    return ExpireFacts(here, there, unreachable, cloned)
+    backends.setdefault(LOCAL, local)
+    sides = asyncio.gather(*(read_side(backends[h], h, sorted(wanted[h])) for h in apart))
+    clones = asyncio.gather(*(origins.cloned(backends[h], pools[h]) for h in sorted(pools)))
+    tags, found, cloned = await asyncio.gather(listing.tags(local), sides, clones)
+    here = listing.side(tags)
+    there = dict(zip(apart, found, strict=True))
+    there.update({h: here for h in wanted if h not in apart and h not in unreachable})
+    return ExpireFacts(here, there, unreachable, dict(zip(sorted(pools), cloned, strict=True)))
 
 
 def _pools(datasets: Iterable[DatasetState]) -> set[str]:

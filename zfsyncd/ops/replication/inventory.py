@@ -168,6 +168,43 @@ async def read_side(
     to send"); a status read shows `written` as ZFS counts it now and does not wait.
     `properties`: more user properties to read besides the pair's (a prune's
     zfsync:retention), in DatasetState.user_properties."""
+    listing = await list_side(zfs, host, datasets, settle=settle, properties=properties)
+    return listing.side(await listing.tags(zfs))
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The first half of read_side: the `zfs list` of a side, before its holds are read.
+    What a listing tells without the holds (the pairs' roles and peers) lets a plan start
+    reading the other side while this one's holds are read (sync.py)."""
+
+    host: str
+    objects: Sequence[ZfsObject]
+
+    def side(self, tags: Mapping[str, Collection[str]]) -> Side:
+        """The side with the hold tags read (tags of nothing: snapshots without holds)."""
+        return Side(self.host, build_side(self.objects, tags))
+
+    async def tags(self, zfs: ZfsBackend) -> dict[str, set[str]]:
+        """The tags of the snapshots that have any hold: one `zfs holds`, none when no
+        snapshot has."""
+        held = [o.name for o in self.objects if o.type is ObjectType.SNAPSHOT and o.userrefs]
+        tags: dict[str, set[str]] = {}
+        if held:
+            for hold in await zfs.holds_many(held):
+                tags.setdefault(hold.snapshot, set()).add(hold.tag)
+        return tags
+
+
+async def list_side(
+    zfs: ZfsBackend,
+    host: str,
+    datasets: Collection[str] | None = None,
+    *,
+    settle: bool = False,
+    properties: Sequence[str] = (),
+) -> Listing:
+    """read_side without the holds: the `zpool sync` (with `settle`) and the `zfs list`."""
     if datasets is None:
         # the pools' roots first (`zfs list -d 0`), then the same reading as for names
         pools = [o.name for o in await zfs.list(depth=0, types=_DATASET_TYPES)]
@@ -175,7 +212,7 @@ async def read_side(
     else:
         wanted = sorted(set(datasets))
     if not wanted:
-        return Side(host, {})
+        return Listing(host, ())
     if settle:
         await zfs.settle(sorted({names.pool_of(n) for n in wanted}))
     objects = await zfs.list_many(
@@ -185,12 +222,7 @@ async def read_side(
         written=True,
         encryption=True,
     )
-    held = [o.name for o in objects if o.type is ObjectType.SNAPSHOT and o.userrefs]
-    tags: dict[str, set[str]] = {}
-    if held:
-        for hold in await zfs.holds_many(held):
-            tags.setdefault(hold.snapshot, set()).add(hold.tag)
-    return Side(host, build_side(objects, tags))
+    return Listing(host, objects)
 
 
 def build_side(

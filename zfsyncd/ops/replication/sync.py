@@ -7,12 +7,14 @@ pool rather than growing per dataset beyond the transfer itself:
 
     create-snapshots  one `zfs snapshot` per source pool over every source with written > 0
                       (one txg: one point in time per pool), each marked zfsync:sent
+    bookmarks         `SRC#<snapshot>` of every new base (the next base if it expires),
+                      with the guids the snapshot answered (no reading before it)
     hold              the current bases that lack the `zfsync_replica` hold, per host
     send-receive-many the streams of one destination host, `parallel` at a time; a resume
                       token left on a destination is resumed first (or discarded when stale)
-    hold              the new bases (the snapshots just sent), per host
-    release           `zfsync_replica` on every older snapshot of the pairs, per host
-    bookmarks         `SRC#<snapshot>` of every new base (the next base if it expires)
+    move-hold         `zfsync_replica` onto the new bases (the snapshots just sent) and off
+                      every older snapshot of the pairs, per host: one reading, the
+                      `zfs hold` and the `zfs release` at once
     set-user-property zfsync:sent on the snapshots made before and sent now (-I), one
                       `zfs set` for all
 
@@ -46,6 +48,7 @@ is then recursive and the send `-R`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
@@ -58,7 +61,14 @@ from zfsyncd.api.names import Action
 from zfsyncd.commands.errors import CommandError
 from zfsyncd.ops.replication import choose, props
 from zfsyncd.ops.replication.expire import EXPIRE
-from zfsyncd.ops.replication.inventory import DatasetState, Point, Side, host_of, read_side
+from zfsyncd.ops.replication.inventory import (
+    DatasetState,
+    Point,
+    Side,
+    host_of,
+    list_side,
+    read_side,
+)
 from zfsyncd.ops.replication.props import BASE_HOLD, Peer, Role, parse_peer
 from zfsyncd.ops.replication.requests import ExpireRequest, SyncRequest
 from zfsyncd.ops.snapshot import snapshot_name
@@ -75,7 +85,8 @@ from zfsyncd.tx.kinds import (
 from zfsyncd.tx.steps import Step
 from zfsyncd.tx.steps.base import JsonDict
 from zfsyncd.tx.steps.bookmarks import BookmarksArgs, CreateBookmarks
-from zfsyncd.tx.steps.holds import HoldArgs, HoldSnapshots, ReleaseSnapshots
+from zfsyncd.tx.steps.holds import HoldArgs, HoldSnapshots
+from zfsyncd.tx.steps.move_hold import MoveHold, MoveHoldArgs
 from zfsyncd.tx.steps.snapshots import CreateSnapshots, CreateSnapshotsArgs
 from zfsyncd.tx.steps.transfers import SendReceiveMany, SendReceiveManyArgs, Stream
 from zfsyncd.tx.steps.user_properties import SetUserProperty, UserPropertyArgs
@@ -104,8 +115,10 @@ class SyncFacts:
 
 
 async def read_facts(ctx: PlanContext, request: SyncRequest) -> SyncFacts:
-    """One reading of the local host (the sources named, or every pool), then one of each
-    destination host (the local one reuses the first when it covers every pool)."""
+    """One reading of the local host (the sources named, or every pool), and one of each
+    destination host (the local one reuses the first when it covers every pool). The
+    destinations are read while the sources' holds are: the sources' `zfs list` names
+    the peers already, and the readings do not depend on each other."""
     local = ctx.host(LOCAL).zfs
     named = None
     if request.sources:
@@ -114,24 +127,33 @@ async def read_facts(ctx: PlanContext, request: SyncRequest) -> SyncFacts:
         parents = {names.parent_of(s) for s in request.sources}
         named = [*request.sources, *(p for p in parents if p is not None)]
     # `written` decides what is sent: each side settled first (sync.py's docstring)
-    sources = await read_side(local, LOCAL, named, settle=True)
+    listing = await list_side(local, LOCAL, named, settle=True)
     wanted: dict[str, list[str]] = defaultdict(list)
-    for ds in _candidates(request, sources):
+    # roles and peers need no holds: the listing alone (refusals of named sources too)
+    for ds in _candidates(request, listing.side({})):
         peer = _peer(ds)
         if peer is not None:
             wanted[peer.host].append(peer.dataset)
-    destinations: dict[str, Side] = {}
-    unreachable: dict[str, str] = {}
-    for host, datasets in sorted(wanted.items()):
-        if host == LOCAL and not request.sources:
-            destinations[host] = sources
-            continue
+    # the local host's pools were all read (sync all): its destinations are in them
+    apart = [h for h in sorted(wanted) if h != LOCAL or request.sources]
+
+    async def destination(host: str) -> Side | str:
         try:
-            zfs = host_of(ctx, host).zfs
-            destinations[host] = await read_side(zfs, host, datasets, settle=True)
+            return await read_side(host_of(ctx, host).zfs, host, wanted[host], settle=True)
         except (PlanError, CommandError) as exc:
             # one host down (not configured, ssh failing) leaves out its pairs only
-            unreachable[host] = f"host {host} cannot be read: {exc}"
+            return f"host {host} cannot be read: {exc}"
+
+    others = asyncio.gather(*map(destination, apart))
+    tags, found = await asyncio.gather(listing.tags(local), others)
+    sources = listing.side(tags)
+    destinations: dict[str, Side] = {h: sources for h in wanted if h not in apart}
+    unreachable: dict[str, str] = {}
+    for host, side in zip(apart, found, strict=True):
+        if isinstance(side, str):
+            unreachable[host] = side
+        else:
+            destinations[host] = side
     return SyncFacts(sources, destinations, unreachable)
 
 
@@ -357,7 +379,13 @@ def _steps(pairs: list[PairPlan], parallel: int, short: str, now: int) -> list[S
                 )
             )
         )
-    steps += _holds(HoldSnapshots, [h for p in pairs for h in p.hold_before])
+    # the bookmarks of the new snapshots right after them, before the stream: the snapshot
+    # step hands its guids on (no reading first), and the stream's end has only what
+    # needs the received snapshots after it (an undo destroys them as it would after)
+    marks = {m: s for p in pairs for m, s in p.bookmarks.items()}
+    if marks:
+        steps.append(CreateBookmarks(BookmarksArgs(bookmarks=marks)))
+    steps += _holds([h for p in pairs for h in p.hold_before])
     by_host: dict[str, list[Stream]] = defaultdict(list)
     for p in pairs:
         by_host[p.peer.host].append(p.stream)
@@ -371,27 +399,43 @@ def _steps(pairs: list[PairPlan], parallel: int, short: str, now: int) -> list[S
                 )
             )
         )
-    steps += _holds(HoldSnapshots, [h for p in pairs for h in p.hold_after])
-    steps += _holds(ReleaseSnapshots, [h for p in pairs for h in p.release])
-    marks = {m: s for p in pairs for m, s in p.bookmarks.items()}
-    if marks:
-        steps.append(CreateBookmarks(BookmarksArgs(bookmarks=marks)))
+    steps += _moves([h for p in pairs for h in p.hold_after], [h for p in pairs for h in p.release])
     unmarked = {snap: str(now) for p in pairs for snap in p.mark_sent}
     if unmarked:
         steps.append(SetUserProperty(UserPropertyArgs(prop=props.SENT, values=unmarked)))
     return steps
 
 
-def _holds(
-    step: type[HoldSnapshots] | type[ReleaseSnapshots], held: list[tuple[str, str]]
-) -> list[Step[Any]]:
-    """One hold (or release) step per host over its snapshots."""
+def _holds(held: list[tuple[str, str]]) -> list[Step[Any]]:
+    """One hold step per host over its snapshots."""
     by_host: dict[str, set[str]] = defaultdict(set)
     for host, snap in held:
         by_host[host].add(snap)
     return [
-        step(HoldArgs(host=host, tag=BASE_HOLD, snapshots=tuple(sorted(snaps))))
+        HoldSnapshots(HoldArgs(host=host, tag=BASE_HOLD, snapshots=tuple(sorted(snaps))))
         for host, snaps in sorted(by_host.items())
+    ]
+
+
+def _moves(to: list[tuple[str, str]], away: list[tuple[str, str]]) -> list[Step[Any]]:
+    """One move-hold step per host: the base hold onto the new bases there and off the
+    older snapshots there, after the stream (one reading, the two changes at once)."""
+    hold: dict[str, set[str]] = defaultdict(set)
+    release: dict[str, set[str]] = defaultdict(set)
+    for host, snap in to:
+        hold[host].add(snap)
+    for host, snap in away:
+        release[host].add(snap)
+    return [
+        MoveHold(
+            MoveHoldArgs(
+                host=host,
+                tag=BASE_HOLD,
+                hold=tuple(sorted(hold[host])),
+                release=tuple(sorted(release[host])),
+            )
+        )
+        for host in sorted({*hold, *release})
     ]
 
 

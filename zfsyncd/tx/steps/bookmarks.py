@@ -20,7 +20,7 @@ from pydantic import Field
 
 from zfsyncd.tx.hosts import located
 from zfsyncd.tx.steps.base import JsonDict, OnHost, ReadForDo, Step, StepContext, register
-from zfsyncd.tx.steps.lookup import objects_named
+from zfsyncd.tx.steps.lookup import objects_named, take_made_guids
 from zfsyncd.zfs import names
 from zfsyncd.zfs.models import BookmarkName, SnapshotName
 
@@ -61,8 +61,22 @@ class CreateBookmarks(Step[BookmarksArgs]):
         existing = {m: found[m].guid for m in marks if m in found}
         return existing, {s: o.guid for s, o in found.items() if "@" in s}
 
+    def _handed(self, ctx: StepContext) -> _Reading | None:
+        """The reading from what the snapshot step right before made, when it made every
+        snapshot marked here: their guids as it answered, and no bookmark of them yet
+        (each mark has its snapshot's name, a replica sync's transaction's own, and the
+        snapshot was made moments ago). None when it did not, or a mark has another name
+        (read them)."""
+        zfs = ctx.host(self.args.host).zfs
+        made = take_made_guids(ctx.handed, zfs, self.args.bookmarks.values())
+        marks = self.args.bookmarks.items()
+        if made is None or any(names.short_name(m) != names.short_name(s) for m, s in marks):
+            return None
+        return {}, {s: made[s] for s in self.args.bookmarks.values()}
+
     async def capture(self, ctx: StepContext) -> JsonDict:
-        existing, _ = self._read_for_do.keep(await self._reading(ctx))
+        reading = self._handed(ctx) or await self._reading(ctx)
+        existing, _ = self._read_for_do.keep(reading)
         return {"existed": sorted(existing)}
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:

@@ -85,22 +85,38 @@ class _OnSnapshots(Step[HoldArgs]):
         return set(below), tagged
 
     async def _hold(self, ctx: StepContext, wanted: list[str], existing: set[str]) -> None:
-        """Hold `wanted`: `zfs hold -r` needs every snapshot it reaches to lack the tag (one
-        that has it fails the whole hold), which split_recursive sees as one not wanted."""
-        tops, singles = split_recursive(wanted, existing)
-        if tops:
-            await self._zfs(ctx).hold(self.args.tag, tops, recursive=True)
-        if singles:
-            await self._zfs(ctx).hold(self.args.tag, singles)
+        await hold_reaching(self._zfs(ctx), self.args.tag, wanted, existing)
 
     async def _release(self, ctx: StepContext, wanted: list[str], tagged: set[str]) -> None:
-        """Release `wanted`; `zfs release -r` passes over snapshots without the tag, so only
-        a tagged one that is not wanted keeps a top from using it."""
-        tops, singles = split_recursive(wanted, tagged)
-        if tops:
-            await self._zfs(ctx).release(self.args.tag, tops, recursive=True)
-        if singles:
-            await self._zfs(ctx).release(self.args.tag, singles)
+        await release_reaching(self._zfs(ctx), self.args.tag, wanted, tagged)
+
+
+async def hold_reaching(zfs: ZfsBackend, tag: str, wanted: list[str], existing: set[str]) -> None:
+    """Hold `wanted`: `zfs hold -r` needs every snapshot it reaches to lack the tag (one
+    that has it fails the whole hold), which split_recursive sees as one not wanted."""
+    tops, singles = split_recursive(wanted, existing)
+    if tops:
+        await zfs.hold(tag, tops, recursive=True)
+    if singles:
+        await zfs.hold(tag, singles)
+
+
+async def release_reaching(zfs: ZfsBackend, tag: str, wanted: list[str], tagged: set[str]) -> None:
+    """Release `wanted`; `zfs release -r` passes over snapshots without the tag, so only
+    a tagged one that is not wanted keeps a top from using it."""
+    tops, singles = split_recursive(wanted, tagged)
+    if tops:
+        await zfs.release(tag, tops, recursive=True)
+    if singles:
+        await zfs.release(tag, singles)
+
+
+async def gone_to_hold(zfs: ZfsBackend, snapshots: tuple[str, ...]) -> str | None:
+    """Why a hold built from records (a release taken back) cannot run: its snapshots gone
+    (one `zfs list`); None when all are there."""
+    found = await snapshots_below(zfs, snapshots)
+    gone = [s for s in snapshots if s not in found]
+    return f"{', '.join(gone)} to hold again is gone" if gone else None
 
 
 @register
@@ -122,9 +138,7 @@ class HoldSnapshots(_OnSnapshots):
     async def refusal(self, ctx: StepContext) -> str | None:
         """A hold built from records (a release taken back) needs its snapshots still
         there: one `zfs list`."""
-        found = await snapshots_below(self._zfs(ctx), self.args.snapshots)
-        gone = [s for s in self.args.snapshots if s not in found]
-        return f"{', '.join(gone)} to hold again is gone" if gone else None
+        return await gone_to_hold(self._zfs(ctx), self.args.snapshots)
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
         existing, tagged = self._read_for_do.take() or await self._existing_and_tagged(ctx)

@@ -128,6 +128,24 @@ def take_made(
     return {name for name in made if reached(given, name)}
 
 
+def hand_on_guids(handed: dict[object, Any], zfs: ZfsBackend, made: Mapping[str, int]) -> None:
+    """Leave the guids of what a snapshot call just made for the next step: a step that
+    marks them (bookmarks of the transaction's own names, which nothing else makes) needs
+    no reading of them first."""
+    handed[("made guids", id(zfs))] = dict(made)
+
+
+def take_made_guids(
+    handed: dict[object, Any], zfs: ZfsBackend, snapshots: Iterable[str]
+) -> dict[str, int] | None:
+    """The guids the step before left (hand_on_guids), when they cover every one of
+    `snapshots`; else None (read them)."""
+    made: dict[str, int] | None = handed.pop(("made guids", id(zfs)), None)
+    if made is None or any(s not in made for s in snapshots):
+        return None
+    return made
+
+
 async def reached_with_tags(
     zfs: ZfsBackend, snapshots: Collection[str]
 ) -> tuple[dict[str, ReachedSnapshot], dict[str, set[str]]]:

@@ -8,7 +8,13 @@ from pydantic import Field, field_validator
 
 from zfsyncd.tx.hosts import located
 from zfsyncd.tx.steps.base import JsonDict, OnHost, Step, StepContext, register
-from zfsyncd.tx.steps.lookup import hand_on_made, objects_named, same, snapshots_below
+from zfsyncd.tx.steps.lookup import (
+    hand_on_guids,
+    hand_on_made,
+    objects_named,
+    same,
+    snapshots_below,
+)
 from zfsyncd.tx.steps.subtrees import split_recursive
 from zfsyncd.tx.steps.trash import MovesToTrash
 from zfsyncd.zfs import names
@@ -78,6 +84,7 @@ class CreateSnapshots(Step[CreateSnapshotsArgs]):
         # what it made is all that a recursive command on these names reaches now (any
         # other of these names would have refused it): the next step's reading of them
         hand_on_made(ctx.handed, zfs, self.args.snapshots, made)
+        hand_on_guids(ctx.handed, zfs, made)  # for a bookmark step after it (replica sync)
         return {"made": made}
 
     async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:

@@ -3,9 +3,9 @@
 One step for all the datasets of a replica sync (rather than one SendReceive step each):
 its readings are one `zfs list` per side whatever the number of streams, and the streams
 run side by side (the executor runs one step at a time). Its zfs commands: one `zfs list`
-of each side before (capture, which the first attempt of `do` reuses), the streams, one
-`zfs list` of the targets after (what was received, for undo and the inverse). What one
-stream needs beyond a plain send:
+of each side before, the two at once (capture, which the first attempt of `do` reuses), the
+streams, one `zfs list` of the targets after (what was received, for undo and the
+inverse). What one stream needs beyond a plain send:
 
 - a resume token left on its target (a stream cut earlier, in this transaction or a
   previous one) is resumed first with `zfs send -t`; a stale one (its snapshot gone) is
@@ -143,9 +143,17 @@ class SendReceiveMany(Step[SendReceiveManyArgs]):
             found.setdefault(obj.dataset, []).append(obj)
         return found
 
-    async def check(self, ctx: StepContext) -> bool:
+    async def _both(
+        self, ctx: StepContext
+    ) -> tuple[dict[str, list[ZfsObject]], tuple[Targets, dict[str, str]]]:
+        """The sources' points and the targets, read at the same time: two commands that
+        do not depend on each other (two hosts, or two pools of one), so the step waits
+        for the slower one rather than for both in turn."""
         src, dst = self._zfs(ctx)
-        points, (targets, _) = await self._points(src), await self._targets(dst)
+        return await asyncio.gather(self._points(src), self._targets(dst))
+
+    async def check(self, ctx: StepContext) -> bool:
+        points, (targets, _) = await self._both(ctx)
         return all(_received(s, points, targets) for s in self.args.streams)
 
     async def capture(self, ctx: StepContext) -> JsonDict:
@@ -153,8 +161,7 @@ class SendReceiveMany(Step[SendReceiveManyArgs]):
         first attempt of `do`, which the executor runs right after (nothing between but
         the journal's commit of this reading; the step's datasets are locked), starts
         from this reading instead of reading both sides again."""
-        src, dst = self._zfs(ctx)
-        points, (targets, tokens) = await self._points(src), await self._targets(dst)
+        points, (targets, tokens) = await self._both(ctx)
         self._read_for_do.keep((points, targets, tokens))
         return {
             "before": {s.recv.target: targets.get(s.recv.target, {}) for s in self.args.streams}
@@ -168,7 +175,7 @@ class SendReceiveMany(Step[SendReceiveManyArgs]):
         if captured is not None:
             points, targets, tokens = captured
         else:  # a retry (a stream cut: the target has a token now) reads again
-            points, (targets, tokens) = await self._points(src), await self._targets(dst)
+            points, (targets, tokens) = await self._both(ctx)
         moved: dict[str, int] = {}
         totals: dict[str, int] = {}
         # a stream is shown by the dataset it sends (what `replica sync` names)

@@ -148,8 +148,7 @@ def test_the_plan_of_a_sync_over_its_savecount_destroys_nothing() -> None:
     )
     plan = decide(SyncRequest(sources=("p/a",)), facts, "new", 1)
     assert [s.kind for s in plan.steps] == [
-        "create-snapshots", "send-receive-many", "hold", "hold", "release", "release",
-        "bookmarks",
+        "create-snapshots", "bookmarks", "send-receive-many", "move-hold", "move-hold",
     ]  # fmt: skip
 
 

@@ -1,6 +1,6 @@
 """A job whose target is on another host, pruning both sides by itself, on the model with a
-controllable clock: the same slots as the lab's tests/real/test_prune_remote_real.py (which
-runs them over the guest's real sshd), so that both tiers hold the same expectations.
+controllable clock (the lab runs a shorter form over the guest's real sshd:
+tests/real/test_prune_remote_real.py).
 
 The source keeps its newest snapshot (`last = 1`), the destination its two newest (`last =
 2`, pruned on the target's host). One slot's stream is cut (the target fails, retried a

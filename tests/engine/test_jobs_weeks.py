@@ -19,6 +19,7 @@ from tests.engine.jobs_sim import (
     WEEK,
     Sim,
     at,
+    metric_samples,
     ram_directory,
 )
 from zfsyncd.jobs.config import JobConfig
@@ -204,6 +205,11 @@ async def test_an_unreachable_target_backs_off_and_does_not_stop_another_job(sim
     assert "backup" in target.last_error
     assert target.retry_at == target.last_error_at + backoff(target.failures)
     assert "target off" in home.last_error
+    metrics = await metric_samples(sim.manager, sim.db)  # and in the metrics
+    assert metrics[("zfsync_job_target_failures", (("job", "home"), ("target", "off")))] == (
+        target.failures
+    )
+    assert metrics[("zfsync_job_failures", (("job", "logs"),))] == 0
     del broken.list_many, broken.list, broken.settle  # the host is back
     await sim.advance(HOUR)
     assert sim.scheduler.row("home").targets[0].failures == 0

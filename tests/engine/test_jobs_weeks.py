@@ -99,8 +99,17 @@ async def test_retention_forms_on_both_sides(sim: Sim) -> None:
             **every6h, "datasets": ["tank/a"], "retention": {"last": 3},
             "targets": {"rep": {"destination": "rep/a", "retention": {"last": 5}}},
         },
-        grid={**every6h, "datasets": ["tank/b"], "retention": {"grid": "1x1d(keep=all) | 7x1d"}},
-        sanoid={**every6h, "datasets": ["tank/c"], "retention": {"daily": 3}},
+        grid={
+            **every6h, "datasets": ["tank/b"], "retention": {"grid": "1x1d(keep=all) | 7x1d"},
+            "targets": {"rep": {"host": "backup", "destination": "bak/b",
+                                "retention": {"grid": "1x1d(keep=all) | 7x1d"}}},
+        },
+        sanoid={
+            **every6h, "datasets": ["tank/c"], "retention": {"daily": 3},
+            # the snapshots' names carry their time: `keep` spares each made at noon
+            "targets": {"rep": {"host": "backup", "destination": "bak/c",
+                                "retention": {"daily": 3, "keep": "T12"}}},
+        },
     )  # fmt: skip
     await sim.advance(8 * DAY)
     assert times(await sim.snapshots("local", "tank/a")) == [
@@ -121,6 +130,16 @@ async def test_retention_forms_on_both_sides(sim: Sim) -> None:
         at("2026-12-06 00:00"), at("2026-12-07 00:00"), at("2026-12-08 00:00"),
         at("2026-12-08 06:00"),
     ]  # fmt: skip
+    # the same forms on another host's replicas (replica init's snapshot in place of the
+    # job's first, at the same second)
+    assert times(await sim.snapshots("backup", "bak/b")) == times(
+        await sim.snapshots("local", "tank/b")
+    )
+    noons = [at("2026-11-30 12:00")] + [at(f"2026-12-0{d} 12:00") for d in range(1, 8)]
+    assert times(await sim.snapshots("backup", "bak/c")) == sorted(
+        {*noons, at("2026-12-06 00:00"), at("2026-12-07 00:00"), at("2026-12-08 00:00"),
+         at("2026-12-08 06:00")}
+    )  # fmt: skip
     for row in sim.scheduler.rows():
         assert (row.name, row.failures, row.last_error) == (row.name, 0, "")
 

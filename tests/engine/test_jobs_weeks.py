@@ -91,7 +91,7 @@ async def test_two_weeks_then_a_downtime_with_replication(sim: Sim) -> None:
 async def test_retention_forms_on_both_sides(sim: Sim) -> None:
     """Eight days every 6 hours (00, 06, 12, 18 UTC), the newest at 12-08 06:00: what each
     form keeps, worked out by hand from its documented meaning (zfsyncd/retention)."""
-    for name in ("a", "b", "c"):
+    for name in ("a", "b", "c", "d"):
         await sim.local.create(f"tank/{name}")
     every6h = {"schedule": "every 6h", "jitter": 0}
     await sim.configure(
@@ -109,6 +109,11 @@ async def test_retention_forms_on_both_sides(sim: Sim) -> None:
             # the snapshots' names carry their time: `keep` spares each made at noon
             "targets": {"rep": {"host": "backup", "destination": "bak/c",
                                 "retention": {"daily": 3, "keep": "T12"}}},
+        },
+        periods={
+            **every6h, "datasets": ["tank/d"], "retention": {"weekly": 2, "hourly": 2},
+            "targets": {"rep": {"host": "backup", "destination": "bak/d",
+                                "retention": {"monthly": 2, "yearly": 1, "last": 1}}},
         },
     )  # fmt: skip
     await sim.advance(8 * DAY)
@@ -140,6 +145,16 @@ async def test_retention_forms_on_both_sides(sim: Sim) -> None:
         {*noons, at("2026-12-06 00:00"), at("2026-12-07 00:00"), at("2026-12-08 00:00"),
          at("2026-12-08 06:00")}
     )  # fmt: skip
+    # the first of each ISO week (11-30 is a Monday) and of the 2 newest hours
+    assert times(await sim.snapshots("local", "tank/d")) == [
+        at("2026-11-30 12:00"), at("2026-12-07 00:00"), at("2026-12-08 00:00"),
+        at("2026-12-08 06:00"),
+    ]  # fmt: skip
+    # the first of November and of December, and the newest (yearly = 1 keeps the year's
+    # first, November's already: it adds nothing here)
+    assert times(await sim.snapshots("backup", "bak/d")) == [
+        at("2026-11-30 12:00"), at("2026-12-01 00:00"), at("2026-12-08 06:00"),
+    ]  # fmt: skip
     for row in sim.scheduler.rows():
         assert (row.name, row.failures, row.last_error) == (row.name, 0, "")
 

@@ -19,11 +19,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
 import zfsyncd.ops  # noqa: F401 - registers the transaction kinds
 from tests.engine.conftest import FAST
 from zfsyncd.jobs.config import JobConfig
 from zfsyncd.jobs.run import JobRun
 from zfsyncd.jobs.scheduler import Scheduler
+from zfsyncd.metrics.families import exposition
+from zfsyncd.metrics.figures import STEP_BUCKETS, read_figures
+from zfsyncd.metrics.totals import StepTotals
 from zfsyncd.store import Database
 from zfsyncd.store.jobs import JobStateStore
 from zfsyncd.tx.hosts import Host
@@ -60,6 +65,21 @@ class FakeClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(0)  # the test moves time; the daemon's loop is not run here
+
+
+#: a sample: its name and its labels, sorted
+Sample = tuple[str, tuple[tuple[str, str], ...]]
+
+
+async def metric_samples(manager: TransactionManager, db: Database) -> dict[Sample, float]:
+    """The metrics as the daemon serves them (its reading: ZFS, the store and the stored
+    job states), parsed by prometheus_client's own parser."""
+    figures = await read_figures(manager, StepTotals(STEP_BUCKETS), JobStateStore(db).all)
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(exposition(figures).decode())
+        for sample in family.samples
+    }
 
 
 @dataclass

@@ -19,6 +19,7 @@ from tests.engine.jobs_sim import (
     WEEK,
     Sim,
     at,
+    metric_samples,
     ram_directory,
 )
 from zfsyncd.jobs.config import JobConfig
@@ -92,7 +93,7 @@ async def test_two_weeks_then_a_downtime_with_replication(sim: Sim) -> None:
 async def test_retention_forms_on_both_sides(sim: Sim) -> None:
     """Eight days every 6 hours (00, 06, 12, 18 UTC), the newest at 12-08 06:00: what each
     form keeps, worked out by hand from its documented meaning (zfsyncd/retention)."""
-    for name in ("a", "b", "c"):
+    for name in ("a", "b", "c", "d"):
         await sim.local.create(f"tank/{name}")
     every6h = {"schedule": "every 6h", "jitter": 0}
     await sim.configure(
@@ -100,8 +101,22 @@ async def test_retention_forms_on_both_sides(sim: Sim) -> None:
             **every6h, "datasets": ["tank/a"], "retention": {"last": 3},
             "targets": {"rep": {"destination": "rep/a", "retention": {"last": 5}}},
         },
-        grid={**every6h, "datasets": ["tank/b"], "retention": {"grid": "1x1d(keep=all) | 7x1d"}},
-        sanoid={**every6h, "datasets": ["tank/c"], "retention": {"daily": 3}},
+        grid={
+            **every6h, "datasets": ["tank/b"], "retention": {"grid": "1x1d(keep=all) | 7x1d"},
+            "targets": {"rep": {"host": "backup", "destination": "bak/b",
+                                "retention": {"grid": "1x1d(keep=all) | 7x1d"}}},
+        },
+        sanoid={
+            **every6h, "datasets": ["tank/c"], "retention": {"daily": 3},
+            # the snapshots' names carry their time: `keep` spares each made at noon
+            "targets": {"rep": {"host": "backup", "destination": "bak/c",
+                                "retention": {"daily": 3, "keep": "T12"}}},
+        },
+        periods={
+            **every6h, "datasets": ["tank/d"], "retention": {"weekly": 2, "hourly": 2},
+            "targets": {"rep": {"host": "backup", "destination": "bak/d",
+                                "retention": {"monthly": 2, "yearly": 1, "last": 1}}},
+        },
     )  # fmt: skip
     await sim.advance(8 * DAY)
     assert times(await sim.snapshots("local", "tank/a")) == [
@@ -121,6 +136,26 @@ async def test_retention_forms_on_both_sides(sim: Sim) -> None:
     assert times(await sim.snapshots("local", "tank/c")) == [
         at("2026-12-06 00:00"), at("2026-12-07 00:00"), at("2026-12-08 00:00"),
         at("2026-12-08 06:00"),
+    ]  # fmt: skip
+    # the same forms on another host's replicas (replica init's snapshot in place of the
+    # job's first, at the same second)
+    assert times(await sim.snapshots("backup", "bak/b")) == times(
+        await sim.snapshots("local", "tank/b")
+    )
+    noons = [at("2026-11-30 12:00")] + [at(f"2026-12-0{d} 12:00") for d in range(1, 8)]
+    assert times(await sim.snapshots("backup", "bak/c")) == sorted(
+        {*noons, at("2026-12-06 00:00"), at("2026-12-07 00:00"), at("2026-12-08 00:00"),
+         at("2026-12-08 06:00")}
+    )  # fmt: skip
+    # the first of each ISO week (11-30 is a Monday) and of the 2 newest hours
+    assert times(await sim.snapshots("local", "tank/d")) == [
+        at("2026-11-30 12:00"), at("2026-12-07 00:00"), at("2026-12-08 00:00"),
+        at("2026-12-08 06:00"),
+    ]  # fmt: skip
+    # the first of November and of December, and the newest (yearly = 1 keeps the year's
+    # first, November's already: it adds nothing here)
+    assert times(await sim.snapshots("backup", "bak/d")) == [
+        at("2026-11-30 12:00"), at("2026-12-01 00:00"), at("2026-12-08 06:00"),
     ]  # fmt: skip
     for row in sim.scheduler.rows():
         assert (row.name, row.failures, row.last_error) == (row.name, 0, "")
@@ -206,6 +241,11 @@ async def test_an_unreachable_target_backs_off_and_does_not_stop_another_job(sim
     assert "backup" in target.last_error
     assert target.retry_at == target.last_error_at + backoff(target.failures)
     assert "target off" in home.last_error
+    metrics = await metric_samples(sim.manager, sim.db)  # and in the metrics
+    assert metrics[("zfsync_job_target_failures", (("job", "home"), ("target", "off")))] == (
+        target.failures
+    )
+    assert metrics[("zfsync_job_failures", (("job", "logs"),))] == 0
     del broken.list_many, broken.list, broken.settle  # the host is back
     await sim.advance(HOUR)
     assert sim.scheduler.row("home").targets[0].failures == 0

@@ -1,8 +1,9 @@
 """Jobs on real pools (the lab guest), driven by the scheduler with a clock of the test's:
 four hourly slots in which, by itself, a job snapshots, replicates and prunes on both sides;
 a job whose pre-hook fails leaves no snapshot; a job whose target cannot be reached (its
-"ssh" refuses every connection) makes its snapshots, backs off its target and reports it,
-while the other jobs run on. One test function: one pool setup, each check reading ZFS
+"ssh" refuses every connection) makes its snapshots, backs off its target and reports it
+(the job's state `job show` reads, and the metrics as the daemon serves them), while the
+other jobs run on. One test function: one pool setup, each check reading ZFS
 directly."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 from pathlib import Path
 
 import zfsyncd.ops  # noqa: F401 - registers the transaction kinds
-from tests.engine.jobs_sim import FakeClock
+from tests.engine.jobs_sim import FakeClock, metric_samples
 from tests.real.realzfs import zfs_cli
 from zfsyncd.commands.runner import CommandRunner, Transport
 from zfsyncd.jobs.config import JobConfig
@@ -100,6 +101,12 @@ async def test_jobs_snapshot_replicate_prune_hooks_and_an_unreachable_target(
         assert "Connection refused" in target.last_error, target
         assert target.retry_at > target.last_error_at
         assert "target off" in offsite.last_error
+        # and in the metrics, as the daemon serves them
+        metrics = await metric_samples(manager, db)
+        off = ("zfsync_job_target_failures", (("job", "offsite"), ("target", "off")))
+        assert metrics[off] == target.failures
+        assert metrics[("zfsync_job_failures", (("job", "data"),))] == 0
+        assert metrics[("zfsync_job_failures", (("job", "hooked"),))] == 4
     finally:
         await scheduler.stop()
         await manager.shutdown()

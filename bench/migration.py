@@ -10,8 +10,11 @@ one). Then, from a cold page cache each time:
 - migrate: one `migrate` transaction through the engine (temporary dataset, rsync through
   zfsyncd/files/rsync.py, a manifest with sha256 of each new file, the snapshot with its
   properties, the rename into place).
-Prints both times, MiB/s, the ratio (issue 12's target: at most 1.2) and the zfs commands
-the engine ran.
+Prints both times, MiB/s, the ratio (issue 12's target: at most 1.2), the zfs commands
+the engine ran, and where each side's time went: rsync, the manifest (its walk, its hashes,
+loading the previous one, writing it), each zfs verb, the engine's steps, and what is left
+(the engine: journal, planning, locks). The phases are timed by wrapping the functions
+in-process (a clock read per call; nothing started in between).
 """
 
 from __future__ import annotations
@@ -23,11 +26,16 @@ import random
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import zfsyncd.ops  # noqa: F401 - registers the migrate kind
-from zfsyncd.commands.runner import CommandRunner
+from zfsyncd.commands.runner import CommandResult, CommandRunner
+from zfsyncd.ops.migration import copy_step
+from zfsyncd.ops.migration import manifest as mf
 from zfsyncd.store import Database, TxState
 from zfsyncd.tx.hosts import local_hosts
 from zfsyncd.tx.manager import TransactionManager
@@ -35,6 +43,71 @@ from zfsyncd.zfs.cli import CliBackend
 
 POOL = "zbenchm"
 RSYNC = ["rsync", "-aHAX", "--numeric-ids", "--delete", "--modify-window=-1"]
+
+
+class Phases:
+    """Seconds and calls per phase name (threads add to it too: the manifest runs in one)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.seconds[name] += seconds
+        self.calls[name] += 1
+
+    @contextmanager
+    def timing(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - start)
+
+    def wrap(self, owner: Any, attribute: str, name: str) -> None:
+        """Time every call of `owner.attribute` (a function or a coroutine function)."""
+        inner: Callable[..., Any] = getattr(owner, attribute)
+        if asyncio.iscoroutinefunction(inner):
+
+            async def timed_async(*args: Any, **kwargs: Any) -> Any:
+                with self.timing(name):
+                    return await inner(*args, **kwargs)
+
+            setattr(owner, attribute, timed_async)
+        else:
+
+            def timed(*args: Any, **kwargs: Any) -> Any:
+                with self.timing(name):
+                    return inner(*args, **kwargs)
+
+            setattr(owner, attribute, timed)
+
+    def lines(self, total: float) -> list[str]:
+        return [
+            f"  {name:<28} {sec:7.2f} s {100 * sec / total:5.1f}%  ({self.calls[name]} calls)"
+            for name, sec in sorted(self.seconds.items(), key=lambda kv: -kv[1])
+        ]
+
+
+class TimedRunner(CommandRunner):
+    """The engine's runner, timing each command by program and verb."""
+
+    phases: Phases
+
+    async def run(self, argv: Sequence[str], **kwargs: Any) -> CommandResult:
+        name = f"{Path(argv[0]).name} {argv[1] if len(argv) > 1 else ''}".strip()
+        with self.phases.timing(name):
+            return await super().run(argv, **kwargs)
+
+
+def instrument(phases: Phases) -> None:
+    """Wrap the migration's phases (module globals, looked up at each call)."""
+    phases.wrap(copy_step, "run_rsync", "rsync")
+    phases.wrap(copy_step.CopySnapshot, "_manifest", "manifest (all of it)")
+    phases.wrap(mf, "walk", "manifest: walk")
+    phases.wrap(mf, "file_hash", "manifest: sha256 of files")
+    phases.wrap(mf, "load", "manifest: load previous")
+    phases.wrap(mf, "write", "manifest: write")
 
 
 def sh(*argv: str) -> str:
@@ -63,21 +136,25 @@ def cold() -> None:
     Path("/proc/sys/vm/drop_caches").write_text("3\n")
 
 
-def bare(source: Path, snapshots: int) -> float:
+def bare(source: Path, snapshots: int, phases: Phases) -> float:
     dataset = f"{POOL}/bare"
     sh("zfs", "create", dataset)
     target = sh("zfs", "get", "-H", "-o", "value", "mountpoint", dataset).strip()
     cold()
     start = time.perf_counter()
     for n in range(1, snapshots + 1):
-        sh(*RSYNC, f"{source}/s{n}/", f"{target}/")
-        sh("zfs", "snapshot", f"{dataset}@s{n}")
+        with phases.timing("rsync"):
+            sh(*RSYNC, f"{source}/s{n}/", f"{target}/")
+        with phases.timing("zfs snapshot"):
+            sh("zfs", "snapshot", f"{dataset}@s{n}")
     return time.perf_counter() - start
 
 
-async def migrate(source: Path, db_path: Path) -> tuple[float, int]:
+async def migrate(source: Path, db_path: Path, phases: Phases) -> tuple[float, int]:
     commands: list[Sequence[str]] = []
-    runner = CommandRunner(observers=[commands.append])
+    runner = TimedRunner(observers=[commands.append])
+    runner.phases = phases
+    instrument(phases)
     db = await Database.open(db_path)
     manager = TransactionManager(db, local_hosts(CliBackend(runner)))
     cold()
@@ -86,6 +163,9 @@ async def migrate(source: Path, db_path: Path) -> tuple[float, int]:
     done = await manager.wait(record.id)
     took = time.perf_counter() - start
     assert done.state is TxState.COMPLETED, done.error
+    for step in done.steps:
+        if step.started_at is not None and step.finished_at is not None:
+            phases.add(f"step {step.kind}", step.finished_at - step.started_at)
     await db.close()
     return took, sum(1 for c in commands if Path(c[0]).name in ("zfs", "zpool"))
 
@@ -115,11 +195,17 @@ def main() -> None:
     try:
         total = make_source(work / "src", args.snapshots, args.files, args.kib, args.change)
         mib = total / (1 << 20)
-        bare_s = bare(work / "src", args.snapshots)
-        engine_s, commands = asyncio.run(migrate(work / "src", work / "db.sqlite"))
-        print(f"source: {args.snapshots} snapshots, {mib:.1f} MiB over all of them")
+        bare_phases, engine_phases = Phases(), Phases()
+        bare_s = bare(work / "src", args.snapshots, bare_phases)
+        engine_s, commands = asyncio.run(migrate(work / "src", work / "db.sqlite", engine_phases))
+        files = args.files
+        print(f"source: {args.snapshots} snapshots of {files} files, {mib:.1f} MiB over all")
         print(f"bare rsync + zfs snapshot: {bare_s:.1f} s")
+        print(*bare_phases.lines(bare_s), sep="\n")
         print(f"migrate transaction:      {engine_s:.1f} s ({commands} zfs commands)")
+        print(*engine_phases.lines(engine_s), sep="\n")
+        steps = sum(v for k, v in engine_phases.seconds.items() if k.startswith("step "))
+        print(f"  outside the steps (plan, journal, engine): {engine_s - steps:.2f} s")
         print(f"ratio migrate/bare: {engine_s / bare_s:.2f} (target: at most 1.2)")
     finally:
         subprocess.run(["zpool", "destroy", "-f", POOL], capture_output=True, check=False)

@@ -51,6 +51,9 @@ class Phases:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
+        #: each source snapshot's own time (its rsync and snapshot; the engine: its copy
+        #: and snapshot steps), what a long history costs per snapshot beside the fixed part
+        self.per_snapshot: list[float] = []
 
     def add(self, name: str, seconds: float) -> None:
         self.seconds[name] += seconds
@@ -143,23 +146,26 @@ def bare(source: Path, snapshots: int, phases: Phases) -> float:
     cold()
     start = time.perf_counter()
     for n in range(1, snapshots + 1):
+        began = time.perf_counter()
         with phases.timing("rsync"):
             sh(*RSYNC, f"{source}/s{n}/", f"{target}/")
         with phases.timing("zfs snapshot"):
             sh("zfs", "snapshot", f"{dataset}@s{n}")
+        phases.per_snapshot.append(time.perf_counter() - began)
     return time.perf_counter() - start
 
 
 async def migrate(source: Path, db_path: Path, phases: Phases) -> tuple[float, int]:
     commands: list[Sequence[str]] = []
     runner = TimedRunner(observers=[commands.append])
-    runner.phases = phases
-    instrument(phases)
+    runner.phases = Phases()
     db = await Database.open(db_path)
     backend = CliBackend(runner)
     # the daemon reads `zfs version` once in its life, not once per transaction
     await backend.capabilities()
     commands.clear()
+    runner.phases = phases
+    instrument(phases)
     manager = TransactionManager(db, local_hosts(backend))
     cold()
     start = time.perf_counter()
@@ -167,9 +173,14 @@ async def migrate(source: Path, db_path: Path, phases: Phases) -> tuple[float, i
     done = await manager.wait(record.id)
     took = time.perf_counter() - start
     assert done.state is TxState.COMPLETED, done.error
+    own = 0.0
     for step in done.steps:
         if step.started_at is not None and step.finished_at is not None:
             phases.add(f"step {step.kind}", step.finished_at - step.started_at)
+            if step.kind == "migrate-copy":
+                own = step.finished_at - step.started_at
+            elif step.kind == "create-snapshots":
+                phases.per_snapshot.append(own + step.finished_at - step.started_at)
     await db.close()
     zfs = [c for c in commands if Path(c[0]).name in ("zfs", "zpool")]
     for argv in zfs:
@@ -227,6 +238,12 @@ def main() -> None:
         steps = sum(v for k, v in engine_phases.seconds.items() if k.startswith("step "))
         print(f"  outside the steps (plan, journal, engine): {engine_s - steps:.2f} s")
         print(f"ratio migrate/bare: {engine_s / bare_s:.2f} (target: at most 1.2)")
+        for name, p in (("bare", bare_phases), ("migrate", engine_phases)):
+            print(f"per snapshot, {name}: " + " ".join(f"{t:.2f}" for t in p.per_snapshot))
+        later = slice(1, None)  # the first snapshot copies everything: its ratio is rsync's
+        b, e = sum(bare_phases.per_snapshot[later]), sum(engine_phases.per_snapshot[later])
+        if b > 0:
+            print(f"ratio of the snapshots after the first (steps only): {e / b:.2f}")
     finally:
         subprocess.run(["zpool", "destroy", "-f", POOL], capture_output=True, check=False)
 

@@ -97,20 +97,25 @@ class CopySnapshot(Step[CopySnapshotArgs]):
         def moved(done: int) -> None:
             ctx.progress(TransferProgress(bytes_done=done, bytes_total=None))
 
-        job = RsyncJob(source, root, excludes=rsync_excludes())
-        await run_rsync(job, moved, runner=ctx.host(self.args.host).commands)
+        job = RsyncJob(source, root, excludes=rsync_excludes(), itemize=True)
+        copied = await run_rsync(job, moved, runner=ctx.host(self.args.host).commands)
         # the tree's walk and hashes are file work: off the event loop, which serves the bus
-        made = await asyncio.to_thread(self._manifest, source, root)
+        made = await asyncio.to_thread(self._manifest, source, root, copied.written)
         return {"files": len(made.entries), "bytes": made.total_bytes()}
 
-    def _manifest(self, source: Path, root: Path) -> mf.Manifest:
+    def _manifest(self, source: Path, root: Path, written: frozenset[str]) -> mf.Manifest:
+        """The manifest of the tree rsync made; the previous snapshot's hashes serve the
+        files rsync did not write this time (manifest.py says why that is safe). The tree
+        is the previous snapshot's plus what this rsync did: an earlier attempt of this
+        step was undone (rolled back to that snapshot) before a retry, and a crashed one
+        left a tree that only this rsync's list and the files' ctimes tell about."""
         previous = None
         if self.args.previous is not None:
             try:
                 previous = mf.load(mf.manifest_path(root, self.args.previous))
             except ValueError:
                 previous = None  # only a cache of hashes: without it every file is read
-        made = mf.build(root, self.args.number, previous)
+        made = mf.build(root, self.args.number, previous, written)
         mf.write(root, made)
         # writing the metadata directory changed the root's mtime: back to the source's, so
         # the tree (and its snapshot) is the source's to the root

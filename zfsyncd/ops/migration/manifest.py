@@ -36,6 +36,7 @@ import json
 import os
 import stat
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ from zfsyncd.ops.migration.exclusions import METADATA_DIR, excluded
 FORMAT = 1
 MANIFESTS = f"{METADATA_DIR}/manifests"
 _CHUNK = 1 << 20
+#: files hashed at once (threads; see hash_files)
+HASH_WORKERS = min(4, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -144,8 +147,9 @@ def build(
     ctime). The module's docstring says why both."""
     cached = previous.by_path() if previous is not None and written is not None else {}
     fresh = written or frozenset()
-    entries = []
-    for rel, st in walk(root):
+    walked = walk(root)
+    known: list[str | None] = []
+    for rel, st in walked:
         old = cached.get(rel)
         now = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         same = (
@@ -154,8 +158,27 @@ def build(
             and rel not in fresh
             and (old.ino, old.size, old.mtime_ns, old.ctime_ns) == now
         )
-        entries.append(entry_of(root, rel, st, old.content if same and old else None))
+        known.append(old.content if same and old else None)
+    unread = [
+        i for i, (_, st) in enumerate(walked) if known[i] is None and stat.S_ISREG(st.st_mode)
+    ]
+    digests = hash_files([os.path.join(root, walked[i][0]) for i in unread])
+    for i, digest in zip(unread, digests, strict=True):
+        known[i] = digest
+    entries = [entry_of(root, rel, st, known[i]) for i, (rel, st) in enumerate(walked)]
     return Manifest(number, tuple(entries))
+
+
+def hash_files(paths: list[str]) -> list[str]:
+    """The sha256 of each file, in order, HASH_WORKERS at a time: hashlib lets other
+    threads run while it hashes a buffer, and reads wait on the disk, so the files of a
+    snapshot are hashed about as many times faster as there are cores to spare (in the
+    lab's 2-CPU guest, whose sha256 runs at 15 MiB/s, the first snapshot's hashes took as
+    long as its rsync)."""
+    if len(paths) < 2:
+        return [file_hash(p) for p in paths]
+    with ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="manifest-hash") as pool:
+        return list(pool.map(file_hash, paths))
 
 
 def write(root: Path, manifest: Manifest) -> Path:

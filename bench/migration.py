@@ -1,6 +1,7 @@
 """Migration throughput against a bare rsync of the same snapshots (run in the lab).
 
     bench/in-lab.sh bench/migration.py [--snapshots N] [--files F] [--kib K] [--change P]
+                                       [--runs R]
 
 Makes a file-backed pool (mounted) and a plain source of N snapshot directories: the first
 with F files of K KiB, each later one changing P percent of them (and deleting and adding
@@ -10,7 +11,9 @@ one). Then, from a cold page cache each time:
 - migrate: one `migrate` transaction through the engine (temporary dataset, rsync through
   zfsyncd/files/rsync.py, a manifest with sha256 of each new file, the snapshot with its
   properties, the rename into place).
-Prints both times, MiB/s, the ratio (issue 12's target: at most 1.2), the zfs commands
+With `--runs R` the two sides alternate R times (bare, migrate, bare, ...: a lab host whose
+load changes within a minute is seen by both) and the median ratio is printed. Prints
+both times, the ratio (issue 12's target: at most 1.2), the zfs commands
 the engine ran, and where each side's time went: rsync, the manifest (its walk, its hashes,
 loading the previous one, writing it), each zfs verb, the engine's steps, and what is left
 (the engine: journal, planning, locks). The phases are timed by wrapping the functions
@@ -30,6 +33,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import zfsyncd.ops  # noqa: F401 - registers the migrate kind
@@ -54,6 +58,11 @@ class Phases:
         #: each source snapshot's own time (its rsync and snapshot; the engine: its copy
         #: and snapshot steps), what a long history costs per snapshot beside the fixed part
         self.per_snapshot: list[float] = []
+
+    def reset(self) -> None:
+        self.seconds.clear()
+        self.calls.clear()
+        self.per_snapshot.clear()
 
     def add(self, name: str, seconds: float) -> None:
         self.seconds[name] += seconds
@@ -139,8 +148,8 @@ def cold() -> None:
     Path("/proc/sys/vm/drop_caches").write_text("3\n")
 
 
-def bare(source: Path, snapshots: int, phases: Phases) -> float:
-    dataset = f"{POOL}/bare"
+def bare(source: Path, snapshots: int, phases: Phases, run: int) -> float:
+    dataset = f"{POOL}/bare{run}"
     sh("zfs", "create", dataset)
     target = sh("zfs", "get", "-H", "-o", "value", "mountpoint", dataset).strip()
     cold()
@@ -155,7 +164,7 @@ def bare(source: Path, snapshots: int, phases: Phases) -> float:
     return time.perf_counter() - start
 
 
-async def migrate(source: Path, db_path: Path, phases: Phases) -> tuple[float, int]:
+async def migrate(source: Path, db_path: Path, phases: Phases, run: int) -> tuple[float, int]:
     commands: list[Sequence[str]] = []
     runner = TimedRunner(observers=[commands.append])
     runner.phases = Phases()
@@ -165,11 +174,13 @@ async def migrate(source: Path, db_path: Path, phases: Phases) -> tuple[float, i
     await backend.capabilities()
     commands.clear()
     runner.phases = phases
-    instrument(phases)
+    if run == 1:
+        instrument(phases)  # module globals: wrapped once, the same Phases every run
     manager = TransactionManager(db, local_hosts(backend))
     cold()
     start = time.perf_counter()
-    record = await manager.submit("migrate", {"source": str(source), "dataset": f"{POOL}/m"})
+    params = {"source": str(source), "dataset": f"{POOL}/m{run}"}
+    record = await manager.submit("migrate", params)
     done = await manager.wait(record.id)
     took = time.perf_counter() - start
     assert done.state is TxState.COMPLETED, done.error
@@ -183,7 +194,7 @@ async def migrate(source: Path, db_path: Path, phases: Phases) -> tuple[float, i
                 phases.per_snapshot.append(own + step.finished_at - step.started_at)
     await db.close()
     zfs = [c for c in commands if Path(c[0]).name in ("zfs", "zpool")]
-    for argv in zfs:
+    for argv in zfs if run == 1 else []:
         print("  ran:", " ".join(argv)[:160])
     return took, len(zfs)
 
@@ -205,6 +216,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--kib", type=int, default=256)
     parser.add_argument("--change", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
     print(f"cpus: {os.cpu_count()}; hashes:")
     hash_speeds()
@@ -226,26 +238,40 @@ def main() -> None:
     try:
         total = make_source(work / "src", args.snapshots, args.files, args.kib, args.change)
         mib = total / (1 << 20)
-        bare_phases, engine_phases = Phases(), Phases()
-        bare_s = bare(work / "src", args.snapshots, bare_phases)
-        engine_s, commands = asyncio.run(migrate(work / "src", work / "db.sqlite", engine_phases))
         files = args.files
         print(f"source: {args.snapshots} snapshots of {files} files, {mib:.1f} MiB over all")
-        print(f"bare rsync + zfs snapshot: {bare_s:.1f} s")
-        print(*bare_phases.lines(bare_s), sep="\n")
-        print(f"migrate transaction:      {engine_s:.1f} s ({commands} zfs commands)")
-        print(*engine_phases.lines(engine_s), sep="\n")
-        steps = sum(v for k, v in engine_phases.seconds.items() if k.startswith("step "))
-        print(f"  outside the steps (plan, journal, engine): {engine_s - steps:.2f} s")
-        print(f"ratio migrate/bare: {engine_s / bare_s:.2f} (target: at most 1.2)")
-        for name, p in (("bare", bare_phases), ("migrate", engine_phases)):
-            print(f"per snapshot, {name}: " + " ".join(f"{t:.2f}" for t in p.per_snapshot))
-        later = slice(1, None)  # the first snapshot copies everything: its ratio is rsync's
-        b, e = sum(bare_phases.per_snapshot[later]), sum(engine_phases.per_snapshot[later])
-        if b > 0:
-            print(f"ratio of the snapshots after the first (steps only): {e / b:.2f}")
+        bare_phases, engine_phases = Phases(), Phases()
+        ratios = []
+        for run in range(1, args.runs + 1):
+            print(f"-- run {run} of {args.runs}")
+            bare_phases.reset()
+            engine_phases.reset()
+            ratios.append(report(work, args.snapshots, bare_phases, engine_phases, run))
+        print(f"ratios: {' '.join(f'{r:.2f}' for r in ratios)}; median {median(ratios):.2f}")
     finally:
         subprocess.run(["zpool", "destroy", "-f", POOL], capture_output=True, check=False)
+
+
+def report(
+    work: Path, snapshots: int, bare_phases: Phases, engine_phases: Phases, run: int
+) -> float:
+    """One run of each side, printed; the ratio."""
+    bare_s = bare(work / "src", snapshots, bare_phases, run)
+    engine_s, commands = asyncio.run(migrate(work / "src", work / "db.sqlite", engine_phases, run))
+    print(f"bare rsync + zfs snapshot: {bare_s:.1f} s")
+    print(*bare_phases.lines(bare_s), sep="\n")
+    print(f"migrate transaction:      {engine_s:.1f} s ({commands} zfs commands)")
+    print(*engine_phases.lines(engine_s), sep="\n")
+    steps = sum(v for k, v in engine_phases.seconds.items() if k.startswith("step "))
+    print(f"  outside the steps (plan, journal, engine): {engine_s - steps:.2f} s")
+    print(f"ratio migrate/bare: {engine_s / bare_s:.2f} (target: at most 1.2)")
+    for name, p in (("bare", bare_phases), ("migrate", engine_phases)):
+        print(f"per snapshot, {name}: " + " ".join(f"{t:.2f}" for t in p.per_snapshot))
+    later = slice(1, None)  # the first snapshot copies everything: its ratio is rsync's
+    b, e = sum(bare_phases.per_snapshot[later]), sum(engine_phases.per_snapshot[later])
+    if b > 0:
+        print(f"ratio of the snapshots after the first (steps only): {e / b:.2f}")
+    return engine_s / bare_s
 
 
 if __name__ == "__main__":

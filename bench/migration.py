@@ -1,6 +1,7 @@
 """Migration throughput against a bare rsync of the same snapshots (run in the lab).
 
     bench/in-lab.sh bench/migration.py [--snapshots N] [--files F] [--kib K] [--change P]
+                                       [--runs R]
 
 Makes a file-backed pool (mounted) and a plain source of N snapshot directories: the first
 with F files of K KiB, each later one changing P percent of them (and deleting and adding
@@ -10,8 +11,13 @@ one). Then, from a cold page cache each time:
 - migrate: one `migrate` transaction through the engine (temporary dataset, rsync through
   zfsyncd/files/rsync.py, a manifest with sha256 of each new file, the snapshot with its
   properties, the rename into place).
-Prints both times, MiB/s, the ratio (issue 12's target: at most 1.2) and the zfs commands
-the engine ran.
+With `--runs R` the two sides alternate R times (bare, migrate, bare, ...: a lab host whose
+load changes within a minute is seen by both) and the median ratio is printed. Prints
+both times, the ratio (issue 12's target: at most 1.2), the zfs commands
+the engine ran, and where each side's time went: rsync, the manifest (its walk, its hashes,
+loading the previous one, writing it), each zfs verb, the engine's steps, and what is left
+(the engine: journal, planning, locks). The phases are timed by wrapping the functions
+in-process (a clock read per call; nothing started in between).
 """
 
 from __future__ import annotations
@@ -23,11 +29,17 @@ import random
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from statistics import median
+from typing import Any
 
 import zfsyncd.ops  # noqa: F401 - registers the migrate kind
-from zfsyncd.commands.runner import CommandRunner
+from zfsyncd.commands.runner import CommandResult, CommandRunner
+from zfsyncd.ops.migration import copy_step
+from zfsyncd.ops.migration import manifest as mf
 from zfsyncd.store import Database, TxState
 from zfsyncd.tx.hosts import local_hosts
 from zfsyncd.tx.manager import TransactionManager
@@ -35,6 +47,79 @@ from zfsyncd.zfs.cli import CliBackend
 
 POOL = "zbenchm"
 RSYNC = ["rsync", "-aHAX", "--numeric-ids", "--delete", "--modify-window=-1"]
+
+
+class Phases:
+    """Seconds and calls per phase name (threads add to it too: the manifest runs in one)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+        #: each source snapshot's own time (its rsync and snapshot; the engine: its copy
+        #: and snapshot steps), what a long history costs per snapshot beside the fixed part
+        self.per_snapshot: list[float] = []
+
+    def reset(self) -> None:
+        self.seconds.clear()
+        self.calls.clear()
+        self.per_snapshot.clear()
+
+    def add(self, name: str, seconds: float) -> None:
+        self.seconds[name] += seconds
+        self.calls[name] += 1
+
+    @contextmanager
+    def timing(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - start)
+
+    def wrap(self, owner: Any, attribute: str, name: str) -> None:
+        """Time every call of `owner.attribute` (a function or a coroutine function)."""
+        inner: Callable[..., Any] = getattr(owner, attribute)
+        if asyncio.iscoroutinefunction(inner):
+
+            async def timed_async(*args: Any, **kwargs: Any) -> Any:
+                with self.timing(name):
+                    return await inner(*args, **kwargs)
+
+            setattr(owner, attribute, timed_async)
+        else:
+
+            def timed(*args: Any, **kwargs: Any) -> Any:
+                with self.timing(name):
+                    return inner(*args, **kwargs)
+
+            setattr(owner, attribute, timed)
+
+    def lines(self, total: float) -> list[str]:
+        return [
+            f"  {name:<28} {sec:7.2f} s {100 * sec / total:5.1f}%  ({self.calls[name]} calls)"
+            for name, sec in sorted(self.seconds.items(), key=lambda kv: -kv[1])
+        ]
+
+
+class TimedRunner(CommandRunner):
+    """The engine's runner, timing each command by program and verb."""
+
+    phases: Phases
+
+    async def run(self, argv: Sequence[str], **kwargs: Any) -> CommandResult:
+        name = f"{Path(argv[0]).name} {argv[1] if len(argv) > 1 else ''}".strip()
+        with self.phases.timing(name):
+            return await super().run(argv, **kwargs)
+
+
+def instrument(phases: Phases) -> None:
+    """Wrap the migration's phases (module globals, looked up at each call)."""
+    phases.wrap(copy_step, "run_rsync", "rsync")
+    phases.wrap(copy_step.CopySnapshot, "_manifest", "manifest (all of it)")
+    phases.wrap(mf, "walk", "manifest: walk")
+    phases.wrap(mf, "file_hash", "manifest: sha256 of files")
+    phases.wrap(mf, "load", "manifest: load previous")
+    phases.wrap(mf, "write", "manifest: write")
 
 
 def sh(*argv: str) -> str:
@@ -63,31 +148,66 @@ def cold() -> None:
     Path("/proc/sys/vm/drop_caches").write_text("3\n")
 
 
-def bare(source: Path, snapshots: int) -> float:
-    dataset = f"{POOL}/bare"
+def bare(source: Path, snapshots: int, phases: Phases, run: int) -> float:
+    dataset = f"{POOL}/bare{run}"
     sh("zfs", "create", dataset)
     target = sh("zfs", "get", "-H", "-o", "value", "mountpoint", dataset).strip()
     cold()
     start = time.perf_counter()
     for n in range(1, snapshots + 1):
-        sh(*RSYNC, f"{source}/s{n}/", f"{target}/")
-        sh("zfs", "snapshot", f"{dataset}@s{n}")
+        began = time.perf_counter()
+        with phases.timing("rsync"):
+            sh(*RSYNC, f"{source}/s{n}/", f"{target}/")
+        with phases.timing("zfs snapshot"):
+            sh("zfs", "snapshot", f"{dataset}@s{n}")
+        phases.per_snapshot.append(time.perf_counter() - began)
     return time.perf_counter() - start
 
 
-async def migrate(source: Path, db_path: Path) -> tuple[float, int]:
+async def migrate(source: Path, db_path: Path, phases: Phases, run: int) -> tuple[float, int]:
     commands: list[Sequence[str]] = []
-    runner = CommandRunner(observers=[commands.append])
+    runner = TimedRunner(observers=[commands.append])
+    runner.phases = Phases()
     db = await Database.open(db_path)
-    manager = TransactionManager(db, local_hosts(CliBackend(runner)))
+    backend = CliBackend(runner)
+    # the daemon reads `zfs version` once in its life, not once per transaction
+    await backend.capabilities()
+    commands.clear()
+    runner.phases = phases
+    if run == 1:
+        instrument(phases)  # module globals: wrapped once, the same Phases every run
+    manager = TransactionManager(db, local_hosts(backend))
     cold()
     start = time.perf_counter()
-    record = await manager.submit("migrate", {"source": str(source), "dataset": f"{POOL}/m"})
+    params = {"source": str(source), "dataset": f"{POOL}/m{run}"}
+    record = await manager.submit("migrate", params)
     done = await manager.wait(record.id)
     took = time.perf_counter() - start
     assert done.state is TxState.COMPLETED, done.error
+    own = 0.0
+    for step in done.steps:
+        if step.started_at is not None and step.finished_at is not None:
+            phases.add(f"step {step.kind}", step.finished_at - step.started_at)
+            if step.kind == "migrate-copy":
+                own = step.finished_at - step.started_at
+            elif step.kind == "create-snapshots":
+                phases.per_snapshot.append(own + step.finished_at - step.started_at)
     await db.close()
-    return took, sum(1 for c in commands if Path(c[0]).name in ("zfs", "zpool"))
+    zfs = [c for c in commands if Path(c[0]).name in ("zfs", "zpool")]
+    for argv in zfs if run == 1 else []:
+        print("  ran:", " ".join(argv)[:160])
+    return took, len(zfs)
+
+
+def hash_speeds() -> None:
+    """MB/s of each hash hashlib offers here, on 16 MiB in memory (what a manifest costs)."""
+    import hashlib
+
+    data = os.urandom(16 << 20)
+    for name in ("sha256", "blake2b", "sha1", "md5"):
+        start = time.perf_counter()
+        hashlib.new(name, data).hexdigest()
+        print(f"  {name}: {16 / (time.perf_counter() - start):.1f} MiB/s")
 
 
 def main() -> None:
@@ -96,7 +216,10 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--kib", type=int, default=256)
     parser.add_argument("--change", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
+    print(f"cpus: {os.cpu_count()}; hashes:")
+    hash_speeds()
     work = Path(tempfile.mkdtemp(prefix="zfsyncd-bench-", dir="/var/tmp"))
     image = work / "pool.img"
     subprocess.run(["zpool", "destroy", "-f", POOL], capture_output=True, check=False)
@@ -115,14 +238,40 @@ def main() -> None:
     try:
         total = make_source(work / "src", args.snapshots, args.files, args.kib, args.change)
         mib = total / (1 << 20)
-        bare_s = bare(work / "src", args.snapshots)
-        engine_s, commands = asyncio.run(migrate(work / "src", work / "db.sqlite"))
-        print(f"source: {args.snapshots} snapshots, {mib:.1f} MiB over all of them")
-        print(f"bare rsync + zfs snapshot: {bare_s:.1f} s")
-        print(f"migrate transaction:      {engine_s:.1f} s ({commands} zfs commands)")
-        print(f"ratio migrate/bare: {engine_s / bare_s:.2f} (target: at most 1.2)")
+        files = args.files
+        print(f"source: {args.snapshots} snapshots of {files} files, {mib:.1f} MiB over all")
+        bare_phases, engine_phases = Phases(), Phases()
+        ratios = []
+        for run in range(1, args.runs + 1):
+            print(f"-- run {run} of {args.runs}")
+            bare_phases.reset()
+            engine_phases.reset()
+            ratios.append(report(work, args.snapshots, bare_phases, engine_phases, run))
+        print(f"ratios: {' '.join(f'{r:.2f}' for r in ratios)}; median {median(ratios):.2f}")
     finally:
         subprocess.run(["zpool", "destroy", "-f", POOL], capture_output=True, check=False)
+
+
+def report(
+    work: Path, snapshots: int, bare_phases: Phases, engine_phases: Phases, run: int
+) -> float:
+    """One run of each side, printed; the ratio."""
+    bare_s = bare(work / "src", snapshots, bare_phases, run)
+    engine_s, commands = asyncio.run(migrate(work / "src", work / "db.sqlite", engine_phases, run))
+    print(f"bare rsync + zfs snapshot: {bare_s:.1f} s")
+    print(*bare_phases.lines(bare_s), sep="\n")
+    print(f"migrate transaction:      {engine_s:.1f} s ({commands} zfs commands)")
+    print(*engine_phases.lines(engine_s), sep="\n")
+    steps = sum(v for k, v in engine_phases.seconds.items() if k.startswith("step "))
+    print(f"  outside the steps (plan, journal, engine): {engine_s - steps:.2f} s")
+    print(f"ratio migrate/bare: {engine_s / bare_s:.2f} (target: at most 1.2)")
+    for name, p in (("bare", bare_phases), ("migrate", engine_phases)):
+        print(f"per snapshot, {name}: " + " ".join(f"{t:.2f}" for t in p.per_snapshot))
+    later = slice(1, None)  # the first snapshot copies everything: its ratio is rsync's
+    b, e = sum(bare_phases.per_snapshot[later]), sum(engine_phases.per_snapshot[later])
+    if b > 0:
+        print(f"ratio of the snapshots after the first (steps only): {e / b:.2f}")
+    return engine_s / bare_s
 
 
 if __name__ == "__main__":

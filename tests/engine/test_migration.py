@@ -24,11 +24,14 @@ from tests.contract.world import World
 from tests.engine.conftest import Engine
 from tests.engine.migration_sources import plain_history, write_snapshot
 from tests.faults import FaultyBackend
-from zfsyncd.ops.migration import history
+from zfsyncd.files.mounts import Mount
+from zfsyncd.ops.migration import copy_step, history
 from zfsyncd.ops.migration.batch import BatchEntry, run_batch
+from zfsyncd.ops.migration.migrate import TEMP_PREFIX
 from zfsyncd.ops.migration.sources import read_source
 from zfsyncd.ops.migration.validation import validate
 from zfsyncd.store import TxState
+from zfsyncd.tx.steps import fill
 from zfsyncd.zfs.models import ObjectType
 
 pytestmark = pytest.mark.skipif(
@@ -288,3 +291,44 @@ async def test_status_and_validation_read_what_the_dataset_records(
     refused = await engine.manager.create("migrate", {"source": str(other), "dataset": dataset})
     with pytest.raises(Exception, match="was migrated from"):
         await engine.manager.start(refused.id)
+
+
+async def test_the_mount_table_answers_where_it_shows_the_dataset(
+    mounted: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy asks zfs whether the dataset is mounted only when this machine's mount table
+    does not show it at its private mountpoint: with a table that does, no copy asks; with
+    one that does not (the model's trees are plain directories), each copy asks once."""
+    engine = mounted
+    source = plain_history(tmp_path / "src", 3)
+    asked: list[str] = []
+    inner_get = engine.world.zfs.get_properties
+
+    async def get_properties(name: str, props: Sequence[str], **kw: Any) -> Any:
+        if "mounted" in props:
+            asked.append(name)
+        return await inner_get(name, props, **kw)
+
+    monkeypatch.setattr(engine.world.zfs, "get_properties", get_properties)
+    parent = engine.world.src
+    shown: list[str] = []  # the transactions whose dataset the table shows
+
+    def table() -> list[Mount]:
+        """What the kernel would show: each one's private mountpoint, its dataset on top."""
+        return [
+            Mount(fill.fill_mountpoint(tx), "zfs", f"{parent}/{TEMP_PREFIX}{tx}_shown")
+            for tx in shown
+        ]
+
+    monkeypatch.setattr(copy_step, "read_mounts", table)
+    params = {"source": str(source), "dataset": f"{parent}/shown"}
+    record = await engine.manager.submit("migrate", params)
+    shown.append(record.id)  # before its steps run: they wait for the loop
+    done = await engine.manager.wait(record.id)
+    assert done.state is TxState.COMPLETED, done.error
+    assert asked == []
+    done = await _migrate(engine, source, f"{parent}/hidden")
+    assert done.state is TxState.COMPLETED, done.error
+    assert len(asked) == 3
+    assert all("hidden" in name for name in asked)
+    await engine.close()

@@ -6,11 +6,14 @@ extended attributes, `--numeric-ids` (a uid is kept as a number: the names of th
 that made the tree are not this one's); `--delete` makes the target equal to the source.
 Progress comes from `--info=progress2` on stdout: one line for the whole transfer, rewritten
 with carriage returns, e.g. `  1,234,567  45%  12.34MB/s  0:00:01 (xfr#3, to-chk=0/5)`.
+With `itemize`, rsync also says on stdout what it did to each item (`--out-format=%i %n`,
+e.g. `>f.st...... dir/name`), and the result names the files whose contents it wrote.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shlex
 from collections.abc import Callable, Sequence
@@ -24,6 +27,10 @@ RSYNC = "rsync"
 #: a progress2 line: bytes so far, then later "xfr#N" (files transferred so far)
 _PROGRESS = re.compile(r"^\s*([\d,]+)\s+\d+%")
 _FILES = re.compile(r"xfr#(\d+)")
+#: an itemized line (`%i %n`): the change (update type, file type, 9 or more attribute
+#: letters), a space, the name; rsync writes a byte it cannot print as `\#ooo` (octal)
+_ITEM = re.compile(rb"^([<>ch.*][fdLDS][^ ]{9,}) (.+)$")
+_OCTAL = re.compile(rb"\\#([0-7]{3})")
 
 
 class RsyncError(CommandFailedError):
@@ -51,6 +58,8 @@ class RsyncJob:
     excludes: tuple[str, ...] = ()
     #: remove from the target what the source does not have
     delete: bool = True
+    #: have rsync itemize its changes, for RsyncResult.written
+    itemize: bool = False
 
     def __post_init__(self) -> None:
         # absolute paths only: a relative one would depend on the daemon's working
@@ -69,6 +78,9 @@ class RsyncResult:
     bytes: int
     #: files it transferred (unchanged files are not counted)
     files: int
+    #: with `itemize`: the files (relative paths, decoded as os.fsdecode does) whose
+    #: contents rsync wrote: received (`>f`), created or hard-linked (`cf`, `hf`)
+    written: frozenset[str] = frozenset()
 
 
 def rsync_argv(job: RsyncJob) -> list[str]:
@@ -82,12 +94,31 @@ def rsync_argv(job: RsyncJob) -> list[str]:
         argv.append("--delete")
     argv += [f"--exclude={pattern}" for pattern in job.excludes]
     argv.append("--info=progress2")
+    if job.itemize:
+        argv.append("--out-format=%i %n")
     argv += [_with_slash(job.source), _with_slash(job.target)]
     return argv
 
 
 def _with_slash(path: Path) -> str:
     return str(path).rstrip("/") + "/"
+
+
+def parse_itemized(line: bytes) -> tuple[str, str] | None:
+    """(change, relative path) from one itemized line; None for any other line. A name
+    whose bytes held rsync's own escape (`\\#` and three octal digits) comes back with
+    that byte: such a name may not decode to itself, and its users fall back (see
+    ops/migration/manifest.py)."""
+    found = _ITEM.match(line)
+    if found is None:
+        return None
+    name = _OCTAL.sub(lambda m: bytes([int(m.group(1), 8) & 0xFF]), found.group(2))
+    return found.group(1).decode(), os.fsdecode(name)
+
+
+def content_written(change: str) -> bool:
+    """Whether an itemized change wrote a file's contents (rather than its attributes)."""
+    return change[1] == "f" and change[0] in "<>ch"
 
 
 def parse_progress(line: str) -> tuple[int, int] | None:
@@ -125,6 +156,7 @@ async def run_rsync(
     if proc.stdout is None or proc.stderr is None:  # spawn was asked for both pipes
         raise RuntimeError("rsync started without its output pipes")
     last = (0, 0)
+    written: set[str] = set()
     stderr_task = asyncio.ensure_future(proc.stderr.read())
     try:
         async with asyncio.timeout(timeout):
@@ -132,6 +164,11 @@ async def run_rsync(
             while chunk := await proc.stdout.read(65536):
                 *lines, pending = re.split(rb"[\r\n]", pending + chunk)
                 for raw in lines:
+                    item = parse_itemized(raw) if job.itemize else None
+                    if item is not None:
+                        if content_written(item[0]):
+                            written.add(item[1])
+                        continue
                     parsed = parse_progress(raw.decode(errors="replace"))
                     if parsed is not None and parsed != last:
                         last = parsed
@@ -151,7 +188,16 @@ async def run_rsync(
         raise
     if code != 0:
         raise RsyncError(full, code, err.decode(errors="replace"))
-    return RsyncResult(bytes=last[0], files=last[1])
+    return RsyncResult(bytes=last[0], files=last[1], written=frozenset(written))
 
 
-__all__ = ["RSYNC_ERRORS", "RsyncError", "RsyncJob", "RsyncResult", "rsync_argv", "run_rsync"]
+__all__ = [
+    "RSYNC_ERRORS",
+    "RsyncError",
+    "RsyncJob",
+    "RsyncResult",
+    "content_written",
+    "parse_itemized",
+    "rsync_argv",
+    "run_rsync",
+]

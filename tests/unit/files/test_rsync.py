@@ -13,6 +13,8 @@ from zfsyncd.commands.runner import CommandRunner
 from zfsyncd.files.rsync import (
     RsyncError,
     RsyncJob,
+    content_written,
+    parse_itemized,
     parse_progress,
     rsync_argv,
     run_rsync,
@@ -157,3 +159,43 @@ async def test_an_error_names_the_source_and_rsyncs_message(tmp_path: Path) -> N
     assert info.value.returncode != 0
     assert not info.value.transient
     assert seen == ["rsync"]  # the runner's observers saw it
+
+
+@pytest.mark.parametrize(
+    ("line", "parsed", "written"),
+    [
+        (b">f+++++++++ new.txt", (">f+++++++++", "new.txt"), True),
+        (b">f.st...... sub/changed name", (">f.st......", "sub/changed name"), True),
+        (b"hf+++++++++ sub/link => x", ("hf+++++++++", "sub/link => x"), True),
+        (b".f...p..... only-mode", (".f...p.....", "only-mode"), False),
+        (b"cd+++++++++ sub/", ("cd+++++++++", "sub/"), False),
+        (b"cL+++++++++ link -> x", ("cL+++++++++", "link -> x"), False),
+        # rsync's escapes: a newline, a byte that is no character (fsdecode's surrogate)
+        (b">f+++++++++ we\\#012ird", (">f+++++++++", "we\nird"), True),
+        (b">f+++++++++ caf\\#351", (">f+++++++++", "caf\udce9"), True),
+        (b"*deleting   gone.txt", None, False),
+        (b"      1,234,567  45%   12.34MB/s    0:00:01 (xfr#3, to-chk=0/5)", None, False),
+        (b"created directory /d", None, False),
+        (b"", None, False),
+    ],
+)
+def test_parse_itemized(line: bytes, parsed: tuple[str, str] | None, written: bool) -> None:
+    assert parse_itemized(line) == parsed
+    assert (parsed is not None and content_written(parsed[0])) is written
+
+
+async def test_itemize_names_the_files_whose_contents_it_wrote(tmp_path: Path) -> None:
+    """Only what rsync wrote: new and changed files (a same-size edit too, whatever its
+    mtime), not one whose mode alone changed, not an unchanged one; odd names exact."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    _tree(src)
+    odd = os.fsdecode(b"odd \xff\nname")
+    (src / odd).write_bytes(b"odd")
+    first = await run_rsync(RsyncJob(src, dst, itemize=True))
+    assert first.written == {"a.txt", "sub/b.log", "sub/c.txt", "sub/a-link.txt", odd}
+    (src / "sub" / "c.txt").write_bytes(b"C")  # same size
+    (src / "sub" / "b.log").chmod(0o600)
+    (src / "new").write_bytes(b"n")
+    again = await run_rsync(RsyncJob(src, dst, itemize=True))
+    assert again.written == {"sub/c.txt", "new"}
+    assert (await run_rsync(RsyncJob(src, dst))).written == frozenset()

@@ -3,8 +3,10 @@
 dataset's metadata directory (which rsync leaves alone: it is excluded, and `--delete`
 spares what is excluded).
 
-Its zfs commands: one `zfs get` of `mounted` and `mountpoint` in `do` (the tree is reached through
-it); `check` and `undo` read one object and `undo` makes at most one `zfs rollback`. The
+Its zfs commands: none in `do` when this machine's mount table shows the dataset mounted at
+the private mountpoint it was made with (files/mounts.py: what `zfs get mounted` would read),
+else one `zfs get` of `mounted` and `mountpoint` (the tree is reached through it); `check`
+and `undo` read one object and `undo` makes at most one `zfs rollback`. The
 undo puts the dataset back at the previous migrated snapshot (`zfs rollback` to the newest
 snapshot: no snapshot is destroyed, so no guid changes); the first snapshot of a new
 dataset has none, and the dataset's own undo (its creation's) takes the tree away.
@@ -18,11 +20,12 @@ from pathlib import Path
 
 from pydantic import Field
 
+from zfsyncd.files.mounts import read_mounts, zfs_mounted_at
 from zfsyncd.files.rsync import RsyncJob, run_rsync
 from zfsyncd.ops.migration import manifest as mf
 from zfsyncd.ops.migration.exclusions import rsync_excludes
 from zfsyncd.ops.migration.history import snapshot_short
-from zfsyncd.tx.hosts import located
+from zfsyncd.tx.hosts import LOCAL, located
 from zfsyncd.tx.steps.base import JsonDict, OnHost, Step, StepContext, register
 from zfsyncd.tx.steps.fill import MOUNTED, MOUNTPOINT
 from zfsyncd.tx.steps.lookup import guid_of
@@ -47,8 +50,17 @@ class CopySnapshotArgs(OnHost):
 
 
 async def tree_of(ctx: StepContext, args: CopySnapshotArgs) -> Path:
-    """Where the dataset's tree is, after checking it is mounted there (one `zfs get`):
-    rsync never fills the empty directory a failed mount leaves underneath."""
+    """Where the dataset's tree is, after checking it is mounted there: rsync never fills
+    the empty directory a failed mount leaves underneath.
+
+    A new dataset's private mountpoint is known: when the kernel's mount table shows the
+    dataset on top of it, that is the answer `zfs get mounted` would give (it reads the
+    same table), without a zfs command per source snapshot. Anything else (another host,
+    a dataset mounted where its property says, not mounted at all, the model in tests) is
+    asked of zfs, whose answer names what is wrong."""
+    private = args.mountpoint if args.host == LOCAL else None
+    if private is not None and zfs_mounted_at(read_mounts(), args.dataset, private):
+        return Path(private)
     zfs = ctx.host(args.host).zfs
     props = await zfs.get_properties(args.dataset, [MOUNTED, MOUNTPOINT])
     mounted, at = props[MOUNTED].value, props[MOUNTPOINT].value or ""
@@ -85,20 +97,25 @@ class CopySnapshot(Step[CopySnapshotArgs]):
         def moved(done: int) -> None:
             ctx.progress(TransferProgress(bytes_done=done, bytes_total=None))
 
-        job = RsyncJob(source, root, excludes=rsync_excludes())
-        await run_rsync(job, moved, runner=ctx.host(self.args.host).commands)
+        job = RsyncJob(source, root, excludes=rsync_excludes(), itemize=True)
+        copied = await run_rsync(job, moved, runner=ctx.host(self.args.host).commands)
         # the tree's walk and hashes are file work: off the event loop, which serves the bus
-        made = await asyncio.to_thread(self._manifest, source, root)
+        made = await asyncio.to_thread(self._manifest, source, root, copied.written)
         return {"files": len(made.entries), "bytes": made.total_bytes()}
 
-    def _manifest(self, source: Path, root: Path) -> mf.Manifest:
+    def _manifest(self, source: Path, root: Path, written: frozenset[str]) -> mf.Manifest:
+        """The manifest of the tree rsync made; the previous snapshot's hashes serve the
+        files rsync did not write this time (manifest.py says why that is safe). The tree
+        is the previous snapshot's plus what this rsync did: an earlier attempt of this
+        step was undone (rolled back to that snapshot) before a retry, and a crashed one
+        left a tree that only this rsync's list and the files' ctimes tell about."""
         previous = None
         if self.args.previous is not None:
             try:
                 previous = mf.load(mf.manifest_path(root, self.args.previous))
             except ValueError:
                 previous = None  # only a cache of hashes: without it every file is read
-        made = mf.build(root, self.args.number, previous)
+        made = mf.build(root, self.args.number, previous, written)
         mf.write(root, made)
         # writing the metadata directory changed the root's mtime: back to the source's, so
         # the tree (and its snapshot) is the source's to the root

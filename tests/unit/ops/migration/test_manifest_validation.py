@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -51,9 +52,28 @@ def test_hashes_are_reused_only_for_the_same_file(tmp_path: Path) -> None:
     (tmp_path / "d" / "new.txt").write_text("x")
     (tmp_path / os.fsdecode(b"odd name \xff\n*")).unlink()
     (tmp_path / os.fsdecode(b"odd name \xff\n*")).write_bytes(b"new")  # recreated
-    second = mf.build(tmp_path, 2, previous=first)
+    second = mf.build(tmp_path, 2, previous=first, written=frozenset())
     assert second.by_path()[ODD].content == mf.file_hash(tmp_path / ODD)
     assert second == mf.build(tmp_path, 2)
+
+
+def test_a_file_rsync_wrote_is_hashed_again_whatever_its_stat(tmp_path: Path) -> None:
+    """rsync's list of what it wrote is the authority: a file in it is read again even when
+    its inode, size, mtime and ctime are those the previous manifest recorded (here: the
+    previous manifest's hash is made wrong, so a reuse would show)."""
+    _tree(tmp_path, 1)
+    first = mf.build(tmp_path, 1)
+    stale = mf.Manifest(1, tuple(
+        dataclasses.replace(e, content="0" * 64) if e.path == "d/a.txt" else e
+        for e in first.entries
+    ))  # fmt: skip
+    reused = mf.build(tmp_path, 2, previous=stale, written=frozenset())
+    assert reused.by_path()["d/a.txt"].content == "0" * 64  # the cache is in use
+    written = mf.build(tmp_path, 2, previous=stale, written=frozenset({"d/a.txt"}))
+    assert written.by_path()["d/a.txt"].content == mf.file_hash(tmp_path / "d/a.txt")
+    # nothing known of what rsync wrote: nothing reused
+    unknown = mf.build(tmp_path, 2, previous=stale)
+    assert unknown.by_path()["d/a.txt"].content == mf.file_hash(tmp_path / "d/a.txt")
 
 
 def _good() -> dict[str, Any]:

@@ -24,6 +24,7 @@ from tests.engine import replica_admin_cases as admin
 from tests.engine.conftest import Engine
 from tests.engine.scenario import prepare_world
 from zfsyncd.store import TransactionRecord, TxState
+from zfsyncd.zfs.models import RecvSpec, SendSpec
 
 Params = dict[str, Any]
 #: the case of the rollback of a completed replica-sync (a "rollback" transaction)
@@ -175,6 +176,30 @@ async def _replica_sync_world(engine: Engine, src: str, dst: str) -> Params:
     return {"sources": [f"{src}/a", f"{src}/b"], "parallel": 2}
 
 
+async def _witness_receive_world(engine: Engine, src: str, dst: str) -> Params:
+    """A copy of src/a in dst/a (two snapshots, by plain send|recv) that went its own way (a
+    snapshot and data of its own after the second), and a third source snapshot: the forced
+    instruction of a resolved conflict rolls the copy back by the swap, then receives -I."""
+    zfs = engine.world.zfs
+    await zfs.create(f"{src}/a", properties={"compression": "off"})
+    for n in (1, 2, 3):
+        await engine.world.write(f"{src}/a", 64 << 10)
+        await zfs.snapshot([f"{src}/a@s{n}"])
+    await zfs.send_recv(SendSpec(snapshot=f"{src}/a@s1"), zfs, RecvSpec(target=f"{dst}/a"))
+    spec = SendSpec(snapshot=f"{src}/a@s2", base=f"{src}/a@s1")
+    await zfs.send_recv(spec, zfs, RecvSpec(target=f"{dst}/a"))
+    await engine.world.write(f"{dst}/a", 64 << 10)
+    await zfs.snapshot([f"{dst}/a@own"])
+    await engine.world.write(f"{dst}/a", 64 << 10)
+    return {
+        "source_host": "local",
+        "snapshot": f"{src}/a@s3",
+        "base": "s2",
+        "target": f"{dst}/a",
+        "force": True,
+    }
+
+
 async def _rollback_sync_world(engine: Engine, src: str, dst: str) -> Params:
     """A completed replica-sync (the world above), to be rolled back: the sent marker
     cleared, the bookmarks destroyed, the holds moved back, the received snapshots taken
@@ -283,6 +308,13 @@ CASES: dict[str, FaultCase] = {
     "replica-clear": FaultCase(admin.clear_world, lab_through=("compound", "destroy-snapshots")),
     "replica-reconfigure": FaultCase(
         admin.reconfigure_world, lab_through=("replica-sync", "compound")
+    ),
+    # issue 14: a witness instruction's receive; its steps are the rollback swap and a
+    # send|recv, which rollback-dataset's and replica-sync's lab runs break
+    "witness-receive": FaultCase(
+        _witness_receive_world,
+        writes_data=True,
+        lab_through=("rollback-dataset", "replica-sync"),
     ),
 }
 

@@ -25,8 +25,9 @@ def host_labels(addresses: Mapping[str, str]) -> dict[str, str]:
     host answers to its address and to its label."""
     labels = {label: label for label in addresses}
     labels.update({address: label for label, address in addresses.items()})
-    labels.pop(LOCAL, None)  # this machine is never the source of what it receives
-    return labels
+    # this machine is never the source of what it receives (the configuration refuses
+    # [hosts.local]; this holds whoever builds the map)
+    return {name: label for name, label in labels.items() if label != LOCAL}
 
 
 def as_request(

@@ -20,8 +20,10 @@ Planning reads the source dataset on its host and the target here (one `zfs list
   `-I` from the base, so the target gets every snapshot between (a witness compares whole
   histories: a snapshot skipped would be reported "missing").
 
-A target that holds the newest snapshot already (by guid) is `AlreadyReceivedError`: the
-instruction is done, nothing to run. Never `receive -F`, which no undo could take back.
+A target that holds the newest snapshot already (by guid; for a forced request, the
+source's whole history from the base to it, nothing written since) is
+`AlreadyReceivedError`: the instruction is done, nothing to run. Never `receive -F`,
+which no undo could take back.
 """
 
 from __future__ import annotations
@@ -89,6 +91,28 @@ def _after(state: DatasetState, point: Point) -> list[Point]:
     return [p for p in state.snapshots if p.createtxg > point.createtxg]
 
 
+def _holds(
+    request: ReceiveRequest, source: DatasetState, newest: Point, target: DatasetState
+) -> bool:
+    """Whether the target has what the request would give it: the newest snapshot (by
+    guid) and, for a forced one, the source's history from the base to it, with nothing
+    of its own written since (a forced instruction repairs what is missing between)."""
+    if not any(p.guid == newest.guid for p in target.snapshots):
+        return False
+    if not request.force:
+        return True
+    if target.written:
+        return False
+    if request.base is None:  # a full receive brings the newest only: nothing but the
+        ours = {p.guid for p in source.snapshots}  # source's may be there
+        return all(p.guid in ours for p in target.snapshots)
+    base, copy = source.snapshot(request.base), target.snapshot(request.base)
+    if base is None or copy is None:
+        return False
+    upto = [p.guid for p in _after(source, base) if p.createtxg <= newest.createtxg]
+    return [p.guid for p in _after(target, copy)] == upto
+
+
 def decide(
     request: ReceiveRequest,
     source: DatasetState | None,
@@ -103,7 +127,7 @@ def decide(
     newest = source.snapshot(names.short_name(request.snapshot))
     if newest is None:
         raise MissingObjectError(f"{request.snapshot} does not exist on {request.source_host}")
-    if target is not None and any(p.guid == newest.guid for p in target.snapshots):
+    if target is not None and _holds(request, source, newest, target):
         raise AlreadyReceivedError(f"{request.target} holds {newest.short} already")
     steps: list[Step[Any]] = []
     send = SendSpec(snapshot=request.snapshot, raw=source.encrypted)

@@ -31,9 +31,17 @@ import tomllib
 import uuid
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -123,17 +131,10 @@ class WitnessConfig(BaseModel):
     #: seconds one request may take
     timeout: float = Field(default=30.0, gt=0, le=600)
     #: the pools reported (empty: every pool of this host)
-    pools: list[str] = Field(default_factory=list)
+    pools: list[Annotated[str, AfterValidator(names.check_pool)]] = Field(default_factory=list)
     #: outcomes waiting for a witness that is down, at most (the oldest go first; the
     #: inventory is never queued twice: the newest one supersedes the others)
     queue_limit: int = Field(default=1000, ge=1, le=100_000)
-
-    @field_validator("pools")
-    @classmethod
-    def _pools(cls, value: list[str]) -> list[str]:
-        for pool in value:
-            names.check_pool(pool)
-        return value
 
     @field_validator("key_file")
     @classmethod

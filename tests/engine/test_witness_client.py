@@ -8,6 +8,8 @@ a host this daemon is not configured for is refused and the refusal reported bac
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ import pytest
 from tests.engine.replicas import MODEL_ONLY
 from tests.engine.witness_trio import KIB, Trio, completed, snapshot, start, trio
 from zfsyncd.store import TxState
+from zfsyncd.witness.client import Intervals
 from zfsyncd.witness.http import ApiKey
 
 __all__ = ["trio"]  # the fixture, imported for pytest
@@ -253,3 +256,38 @@ async def test_an_instruction_from_a_host_not_configured_is_refused_and_reported
         assert await t["b"].snapshots("data") == await t["a"].snapshots("data")
     finally:
         await t.close()
+
+
+async def test_the_daemons_loop_carries_a_snapshot_to_the_others_by_itself(trio: Trio) -> None:
+    """`serve`, as the daemon runs it: the local transaction wakes a's loop (its report),
+    b's and c's intervals fetch their instructions. Short intervals on the real clock; the
+    wait is for the outcome, bounded, never timed."""
+    t = trio
+    await t.group("manual")
+    for d in t.daemons.values():
+        d.client.clock = time.time
+        d.client.intervals = Intervals(report=0.05, heartbeat=0.05)
+    loops = [asyncio.create_task(d.client.serve()) for d in t.daemons.values()]
+    try:
+        a = t["a"]
+        await a.model.create("tank/data")
+        made = await a.manager.submit("snapshot", {"datasets": ["tank/data"]})
+        await a.manager.wait(made.id)
+        wanted = await a.snapshots("data")
+        received = asyncio.Event()  # a transaction completed on b or c
+        for n in "bc":
+            t[n].manager.listeners.append(
+                lambda _id, state: received.set() if state is TxState.COMPLETED else None
+            )
+        async with asyncio.timeout(60):
+            while True:
+                received.clear()
+                have = [await t[n].snapshots("data") for n in "bc"]
+                if have == [wanted, wanted]:
+                    break
+                await received.wait()
+    finally:
+        for loop in loops:
+            loop.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+    assert [len(await completed(t[n], RECEIVE)) for n in "bc"] == [1, 1]

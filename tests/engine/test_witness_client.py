@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine.replicas import MODEL_ONLY
-from tests.engine.witness_trio import KIB, Trio, completed, snapshot, start, trio
+from tests.engine.witness_trio import KIB, Trio, completed, snapshot, start, trio, write
 from zfsyncd.store import TxState
 from zfsyncd.witness.client import Intervals
 from zfsyncd.witness.http import ApiKey
@@ -32,7 +32,7 @@ async def test_a_snapshot_made_on_one_host_reaches_the_others(trio: Trio) -> Non
     await t.group("manual")
     a, b, c = t["a"], t["b"], t["c"]
     await a.model.create("tank/data")
-    a.model.write("tank/data", 64 * KIB)
+    write(a, "tank/data")
     made = await a.manager.submit("snapshot", {"datasets": ["tank/data"]})
     assert (await a.manager.wait(made.id)).state is TxState.COMPLETED
     await t.settle()
@@ -44,7 +44,7 @@ async def test_a_snapshot_made_on_one_host_reaches_the_others(trio: Trio) -> Non
     assert [len(await completed(d, RECEIVE)) for d in (a, b, c)] == [0, 1, 1]
     assert set((await t.states()).values()) == {("in_sync", None)}
     # a second one goes incrementally; the daemon's report follows the transaction by itself
-    a.model.write("tank/data", 64 * KIB)
+    write(a, "tank/data")
     made = await a.manager.submit("snapshot", {"datasets": ["tank/data"]})
     await a.manager.wait(made.id)
     assert a.client.outbox.report_owed
@@ -179,7 +179,7 @@ async def test_a_witness_that_is_down_stops_nothing_local_and_reports_catch_up(
     await snapshot(a, "data", "s1")
     await t.settle()
     t.switch.down = True
-    a.model.write("tank/data", 64 * KIB)
+    write(a, "tank/data")
     made = await a.manager.submit("snapshot", {"datasets": ["tank/data"]})
     assert (await a.manager.wait(made.id)).state is TxState.COMPLETED  # not delayed
     assert not await a.client.cycle()

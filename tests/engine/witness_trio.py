@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -36,6 +36,7 @@ from zfsyncd.tx.manager import TransactionManager
 from zfsyncd.witness.client import Intervals, WitnessClient
 from zfsyncd.witness.http import ApiKey, WitnessHttp
 from zfsyncd.witness.instructions import host_labels
+from zfsyncd.zfs.backend import ZfsBackend
 from zfsyncd.zfs.memory import MemoryBackend
 
 POOLS = {"a": "tank", "b": "backup", "c": "vault"}
@@ -75,15 +76,13 @@ class Switch(httpx.AsyncBaseTransport):
 @dataclass
 class Daemon:
     name: str
-    model: MemoryBackend
+    #: this host's ZFS (the model here; real pools in the lab's test_witness_real.py)
+    model: ZfsBackend
     db: Database
     manager: TransactionManager
     client: WitnessClient
     system_id: str
-
-    @property
-    def pool(self) -> str:
-        return POOLS[self.name]
+    pool: str
 
     async def snapshots(self, dataset: str) -> dict[str, int]:
         """Short name -> guid of POOL/dataset's snapshots (empty when it does not exist)."""
@@ -166,9 +165,22 @@ class Trio:
             await engine.dispose()
 
 
-async def start(tmp: Path, *, configured: dict[str, set[str]] | None = None) -> Trio:
+#: how host `viewer` reaches host `other` (its Host labelled `other`)
+Reach = Callable[[str, str], Host]
+
+
+async def start(
+    tmp: Path,
+    *,
+    configured: dict[str, set[str]] | None = None,
+    backends: dict[str, ZfsBackend] | None = None,
+    reach: Reach | None = None,
+    pools: dict[str, str] = POOLS,
+) -> Trio:
     """The witness and three hosts; `configured`: host -> the other hosts it has a
-    [hosts.NAME] for (default: both)."""
+    [hosts.NAME] for (default: both). `backends`: each host's ZFS (default: a model each,
+    with its pool, on the shared clock), `reach`: how one reaches another (default: that
+    one's backend directly); `pools`: each host's pool, the only one it reports."""
     url = f"sqlite+aiosqlite:///{tmp / 'witness.db'}"
     await asyncio.to_thread(migrate.upgrade, url)
     engine = make_engine(url)
@@ -182,17 +194,18 @@ async def start(tmp: Path, *, configured: dict[str, set[str]] | None = None) -> 
         headers={"X-API-Key": admin_key},
     )
     clock = Clock()
-    models = {
-        n: MemoryBackend(pools=(pool,), seed=i, clock=clock.tick)
-        for i, (n, pool) in enumerate(POOLS.items())
+    models: dict[str, ZfsBackend] = backends or {
+        n: cast(ZfsBackend, MemoryBackend(pools=(pool,), seed=i, clock=clock.tick))
+        for i, (n, pool) in enumerate(pools.items())
     }
+    reach = reach or (lambda _viewer, other: Host(other, models[other]))
     daemons = {}
     for n, model in models.items():
         r = await admin.post("/systems/register", json={"name": n, "hostname": f"{n}.lan"})
         assert r.status_code == 201, r.text
         system_id, key = r.json()["system"]["id"], r.json()["api_key"]
         others = (configured or {}).get(n, set(models) - {n})
-        hosts = {LOCAL: Host(LOCAL, model)} | {o: Host(o, models[o]) for o in others}
+        hosts = {LOCAL: Host(LOCAL, model)} | {o: reach(n, o) for o in others}
         db = await Database.open(tmp / f"{n}.db")
         manager = TransactionManager(db, hosts, do_retry=FAST, undo_retry=FAST)
         http = WitnessHttp("http://witness", ApiKey(key), uuid.UUID(system_id), transport=switch)
@@ -200,10 +213,11 @@ async def start(tmp: Path, *, configured: dict[str, set[str]] | None = None) -> 
             manager,
             http,
             labels=host_labels({o: f"{o}.lan" for o in others}),
+            pools=[pools[n]],
             intervals=Intervals(report=REPORT_INTERVAL, heartbeat=60),
             clock=clock,
         )
-        daemons[n] = Daemon(n, model, db, manager, client, system_id)
+        daemons[n] = Daemon(n, model, db, manager, client, system_id, pools[n])
     return Trio(admin, switch, clock, daemons, engines=[engine])
 
 
@@ -223,8 +237,13 @@ async def snapshot(d: Daemon, dataset: str, short: str, nbytes: int = 64 * KIB) 
         o.name == full for o in await d.model.list(d.pool, depth=1)
     ):
         await d.model.create(full)
-    d.model.write(full, nbytes)
+    cast(MemoryBackend, d.model).write(full, nbytes)
     await d.model.snapshot([f"{full}@{short}"])
+
+
+def write(d: Daemon, dataset: str, nbytes: int = 64 * KIB) -> None:
+    """New data in `dataset` on d's model."""
+    cast(MemoryBackend, d.model).write(dataset, nbytes)
 
 
 async def completed(d: Daemon, kind: str) -> list[TransactionRecord]:

@@ -8,6 +8,7 @@ transport).
 
 from __future__ import annotations
 
+import logging
 import uuid
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +24,10 @@ from zfsyncd.witness.wire import (
     WitnessRefused,
     WitnessUnreachable,
 )
+
+#: httpx logs every request at INFO: a line per report and heartbeat, forever; what the
+#: daemon has to say of the witness it says itself (client.py)
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 API = "/api/v1"
 T = TypeVar("T")

@@ -29,6 +29,8 @@ from zfsyncd.zfs.models import RecvSpec, SendSpec
 Params = dict[str, Any]
 #: the case of the rollback of a completed replica-sync (a "rollback" transaction)
 ROLLBACK_OF_SYNC = "rollback:replica-sync"
+#: the case of a witness-receive that replaces an orphaned copy (no base)
+WITNESS_REPLACE = "witness-receive:replace"
 #: properties whose value is the time a transaction set them (zfsync:sent: when a snapshot
 #: was sent): two runs of one case differ there by the clock, not by what they did
 TIME_PROPERTIES = frozenset({"zfsync:sent"})
@@ -200,6 +202,24 @@ async def _witness_receive_world(engine: Engine, src: str, dst: str) -> Params:
     }
 
 
+async def _witness_replace_world(engine: Engine, src: str, dst: str) -> Params:
+    """An orphaned copy (dst/a made on its own: no snapshot in common with src/a) that a
+    resolved conflict replaces: moved to the trash, then src/a@s2 received whole."""
+    zfs = engine.world.zfs
+    await zfs.create(f"{src}/a", properties={"compression": "off"})
+    await zfs.create(f"{dst}/a", properties={"compression": "off"})
+    for n in (1, 2):
+        await engine.world.write(f"{src}/a", 64 << 10)
+        await zfs.snapshot([f"{src}/a@s{n}"])
+    await engine.world.write(f"{dst}/a", 64 << 10)
+    await zfs.snapshot([f"{dst}/a@own"])
+    return {"source_host": "local", "snapshot": f"{src}/a@s2", "target": f"{dst}/a", "force": True}
+
+
+async def _start_witness_receive(engine: Engine, _case: str, params: Params) -> TransactionRecord:
+    return await engine.manager.submit("witness-receive", params)
+
+
 async def _rollback_sync_world(engine: Engine, src: str, dst: str) -> Params:
     """A completed replica-sync (the world above), to be rolled back: the sent marker
     cleared, the bookmarks destroyed, the holds moved back, the received snapshots taken
@@ -316,9 +336,18 @@ CASES: dict[str, FaultCase] = {
         writes_data=True,
         lab_through=("rollback-dataset", "replica-sync"),
     ),
+    # its other forced way: a copy without a base replaced (trash, then a full stream); in
+    # the lab the trash's rename is destroy-snapshots', a dataset's destroy the undo of a
+    # full send-receive in rollback's
+    WITNESS_REPLACE: FaultCase(
+        _witness_replace_world,
+        start=_start_witness_receive,
+        writes_data=True,
+        lab_through=("rollback", "destroy-snapshots", "replica-sync"),
+    ),
 }
 
 #: kinds that are not in TX_KINDS today but must have a case: the test-only compound kind,
 #: and the rollback of a completed transaction (created by `manager.rollback`): of the
 #: compound one (every step kind's inverse) and of a replica sync
-EXTRA_KINDS = frozenset({"compound", "rollback", ROLLBACK_OF_SYNC})
+EXTRA_KINDS = frozenset({"compound", "rollback", ROLLBACK_OF_SYNC, WITNESS_REPLACE})

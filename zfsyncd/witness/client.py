@@ -4,7 +4,8 @@ One round (`cycle`), whenever something is owed or due:
 1. the inventory, when a report is owed (a transaction completed since the last one, the
    daemon started) or the report interval passed: one `zfs list`, one batch request;
 2. the outcomes waiting in the outbox;
-3. a heartbeat, when its interval passed;
+3. a heartbeat, when its interval passed (`serve` also sends them from a task of their
+   own, so that a round running a long transfer does not look like a system gone);
 4. the instructions, after each report (the witness compares on that fetch): each one a
    witness-receive transaction of the engine, run one after the other (the engine's locks
    order them against local work), its outcome queued and sent at the end of the round.
@@ -106,13 +107,30 @@ class WitnessClient:
     # ------------------------------------------------------------------ the loop
 
     async def serve(self) -> None:
-        """Rounds for as long as the daemon runs (cancel to stop)."""
+        """Rounds for as long as the daemon runs (cancel to stop), and the heartbeats
+        beside them: a round that runs a long transfer must not make the system look
+        offline to the witness."""
+        beating = asyncio.create_task(self._heartbeats())
+        try:
+            while True:
+                self.wake.clear()
+                await self.cycle()
+                delay = self._until_next(self.clock())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), delay)
+        finally:
+            beating.cancel()
+
+    async def _heartbeats(self) -> None:
         while True:
-            self.wake.clear()
-            await self.cycle()
-            delay = self._until_next(self.clock())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), delay)
+            await asyncio.sleep(self.intervals.heartbeat)
+            if self.failures or self.clock() < self.last_heartbeat + self.intervals.heartbeat:
+                continue  # the rounds' backoff stands for the witness being down
+            try:
+                await self.http.heartbeat()
+                self.last_heartbeat = self.clock()
+            except WitnessError as exc:
+                log.debug("witness: heartbeat failed: %s", exc)  # the next round says it
 
     def _until_next(self, now: float) -> float:
         if self.failures:

@@ -30,6 +30,8 @@ from zfsyncd.witness.wire import (
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
 API = "/api/v1"
+#: seconds the status's read of the witness may take (a D-Bus caller waits for it)
+STATUS_TIMEOUT = 5.0
 T = TypeVar("T")
 _MAX_KEY = 1024
 
@@ -88,9 +90,14 @@ class WitnessHttp:
     async def close(self) -> None:
         await self._client.aclose()
 
-    async def _call(self, method: str, path: str, body: Any = None) -> Any:
+    async def _call(
+        self, method: str, path: str, body: Any = None, *, timeout: float | None = None
+    ) -> Any:
         try:
-            reply = await self._client.request(method, path, json=body)
+            if timeout is None:
+                reply = await self._client.request(method, path, json=body)
+            else:
+                reply = await self._client.request(method, path, json=body, timeout=timeout)
         except httpx.HTTPError as exc:  # refused, reset, timed out, DNS: all "try later"
             raise WitnessUnreachable(f"{self.url}: {type(exc).__name__}: {exc}") from None
         if reply.status_code >= 500:
@@ -129,8 +136,10 @@ class WitnessHttp:
         await self._call("POST", f"/sync/outcomes/{self.system_id}", body)
 
     async def states(self) -> list[SyncState]:
-        """This system's sync states (a read: nothing is marked)."""
-        found = await self._call("GET", f"/sync/states?system_id={self.system_id}")
+        """This system's sync states (a read: nothing is marked). A short timeout: a bus
+        caller waits for it (`zfsyncctl witness status`)."""
+        path = f"/sync/states?system_id={self.system_id}"
+        found = await self._call("GET", path, timeout=STATUS_TIMEOUT)
         return _parsed(list[SyncState], found)
 
     async def groups(self) -> list[Group]:

@@ -12,6 +12,7 @@ Commands
     snapshot destroy SNAPSHOT... [--any-name] [--fail-if-busy]
     job list|show|run|pause|resume NAME; config check FILE; config reload   (job.py)
     snapshot ... (snapshot.py), replica, dataset, migrate, prune: a module each
+    witness status|conflicts                                              (witness.py)
 Every command takes --json (one JSON document on stdout) and --no-ask-password. Commands
 that start a transaction wait for it with a progress display on stderr and exit by its
 outcome; --no-wait prints the new transaction's id and returns at once.
@@ -143,6 +144,7 @@ class _Commands(click.Group):
         "prune": "zfsyncctl.prune",
         "job": "zfsyncctl.job",
         "config": "zfsyncctl.job",
+        "witness": "zfsyncctl.witness",
     }  # the module registers the group (or command) on `cli`
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -17,17 +17,31 @@ defaults; a file named with --config must exist.
     address = "backup.example.org"
     user = "zfsync"
     ssh_options = ["-i", "/etc/zfsync/id_ed25519"]
+
+    [witness]                       # the multi-host witness (off unless set)
+    url = "https://witness.example.org:8470"
+    key_file = "/etc/zfsync/witness.key"
+    system_id = "6f1c0d9e-..."
 """
 
 from __future__ import annotations
 
 import ipaddress
 import tomllib
+import uuid
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -96,6 +110,40 @@ class HostConfig(BaseModel):
         )
 
 
+class WitnessConfig(BaseModel):
+    """`[witness]`: the multi-host witness this daemon reports to and takes instructions
+    from (issue 14, zfsyncd/witness/). Absent: no witness, nothing is sent anywhere."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: the witness's base URL (its API is under /api/v1 there)
+    url: str = Field(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$", max_length=2048)
+    #: the file holding this system's API key (shown once at its registration). Read at
+    #: start and never logged; the daemon's configuration names only the file
+    key_file: Path
+    #: this system's id at the witness (`zfsync-witness system register` prints it)
+    system_id: uuid.UUID
+    #: seconds between full inventory reports (one is also sent after each transaction
+    #: that changed snapshots); instructions are fetched after each report
+    report_interval: float = Field(default=300.0, ge=1, le=86400)
+    #: seconds between heartbeats
+    heartbeat_interval: float = Field(default=60.0, ge=1, le=86400)
+    #: seconds one request may take
+    timeout: float = Field(default=30.0, gt=0, le=600)
+    #: the pools reported (empty: every pool of this host)
+    pools: list[Annotated[str, AfterValidator(names.check_pool)]] = Field(default_factory=list)
+    #: outcomes waiting for a witness that is down, at most (the oldest go first; the
+    #: inventory is never queued twice: the newest one supersedes the others)
+    queue_limit: int = Field(default=1000, ge=1, le=100_000)
+
+    @field_validator("key_file")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        if not value.is_absolute():
+            raise ValueError("an absolute path")
+        return value
+
+
 class DaemonConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
 
@@ -147,6 +195,8 @@ class DaemonConfig(BaseSettings):
     job_parallel: int = Field(default=2, ge=1, le=64)
     #: scheduled snapshots, replication and pruning (zfsyncd/jobs/config.py)
     jobs: dict[JobName, JobConfig] = Field(default_factory=dict)
+    #: the multi-host witness (zfsyncd/witness/); None: none
+    witness: WitnessConfig | None = None
 
     @field_validator("metrics_address")
     @classmethod

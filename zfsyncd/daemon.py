@@ -47,6 +47,9 @@ from zfsyncd.store.jobs import JobStateStore
 from zfsyncd.tx.hosts import LOCAL, Host
 from zfsyncd.tx.manager import Caller, TransactionManager
 from zfsyncd.tx.progress import ProgressSink
+from zfsyncd.witness.client import Intervals, WitnessClient
+from zfsyncd.witness.http import WitnessHttp, read_key
+from zfsyncd.witness.instructions import host_labels
 from zfsyncd.zfs.backend import ZfsBackend
 from zfsyncd.zfs.cli import CliBackend
 from zfsyncd.zfs.latency import LatencyBackend
@@ -79,6 +82,24 @@ def build_hosts(config: DaemonConfig) -> dict[str, Host]:
         runner = CommandRunner(transport=host.transport())
         hosts[name] = _host(name, config, runner, host.zfs_command)
     return hosts
+
+
+def build_witness(config: DaemonConfig, manager: TransactionManager) -> WitnessClient | None:
+    """The witness client of `[witness]` (None without one). The key file is read now: a
+    daemon that cannot read it does not start (the message names the file, never the key)."""
+    w = config.witness
+    if w is None:
+        return None
+    key = read_key(w.key_file)
+    http = WitnessHttp(w.url, key, w.system_id, timeout=w.timeout)
+    return WitnessClient(
+        manager,
+        http,
+        labels=host_labels({name: h.address for name, h in config.hosts.items()}),
+        pools=w.pools,
+        intervals=Intervals(report=w.report_interval, heartbeat=w.heartbeat_interval),
+        queue_limit=w.queue_limit,
+    )
 
 
 class _Sinks:
@@ -144,6 +165,8 @@ async def _run(config: DaemonConfig, path: Path | None = None) -> int:
         )  # fmt: skip
         await scheduler.configure(config.jobs)
         service.jobs = JobService(scheduler, manager, lambda: reload(scheduler, path))
+        witness = build_witness(config, manager)
+        service.witness = witness
         await service.start()
         # the follow-ups a crash left waiting (a sync's expiry) run now, with a bus object
         await manager.resume_follow_ups()
@@ -154,9 +177,11 @@ async def _run(config: DaemonConfig, path: Path | None = None) -> int:
             config.backend.value,
             config.database,
         )
-        status = await _serve(bus, manager, config, service.jobs)
+        status = await _serve(bus, manager, config, service.jobs, witness)
         log.info("stopping: the jobs' runs, then queued and running transactions")
         await scheduler.stop()
+        if witness is not None:
+            await witness.http.close()
         try:
             await asyncio.wait_for(manager.shutdown(), config.stop_timeout)
         except TimeoutError:
@@ -207,7 +232,11 @@ def _metrics(manager: TransactionManager, config: DaemonConfig, jobs: JobStates)
 
 
 async def _serve(
-    bus: MessageBus, manager: TransactionManager, config: DaemonConfig, jobs: JobService
+    bus: MessageBus,
+    manager: TransactionManager,
+    config: DaemonConfig,
+    jobs: JobService,
+    witness: WitnessClient | None = None,
 ) -> int:
     """Until SIGTERM/SIGINT (0) or the bus connection is lost (1); SIGHUP reloads."""
     loop = asyncio.get_running_loop()
@@ -224,6 +253,9 @@ async def _serve(
     loop.add_signal_handler(signal.SIGHUP, hangup)
     scheduling = asyncio.create_task(jobs.scheduler.serve())
     cleaner = asyncio.create_task(_housekeeping(manager, config))
+    # the witness's rounds: cancelled at the stop like the others (a running instruction's
+    # transaction is the engine's, stopped by its shutdown)
+    reporting = asyncio.create_task(witness.serve()) if witness is not None else None
     stopped = asyncio.create_task(stop.wait())
     lost = asyncio.create_task(bus.wait_for_disconnect())  # type: ignore[no-untyped-call]
     try:
@@ -231,6 +263,8 @@ async def _serve(
     finally:
         for task in (cleaner, stopped, scheduling, *reloads):
             task.cancel()
+        if reporting is not None:
+            reporting.cancel()
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
     if lost.done():

@@ -24,10 +24,13 @@ from tests.engine import replica_admin_cases as admin
 from tests.engine.conftest import Engine
 from tests.engine.scenario import prepare_world
 from zfsyncd.store import TransactionRecord, TxState
+from zfsyncd.zfs.models import RecvSpec, SendSpec
 
 Params = dict[str, Any]
 #: the case of the rollback of a completed replica-sync (a "rollback" transaction)
 ROLLBACK_OF_SYNC = "rollback:replica-sync"
+#: the case of a witness-receive that replaces an orphaned copy (no base)
+WITNESS_REPLACE = "witness-receive:replace"
 #: properties whose value is the time a transaction set them (zfsync:sent: when a snapshot
 #: was sent): two runs of one case differ there by the clock, not by what they did
 TIME_PROPERTIES = frozenset({"zfsync:sent"})
@@ -175,6 +178,48 @@ async def _replica_sync_world(engine: Engine, src: str, dst: str) -> Params:
     return {"sources": [f"{src}/a", f"{src}/b"], "parallel": 2}
 
 
+async def _witness_receive_world(engine: Engine, src: str, dst: str) -> Params:
+    """A copy of src/a in dst/a (two snapshots, by plain send|recv) that went its own way (a
+    snapshot and data of its own after the second), and a third source snapshot: the forced
+    instruction of a resolved conflict rolls the copy back by the swap, then receives -I."""
+    zfs = engine.world.zfs
+    await zfs.create(f"{src}/a", properties={"compression": "off"})
+    for n in (1, 2, 3):
+        await engine.world.write(f"{src}/a", 64 << 10)
+        await zfs.snapshot([f"{src}/a@s{n}"])
+    await zfs.send_recv(SendSpec(snapshot=f"{src}/a@s1"), zfs, RecvSpec(target=f"{dst}/a"))
+    spec = SendSpec(snapshot=f"{src}/a@s2", base=f"{src}/a@s1")
+    await zfs.send_recv(spec, zfs, RecvSpec(target=f"{dst}/a"))
+    await engine.world.write(f"{dst}/a", 64 << 10)
+    await zfs.snapshot([f"{dst}/a@own"])
+    await engine.world.write(f"{dst}/a", 64 << 10)
+    return {
+        "source_host": "local",
+        "snapshot": f"{src}/a@s3",
+        "base": "s2",
+        "target": f"{dst}/a",
+        "force": True,
+    }
+
+
+async def _witness_replace_world(engine: Engine, src: str, dst: str) -> Params:
+    """An orphaned copy (dst/a made on its own: no snapshot in common with src/a) that a
+    resolved conflict replaces: moved to the trash, then src/a@s2 received whole."""
+    zfs = engine.world.zfs
+    await zfs.create(f"{src}/a", properties={"compression": "off"})
+    await zfs.create(f"{dst}/a", properties={"compression": "off"})
+    for n in (1, 2):
+        await engine.world.write(f"{src}/a", 64 << 10)
+        await zfs.snapshot([f"{src}/a@s{n}"])
+    await engine.world.write(f"{dst}/a", 64 << 10)
+    await zfs.snapshot([f"{dst}/a@own"])
+    return {"source_host": "local", "snapshot": f"{src}/a@s2", "target": f"{dst}/a", "force": True}
+
+
+async def _start_witness_receive(engine: Engine, _case: str, params: Params) -> TransactionRecord:
+    return await engine.manager.submit("witness-receive", params)
+
+
 async def _rollback_sync_world(engine: Engine, src: str, dst: str) -> Params:
     """A completed replica-sync (the world above), to be rolled back: the sent marker
     cleared, the bookmarks destroyed, the holds moved back, the received snapshots taken
@@ -284,9 +329,25 @@ CASES: dict[str, FaultCase] = {
     "replica-reconfigure": FaultCase(
         admin.reconfigure_world, lab_through=("replica-sync", "compound")
     ),
+    # issue 14: a witness instruction's receive; its steps are the rollback swap and a
+    # send|recv, which rollback-dataset's and replica-sync's lab runs break
+    "witness-receive": FaultCase(
+        _witness_receive_world,
+        writes_data=True,
+        lab_through=("rollback-dataset", "replica-sync"),
+    ),
+    # its other forced way: a copy without a base replaced (trash, then a full stream); in
+    # the lab the trash's rename is destroy-snapshots', a dataset's destroy the undo of a
+    # full send-receive in rollback's
+    WITNESS_REPLACE: FaultCase(
+        _witness_replace_world,
+        start=_start_witness_receive,
+        writes_data=True,
+        lab_through=("rollback", "destroy-snapshots", "replica-sync"),
+    ),
 }
 
 #: kinds that are not in TX_KINDS today but must have a case: the test-only compound kind,
 #: and the rollback of a completed transaction (created by `manager.rollback`): of the
 #: compound one (every step kind's inverse) and of a replica sync
-EXTRA_KINDS = frozenset({"compound", "rollback", ROLLBACK_OF_SYNC})
+EXTRA_KINDS = frozenset({"compound", "rollback", ROLLBACK_OF_SYNC, WITNESS_REPLACE})

@@ -211,6 +211,22 @@ class SyncStateOut(Out):
     force: bool
     last_check: datetime
     last_sync: datetime | None
+    error: str | None = None
+
+
+class OutcomeIn(In):
+    """What became of an instruction the system fetched: `ok`, or the reason it failed."""
+
+    group_id: uuid.UUID
+    dataset: Annotated[str, Field(max_length=1024)]
+    ok: bool
+    error: Annotated[str, Field(max_length=4096)] | None = None
+    #: the system's own record of the attempt (zfsyncd: the transaction's id)
+    transaction_id: Annotated[str, Field(max_length=64)] | None = None
+
+
+class OutcomeOut(BaseModel):
+    status: str
 
 
 class DatasetCheck(BaseModel):

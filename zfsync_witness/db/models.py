@@ -154,7 +154,8 @@ class SyncState(Base):
         ForeignKey("systems.id", ondelete="CASCADE"), index=True
     )
     dataset: Mapped[str] = mapped_column(String(1024))
-    #: in_sync, out_of_sync, syncing (its instruction was fetched), conflict, ignored, no_pool
+    #: in_sync, out_of_sync, syncing (its instruction was fetched), error (its member reported
+    #: failing at it), conflict, ignored, no_pool
     status: Mapped[str] = mapped_column(String(16))
     #: the instruction, while out_of_sync or syncing
     source_system_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -165,6 +166,9 @@ class SyncState(Base):
     force: Mapped[bool] = mapped_column(Boolean, default=False)
     last_check: Mapped[datetime] = mapped_column(UTCDateTime(), default=now)
     last_sync: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: why the member's last attempt at its instruction failed, as it reported (None once
+    #: it reported success, or the member is in sync again)
+    error: Mapped[str | None] = mapped_column(String(4096))
 
 
 class Conflict(Base):

@@ -225,8 +225,12 @@ async def _store_states(
             ) == (transfer.source, transfer.base, transfer.newest, transfer.force)
             if status == "out_of_sync" and state.status == "syncing" and same_job:
                 status = "syncing"  # handed out already, not done yet
+            if status == "out_of_sync" and state.status == "error" and same_job:
+                status = "error"  # its member failed at it: shown until it is fetched again
             if status == "in_sync" and state.status != "in_sync":
                 state.last_sync = when
+            if status == "in_sync":
+                state.error = None  # what failed before is done now
             state.status = status
             state.source_system_id = uuid.UUID(transfer.source) if transfer else None
             state.base = transfer.base if transfer else None

@@ -263,3 +263,50 @@ class JobRow(Record):
     #: the transactions of the last run (or of the running one so far), in order
     last_transactions: StrList
     targets: Annotated[list[JobTargetRow], DBus("aa{sv}")]
+
+
+class WitnessStatus(Record):
+    """WitnessStatus: the witness client (zfsyncd/witness/) as it stands, with what the
+    witness says of this system now (one read; `reachable` false when it did not answer)."""
+
+    #: false when the daemon has no [witness]: every other field is empty then
+    configured: Bool
+    url: Str
+    system_id: Str
+    reachable: Bool
+    #: the witness refused this system's key (401): nothing will pass until it is fixed
+    unauthorized: Bool
+    #: the last problem talking to the witness ("" when the last attempt worked)
+    error: Str
+    last_report: Double  # when the witness last took the inventory; 0 when never
+    last_heartbeat: Double
+    last_instructions: Double  # when instructions were last fetched
+    #: this system's datasets the witness says are not in step (out_of_sync, syncing,
+    #: error), as of this read
+    pending_instructions: UInt32
+    #: instructions fetched and running or waiting to run here
+    running_instructions: UInt32
+    #: instructions run since the daemon started, and how many of them failed
+    instructions_run: UInt32
+    instructions_failed: UInt32
+    #: what waits for the witness: an inventory report, outcomes
+    report_owed: Bool
+    queued_outcomes: UInt32
+    #: attempts in a row that failed, and when the next one is (0: at the next round)
+    failures: UInt32
+    next_attempt: Double
+
+
+class WitnessConflict(Record):
+    """WitnessConflicts: one conflict of a sync group this system is in, as the witness
+    reports it (the problems one line each)."""
+
+    id: Str
+    group: Str
+    dataset: Str
+    kind: Str  # diverged, orphaned, missing
+    status: Str  # open, resolved, ignored
+    strategy: Str
+    winner_system_id: Str
+    detected: Str
+    problems: StrList

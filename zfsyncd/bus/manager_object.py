@@ -183,6 +183,18 @@ class ManagerObject(AuthorizedInterface):
     async def Reload(self) -> StrList:
         return await self._service.reload(authorized_caller())
 
+    # ------------------------------------------------------------------ witness (zfsyncd/witness)
+
+    @dbus_method()
+    @authorized(Action.READ)
+    async def WitnessStatus(self) -> DBusDict:
+        return await self._service.witness_status()
+
+    @dbus_method()
+    @authorized(Action.READ)
+    async def WitnessConflicts(self) -> DictList:
+        return await self._service.witness_conflicts()
+
     # ------------------------------------------------------------------ signals, properties
 
     @dbus_signal()

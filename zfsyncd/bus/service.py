@@ -21,13 +21,20 @@ from dbus_fast.aio import MessageBus
 from dbus_fast.service import ServiceInterface
 
 import zfsyncd
-from zfsyncd.api.names import BUS_NAME, MANAGER_PATH, TRANSACTION_IFACE, transaction_path
+from zfsyncd.api.names import (
+    BUS_NAME,
+    MANAGER_PATH,
+    TRANSACTION_IFACE,
+    ErrorName,
+    transaction_path,
+)
 from zfsyncd.api.records import DaemonStatus, PruneRow, ReplicaRow, SnapshotRow
 from zfsyncd.api.signatures import option_signatures
 from zfsyncd.bus import payloads
 from zfsyncd.bus.authority import PolkitAuthority
 from zfsyncd.bus.authorized import require_declared
 from zfsyncd.bus.caller import remember_call
+from zfsyncd.bus.errors import BusCallError
 from zfsyncd.bus.job_service import JobService
 from zfsyncd.bus.kind_methods import build_manager
 from zfsyncd.bus.options import ListSnapshotsOptions, TxOptions, WaitOptions, checked
@@ -49,6 +56,8 @@ from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.tx.manager import Caller, TransactionManager
 from zfsyncd.tx.progress import ProgressReading, ProgressSink
 from zfsyncd.tx.queries import ListedTransaction, TransactionQuery
+from zfsyncd.witness.client import WitnessClient, not_configured
+from zfsyncd.witness.wire import WitnessError
 
 log = logging.getLogger(__name__)
 #: the rows ListCleanups returns at most
@@ -80,6 +89,8 @@ class BusService:
         self._unexports: dict[str, asyncio.TimerHandle] = {}
         #: the jobs' methods; set by the daemon once its scheduler runs
         self.jobs: JobService | None = None
+        #: the witness client (zfsyncd/witness/); None without [witness]
+        self.witness: WitnessClient | None = None
         manager.listeners.append(self._on_state)
 
     # ------------------------------------------------------------------ lifecycle
@@ -232,6 +243,22 @@ class BusService:
         if self.jobs is None:
             raise RuntimeError("the scheduler is not running")
         return self.jobs
+
+    # ------------------------------------------------------------------ witness (zfsyncd/witness)
+
+    async def witness_status(self) -> dict[str, Variant]:
+        if self.witness is None:
+            return payloads.as_dict(not_configured())
+        return payloads.as_dict(await self.witness.status())
+
+    async def witness_conflicts(self) -> list[dict[str, Variant]]:
+        if self.witness is None:
+            raise BusCallError(ErrorName.REFUSED, "this daemon has no [witness] configured")
+        try:
+            rows = await self.witness.conflicts()
+        except WitnessError as exc:  # the witness's own words; Failed: try again later
+            raise BusCallError(ErrorName.FAILED, str(exc)) from None
+        return [payloads.as_dict(row) for row in rows]
 
     def active_paths(self) -> list[str]:
         return sorted(

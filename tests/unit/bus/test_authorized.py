@@ -49,6 +49,8 @@ HAND_WRITTEN = {
     "PauseJob": [Action.MANAGE],
     "ResumeJob": [Action.MANAGE],
     "Reload": [Action.MANAGE],
+    "WitnessStatus": [Action.READ],
+    "WitnessConflicts": [Action.READ],
 }
 SAMPLE = {"s": "t_1", "as": ["tank"], "a{sv}": {}, "d": 1.0}
 

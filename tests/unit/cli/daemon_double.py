@@ -50,6 +50,8 @@ from zfsyncd.api.records import (
     SnapshotRow,
     StepInfo,
     TransactionSummary,
+    WitnessConflict,
+    WitnessStatus,
 )
 from zfsyncd.api.signatures import declared_signature, option_signatures
 from zfsyncd.bus.connection import connect as connect_bus
@@ -85,6 +87,8 @@ SNAPSHOT_KEYS = record_keys(SnapshotRow)
 REPLICA_KEYS = record_keys(ReplicaRow)
 CLEANUP_KEYS = record_keys(CleanupRow)
 PRUNE_KEYS = record_keys(PruneRow)
+WITNESS_STATUS_KEYS = record_keys(WitnessStatus)
+WITNESS_CONFLICT_KEYS = record_keys(WitnessConflict)
 #: Replica* method -> the transaction type it starts (REPL-PLAN.md)
 REPLICA_TYPES = {k.method.name: k.name for k in PLANNED}
 _STATUS_VALUES: dict[str, Any] = {
@@ -447,6 +451,16 @@ class ManagerObject(ServiceInterface):
         self._maybe_fail("ListCleanups")
         return [variants(row, CLEANUP_KEYS) for row in self.double.cleanups]
 
+    @dbus_method(name="WitnessStatus")
+    def witness_status(self) -> ASV:
+        self._maybe_fail("WitnessStatus")
+        return variants(self.double.witness_status, WITNESS_STATUS_KEYS)
+
+    @dbus_method(name="WitnessConflicts")
+    def witness_conflicts(self) -> AASV:
+        self._maybe_fail("WitnessConflicts")
+        return [variants(r, WITNESS_CONFLICT_KEYS) for r in self.double.witness_conflicts]
+
     @dbus_method(name="RunCleanups")
     def run_cleanups(self) -> U:
         self._maybe_fail("RunCleanups")
@@ -496,6 +510,9 @@ class DaemonDouble:
         self.cleanup_calls: list[float] = []
         #: the deferred-cleanup queue's rows (CleanupRow's keys)
         self.cleanups: list[dict[str, Any]] = []
+        #: WitnessStatus' reply and WitnessConflicts' rows (their records' keys)
+        self.witness_status: dict[str, Any] = {}
+        self.witness_conflicts: list[dict[str, Any]] = []
         self.tasks: set[asyncio.Task[None]] = set()
         self._counter = 0
 

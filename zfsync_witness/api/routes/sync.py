@@ -15,6 +15,8 @@ from zfsync_witness.api.schemas import (
     DatasetCheck,
     Instruction,
     InstructionsOut,
+    OutcomeIn,
+    OutcomeOut,
     SyncStateOut,
 )
 from zfsync_witness.db.models import SyncState, System
@@ -64,6 +66,31 @@ async def instructions(system_id: uuid.UUID, db: Session, who: Caller) -> Instru
             )
         )
     return InstructionsOut(system_id=system_id, instructions=out)
+
+
+@router.post("/outcomes/{system_id}")
+async def outcome(system_id: uuid.UUID, body: OutcomeIn, db: Session, who: Caller) -> OutcomeOut:
+    """A system reports what became of an instruction it fetched. A failure is kept on the
+    sync state (`error`, status `error`) for the administrator to see; the instruction is
+    handed out again at the next check. Success only clears the error: the system's next
+    inventory report is what makes the state `in_sync`."""
+    if who.is_admin or who.id != system_id:
+        raise HTTPException(status_code=403, detail="a system reports its own outcomes")
+    state = await db.scalar(
+        select(SyncState).where(
+            SyncState.group_id == body.group_id,
+            SyncState.system_id == system_id,
+            SyncState.dataset == body.dataset,
+        )
+    )
+    if state is None:
+        raise HTTPException(status_code=404, detail=f"no sync state for {body.dataset!r}")
+    if body.ok:
+        state.error = None
+    else:
+        state.status, state.error = "error", body.error or "failed (no reason given)"
+    await db.commit()
+    return OutcomeOut(status=state.status)
 
 
 @router.get("/states")

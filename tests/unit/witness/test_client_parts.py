@@ -1,0 +1,128 @@
+"""The witness client's pure parts, as tables: an instruction as a request or a refusal,
+the hosts it may name, the backoff, the key file, the outbox's bound; and the inventory's
+zfs commands, the same for 1 snapshot and for 200."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.engine.replicas import Recorder
+from zfsyncd.ops.replication.receive import ReceiveRequest
+from zfsyncd.witness.client import retry_delay
+from zfsyncd.witness.http import read_key
+from zfsyncd.witness.instructions import as_request, host_labels
+from zfsyncd.witness.inventory import read_inventory
+from zfsyncd.witness.outbox import Outbox, Outcome
+from zfsyncd.witness.wire import Instruction
+from zfsyncd.zfs.memory import MemoryBackend
+
+ME, A, B = uuid.UUID(int=1), uuid.UUID(int=2), uuid.UUID(int=3)
+LABELS = host_labels({"nas": "nas.lan", "backup": "10.0.0.5"})
+
+
+def instruction(**change: Any) -> Instruction:
+    fields: dict[str, Any] = {
+        "group_id": uuid.UUID(int=9), "group": "g", "dataset": "data",
+        "source_system_id": A, "source_hostname": "nas.lan", "source_pool": "tank",
+        "target_system_id": ME, "target_pool": "backup", "base": "s1", "newest": "s2",
+        "force": False, "source_snapshot": "tank/data@s2", "target_dataset": "backup/data",
+    }  # fmt: skip
+    return Instruction(**(fields | change))
+
+
+def test_host_labels_answer_to_address_and_name_never_local() -> None:
+    assert LABELS == {"nas": "nas", "nas.lan": "nas", "backup": "backup", "10.0.0.5": "backup"}
+    assert host_labels({"local": "x"}) == {}
+
+
+#: instruction fields changed -> the request's (source_host, base, force), or words the
+#: refusal holds
+CASES: list[tuple[dict[str, Any], tuple[str, str | None, bool] | str]] = [
+    ({}, ("nas", "s1", False)),
+    ({"source_hostname": "nas"}, ("nas", "s1", False)),
+    ({"source_hostname": "10.0.0.5", "base": None, "force": True}, ("backup", None, True)),
+    ({"source_hostname": "evil.example.org"}, "'evil.example.org' is not configured here"),
+    ({"source_hostname": "local"}, "'local' is not configured here"),
+    ({"target_system_id": B}, "not this one"),
+    ({"source_system_id": ME}, "this system as its own source"),
+    ({"target_dataset": "backup/data@s2"}, "not a valid receive"),
+    ({"source_snapshot": "tank/data"}, "not a valid receive"),
+]
+
+
+@pytest.mark.parametrize(("change", "expected"), CASES)
+def test_as_request(change: dict[str, Any], expected: tuple[str, str | None, bool] | str) -> None:
+    got = as_request(instruction(**change), ME, LABELS)
+    if isinstance(expected, str):
+        assert isinstance(got, str)
+        assert expected in got
+    else:
+        assert isinstance(got, ReceiveRequest)
+        assert (got.source_host, got.base, got.force) == expected
+
+
+@pytest.mark.parametrize(
+    ("failures", "cap", "delay"),
+    [(0, 300, 0.0), (1, 300, 2.0), (2, 300, 4.0), (5, 300, 32.0), (9, 300, 300.0),
+     (10_000, 300, 300.0), (3, 5, 5.0)],
+)  # fmt: skip
+def test_retry_delay(failures: int, cap: float, delay: float) -> None:
+    assert retry_delay(failures, cap) == delay
+
+
+def test_the_key_is_read_and_never_shown(tmp_path: Path) -> None:
+    path = tmp_path / "key"
+    path.write_text("zfsw_s_abc_s3cret\n")
+    key = read_key(path)
+    assert key.header() == {"X-API-Key": "zfsw_s_abc_s3cret"}
+    assert "s3cret" not in repr(key)
+    assert "s3cret" not in str(key)
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "two words\n", "a\x01b"])
+def test_a_key_file_without_a_key_is_refused_without_its_text(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "key"
+    path.write_text(text)
+    with pytest.raises(ValueError, match="holds no API key") as caught:
+        read_key(path)
+    assert text.strip() == "" or text.strip() not in str(caught.value)
+
+
+def test_a_missing_key_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="cannot be read"):
+        read_key(tmp_path / "none")
+
+
+def test_the_outbox_keeps_the_newest_outcomes_up_to_its_bound() -> None:
+    box = Outbox(limit=2)
+    assert box.report_owed
+    assert not box.empty
+    for n in range(3):
+        box.add(Outcome(uuid.UUID(int=n), f"d{n}", True, None, None))
+    assert [o.dataset for o in box.outcomes] == ["d1", "d2"]
+    assert box.dropped == 1
+
+
+async def test_the_inventory_is_one_listing_however_many_snapshots() -> None:
+    calls = []
+    for count in (1, 200):
+        model = MemoryBackend(pools=("tank", "other"), seed=count)
+        await model.create("tank/data")
+        for n in range(count):
+            await model.snapshot([f"tank/data@s{n}"])
+        await model.snapshot(["tank/data@zfsync_trash_t1_old"])  # on its way out: not reported
+        recorder = Recorder(model)
+        found = await read_inventory(recorder, ["tank"])  # type: ignore[arg-type]
+        assert len(found) == count
+        assert found[0] == {
+            "name": "tank/data@s0", "created": found[0]["created"], "guid": found[0]["guid"],
+            "txg": found[0]["txg"], "size": found[0]["size"],
+        }  # fmt: skip
+        every = await read_inventory(recorder)  # type: ignore[arg-type]
+        assert len(every) == count
+        calls.append(recorder.calls)
+    assert calls[0] == calls[1] == ["list_many", "list"]

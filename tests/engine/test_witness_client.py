@@ -291,3 +291,39 @@ async def test_the_daemons_loop_carries_a_snapshot_to_the_others_by_itself(trio:
             loop.cancel()
         await asyncio.gather(*loops, return_exceptions=True)
     assert [len(await completed(t[n], RECEIVE)) for n in "bc"] == [1, 1]
+
+
+async def test_an_outcome_queued_before_a_restart_is_delivered_once_after_it(
+    trio: Trio,
+) -> None:
+    """b runs its instruction but cannot send the outcome (that request alone is refused);
+    its daemon restarts (new engine and client state, the same database); once the
+    witness answers, the outcome goes before the next fetch, exactly once, and the witness
+    has b in sync without handing the instruction out again."""
+    t = trio
+    await t.group("manual", "a", "b")
+    a, b = t["a"], t["b"]
+    await snapshot(a, "data", "s1")
+    assert await a.client.cycle(force=True)
+    outcomes = f"/sync/outcomes/{b.system_id}"
+    t.switch.refused = {outcomes}
+    assert not await b.client.cycle(force=True)
+    assert await b.snapshots("data") == await a.snapshots("data")  # the receive was done
+    assert "ConnectError" in b.client.error
+    assert (await b.client.status()).queued_outcomes == 1
+    assert (await t.states())[("b", "data")][0] == "syncing"  # handed out, not answered
+    b = await t.restart("b")
+    assert (await b.client.status()).queued_outcomes == 1
+    t.switch.refused = set()
+    start = len(t.switch.paths)
+    assert await b.client.cycle(force=True)
+    sent = [p for p in t.switch.paths[start:] if p.endswith(outcomes)]
+    assert len(sent) == 1
+    fetch = t.switch.paths[start:].index(f"/api/v1/sync/instructions/{b.system_id}")
+    assert t.switch.paths[start:].index(sent[0]) < fetch  # drained before the fetch
+    assert b.client.run_count == 0  # nothing was handed out again
+    assert (await b.client.status()).queued_outcomes == 0
+    await t.settle()
+    assert [p for p in t.switch.paths[start:] if p.endswith(outcomes)] == sent
+    assert await t.states() == {("a", "data"): ("in_sync", None), ("b", "data"): ("in_sync", None)}
+    assert len(await completed(b, RECEIVE)) == 1

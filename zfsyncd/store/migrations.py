@@ -203,7 +203,25 @@ _JOB_STATE = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _AUDIT_RETENTION, _JOB_STATE)
+_WITNESS_OUTBOX = Migration(
+    version=4,
+    description="the witness client's outcomes not yet sent (zfsyncd/witness/outbox.py)",
+    statements=(
+        # oldest first by seq; a row goes once the witness took it (or the bound drops it):
+        # kept across restarts so that an outcome is not lost with the process
+        """CREATE TABLE witness_outcomes (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            group_id TEXT NOT NULL,
+            dataset TEXT NOT NULL,
+            ok INTEGER NOT NULL CHECK (ok IN (0, 1)),
+            error TEXT,
+            tx_id TEXT,
+            queued_at REAL NOT NULL
+        )""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _AUDIT_RETENTION, _JOB_STATE, _WITNESS_OUTBOX)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 

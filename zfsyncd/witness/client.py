@@ -3,7 +3,7 @@
 One round (`cycle`), whenever something is owed or due:
 1. the inventory, when a report is owed (a transaction completed since the last one, the
    daemon started) or the report interval passed: one `zfs list`, one batch request;
-2. the outcomes waiting in the outbox;
+2. the outcomes waiting in the outbox (the daemon's database: they outlive a restart);
 3. a heartbeat, when its interval passed (`serve` also sends them from a task of their
    own, so that a round running a long transfer does not look like a system gone);
 4. the instructions, after each report (the witness compares on that fetch): each one a
@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from zfsyncd.api.records import WitnessConflict, WitnessStatus
 from zfsyncd.ops.replication.receive import RECEIVE, AlreadyReceivedError
 from zfsyncd.store import TxState
+from zfsyncd.store.witness_outcomes import WitnessOutcomes
 from zfsyncd.tx.errors import TxError, describe_error
 from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.tx.manager import Caller, TransactionManager
@@ -83,7 +84,7 @@ class WitnessClient:
         self.labels = dict(labels)
         self.pools = list(pools)
         self.intervals = intervals
-        self.outbox = Outbox(queue_limit)
+        self.outbox = Outbox(WitnessOutcomes(manager.db), queue_limit)
         self.clock = clock
         self.wake = asyncio.Event()
         self.reachable = False
@@ -198,10 +199,10 @@ class WitnessClient:
         self.last_report = self.clock()
 
     async def _send_outcomes(self) -> None:
-        while self.outbox.outcomes:
-            o = self.outbox.outcomes[0]
-            await self.http.outcome(o.group_id, o.dataset, o.ok, o.error, o.tx_id)
-            self.outbox.outcomes.popleft()
+        while batch := await self.outbox.oldest():
+            for key, o in batch:
+                await self.http.outcome(o.group_id, o.dataset, o.ok, o.error, o.tx_id)
+                await self.outbox.sent(key)
 
     # ------------------------------------------------------------------ instructions
 
@@ -212,7 +213,7 @@ class WitnessClient:
             self.waiting.pop(0)
             self.run_count += 1
             self.failed_count += 0 if outcome.ok else 1
-            self.outbox.add(outcome)
+            await self.outbox.add(outcome)
 
     async def run(self, instruction: Instruction) -> Outcome:
         """One instruction as a witness-receive transaction, waited for; its outcome."""
@@ -270,7 +271,7 @@ class WitnessClient:
             instructions_run=self.run_count,
             instructions_failed=self.failed_count,
             report_owed=self.outbox.report_owed,
-            queued_outcomes=len(self.outbox.outcomes),
+            queued_outcomes=await self.outbox.queued(),
             failures=self.failures,
             next_attempt=self.next_attempt,
         )

@@ -12,6 +12,8 @@ import pytest
 
 from tests.engine.replicas import Recorder
 from zfsyncd.ops.replication.receive import ReceiveRequest
+from zfsyncd.store import Database
+from zfsyncd.store.witness_outcomes import WitnessOutcomes
 from zfsyncd.witness.client import retry_delay
 from zfsyncd.witness.http import read_key
 from zfsyncd.witness.instructions import as_request, host_labels
@@ -97,14 +99,34 @@ def test_a_missing_key_file_is_named(tmp_path: Path) -> None:
         read_key(tmp_path / "none")
 
 
-def test_the_outbox_keeps_the_newest_outcomes_up_to_its_bound() -> None:
-    box = Outbox(limit=2)
-    assert box.report_owed
-    assert not box.empty
-    for n in range(3):
-        box.add(Outcome(uuid.UUID(int=n), f"d{n}", True, None, None))
-    assert [o.dataset for o in box.outcomes] == ["d1", "d2"]
-    assert box.dropped == 1
+async def test_the_outbox_keeps_the_newest_outcomes_up_to_its_bound(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bounded, the oldest dropped with a warning; in the database: another process
+    state on the same file sees what is queued, in order, and a sent one is gone."""
+    async with Database.open(tmp_path / "z.db") as db:
+        box = Outbox(WitnessOutcomes(db), limit=2)
+        assert box.report_owed
+        assert not await box.empty()
+        for n in range(3):
+            await box.add(Outcome(uuid.UUID(int=n), f"d{n}", n != 1, f"e{n}", f"t{n}"))
+        assert box.dropped == 1
+        assert "dropped the oldest 1" in caplog.text
+    async with Database.open(tmp_path / "z.db") as db:
+        box = Outbox(WitnessOutcomes(db), limit=2)
+        queued = await box.oldest()
+        assert [o for _, o in queued] == [
+            Outcome(uuid.UUID(int=1), "d1", False, "e1", "t1"),
+            Outcome(uuid.UUID(int=2), "d2", True, "e2", "t2"),
+        ]
+        await box.sent(queued[0][0])
+        await box.sent(queued[0][0])  # twice: nothing more goes
+        assert [o.dataset for _, o in await box.oldest()] == ["d2"]
+        box.report_owed = False
+        assert not await box.empty()
+        await box.sent(queued[1][0])
+        assert await box.empty()
+        assert await box.queued() == 0
 
 
 async def test_the_inventory_is_one_listing_however_many_snapshots() -> None:

@@ -17,8 +17,12 @@ import pytest
 from tests.engine.replicas import MODEL_ONLY
 from tests.engine.witness_trio import KIB, Trio, completed, snapshot, start, trio, write
 from zfsyncd.store import TxState
+from zfsyncd.store.witness_state import WitnessBackoff
+from zfsyncd.tx.hosts import Host
+from zfsyncd.witness.backoff import Backoff
 from zfsyncd.witness.client import Intervals
 from zfsyncd.witness.http import ApiKey
+from zfsyncd.witness.instructions import host_labels
 
 __all__ = ["trio"]  # the fixture, imported for pytest
 
@@ -327,3 +331,60 @@ async def test_an_outcome_queued_before_a_restart_is_delivered_once_after_it(
     assert [p for p in t.switch.paths[start:] if p.endswith(outcomes)] == sent
     assert await t.states() == {("a", "data"): ("in_sync", None), ("b", "data"): ("in_sync", None)}
     assert len(await completed(b, RECEIVE)) == 1
+
+
+async def test_an_instruction_that_keeps_failing_waits_out_its_own_backoff(
+    tmp_path: Path,
+) -> None:
+    """c cannot reach a (no [hosts.a]): its instruction fails, and each fetch before its
+    backoff ran out skips it (no transaction, no outcome); the waits double up to the cap,
+    outlive a restart, and once c is configured the next try succeeds and is forgotten."""
+    t = await start(tmp_path, configured={"c": set()})
+    try:
+        await t.group("manual", "a", "c")
+        a = t["a"]
+        t["c"].client.held_back.backoff = Backoff(first=60, cap=200)
+        await snapshot(a, "data", "s1")
+        assert await a.client.cycle(force=True)
+        outcomes = f"/sync/outcomes/{t['c'].system_id}"
+
+        async def fetch() -> tuple[int, int]:
+            """A round of c that fetches; (instructions failed, skipped) since it started."""
+            c = t["c"].client
+            c.outbox.owe_report()
+            assert await c.cycle(force=True), c.error
+            return c.failed_count, c.deferred_count
+
+        def sent() -> int:
+            return sum(1 for p in t.switch.paths if p.endswith(outcomes))
+
+        assert await fetch() == (1, 0)
+        assert sent() == 1
+        failed_at = t.clock.now
+        for wait, failures in ((60, 2), (120, 3), (200, 4), (200, 5)):
+            t.clock.now = failed_at + wait - 1
+            assert await fetch() == (failures - 1, failures - 1)  # skipped: not its time
+            assert sent() == failures - 1
+            t.clock.now = failed_at + wait
+            assert await fetch() == (failures, failures - 1)
+            assert sent() == failures
+            failed_at = t.clock.now
+        held = await WitnessBackoff(t["c"].db).all()
+        assert [(h.failures, h.retry_at) for h in held.values()] == [(5, failed_at + 200)]
+        assert "not configured here" in (next(iter(held.values())).last_error or "")
+        assert await t["c"].transactions(RECEIVE) == []
+        # a restart keeps the backoff: the first fetch after it skips the instruction
+        c = await t.restart("c")
+        assert await fetch() == (0, 1)
+        # configured now: at its time it runs, succeeds and is forgotten
+        c.manager.hosts["a"] = Host("a", a.model)
+        c.client.labels = host_labels({"a": "a.lan"})
+        t.clock.now = failed_at + 200
+        assert await fetch() == (0, 1)
+        assert c.client.run_count == 1
+        assert await c.snapshots("data") == await a.snapshots("data")
+        assert await WitnessBackoff(c.db).all() == {}
+        assert await c.client.cycle(force=True)
+        assert (await t.states())[("c", "data")] == ("in_sync", None)
+    finally:
+        await t.close()

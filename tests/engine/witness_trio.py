@@ -156,7 +156,7 @@ class Trio:
         c = old.client
         client = WitnessClient(
             manager, c.http, labels=c.labels, pools=c.pools, intervals=c.intervals,
-            clock=c.clock, queue_limit=c.outbox.limit,
+            clock=c.clock, queue_limit=c.outbox.limit, backoff=c.held_back.backoff,
         )  # fmt: skip
         new = Daemon(name, old.model, db, manager, client, old.system_id, old.pool)
         self.daemons[name] = new

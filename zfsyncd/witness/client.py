@@ -8,7 +8,8 @@ One round (`cycle`), whenever something is owed or due:
    own, so that a round running a long transfer does not look like a system gone);
 4. the instructions, after each report (the witness compares on that fetch): each one a
    witness-receive transaction of the engine, run one after the other (the engine's locks
-   order them against local work), its outcome queued and sent at the end of the round.
+   order them against local work), its outcome queued and sent at the end of the round;
+   one that failed before waits out its own backoff first (backoff.py).
 
 A completed transaction of any kind makes a report owed (a listener on the engine): which
 kinds change snapshots is the engine's business, and a report that changes nothing costs
@@ -33,10 +34,11 @@ from dataclasses import dataclass
 from zfsyncd.api.records import WitnessConflict, WitnessStatus
 from zfsyncd.ops.replication.receive import RECEIVE, AlreadyReceivedError
 from zfsyncd.store import TxState
-from zfsyncd.store.witness_outcomes import WitnessOutcomes
+from zfsyncd.store.witness_state import WitnessBackoff, WitnessOutcomes
 from zfsyncd.tx.errors import TxError, describe_error
 from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.tx.manager import Caller, TransactionManager
+from zfsyncd.witness.backoff import DEFAULT_BACKOFF, Backoff, HeldBack
 from zfsyncd.witness.http import WitnessHttp
 from zfsyncd.witness.instructions import as_request
 from zfsyncd.witness.inventory import read_inventory
@@ -77,6 +79,7 @@ class WitnessClient:
         pools: Sequence[str] = (),
         intervals: Intervals = Intervals(),
         queue_limit: int = 1000,
+        backoff: Backoff = DEFAULT_BACKOFF,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.manager = manager
@@ -85,6 +88,7 @@ class WitnessClient:
         self.pools = list(pools)
         self.intervals = intervals
         self.outbox = Outbox(WitnessOutcomes(manager.db), queue_limit)
+        self.held_back = HeldBack(WitnessBackoff(manager.db), backoff)
         self.clock = clock
         self.wake = asyncio.Event()
         self.reachable = False
@@ -98,6 +102,8 @@ class WitnessClient:
         self.waiting: list[Instruction] = []
         self.run_count = 0
         self.failed_count = 0
+        #: instructions skipped because their backoff had not run out (this process)
+        self.deferred_count = 0
         manager.listeners.append(self._on_state)
 
     def _on_state(self, _tx_id: str, state: TxState) -> None:
@@ -207,9 +213,20 @@ class WitnessClient:
     # ------------------------------------------------------------------ instructions
 
     async def _run_instructions(self) -> None:
+        await self.held_back.fetched(self.waiting)
         while self.waiting:
             instruction = self.waiting[0]
+            held = self.held_back.waiting(instruction, self.clock())
+            if held is not None:
+                log.debug(
+                    "witness instruction for %s held back until %.0f (%d failures)",
+                    instruction.dataset, held.retry_at, held.failures,
+                )  # fmt: skip
+                self.waiting.pop(0)
+                self.deferred_count += 1
+                continue
             outcome = await self.run(instruction)
+            await self.held_back.ran(instruction, outcome.ok, outcome.error, self.clock())
             self.waiting.pop(0)
             self.run_count += 1
             self.failed_count += 0 if outcome.ok else 1

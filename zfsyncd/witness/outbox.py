@@ -23,7 +23,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from zfsyncd.store.witness_outcomes import WitnessOutcomes
+from zfsyncd.store.witness_state import WitnessOutcomes
 
 log = logging.getLogger(__name__)
 

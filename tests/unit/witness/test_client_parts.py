@@ -13,7 +13,8 @@ import pytest
 from tests.engine.replicas import Recorder
 from zfsyncd.ops.replication.receive import ReceiveRequest
 from zfsyncd.store import Database
-from zfsyncd.store.witness_outcomes import WitnessOutcomes
+from zfsyncd.store.witness_state import WitnessBackoff, WitnessOutcomes
+from zfsyncd.witness.backoff import Backoff, HeldBack, instruction_key
 from zfsyncd.witness.client import retry_delay
 from zfsyncd.witness.http import read_key
 from zfsyncd.witness.instructions import as_request, host_labels
@@ -74,6 +75,53 @@ def test_as_request(change: dict[str, Any], expected: tuple[str, str | None, boo
 )  # fmt: skip
 def test_retry_delay(failures: int, cap: float, delay: float) -> None:
     assert retry_delay(failures, cap) == delay
+
+
+@pytest.mark.parametrize(
+    ("failures", "delay"),
+    [(0, 0.0), (1, 60.0), (2, 120.0), (3, 240.0), (4, 480.0), (5, 500.0), (10_000, 500.0)],
+)
+def test_an_instructions_backoff_doubles_up_to_its_cap(failures: int, delay: float) -> None:
+    assert Backoff(first=60, cap=500).delay(failures) == delay
+
+
+#: a change to the instruction -> whether it is the same instruction (the same backoff)
+KEYS = {
+    "nothing": ({}, True),
+    "the source's hostname (same system)": ({"source_hostname": "nas2.lan"}, True),
+    "a newer snapshot": ({"newest": "s3", "source_snapshot": "tank/data@s3"}, False),
+    "another base": ({"base": None}, False),
+    "force": ({"force": True}, False),
+    "another source": ({"source_system_id": B}, False),
+    "another dataset": ({"dataset": "other"}, False),
+    "another group": ({"group_id": uuid.UUID(int=10)}, False),
+}
+
+
+@pytest.mark.parametrize("what", sorted(KEYS))
+def test_an_instruction_key_names_what_it_asks_for(what: str) -> None:
+    change, same = KEYS[what]
+    assert (instruction_key(instruction(**change)) == instruction_key(instruction())) is same
+
+
+async def test_held_back_instructions_go_when_no_longer_handed_out(tmp_path: Path) -> None:
+    """What is kept is bounded by what the witness hands out; success forgets too."""
+    one, two, three = instruction(), instruction(dataset="b"), instruction(dataset="c")
+    async with Database.open(tmp_path / "z.db") as db:
+        held = HeldBack(WitnessBackoff(db), Backoff(first=60, cap=500))
+        await held.fetched([one, two, three])
+        for i in (one, two, three):
+            await held.ran(i, False, "no", now=1000.0)
+        await held.ran(one, False, "no", now=1100.0)
+        assert held.waiting(one, 1100.0 + 119) is not None
+        assert held.waiting(one, 1100.0 + 120) is None
+        await held.ran(three, True, None, now=1100.0)
+        await held.fetched([one, three])  # two is not handed out any more
+        stored = await WitnessBackoff(db).all()
+        assert {k: (h.failures, h.retry_at) for k, h in stored.items()} == {
+            instruction_key(one): (2, 1220.0)
+        }
+        assert held.waiting(two, 1000.0) is None
 
 
 def test_the_key_is_read_and_never_shown(tmp_path: Path) -> None:

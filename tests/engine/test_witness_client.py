@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.replicas import MODEL_ONLY
+from tests.engine.replicas import MODEL_ONLY, Replicas, guids
 from tests.engine.witness_trio import KIB, Trio, completed, snapshot, start, trio, write
 from zfsyncd.store import TxState
 from zfsyncd.store.witness_state import WitnessBackoff
@@ -144,9 +144,11 @@ async def test_orphaned_and_missing_are_detected_and_resolved(trio: Trio) -> Non
     replaces a's copy (moved aside, received whole from b)."""
     t = trio
     await t.group("manual")
-    for short in ("s1", "s2", "s3"):  # one at a time: a full receive takes the newest only
+    for short in ("s1", "s2", "s3"):
         await snapshot(t["a"], "data", short)
-        await t.settle()
+    await t.settle()  # a new member's full receive brings the whole history
+    assert list(await t["c"].snapshots("data")) == ["s1", "s2", "s3"]
+    assert [len(await completed(t[n], RECEIVE)) for n in "bc"] == [1, 1]
     await t["c"].model.destroy("vault/data@s2")
     await snapshot(t["a"], "other", "o1")
     await snapshot(t["b"], "other", "o1b")  # later: the newest
@@ -337,8 +339,9 @@ async def test_an_instruction_that_keeps_failing_waits_out_its_own_backoff(
     tmp_path: Path,
 ) -> None:
     """c cannot reach a (no [hosts.a]): its instruction fails, and each fetch before its
-    backoff ran out skips it (no transaction, no outcome); the waits double up to the cap,
-    outlive a restart, and once c is configured the next try succeeds and is forgotten."""
+    backoff ran out skips it (no transaction; its last failure said again); the waits
+    double up to the cap, outlive a restart, and once c is configured the next try
+    succeeds and is forgotten."""
     t = await start(tmp_path, configured={"c": set()})
     try:
         await t.group("manual", "a", "c")
@@ -364,11 +367,14 @@ async def test_an_instruction_that_keeps_failing_waits_out_its_own_backoff(
         for wait, failures in ((60, 2), (120, 3), (200, 4), (200, 5)):
             t.clock.now = failed_at + wait - 1
             assert await fetch() == (failures - 1, failures - 1)  # skipped: not its time
-            assert sent() == failures - 1
+            status, error = (await t.states())[("c", "data")]
+            assert status == "error"  # its failure said again, nothing run
+            assert "not configured here" in (error or "")
+            assert f"failed {failures - 1}x; tried again after" in (error or "")
             t.clock.now = failed_at + wait
             assert await fetch() == (failures, failures - 1)
-            assert sent() == failures
             failed_at = t.clock.now
+        assert sent() == 9  # an outcome per fetch, run or skipped
         held = await WitnessBackoff(t["c"].db).all()
         assert [(h.failures, h.retry_at) for h in held.values()] == [(5, failed_at + 200)]
         assert "not configured here" in (next(iter(held.values())).last_error or "")
@@ -388,3 +394,33 @@ async def test_an_instruction_that_keeps_failing_waits_out_its_own_backoff(
         assert (await t.states())[("c", "data")] == ("in_sync", None)
     finally:
         await t.close()
+
+
+async def test_a_full_receive_brings_the_whole_history_in_constant_commands(
+    tmp_path: Path,
+) -> None:
+    """A new member's receive (no base): every snapshot of the source, in two streams and
+    the same zfs commands on each host whatever the history's length."""
+    calls = {}
+    for count in (2, 30):
+        r = await Replicas.start(tmp_path / f"{count}.db")
+        try:
+            await r.backup.create("bak/data")
+            for n in range(count):
+                r.backup.write("bak/data", 4 * KIB)
+                await r.backup.snapshot([f"bak/data@s{n}"])
+            params = {"source_host": "backup", "snapshot": f"bak/data@s{count - 1}",
+                      "target": "dst/data"}  # fmt: skip
+            made = await r.manager.submit(RECEIVE, params)
+            assert (await r.manager.wait(made.id)).state is TxState.COMPLETED
+            received = await guids(r.local, "dst/data")
+            assert received == await guids(r.backup, "bak/data")
+            assert len(received) == count
+            assert [(x.snapshot, x.base) for x in r.recorders["backup"].sends] == [
+                ("bak/data@s0", None),
+                (f"bak/data@s{count - 1}", "bak/data@s0"),
+            ]
+            calls[count] = r.calls()
+        finally:
+            await r.close()
+    assert calls[2] == calls[30]

@@ -4,11 +4,11 @@ The witness hands an instruction out at every fetch until it is done; one that f
 (a source host not configured here, a receive that fails each time) would otherwise be
 tried, and fail, after every report. After its n-th failure in a row it is not run again
 for `delay(n)` (exponential from `first`, at most `cap`); a fetch before then skips it
-(the witness keeps it `syncing`, the last failure stays on its record here and in the
-outcome the witness already has). Success forgets it; so does a fetch that no longer
-hands it out (fixed another way, or another instruction now), which bounds what is kept by
-the instructions handed out. Kept in the daemon's database (table `witness_backoff`): a
-restart does not retry everything at once.
+and sends its last failure again as its outcome, with when it is tried next (the witness
+shows it as `error`, not as `syncing`: nothing runs). Success forgets it; so does a
+fetch that no longer hands it out (fixed another way, or another instruction now), which
+bounds what is kept by the instructions handed out. Kept in the daemon's database (table
+`witness_backoff`): a restart does not retry everything at once.
 
 An instruction's key is what it asks for: the group, dataset, source system, base, newest
 snapshot and force (the witness gives instructions no id of their own). A new snapshot

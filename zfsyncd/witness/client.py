@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from zfsyncd.api.records import WitnessConflict, WitnessStatus
 from zfsyncd.ops.replication.receive import RECEIVE, AlreadyReceivedError
 from zfsyncd.store import TxState
-from zfsyncd.store.witness_state import WitnessBackoff, WitnessOutcomes
+from zfsyncd.store.witness_state import HeldInstruction, WitnessBackoff, WitnessOutcomes
 from zfsyncd.tx.errors import TxError, describe_error
 from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.tx.manager import Caller, TransactionManager
@@ -224,6 +224,8 @@ class WitnessClient:
                 )  # fmt: skip
                 self.waiting.pop(0)
                 self.deferred_count += 1
+                # its failure again, so that the witness shows `error`, not `syncing`
+                await self.outbox.add(held_back(instruction, held))
                 continue
             outcome = await self.run(instruction)
             await self.held_back.ran(instruction, outcome.ok, outcome.error, self.clock())
@@ -312,6 +314,14 @@ class WitnessClient:
                     )
                 )
         return rows
+
+
+def held_back(instruction: Instruction, held: HeldInstruction) -> Outcome:
+    """The outcome of an instruction skipped by its backoff: its last failure, and when
+    it is tried again."""
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(held.retry_at))
+    why = f"{held.last_error or 'failed'} (failed {held.failures}x; tried again after {when})"
+    return Outcome(instruction.group_id, instruction.dataset, False, why, None)
 
 
 def _problem(p: Mapping[str, object]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from zfsyncd.witness.backoff import Backoff
 from zfsyncd.witness.client import Intervals
 from zfsyncd.witness.http import ApiKey
 from zfsyncd.witness.instructions import host_labels
+from zfsyncd.witness.outbox import Outcome
 
 __all__ = ["trio"]  # the fixture, imported for pytest
 
@@ -424,3 +426,21 @@ async def test_a_full_receive_brings_the_whole_history_in_constant_commands(
         finally:
             await r.close()
     assert calls[2] == calls[30]
+
+
+async def test_an_outcome_whose_sync_state_is_gone_is_dropped_not_blocking(
+    trio: Trio,
+) -> None:
+    """A queued outcome for a group deleted meanwhile (404 at the witness) is dropped with
+    a warning; the one queued after it still goes, and the round succeeds."""
+    t = trio
+    await t.group("manual", "a", "b")
+    b = t["b"]
+    await snapshot(t["a"], "data", "s1")
+    await t.settle()
+    await b.client.outbox.add(Outcome(uuid.UUID(int=5), "gone", True, None, None))
+    await b.client.outbox.add(Outcome(uuid.UUID(t.group_id), "data", False, "boom", None))
+    assert not b.client.outbox.report_owed  # no report, no fetch: the outcomes alone
+    assert await b.client.cycle(force=True), b.client.error
+    assert await b.client.outbox.queued() == 0
+    assert (await t.states())[("b", "data")] == ("error", "boom")

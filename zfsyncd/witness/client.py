@@ -52,15 +52,16 @@ CALLER = Caller(None, "witness")
 TAG = "witness"
 #: the first retry after a failed round, in seconds; doubled each failure after it
 FIRST_RETRY = 2.0
+#: the witness's refusals of an outcome itself (its sync state is gone: 404; the body is
+#: refused: 422), after which it is dropped; any other (401, 403) fails the round
+OUTCOME_GONE = frozenset({404, 422})
 #: states of the witness that mean "this system has something to receive"
 PENDING_STATES = frozenset({"out_of_sync", "syncing", "error"})
 
 
 def retry_delay(failures: int, cap: float) -> float:
     """Seconds to the next attempt after `failures` failed rounds in a row (0: none)."""
-    if failures <= 0:
-        return 0.0
-    return float(min(cap, FIRST_RETRY * 2 ** min(failures - 1, 30)))
+    return Backoff(first=FIRST_RETRY, cap=cap).delay(failures)
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,14 @@ class WitnessClient:
     async def _send_outcomes(self) -> None:
         while batch := await self.outbox.oldest():
             for key, o in batch:
-                await self.http.outcome(o.group_id, o.dataset, o.ok, o.error, o.tx_id)
+                try:
+                    await self.http.outcome(o.group_id, o.dataset, o.ok, o.error, o.tx_id)
+                except WitnessRefused as exc:
+                    if exc.status not in OUTCOME_GONE:
+                        raise
+                    # queued across a restart, an outcome can outlive its group or
+                    # membership: kept, it would block every later one for ever
+                    log.warning("witness: outcome for %s dropped: %s", o.dataset, exc)
                 await self.outbox.sent(key)
 
     # ------------------------------------------------------------------ instructions

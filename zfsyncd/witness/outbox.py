@@ -10,7 +10,8 @@ witness answers again, before the next instructions are fetched (else the witnes
 hand the instruction out again, and it would be found done). A row goes once the witness
 took it; a process dying between the witness's answer and that delete sends it again at
 the next start (the witness takes an outcome twice as it takes it once: the state it
-sets is the same).
+sets is the same). An outcome the witness refuses as such (its sync state gone with its
+group or membership: 404) is dropped with a warning rather than block those after it.
 
 Bound: `limit` outcomes (the daemon's `[witness] queue_limit`, 1000 by default). Past it
 the oldest are dropped, with a warning: the witness hands an unanswered instruction out

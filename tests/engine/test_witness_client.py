@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.engine.replicas import MODEL_ONLY
+from tests.engine.replicas import MODEL_ONLY, Replicas, guids
 from tests.engine.witness_trio import KIB, Trio, completed, snapshot, start, trio, write
 from zfsyncd.store import TxState
+from zfsyncd.store.witness_state import WitnessBackoff
+from zfsyncd.tx.hosts import Host
+from zfsyncd.witness.backoff import Backoff
 from zfsyncd.witness.client import Intervals
 from zfsyncd.witness.http import ApiKey
+from zfsyncd.witness.instructions import host_labels
+from zfsyncd.witness.outbox import Outcome
 
 __all__ = ["trio"]  # the fixture, imported for pytest
 
@@ -140,9 +146,11 @@ async def test_orphaned_and_missing_are_detected_and_resolved(trio: Trio) -> Non
     replaces a's copy (moved aside, received whole from b)."""
     t = trio
     await t.group("manual")
-    for short in ("s1", "s2", "s3"):  # one at a time: a full receive takes the newest only
+    for short in ("s1", "s2", "s3"):
         await snapshot(t["a"], "data", short)
-        await t.settle()
+    await t.settle()  # a new member's full receive brings the whole history
+    assert list(await t["c"].snapshots("data")) == ["s1", "s2", "s3"]
+    assert [len(await completed(t[n], RECEIVE)) for n in "bc"] == [1, 1]
     await t["c"].model.destroy("vault/data@s2")
     await snapshot(t["a"], "other", "o1")
     await snapshot(t["b"], "other", "o1b")  # later: the newest
@@ -291,3 +299,148 @@ async def test_the_daemons_loop_carries_a_snapshot_to_the_others_by_itself(trio:
             loop.cancel()
         await asyncio.gather(*loops, return_exceptions=True)
     assert [len(await completed(t[n], RECEIVE)) for n in "bc"] == [1, 1]
+
+
+async def test_an_outcome_queued_before_a_restart_is_delivered_once_after_it(
+    trio: Trio,
+) -> None:
+    """b runs its instruction but cannot send the outcome (that request alone is refused);
+    its daemon restarts (new engine and client state, the same database); once the
+    witness answers, the outcome goes before the next fetch, exactly once, and the witness
+    has b in sync without handing the instruction out again."""
+    t = trio
+    await t.group("manual", "a", "b")
+    a, b = t["a"], t["b"]
+    await snapshot(a, "data", "s1")
+    assert await a.client.cycle(force=True)
+    outcomes = f"/sync/outcomes/{b.system_id}"
+    t.switch.refused = {outcomes}
+    assert not await b.client.cycle(force=True)
+    assert await b.snapshots("data") == await a.snapshots("data")  # the receive was done
+    assert "ConnectError" in b.client.error
+    assert (await b.client.status()).queued_outcomes == 1
+    assert (await t.states())[("b", "data")][0] == "syncing"  # handed out, not answered
+    b = await t.restart("b")
+    assert (await b.client.status()).queued_outcomes == 1
+    t.switch.refused = set()
+    start = len(t.switch.paths)
+    assert await b.client.cycle(force=True)
+    sent = [p for p in t.switch.paths[start:] if p.endswith(outcomes)]
+    assert len(sent) == 1
+    fetch = t.switch.paths[start:].index(f"/api/v1/sync/instructions/{b.system_id}")
+    assert t.switch.paths[start:].index(sent[0]) < fetch  # drained before the fetch
+    assert b.client.run_count == 0  # nothing was handed out again
+    assert (await b.client.status()).queued_outcomes == 0
+    await t.settle()
+    assert [p for p in t.switch.paths[start:] if p.endswith(outcomes)] == sent
+    assert await t.states() == {("a", "data"): ("in_sync", None), ("b", "data"): ("in_sync", None)}
+    assert len(await completed(b, RECEIVE)) == 1
+
+
+async def test_an_instruction_that_keeps_failing_waits_out_its_own_backoff(
+    tmp_path: Path,
+) -> None:
+    """c cannot reach a (no [hosts.a]): its instruction fails, and each fetch before its
+    backoff ran out skips it (no transaction; its last failure said again); the waits
+    double up to the cap, outlive a restart, and once c is configured the next try
+    succeeds and is forgotten."""
+    t = await start(tmp_path, configured={"c": set()})
+    try:
+        await t.group("manual", "a", "c")
+        a = t["a"]
+        t["c"].client.held_back.backoff = Backoff(first=60, cap=200)
+        await snapshot(a, "data", "s1")
+        assert await a.client.cycle(force=True)
+        outcomes = f"/sync/outcomes/{t['c'].system_id}"
+
+        async def fetch() -> tuple[int, int]:
+            """A round of c that fetches; (instructions failed, skipped) since it started."""
+            c = t["c"].client
+            c.outbox.owe_report()
+            assert await c.cycle(force=True), c.error
+            return c.failed_count, c.deferred_count
+
+        def sent() -> int:
+            return sum(1 for p in t.switch.paths if p.endswith(outcomes))
+
+        assert await fetch() == (1, 0)
+        assert sent() == 1
+        failed_at = t.clock.now
+        for wait, failures in ((60, 2), (120, 3), (200, 4), (200, 5)):
+            t.clock.now = failed_at + wait - 1
+            assert await fetch() == (failures - 1, failures - 1)  # skipped: not its time
+            status, error = (await t.states())[("c", "data")]
+            assert status == "error"  # its failure said again, nothing run
+            assert "not configured here" in (error or "")
+            assert f"failed {failures - 1}x; tried again after" in (error or "")
+            t.clock.now = failed_at + wait
+            assert await fetch() == (failures, failures - 1)
+            failed_at = t.clock.now
+        assert sent() == 9  # an outcome per fetch, run or skipped
+        held = await WitnessBackoff(t["c"].db).all()
+        assert [(h.failures, h.retry_at) for h in held.values()] == [(5, failed_at + 200)]
+        assert "not configured here" in (next(iter(held.values())).last_error or "")
+        assert await t["c"].transactions(RECEIVE) == []
+        # a restart keeps the backoff: the first fetch after it skips the instruction
+        c = await t.restart("c")
+        assert await fetch() == (0, 1)
+        # configured now: at its time it runs, succeeds and is forgotten
+        c.manager.hosts["a"] = Host("a", a.model)
+        c.client.labels = host_labels({"a": "a.lan"})
+        t.clock.now = failed_at + 200
+        assert await fetch() == (0, 1)
+        assert c.client.run_count == 1
+        assert await c.snapshots("data") == await a.snapshots("data")
+        assert await WitnessBackoff(c.db).all() == {}
+        assert await c.client.cycle(force=True)
+        assert (await t.states())[("c", "data")] == ("in_sync", None)
+    finally:
+        await t.close()
+
+
+async def test_a_full_receive_brings_the_whole_history_in_constant_commands(
+    tmp_path: Path,
+) -> None:
+    """A new member's receive (no base): every snapshot of the source, in two streams and
+    the same zfs commands on each host whatever the history's length."""
+    calls = {}
+    for count in (2, 30):
+        r = await Replicas.start(tmp_path / f"{count}.db")
+        try:
+            await r.backup.create("bak/data")
+            for n in range(count):
+                r.backup.write("bak/data", 4 * KIB)
+                await r.backup.snapshot([f"bak/data@s{n}"])
+            params = {"source_host": "backup", "snapshot": f"bak/data@s{count - 1}",
+                      "target": "dst/data"}  # fmt: skip
+            made = await r.manager.submit(RECEIVE, params)
+            assert (await r.manager.wait(made.id)).state is TxState.COMPLETED
+            received = await guids(r.local, "dst/data")
+            assert received == await guids(r.backup, "bak/data")
+            assert len(received) == count
+            assert [(x.snapshot, x.base) for x in r.recorders["backup"].sends] == [
+                ("bak/data@s0", None),
+                (f"bak/data@s{count - 1}", "bak/data@s0"),
+            ]
+            calls[count] = r.calls()
+        finally:
+            await r.close()
+    assert calls[2] == calls[30]
+
+
+async def test_an_outcome_whose_sync_state_is_gone_is_dropped_not_blocking(
+    trio: Trio,
+) -> None:
+    """A queued outcome for a group deleted meanwhile (404 at the witness) is dropped with
+    a warning; the one queued after it still goes, and the round succeeds."""
+    t = trio
+    await t.group("manual", "a", "b")
+    b = t["b"]
+    await snapshot(t["a"], "data", "s1")
+    await t.settle()
+    await b.client.outbox.add(Outcome(uuid.UUID(int=5), "gone", True, None, None))
+    await b.client.outbox.add(Outcome(uuid.UUID(t.group_id), "data", False, "boom", None))
+    assert not b.client.outbox.report_owed  # no report, no fetch: the outcomes alone
+    assert await b.client.cycle(force=True), b.client.error
+    assert await b.client.outbox.queued() == 0
+    assert (await t.states())[("b", "data")] == ("error", "boom")

@@ -59,17 +59,22 @@ class Clock:
 
 
 class Switch(httpx.AsyncBaseTransport):
-    """The witness's transport, or a refused connection while `down`."""
+    """The witness's transport, or a refused connection while `down` (or, for a request
+    whose path holds one of `refused`, that request alone). `paths`: those it passed on."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
         self.down = False
+        self.refused: set[str] = set()
         self.requests = 0
+        self.paths: list[str] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self.down:
+        path = request.url.path
+        if self.down or any(part in path for part in self.refused):
             raise httpx.ConnectError("connection refused", request=request)
         self.requests += 1
+        self.paths.append(path)
         return await self.inner.handle_async_request(request)
 
 
@@ -135,9 +140,27 @@ class Trio:
             for d in self.daemons.values():
                 assert await d.client.cycle(force=True), d.client.error
             quiet = quiet + 1 if self._succeeded() == before else 0
-            if quiet == 2 and all(d.client.outbox.empty for d in self.daemons.values()):
+            if quiet == 2 and all([await d.client.outbox.empty() for d in self.daemons.values()]):
                 return n
         raise AssertionError(f"still moving after {rounds} rounds")
+
+    async def restart(self, name: str) -> Daemon:
+        """Host `name` as after a restart of its daemon: its engine, database connection
+        and client made anew from the same database file (nothing kept in memory but
+        the HTTP connection to the witness, which holds no state of the client's)."""
+        old = self.daemons[name]
+        await old.manager.shutdown()
+        await old.db.close()
+        db = await Database.open(old.db.path)
+        manager = TransactionManager(db, old.manager.hosts, do_retry=FAST, undo_retry=FAST)
+        c = old.client
+        client = WitnessClient(
+            manager, c.http, labels=c.labels, pools=c.pools, intervals=c.intervals,
+            clock=c.clock, queue_limit=c.outbox.limit, backoff=c.held_back.backoff,
+        )  # fmt: skip
+        new = Daemon(name, old.model, db, manager, client, old.system_id, old.pool)
+        self.daemons[name] = new
+        return new
 
     def _succeeded(self) -> int:
         return sum(d.client.run_count - d.client.failed_count for d in self.daemons.values())

@@ -9,8 +9,9 @@ Pure persistence: this package knows nothing of ZFS, D-Bus or the engine's state
 
 Modules: `database` (connection, pragmas, integrity check, the write lock), `migrations`
 (schema), `records` (models and enums), `transactions`, `journal`, `audit`, `cleanup`
-(repositories; `tx_statements`: the statements `transactions` is made of), `rows` (rows to
-records), `ids` (transaction id format), `json_columns`, `errors`.
+(repositories; `tx_statements`: the statements `transactions` is made of), `jobs`,
+`witness_state` (the witness client's outcomes and backoff), `rows` (rows to records), `ids`
+(transaction id format), `json_columns`, `errors`.
 """
 
 from zfsyncd.store.audit import AuditLog

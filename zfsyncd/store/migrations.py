@@ -203,7 +203,35 @@ _JOB_STATE = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _AUDIT_RETENTION, _JOB_STATE)
+_WITNESS_OUTBOX = Migration(
+    version=4,
+    description="the witness client's unsent outcomes and its instructions' backoff",
+    statements=(
+        # oldest first by seq; a row goes once the witness took it (or the bound drops it):
+        # kept across restarts so that an outcome is not lost with the process
+        """CREATE TABLE witness_outcomes (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            group_id TEXT NOT NULL,
+            dataset TEXT NOT NULL,
+            ok INTEGER NOT NULL CHECK (ok IN (0, 1)),
+            error TEXT,
+            tx_id TEXT,
+            queued_at REAL NOT NULL
+        )""",
+        # an instruction that failed, by its key (zfsyncd/witness/backoff.py): not run
+        # again before retry_at; a row goes when it succeeds or the witness stops handing
+        # it out, so there are at most as many as instructions handed out
+        """CREATE TABLE witness_backoff (
+            key TEXT PRIMARY KEY NOT NULL,
+            failures INTEGER NOT NULL CHECK (failures > 0),
+            retry_at REAL NOT NULL,
+            last_error TEXT,
+            updated_at REAL NOT NULL
+        ) WITHOUT ROWID""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL, _AUDIT_RETENTION, _JOB_STATE, _WITNESS_OUTBOX)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 

@@ -6,7 +6,9 @@ zfsync_witness/).
 - inventory.py     this host's snapshots as one report: one `zfs list`, however many
 - instructions.py  an instruction as a witness-receive request, or the reason it cannot be
                    one (pure)
-- outbox.py        what waits for a witness that is down (the inventory, outcomes)
+- outbox.py        what waits for a witness that is down (the inventory, outcomes: these
+                   in the daemon's database)
+- backoff.py       instructions that failed, held back each on its own backoff
 - client.py        the loop: report, heartbeat, fetch and run instructions, report outcomes;
                    and the status and conflicts the bus shows
 

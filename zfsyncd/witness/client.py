@@ -3,12 +3,13 @@
 One round (`cycle`), whenever something is owed or due:
 1. the inventory, when a report is owed (a transaction completed since the last one, the
    daemon started) or the report interval passed: one `zfs list`, one batch request;
-2. the outcomes waiting in the outbox;
+2. the outcomes waiting in the outbox (the daemon's database: they outlive a restart);
 3. a heartbeat, when its interval passed (`serve` also sends them from a task of their
    own, so that a round running a long transfer does not look like a system gone);
 4. the instructions, after each report (the witness compares on that fetch): each one a
    witness-receive transaction of the engine, run one after the other (the engine's locks
-   order them against local work), its outcome queued and sent at the end of the round.
+   order them against local work), its outcome queued and sent at the end of the round;
+   one that failed before waits out its own backoff first (backoff.py).
 
 A completed transaction of any kind makes a report owed (a listener on the engine): which
 kinds change snapshots is the engine's business, and a report that changes nothing costs
@@ -33,9 +34,11 @@ from dataclasses import dataclass
 from zfsyncd.api.records import WitnessConflict, WitnessStatus
 from zfsyncd.ops.replication.receive import RECEIVE, AlreadyReceivedError
 from zfsyncd.store import TxState
+from zfsyncd.store.witness_state import HeldInstruction, WitnessBackoff, WitnessOutcomes
 from zfsyncd.tx.errors import TxError, describe_error
 from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.tx.manager import Caller, TransactionManager
+from zfsyncd.witness.backoff import DEFAULT_BACKOFF, Backoff, HeldBack
 from zfsyncd.witness.http import WitnessHttp
 from zfsyncd.witness.instructions import as_request
 from zfsyncd.witness.inventory import read_inventory
@@ -49,15 +52,16 @@ CALLER = Caller(None, "witness")
 TAG = "witness"
 #: the first retry after a failed round, in seconds; doubled each failure after it
 FIRST_RETRY = 2.0
+#: the witness's refusals of an outcome itself (its sync state is gone: 404; the body is
+#: refused: 422), after which it is dropped; any other (401, 403) fails the round
+OUTCOME_GONE = frozenset({404, 422})
 #: states of the witness that mean "this system has something to receive"
 PENDING_STATES = frozenset({"out_of_sync", "syncing", "error"})
 
 
 def retry_delay(failures: int, cap: float) -> float:
     """Seconds to the next attempt after `failures` failed rounds in a row (0: none)."""
-    if failures <= 0:
-        return 0.0
-    return float(min(cap, FIRST_RETRY * 2 ** min(failures - 1, 30)))
+    return Backoff(first=FIRST_RETRY, cap=cap).delay(failures)
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ class WitnessClient:
         pools: Sequence[str] = (),
         intervals: Intervals = Intervals(),
         queue_limit: int = 1000,
+        backoff: Backoff = DEFAULT_BACKOFF,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.manager = manager
@@ -83,7 +88,8 @@ class WitnessClient:
         self.labels = dict(labels)
         self.pools = list(pools)
         self.intervals = intervals
-        self.outbox = Outbox(queue_limit)
+        self.outbox = Outbox(WitnessOutcomes(manager.db), queue_limit)
+        self.held_back = HeldBack(WitnessBackoff(manager.db), backoff)
         self.clock = clock
         self.wake = asyncio.Event()
         self.reachable = False
@@ -97,6 +103,8 @@ class WitnessClient:
         self.waiting: list[Instruction] = []
         self.run_count = 0
         self.failed_count = 0
+        #: instructions skipped because their backoff had not run out (this process)
+        self.deferred_count = 0
         manager.listeners.append(self._on_state)
 
     def _on_state(self, _tx_id: str, state: TxState) -> None:
@@ -198,21 +206,41 @@ class WitnessClient:
         self.last_report = self.clock()
 
     async def _send_outcomes(self) -> None:
-        while self.outbox.outcomes:
-            o = self.outbox.outcomes[0]
-            await self.http.outcome(o.group_id, o.dataset, o.ok, o.error, o.tx_id)
-            self.outbox.outcomes.popleft()
+        while batch := await self.outbox.oldest():
+            for key, o in batch:
+                try:
+                    await self.http.outcome(o.group_id, o.dataset, o.ok, o.error, o.tx_id)
+                except WitnessRefused as exc:
+                    if exc.status not in OUTCOME_GONE:
+                        raise
+                    # queued across a restart, an outcome can outlive its group or
+                    # membership: kept, it would block every later one for ever
+                    log.warning("witness: outcome for %s dropped: %s", o.dataset, exc)
+                await self.outbox.sent(key)
 
     # ------------------------------------------------------------------ instructions
 
     async def _run_instructions(self) -> None:
+        await self.held_back.fetched(self.waiting)
         while self.waiting:
             instruction = self.waiting[0]
+            held = self.held_back.waiting(instruction, self.clock())
+            if held is not None:
+                log.debug(
+                    "witness instruction for %s held back until %.0f (%d failures)",
+                    instruction.dataset, held.retry_at, held.failures,
+                )  # fmt: skip
+                self.waiting.pop(0)
+                self.deferred_count += 1
+                # its failure again, so that the witness shows `error`, not `syncing`
+                await self.outbox.add(held_back(instruction, held))
+                continue
             outcome = await self.run(instruction)
+            await self.held_back.ran(instruction, outcome.ok, outcome.error, self.clock())
             self.waiting.pop(0)
             self.run_count += 1
             self.failed_count += 0 if outcome.ok else 1
-            self.outbox.add(outcome)
+            await self.outbox.add(outcome)
 
     async def run(self, instruction: Instruction) -> Outcome:
         """One instruction as a witness-receive transaction, waited for; its outcome."""
@@ -270,7 +298,7 @@ class WitnessClient:
             instructions_run=self.run_count,
             instructions_failed=self.failed_count,
             report_owed=self.outbox.report_owed,
-            queued_outcomes=len(self.outbox.outcomes),
+            queued_outcomes=await self.outbox.queued(),
             failures=self.failures,
             next_attempt=self.next_attempt,
         )
@@ -294,6 +322,14 @@ class WitnessClient:
                     )
                 )
         return rows
+
+
+def held_back(instruction: Instruction, held: HeldInstruction) -> Outcome:
+    """The outcome of an instruction skipped by its backoff: its last failure, and when
+    it is tried again."""
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(held.retry_at))
+    why = f"{held.last_error or 'failed'} (failed {held.failures}x; tried again after {when})"
+    return Outcome(instruction.group_id, instruction.dataset, False, why, None)
 
 
 def _problem(p: Mapping[str, object]) -> str:

@@ -22,7 +22,8 @@ from zfsyncd.store import (
 )
 from zfsyncd.store.migrations import MIGRATIONS
 
-TABLES = {"transactions", "tx_datasets", "steps", "journal", "audit", "cleanup_queue"}
+TABLES = {"transactions", "tx_datasets", "steps", "journal", "audit", "cleanup_queue",
+          "witness_outcomes", "witness_backoff"}  # fmt: skip
 
 
 def _digest(path: Path) -> str:

@@ -12,6 +12,9 @@ import pytest
 
 from tests.engine.replicas import Recorder
 from zfsyncd.ops.replication.receive import ReceiveRequest
+from zfsyncd.store import Database
+from zfsyncd.store.witness_state import WitnessBackoff, WitnessOutcomes
+from zfsyncd.witness.backoff import Backoff, HeldBack, instruction_key
 from zfsyncd.witness.client import retry_delay
 from zfsyncd.witness.http import read_key
 from zfsyncd.witness.instructions import as_request, host_labels
@@ -74,6 +77,53 @@ def test_retry_delay(failures: int, cap: float, delay: float) -> None:
     assert retry_delay(failures, cap) == delay
 
 
+@pytest.mark.parametrize(
+    ("failures", "delay"),
+    [(0, 0.0), (1, 60.0), (2, 120.0), (3, 240.0), (4, 480.0), (5, 500.0), (10_000, 500.0)],
+)
+def test_an_instructions_backoff_doubles_up_to_its_cap(failures: int, delay: float) -> None:
+    assert Backoff(first=60, cap=500).delay(failures) == delay
+
+
+#: a change to the instruction -> whether it is the same instruction (the same backoff)
+KEYS = {
+    "nothing": ({}, True),
+    "the source's hostname (same system)": ({"source_hostname": "nas2.lan"}, True),
+    "a newer snapshot": ({"newest": "s3", "source_snapshot": "tank/data@s3"}, False),
+    "another base": ({"base": None}, False),
+    "force": ({"force": True}, False),
+    "another source": ({"source_system_id": B}, False),
+    "another dataset": ({"dataset": "other"}, False),
+    "another group": ({"group_id": uuid.UUID(int=10)}, False),
+}
+
+
+@pytest.mark.parametrize("what", sorted(KEYS))
+def test_an_instruction_key_names_what_it_asks_for(what: str) -> None:
+    change, same = KEYS[what]
+    assert (instruction_key(instruction(**change)) == instruction_key(instruction())) is same
+
+
+async def test_held_back_instructions_go_when_no_longer_handed_out(tmp_path: Path) -> None:
+    """What is kept is bounded by what the witness hands out; success forgets too."""
+    one, two, three = instruction(), instruction(dataset="b"), instruction(dataset="c")
+    async with Database.open(tmp_path / "z.db") as db:
+        held = HeldBack(WitnessBackoff(db), Backoff(first=60, cap=500))
+        await held.fetched([one, two, three])
+        for i in (one, two, three):
+            await held.ran(i, False, "no", now=1000.0)
+        await held.ran(one, False, "no", now=1100.0)
+        assert held.waiting(one, 1100.0 + 119) is not None
+        assert held.waiting(one, 1100.0 + 120) is None
+        await held.ran(three, True, None, now=1100.0)
+        await held.fetched([one, three])  # two is not handed out any more
+        stored = await WitnessBackoff(db).all()
+        assert {k: (h.failures, h.retry_at) for k, h in stored.items()} == {
+            instruction_key(one): (2, 1220.0)
+        }
+        assert held.waiting(two, 1000.0) is None
+
+
 def test_the_key_is_read_and_never_shown(tmp_path: Path) -> None:
     path = tmp_path / "key"
     path.write_text("zfsw_s_abc_s3cret\n")
@@ -97,14 +147,34 @@ def test_a_missing_key_file_is_named(tmp_path: Path) -> None:
         read_key(tmp_path / "none")
 
 
-def test_the_outbox_keeps_the_newest_outcomes_up_to_its_bound() -> None:
-    box = Outbox(limit=2)
-    assert box.report_owed
-    assert not box.empty
-    for n in range(3):
-        box.add(Outcome(uuid.UUID(int=n), f"d{n}", True, None, None))
-    assert [o.dataset for o in box.outcomes] == ["d1", "d2"]
-    assert box.dropped == 1
+async def test_the_outbox_keeps_the_newest_outcomes_up_to_its_bound(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bounded, the oldest dropped with a warning; in the database: another process
+    state on the same file sees what is queued, in order, and a sent one is gone."""
+    async with Database.open(tmp_path / "z.db") as db:
+        box = Outbox(WitnessOutcomes(db), limit=2)
+        assert box.report_owed
+        assert not await box.empty()
+        for n in range(3):
+            await box.add(Outcome(uuid.UUID(int=n), f"d{n}", n != 1, f"e{n}", f"t{n}"))
+        assert box.dropped == 1
+        assert "dropped the oldest 1" in caplog.text
+    async with Database.open(tmp_path / "z.db") as db:
+        box = Outbox(WitnessOutcomes(db), limit=2)
+        queued = await box.oldest()
+        assert [o for _, o in queued] == [
+            Outcome(uuid.UUID(int=1), "d1", False, "e1", "t1"),
+            Outcome(uuid.UUID(int=2), "d2", True, "e2", "t2"),
+        ]
+        await box.sent(queued[0][0])
+        await box.sent(queued[0][0])  # twice: nothing more goes
+        assert [o.dataset for _, o in await box.oldest()] == ["d2"]
+        box.report_owed = False
+        assert not await box.empty()
+        await box.sent(queued[1][0])
+        assert await box.empty()
+        assert await box.queued() == 0
 
 
 async def test_the_inventory_is_one_listing_however_many_snapshots() -> None:

@@ -57,7 +57,7 @@ async def test_the_daemon_reads_the_key_and_maps_its_hosts(tmp_path: Path) -> No
     key.write_text("zfsw_s_x_s3cret\n")
     text = f'url = "http://w.lan/"\nkey_file = "{key}"\nsystem_id = "{SYSTEM}"\n'
     config = load(write(tmp_path, text))
-    manager = cast(Any, SimpleNamespace(listeners=[]))
+    manager = cast(Any, SimpleNamespace(listeners=[], db=None))
     client = build_witness(config, manager)
     assert client is not None
     try:

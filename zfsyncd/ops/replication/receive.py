@@ -10,10 +10,13 @@ ZFS properties, knows which systems hold a dataset, so the transaction pulls the
 Planning reads the source dataset on its host and the target here (one `zfs list` each, a
 `zfs holds` only where something is held), then `decide` picks one way or refuses:
 
-- no base, no target: a full send of the newest snapshot;
+- no base, no target: the source's whole history up to the newest snapshot, in two
+  streams whatever its length: a full send of its oldest snapshot, then one `-I` from it
+  to the newest (a new member must not report the older ones "missing"); one full send
+  when the newest is the only one;
 - no base, a target, `force`: the target is moved aside (renamed to a trash name; undo
-  moves it back, finalize destroys it) and replaced by the full send: the witness resolved
-  an orphaned copy this way. Without `force` a target that exists is refused;
+  moves it back, finalize destroys it) and replaced by those streams: the witness
+  resolved an orphaned copy this way. Without `force` a target that exists is refused;
 - a base: it must be a snapshot of both sides with one guid; what the target holds after
   it (newer snapshots, data written) is rolled back by the reversible swap (rewind.py)
   when `force` says the witness decided so, else refused as diverged; then an incremental
@@ -22,7 +25,9 @@ Planning reads the source dataset on its host and the target here (one `zfs list
 
 A target that holds the newest snapshot already (by guid; for a forced request, the
 source's whole history from the base to it, nothing written since) is
-`AlreadyReceivedError`: the instruction is done, nothing to run. Never `receive -F`,
+`AlreadyReceivedError`: the instruction is done, nothing to run. (A full receive's
+history is the source's snapshots from its oldest: `zfsync_trash_` snapshots, on their
+way out and never reported to the witness, are not sent as the oldest.) Never `receive -F`,
 which no undo could take back.
 """
 
@@ -41,6 +46,7 @@ from zfsyncd.tx.kinds import Plan, PlanContext, RequestKind, register_kind
 from zfsyncd.tx.steps import Step
 from zfsyncd.tx.steps.datasets import DestroyDataset, DestroyDatasetArgs
 from zfsyncd.tx.steps.transfer import SendReceive, SendReceiveArgs
+from zfsyncd.tx.steps.trash import TRASH_PREFIX
 from zfsyncd.tx.steps.zfs_rollback_refusal import RollbackFacts, read_facts
 from zfsyncd.zfs import names
 from zfsyncd.zfs.models import DatasetName, RecvSpec, SendSpec, SnapshotName
@@ -91,6 +97,18 @@ def _after(state: DatasetState, point: Point) -> list[Point]:
     return [p for p in state.snapshots if p.createtxg > point.createtxg]
 
 
+def _history(source: DatasetState, newest: Point) -> list[Point]:
+    """The source's snapshots a full receive brings, oldest first: up to `newest`,
+    bookmarks and trashed snapshots left out (the newest is always among them)."""
+    return [
+        p
+        for p in source.snapshots
+        if not p.is_bookmark
+        and p.createtxg <= newest.createtxg
+        and (TRASH_PREFIX not in p.short or p.guid == newest.guid)
+    ]
+
+
 def _holds(
     request: ReceiveRequest, source: DatasetState, newest: Point, target: DatasetState
 ) -> bool:
@@ -103,9 +121,8 @@ def _holds(
         return True
     if target.written:
         return False
-    if request.base is None:  # a full receive brings the newest only: nothing but the
-        ours = {p.guid for p in source.snapshots}  # source's may be there
-        return all(p.guid in ours for p in target.snapshots)
+    if request.base is None:  # a full receive brings the whole history up to the newest
+        return [p.guid for p in target.snapshots] == [p.guid for p in _history(source, newest)]
     base, copy = source.snapshot(request.base), target.snapshot(request.base)
     if base is None or copy is None:
         return False
@@ -131,6 +148,7 @@ def decide(
         raise AlreadyReceivedError(f"{request.target} holds {newest.short} already")
     steps: list[Step[Any]] = []
     send = SendSpec(snapshot=request.snapshot, raw=source.encrypted)
+    recv = RecvSpec(target=request.target)
     if request.base is None:
         if target is not None:
             if not request.force:
@@ -141,6 +159,15 @@ def decide(
             steps.append(
                 DestroyDataset(DestroyDatasetArgs(host=LOCAL, name=target.name, guid=target.guid))
             )
+        oldest = _history(source, newest)[0]
+        if oldest.guid != newest.guid:  # the oldest whole, then the rest below
+            full = SendSpec(snapshot=oldest.name, raw=source.encrypted)
+            steps.append(
+                SendReceive(
+                    SendReceiveArgs(send=full, recv=recv, source=request.source_host, target=LOCAL)
+                )
+            )
+            send = SendSpec(snapshot=request.snapshot, base=oldest.name, raw=source.encrypted)
     else:
         if target is None:
             raise MissingObjectError(f"{request.target} does not exist: no incremental base")
@@ -161,7 +188,6 @@ def decide(
                 raise PlanError(f"rolling {request.target} back to {copy.short} needs its facts")
             steps += rewind_steps(LOCAL, target, copy, facts, tx_id)
         send = SendSpec(snapshot=request.snapshot, base=base.name, raw=source.encrypted)
-    recv = RecvSpec(target=request.target)
     steps.append(
         SendReceive(SendReceiveArgs(send=send, recv=recv, source=request.source_host, target=LOCAL))
     )

@@ -13,13 +13,13 @@ from zfsyncd.tx.errors import MissingObjectError, PlanError
 from zfsyncd.tx.steps.zfs_rollback_refusal import RollbackFacts
 from zfsyncd.zfs.models import ObjectType, ZfsObject
 
-# guids by short name: shared ones are the same snapshot on both sides
-GUIDS = {"s1": 11, "s2": 12, "s3": 13, "x": 99}
+# guids by short name: shared ones are the same snapshot on both sides (others: by place)
+GUIDS = {"s1": 11, "s2": 12, "s3": 13, "x": 99, "zfsync_trash_t1_old": 7}
 
 
 def state(dataset: str, shorts: str, written: int = 0) -> DatasetState:
     points = tuple(
-        Point(f"{dataset}@{s}", GUIDS[s], createtxg=10 + i, creation=1000 + i)
+        Point(f"{dataset}@{s}", GUIDS.get(s, 1000 + i), createtxg=10 + i, creation=1000 + i)
         for i, s in enumerate(shorts.split())
     )
     return DatasetState(
@@ -55,11 +55,22 @@ def request(newest: str, base: str | None = None, force: bool = False) -> Receiv
 
 #: (source snapshots, target snapshots or None, written, request) -> step kinds or an error
 CASES: list[tuple[str, str | None, int, dict[str, Any], list[str] | type[Exception]]] = [
-    ("s1 s2", None, 0, {"newest": "s2"}, ["send-receive"]),
+    # a full receive: the whole history, oldest whole then -I to the newest (2 streams)
+    ("s1 s2", None, 0, {"newest": "s2"}, ["send-receive", "send-receive"]),
+    ("s1 s2 s3", None, 0, {"newest": "s3"}, ["send-receive", "send-receive"]),
+    ("s2", None, 0, {"newest": "s2"}, ["send-receive"]),  # one snapshot: one stream
+    ("s1 s2 s3", None, 0, {"newest": "s1"}, ["send-receive"]),  # the oldest asked for
+    ("zfsync_trash_t1_old s2", None, 0, {"newest": "s2"}, ["send-receive"]),  # trash: not sent
+    # forced with a whole history there already: done; with the newest only: replaced
+    ("s1 s2", "s1 s2", 0, {"newest": "s2", "force": True}, AlreadyReceivedError),
+    ("s1 s2", "s2", 0, {"newest": "s2", "force": True},
+     ["destroy-dataset", "send-receive", "send-receive"]),
+    ("s1 s2", "s2", 0, {"newest": "s2"}, AlreadyReceivedError),  # not forced: has the newest
     ("s1 s2", "s1", 0, {"newest": "s2", "base": "s1"}, ["send-receive"]),
     ("s1 s2", "s1 s2", 0, {"newest": "s2", "base": "s1"}, AlreadyReceivedError),
     ("s1 s2", "s1", 0, {"newest": "s2"}, PlanError),  # exists: a full receive needs force
-    ("s1 s2", "s1", 0, {"newest": "s2", "force": True}, ["destroy-dataset", "send-receive"]),
+    ("s1 s2", "s1", 0, {"newest": "s2", "force": True},
+     ["destroy-dataset", "send-receive", "send-receive"]),
     ("s1 s2", None, 0, {"newest": "s2", "base": "s1"}, MissingObjectError),
     ("s1 s2", "s1 x", 0, {"newest": "s2", "base": "s1"}, PlanError),  # diverged, no force
     ("s1 s2", "s1", 4096, {"newest": "s2", "base": "s1"}, PlanError),  # written since s1
@@ -98,3 +109,17 @@ def test_an_incremental_sends_every_snapshot_between() -> None:
     plan = decide(request("s2", "s1"), state(SRC, "s1 s2"), state(DST, "s1"), None, "t1")
     send = plan.steps[-1].args.send  # type: ignore[attr-defined]
     assert (send.base, send.intermediates) == (f"{SRC}@s1", True)
+
+
+@pytest.mark.parametrize("count", [2, 3, 50])
+def test_a_full_receive_is_two_streams_whatever_the_history(count: int) -> None:
+    """The oldest snapshot whole, then one -I from it to the newest: every snapshot between
+    arrives, in two zfs send|recv whatever `count` is."""
+    shorts = " ".join(f"h{n}" for n in range(count))
+    plan = decide(request(f"h{count - 1}"), state(SRC, shorts), None, None, "t1")
+    sends = [s.args.send for s in plan.steps]  # type: ignore[attr-defined]
+    assert [(x.snapshot, x.base, x.intermediates) for x in sends] == [
+        (f"{SRC}@h0", None, True),
+        (f"{SRC}@h{count - 1}", f"{SRC}@h0", True),
+    ]
+    assert {s.args.recv.target for s in plan.steps} == {DST}  # type: ignore[attr-defined]

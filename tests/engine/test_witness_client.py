@@ -20,7 +20,7 @@ from tests.engine.witness_trio import KIB, Trio, completed, snapshot, start, tri
 from zfsyncd.store import TxState
 from zfsyncd.store.witness_state import WitnessBackoff
 from zfsyncd.tx.hosts import Host
-from zfsyncd.witness.backoff import Backoff
+from zfsyncd.tx.retry import Backoff
 from zfsyncd.witness.client import Intervals
 from zfsyncd.witness.http import ApiKey
 from zfsyncd.witness.instructions import host_labels

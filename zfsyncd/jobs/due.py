@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from datetime import UTC, tzinfo
 
 from zfsyncd.jobs.calendar import Schedule
+from zfsyncd.tx.retry import Backoff
 
 BACKOFF_FIRST = 60.0
 BACKOFF_MAX = 3600.0
+TARGET_BACKOFF = Backoff(first=BACKOFF_FIRST, cap=BACKOFF_MAX)
 
 
 def jitter_offset(name: str, jitter: float) -> float:
@@ -36,9 +38,7 @@ def jitter_offset(name: str, jitter: float) -> float:
 
 def backoff(failures: int) -> float:
     """Seconds before a target that failed `failures` times in a row is tried again."""
-    if failures <= 0:
-        return 0.0
-    return min(BACKOFF_FIRST * float(2 ** min(failures - 1, 30)), BACKOFF_MAX)
+    return TARGET_BACKOFF.delay(failures)
 
 
 @dataclass(frozen=True)

@@ -54,3 +54,20 @@ class RetryPolicy:
 
 
 NO_RETRY = RetryPolicy(attempts=1)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Waits that double after each failure in a row, for what is tried again later rather
+    than at once (a job's replication target, a witness instruction, the witness itself)."""
+
+    #: seconds waited after the first failure; doubled after each one more
+    first: float
+    #: seconds waited at most
+    cap: float
+
+    def delay(self, failures: int) -> float:
+        """Seconds before a try after `failures` failures in a row (0: none)."""
+        if failures <= 0:
+            return 0.0
+        return float(min(self.cap, self.first * 2 ** min(failures - 1, 40)))

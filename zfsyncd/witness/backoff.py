@@ -17,27 +17,12 @@ on the source makes a new instruction, tried at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from zfsyncd.store.witness_state import HeldInstruction, WitnessBackoff
+from zfsyncd.tx.retry import Backoff
 from zfsyncd.witness.wire import Instruction
 
-
-@dataclass(frozen=True)
-class Backoff:
-    #: seconds an instruction waits after its first failure; doubled after each one more
-    first: float = 300.0
-    #: seconds it waits at most
-    cap: float = 6 * 3600.0
-
-    def delay(self, failures: int) -> float:
-        """Seconds before a try after `failures` failures in a row (0: none)."""
-        if failures <= 0:
-            return 0.0
-        return float(min(self.cap, self.first * 2 ** min(failures - 1, 40)))
-
-
-DEFAULT_BACKOFF = Backoff()
+#: an instruction waits 5 minutes after its first failure, at most 6 hours
+DEFAULT_BACKOFF = Backoff(first=300.0, cap=6 * 3600.0)
 
 
 def instruction_key(i: Instruction) -> str:

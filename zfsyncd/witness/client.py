@@ -38,7 +38,8 @@ from zfsyncd.store.witness_state import HeldInstruction, WitnessBackoff, Witness
 from zfsyncd.tx.errors import TxError, describe_error
 from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.tx.manager import Caller, TransactionManager
-from zfsyncd.witness.backoff import DEFAULT_BACKOFF, Backoff, HeldBack
+from zfsyncd.tx.retry import Backoff
+from zfsyncd.witness.backoff import DEFAULT_BACKOFF, HeldBack
 from zfsyncd.witness.http import WitnessHttp
 from zfsyncd.witness.instructions import as_request
 from zfsyncd.witness.inventory import read_inventory

@@ -14,7 +14,8 @@ from tests.engine.replicas import Recorder
 from zfsyncd.ops.replication.receive import ReceiveRequest
 from zfsyncd.store import Database
 from zfsyncd.store.witness_state import WitnessBackoff, WitnessOutcomes
-from zfsyncd.witness.backoff import Backoff, HeldBack, instruction_key
+from zfsyncd.tx.retry import Backoff
+from zfsyncd.witness.backoff import HeldBack, instruction_key
 from zfsyncd.witness.client import retry_delay
 from zfsyncd.witness.http import read_key
 from zfsyncd.witness.instructions import as_request, host_labels

@@ -26,13 +26,32 @@ def is_transient(error: BaseException) -> bool:
 
 
 @dataclass(frozen=True)
+class Backoff:
+    """Waits that double after each failure in a row, for what is tried again later rather
+    than at once (a job's replication target, a witness instruction, the witness itself)."""
+
+    #: seconds waited after the first failure; doubled after each one more
+    first: float
+    #: seconds waited at most
+    cap: float
+
+    def delay(self, failures: int) -> float:
+        """Seconds before a try after `failures` failures in a row (0: none)."""
+        if failures <= 0:
+            return 0.0
+        return float(min(self.cap, self.first * 2 ** min(failures - 1, 40)))
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 3
     first_delay: float = 0.5  # seconds; doubled after each failed attempt
     max_delay: float = 8.0
 
     def delays(self) -> list[float]:
-        return [min(self.first_delay * 2**i, self.max_delay) for i in range(self.attempts - 1)]
+        """The waits between the attempts: one fewer than the attempts."""
+        backoff = Backoff(first=self.first_delay, cap=self.max_delay)
+        return [backoff.delay(failures) for failures in range(1, self.attempts)]
 
     async def run(
         self,
@@ -54,20 +73,3 @@ class RetryPolicy:
 
 
 NO_RETRY = RetryPolicy(attempts=1)
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Waits that double after each failure in a row, for what is tried again later rather
-    than at once (a job's replication target, a witness instruction, the witness itself)."""
-
-    #: seconds waited after the first failure; doubled after each one more
-    first: float
-    #: seconds waited at most
-    cap: float
-
-    def delay(self, failures: int) -> float:
-        """Seconds before a try after `failures` failures in a row (0: none)."""
-        if failures <= 0:
-            return 0.0
-        return float(min(self.cap, self.first * 2 ** min(failures - 1, 40)))

@@ -24,8 +24,9 @@ from tests.contract.world import World
 from tests.engine.conftest import Engine
 from tests.engine.migration_sources import plain_history, write_snapshot
 from tests.faults import FaultyBackend
+from zfsyncd.files import mounts
 from zfsyncd.files.mounts import Mount
-from zfsyncd.ops.migration import copy_step, history
+from zfsyncd.ops.migration import history
 from zfsyncd.ops.migration.batch import BatchEntry, run_batch
 from zfsyncd.ops.migration.migrate import TEMP_PREFIX
 from zfsyncd.ops.migration.sources import read_source
@@ -320,7 +321,7 @@ async def test_the_mount_table_answers_where_it_shows_the_dataset(
             for tx in shown
         ]
 
-    monkeypatch.setattr(copy_step, "read_mounts", table)
+    monkeypatch.setattr(mounts, "read_mounts", table)
     params = {"source": str(source), "dataset": f"{parent}/shown"}
     record = await engine.manager.submit("migrate", params)
     shown.append(record.id)  # before its steps run: they wait for the loop

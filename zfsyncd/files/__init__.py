@@ -1,2 +1,3 @@
-"""Commands that copy file trees (rsync): beside zfs/ in the layers, below tx/. It knows
-nothing of ZFS: a step hands it a directory that is a mounted dataset."""
+"""Commands that copy file trees (rsync): beside zfs/ in the layers, below tx/. It copies
+into a directory a step hands it (a mounted dataset); of ZFS it only checks, through the
+backend a step hands it, that the dataset is mounted there (mounts.py)."""

@@ -3,19 +3,17 @@ mount at the private mountpoint, reports progress, and its undo/inverse change n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from zfsyncd.files import mounts
+from zfsyncd.files.mounts import Mount, NotMountedError
 from zfsyncd.tx.hosts import local_hosts
 from zfsyncd.tx.steps.base import StepContext
-from zfsyncd.tx.steps.fill import (
-    FillArgs,
-    FillForgotten,
-    FillFromDirectory,
-    NotMountedError,
-    fill_mountpoint,
-)
+from zfsyncd.tx.steps.fill import FillArgs, FillForgotten, FillFromDirectory, fill_mountpoint
 from zfsyncd.zfs.memory import MemoryBackend
 from zfsyncd.zfs.models import TransferProgress
 
@@ -82,6 +80,34 @@ async def test_writes_nothing_unless_mounted_where_it_should_be(
     with pytest.raises(NotMountedError, match="is not mounted at"):
         await step.do(ctx, {})
     assert list(mnt.iterdir()) == []
+
+
+async def test_the_mount_table_answers_without_a_zfs_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where this machine's mount table shows the dataset on top of its fill mountpoint,
+    the step writes there without asking zfs (the model, whose mountpoint property says
+    none here, would refuse)."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    zfs = await _made("none")
+    asked: list[str] = []
+    inner = zfs.get_properties
+
+    async def get_properties(name: str, props: Sequence[str], **kw: Any) -> Any:
+        asked.append(name)
+        return await inner(name, props, **kw)
+
+    monkeypatch.setattr(zfs, "get_properties", get_properties)
+    table = [Mount(str(mnt), "zfs", "p/zfsync_init_t1_x")]
+    monkeypatch.setattr(mounts, "read_mounts", lambda: table)
+    ctx = StepContext(tx_id="t1", hosts=local_hosts(zfs))
+    step = FillFromDirectory(
+        FillArgs(dataset="p/zfsync_init_t1_x", source=str(_source(tmp_path)), mountpoint=str(mnt))
+    )
+    await step.do(ctx, {})
+    assert (mnt / "d" / "f.txt").read_text() == "hello"
+    assert asked == []
 
 
 @pytest.mark.parametrize(

@@ -20,14 +20,13 @@ from pathlib import Path
 
 from pydantic import Field
 
-from zfsyncd.files.mounts import read_mounts, zfs_mounted_at
+from zfsyncd.files.mounts import mounted_tree
 from zfsyncd.files.rsync import RsyncJob, run_rsync
 from zfsyncd.ops.migration import manifest as mf
 from zfsyncd.ops.migration.exclusions import rsync_excludes
 from zfsyncd.ops.migration.history import snapshot_short
 from zfsyncd.tx.hosts import LOCAL, located
 from zfsyncd.tx.steps.base import JsonDict, OnHost, Step, StepContext, register
-from zfsyncd.tx.steps.fill import MOUNTED, MOUNTPOINT
 from zfsyncd.tx.steps.lookup import guid_of
 from zfsyncd.zfs.models import DatasetName, TransferProgress
 
@@ -50,27 +49,11 @@ class CopySnapshotArgs(OnHost):
 
 
 async def tree_of(ctx: StepContext, args: CopySnapshotArgs) -> Path:
-    """Where the dataset's tree is, after checking it is mounted there: rsync never fills
-    the empty directory a failed mount leaves underneath.
-
-    A new dataset's private mountpoint is known: when the kernel's mount table shows the
-    dataset on top of it, that is the answer `zfs get mounted` would give (it reads the
-    same table), without a zfs command per source snapshot. Anything else (another host,
-    a dataset mounted where its property says, not mounted at all, the model in tests) is
-    asked of zfs, whose answer names what is wrong."""
-    private = args.mountpoint if args.host == LOCAL else None
-    if private is not None and zfs_mounted_at(read_mounts(), args.dataset, private):
-        return Path(private)
-    zfs = ctx.host(args.host).zfs
-    props = await zfs.get_properties(args.dataset, [MOUNTED, MOUNTPOINT])
-    mounted, at = props[MOUNTED].value, props[MOUNTPOINT].value or ""
-    if mounted != "yes" or not at.startswith("/") or args.mountpoint not in (None, at):
-        where = args.mountpoint or "its mountpoint"
-        raise MountError(
-            f"{args.dataset} is not mounted at {where} (mounted={mounted}, mountpoint={at}): "
-            "its tree is not written"
-        )
-    return Path(at)
+    """Where the dataset's tree is, after checking it is mounted there (files/mounts.py:
+    a new dataset's private mountpoint is found in the mount table without a zfs command
+    per source snapshot): rsync never fills the empty directory a failed mount leaves."""
+    zfs, local = ctx.host(args.host).zfs, args.host == LOCAL
+    return await mounted_tree(zfs, args.dataset, args.mountpoint, local=local, error=MountError)
 
 
 @register

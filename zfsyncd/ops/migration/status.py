@@ -10,11 +10,11 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from zfsyncd.api.records import MigrationCheck, MigrationRow
+from zfsyncd.files.mounts import MOUNTED, MOUNTPOINT
 from zfsyncd.ops.migration import history
 from zfsyncd.ops.migration.sources import SourceError, read_source
 from zfsyncd.ops.migration.validation import Report, validate
 from zfsyncd.tx.errors import MissingObjectError, PlanError
-from zfsyncd.tx.steps.fill import MOUNTED, MOUNTPOINT
 from zfsyncd.zfs.backend import ZfsBackend
 from zfsyncd.zfs.errors import NotFoundError
 from zfsyncd.zfs.models import DatasetName, ObjectType, ZfsObject

@@ -11,9 +11,10 @@ or canmount=off would leave it unmounted altogether. /run is a tmpfs, so a crash
 stale directory, and the unit's `RuntimeDirectory=zfsync` (mode 0700) keeps other users
 out of /run/zfsync. The swap or rename at the end then sets the mountpoint readers use.
 
-Before rsync runs, the step reads `mounted` and `mountpoint` (one `zfs get`): rsync only
-ever writes when the dataset is mounted exactly there. Otherwise a mount that failed would
-let rsync fill the empty directory underneath, on whatever filesystem holds /run.
+Before rsync runs, the step checks the dataset is mounted exactly there (files/mounts.py:
+this machine's mount table when it shows it, else one `zfs get` of `mounted` and
+`mountpoint`): rsync only ever writes then. Otherwise a mount that failed would let rsync
+fill the empty directory underneath, on whatever filesystem holds /run.
 
 Its inverse story: the step changes nothing but the contents of a dataset its transaction
 made, named after the transaction. `undo` has nothing to do: the undo of the step that
@@ -32,15 +33,14 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
+from zfsyncd.files.mounts import mounted_tree
 from zfsyncd.files.rsync import RsyncJob, run_rsync
-from zfsyncd.tx.hosts import located
+from zfsyncd.tx.hosts import LOCAL, located
 from zfsyncd.tx.steps.base import JsonDict, OnHost, Step, StepContext, register
 from zfsyncd.zfs.models import DatasetName, TransferProgress
 
 #: where the datasets being filled are mounted (a tmpfs; see the module's docstring)
 FILL_ROOT = "/run/zfsync/fill"
-MOUNTED = "mounted"
-MOUNTPOINT = "mountpoint"
 
 
 def fill_mountpoint(tx_id: str, root: str | None = None) -> str:
@@ -82,10 +82,6 @@ class FillArgs(OnHost):
     excludes: tuple[ExcludePattern, ...] = Field(default=(), max_length=256)
 
 
-class NotMountedError(ValueError):
-    """The dataset is not mounted where the step would write: it writes nothing."""
-
-
 @register
 class FillFromDirectory(Step[FillArgs]):
     kind = "fill-from-directory"
@@ -102,20 +98,9 @@ class FillFromDirectory(Step[FillArgs]):
         # a copy cannot be seen from ZFS; running rsync again is harmless (see above)
         return False
 
-    async def _where(self, ctx: StepContext) -> Path:
-        """The mount to write into, after checking it is the dataset's, mounted."""
-        zfs = ctx.host(self.args.host).zfs
-        props = await zfs.get_properties(self.args.dataset, [MOUNTED, MOUNTPOINT])
-        mounted, at = props[MOUNTED].value, props[MOUNTPOINT].value
-        if mounted != "yes" or at != self.args.mountpoint:
-            raise NotMountedError(
-                f"{self.args.dataset} is not mounted at {self.args.mountpoint} "
-                f"(mounted={mounted}, mountpoint={at}): rsync would not write into it"
-            )
-        return Path(at)
-
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
-        target = await self._where(ctx)
+        zfs, local = ctx.host(self.args.host).zfs, self.args.host == LOCAL
+        target = await mounted_tree(zfs, self.args.dataset, self.args.mountpoint, local=local)
         job = RsyncJob(Path(self.args.source), target, excludes=tuple(self.args.excludes))
 
         def report(done: int) -> None:

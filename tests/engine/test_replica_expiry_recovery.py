@@ -17,8 +17,9 @@ from tests.faults import SimulatedCrash
 from zfsyncd.store import JournalEvent, TransactionRecord, TxState
 from zfsyncd.store.journal import StepJournal
 from zfsyncd.tx.core import Caller
+from zfsyncd.tx.follow_ups import MAX_FOLLOW_UP_RERUNS
 from zfsyncd.tx.kinds import FOLLOWS, RERUN
-from zfsyncd.tx.lifecycle import MAX_FOLLOW_UP_RERUNS, Lifecycle
+from zfsyncd.tx.lifecycle import Lifecycle
 from zfsyncd.tx.machine import TransactionMachine
 
 from .replicas import KIB, MODEL_ONLY, Replicas, filesystem, guids, replicas

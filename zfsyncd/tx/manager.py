@@ -2,8 +2,9 @@
 per-dataset locks, the state machine and the executor. The one object the daemon, the bus
 and the tests hold; its parts live beside it:
 
-- zfsyncd/tx/lifecycle.py: create, prepare, execute, start, submit, wait, cancel, retry,
-  timeouts and shutdown, the same for every kind of transaction;
+- zfsyncd/tx/lifecycle.py: execute, start, submit, wait, cancel, retry, timeouts and
+  shutdown, the same for every kind of transaction, over preparing.py (create, prepare)
+  and follow_ups.py (the transaction a completed one's kind declares to follow it);
 - zfsyncd/tx/rollback.py: the rollback transaction (of a COMPLETED one), a kind like the
   others: its target checks and inverse steps;
 - zfsyncd/tx/recovery.py: bringing what a stopped zfsyncd left unfinished to a safe end;

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from zfsyncd.commands.runner import CommandRunner
-from zfsyncd.zfs import cli
-from zfsyncd.zfs.cli import CliBackend
+from zfsyncd.zfs.cli import CliBackend, command
 from zfsyncd.zfs.errors import InvalidNameError, ZfsCommandError
 
 
@@ -35,7 +34,7 @@ async def test_one_argument_for_the_snapshots_of_a_dataset(tmp_path: Path) -> No
 async def test_very_many_take_a_command_per_budget(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "ARGV_BUDGET", 20)
+    monkeypatch.setattr(command, "ARGV_BUDGET", 20)
     zfs, ran = _backend(tmp_path)
     await zfs.destroy_snapshots("p/a", [f"snap{n}" for n in range(7)])
     joined = [argv[-1] for argv in ran]
@@ -63,7 +62,7 @@ async def test_zfs_refusing_is_raised(tmp_path: Path) -> None:
 async def test_very_many_holds_take_a_command_per_budget(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, verb: str
 ) -> None:
-    monkeypatch.setattr(cli, "ARGV_BUDGET", 21)  # three names of 6 bytes and a space
+    monkeypatch.setattr(command, "ARGV_BUDGET", 21)  # three names of 6 bytes and a space
     zfs, ran = _backend(tmp_path)
     await getattr(zfs, verb)("zfsync_t", [f"p/a@s{n}" for n in range(5)])
     assert [list(argv[1:]) for argv in ran] == [

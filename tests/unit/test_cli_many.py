@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from zfsyncd.commands.runner import CommandRunner
-from zfsyncd.zfs import cli
-from zfsyncd.zfs.cli import CliBackend
+from zfsyncd.zfs.cli import CliBackend, command
 from zfsyncd.zfs.errors import InvalidArgumentError, ZfsCommandError
 
 ROW = "p/a\tfilesystem\t11\t5\t1700000000\t100\t100\t0\t-\t-"
@@ -87,7 +86,7 @@ async def test_any_other_complaint_fails(tmp_path: Path, stderr: str) -> None:
 async def test_very_many_names_take_several_commands(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "ARGV_BUDGET", 48)
+    monkeypatch.setattr(command, "ARGV_BUDGET", 48)
     zfs, ran = _backend(tmp_path, ROW + "\n", "", 0)
     wanted = [f"p/a{i:02}" for i in range(10)]  # 6 bytes each with a space: 8 a command
     found = await zfs.list_many(wanted)

@@ -1,6 +1,6 @@
 """The one protocol for ZFS that everything above zfs/ uses.
 
-Two implementations honour it: `CliBackend` (zfsyncd/zfs/cli.py), which runs the real zfs
+Two implementations honour it: `CliBackend` (zfsyncd/zfs/cli/), which runs the real zfs
 commands, and `MemoryBackend` (zfsyncd/zfs/memory/), a model of ZFS for fast unit tests.
 tests/contract/ runs one suite against both: on the host against the model, in the OpenZFS
 lab against real pools. Where they disagree, the model is wrong.

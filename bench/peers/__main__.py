@@ -3,7 +3,7 @@
 python -m bench.peers lab --out FILE [--case ...] [--tools ...] [--runs N] [--mib M]
                           [--datasets D] [--parallel P]     # in the lab guest, as root
 python -m bench.peers alone --out FILE [--small]            # case 5, on the host, as root
-python -m bench.peers report LAB.json [ALONE.json] --out-dir DIR [--smoke]
+python -m bench.peers report LAB.json [ALONE.json] --out-dir DIR [--smoke] [--whole-runs]
 """
 
 from __future__ import annotations
@@ -59,6 +59,8 @@ def summarized(raw: dict[str, Any], case5: dict[str, Any] | None, smoke: bool) -
 def report(args: argparse.Namespace) -> None:
     parts = [json.loads(Path(name).read_text()) for name in args.lab]
     try:
+        if args.whole_runs:
+            parts = [stats.whole_runs(part) for part in parts]
         raw = stats.merge(parts) if parts else {"cases": {}}
     except ValueError as err:
         raise SystemExit(f"report: {err}") from None
@@ -103,6 +105,11 @@ def main() -> None:
     p.add_argument("--alone", help="case 5's JSON")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--smoke", action="store_true", help="label it a smoke run (small sizes)")
+    p.add_argument(
+        "--whole-runs",
+        action="store_true",
+        help="take a part cut short (run.sh's partial-*.json) as the runs every tool finished",
+    )
     p.set_defaults(func=report)
     args = parser.parse_args()
     args.func(args)

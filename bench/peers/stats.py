@@ -52,6 +52,44 @@ SIZES_OF_CASE = {
 }
 
 
+#: the cases the bare loop has no figure in (it checks nothing when there is nothing to do)
+NOT_BARE = ("3", "4.3")
+
+
+def whole_runs(part: Mapping[str, Any]) -> dict[str, Any]:
+    """A part cut short (its guest stopped before the last run) as the runs it finished: the
+    first k runs, where k is the fewest runs any tool has of any case it belongs in, every
+    later figure dropped (a run some tools finished and others did not would compare them
+    across different spells of the host). Marked `cut_short` with the runs planned and kept;
+    refused when not one run is whole. A complete part is returned as it is."""
+    if part.get("complete"):
+        return dict(part)
+    tools = part.get("tools") or sorted({t for c in part["cases"].values() for t in c["runs"]})
+    kept = min(
+        (
+            len(figures["runs"].get(tool, []))
+            for case, figures in part["cases"].items()
+            for tool in tools
+            if not (tool == BARE and case in NOT_BARE)
+        ),
+        default=0,
+    )
+    if kept == 0:
+        raise ValueError("a part cut short before its first whole run: nothing to report")
+    cases = {
+        case: {**figures, "runs": {t: runs[:kept] for t, runs in figures["runs"].items()}}
+        for case, figures in part["cases"].items()
+    }
+    planned = part["sizes"]["runs"]
+    return {
+        **part,
+        "complete": True,
+        "cut_short": {"runs_planned": planned, "runs_kept": kept},
+        "sizes": {**part["sizes"], "runs": kept},
+        "cases": cases,
+    }
+
+
 def merge(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """One result of the lab's JSON files (each guest measures a group of cases: run.sh boots
     one per group): what the first says of the machine, each part's cases and dates, the
@@ -66,7 +104,12 @@ def merge(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     first = parts[0]
     out: dict[str, Any] = {key: value for key, value in first.items() if key != "cases"}
     out["parts"] = [
-        {"cases": list(part["cases"]), "started": part["started"], "finished": part["finished"]}
+        {
+            "cases": list(part["cases"]),
+            "started": part["started"],
+            "finished": part["finished"],
+            **({"cut_short": part["cut_short"]} if "cut_short" in part else {}),
+        }
         for part in parts
     ]
     out["finished"] = parts[-1]["finished"]

@@ -48,6 +48,13 @@ def render(result: Mapping[str, Any]) -> str:
                 f"{ratio(summary['vs_bare'])} | {ratio(summary['vs_bzfs'])} | {by_verb(last)} |"
             )
     lines = ["\n".join(rows)]
+    for part in result.get("parts", []):
+        if "cut_short" in part:  # the table never passes such a part off as a whole run's
+            cut = part["cut_short"]
+            lines.append(
+                f"\ncases {', '.join(part['cases'])}: cut short, {cut['runs_kept']} whole "
+                f"run(s) of {cut['runs_planned']} planned"
+            )
     if result.get("targets"):
         lines.append("\n| case | issue 11's target | figure | met |\n| --- | --- | --- | --- |")
         lines.extend(

@@ -203,3 +203,29 @@ def test_render_names_case_5s_benches() -> None:
     bench = {"command": ["-m", "bench.cli"], "exit": 0, "seconds": 12.5, "output": ["x"]}
     result = {"cases": {}, "case5": {"benches": {"list": bench}}}
     assert render(result).splitlines()[-1] == "- list: `-m bench.cli`, exit 0, 12.5 s"
+
+
+def test_whole_runs_keeps_the_runs_every_tool_finished() -> None:
+    # cut in its third run: zfsyncd measured case 2 a third time, bare and case 3 did not
+    cut = part({"2": {"bare": [1.0, 1.1], "zfsyncd": [2.0, 2.1, 2.2]},
+                "3": {"zfsyncd": [3.0, 3.1]}}, complete=False)  # fmt: skip
+    cut["tools"], cut["sizes"]["runs"] = ["bare", "zfsyncd"], 3
+    whole = stats.whole_runs(cut)
+    assert whole["complete"]
+    assert whole["cut_short"] == {"runs_planned": 3, "runs_kept": 2}
+    assert whole["sizes"]["runs"] == 2
+    assert [r["seconds"] for r in whole["cases"]["2"]["runs"]["zfsyncd"]] == [2.0, 2.1]
+    merged = stats.merge([whole])
+    assert merged["parts"][0]["cut_short"] == {"runs_planned": 3, "runs_kept": 2}
+    assert merged["sizes"]["runs"] == 2
+    # a complete part is left as it is
+    assert stats.whole_runs(part({"1": {"bare": [1.0]}})) == part({"1": {"bare": [1.0]}})
+
+
+def test_whole_runs_refuses_a_part_with_no_whole_run() -> None:
+    # the bare loop has no case 3 figure by design; a peer with no run at all leaves none
+    cut = part({"2": {"bare": [1.0], "zfsyncd": [2.0]}, "3": {"zfsyncd": [3.0]}},
+               complete=False)  # fmt: skip
+    cut["tools"] = ["bare", "zfsyncd", "bzfs"]
+    with pytest.raises(ValueError, match="before its first whole run"):
+        stats.whole_runs(cut)

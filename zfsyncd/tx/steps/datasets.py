@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from zfsyncd.tx.hosts import located
-from zfsyncd.tx.steps.base import JsonDict, OnHost, Step, StepContext, register
+from zfsyncd.tx.steps.base import JsonDict, OnHost, ReadForDo, Step, StepContext, register
 from zfsyncd.tx.steps.lookup import guid_of, is_same
 from zfsyncd.tx.steps.trash import MovesToTrash, trash_name
 from zfsyncd.zfs import names
@@ -33,6 +33,11 @@ class _MakesDataset(Step[Any]):
 
     target: str
 
+    def __init__(self, args: Any) -> None:
+        super().__init__(args)
+        # capture's answer to "is it there?", for the `do` right after it (ReadForDo)
+        self._read_for_do: ReadForDo[bool] = ReadForDo()
+
     def datasets(self) -> set[str]:
         return {located(self.args.host, self.target)}
 
@@ -42,7 +47,13 @@ class _MakesDataset(Step[Any]):
     async def capture(self, ctx: StepContext) -> JsonDict:
         # a dataset that was there before is not ours to destroy (prepare refuses that case;
         # this keeps undo safe if something made it between prepare and do)
-        return {"existed": await guid_of(ctx.host(self.args.host).zfs, self.target) is not None}
+        return {"existed": self._read_for_do.keep(await self.check(ctx))}
+
+    async def _made(self, ctx: StepContext) -> bool:
+        """Is the dataset there already (a `do` redone after the change)? capture's reading
+        when this `do` follows it, else a reading of its own."""
+        existed = self._read_for_do.take()
+        return await self.check(ctx) if existed is None else existed
 
     async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
         if undo_data.get("existed"):
@@ -71,7 +82,7 @@ class CreateDataset(_MakesDataset):
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
         zfs = ctx.host(self.args.host).zfs
-        if not await self.check(ctx):
+        if not await self._made(ctx):
             await zfs.create(self.args.name, properties=self.args.properties)
         return {"guid": await guid_of(zfs, self.args.name)}
 
@@ -96,7 +107,7 @@ class CloneSnapshot(_MakesDataset):
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
         zfs = ctx.host(self.args.host).zfs
-        if not await self.check(ctx):
+        if not await self._made(ctx):
             await zfs.clone(self.args.snapshot, self.args.target, properties=self.args.properties)
         return {"guid": await guid_of(zfs, self.args.target)}
 
@@ -140,8 +151,14 @@ class Rename(Step[RenameArgs]):
             for name in (self.args.old, self.args.new)
         }
 
+    def __init__(self, args: RenameArgs) -> None:
+        super().__init__(args)
+        # capture's guid of the old name, for the `do` right after it (ReadForDo)
+        self._read_for_do: ReadForDo[int | None] = ReadForDo()
+
     async def capture(self, ctx: StepContext) -> JsonDict:
-        return {"guid": await guid_of(ctx.host(self.args.host).zfs, self.args.old)}
+        guid = await guid_of(ctx.host(self.args.host).zfs, self.args.old)
+        return {"guid": self._read_for_do.keep(guid)}
 
     async def check(self, ctx: StepContext) -> bool:
         zfs = ctx.host(self.args.host).zfs
@@ -151,7 +168,9 @@ class Rename(Step[RenameArgs]):
         )
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
-        if not await self.check(ctx):
+        # the old name there at capture, moments ago: not renamed yet, rename without
+        # reading again (a retried `do`, or one after a restart, checks both names)
+        if self._read_for_do.take() is not None or not await self.check(ctx):
             await ctx.host(self.args.host).zfs.rename(self.args.old, self.args.new)
         return {}
 

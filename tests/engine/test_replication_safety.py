@@ -121,6 +121,62 @@ async def test_a_bookmark_is_the_base_when_the_source_lost_the_snapshot(r: Repli
     assert [h.tag for h in await r.backup.holds(f"bak/a@{base}")] == []
 
 
+async def _what_received(r: Replicas, situation: str) -> tuple[dict[str, int], dict[str, int]]:
+    """A sync of src/a in `situation`: (what its send step recorded as received, what
+    bak/a gained by the sync, read from the model), by snapshot name -> guid."""
+    base = await _pair(r)
+    r.local.write("src/a", 4 * MIB)
+    if situation == "intermediates":
+        await r.local.snapshot(["src/a@hourly1"])
+        r.local.write("src/a", 64 * KIB)
+        await r.local.snapshot(["src/a@hourly2"])
+        r.local.write("src/a", 64 * KIB)
+    elif situation == "cut":  # the first attempt of `do` cut mid-stream, a retry resumes
+        r.recorders["local"].cut_after = MIB
+    elif situation == "earlier token":
+        await r.local.snapshot(["src/a@manual"])
+        await _cut_by_hand(r, "src/a@manual", f"src/a@{base}", "bak/a")
+        r.local.write("src/a", 64 * KIB)
+    elif situation == "bookmark base":
+        await r.local.release(props.BASE_HOLD, [f"src/a@{base}"])
+        await r.local.destroy(f"src/a@{base}")
+    had = await guids(r.backup, "bak/a")
+    r.forget_calls()
+    done = await r.done("replica-sync", {"sources": ["src/a"]})
+    step = next(s for s in done.steps if s.kind == "send-receive-many")
+    gained = {f"bak/a@{n}": g for n, g in (await guids(r.backup, "bak/a")).items() if n not in had}
+    return (step.undo_data or {})["received"]["bak/a"], gained
+
+
+@pytest.mark.parametrize(
+    ("situation", "read_after"),
+    [
+        ("plain", False),
+        ("intermediates", False),  # -I: the snapshots between come along
+        ("bookmark base", False),  # -i from the bookmark: its snapshot alone
+        # a retried `do` and a resumed stream read what the target holds after the streams
+        ("cut", True),
+        ("earlier token", True),
+    ],
+)
+async def test_what_a_sync_received_is_what_the_destination_gained(
+    r: Replicas, situation: str, read_after: bool
+) -> None:
+    """The send step's record of what it received (what the rollback of the sync takes
+    back, by guid): known from the reading before the streams for a plain incremental (a
+    received snapshot keeps its source's name and guid), read after them otherwise;
+    either way exactly what the destination gained."""
+    received, gained = await _what_received(r, situation)
+    assert received == gained
+    assert len(gained) == {"intermediates": 3, "earlier token": 2}.get(situation, 1)
+    backup = r.calls()["backup"]
+    # after the plan's reading (settle, list, holds): the send's reading before the
+    # streams, any reading after them, then the move of the base hold (its own reading)
+    reads = backup[3 : backup.index("list_reached")]
+    # (a retry reads both sides again, a resume the target's snapshots: at least two)
+    assert (reads == ["list_many"]) is not read_after, reads
+
+
 async def test_a_diverged_destination_is_refused_with_a_report(r: Replicas) -> None:
     base = await _pair(r)
     r.local.write("src/a", 64 * KIB)

@@ -14,9 +14,9 @@ description when not.
 What goes is moved to trash names by one destroy-snapshots step per host and pool, and
 destroyed only when the transaction completes, so a failure or cancel puts every snapshot
 back. Planning reads this host's side once (one `zfs list` of the pools, which tells the
-clones too; at most one `zfs holds`: the inventory), each destination host's side once the
-same way, whatever the number of pairs; the steps then read once per pool: the reads stay
-constant in the number of snapshots and pairs.
+clones and the held snapshots too), each destination host's side once the same way,
+whatever the number of pairs; the steps then read once per pool: the reads stay constant
+in the number of snapshots and pairs.
 """
 
 from __future__ import annotations
@@ -160,9 +160,9 @@ async def read_facts(ctx: StepContext, request: ExpireRequest) -> ExpireFacts:
     side over its pairs' destinations: one reading per host. A host that is not configured
     is named in `unreachable` (its pairs are left out, or refused when named). Each side is
     read with its whole pools (_read_pools), so the same `zfs list` tells which snapshots
-    have clones there (no listing of the pools of its own). Once this host's `zfs list`
-    named the peers, the rest is read at once: its holds and the other hosts' sides do not
-    depend on each other."""
+    have clones there (no listing of the pools of its own), and which are held (its
+    `userrefs`: expire asks only whether, never by whom, so no `zfs holds`). Once this
+    host's `zfs list` named the peers, the other hosts' sides are read at once."""
     local = host_of(ctx, LOCAL).zfs
     listing, local_clones = await _read_pools(local, LOCAL, request.sources or None)
     # roles, peers and paused need no holds: the listing alone (refusals of named ones too)
@@ -182,19 +182,12 @@ async def read_facts(ctx: StepContext, request: ExpireRequest) -> ExpireFacts:
     # every pool of this host was read (no source named): the local destinations are in it
     apart = [h for h in backends if h != LOCAL or request.sources]
 
-    async def other(host: str) -> tuple[Side, frozenset[str]]:
-        zfs = backends[host]
-        found, clones = await _read_pools(zfs, host, sorted(wanted[host]))
-        return found.side(await found.tags(zfs)), clones
-
-    tags, found = await asyncio.gather(
-        listing.tags(local), asyncio.gather(*(other(h) for h in apart))
-    )
-    here = listing.side(tags)
+    found = await asyncio.gather(*(_read_pools(backends[h], h, sorted(wanted[h])) for h in apart))
+    here = listing.held_side()
     there: dict[str, Side] = {}
     cloned: dict[str, frozenset[str]] = {LOCAL: local_clones}
-    for host, (side, clones) in zip(apart, found, strict=True):
-        there[host] = side
+    for host, (other, clones) in zip(apart, found, strict=True):
+        there[host] = other.held_side()
         cloned[host] = cloned.get(host, frozenset()) | clones
     there.update({h: here for h in wanted if h not in apart and h not in unreachable})
     return ExpireFacts(here, there, unreachable, cloned)

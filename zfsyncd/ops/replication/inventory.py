@@ -35,6 +35,9 @@ from zfsyncd.zfs.models import ObjectType, ZfsObject
 #: the user properties a side is read with: the pair's and the sent marker
 READ_PROPERTIES = (*props.DATASET_PROPERTIES, props.SENT)
 _DATASET_TYPES = (ObjectType.FILESYSTEM, ObjectType.VOLUME)
+#: the hold tags of a snapshot read without them (Listing.held_side): held, by whom unread
+#: (not a tag zfs would take: tags are the holders' own names, and this has spaces)
+SOME_HOLD = "(some hold)"
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,14 @@ class Listing:
     def side(self, tags: Mapping[str, Collection[str]]) -> Side:
         """The side with the hold tags read (tags of nothing: snapshots without holds)."""
         return Side(self.host, build_side(self.objects, tags))
+
+    def held_side(self) -> Side:
+        """The side with no `zfs holds`: a snapshot the listing counts holds on (`userrefs`,
+        the number `zfs holds` would list) has the one tag SOME_HOLD, which stands for
+        "held by someone". What a decision that asks only whether a snapshot is held needs
+        (expire: never a held one, whoever holds it), read exactly by the listing alone."""
+        held = (o.name for o in self.objects if o.type is ObjectType.SNAPSHOT and o.userrefs)
+        return self.side({name: (SOME_HOLD,) for name in held})
 
     async def tags(self, zfs: ZfsBackend) -> dict[str, set[str]]:
         """The tags of the snapshots that have any hold: one `zfs holds`, none when no

@@ -197,6 +197,17 @@ async def test_a_named_sync_to_this_host_reads_its_holds_once(replicas: Replicas
     zfs.write("src/h", 4 * KIB)
     planned = await r.prepared_calls("replica-sync", {"sources": ["src/h"]})
     assert planned["local"] == ["settle", "list_many", "settle", "list_many", "holds_many"]
+    # the whole sync and its expiry (the lab's one incremental between two pools: a
+    # send_recv is a send and a receive there, and list_reached a program a pool)
+    assert sorted(r.calls()["local"]) == sorted(
+        [
+            *planned["local"],
+            "snapshot_guids", "bookmark_many",
+            "list_many", "list_many", "send_recv",  # both sides before the stream, at once
+            "list_reached", "hold", "release",
+            "list_many", "list_many",  # the expiry: each side's pool
+        ]
+    )  # fmt: skip
     done = (await r.manager.list(type="replica-sync"))[0]
     assert "hold" not in [s.kind for s in done.steps]
     first, new = list(await guids(zfs, "dst/h"))

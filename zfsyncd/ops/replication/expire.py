@@ -201,7 +201,8 @@ async def _read_pools(
     can be anywhere in its snapshot's pool), from one `zfs list` of their whole pools: the
     pool's datasets, which the clones need, come with the side's reading."""
     pools = None if datasets is None else sorted({names.pool_of(d) for d in datasets})
-    listing = await list_side(zfs, host, pools)
+    # expiry does not decide from `written`: not asked for, over the whole pools
+    listing = await list_side(zfs, host, pools, written=False)
     cloned = origins.of_listing(listing.objects)
     if datasets is None:
         return listing, cloned

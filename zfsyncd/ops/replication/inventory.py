@@ -214,8 +214,11 @@ async def list_side(
     *,
     settle: bool = False,
     properties: Sequence[str] = (),
+    written: bool = True,
 ) -> Listing:
-    """read_side without the holds: the `zpool sync` (with `settle`) and the `zfs list`."""
+    """read_side without the holds: the `zpool sync` (with `settle`) and the `zfs list`.
+    Without `written` (a reading that does not decide from it: expire's, of whole pools),
+    the column is not asked for (ZFS works it out for every object listed) and reads 0."""
     if datasets is None:
         # the pools' roots first (`zfs list -d 0`), then the same reading as for names
         pools = [o.name for o in await zfs.list(depth=0, types=_DATASET_TYPES)]
@@ -230,7 +233,7 @@ async def list_side(
         wanted,
         recursive=True,
         user_properties=(*READ_PROPERTIES, *properties),
-        written=True,
+        written=written,
         encryption=True,
     )
     return Listing(host, objects)

@@ -15,6 +15,8 @@ from tests.faults import InjectedError
 from zfsyncd.ops.replication import props
 from zfsyncd.store import TxState
 from zfsyncd.tx.errors import PlanError
+from zfsyncd.tx.steps import StepContext
+from zfsyncd.tx.steps.transfers import SendReceiveMany, SendReceiveManyArgs, Stream
 from zfsyncd.zfs.models import RecvSpec, SendSpec, TransferProgress
 
 from .replicas import KIB, MODEL_ONLY, Replicas, filesystem, guids, replicas
@@ -175,6 +177,39 @@ async def test_what_a_sync_received_is_what_the_destination_gained(
     reads = backup[3 : backup.index("list_reached")]
     # (a retry reads both sides again, a resume the target's snapshots: at least two)
     assert (reads == ["list_many"]) is not read_after, reads
+
+
+@pytest.mark.parametrize("again", ["restart", "retry"])
+async def test_a_send_step_run_again_reads_what_it_received(r: Replicas, again: str) -> None:
+    """The send step's `do` without the reading its `capture` made just before (a step
+    rebuilt after a restart; a second attempt of the same one) reads the targets after
+    the stream, and what it records as received is what the destination gained."""
+    base = await _pair(r)
+    r.local.write("src/a", 64 * KIB)
+    await r.local.snapshot(["src/a@next"])
+    step = SendReceiveMany(
+        SendReceiveManyArgs(
+            streams=(
+                Stream(
+                    send=SendSpec(snapshot="src/a@next", base=f"src/a@{base}", intermediates=True),
+                    recv=RecvSpec(target="bak/a"),
+                ),
+            ),
+            target="backup",
+        )
+    )
+    ctx = StepContext("tx", r.manager.hosts)
+    before = await step.capture(ctx)
+    if again == "restart":  # the step as the journal rebuilds it: nothing kept in memory
+        step = SendReceiveMany(step.args)
+    else:  # a first attempt that failed before its stream: the reading is taken
+        step._read_for_do.take()
+    r.forget_calls()
+    done = await step.do(ctx, before)
+    # the targets read again before the stream, and after it
+    assert r.calls() == {"local": ["list_many", "send_recv"], "backup": ["list_many"] * 2}
+    assert done["received"] == {"bak/a": {"bak/a@next": (await r.local.get("src/a@next")).guid}}
+    assert list(await guids(r.backup, "bak/a")) == [base, "next"]
 
 
 async def test_a_diverged_destination_is_refused_with_a_report(r: Replicas) -> None:

@@ -203,7 +203,8 @@ async def test_a_named_sync_to_this_host_reads_its_holds_once(replicas: Replicas
         [
             *planned["local"],
             "snapshot_guids", "bookmark_many",
-            "list_many", "list_many", "send_recv",  # both sides before the stream, at once
+            # both sides before the stream: one listing, the two pools being on one host
+            "list_many", "send_recv",
             "list_reached", "hold", "release",
             "list_many", "list_many",  # the expiry: each side's pool
         ]

@@ -3,8 +3,8 @@
 One step for all the datasets of a replica sync (rather than one SendReceive step each):
 its readings are one `zfs list` per side whatever the number of streams, and the streams
 run side by side (the executor runs one step at a time). Its zfs commands: one `zfs list`
-of each side before, the two at once (capture, which the first attempt of `do` reuses), and
-the streams. What was received (for the inverse) is known from that reading when every
+of each side before, the two at once (one of both when they are on one host; capture, which
+the first attempt of `do` reuses), and the streams. What was received (for the inverse) is known from that reading when every
 stream is a plain incremental (a received snapshot keeps its source's name and guid:
 _carried); a retry, a resumed stream, a -R or a full one reads the targets once more after
 the streams. What one stream needs beyond a plain send:
@@ -27,6 +27,7 @@ diverged destination).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -123,9 +124,16 @@ class SendReceiveMany(Step[SendReceiveManyArgs]):
         listed = await dst.list_many(
             wanted, types=[*_DATASETS, ObjectType.SNAPSHOT], recursive=True
         )
+        return self._targets_in(listed)
+
+    def _targets_in(self, listed: Iterable[ZfsObject]) -> tuple[Targets, dict[str, str]]:
+        """_targets from a listing that covers the targets (and maybe more)."""
+        wanted = [s.recv.target for s in self.args.streams]
         found: Targets = {}
         tokens: dict[str, str] = {}
         for obj in listed:
+            if obj.type not in (*_DATASETS, ObjectType.SNAPSHOT):
+                continue
             for target in wanted:
                 if names.is_descendant(obj.dataset, target):
                     found.setdefault(target, {})[obj.name] = obj.guid
@@ -133,26 +141,40 @@ class SendReceiveMany(Step[SendReceiveManyArgs]):
                 tokens[obj.name] = obj.receive_resume_token
         return found, tokens
 
+    def _sources(self) -> list[str]:
+        return sorted({s.dataset for s in self.args.streams})
+
     async def _points(self, src: ZfsBackend) -> dict[str, list[ZfsObject]]:
         """The source datasets' snapshots and bookmarks, by dataset: one `zfs list`."""
         listed = await src.list_many(
-            sorted({s.dataset for s in self.args.streams}),
-            types=[ObjectType.SNAPSHOT, ObjectType.BOOKMARK],
-            recursive=True,
+            self._sources(), types=[ObjectType.SNAPSHOT, ObjectType.BOOKMARK], recursive=True
         )
+        return self._points_in(listed)
+
+    def _points_in(self, listed: Iterable[ZfsObject]) -> dict[str, list[ZfsObject]]:
+        """_points from a listing that covers the source datasets (and maybe more)."""
+        sources = self._sources()
         found: dict[str, list[ZfsObject]] = {}
         for obj in listed:
-            found.setdefault(obj.dataset, []).append(obj)
+            if obj.type not in (ObjectType.SNAPSHOT, ObjectType.BOOKMARK):
+                continue
+            if any(names.is_descendant(obj.dataset, d) for d in sources):
+                found.setdefault(obj.dataset, []).append(obj)
         return found
 
     async def _both(
         self, ctx: StepContext
     ) -> tuple[dict[str, list[ZfsObject]], tuple[Targets, dict[str, str]]]:
         """The sources' points and the targets, read at the same time: two commands that
-        do not depend on each other (two hosts, or two pools of one), so the step waits
-        for the slower one rather than for both in turn."""
+        do not depend on each other (two hosts), so the step waits for the slower one
+        rather than for both in turn; one `zfs list` of both when they are on one host
+        (two pools of it: each object listed once, sorted out by where it lies)."""
         src, dst = self._zfs(ctx)
-        return await asyncio.gather(self._points(src), self._targets(dst))
+        if self.args.source != self.args.target:
+            return await asyncio.gather(self._points(src), self._targets(dst))
+        roots = sorted({*self._sources(), *(s.recv.target for s in self.args.streams)})
+        listed = await src.list_many(roots, recursive=True)
+        return self._points_in(listed), self._targets_in(listed)
 
     async def check(self, ctx: StepContext) -> bool:
         points, (targets, _) = await self._both(ctx)

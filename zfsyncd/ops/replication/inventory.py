@@ -36,7 +36,7 @@ from zfsyncd.zfs.models import ObjectType, ZfsObject
 READ_PROPERTIES = (*props.DATASET_PROPERTIES, props.SENT)
 _DATASET_TYPES = (ObjectType.FILESYSTEM, ObjectType.VOLUME)
 #: the hold tags of a snapshot read without them (Listing.held_side): held, by whom unread
-#: (not a tag zfs would take: tags are the holders' own names, and this has spaces)
+#: (a side read so is only asked whether a snapshot is held, never for a tag by name)
 SOME_HOLD = "(some hold)"
 
 

@@ -4,10 +4,10 @@ One step for all the datasets of a replica sync (rather than one SendReceive ste
 its readings are one `zfs list` per side whatever the number of streams, and the streams
 run side by side (the executor runs one step at a time). Its zfs commands: one `zfs list`
 of each side before, the two at once (one of both when they are on one host; capture, which
-the first attempt of `do` reuses), and the streams. What was received (for the inverse) is known from that reading when every
-stream is a plain incremental (a received snapshot keeps its source's name and guid:
-_carried); a retry, a resumed stream, a -R or a full one reads the targets once more after
-the streams. What one stream needs beyond a plain send:
+the first attempt of `do` reuses), and the streams. What was received (for the inverse) is
+known from that reading when every stream is a plain incremental (a received snapshot keeps
+its source's name and guid: _carried); a retry, a resumed stream, a -R or a full one reads
+the targets once more after the streams. What one stream needs beyond a plain send:
 
 - a resume token left on its target (a stream cut earlier, in this transaction or a
   previous one) is resumed first with `zfs send -t`; a stale one (its snapshot gone) is

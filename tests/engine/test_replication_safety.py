@@ -15,6 +15,8 @@ from tests.faults import InjectedError
 from zfsyncd.ops.replication import props
 from zfsyncd.store import TxState
 from zfsyncd.tx.errors import PlanError
+from zfsyncd.tx.steps import StepContext
+from zfsyncd.tx.steps.transfers import SendReceiveMany, SendReceiveManyArgs, Stream
 from zfsyncd.zfs.models import RecvSpec, SendSpec, TransferProgress
 
 from .replicas import KIB, MODEL_ONLY, Replicas, filesystem, guids, replicas
@@ -119,6 +121,95 @@ async def test_a_bookmark_is_the_base_when_the_source_lost_the_snapshot(r: Repli
     assert (send.base, send.intermediates) == (f"src/a#{base}", False)
     assert list(await guids(r.backup, "bak/a")) == [base, f"zfsync_{done.id}"]
     assert [h.tag for h in await r.backup.holds(f"bak/a@{base}")] == []
+
+
+async def _what_received(r: Replicas, situation: str) -> tuple[dict[str, int], dict[str, int]]:
+    """A sync of src/a in `situation`: (what its send step recorded as received, what
+    bak/a gained by the sync, read from the model), by snapshot name -> guid."""
+    base = await _pair(r)
+    r.local.write("src/a", 4 * MIB)
+    if situation == "intermediates":
+        await r.local.snapshot(["src/a@hourly1"])
+        r.local.write("src/a", 64 * KIB)
+        await r.local.snapshot(["src/a@hourly2"])
+        r.local.write("src/a", 64 * KIB)
+    elif situation == "cut":  # the first attempt of `do` cut mid-stream, a retry resumes
+        r.recorders["local"].cut_after = MIB
+    elif situation == "earlier token":
+        await r.local.snapshot(["src/a@manual"])
+        await _cut_by_hand(r, "src/a@manual", f"src/a@{base}", "bak/a")
+        r.local.write("src/a", 64 * KIB)
+    elif situation == "bookmark base":
+        await r.local.release(props.BASE_HOLD, [f"src/a@{base}"])
+        await r.local.destroy(f"src/a@{base}")
+    had = await guids(r.backup, "bak/a")
+    r.forget_calls()
+    done = await r.done("replica-sync", {"sources": ["src/a"]})
+    step = next(s for s in done.steps if s.kind == "send-receive-many")
+    gained = {f"bak/a@{n}": g for n, g in (await guids(r.backup, "bak/a")).items() if n not in had}
+    return (step.undo_data or {})["received"]["bak/a"], gained
+
+
+@pytest.mark.parametrize(
+    ("situation", "read_after"),
+    [
+        ("plain", False),
+        ("intermediates", False),  # -I: the snapshots between come along
+        ("bookmark base", False),  # -i from the bookmark: its snapshot alone
+        # a retried `do` and a resumed stream read what the target holds after the streams
+        ("cut", True),
+        ("earlier token", True),
+    ],
+)
+async def test_what_a_sync_received_is_what_the_destination_gained(
+    r: Replicas, situation: str, read_after: bool
+) -> None:
+    """The send step's record of what it received (what the rollback of the sync takes
+    back, by guid): known from the reading before the streams for a plain incremental (a
+    received snapshot keeps its source's name and guid), read after them otherwise;
+    either way exactly what the destination gained."""
+    received, gained = await _what_received(r, situation)
+    assert received == gained
+    assert len(gained) == {"intermediates": 3, "earlier token": 2}.get(situation, 1)
+    backup = r.calls()["backup"]
+    # after the plan's reading (settle, list, holds): the send's reading before the
+    # streams, any reading after them, then the move of the base hold (its own reading)
+    reads = backup[3 : backup.index("list_reached")]
+    # (a retry reads both sides again, a resume the target's snapshots: at least two)
+    assert (reads == ["list_many"]) is not read_after, reads
+
+
+@pytest.mark.parametrize("again", ["restart", "retry"])
+async def test_a_send_step_run_again_reads_what_it_received(r: Replicas, again: str) -> None:
+    """The send step's `do` without the reading its `capture` made just before (a step
+    rebuilt after a restart; a second attempt of the same one) reads the targets after
+    the stream, and what it records as received is what the destination gained."""
+    base = await _pair(r)
+    r.local.write("src/a", 64 * KIB)
+    await r.local.snapshot(["src/a@next"])
+    step = SendReceiveMany(
+        SendReceiveManyArgs(
+            streams=(
+                Stream(
+                    send=SendSpec(snapshot="src/a@next", base=f"src/a@{base}", intermediates=True),
+                    recv=RecvSpec(target="bak/a"),
+                ),
+            ),
+            target="backup",
+        )
+    )
+    ctx = StepContext("tx", r.manager.hosts)
+    before = await step.capture(ctx)
+    if again == "restart":  # the step as the journal rebuilds it: nothing kept in memory
+        step = SendReceiveMany(step.args)
+    else:  # a first attempt that failed before its stream: the reading is taken
+        step._read_for_do.take()
+    r.forget_calls()
+    done = await step.do(ctx, before)
+    # the targets read again before the stream, and after it
+    assert r.calls() == {"local": ["list_many", "send_recv"], "backup": ["list_many"] * 2}
+    assert done["received"] == {"bak/a": {"bak/a@next": (await r.local.get("src/a@next")).guid}}
+    assert list(await guids(r.backup, "bak/a")) == [base, "next"]
 
 
 async def test_a_diverged_destination_is_refused_with_a_report(r: Replicas) -> None:

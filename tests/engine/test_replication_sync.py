@@ -130,18 +130,45 @@ async def test_nothing_to_do_costs_the_same_for_one_dataset_as_for_twenty(
 
 
 #: what a sync (and the expiry that follows it) costs on each host beyond the per-dataset
-#: transfer (send_recv), whatever the number of datasets (the base hold moves in one step a
-#: host: one reading for its hold and its release; the snapshot answers with what it made,
-#: no read-back, and hands the guids to the bookmarks right after it, no reading; the
-#: bookmarks are one call a pool, one channel program in zfs)
-CONSTANT = {"local": 12, "backup": 11}
+#: transfer (send_recv), whatever the number of datasets, call by call:
+CALLS = {
+    "local": [
+        # the plan: the pools' pending writes out (`written` decides), the sources' listing,
+        # the holds of those held (the destinations read meanwhile)
+        "settle", "list_many", "holds_many",
+        # the new snapshots, answering their guids (a channel program), and their bookmarks
+        # from those guids, no reading first (one program a pool)
+        "snapshot_guids", "bookmark_many",
+        # the send step's reading of the sources' snapshots before the streams (with the
+        # destinations', at once): what each stream carries, so nothing is read after them
+        "list_many",
+        # the base hold moved onto the new snapshot: one reading with the tags (a program
+        # a pool), then `zfs hold` and `zfs release` at once
+        "list_reached", "hold", "release",
+        # the expiry that follows: its listing of the sources' whole pools, which tells
+        # their clones and which snapshots are held (userrefs) too
+        "list_many",
+    ],
+    "backup": [
+        # the plan: settled (a write to the destination is divergence), listing, holds
+        "settle", "list_many", "holds_many",
+        # the send step's reading of the targets before (what undo takes back against)
+        "list_many",
+        # the base hold moved, as on the source
+        "list_reached", "hold", "release",
+        # the expiry: the destinations' whole pools, as on the source
+        "list_many",
+    ],
+}  # fmt: skip
+CONSTANT = {host: len(calls) for host, calls in CALLS.items()}
+assert CONSTANT == {"local": 10, "backup": 8}  # was 12 and 11
 
 
 async def test_a_sync_costs_a_constant_beyond_each_transfer(replicas: Replicas) -> None:
     """1, 10 and 50 datasets: the same calls but for one transfer (a send and a receive)
-    per dataset. The transfer step reads each side once before and the targets once after;
-    the bookmark step reads nothing (the snapshot step before it answered the guids) and
-    makes every bookmark of a pool in one call."""
+    per dataset. The transfer step reads each side once before and nothing after (what it
+    received is known from that reading); the bookmark step reads nothing (the snapshot
+    step before it answered the guids) and makes every bookmark of a pool in one call."""
     found = {n: await _sync_calls(replicas, n, write=True) for n in (1, 10, 50)}
     for n, calls in found.items():
         local, backup = calls["local"], calls["backup"]
@@ -154,7 +181,42 @@ async def test_a_sync_costs_a_constant_beyond_each_transfer(replicas: Replicas) 
             host: [c for c in got if c != "send_recv"] for host, got in found[1].items()
         }
         assert {host: len(got) for host, got in rest.items()} == CONSTANT, rest
+        assert {host: sorted(got) for host, got in rest.items()} == {
+            host: sorted(calls) for host, calls in CALLS.items()
+        }
         assert rest["local"].count("settle") == rest["backup"].count("settle") == 1
+
+
+async def test_a_named_sync_to_this_host_reads_its_holds_once(replicas: Replicas) -> None:
+    """Named sources with their destinations on this host (another pool): the sources'
+    listing, then the destinations' (each settled first), then one `zfs holds` over both:
+    the base held on each side is seen as held (no hold step before the stream)."""
+    r, zfs = replicas, replicas.local
+    await filesystem(zfs, "src/h")
+    await r.done("replica-init", {"source": "src/h", "destination": "dst/h"})
+    zfs.write("src/h", 4 * KIB)
+    planned = await r.prepared_calls("replica-sync", {"sources": ["src/h"]})
+    assert planned["local"] == ["settle", "list_many", "settle", "list_many", "holds_many"]
+    # the whole sync and its expiry (the lab's one incremental between two pools: a
+    # send_recv is a send and a receive there, and list_reached a program a pool)
+    assert sorted(r.calls()["local"]) == sorted(
+        [
+            *planned["local"],
+            "snapshot_guids", "bookmark_many",
+            # both sides before the stream: one listing, the two pools being on one host
+            "list_many", "send_recv",
+            "list_reached", "hold", "release",
+            "list_many", "list_many",  # the expiry: each side's pool
+        ]
+    )  # fmt: skip
+    done = (await r.manager.list(type="replica-sync"))[0]
+    assert "hold" not in [s.kind for s in done.steps]
+    first, new = list(await guids(zfs, "dst/h"))
+    assert new == f"zfsync_{done.id}"
+    assert (
+        await _holds(zfs, f"dst/h@{new}") == await _holds(zfs, f"src/h@{new}") == [props.BASE_HOLD]
+    )
+    assert await _holds(zfs, f"dst/h@{first}") == await _holds(zfs, f"src/h@{first}") == []
 
 
 async def test_sync_all_skips_paused_and_names_them(replicas: Replicas) -> None:

@@ -35,6 +35,9 @@ from zfsyncd.zfs.models import ObjectType, ZfsObject
 #: the user properties a side is read with: the pair's and the sent marker
 READ_PROPERTIES = (*props.DATASET_PROPERTIES, props.SENT)
 _DATASET_TYPES = (ObjectType.FILESYSTEM, ObjectType.VOLUME)
+#: the hold tags of a snapshot read without them (Listing.held_side): held, by whom unread
+#: (a side read so is only asked whether a snapshot is held, never for a tag by name)
+SOME_HOLD = "(some hold)"
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,14 @@ class Listing:
         """The side with the hold tags read (tags of nothing: snapshots without holds)."""
         return Side(self.host, build_side(self.objects, tags))
 
+    def held_side(self) -> Side:
+        """The side with no `zfs holds`: a snapshot the listing counts holds on (`userrefs`,
+        the number `zfs holds` would list) has the one tag SOME_HOLD, which stands for
+        "held by someone". What a decision that asks only whether a snapshot is held needs
+        (expire: never a held one, whoever holds it), read exactly by the listing alone."""
+        held = (o.name for o in self.objects if o.type is ObjectType.SNAPSHOT and o.userrefs)
+        return self.side({name: (SOME_HOLD,) for name in held})
+
     async def tags(self, zfs: ZfsBackend) -> dict[str, set[str]]:
         """The tags of the snapshots that have any hold: one `zfs holds`, none when no
         snapshot has."""
@@ -203,8 +214,11 @@ async def list_side(
     *,
     settle: bool = False,
     properties: Sequence[str] = (),
+    written: bool = True,
 ) -> Listing:
-    """read_side without the holds: the `zpool sync` (with `settle`) and the `zfs list`."""
+    """read_side without the holds: the `zpool sync` (with `settle`) and the `zfs list`.
+    Without `written` (a reading that does not decide from it: expire's, of whole pools),
+    the column is not asked for (ZFS works it out for every object listed) and reads 0."""
     if datasets is None:
         # the pools' roots first (`zfs list -d 0`), then the same reading as for names
         pools = [o.name for o in await zfs.list(depth=0, types=_DATASET_TYPES)]
@@ -219,7 +233,7 @@ async def list_side(
         wanted,
         recursive=True,
         user_properties=(*READ_PROPERTIES, *properties),
-        written=True,
+        written=written,
         encryption=True,
     )
     return Listing(host, objects)

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from zfsyncd.tx.steps.pools import DATASET_TYPES
 from zfsyncd.zfs.backend import ZfsBackend
+from zfsyncd.zfs.models import ZfsObject
 
 
 async def cloned(zfs: ZfsBackend, pools: Iterable[str]) -> frozenset[str]:
@@ -22,4 +23,10 @@ async def cloned(zfs: ZfsBackend, pools: Iterable[str]) -> frozenset[str]:
         return frozenset()
     # a pool that is not there is left out (list_many), as it has no clones
     listed = await zfs.list_many(wanted, types=DATASET_TYPES, recursive=True)
+    return of_listing(listed)
+
+
+def of_listing(listed: Iterable[ZfsObject]) -> frozenset[str]:
+    """The snapshots that some dataset of `listed` is a clone of: `listed` must hold every
+    dataset of the pools it answers for (a listing of the whole pools)."""
     return frozenset(o.origin for o in listed if o.origin is not None)

@@ -63,11 +63,11 @@ from zfsyncd.ops.replication import choose, props
 from zfsyncd.ops.replication.expire import EXPIRE
 from zfsyncd.ops.replication.inventory import (
     DatasetState,
+    Listing,
     Point,
     Side,
     host_of,
     list_side,
-    read_side,
 )
 from zfsyncd.ops.replication.props import BASE_HOLD, Peer, Role, parse_peer
 from zfsyncd.ops.replication.requests import ExpireRequest, SyncRequest
@@ -118,7 +118,9 @@ async def read_facts(ctx: PlanContext, request: SyncRequest) -> SyncFacts:
     """One reading of the local host (the sources named, or every pool), and one of each
     destination host (the local one reuses the first when it covers every pool). The
     destinations are read while the sources' holds are: the sources' `zfs list` names
-    the peers already, and the readings do not depend on each other."""
+    the peers already, and the readings do not depend on each other; destinations on this
+    host read apart (named sources) have their holds read with the sources', in one
+    `zfs holds`."""
     local = ctx.host(LOCAL).zfs
     named = None
     if request.sources:
@@ -137,15 +139,26 @@ async def read_facts(ctx: PlanContext, request: SyncRequest) -> SyncFacts:
     # the local host's pools were all read (sync all): its destinations are in them
     apart = [h for h in sorted(wanted) if h != LOCAL or request.sources]
 
-    async def destination(host: str) -> Side | str:
+    async def destination(host: str) -> Side | Listing | str:
         try:
-            return await read_side(host_of(ctx, host).zfs, host, wanted[host], settle=True)
+            zfs = host_of(ctx, host).zfs
+            found = await list_side(zfs, host, wanted[host], settle=True)
+            # this host's holds: read once, with the sources' (below)
+            return found if host == LOCAL else found.side(await found.tags(zfs))
         except (PlanError, CommandError) as exc:
             # one host down (not configured, ssh failing) leaves out its pairs only
             return f"host {host} cannot be read: {exc}"
 
     others = asyncio.gather(*map(destination, apart))
-    tags, found = await asyncio.gather(listing.tags(local), others)
+    if LOCAL in apart:
+        # destinations on this host (named sources): one `zfs holds` for both listings,
+        # once the destinations' is there (the holds were the shorter reading beside it)
+        found = await others
+        mine = found[apart.index(LOCAL)]
+        both = [*listing.objects, *(mine.objects if isinstance(mine, Listing) else ())]
+        tags = await Listing(LOCAL, list({o.name: o for o in both}.values())).tags(local)
+    else:
+        tags, found = await asyncio.gather(listing.tags(local), others)
     sources = listing.side(tags)
     destinations: dict[str, Side] = {h: sources for h in wanted if h not in apart}
     unreachable: dict[str, str] = {}
@@ -153,7 +166,7 @@ async def read_facts(ctx: PlanContext, request: SyncRequest) -> SyncFacts:
         if isinstance(side, str):
             unreachable[host] = side
         else:
-            destinations[host] = side
+            destinations[host] = side.side(tags) if isinstance(side, Listing) else side
     return SyncFacts(sources, destinations, unreachable)
 
 

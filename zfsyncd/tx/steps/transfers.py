@@ -3,9 +3,11 @@
 One step for all the datasets of a replica sync (rather than one SendReceive step each):
 its readings are one `zfs list` per side whatever the number of streams, and the streams
 run side by side (the executor runs one step at a time). Its zfs commands: one `zfs list`
-of each side before, the two at once (capture, which the first attempt of `do` reuses), the
-streams, one `zfs list` of the targets after (what was received, for undo and the
-inverse). What one stream needs beyond a plain send:
+of each side before, the two at once (one of both when they are on one host; capture, which
+the first attempt of `do` reuses), and the streams. What was received (for the inverse) is
+known from that reading when every stream is a plain incremental (a received snapshot keeps
+its source's name and guid: _carried); a retry, a resumed stream, a -R or a full one reads
+the targets once more after the streams. What one stream needs beyond a plain send:
 
 - a resume token left on its target (a stream cut earlier, in this transaction or a
   previous one) is resumed first with `zfs send -t`; a stale one (its snapshot gone) is
@@ -25,6 +27,7 @@ diverged destination).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -121,9 +124,16 @@ class SendReceiveMany(Step[SendReceiveManyArgs]):
         listed = await dst.list_many(
             wanted, types=[*_DATASETS, ObjectType.SNAPSHOT], recursive=True
         )
+        return self._targets_in(listed)
+
+    def _targets_in(self, listed: Iterable[ZfsObject]) -> tuple[Targets, dict[str, str]]:
+        """_targets from a listing that covers the targets (and maybe more)."""
+        wanted = [s.recv.target for s in self.args.streams]
         found: Targets = {}
         tokens: dict[str, str] = {}
         for obj in listed:
+            if obj.type not in (*_DATASETS, ObjectType.SNAPSHOT):
+                continue
             for target in wanted:
                 if names.is_descendant(obj.dataset, target):
                     found.setdefault(target, {})[obj.name] = obj.guid
@@ -131,26 +141,40 @@ class SendReceiveMany(Step[SendReceiveManyArgs]):
                 tokens[obj.name] = obj.receive_resume_token
         return found, tokens
 
+    def _sources(self) -> list[str]:
+        return sorted({s.dataset for s in self.args.streams})
+
     async def _points(self, src: ZfsBackend) -> dict[str, list[ZfsObject]]:
         """The source datasets' snapshots and bookmarks, by dataset: one `zfs list`."""
         listed = await src.list_many(
-            sorted({s.dataset for s in self.args.streams}),
-            types=[ObjectType.SNAPSHOT, ObjectType.BOOKMARK],
-            recursive=True,
+            self._sources(), types=[ObjectType.SNAPSHOT, ObjectType.BOOKMARK], recursive=True
         )
+        return self._points_in(listed)
+
+    def _points_in(self, listed: Iterable[ZfsObject]) -> dict[str, list[ZfsObject]]:
+        """_points from a listing that covers the source datasets (and maybe more)."""
+        sources = self._sources()
         found: dict[str, list[ZfsObject]] = {}
         for obj in listed:
-            found.setdefault(obj.dataset, []).append(obj)
+            if obj.type not in (ObjectType.SNAPSHOT, ObjectType.BOOKMARK):
+                continue
+            if any(names.is_descendant(obj.dataset, d) for d in sources):
+                found.setdefault(obj.dataset, []).append(obj)
         return found
 
     async def _both(
         self, ctx: StepContext
     ) -> tuple[dict[str, list[ZfsObject]], tuple[Targets, dict[str, str]]]:
         """The sources' points and the targets, read at the same time: two commands that
-        do not depend on each other (two hosts, or two pools of one), so the step waits
-        for the slower one rather than for both in turn."""
+        do not depend on each other (two hosts), so the step waits for the slower one
+        rather than for both in turn; one `zfs list` of both when they are on one host
+        (two pools of it: each object listed once, sorted out by where it lies)."""
         src, dst = self._zfs(ctx)
-        return await asyncio.gather(self._points(src), self._targets(dst))
+        if self.args.source != self.args.target:
+            return await asyncio.gather(self._points(src), self._targets(dst))
+        roots = sorted({*self._sources(), *(s.recv.target for s in self.args.streams)})
+        listed = await src.list_many(roots, recursive=True)
+        return self._points_in(listed), self._targets_in(listed)
 
     async def check(self, ctx: StepContext) -> bool:
         points, (targets, _) = await self._both(ctx)
@@ -208,17 +232,21 @@ class SendReceiveMany(Step[SendReceiveManyArgs]):
                     finally:
                         ctx.stream_ended(stream.dataset)
 
+        # what each stream is to bring, decided before any runs (by the reading it ran from)
+        carried = _carried(self.args.streams, points, targets, tokens) if captured else None
         results = await asyncio.gather(*(one(s) for s in self.args.streams), return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]
         if failed:
             # the others ran to their end; a retry of `do` skips what they received
             raise failed[0]
-        now, _ = await self._targets(dst)
-        return {
-            "received": {
+        if carried is None:
+            now, _ = await self._targets(dst)
+            carried = {
                 target: {n: g for n, g in now.get(target, {}).items() if n not in had}
                 for target, had in before["before"].items()
-            },
+            }
+        return {
+            "received": carried,
             # bytes each target's stream moved in this attempt (none: nothing to send), kept
             # with the step for the metrics' bytes sent per dataset and target
             "sent": {target: moved.get(target, 0) for target in before["before"]},
@@ -320,6 +348,48 @@ def _newest_before(had: dict[str, int], datasets: set[str]) -> list[str]:
         if "@" in name and names.dataset_of(name) in datasets:
             newest[names.dataset_of(name)] = name
     return [newest[d] for d in sorted(newest)]
+
+
+def _carried(
+    streams: tuple[Stream, ...],
+    points: dict[str, list[ZfsObject]],
+    targets: Targets,
+    tokens: dict[str, str],
+) -> Targets | None:
+    """What each target receives, by name -> guid, known before the streams run, or None
+    when a reading after them must tell: a received snapshot keeps its source's guid and
+    name, and an incremental of one dataset brings its snapshot (-i), or every snapshot of
+    the source after the base up to it (-I: zfs send's intermediates, by createtxg), and
+    nothing else. So the reading of the targets after the streams is left out when each
+    stream is such an incremental, started from the reading `capture` made (the first
+    attempt of `do`: a retry or a resumed stream may find part of it there already) with
+    no resume token, or finds its snapshot there already (nothing received). A -R stream
+    may make datasets, and a full one makes its target: those read after."""
+    carried: Targets = {}
+    for stream in streams:
+        target = stream.recv.target
+        if _received(stream, points, targets) and target not in tokens:
+            carried[target] = {}
+            continue
+        spec = stream.send
+        if target in tokens or spec.replicate or spec.base is None or not targets.get(target):
+            return None
+        mine = points.get(stream.dataset, [])
+        base = next((o for o in mine if o.name == spec.base), None)
+        top = next((o for o in mine if o.name == stream.snapshot), None)
+        if base is None or top is None:
+            return None  # (its send fails: nothing is received)
+        brought = [top]
+        if spec.intermediates:
+            brought = [
+                o
+                for o in mine
+                if o.type is ObjectType.SNAPSHOT and base.createtxg < o.createtxg <= top.createtxg
+            ]
+        # oldest first, as a listing of the target would give them (TakeBackArgs)
+        brought.sort(key=lambda o: o.createtxg)
+        carried[target] = {f"{target}@{o.short_name}": o.guid for o in brought}
+    return carried
 
 
 def _guid(points: dict[str, list[ZfsObject]], name: str) -> int | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tests.engine.test_plan_reads import Counting
 from zfsyncd.ops.replication import props
-from zfsyncd.ops.replication.inventory import read_side
+from zfsyncd.ops.replication.inventory import SOME_HOLD, list_side, read_side
 from zfsyncd.ops.replication.props import Role
 from zfsyncd.zfs.memory import MemoryBackend
 
@@ -73,3 +73,25 @@ async def test_no_holds_no_holds_command() -> None:
     assert zfs.calls == ["list_many"]
     assert side.get("p/a") is not None
     assert await read_side(zfs, "local", []) == type(side)("local", {})
+
+
+async def test_a_side_held_by_count_needs_no_holds_command() -> None:
+    """held_side: every snapshot with a hold (ours or anyone's) is held, by the listing's
+    `userrefs` alone; the others are not; nothing but the `zfs list`."""
+    zfs = Counting(await _pool(2))
+    await zfs.inner.hold("someone", ["p/d1@zfsync_2"])
+    listing = await list_side(zfs, "local", ["p/d0", "p/d1"])  # type: ignore[arg-type]
+    side = listing.held_side()
+    assert zfs.calls == ["list_many"]
+    held = {s.name: s.holds for d in side for s in d.snapshots}
+    assert held == {
+        "p/d0@zfsync_1": frozenset({SOME_HOLD}),
+        "p/d0@zfsync_2": frozenset(),
+        "p/d1@zfsync_1": frozenset({SOME_HOLD}),
+        "p/d1@zfsync_2": frozenset({SOME_HOLD}),
+    }
+    # the same snapshots held as the tags read say
+    tagged = listing.side(await listing.tags(zfs.inner))
+    assert {s.name for d in tagged for s in d.snapshots if s.holds} == {
+        n for n, tags in held.items() if tags
+    }

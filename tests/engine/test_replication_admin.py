@@ -576,9 +576,10 @@ SETTLED = ["get_properties", "settle", "list_many", "holds_many"]
 SWAP = ["list", "get_properties", "local_properties"]
 PLAN_READS = {
     "replica-pause": ["get_properties"],
-    # this side's listing, then the other side's; each is of the whole pools, which tells
-    # their clones and which snapshots are held (userrefs) too: no `zfs holds`
-    "replica-expire": ["list_many", "list_many"],
+    # this side's listing, then the other side's, which tell which snapshots are held
+    # (userrefs) too: no `zfs holds`; and beside the other side's, the datasets of each
+    # host's pools for their clones (one host here: one reading)
+    "replica-expire": ["list_many", "list_many", "list_many"],
     # with destroy_snapshots: each end's pool for its clones
     "replica-clear": [*END, *END, "list_many", "list_many"],
     "replica-failover": SETTLED + SETTLED,

@@ -13,24 +13,25 @@ description when not.
 
 What goes is moved to trash names by one destroy-snapshots step per host and pool, and
 destroyed only when the transaction completes, so a failure or cancel puts every snapshot
-back. Planning reads this host's side once (one `zfs list` of the pools, which tells the
-clones and the held snapshots too), each destination host's side once the same way,
-whatever the number of pairs; the steps then read once per pool: the reads stay constant
-in the number of snapshots and pairs.
+back. Planning reads this host's side once (one `zfs list`, which tells the held
+snapshots too) and each destination host's side once, whatever the number of pairs, with
+the datasets of each pool touched beside it for their origins (none where the listing
+already holds every pool); the steps then read once per pool: the reads stay constant in
+the number of snapshots and pairs.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from zfsyncd.api.names import Action
 from zfsyncd.ops.replication import origins
 from zfsyncd.ops.replication.choose import expire, newest_common
-from zfsyncd.ops.replication.inventory import DatasetState, Listing, Side, host_of, list_side
+from zfsyncd.ops.replication.inventory import DatasetState, Side, host_of, list_side
 from zfsyncd.ops.replication.props import DEFAULT_SAVECOUNT, Peer, Role, parse_peer
 from zfsyncd.ops.replication.requests import ExpireRequest
 from zfsyncd.tx.errors import MissingObjectError, PlanError
@@ -158,13 +159,15 @@ def describe(request: ExpireRequest) -> str:
 async def read_facts(ctx: StepContext, request: ExpireRequest) -> ExpireFacts:
     """This host's side (the sources named, or every pool), then each destination host's
     side over its pairs' destinations: one reading per host. A host that is not configured
-    is named in `unreachable` (its pairs are left out, or refused when named). Each side is
-    read with its whole pools (_read_pools), so the same `zfs list` tells which snapshots
-    have clones there (no listing of the pools of its own), and which are held (its
-    `userrefs`: expire asks only whether, never by whom, so no `zfs holds`). Once this
-    host's `zfs list` named the peers, the other hosts' sides are read at once."""
+    is named in `unreachable` (its pairs are left out, or refused when named). Each side's
+    listing tells which snapshots are held (its `userrefs`: expire asks only whether, never
+    by whom, so no `zfs holds`). Once this host's `zfs list` named the peers, the rest is
+    read at once: the other hosts' sides and each host's clones (origins.cloned: the
+    datasets of the pools touched, one reading a host; none where this host's listing
+    already holds every pool)."""
     local = host_of(ctx, LOCAL).zfs
-    listing, local_clones = await _read_pools(local, LOCAL, request.sources or None)
+    # expiry does not decide from `written`: not asked for
+    listing = await list_side(local, LOCAL, request.sources or None, written=False)
     # roles, peers and paused need no holds: the listing alone (refusals of named ones too)
     sources = sources_of(request, listing.side({}))[0]
     wanted: dict[str, set[str]] = defaultdict(set)
@@ -181,43 +184,25 @@ async def read_facts(ctx: StepContext, request: ExpireRequest) -> ExpireFacts:
             unreachable[host] = str(exc)
     # every pool of this host was read (no source named): the local destinations are in it
     apart = [h for h in backends if h != LOCAL or request.sources]
-
-    found = await asyncio.gather(*(_read_pools(backends[h], h, sorted(wanted[h])) for h in apart))
+    pools: dict[str, set[str]] = defaultdict(set)
+    if request.sources:
+        pools[LOCAL].update(names.pool_of(source.name) for source in sources)
+    for host in apart:
+        pools[host].update(names.pool_of(dataset) for dataset in wanted[host])
+    zfs_of = {**backends, LOCAL: local}
+    found, clone_sets = await asyncio.gather(
+        asyncio.gather(
+            *(list_side(backends[h], h, sorted(wanted[h]), written=False) for h in apart)
+        ),
+        asyncio.gather(*(origins.cloned(zfs_of[h], pools[h]) for h in sorted(pools))),
+    )
+    cloned = dict(zip(sorted(pools), clone_sets, strict=True))
+    if not request.sources:
+        cloned[LOCAL] = cloned.get(LOCAL, frozenset()) | origins.of_listing(listing.objects)
     here = listing.held_side()
-    there: dict[str, Side] = {}
-    cloned: dict[str, frozenset[str]] = {LOCAL: local_clones}
-    for host, (other, clones) in zip(apart, found, strict=True):
-        there[host] = other.held_side()
-        cloned[host] = cloned.get(host, frozenset()) | clones
+    there = {host: side.held_side() for host, side in zip(apart, found, strict=True)}
     there.update({h: here for h in wanted if h not in apart and h not in unreachable})
     return ExpireFacts(here, there, unreachable, cloned)
-
-
-async def _read_pools(
-    zfs: ZfsBackend, host: str, datasets: Collection[str] | None
-) -> tuple[Listing, frozenset[str]]:
-    """The listing of `datasets` and everything below them (None: every pool of the host),
-    and the snapshots of their pools that some dataset is a clone of (origins.py: a clone
-    can be anywhere in its snapshot's pool), from one `zfs list` of their whole pools: the
-    pool's datasets, which the clones need, come with the side's reading."""
-    pools = None if datasets is None else sorted({names.pool_of(d) for d in datasets})
-    # expiry does not decide from `written`: not asked for, over the whole pools
-    listing = await list_side(zfs, host, pools, written=False)
-    cloned = origins.of_listing(listing.objects)
-    if datasets is None:
-        return listing, cloned
-    roots = set(datasets)
-    return Listing(host, [o for o in listing.objects if _below(o.dataset, roots)]), cloned
-
-
-def _below(dataset: str, roots: set[str]) -> bool:
-    """Is `dataset` one of `roots` or below one (each of its ancestors looked up)?"""
-    name: str | None = dataset
-    while name is not None:
-        if name in roots:
-            return True
-        name = names.parent_of(name)
-    return False
 
 
 class ExpireKind(RequestKind[ExpireRequest]):

@@ -47,7 +47,7 @@ from zfsyncd.tx.errors import (
     error_kind,
 )
 from zfsyncd.tx.executor import ExecutionOutcome, Executor, planned_steps
-from zfsyncd.tx.kinds import FOLLOWS, RERUN, Following, admission, kind_of
+from zfsyncd.tx.kinds import FOLLOWS, RERUN, admission, follow_up_of, kind_of
 from zfsyncd.tx.machine import TransactionMachine
 from zfsyncd.tx.progress import ProgressSink
 from zfsyncd.zfs.errors import ZfsError
@@ -406,7 +406,7 @@ class Lifecycle:
         nothing follows. A refused follow-up is logged and recorded in the audit log by
         `create`; `record` completes anyway."""
         kind = self.core.kinds.get(record.type)  # (recovery completes a kind now unknown)
-        then = kind.follow_up(dict(record.params)) if isinstance(kind, Following) else None
+        then = follow_up_of(kind, record.params)
         if then is None or not record.steps:
             return None
         try:

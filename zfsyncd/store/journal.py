@@ -52,7 +52,7 @@ class StepJournal:
 
         def work(conn: sqlite3.Connection) -> StepRecord:
             _update_step(conn, tx_id, idx, state, now, error, undo_json, bytes_total)
-            touch(conn, tx_id, now)
+            _touch(conn, tx_id, now)
             return _load_step(conn, tx_id, idx)
 
         return await self._db.write(work)
@@ -64,7 +64,7 @@ class StepJournal:
 
         def work(conn: sqlite3.Connection) -> StepRecord:
             _update_undo(conn, tx_id, idx, undo_state, error)
-            touch(conn, tx_id, now)
+            _touch(conn, tx_id, now)
             return _load_step(conn, tx_id, idx)
 
         return await self._db.write(work)
@@ -104,7 +104,7 @@ class StepJournal:
                 _update_step(conn, tx_id, idx, state, now, error, undo_json, bytes_total)
             else:
                 _update_undo(conn, tx_id, idx, state, error)
-            touch(conn, tx_id, now)
+            _touch(conn, tx_id, now)
 
         await self._db.write(work)
 
@@ -198,7 +198,7 @@ def _update_undo(
         raise RecordNotFoundError(f"no step {idx} in transaction {tx_id}")
 
 
-def touch(conn: sqlite3.Connection, tx_id: str, now: float) -> None:
+def _touch(conn: sqlite3.Connection, tx_id: str, now: float) -> None:
     conn.execute("UPDATE transactions SET updated_at = ? WHERE id = ?", (now, tx_id))
 
 

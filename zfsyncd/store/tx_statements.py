@@ -8,6 +8,7 @@ records with their datasets and steps.
 from __future__ import annotations
 
 import builtins
+import functools
 import sqlite3
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
@@ -15,11 +16,12 @@ from typing import Any
 from zfsyncd.store import json_columns
 from zfsyncd.store import rows as rows_
 from zfsyncd.store.errors import RecordNotFoundError, StaleStateError
-from zfsyncd.store.journal import _step, touch
+from zfsyncd.store.journal import _step
 from zfsyncd.store.records import TERMINAL_STATES, StepRecord, StepSpec, TransactionRecord, TxState
 
 #: states in which the plan (steps, datasets) may still change: nothing has run yet
 PLANNING = frozenset({TxState.CREATED, TxState.PREPARED})
+_PLANNING_JSON = json_columns.dump(sorted(PLANNING))
 
 #: a step as stored: kind, args (JSON text), description, bytes_total
 StepRow = tuple[str, str, str | None, int | None]
@@ -58,10 +60,18 @@ def replace(
 ) -> None:
     """Replace the steps and/or datasets (and, when given, the description) of a
     transaction still being planned."""
-    actual = state_of(conn, tx_id)
-    if actual is None:
-        raise RecordNotFoundError(f"no transaction {tx_id}")
-    if actual not in PLANNING:
+    # the check of the state and the stamp in one statement (the state is read only to say
+    # why it was refused)
+    changed = conn.execute(
+        """UPDATE transactions SET updated_at = :now,
+            description = coalesce(:description, description)
+        WHERE id = :id AND state IN (SELECT value FROM json_each(:planning))""",
+        {"now": now, "description": description, "id": tx_id, "planning": _PLANNING_JSON},
+    ).rowcount
+    if changed == 0:
+        actual = state_of(conn, tx_id)
+        if actual is None:
+            raise RecordNotFoundError(f"no transaction {tx_id}")
         raise StaleStateError(tx_id, PLANNING, actual)
     if steps is not None:
         conn.execute("DELETE FROM steps WHERE tx_id = ?", (tx_id,))
@@ -69,9 +79,6 @@ def replace(
     if datasets is not None:
         conn.execute("DELETE FROM tx_datasets WHERE tx_id = ?", (tx_id,))
         insert_datasets(conn, tx_id, datasets)
-    if description is not None:
-        conn.execute("UPDATE transactions SET description = ? WHERE id = ?", (description, tx_id))
-    touch(conn, tx_id, now)
 
 
 _CHANGE_STATE = """UPDATE transactions SET
@@ -111,7 +118,7 @@ def change_state(
             "error": error,
             "error_kind": error_kind,
             "rollback_outcome": rollback_outcome,
-            "expected": json_columns.dump(sorted(allowed)),
+            "expected": _states_json(allowed),
         },
     ).rowcount
     if changed == 0:
@@ -119,6 +126,13 @@ def change_state(
         if actual is None:
             raise RecordNotFoundError(f"no transaction {tx_id}")
         raise StaleStateError(tx_id, allowed, actual)
+
+
+@functools.cache
+def _states_json(states: frozenset[TxState]) -> str:
+    """A set of states as the JSON array `json_each` reads (a state change's few sets, each
+    encoded once)."""
+    return json_columns.dump(sorted(states))
 
 
 def insert_datasets(conn: sqlite3.Connection, tx_id: str, datasets: Iterable[str]) -> None:

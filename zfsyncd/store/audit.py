@@ -18,7 +18,7 @@ import builtins
 import sqlite3
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from zfsyncd.store import json_columns
 from zfsyncd.store import rows as rows_
@@ -44,6 +44,15 @@ class _Burst:
 
 _INSERT = """INSERT INTO audit (at, uid, caller, action, tx_id, outcome, detail)
     VALUES (?, ?, ?, ?, ?, ?, ?)"""
+
+
+class Who(TypedDict, total=False):
+    """Who asked, about which transaction, and the details: `append`'s keywords."""
+
+    uid: int | None
+    caller: str | None
+    tx_id: str | None
+    detail: Mapping[str, Any] | None
 
 
 class AuditLog:
@@ -83,28 +92,13 @@ class AuditLog:
             detail=json_columns.load_object(detail_json),
         )
 
-    async def append_later(
-        self,
-        action: str,
-        outcome: str,
-        *,
-        uid: int | None = None,
-        caller: str | None = None,
-        tx_id: str | None = None,
-        detail: Mapping[str, Any] | None = None,
-    ) -> None:
+    async def append_later(self, action: str, outcome: str, **who: Unpack[Who]) -> None:
         """`append` without the entry back: inside one of the engine's commits the row goes
         with the commit's next call to SQLite's thread (`Database.write_later`), not in a
         call of its own; outside one it is written at once."""
-        row = (
-            self._db.now(),
-            uid,
-            caller,
-            action,
-            tx_id,
-            outcome,
-            json_columns.dump_object(detail),
-        )
+        detail_json = json_columns.dump_object(who.get("detail"))
+        row = (self._db.now(), who.get("uid"), who.get("caller"), action, who.get("tx_id"),
+               outcome, detail_json)  # fmt: skip
 
         def work(conn: sqlite3.Connection) -> None:
             conn.execute(_INSERT, row)

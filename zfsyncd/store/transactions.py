@@ -236,6 +236,7 @@ class TransactionStore(StepJournal):
         error_kind: str | None = None,
         rollback_outcome: str | None = None,
         finished: bool | None = None,
+        later: bool = False,
     ) -> None:
         """Move a transaction to `new_state` if it is still in `expected`, else raise
         `StaleStateError` and change nothing. The record is not read back (`get` reads it):
@@ -245,38 +246,20 @@ class TransactionStore(StepJournal):
         `finished_at` is stamped when `finished` is True, or (the default, None) when the
         new state is terminal. Entering EXECUTING counts an attempt, so recovery can tell a
         transaction that already crashed the daemon once.
+
+        With `later`, the write goes with the commit it is part of (`Database.write_later`:
+        inside the engine's commits, no call to SQLite's thread of its own); a stale state
+        then fails that commit with `StaleStateError`, rolling all of it back.
         """
-
-        def work(conn: sqlite3.Connection) -> None:
-            sql.change_state(
-                conn, tx_id, new_state, self._db.now(), expected=expected, error=error,
-                error_kind=error_kind, rollback_outcome=rollback_outcome, finished=finished,
-            )  # fmt: skip
-
-        await self._db.write(work)
-
-    async def set_state_later(
-        self,
-        tx_id: str,
-        new_state: TxState,
-        *,
-        expected: TxState | Collection[TxState],
-        error: str | None = None,
-        error_kind: str | None = None,
-        rollback_outcome: str | None = None,
-    ) -> None:
-        """`set_state`, whose write goes with the commit it is part of (`Database.write_later`:
-        inside the engine's commits, no call to SQLite's thread of its own). A stale state
-        fails that commit with `StaleStateError`, rolling all of it back."""
         now = self._db.now()
 
         def work(conn: sqlite3.Connection) -> None:
             sql.change_state(
                 conn, tx_id, new_state, now, expected=expected, error=error,
-                error_kind=error_kind, rollback_outcome=rollback_outcome, finished=None,
+                error_kind=error_kind, rollback_outcome=rollback_outcome, finished=finished,
             )  # fmt: skip
 
-        await self._db.write_later(work)
+        await (self._db.write_later(work) if later else self._db.write(work))
 
     async def update_metadata(self, tx_id: str, merge: Mapping[str, Any]) -> dict[str, Any]:
         """Merge into the metadata as a JSON merge patch (RFC 7396): nested objects merge,

@@ -166,9 +166,10 @@ class EngineCore:
         self, tx_id: str, source: TxState, dest: TxState, details: dict[str, Any]
     ) -> None:
         # inside one_commit, with the commit (no call to SQLite's thread of its own)
-        await self.store.set_state_later(
+        await self.store.set_state(
             tx_id,
             dest,
+            later=True,
             expected=source,
             # ZFS's words and an undo's account are not the caller's to bound: cut short
             error=cut_error(details.get("error")),

@@ -124,7 +124,9 @@ async def test_a_later_write_that_fails_fails_the_commit_and_keeps_nothing(
         async with db.batch():
             await db.write_later(_insert_audit("a"))
             # expects PREPARED, but it is CREATED: refused when it is sent, at the COMMIT
-            await store.set_state_later(record.id, TxState.EXECUTING, expected=TxState.PREPARED)
+            await store.set_state(
+                record.id, TxState.EXECUTING, expected=TxState.PREPARED, later=True
+            )
 
     with pytest.raises(StaleStateError):
         await stale_move()

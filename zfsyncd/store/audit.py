@@ -15,13 +15,14 @@ refusals writes a row or two per caller and method a minute, not one per call.
 from __future__ import annotations
 
 import builtins
+import sqlite3
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from zfsyncd.store import json_columns
 from zfsyncd.store import rows as rows_
-from zfsyncd.store.database import Database, inserted_rowid
+from zfsyncd.store.database import Database, last_rowid
 from zfsyncd.store.migrations import AUDIT_MIN_AGE
 from zfsyncd.store.records import AuditEntry
 
@@ -39,6 +40,19 @@ class _Burst:
     repeats: int = 0
     last_at: float = 0.0
     last: dict[str, Any] = field(default_factory=dict)
+
+
+_INSERT = """INSERT INTO audit (at, uid, caller, action, tx_id, outcome, detail)
+    VALUES (?, ?, ?, ?, ?, ?, ?)"""
+
+
+class Who(TypedDict, total=False):
+    """Who asked, about which transaction, and the details: `append`'s keywords."""
+
+    uid: int | None
+    caller: str | None
+    tx_id: str | None
+    detail: Mapping[str, Any] | None
 
 
 class AuditLog:
@@ -60,15 +74,15 @@ class AuditLog:
         """Record one call. Inside a caller's transaction it commits with that transaction,
         so an audited change and its audit row cannot exist without each other."""
         detail_json = json_columns.dump_object(detail)
-        async with self._db.transaction() as conn:
+
+        def work(conn: sqlite3.Connection) -> tuple[int, float]:
             at = self._db.now()
-            row = await conn.execute_insert(
-                """INSERT INTO audit (at, uid, caller, action, tx_id, outcome, detail)
-                VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                (at, uid, caller, action, tx_id, outcome, detail_json),
-            )
+            row = (at, uid, caller, action, tx_id, outcome, detail_json)
+            return last_rowid(conn.execute(_INSERT, row)), at
+
+        seq, at = await self._db.write(work)
         return AuditEntry(
-            seq=inserted_rowid(row),
+            seq=seq,
             at=at,
             uid=uid,
             caller=caller,
@@ -77,6 +91,19 @@ class AuditLog:
             outcome=outcome,
             detail=json_columns.load_object(detail_json),
         )
+
+    async def append_later(self, action: str, outcome: str, **who: Unpack[Who]) -> None:
+        """`append` without the entry back: inside one of the engine's commits the row goes
+        with the commit's next call to SQLite's thread (`Database.write_later`), not in a
+        call of its own; outside one it is written at once."""
+        detail_json = json_columns.dump_object(who.get("detail"))
+        row = (self._db.now(), who.get("uid"), who.get("caller"), action, who.get("tx_id"),
+               outcome, detail_json)  # fmt: skip
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(_INSERT, row)
+
+        await self._db.write_later(work)
 
     async def list(
         self,

@@ -16,6 +16,18 @@ savepoints (each costs two more round trips to SQLite's thread): a nested block 
 fails there dooms the whole transaction, which then rolls back even if the failure was
 caught. The lock belongs to the task: a task that awaits another task touching the store
 from inside a transaction deadlocks, so don't.
+
+Round trips. aiosqlite runs each statement as one call on its thread: a wake-up of that
+thread and then of the event loop, which cost more CPU than most statements themselves
+(measured by bench.engine_cost: some 40 a snapshot transaction were most of its cost). So
+the store's methods hand `write`, `write_later` and `read` a plain function of the sqlite3
+connection that runs all its statements in one call on that thread. Standalone, `write`
+runs BEGIN IMMEDIATE, the function and COMMIT in that one call. Inside an all-or-nothing
+transaction (the engine's commits, `batch`), BEGIN waits for the first call, and the
+functions given to `write_later` (writes whose result nobody waits for: an audit row, a
+state change) wait for the next call, or go with the COMMIT: such a commit of several
+writes is one call. A write-later that fails makes the call it went with fail, and dooms
+the transaction, so the whole commit rolls back as if it had failed where it was made.
 """
 
 from __future__ import annotations
@@ -25,11 +37,20 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 
@@ -39,6 +60,10 @@ from zfsyncd.store.errors import StoreCorruptError, StoreError, StoreVersionErro
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+T = TypeVar("T")
+#: what `write`, `write_later` and `read` run: statements on the sqlite3 connection, on
+#: aiosqlite's thread (no awaiting there: it is one call)
+Work = Callable[[sqlite3.Connection], T]
 
 _CORRUPTION_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 
@@ -58,6 +83,10 @@ class Database:
         #: sets `_doomed`, and the transaction rolls back at its end
         self._all_or_nothing = False
         self._doomed = False
+        #: inside `batch`: BEGIN is still to be sent (with the first call), and the writes
+        #: handed to `write_later` that wait for the next call
+        self._begin_pending = False
+        self._pending: list[Work[object]] = []
 
     @classmethod
     def open(
@@ -146,6 +175,7 @@ class Database:
             if not self._writing:
                 raise StoreError("cannot write inside Database.reading(); use transaction()")
             if self._all_or_nothing:
+                await self._send_pending()  # the caller's statements come after them
                 try:
                     yield self._connection()
                 except BaseException:
@@ -155,28 +185,128 @@ class Database:
             async with self._savepoint(self._connection()) as conn:
                 yield conn
             return
+        if all_or_nothing:
+            async with self.batch():
+                await self._send_pending()
+                yield self._connection()
+            return
         async with self._lock:
             conn = self._connection()  # checked under the lock: close() may have run meanwhile
             self._owner, self._writing = asyncio.current_task(), True
-            self._all_or_nothing, self._doomed = all_or_nothing, False
             try:
                 # BEGIN is inside the try: cancelled while it was queued, it still runs
                 await conn.execute("BEGIN IMMEDIATE")
                 yield conn
-                if self._doomed:
-                    raise StoreError("a write inside this transaction failed: none of it is kept")
                 await conn.execute("COMMIT")
             except BaseException:
                 await _abandon(conn, "ROLLBACK")
                 raise
             finally:
                 self._owner, self._writing = None, False
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[None]:
+        """An all-or-nothing transaction (see `transaction`) whose BEGIN goes with its first
+        call to SQLite's thread and whose `write_later` writes go with the next call or the
+        COMMIT (see the module's docstring): the engine's commits. Inside another
+        transaction it is a nested block of that one (a savepoint, unless that one is
+        all-or-nothing too)."""
+        if self._owned_by_current_task():
+            if self._writing and self._all_or_nothing:  # part of it, with nothing to send
+                try:
+                    yield
+                except BaseException:
+                    self._doomed = True
+                    raise
+                return
+            async with self.transaction():
+                yield
+            return
+        async with self._lock:
+            conn = self._connection()
+            self._owner, self._writing = asyncio.current_task(), True
+            self._all_or_nothing, self._doomed = True, False
+            self._begin_pending, self._pending = True, []
+            try:
+                yield
+                if self._doomed:
+                    raise StoreError("a write inside this transaction failed: none of it is kept")
+                if not self._begin_pending or self._pending:  # else nothing was asked of SQLite
+                    await self._call(_commit)
+            except BaseException:
+                await _abandon(conn, "ROLLBACK")
+                raise
+            finally:
+                self._owner, self._writing = None, False
                 self._all_or_nothing = self._doomed = False
+                self._begin_pending, self._pending = False, []
+
+    async def write(self, work: Work[T]) -> T:
+        """Run `work` (statements that write) as one atomic write, in one call to SQLite's
+        thread: standalone, between BEGIN IMMEDIATE and COMMIT (a failure rolls it all back
+        in the same call); inside a transaction, as part of it (in a savepoint unless the
+        transaction is all-or-nothing, as a nested `transaction` block is).
+
+        Once handed to SQLite's thread, `work` runs whole: a task cancelled then sees
+        CancelledError though the write may have committed (re-read the state if that
+        matters); cancelled while it waits for the lock, nothing is written."""
+        if not self._owned_by_current_task():
+            async with self._lock:
+                return await _on_thread(self._connection(), partial(_committed, work))
+        if not self._writing:
+            raise StoreError("cannot write inside Database.reading(); use transaction()")
+        if self._all_or_nothing:
+            return await self._call(work)
+        self._depth += 1
+        try:
+            name = f"nested_{self._depth}"
+            return await _on_thread(self._connection(), partial(_in_savepoint, name, work))
+        finally:
+            self._depth -= 1
+
+    async def write_later(self, work: Work[object]) -> None:
+        """A write whose result nobody waits for: inside an all-or-nothing transaction it
+        goes with the transaction's next call to SQLite's thread (no call of its own; its
+        failure fails that call and dooms the transaction); elsewhere it is `write`."""
+        if self._owned_by_current_task() and self._writing and self._all_or_nothing:
+            self._pending.append(work)
+            return
+        await self.write(work)
+
+    async def read(self, work: Work[T]) -> T:
+        """Run `work` (statements that read) in one call to SQLite's thread: standalone, in
+        a read transaction of its own (its queries see one state); inside a transaction,
+        seeing that transaction's writes."""
+        if not self._owned_by_current_task():
+            async with self._lock:
+                return await _on_thread(self._connection(), partial(_read_only, work))
+        if self._writing and self._all_or_nothing:
+            return await self._call(work)
+        return await _on_thread(self._connection(), work)
+
+    async def _call(self, work: Work[T]) -> T:
+        """Inside `batch`: one call to SQLite's thread that sends BEGIN if it is still to
+        be sent, the pending writes, then `work`. Its failure dooms the transaction."""
+        begin, pending = self._begin_pending, self._pending
+        self._begin_pending, self._pending = False, []  # handed over, whatever happens next
+        try:
+            return await _on_thread(self._connection(), partial(_batched, begin, pending, work))
+        except BaseException:
+            self._doomed = True
+            raise
+
+    async def _send_pending(self) -> None:
+        """Inside `batch`: BEGIN and the pending writes now, before a caller uses the
+        connection directly."""
+        if self._begin_pending or self._pending:
+            await self._call(_nothing)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
         """A consistent read: several queries see the same committed state."""
         if self._owned_by_current_task():  # inside a transaction: see its own writes
+            if self._writing and self._all_or_nothing:
+                await self._send_pending()
             yield self._connection()
             return
         async with self._lock:
@@ -291,6 +421,89 @@ async def changed_rows(
     (each is a wake-up of that thread and of the event loop: the engine's main cost)."""
     cursor = await conn.execute(statement, params)
     return int(cursor.rowcount)
+
+
+async def _on_thread(conn: aiosqlite.Connection, work: Work[T]) -> T:
+    """Run `work` with the sqlite3 connection on aiosqlite's thread: one call there, however
+    many statements `work` runs. aiosqlite has no public way to do this; its `_execute`
+    (queue a function for its thread, await its result) is what every one of its methods
+    uses, and the version is pinned in pyproject.toml (tests/unit/store cover this call)."""
+    raw = conn._conn  # raises ValueError once closed, as aiosqlite's own methods do
+    execute: Callable[..., Awaitable[Any]] = conn._execute
+    return cast(T, await execute(work, raw))
+
+
+def _committed(work: Work[T], raw: sqlite3.Connection) -> T:
+    """On SQLite's thread: `work` between BEGIN IMMEDIATE and COMMIT, rolled back if it fails
+    (or the COMMIT does)."""
+    raw.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(raw)
+        raw.execute("COMMIT")
+    except BaseException:
+        _roll_back(raw, "ROLLBACK")
+        raise
+    return result
+
+
+def _read_only(work: Work[T], raw: sqlite3.Connection) -> T:
+    """On SQLite's thread: `work` in a read transaction (one snapshot for all its queries)."""
+    raw.execute("BEGIN")
+    try:
+        return work(raw)
+    finally:
+        _roll_back(raw, "ROLLBACK")  # nothing was written; just end it
+
+
+def _in_savepoint(name: str, work: Work[T], raw: sqlite3.Connection) -> T:
+    """On SQLite's thread, inside the caller's transaction: `work` whole or not at all."""
+    raw.execute(f"SAVEPOINT {name}")
+    try:
+        result = work(raw)
+    except BaseException:
+        _roll_back(raw, f"ROLLBACK TO {name}")
+        _roll_back(raw, f"RELEASE {name}")
+        raise
+    raw.execute(f"RELEASE {name}")
+    return result
+
+
+def _batched(begin: bool, pending: list[Work[object]], work: Work[T], raw: sqlite3.Connection) -> T:
+    """On SQLite's thread, inside `Database.batch`: BEGIN if still to be sent, the writes
+    that waited, then `work` (rolled back by the batch if any fails)."""
+    if begin:
+        raw.execute("BEGIN IMMEDIATE")
+    for waiting in pending:
+        waiting(raw)
+    return work(raw)
+
+
+def _commit(raw: sqlite3.Connection) -> None:
+    raw.execute("COMMIT")
+
+
+def _nothing(raw: sqlite3.Connection) -> None:
+    return None
+
+
+def _roll_back(raw: sqlite3.Connection, statement: str) -> None:
+    """On SQLite's thread: end a failed transaction or savepoint without hiding why it
+    failed (as `_abandon`)."""
+    try:
+        raw.execute(statement)
+    except sqlite3.OperationalError as error:
+        if not any(text in str(error) for text in _NOTHING_TO_END):
+            log.exception("state database: %s failed", statement)
+    except Exception:
+        log.exception("state database: %s failed", statement)
+
+
+def last_rowid(cursor: sqlite3.Cursor) -> int:
+    """The rowid of the row the INSERT on `cursor` made, on SQLite's thread (the cursor knows
+    it: no `SELECT last_insert_rowid()` is sent)."""
+    if cursor.lastrowid is None:
+        raise StoreError("the state database returned no rowid for an insert")
+    return cursor.lastrowid
 
 
 def inserted_rowid(row: sqlite3.Row | None) -> int:

@@ -13,11 +13,9 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-import aiosqlite
-
 from zfsyncd.store import json_columns
 from zfsyncd.store import rows as rows_
-from zfsyncd.store.database import Database, changed_rows, inserted_rowid
+from zfsyncd.store.database import Database, last_rowid
 from zfsyncd.store.errors import RecordNotFoundError
 from zfsyncd.store.records import JournalEntry, JournalEvent, JournalPhase, StepRecord, StepState
 
@@ -29,7 +27,8 @@ _STEP_FINISHED = frozenset({StepState.COMPLETED, StepState.FAILED, StepState.SKI
 
 
 class StepJournal:
-    """Step states and journal rows of the transactions in one database."""
+    """Step states and journal rows of the transactions in one database. Each method is one
+    call to SQLite's thread (see `Database.write`)."""
 
     _db: Database
 
@@ -49,19 +48,26 @@ class StepJournal:
         `finished_at`. `error` is replaced (so a RUNNING retry clears an old one);
         `undo_data` and `bytes_total` are replaced only when given."""
         undo_json = json_columns.dump_optional(undo_data)
-        async with self._db.transaction() as conn:
-            now = self._db.now()
-            await _update_step(conn, tx_id, idx, state, now, error, undo_json, bytes_total)
-            await _touch(conn, tx_id, now)
-            return await _load_step(conn, tx_id, idx)
+        now = self._db.now()
+
+        def work(conn: sqlite3.Connection) -> StepRecord:
+            _update_step(conn, tx_id, idx, state, now, error, undo_json, bytes_total)
+            _touch(conn, tx_id, now)
+            return _load_step(conn, tx_id, idx)
+
+        return await self._db.write(work)
 
     async def mark_undo(
         self, tx_id: str, idx: int, undo_state: StepState, *, error: str | None = None
     ) -> StepRecord:
-        async with self._db.transaction() as conn:
-            await _update_undo(conn, tx_id, idx, undo_state, error)
-            await _touch(conn, tx_id, self._db.now())
-            return await _load_step(conn, tx_id, idx)
+        now = self._db.now()
+
+        def work(conn: sqlite3.Connection) -> StepRecord:
+            _update_undo(conn, tx_id, idx, undo_state, error)
+            _touch(conn, tx_id, now)
+            return _load_step(conn, tx_id, idx)
+
+        return await self._db.write(work)
 
     async def step_event(
         self,
@@ -89,17 +95,18 @@ class StepJournal:
             raise ValueError("a tx-phase journal entry has no step: use journal()")
         detail_json = json_columns.dump_object(detail)
         undo_json = json_columns.dump_optional(undo_data)
-        async with self._db.transaction() as conn:
-            now = self._db.now()
-            # no seq wanted back: a plain execute is one statement, execute_insert two
-            await conn.execute(
-                _INSERT_JOURNAL, (now, tx_id, idx, phase.value, event.value, outcome, detail_json)
-            )
+        now = self._db.now()
+        journal_row = (now, tx_id, idx, phase.value, event.value, outcome, detail_json)
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(_INSERT_JOURNAL, journal_row)
             if phase is JournalPhase.DO:
-                await _update_step(conn, tx_id, idx, state, now, error, undo_json, bytes_total)
+                _update_step(conn, tx_id, idx, state, now, error, undo_json, bytes_total)
             else:
-                await _update_undo(conn, tx_id, idx, state, error)
-            await _touch(conn, tx_id, now)
+                _update_undo(conn, tx_id, idx, state, error)
+            _touch(conn, tx_id, now)
+
+        await self._db.write(work)
 
     # -- journal --------------------------------------------------------------------------
 
@@ -117,11 +124,13 @@ class StepJournal:
         holds an outer transaction. Write the intent before acting, the result after.
         A ``tx`` phase entry has no step; a result needs an outcome (the schema checks)."""
         detail_json = json_columns.dump_object(detail)
-        async with self._db.transaction() as conn:
-            at = self._db.now()
-            seq = await _insert_journal(
-                conn, at, tx_id, step_idx, phase, event, outcome, detail_json
-            )
+        at = self._db.now()
+        row = (at, tx_id, step_idx, phase.value, event.value, outcome, detail_json)
+
+        def work(conn: sqlite3.Connection) -> int:
+            return last_rowid(conn.execute(_INSERT_JOURNAL, row))
+
+        seq = await self._db.write(work)
         return JournalEntry(
             seq=seq,
             at=at,
@@ -135,32 +144,16 @@ class StepJournal:
 
     async def journal_for(self, tx_id: str) -> builtins.list[JournalEntry]:
         """In the order written."""
-        async with self._db.reading() as conn:
-            rows = await conn.execute_fetchall(
-                "SELECT * FROM journal WHERE tx_id = ? ORDER BY seq", (tx_id,)
-            )
-        return [rows_.record(JournalEntry, row) for row in rows]
+
+        def work(conn: sqlite3.Connection) -> builtins.list[JournalEntry]:
+            rows = conn.execute("SELECT * FROM journal WHERE tx_id = ? ORDER BY seq", (tx_id,))
+            return [rows_.record(JournalEntry, row) for row in rows]
+
+        return await self._db.read(work)
 
 
-async def _insert_journal(
-    conn: aiosqlite.Connection,
-    at: float,
-    tx_id: str,
-    step_idx: int | None,
-    phase: JournalPhase,
-    event: JournalEvent,
-    outcome: str | None,
-    detail_json: str,
-) -> int:
-    """Append one journal row; its seq."""
-    row = await conn.execute_insert(
-        _INSERT_JOURNAL, (at, tx_id, step_idx, phase.value, event.value, outcome, detail_json)
-    )
-    return inserted_rowid(row)
-
-
-async def _update_step(
-    conn: aiosqlite.Connection,
+def _update_step(
+    conn: sqlite3.Connection,
     tx_id: str,
     idx: int,
     state: StepState,
@@ -169,8 +162,7 @@ async def _update_step(
     undo_json: str | None,
     bytes_total: int | None,
 ) -> None:
-    changed = await changed_rows(
-        conn,
+    changed = conn.execute(
         """UPDATE steps SET
             state = :state,
             started_at = CASE WHEN :running THEN :now ELSE started_at END,
@@ -190,32 +182,29 @@ async def _update_step(
             "undo_data": undo_json,
             "bytes_total": bytes_total,
         },
-    )
+    ).rowcount
     if changed == 0:
         raise RecordNotFoundError(f"no step {idx} in transaction {tx_id}")
 
 
-async def _update_undo(
-    conn: aiosqlite.Connection, tx_id: str, idx: int, undo_state: StepState, error: str | None
+def _update_undo(
+    conn: sqlite3.Connection, tx_id: str, idx: int, undo_state: StepState, error: str | None
 ) -> None:
-    changed = await changed_rows(
-        conn,
+    changed = conn.execute(
         "UPDATE steps SET undo_state = ?, undo_error = ? WHERE tx_id = ? AND idx = ?",
         (undo_state.value, error, tx_id, idx),
-    )
+    ).rowcount
     if changed == 0:
         raise RecordNotFoundError(f"no step {idx} in transaction {tx_id}")
 
 
-async def _touch(conn: aiosqlite.Connection, tx_id: str, now: float) -> None:
-    await conn.execute("UPDATE transactions SET updated_at = ? WHERE id = ?", (now, tx_id))
+def _touch(conn: sqlite3.Connection, tx_id: str, now: float) -> None:
+    conn.execute("UPDATE transactions SET updated_at = ? WHERE id = ?", (now, tx_id))
 
 
-async def _load_step(conn: aiosqlite.Connection, tx_id: str, idx: int) -> StepRecord:
-    rows = list(
-        await conn.execute_fetchall("SELECT * FROM steps WHERE tx_id = ? AND idx = ?", (tx_id, idx))
-    )
-    return _step(rows[0])
+def _load_step(conn: sqlite3.Connection, tx_id: str, idx: int) -> StepRecord:
+    row = conn.execute("SELECT * FROM steps WHERE tx_id = ? AND idx = ?", (tx_id, idx)).fetchone()
+    return _step(row)
 
 
 def _step(row: sqlite3.Row) -> StepRecord:

@@ -14,10 +14,12 @@ assembled from values, and there is no limit on how many ids or states a filter 
 from __future__ import annotations
 
 import builtins
+import sqlite3
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from zfsyncd.store import ids, json_columns
+from zfsyncd.store import rows as rows_
 from zfsyncd.store import tx_statements as sql
 from zfsyncd.store.database import Database
 from zfsyncd.store.errors import RecordNotFoundError
@@ -25,10 +27,19 @@ from zfsyncd.store.journal import StepJournal
 from zfsyncd.store.records import (
     ACTIVE_STATES,
     TERMINAL_STATES,
+    StepRecord,
     StepSpec,
     TransactionRecord,
     TxState,
 )
+
+_INSERT_TRANSACTION = """INSERT INTO transactions (id, type, state, description, created_at,
+    updated_at, uid, priority, timeout, tags, metadata, rolls_back, retry_of, params)
+VALUES (:id, :type, :state, :description, :created_at, :updated_at, :uid, :priority,
+    :timeout, :tags, :metadata, :rolls_back, :retry_of, :params)"""
+
+#: the columns of a step's row as `tx_statements.step_rows` makes it
+_STEP = ("kind", "args", "description", "bytes_total")
 
 
 class TransactionStore(StepJournal):
@@ -53,54 +64,58 @@ class TransactionStore(StepJournal):
         rolls_back: str | None = None,
         retry_of: str | None = None,
     ) -> TransactionRecord:
-        """Store a new CREATED transaction with its datasets and steps, all or nothing."""
+        """Store a new CREATED transaction with its datasets and steps, all or nothing. The
+        record returned is made from what was written, as a read would return it (JSON
+        columns decoded from the text stored), without reading it back."""
         # serialise first: a value JSON cannot hold fails here, before anything is written
         tags_json = json_columns.dump(list(tags))
         metadata_json = json_columns.dump_object(metadata)
         params_json = json_columns.dump_object(params)
-        step_rows = [
-            (spec.kind, json_columns.dump_object(spec.args), spec.description, spec.bytes_total)
-            for spec in steps
-        ]
-        async with self._db.transaction() as conn:
+        step_rows = sql.step_rows(steps)
+        names = sorted(set(datasets))
+        row: dict[str, Any] = {
+            "type": type,
+            "state": TxState.CREATED.value,
+            "description": description,
+            "uid": uid,
+            "priority": priority,
+            # the column's REAL affinity: a whole number of seconds reads back as a float
+            "timeout": None if timeout is None else float(timeout),
+            "tags": tags_json,
+            "metadata": metadata_json,
+            "rolls_back": rolls_back,
+            "retry_of": retry_of,
+            "params": params_json,
+        }
+
+        def work(conn: sqlite3.Connection) -> dict[str, Any]:
             for link in (rolls_back, retry_of):
-                if link is not None and await sql.state_of(conn, link) is None:
+                if link is not None and sql.state_of(conn, link) is None:
                     raise RecordNotFoundError(f"no transaction {link} to link to")
-            now = self._db.now()
-            last = await conn.execute_fetchall(
-                "SELECT id FROM transactions ORDER BY id DESC LIMIT 1"
+            now = self._db.now()  # under the lock: creation times follow the ids' order
+            last = conn.execute("SELECT id FROM transactions ORDER BY id DESC LIMIT 1").fetchone()
+            tx_id = ids.new_transaction_id(now, None if last is None else str(last["id"]))
+            stored = {**row, "id": tx_id, "created_at": now, "updated_at": now}
+            conn.execute(_INSERT_TRANSACTION, stored)
+            sql.insert_datasets(conn, tx_id, names)
+            sql.insert_steps(conn, tx_id, step_rows)
+            return stored
+
+        stored = await self._db.write(work)
+        tx_id = stored["id"]
+        stored_steps = [
+            rows_.record(
+                StepRecord, {"tx_id": tx_id, "idx": idx, **dict(zip(_STEP, s, strict=True))}
             )
-            previous = next((str(row["id"]) for row in last), None)
-            tx_id = ids.new_transaction_id(now, previous)
-            await conn.execute(
-                """INSERT INTO transactions (id, type, state, description, created_at,
-                    updated_at, uid, priority, timeout, tags, metadata, rolls_back, retry_of,
-                    params)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (
-                    tx_id,
-                    type,
-                    TxState.CREATED.value,
-                    description,
-                    now,
-                    now,
-                    uid,
-                    priority,
-                    timeout,
-                    tags_json,
-                    metadata_json,
-                    rolls_back,
-                    retry_of,
-                    params_json,
-                ),
-            )
-            await sql.insert_datasets(conn, tx_id, datasets)
-            await sql.insert_steps(conn, tx_id, step_rows)
-            return await sql.load(conn, tx_id)
+            for idx, s in enumerate(step_rows)
+        ]
+        return rows_.record(TransactionRecord, stored, datasets=names, steps=stored_steps)
 
     async def get(self, tx_id: str) -> TransactionRecord | None:
-        async with self._db.reading() as conn:
-            rows = await sql.load_many(conn, "SELECT * FROM transactions WHERE id = ?", (tx_id,))
+        def work(conn: sqlite3.Connection) -> builtins.list[TransactionRecord]:
+            return sql.load_many(conn, "SELECT * FROM transactions WHERE id = ?", (tx_id,))
+
+        rows = await self._db.read(work)
         return rows[0] if rows else None
 
     async def list(
@@ -118,48 +133,52 @@ class TransactionStore(StepJournal):
         consecutive windows neither miss nor repeat a transaction. `before` is an id: only
         older ones (ids sort by creation), the next page after a row. ``limit=None``: all."""
         states = sql.state_set(state)
-        async with self._db.reading() as conn:
-            return await sql.load_many(
-                conn,
-                """SELECT * FROM transactions
-                WHERE (:states IS NULL OR state IN (SELECT value FROM json_each(:states)))
-                  AND (:type IS NULL OR type = :type)
-                  AND (:since IS NULL OR created_at >= :since)
-                  AND (:until IS NULL OR created_at < :until)
-                  AND (:uid IS NULL OR uid = :uid)
-                  AND (:before IS NULL OR id < :before)
-                ORDER BY id DESC
-                LIMIT :limit""",
-                {
-                    "states": None if states is None else json_columns.dump(sorted(states)),
-                    "type": type,
-                    "since": since,
-                    "until": until,
-                    "uid": uid,
-                    "before": before,
-                    "limit": -1 if limit is None else limit,
-                },
-            )
+        return await self._load_many(
+            """SELECT * FROM transactions
+            WHERE (:states IS NULL OR state IN (SELECT value FROM json_each(:states)))
+              AND (:type IS NULL OR type = :type)
+              AND (:since IS NULL OR created_at >= :since)
+              AND (:until IS NULL OR created_at < :until)
+              AND (:uid IS NULL OR uid = :uid)
+              AND (:before IS NULL OR id < :before)
+            ORDER BY id DESC
+            LIMIT :limit""",
+            {
+                "states": None if states is None else json_columns.dump(sorted(states)),
+                "type": type,
+                "since": since,
+                "until": until,
+                "uid": uid,
+                "before": before,
+                "limit": -1 if limit is None else limit,
+            },
+        )
 
     async def count(self) -> int:
         """How many transactions are stored (finished ones until cleaned up)."""
-        async with (
-            self._db.reading() as conn,
-            conn.execute("SELECT count(*) FROM transactions") as cursor,
-        ):
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+
+        def work(conn: sqlite3.Connection) -> int:
+            row = conn.execute("SELECT count(*) FROM transactions").fetchone()
+            return int(row[0]) if row else 0
+
+        return await self._db.read(work)
 
     async def list_active(self) -> builtins.list[TransactionRecord]:
         """CREATED, PREPARED and EXECUTING ones, oldest first: the order a restart re-queues
         and recovers them in."""
-        async with self._db.reading() as conn:
-            return await sql.load_many(
-                conn,
-                """SELECT * FROM transactions
-                WHERE state IN (SELECT value FROM json_each(?)) ORDER BY id""",
-                (json_columns.dump(sorted(ACTIVE_STATES)),),
-            )
+        return await self._load_many(
+            """SELECT * FROM transactions
+            WHERE state IN (SELECT value FROM json_each(?)) ORDER BY id""",
+            (json_columns.dump(sorted(ACTIVE_STATES)),),
+        )
+
+    async def _load_many(
+        self, query: str, params: Sequence[Any] | Mapping[str, Any]
+    ) -> builtins.list[TransactionRecord]:
+        def work(conn: sqlite3.Connection) -> builtins.list[TransactionRecord]:
+            return sql.load_many(conn, query, params)
+
+        return await self._db.read(work)
 
     async def transactions_touching(
         self,
@@ -180,10 +199,8 @@ class TransactionStore(StepJournal):
         """
         names = sorted(set(datasets))
         states_json = None if states is None else json_columns.dump(sorted(set(states)))
-        async with self._db.reading() as conn:
-            return await sql.load_many(
-                conn,
-                """SELECT * FROM transactions t
+        return await self._load_many(
+            """SELECT * FROM transactions t
                 WHERE EXISTS (
                     SELECT 1 FROM tx_datasets d, json_each(:names) n
                     WHERE d.tx_id = t.id AND (
@@ -198,14 +215,14 @@ class TransactionStore(StepJournal):
                   AND (:since IS NULL OR t.created_at >= :since)
                   AND (:states IS NULL OR t.state IN (SELECT value FROM json_each(:states)))
                 ORDER BY t.id DESC""",
-                {
-                    "names": json_columns.dump(names),
-                    "hierarchical": int(hierarchical),
-                    "after": after,
-                    "since": since,
-                    "states": states_json,
-                },
-            )
+            {
+                "names": json_columns.dump(names),
+                "hierarchical": int(hierarchical),
+                "after": after,
+                "since": since,
+                "states": states_json,
+            },
+        )
 
     # -- changing a transaction -----------------------------------------------------------
 
@@ -219,6 +236,7 @@ class TransactionStore(StepJournal):
         error_kind: str | None = None,
         rollback_outcome: str | None = None,
         finished: bool | None = None,
+        later: bool = False,
     ) -> None:
         """Move a transaction to `new_state` if it is still in `expected`, else raise
         `StaleStateError` and change nothing. The record is not read back (`get` reads it):
@@ -228,32 +246,39 @@ class TransactionStore(StepJournal):
         `finished_at` is stamped when `finished` is True, or (the default, None) when the
         new state is terminal. Entering EXECUTING counts an attempt, so recovery can tell a
         transaction that already crashed the daemon once.
+
+        With `later`, the write goes with the commit it is part of (`Database.write_later`:
+        inside the engine's commits, no call to SQLite's thread of its own); a stale state
+        then fails that commit with `StaleStateError`, rolling all of it back.
         """
-        async with self._db.transaction() as conn:
-            await sql.change_state(
-                conn, tx_id, new_state, self._db.now(), expected=expected, error=error,
+        now = self._db.now()
+
+        def work(conn: sqlite3.Connection) -> None:
+            sql.change_state(
+                conn, tx_id, new_state, now, expected=expected, error=error,
                 error_kind=error_kind, rollback_outcome=rollback_outcome, finished=finished,
             )  # fmt: skip
+
+        await (self._db.write_later(work) if later else self._db.write(work))
 
     async def update_metadata(self, tx_id: str, merge: Mapping[str, Any]) -> dict[str, Any]:
         """Merge into the metadata as a JSON merge patch (RFC 7396): nested objects merge,
         a key set to None is removed. One statement, so concurrent merges cannot lose each
         other's keys. Returns the metadata after the merge."""
         patch = json_columns.dump_object(merge)
-        async with self._db.transaction() as conn:
-            async with conn.execute(
+
+        def work(conn: sqlite3.Connection) -> dict[str, Any]:
+            changed = conn.execute(
                 """UPDATE transactions SET metadata = json_patch(metadata, ?), updated_at = ?
                 WHERE id = ?""",
                 (patch, self._db.now(), tx_id),
-            ) as cursor:
-                if cursor.rowcount == 0:
-                    raise RecordNotFoundError(f"no transaction {tx_id}")
-            rows = list(
-                await conn.execute_fetchall(
-                    "SELECT metadata FROM transactions WHERE id = ?", (tx_id,)
-                )
-            )
-            return json_columns.load_object(rows[0]["metadata"])
+            ).rowcount
+            if changed == 0:
+                raise RecordNotFoundError(f"no transaction {tx_id}")
+            row = conn.execute("SELECT metadata FROM transactions WHERE id = ?", (tx_id,))
+            return json_columns.load_object(row.fetchone()["metadata"])
+
+        return await self._db.write(work)
 
     async def replace_steps(self, tx_id: str, steps: Sequence[StepSpec]) -> TransactionRecord:
         """Replace the planned steps: prepare computes the real list. Refused (as stale) once
@@ -275,11 +300,14 @@ class TransactionStore(StepJournal):
         """`replace_steps` and `replace_datasets` in one commit, without reading the record
         back: what prepare stores; with `description`, the plan's (a replica sync names
         what it left out and why)."""
-        async with self._db.transaction() as conn:
-            await sql.replace(
-                conn, self._db.now(), tx_id, steps=steps, datasets=datasets,
-                description=description,
-            )  # fmt: skip
+        rows, names = sql.step_rows(steps), list(datasets)
+        now = self._db.now()
+
+        def work(conn: sqlite3.Connection) -> None:
+            sql.replace(conn, now, tx_id, steps=rows, datasets=names, description=description)
+
+        # inside the engine's commit of the move to PREPARED: with it, no call of its own
+        await self._db.write_later(work)
 
     async def _replace(
         self,
@@ -288,9 +316,14 @@ class TransactionStore(StepJournal):
         steps: Sequence[StepSpec] | None = None,
         datasets: Iterable[str] | None = None,
     ) -> TransactionRecord:
-        async with self._db.transaction() as conn:
-            await sql.replace(conn, self._db.now(), tx_id, steps=steps, datasets=datasets)
-            return await sql.load(conn, tx_id)
+        rows = None if steps is None else sql.step_rows(steps)
+        names = None if datasets is None else list(datasets)
+
+        def work(conn: sqlite3.Connection) -> TransactionRecord:
+            sql.replace(conn, self._db.now(), tx_id, steps=rows, datasets=names)
+            return sql.load(conn, tx_id)
+
+        return await self._db.write(work)
 
     async def delete_finished_older_than(self, age_seconds: float) -> int:
         """Forget finished transactions that finished more than `age_seconds` ago, with
@@ -300,9 +333,10 @@ class TransactionStore(StepJournal):
         kept: that one still needs its steps. Finished transactions that link to a deleted
         one have the link set to NULL by the schema.
         """
-        async with self._db.transaction() as conn:
+
+        def work(conn: sqlite3.Connection) -> int:
             cutoff = self._db.now() - age_seconds
-            async with conn.execute(
+            return conn.execute(
                 """DELETE FROM transactions
                 WHERE state IN (SELECT value FROM json_each(:terminal))
                   AND finished_at IS NOT NULL AND finished_at < :cutoff
@@ -312,5 +346,6 @@ class TransactionStore(StepJournal):
                       AND o.state NOT IN (SELECT value FROM json_each(:terminal))
                   )""",
                 {"terminal": json_columns.dump(sorted(TERMINAL_STATES)), "cutoff": cutoff},
-            ) as cursor:
-                return int(cursor.rowcount)
+            ).rowcount
+
+        return await self._db.write(work)

@@ -113,7 +113,7 @@ class EngineCore:
     ) -> None:
         """An entry in the audit log: who asked for what, and how it ended (cut short: a
         refusal's words may quote what the caller sent)."""
-        await self.audit.append(
+        await self.audit.append_later(  # inside one_commit: with the commit, no call of its own
             action,
             cut_error(outcome) or "",
             uid=caller.uid,
@@ -129,15 +129,17 @@ class EngineCore:
         them persist (a write that fails inside fails it all: no savepoints are needed,
         which saves two round trips to SQLite a write); the state listeners hear of the
         changes once they have committed, and not at all if they did not. Inside another
-        one it is part of that one."""
+        one it is part of that one. A `Database.batch`: the moves and audit rows, which
+        nobody reads back, go with the commit's next call to SQLite's thread, so a commit
+        of several writes costs one or two calls there."""
         if _held_notices.get() is not None:
-            async with self.db.transaction():
+            async with self.db.batch():
                 yield
             return
         notices: list[tuple[str, TxState]] = []
         token = _held_notices.set(notices)
         try:
-            async with self.db.transaction(all_or_nothing=True):
+            async with self.db.batch():
                 yield
         finally:
             _held_notices.reset(token)
@@ -163,9 +165,11 @@ class EngineCore:
     async def _persist(
         self, tx_id: str, source: TxState, dest: TxState, details: dict[str, Any]
     ) -> None:
+        # inside one_commit, with the commit (no call to SQLite's thread of its own)
         await self.store.set_state(
             tx_id,
             dest,
+            later=True,
             expected=source,
             # ZFS's words and an undo's account are not the caller's to bound: cut short
             error=cut_error(details.get("error")),

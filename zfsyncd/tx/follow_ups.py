@@ -19,7 +19,7 @@ import logging
 
 from zfsyncd.store import TransactionRecord, TxState
 from zfsyncd.tx.core import SYSTEM, Caller, EngineCore
-from zfsyncd.tx.kinds import FOLLOWS, RERUN, Following
+from zfsyncd.tx.kinds import FOLLOWS, RERUN, follow_up_of
 from zfsyncd.tx.machine import TransactionMachine
 from zfsyncd.tx.preparing import REFUSALS, Preparing
 
@@ -98,7 +98,7 @@ class FollowUps(Preparing):
         nothing follows. A refused follow-up is logged and recorded in the audit log by
         `create`; `record` completes anyway."""
         kind = self.core.kinds.get(record.type)  # (recovery completes a kind now unknown)
-        then = kind.follow_up(dict(record.params)) if isinstance(kind, Following) else None
+        then = follow_up_of(kind, record.params)
         if then is None or not record.steps:
             return None
         try:

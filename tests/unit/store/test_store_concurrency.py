@@ -87,8 +87,10 @@ async def test_cancelling_a_write_at_any_point_leaves_it_whole_or_absent(
     store: TransactionStore, db: Database
 ) -> None:
     """Cancel a create just as its 1st, 2nd, 3rd... SQL statement starts (BEGIN, the
-    inserts, the reads, COMMIT): each leaves a whole record or none, and the connection is
-    never left inside a transaction."""
+    inserts, COMMIT): each leaves a whole record or none, and the connection is never left
+    inside a transaction. (A create is one call to SQLite's thread: once handed over it
+    runs whole, and its caller may see CancelledError though it committed, as documented
+    on Database.write.)"""
     loop = asyncio.get_running_loop()
     statements = 0
     cancel_at = 0
@@ -123,9 +125,8 @@ async def test_cancelling_a_write_at_any_point_leaves_it_whole_or_absent(
 
     await create()  # still usable
     records = await store.list(limit=None)
-    # plus at most one cancelled just as its COMMIT ran: committed, though the caller saw
-    # CancelledError (documented on Database.transaction)
-    assert len(records) - (outcomes.count(False) + 1) in (0, 1)
+    # the ones that ran to the end, the last one, and any cancelled once handed over
+    assert outcomes.count(False) + 1 <= len(records) <= len(outcomes) + 1
     for record in records:
         assert record.datasets == ["p/a", "p/b"]
         assert [s.kind for s in record.steps] == ["a", "b"]

@@ -132,3 +132,29 @@ async def test_the_audit_log_and_the_states_are_as_before(
         ("execute", "completed"),
     ]
     assert seen == [TxState.CREATED, TxState.PREPARED, TxState.EXECUTING, TxState.COMPLETED]
+
+
+#: calls to SQLite's thread (each a wake-up of that thread and of the event loop, which
+#: cost more CPU than most statements): the creation 2, the plan with PREPARED and
+#: EXECUTING 2 (its read of the record, then COMMIT), COMPLETED 1, and `wait`'s read 1
+CALLS_PER_TRANSACTION = 6
+#: the intent and the result, one call each
+CALLS_PER_STEP = 2
+
+
+@pytest.mark.parametrize("hold", [False, True], ids=["one step", "held: two steps"])
+async def test_each_commit_is_one_or_two_calls_to_sqlite_s_thread(
+    engine: tuple[TransactionManager, Counted, Any], hold: bool
+) -> None:
+    manager, _counted, _zfs = engine
+    conn = manager.db._connection()
+    calls: list[object] = []
+    inner = conn._execute
+
+    async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(fn)
+        return await inner(fn, *args, **kwargs)
+
+    conn._execute = counted  # type: ignore[method-assign]
+    steps = await _run(manager, {"datasets": ["p/a"], "hold": hold})
+    assert len(calls) == CALLS_PER_TRANSACTION + CALLS_PER_STEP * len(steps)

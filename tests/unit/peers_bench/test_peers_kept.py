@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.lab_zfs import ARC_MAX
 from bench.peers import kept
 
 TMP = Path("/var/tmp/b")
@@ -86,7 +87,7 @@ def test_room_short(
 
 
 def test_the_reserve_leaves_the_arc_its_cap() -> None:
-    assert kept.RESERVE > kept.ARC_MAX
+    assert kept.RESERVE > ARC_MAX
 
 
 @pytest.mark.skipif(shutil.which("cp") is None, reason="no cp")

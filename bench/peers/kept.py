@@ -1,8 +1,9 @@
 """A tool's setup for cases 2-4 (pools, datasets, data, its first replication), made once per
 guest and kept: the files that hold it (both pool images, zfsyncd's database), where their
 copies are kept, copying them there and back (sparse), and whether the copies fit in the
-guest's memory. Paths, copy plans and the room are pure (tests/unit/peers_bench/
-test_peers_kept.py); bench/peers/lab.py decides when to keep and when to restore.
+guest's memory. Paths, copy plans and the room are pure (tested in
+tests/unit/peers_bench/test_peers_kept.py); bench/peers/lab.py decides when to keep and
+when to restore.
 
 The copies live beside the pools, in the guest's /var/tmp: a RAM-backed tmpfs, so every
 kept byte is a byte of the guest's memory, which the ARC and the pools in use share.

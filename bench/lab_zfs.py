@@ -137,6 +137,11 @@ def zfs(*args: str) -> str:
     return subprocess.run(["zfs", *args], check=True, capture_output=True, text=True).stdout
 
 
+def pool_image(images: Path, pool: str) -> Path:
+    """The file that is `pool`'s one vdev."""
+    return images / f"{pool}.img"
+
+
 def destroy_pools() -> None:
     for pool in (SRC_POOL, DST_POOL):
         subprocess.run(["zpool", "destroy", "-f", pool], capture_output=True, check=False)
@@ -151,7 +156,7 @@ def make_pools(
     written"), and a "nothing to do" case would send again."""
     destroy_pools()
     for pool in (SRC_POOL, DST_POOL):
-        image = images / f"{pool}.img"
+        image = pool_image(images, pool)
         image.unlink(missing_ok=True)
         subprocess.run(["truncate", "-s", str(sizes[pool]), str(image)], check=True)
         mountpoint = (mountpoints or {}).get(pool, "none")
@@ -166,9 +171,21 @@ def evict_cache(images: Path) -> None:
     """Empty the ARC of both pools (export, import) before each measured side: otherwise the
     side measured second reads what the first left in memory (seen: 26 s instead of 48 s
     for the bare pipe right after the engine's send of the same blocks)."""
+    export_pools()
+    import_pools(images)
+
+
+def export_pools() -> None:
     for pool in (SRC_POOL, DST_POOL):
         subprocess.run(["zpool", "export", pool], check=True)
-        subprocess.run(["zpool", "import", "-d", str(images), pool], check=True)
+
+
+def import_pools(images: Path) -> None:
+    """Import both pools from their image files, named one by one (not a scan of `images`:
+    a saved copy of an image elsewhere holds the same pool, and must never be the one
+    imported)."""
+    for pool in (SRC_POOL, DST_POOL):
+        subprocess.run(["zpool", "import", "-d", str(pool_image(images, pool)), pool], check=True)
 
 
 def cap_arc() -> None:

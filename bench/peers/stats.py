@@ -94,15 +94,21 @@ def merge(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """One result of the lab's JSON files (each guest measures a group of cases: run.sh boots
     one per group): what the first says of the machine, each part's cases and dates, the
     sizes the cases depend on, the cases of all, the runs of a case measured in two parts
-    put together. Refused: a part that was cut short ("complete": false: its figures would
-    pass for a whole run's), parts whose cases were measured at different sizes."""
+    put together, every part's kept setups (merged_setups). Refused: a part that was cut
+    short ("complete": false: its figures would pass for a whole run's), parts whose cases
+    were measured at different sizes."""
     if not parts:
         raise ValueError("no results")
     cut = [i for i, part in enumerate(parts) if not part.get("complete")]
     if cut:
         raise ValueError(f"part(s) {cut} cut short: their figures are not a whole run's")
     first = parts[0]
-    out: dict[str, Any] = {key: value for key, value in first.items() if key != "cases"}
+    out: dict[str, Any] = {
+        key: value for key, value in first.items() if key not in ("cases", "setup")
+    }
+    setups = merged_setups(parts)
+    if setups is not None:
+        out["setup"] = setups
     out["parts"] = [
         {
             "cases": list(part["cases"]),
@@ -129,6 +135,21 @@ def merge(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                 into["runs"].setdefault(tool, []).extend(runs)
     out["cases"] = cases
     return out
+
+
+def merged_setups(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The kept setups of cases 2-4 of several parts (each guest makes its own, once per tool):
+    group -> tool -> the list of them, one per part that made it, with the first part's
+    word of how they are made (None: no part kept one, e.g. case 1 alone or older JSON)."""
+    with_setup = [part["setup"] for part in parts if "setup" in part]
+    if not with_setup:
+        return None
+    tools: dict[str, dict[str, list[Any]]] = {}
+    for setup in with_setup:
+        for group, by_tool in setup["tools"].items():
+            for tool, made in by_tool.items():
+                tools.setdefault(group, {}).setdefault(tool, []).append(made)
+    return {"how": with_setup[0]["how"], "tools": tools}
 
 
 def summarize(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -229,3 +229,22 @@ def test_whole_runs_refuses_a_part_with_no_whole_run() -> None:
     cut["tools"] = ["bare", "zfsyncd", "bzfs"]
     with pytest.raises(ValueError, match="before its first whole run"):
         stats.whole_runs(cut)
+
+
+def test_merge_lists_each_parts_kept_setups() -> None:
+    def made(seconds: float) -> dict[str, Any]:
+        return {"seconds": seconds, "bytes": 1 << 20, "restores": [1.0]}
+
+    with_many = part({"2": {"bare": [1.0]}})
+    with_many["setup"] = {"how": "once", "tools": {"many": {"bare": made(10.0)}}}
+    again = part({"2": {"bare": [1.5]}})
+    again["setup"] = {"how": "once", "tools": {"many": {"bare": made(11.0), "bzfs": made(12.0)}}}
+    own = part({"4.2": {"bare": [2.0]}})
+    own["setup"] = {"how": "once", "tools": {"many-own": {"bare": made(13.0)}}}
+    merged = stats.merge([part({"1": {"bare": [1.0]}}), with_many, again, own])
+    assert merged["setup"]["how"] == "once"
+    seconds = {group: {tool: [m["seconds"] for m in setups] for tool, setups in by_tool.items()}
+               for group, by_tool in merged["setup"]["tools"].items()}  # fmt: skip
+    assert seconds == {"many": {"bare": [10.0, 11.0], "bzfs": [12.0]}, "many-own": {"bare": [13.0]}}
+    # parts without a kept setup (case 1 alone, JSON from before it) merge without one
+    assert "setup" not in stats.merge([part({"1": {"bare": [1.0]}})])

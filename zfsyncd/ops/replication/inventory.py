@@ -188,18 +188,21 @@ class Listing:
         """The side with the hold tags read (tags of nothing: snapshots without holds)."""
         return Side(self.host, build_side(self.objects, tags))
 
+    def _held(self) -> list[str]:
+        """The snapshots the listing counts holds on (`userrefs`)."""
+        return [o.name for o in self.objects if o.type is ObjectType.SNAPSHOT and o.userrefs]
+
     def held_side(self) -> Side:
         """The side with no `zfs holds`: a snapshot the listing counts holds on (`userrefs`,
         the number `zfs holds` would list) has the one tag SOME_HOLD, which stands for
         "held by someone". What a decision that asks only whether a snapshot is held needs
         (expire: never a held one, whoever holds it), read exactly by the listing alone."""
-        held = (o.name for o in self.objects if o.type is ObjectType.SNAPSHOT and o.userrefs)
-        return self.side({name: (SOME_HOLD,) for name in held})
+        return self.side({name: (SOME_HOLD,) for name in self._held()})
 
     async def tags(self, zfs: ZfsBackend) -> dict[str, set[str]]:
         """The tags of the snapshots that have any hold: one `zfs holds`, none when no
         snapshot has."""
-        held = [o.name for o in self.objects if o.type is ObjectType.SNAPSHOT and o.userrefs]
+        held = self._held()
         tags: dict[str, set[str]] = {}
         if held:
             for hold in await zfs.holds_many(held):

@@ -41,6 +41,10 @@ for c in "${cases[@]}"; do
   esac
 done
 mapfile -t groups < <(printf '%s\n' "${groups[@]}" | awk 'NF && !seen[$0]++')
+# each guest lives until its cases end: zfs-vm's default of one hour (VM_TIMEOUT) kills a
+# group of full size midway (measured: syncoid alone runs 14 min of case 2 and 9 of case 3
+# a run at 51 datasets under TCG), so a group's guest gets 8 hours unless told otherwise
+export VM_TIMEOUT=${VM_TIMEOUT:-28800}
 WORK=$(mktemp -d /tmp/zfsb.XXXXXX)
 # on failure, keep what the guests measured before it (each writes after every measure)
 # shellcheck disable=SC2317  # run by the trap

@@ -3,7 +3,8 @@
 python -m bench.peers lab --out FILE [--case ...] [--tools ...] [--runs N] [--mib M]
                           [--datasets D] [--parallel P]     # in the lab guest, as root
 python -m bench.peers alone --out FILE [--small]            # case 5, on the host, as root
-python -m bench.peers report LAB.json [ALONE.json] --out-dir DIR [--smoke] [--whole-runs]
+python -m bench.peers report LAB.json [ALONE.json] --out-dir DIR [--smoke] [--whole-runs
+                          [--started-only]]
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def report(args: argparse.Namespace) -> None:
     parts = [json.loads(Path(name).read_text()) for name in args.lab]
     try:
         if args.whole_runs:
-            parts = [stats.whole_runs(part) for part in parts]
+            parts = [stats.whole_runs(part, started_only=args.started_only) for part in parts]
         raw = stats.merge(parts) if parts else {"cases": {}}
     except ValueError as err:
         raise SystemExit(f"report: {err}") from None
@@ -109,6 +110,12 @@ def main() -> None:
         "--whole-runs",
         action="store_true",
         help="take a part cut short (run.sh's partial-*.json) as the runs every tool finished",
+    )
+    p.add_argument(
+        "--started-only",
+        action="store_true",
+        help="with --whole-runs: leave out of a part cut short the tools it never reached "
+        "(named in its cut_short), for another part to measure",
     )
     p.set_defaults(func=report)
     args = parser.parse_args()

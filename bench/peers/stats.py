@@ -56,15 +56,23 @@ SIZES_OF_CASE = {
 NOT_BARE = ("3", "4.3")
 
 
-def whole_runs(part: Mapping[str, Any]) -> dict[str, Any]:
+def whole_runs(part: Mapping[str, Any], *, started_only: bool = False) -> dict[str, Any]:
     """A part cut short (its guest stopped before the last run) as the runs it finished: the
     first k runs, where k is the fewest runs any tool has of any case it belongs in, every
     later figure dropped (a run some tools finished and others did not would compare them
     across different spells of the host). Marked `cut_short` with the runs planned and kept;
-    refused when not one run is whole. A complete part is returned as it is."""
+    refused when not one run is whole. A complete part is returned as it is.
+
+    `started_only`: the tools the guest never reached (no figure in any case) are left out
+    of the part, named in `cut_short` as `not_started`, for another part to measure (a
+    group whose slowest peer was measured before the guest stopped, the others again in a
+    guest of their own); without it such a part is refused, so no tool drops out unsaid."""
     if part.get("complete"):
         return dict(part)
     tools = part.get("tools") or sorted({t for c in part["cases"].values() for t in c["runs"]})
+    measured = {t for c in part["cases"].values() for t, runs in c["runs"].items() if runs}
+    not_started = [t for t in tools if t not in measured] if started_only else []
+    tools = [t for t in tools if t not in not_started]
     kept = min(
         (
             len(figures["runs"].get(tool, []))
@@ -81,12 +89,16 @@ def whole_runs(part: Mapping[str, Any]) -> dict[str, Any]:
         for case, figures in part["cases"].items()
     }
     planned = part["sizes"]["runs"]
+    cut_short: dict[str, Any] = {"runs_planned": planned, "runs_kept": kept}
+    if not_started:
+        cut_short["not_started"] = not_started
     return {
         **part,
         "complete": True,
-        "cut_short": {"runs_planned": planned, "runs_kept": kept},
+        "cut_short": cut_short,
         "sizes": {**part["sizes"], "runs": kept},
         "cases": cases,
+        **({"tools": tools} if "tools" in part else {}),
     }
 
 

@@ -231,6 +231,28 @@ def test_whole_runs_refuses_a_part_with_no_whole_run() -> None:
         stats.whole_runs(cut)
 
 
+def test_whole_runs_started_only_leaves_out_the_tools_never_reached_and_names_them() -> None:
+    # the guest stopped in zfs-autobackup's setup: bzfs and it never ran, the others did
+    cut = part({"2": {"bare": [1.0], "zfsyncd": [2.0], "syncoid": [8.0]},
+                "3": {"zfsyncd": [3.0], "syncoid": [5.0]}}, complete=False)  # fmt: skip
+    cut["tools"] = ["bare", "zfsyncd", "syncoid", "zfs-autobackup", "bzfs"]
+    whole = stats.whole_runs(cut, started_only=True)
+    assert whole["cut_short"] == {"runs_planned": 1, "runs_kept": 1,
+                                  "not_started": ["zfs-autobackup", "bzfs"]}  # fmt: skip
+    assert whole["tools"] == ["bare", "zfsyncd", "syncoid"]
+    # another part measures the two: merged, every tool is there
+    rest = part({"2": {"bare": [1.2], "bzfs": [4.0], "zfs-autobackup": [6.0]},
+                 "3": {"bzfs": [2.0], "zfs-autobackup": [3.0]}})  # fmt: skip
+    merged = stats.merge([whole, rest])
+    assert sorted(merged["cases"]["2"]["runs"]) == ["bare", "bzfs", "syncoid", "zfs-autobackup",
+                                                    "zfsyncd"]  # fmt: skip
+    assert [r["seconds"] for r in merged["cases"]["2"]["runs"]["bare"]] == [1.0, 1.2]
+    # a tool started but cut in its first run still leaves no whole run
+    cut["cases"]["3"]["runs"]["syncoid"] = []
+    with pytest.raises(ValueError, match="before its first whole run"):
+        stats.whole_runs(cut, started_only=True)
+
+
 def test_merge_lists_each_parts_kept_setups() -> None:
     def made(seconds: float) -> dict[str, Any]:
         return {"seconds": seconds, "bytes": 1 << 20, "restores": [1.0]}

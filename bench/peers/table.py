@@ -51,9 +51,11 @@ def render(result: Mapping[str, Any]) -> str:
     for part in result.get("parts", []):
         if "cut_short" in part:  # the table never passes such a part off as a whole run's
             cut = part["cut_short"]
+            absent = cut.get("not_started")
             lines.append(
                 f"\ncases {', '.join(part['cases'])}: cut short, {cut['runs_kept']} whole "
                 f"run(s) of {cut['runs_planned']} planned"
+                + (f" ({', '.join(absent)} not reached in that guest)" if absent else "")
             )
     if result.get("targets"):
         lines.append("\n| case | issue 11's target | figure | met |\n| --- | --- | --- | --- |")

@@ -63,10 +63,11 @@ def whole_runs(part: Mapping[str, Any], *, started_only: bool = False) -> dict[s
     across different spells of the host). Marked `cut_short` with the runs planned and kept;
     refused when not one run is whole. A complete part is returned as it is.
 
-    `started_only`: the tools the guest never reached (no figure in any case) are left out
-    of the part, named in `cut_short` as `not_started`, for another part to measure (a
-    group whose slowest peer was measured before the guest stopped, the others again in a
-    guest of their own); without it such a part is refused, so no tool drops out unsaid."""
+    `started_only`: the tools with no figure in any case of the part (never reached, or
+    stopped in their first measure) are left out of it, named in `cut_short` as
+    `not_started`, for another part to measure (a group whose slowest peer was measured
+    before the guest stopped, the others again in a guest of their own); without it such a
+    part is refused, so no tool drops out unsaid."""
     if part.get("complete"):
         return dict(part)
     tools = part.get("tools") or sorted({t for c in part["cases"].values() for t in c["runs"]})

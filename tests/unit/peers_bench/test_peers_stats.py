@@ -248,7 +248,7 @@ def test_whole_runs_started_only_leaves_out_the_tools_never_reached_and_names_th
                                                     "zfsyncd"]  # fmt: skip
     assert [r["seconds"] for r in merged["cases"]["2"]["runs"]["bare"]] == [1.0, 1.2]
     shown = render({"cases": {}, "parts": merged["parts"]})
-    assert "cut short, 1 whole run(s) of 1 planned (zfs-autobackup, bzfs not reached" in shown
+    assert "cut short, 1 whole run(s) of 1 planned (zfs-autobackup, bzfs: no figure from" in shown
     # a tool started but cut in its first run still leaves no whole run
     cut["cases"]["3"]["runs"]["syncoid"] = []
     with pytest.raises(ValueError, match="before its first whole run"):

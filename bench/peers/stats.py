@@ -63,30 +63,35 @@ def whole_runs(part: Mapping[str, Any], *, started_only: bool = False) -> dict[s
     across different spells of the host). Marked `cut_short` with the runs planned and kept;
     refused when not one run is whole. A complete part is returned as it is.
 
-    `started_only`: the tools with no figure in any case of the part (never reached, or
-    stopped in their first measure) are left out of it, named in `cut_short` as
-    `not_started`, for another part to measure (a group whose slowest peer was measured
-    before the guest stopped, the others again in a guest of their own); without it such a
-    part is refused, so no tool drops out unsaid."""
+    `started_only`: the tools without one whole run in the part (never reached, or stopped
+    before their last case of run 1) are left out of it, with any figure they have, named
+    in `cut_short` as `not_started`, for another part to measure (a group whose slowest
+    peer was measured before the guest stopped, the others again in a guest of their own);
+    without it such a part is refused, so no tool drops out unsaid."""
     if part.get("complete"):
         return dict(part)
     tools = part.get("tools") or sorted({t for c in part["cases"].values() for t in c["runs"]})
-    measured = {t for c in part["cases"].values() for t, runs in c["runs"].items() if runs}
-    not_started = [t for t in tools if t not in measured] if started_only else []
+
+    def runs_of(tool: str) -> int:
+        return min(
+            (
+                len(figures["runs"].get(tool, []))
+                for case, figures in part["cases"].items()
+                if not (tool == BARE and case in NOT_BARE)
+            ),
+            default=0,
+        )
+
+    not_started = [t for t in tools if runs_of(t) == 0] if started_only else []
     tools = [t for t in tools if t not in not_started]
-    kept = min(
-        (
-            len(figures["runs"].get(tool, []))
-            for case, figures in part["cases"].items()
-            for tool in tools
-            if not (tool == BARE and case in NOT_BARE)
-        ),
-        default=0,
-    )
+    kept = min((runs_of(t) for t in tools), default=0)
     if kept == 0:
         raise ValueError("a part cut short before its first whole run: nothing to report")
     cases = {
-        case: {**figures, "runs": {t: runs[:kept] for t, runs in figures["runs"].items()}}
+        case: {
+            **figures,
+            "runs": {t: runs[:kept] for t, runs in figures["runs"].items() if t not in not_started},
+        }
         for case, figures in part["cases"].items()
     }
     planned = part["sizes"]["runs"]

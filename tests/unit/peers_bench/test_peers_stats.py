@@ -249,10 +249,14 @@ def test_whole_runs_started_only_leaves_out_the_tools_never_reached_and_names_th
     assert [r["seconds"] for r in merged["cases"]["2"]["runs"]["bare"]] == [1.0, 1.2]
     shown = render({"cases": {}, "parts": merged["parts"]})
     assert "cut short, 1 whole run(s) of 1 planned (zfs-autobackup, bzfs: no figure from" in shown
-    # a tool started but cut in its first run still leaves no whole run
+    # a tool stopped in its first run (case 2 measured, not case 3) goes with its figure
     cut["cases"]["3"]["runs"]["syncoid"] = []
+    whole = stats.whole_runs(cut, started_only=True)
+    assert whole["cut_short"]["not_started"] == ["syncoid", "zfs-autobackup", "bzfs"]
+    assert sorted(whole["cases"]["2"]["runs"]) == ["bare", "zfsyncd"]
+    # without started_only, no tool is left out: refused
     with pytest.raises(ValueError, match="before its first whole run"):
-        stats.whole_runs(cut, started_only=True)
+        stats.whole_runs(cut)
 
 
 def test_merge_lists_each_parts_kept_setups() -> None:

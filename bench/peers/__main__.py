@@ -114,7 +114,7 @@ def main() -> None:
     p.add_argument(
         "--started-only",
         action="store_true",
-        help="with --whole-runs: leave out of a part cut short the tools with no figure in it "
+        help="with --whole-runs: leave out of a part cut short the tools without a whole run in it "
         "(named in its cut_short), for another part to measure",
     )
     p.set_defaults(func=report)

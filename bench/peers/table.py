@@ -55,7 +55,7 @@ def render(result: Mapping[str, Any]) -> str:
             lines.append(
                 f"\ncases {', '.join(part['cases'])}: cut short, {cut['runs_kept']} whole "
                 f"run(s) of {cut['runs_planned']} planned"
-                + (f" ({', '.join(absent)}: no figure from that guest)" if absent else "")
+                + (f" ({', '.join(absent)}: no whole run from that guest)" if absent else "")
             )
     if result.get("targets"):
         lines.append("\n| case | issue 11's target | figure | met |\n| --- | --- | --- | --- |")

@@ -21,7 +21,7 @@ from pathlib import Path
 import zfsyncd.ops  # noqa: F401 - registers the transaction kinds
 from tests.real.realzfs import write_random
 from zfsyncd.store import Database, TxState
-from zfsyncd.tx.hosts import local_hosts
+from zfsyncd.tx.hosts import local_hosts, probe_local
 from zfsyncd.tx.manager import TransactionManager
 from zfsyncd.zfs.cli import CliBackend
 
@@ -236,7 +236,9 @@ class Engine:
 
     async def __aenter__(self) -> Engine:
         self.db = await Database.open(self.db_path)
-        self.manager = TransactionManager(self.db, local_hosts(CliBackend()))
+        hosts = local_hosts(CliBackend())
+        self.manager = TransactionManager(self.db, hosts)
+        await probe_local(hosts)  # as the daemon does at start: not in a measured step
         return self
 
     async def __aexit__(self, *_: object) -> None:

@@ -44,7 +44,7 @@ from zfsyncd.metrics.figures import JobStates
 from zfsyncd.metrics.service import MetricsService
 from zfsyncd.store import Database, TransactionRecord
 from zfsyncd.store.jobs import JobStateStore
-from zfsyncd.tx.hosts import LOCAL, Host
+from zfsyncd.tx.hosts import LOCAL, Host, probe_local
 from zfsyncd.tx.manager import Caller, TransactionManager
 from zfsyncd.tx.progress import ProgressSink
 from zfsyncd.witness.client import Intervals, WitnessClient
@@ -141,10 +141,10 @@ async def run(config: DaemonConfig, path: Path | None = None) -> int:
 async def _run(config: DaemonConfig, path: Path | None = None) -> int:
     db = await Database.open(config.database)
     sinks = _Sinks()
-    manager = TransactionManager(
-        db, build_hosts(config), max_parallel=config.max_parallel, sinks=sinks
-    )
+    hosts = build_hosts(config)
+    manager = TransactionManager(db, hosts, max_parallel=config.max_parallel, sinks=sinks)
     try:
+        await probe_local(hosts)
         for record in await manager.recover(resume=False):
             log.warning("recovered %s: %s (%s)", record.id, record.state.value, record.error)
         # before the bus name: a port that cannot be bound stops the start, not a running daemon

@@ -142,6 +142,24 @@ async def test_settle_writes_out_pools_and_names_no_missing_one(world: World) ->
             await zfs.settle([bad])
 
 
+async def test_every_pool_is_read_without_naming_the_pools(world: World) -> None:
+    """`settle_every_pool` and `list_every_pool` (a reading of every pool: sync all,
+    expire all) read what `settle` and `list_many -r` of every pool's name read, without
+    a `zfs list -d 0` of the names first: the same objects, in the same order, with
+    `written` counted."""
+    zfs, a = world.zfs, await _tree(world)
+    await world.write(a, 256 << 10)
+    await zfs.settle_every_pool()
+    found = await zfs.list_every_pool(written=True, encryption=True)
+    pools = [o.name for o in await zfs.list(depth=0)]
+    assert {names.pool_of(world.src), names.pool_of(world.dst)} <= set(pools)
+    assert found == await zfs.list_many(pools, recursive=True, written=True, encryption=True)
+    assert f"{a}/k@2" in {o.name for o in found}
+    assert (next(o for o in found if o.name == a).written or 0) >= 200 << 10
+    snapshots = await zfs.list_every_pool(types=[SNAP])
+    assert snapshots == [o for o in await zfs.list_many(pools, recursive=True) if o.is_snapshot]
+
+
 async def test_list_many_reads_encryption_in_the_same_command(world: World) -> None:
     """`encryption` tells a replica's send to go raw: the cipher, or "off"."""
     zfs = world.zfs

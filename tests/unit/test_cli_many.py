@@ -92,3 +92,21 @@ async def test_very_many_names_take_several_commands(
     found = await zfs.list_many(wanted)
     assert [o.name for o in found] == ["p/a"]  # the same row from each command, once
     assert [len([w for w in argv if w.startswith("p/")]) for argv in ran] == [8, 2]
+
+
+async def test_every_pool_is_read_and_settled_without_a_name(tmp_path: Path) -> None:
+    """sync all and expire all read every pool: `zpool sync` and `zfs list -r` with no
+    name after the options (no `zfs list -d 0` of the pools' names first)."""
+    zfs, ran = _backend(tmp_path, ROW + "\n", "", 0)
+    _fake_zfs(tmp_path, "", "", 0).rename(tmp_path / "zpool")
+    _fake_zfs(tmp_path, ROW + "\n", "", 0)  # the zfs again, renamed away above
+    await zfs.settle_every_pool()
+    found = await zfs.list_every_pool()
+    assert [o.name for o in found] == ["p/a"]
+    assert Path(ran[0][0]).name == "zpool"
+    assert list(ran[0])[1:] == ["sync"]
+    listed = list(ran[1])
+    assert listed[1:3] == ["list", "-Hp"]
+    assert listed[-1] == "-r"
+    assert listed[-3] == "-o"
+    assert len(ran) == 2

@@ -9,6 +9,7 @@ address: the journal keeps the label, so a host can move without old rows going 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from pydantic import AfterValidator
 from zfsyncd.commands.runner import CommandRunner
 from zfsyncd.tx.errors import TxError
 from zfsyncd.zfs.backend import ZfsBackend
+
+log = logging.getLogger(__name__)
 
 #: the machine the daemon runs on
 LOCAL = "local"
@@ -59,6 +62,20 @@ class UnknownHostError(TxError, LookupError):
             f"transaction {tx_id} acts on host {name!r}, which is not configured "
             f"(known: {', '.join(sorted(known))})"
         )
+
+
+async def probe_local(hosts: Mapping[str, Host]) -> None:
+    """Ask the local OpenZFS its version once, at start (the daemon's, the bench's engine),
+    and log it: the backend keeps the answer, so a transaction's first command is never a
+    `zfs version`. Other hosts are asked at their first command (ssh starts no sooner). A
+    failure here is only logged: the transaction that needs the version asks again and
+    fails with the reason."""
+    try:
+        found = await hosts[LOCAL].zfs.capabilities()
+    except Exception as exc:  # a start that cannot tell goes on (see above)
+        log.warning("cannot tell the local OpenZFS version: %s", exc)
+        return
+    log.info("local OpenZFS %s", found.text.replace("\n", ", "))
 
 
 def local_hosts(zfs: ZfsBackend, commands: CommandRunner | None = None) -> dict[str, Host]:

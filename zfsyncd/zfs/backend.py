@@ -100,6 +100,19 @@ class ZfsBackend(Protocol):
         calls `settle` first."""
         ...
 
+    async def list_every_pool(
+        self,
+        *,
+        types: Sequence[ObjectType] = ALL_TYPES,
+        user_properties: Sequence[str] = (),
+        written: bool = False,
+        encryption: bool = False,
+    ) -> builtins.list[ZfsObject]:
+        """`zfs list -Hp -r` with no name: every pool's whole tree, with `list_many`'s
+        columns and order. One command: a reading of every pool (sync all, expire all)
+        needs no `zfs list -d 0` first to learn the pools' names."""
+        ...
+
     async def list_reached(
         self, snapshots: Sequence[str], *, holds: bool = False
     ) -> tuple[builtins.list[ReachedSnapshot], builtins.list[Hold]]:
@@ -123,6 +136,11 @@ class ZfsBackend(Protocol):
         here (the reading that follows finds its names missing). Only the plans that
         decide from `written` call it, once per pool per reading (a replica sync, the
         final sync of a failover, the rollback of a sync); a status read does not."""
+        ...
+
+    async def settle_every_pool(self) -> None:
+        """`zpool sync` with no name: `settle` of every imported pool, for a reading of
+        every pool (`list_every_pool`), without naming them first."""
         ...
 
     async def get(self, name: str, *, user_properties: Sequence[str] = ()) -> ZfsObject:

@@ -3,13 +3,16 @@ its lock keys say which host; its inverse stays on that host; local steps journa
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from zfsyncd.commands.runner import CommandRunner
 from zfsyncd.store import Database, TxState
-from zfsyncd.tx.hosts import LOCAL, Host, UnknownHostError, local_hosts, located
+from zfsyncd.tx.hosts import LOCAL, Host, UnknownHostError, local_hosts, located, probe_local
 from zfsyncd.tx.kinds import Plan
 from zfsyncd.tx.manager import TransactionManager
 from zfsyncd.tx.rollback import ROLLBACK, ROLLBACK_KIND
@@ -18,6 +21,7 @@ from zfsyncd.tx.steps.base import JsonDict
 from zfsyncd.tx.steps.datasets import CreateDataset, CreateDatasetArgs
 from zfsyncd.tx.steps.snapshots import CreateSnapshots, CreateSnapshotsArgs, DestroySnapshots
 from zfsyncd.tx.steps.transfer import SendReceive, SendReceiveArgs
+from zfsyncd.zfs.cli import CliBackend
 from zfsyncd.zfs.memory import MemoryBackend
 from zfsyncd.zfs.models import RecvSpec, SendSpec
 
@@ -153,3 +157,35 @@ async def test_the_manager_needs_the_local_host(hosts: dict[str, Host], tmp_path
             TransactionManager(db, {PEER: hosts[PEER]})
     finally:
         await db.close()
+
+
+def _zfs_printing(tmp_path: Path, text: str, status: int) -> Path:
+    script = tmp_path / "zfs"
+    script.write_text(f"#!/bin/sh\nprintf '{text}'\nexit {status}\n")
+    script.chmod(0o755)
+    return script
+
+
+async def test_the_local_version_is_asked_once_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """probe_local (the daemon's start): one `zfs version`, logged; a transaction's first
+    command is then never one (the backend keeps the answer)."""
+    ran: list[Sequence[str]] = []
+    zfs = _zfs_printing(tmp_path, "zfs-2.3.2-2\\nzfs-kmod-2.3.2-2\\n", 0)
+    hosts = local_hosts(CliBackend(CommandRunner(observers=[ran.append]), zfs=str(zfs)))
+    with caplog.at_level(logging.INFO, logger="zfsyncd.tx.hosts"):
+        await probe_local(hosts)
+    assert [list(argv)[1:] for argv in ran] == [["version"]]
+    assert "local OpenZFS zfs-2.3.2-2, zfs-kmod-2.3.2-2" in caplog.text
+    assert (await hosts[LOCAL].zfs.capabilities()).version == (2, 3, 2)
+    assert len(ran) == 1
+
+
+async def test_a_start_that_cannot_tell_the_version_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    zfs = _zfs_printing(tmp_path, "", 1)
+    with caplog.at_level(logging.WARNING, logger="zfsyncd.tx.hosts"):
+        await probe_local(local_hosts(CliBackend(zfs=str(zfs))))
+    assert "cannot tell the local OpenZFS version" in caplog.text

@@ -163,8 +163,8 @@ async def read_side(
     properties: Sequence[str] = (),
 ) -> Side:
     """Read `datasets` and everything below them (or, with None, every pool of the host):
-    one `zfs list -r -t all` with the zfsync properties, `written` and `encryption` (with None, one
-    `zfs list -d 0` of the pools before it), then one `zfs holds` of the snapshots that
+    one `zfs list -r -t all` with the zfsync properties, `written` and `encryption` (with None,
+    the same without names: every pool), then one `zfs holds` of the snapshots that
     have any hold (none when no snapshot has). A dataset that does not exist is simply not
     in the Side. `settle`: their pools' pending writes written out first (one `zpool
     sync`), for a caller that decides from `written` (a sync: "nothing written, nothing
@@ -222,22 +222,23 @@ async def list_side(
     """read_side without the holds: the `zpool sync` (with `settle`) and the `zfs list`.
     Without `written` (a reading that does not decide from it: expire's, of whole pools),
     the column is not asked for (ZFS works it out for every object listed) and reads 0."""
+    user_properties = (*READ_PROPERTIES, *properties)
     if datasets is None:
-        # the pools' roots first (`zfs list -d 0`), then the same reading as for names
-        pools = [o.name for o in await zfs.list(depth=0, types=_DATASET_TYPES)]
-        wanted = sorted(pools)
-    else:
-        wanted = sorted(set(datasets))
+        # every pool: `zpool sync` and `zfs list -r` without names, no `zfs list -d 0` of
+        # the pools' names first (a command less each)
+        if settle:
+            await zfs.settle_every_pool()
+        objects = await zfs.list_every_pool(
+            user_properties=user_properties, written=written, encryption=True
+        )
+        return Listing(host, objects)
+    wanted = sorted(set(datasets))
     if not wanted:
         return Listing(host, ())
     if settle:
         await zfs.settle(sorted({names.pool_of(n) for n in wanted}))
     objects = await zfs.list_many(
-        wanted,
-        recursive=True,
-        user_properties=(*READ_PROPERTIES, *properties),
-        written=written,
-        encryption=True,
+        wanted, recursive=True, user_properties=user_properties, written=written, encryption=True
     )
     return Listing(host, objects)
 

@@ -94,6 +94,25 @@ class Reading(ZfsCommand):
         unique = {o.name: o for o in found}
         return sorted(unique.values(), key=_list_order)
 
+    async def list_every_pool(
+        self,
+        *,
+        types: Sequence[ObjectType] = ALL_TYPES,
+        user_properties: Sequence[str] = (),
+        written: bool = False,
+        encryption: bool = False,
+    ) -> builtins.list[ZfsObject]:
+        args = ["list", "-Hp", "-t", ",".join(t.value for t in types)]
+        columns = list_columns(user_properties, written=written, encryption=encryption)
+        # no name: zfs lists every pool, in its usual order ("no datasets available" on
+        # stderr, exit 0, when there is none)
+        return parse_list(
+            await self._zfs(*args, "-o", columns, "-r"),
+            user_properties,
+            written=written,
+            encryption=encryption,
+        )
+
     async def settle(self, pools: Sequence[str]) -> None:
         for pool in pools:
             names.check_pool(pool)
@@ -103,6 +122,11 @@ class Reading(ZfsCommand):
         # this one's: its failure is left for the listing to report
         with contextlib.suppress(ZfsCommandError):
             await self.runner.run([self.zpool, "sync", *sorted(set(pools))], errors=ZFS_ERRORS)
+
+    async def settle_every_pool(self) -> None:
+        # as settle: a failure is the listing's to report
+        with contextlib.suppress(ZfsCommandError):
+            await self.runner.run([self.zpool, "sync"], errors=ZFS_ERRORS)
 
     async def get(self, name: str, *, user_properties: Sequence[str] = ()) -> ZfsObject:
         found = await self.list(name, recursive=False, user_properties=user_properties)

@@ -80,6 +80,26 @@ class Listing(Values):
             self._row(o, user_properties, written=written, encryption=encryption) for o in chosen
         ]
 
+    async def list_every_pool(
+        self,
+        *,
+        types: Sequence[ObjectType] = ALL_TYPES,
+        user_properties: Sequence[str] = (),
+        written: bool = False,
+        encryption: bool = False,
+    ) -> builtins.list[ZfsObject]:
+        return await self.list_many(
+            sorted(self._pools),
+            types=types,
+            recursive=True,
+            user_properties=user_properties,
+            written=written,
+            encryption=encryption,
+        )
+
+    async def settle_every_pool(self) -> None:
+        """As settle: a call of its own for the engine tests to count."""
+
     async def settle(self, pools: Sequence[str]) -> None:
         """The model counts every write at once: nothing to write out. Still a call of its
         own, so that the engine tests count it as the `zpool sync` it stands for."""

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import zfsyncd.ops  # noqa: F401 - registers the snapshot transaction
 from zfsyncd.store import Database, TxState
-from zfsyncd.tx.hosts import local_hosts
+from zfsyncd.tx.hosts import local_hosts, probe_local
 from zfsyncd.tx.manager import TransactionManager
 from zfsyncd.zfs.cli import CliBackend
 
@@ -175,7 +175,9 @@ async def engine(manager: TransactionManager, commands: Commands, made: Side, un
 
 async def engine_runs(zfs: str, commands: Commands, runs: int, db_path: Path) -> tuple[Side, Side]:
     db = await Database.open(db_path)
-    manager = TransactionManager(db, local_hosts(CliBackend(zfs=zfs)))
+    hosts = local_hosts(CliBackend(zfs=zfs))
+    manager = TransactionManager(db, hosts)
+    await probe_local(hosts)  # as the daemon does at start: not in a measured run
     made, undone = Side(), Side()
     try:
         for _ in range(runs):

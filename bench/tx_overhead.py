@@ -23,7 +23,7 @@ from pathlib import Path
 import zfsyncd.ops  # noqa: F401 - registers the snapshot transaction
 from zfsyncd.commands.runner import CommandRunner
 from zfsyncd.store import Database, TxState
-from zfsyncd.tx.hosts import local_hosts
+from zfsyncd.tx.hosts import local_hosts, probe_local
 from zfsyncd.tx.manager import TransactionManager
 from zfsyncd.zfs.cli import CliBackend
 
@@ -53,7 +53,10 @@ async def through_engine(count: int, db_path: Path) -> tuple[float, int, int]:
     commands: list[Sequence[str]] = []
     runner = CommandRunner(observers=[commands.append])
     db = await Database.open(db_path)
-    manager = TransactionManager(db, local_hosts(CliBackend(runner)))
+    hosts = local_hosts(CliBackend(runner))
+    manager = TransactionManager(db, hosts)
+    await probe_local(hosts)  # as the daemon does at start: not in a measured run
+    commands.clear()
     steps = 0
     start = time.perf_counter()
     for _ in range(count):

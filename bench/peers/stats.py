@@ -1,5 +1,5 @@
 """Median and spread of a tool's runs, its ratio to the bare pipe, and issue 11's targets,
-from the figures the lab recorded. Pure: tested in tests/unit/bench/."""
+from the figures the lab recorded. Pure: tested in tests/unit/peers_bench/."""
 
 from __future__ import annotations
 

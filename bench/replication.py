@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.lab_zfs import (
+    ARC_MAX,
     DST_POOL,
     RECV_FLAGS,
     SEND_FLAGS,
@@ -149,6 +150,25 @@ def make_pools(tmp: Path, mib: int, runs: int, datasets: int) -> None:
     # and the many datasets' 2 MiB each, with room for their metadata
     src_size = (mib * runs + 256 + 4 * datasets) << 20
     make_lab_pools(tmp, {SRC_POOL: src_size, DST_POOL: 3 * src_size})
+
+
+def check_room(mib: int, runs: int, datasets: int) -> None:
+    """Refuse, before any pool is made, a run that cannot fit the guest's memory. The pool
+    images live in its RAM-backed /var/tmp and nothing is freed between runs: every run's
+    `mib` stays on the source and on each of its three targets (bare, the engine's pipe,
+    replica-sync), and the many datasets' 2 MiB each on the source and two targets, beside
+    the ARC (ARC_MAX). Past that the guest runs out of memory and stalls without a word:
+    the likely end of `--runs 3 --datasets 0` at 512 MiB in a 4 GiB guest, twice (about
+    6.8 GiB needed; session 9: an empty output until it was stopped)."""
+    need = ((4 * (mib * runs + 16) + 3 * 2 * datasets) << 20) + ARC_MAX
+    meminfo = Path("/proc/meminfo").read_text().split()
+    have = int(meminfo[meminfo.index("MemAvailable:") + 1]) << 10
+    if need > have:
+        raise SystemExit(
+            f"replication.py: --runs {runs} of --mib {mib} (and --datasets {datasets}) needs "
+            f"about {need >> 20} MiB of the guest's memory, which has {have >> 20} MiB "
+            "available: fewer runs or MiB, or a larger guest (VM_MEM=MiB bench/in-lab.sh ...)"
+        )
 
 
 def write_data(dataset: str, name: str, mib: int) -> None:
@@ -352,6 +372,7 @@ def main() -> None:
     parser.add_argument("--datasets", type=int, default=51, help="for sync all; 0: skip it")
     parser.add_argument("--parallel", type=int, default=4, help="sync all -P")
     args = parser.parse_args()
+    check_room(args.mib, args.runs, args.datasets)
     cap_arc()
     # send and receive timed too, for the timeline of each run (nothing here stops a stream)
     os.environ["ZFSYNC_BENCH_TIME_STREAM"] = "1"

@@ -60,6 +60,11 @@ def summarized(raw: dict[str, Any], case5: dict[str, Any] | None, smoke: bool) -
 def report(args: argparse.Namespace) -> None:
     parts = [json.loads(Path(name).read_text()) for name in args.lab]
     try:
+        for tool, name, why in args.leave_out:
+            if name not in args.lab:
+                raise ValueError(f"--leave-out names {name}, which is not one of the parts")
+            i = args.lab.index(name)
+            parts[i] = stats.leave_out(parts[i], tool, why)
         if args.whole_runs:
             parts = [stats.whole_runs(part, started_only=args.started_only) for part in parts]
         raw = stats.merge(parts) if parts else {"cases": {}}
@@ -116,6 +121,15 @@ def main() -> None:
         action="store_true",
         help="with --whole-runs: leave out of a part cut short the tools without a whole run in it "
         "(named in its cut_short), for another part to measure",
+    )
+    p.add_argument(
+        "--leave-out",
+        nargs=3,
+        action="append",
+        default=[],
+        metavar=("TOOL", "PART", "WHY"),
+        help="leave TOOL's runs out of the part in file PART (the table says WHY): a tool "
+        "measured again, on newer code, in another part",
     )
     p.set_defaults(func=report)
     args = parser.parse_args()

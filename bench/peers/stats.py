@@ -108,6 +108,23 @@ def whole_runs(part: Mapping[str, Any], *, started_only: bool = False) -> dict[s
     }
 
 
+def leave_out(part: Mapping[str, Any], tool: str, why: str) -> dict[str, Any]:
+    """The part without `tool`'s runs (in every case, and from its tools), the reason kept
+    in `left_out` for the table to say: a tool measured again in a later part on newer
+    code, whose earlier runs would otherwise be one median with the new ones. Refused when
+    the part has no run of that tool (a misspelt tool or file would leave out nothing)."""
+    if not any(tool in figures["runs"] for figures in part["cases"].values()):
+        raise ValueError(f"no run of {tool} in the part to leave out")
+    cases = {
+        case: {**figures, "runs": {t: r for t, r in figures["runs"].items() if t != tool}}
+        for case, figures in part["cases"].items()
+    }
+    out = {**part, "cases": cases, "left_out": {**part.get("left_out", {}), tool: why}}
+    if "tools" in part:
+        out["tools"] = [t for t in part["tools"] if t != tool]
+    return out
+
+
 def merge(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """One result of the lab's JSON files (each guest measures a group of cases: run.sh boots
     one per group): what the first says of the machine, each part's cases and dates, the
@@ -133,6 +150,7 @@ def merge(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "started": part["started"],
             "finished": part["finished"],
             **({"cut_short": part["cut_short"]} if "cut_short" in part else {}),
+            **({"left_out": part["left_out"]} if "left_out" in part else {}),
         }
         for part in parts
     ]

@@ -57,6 +57,9 @@ def render(result: Mapping[str, Any]) -> str:
                 f"run(s) of {cut['runs_planned']} planned"
                 + (f" ({', '.join(absent)}: no whole run from that guest)" if absent else "")
             )
+        for tool, why in part.get("left_out", {}).items():
+            where = ", ".join(part["cases"])
+            lines.append(f"\ncases {where}: {tool}'s runs of that part left out: {why}")
     if result.get("targets"):
         lines.append("\n| case | issue 11's target | figure | met |\n| --- | --- | --- | --- |")
         lines.extend(

@@ -277,3 +277,20 @@ def test_merge_lists_each_parts_kept_setups() -> None:
     assert seconds == {"many": {"bare": [10.0, 11.0], "bzfs": [12.0]}, "many-own": {"bare": [13.0]}}
     # parts without a kept setup (case 1 alone, JSON from before it) merge without one
     assert "setup" not in stats.merge([part({"1": {"bare": [1.0]}})])
+
+
+def test_leave_out_takes_a_tool_out_of_a_part_and_says_why() -> None:
+    old = {**part({"2": {"bare": [1.0], "zfsyncd": [2.0]}, "3": {"zfsyncd": [0.5]}}),
+           "tools": ["bare", "zfsyncd"]}  # fmt: skip
+    left = stats.leave_out(old, "zfsyncd", "newer code in part 2")
+    assert left["cases"]["2"]["runs"] == {"bare": old["cases"]["2"]["runs"]["bare"]}
+    assert left["cases"]["3"]["runs"] == {}
+    assert left["tools"] == ["bare"]
+    assert left["left_out"] == {"zfsyncd": "newer code in part 2"}
+    merged = stats.merge([left, part({"2": {"zfsyncd": [3.0]}})])
+    assert [r["seconds"] for r in merged["cases"]["2"]["runs"]["zfsyncd"]] == [3.0]
+    assert merged["parts"][0]["left_out"] == {"zfsyncd": "newer code in part 2"}
+    shown = render({"cases": {}, "parts": merged["parts"]})
+    assert "cases 2, 3: zfsyncd's runs of that part left out: newer code in part 2" in shown
+    with pytest.raises(ValueError, match="no run of syncoid"):
+        stats.leave_out(old, "syncoid", "x")

@@ -321,9 +321,12 @@ def report_many(
         # TODO(issue 10, repl-core): dead once zfsyncd.ops.replication.sync is in the tree
         print(f"  zfsyncd sync all: not measured: {SYNC_MODULE} is not in this tree")
         return
-    per = len(synced.commands[-1]) / count
+    # sync all sends every pair of the pools, the large incremental's too: per pair sent
+    pairs = max(1, sum(1 for argv in synced.commands[-1] if argv[:1] == ["send"]))
+    per = len(synced.commands[-1]) / pairs
     print(f"  zfsyncd sync all -P {parallel}: {synced.median:7.2f} s, "
-          f"{len(synced.commands[-1])} zfs commands ({per:.2f} per dataset; target about 2,"
+          f"{len(synced.commands[-1])} zfs commands ({per:.2f} per pair of the {pairs} sent;"
+          " target about 2,"
           f" bzfs 464, syncoid 513): {synced.verbs()}")  # fmt: skip
     print(f"  ratio bare / zfsyncd: {bare.median / synced.median:.3f}")
     print(f"  of it: {synced.beside()}")

@@ -25,6 +25,15 @@ def _parse_holds(text: str) -> builtins.list[Hold]:
     return holds
 
 
+def _columns_args(
+    types: Sequence[ObjectType], user_properties: Sequence[str], *, written: bool, encryption: bool
+) -> builtins.list[str]:
+    """`zfs list -Hp -t TYPES -o COLUMNS`: the argv of list_many and list_every_pool before
+    their -r and names, whose output parse_list reads with the same columns."""
+    columns = list_columns(user_properties, written=written, encryption=encryption)
+    return ["list", "-Hp", "-t", ",".join(t.value for t in types), "-o", columns]
+
+
 def _list_order(obj: ZfsObject) -> tuple[str, int, int]:
     """zfs list's default order: by name, a snapshot after its dataset by createtxg."""
     if obj.is_snapshot:
@@ -78,11 +87,9 @@ class Reading(ZfsCommand):
             names.check_any(root)
         if not roots:
             return []
-        args = ["list", "-Hp", "-t", ",".join(t.value for t in types)]
-        columns = list_columns(user_properties, written=written, encryption=encryption)
-        args += ["-o", columns, *(["-r"] if recursive else [])]
+        args = _columns_args(types, user_properties, written=written, encryption=encryption)
         found = parse_list(
-            await self._zfs_of_names(args, roots),
+            await self._zfs_of_names([*args, *(["-r"] if recursive else [])], roots),
             user_properties,
             written=written,
             encryption=encryption,
@@ -102,12 +109,11 @@ class Reading(ZfsCommand):
         written: bool = False,
         encryption: bool = False,
     ) -> builtins.list[ZfsObject]:
-        args = ["list", "-Hp", "-t", ",".join(t.value for t in types)]
-        columns = list_columns(user_properties, written=written, encryption=encryption)
+        args = _columns_args(types, user_properties, written=written, encryption=encryption)
         # no name: zfs lists every pool, in its usual order ("no datasets available" on
         # stderr, exit 0, when there is none)
         return parse_list(
-            await self._zfs(*args, "-o", columns, "-r"),
+            await self._zfs(*args, "-r"),
             user_properties,
             written=written,
             encryption=encryption,

@@ -233,11 +233,16 @@ class Engine:
 
     def __init__(self, db_path: Path) -> None:
         self.db_path = db_path
+        #: transaction id -> when (epoch seconds) it ended: for a kind with a follow-up
+        #: (replica-sync and its expiry), what `zfsyncctl` waits for, its Finished signal,
+        #: comes then, while `run` waits for the follow-up too
+        self.ended: dict[str, float] = {}
 
     async def __aenter__(self) -> Engine:
         self.db = await Database.open(self.db_path)
         hosts = local_hosts(CliBackend())
         self.manager = TransactionManager(self.db, hosts)
+        self.manager.listeners.append(self._on_state)
         await probe_local(hosts)  # as the daemon does at start: not in a measured step
         return self
 
@@ -245,13 +250,20 @@ class Engine:
         await self.manager.shutdown()
         await self.db.close()
 
-    async def run(self, kind: str, request: dict[str, object]) -> None:
-        await self.run_all(kind, [request])
+    def _on_state(self, tx_id: str, state: TxState) -> None:
+        if state.is_terminal:
+            self.ended.setdefault(tx_id, time.time())
 
-    async def run_all(self, kind: str, requests: Sequence[dict[str, object]]) -> None:
-        """Submit every request, then wait for all (the manager runs them in parallel)."""
+    async def run(self, kind: str, request: dict[str, object]) -> str:
+        """Run one request and its follow-up (if its kind has one) to their end: its id."""
+        return (await self.run_all(kind, [request]))[0]
+
+    async def run_all(self, kind: str, requests: Sequence[dict[str, object]]) -> list[str]:
+        """Submit every request, then wait for all (the manager runs them in parallel),
+        follow-ups included: their ids (`ended` tells when each ended itself)."""
         records = [await self.manager.submit(kind, request) for request in requests]
         for record in records:
             done = await self.manager.wait(record.id)
             if done.state is not TxState.COMPLETED:
                 raise SystemExit(f"{kind} {done.id} ended {done.state}: {done.error}")
+        return [record.id for record in records]

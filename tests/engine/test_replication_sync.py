@@ -123,7 +123,7 @@ async def test_nothing_to_do_costs_the_same_for_one_dataset_as_for_twenty(
         one
         == twenty
         == {
-            "local": ["settle", "list_many", "holds_many"],
+            "local": ["settle_every_pool", "list_many", "holds_many"],
             "backup": ["settle", "list_many", "holds_many"],
         }
     )
@@ -133,9 +133,10 @@ async def test_nothing_to_do_costs_the_same_for_one_dataset_as_for_twenty(
 #: transfer (send_recv), whatever the number of datasets, call by call:
 CALLS = {
     "local": [
-        # the plan: the pools' pending writes out (`written` decides), the sources' listing,
-        # the holds of those held (the destinations read meanwhile)
-        "settle", "list_many", "holds_many",
+        # the plan: the pools' pending writes out (`written` decides: one `zpool sync` of
+        # every pool here), the sources' listing, the holds of those held (the
+        # destinations read meanwhile)
+        "settle_every_pool", "list_many", "holds_many",
         # the new snapshots, answering their guids (a channel program), and their bookmarks
         # from those guids, no reading first (one program a pool)
         "snapshot_guids", "bookmark_many",
@@ -185,19 +186,20 @@ async def test_a_sync_costs_a_constant_beyond_each_transfer(replicas: Replicas) 
         assert {host: sorted(got) for host, got in rest.items()} == {
             host: sorted(calls) for host, calls in CALLS.items()
         }
-        assert rest["local"].count("settle") == rest["backup"].count("settle") == 1
+        assert rest["local"].count("settle_every_pool") == rest["backup"].count("settle") == 1
 
 
 async def test_a_named_sync_to_this_host_reads_its_holds_once(replicas: Replicas) -> None:
-    """Named sources with their destinations on this host (another pool): the sources'
-    listing, then the destinations' (each settled first), then one `zfs holds` over both:
-    the base held on each side is seen as held (no hold step before the stream)."""
+    """Named sources with their destinations on this host (another pool): every pool
+    settled at once (one `zpool sync`), the sources' listing, then the destinations' (no
+    `zpool sync` of their own), then one `zfs holds` over both: the base held on each side
+    is seen as held (no hold step before the stream)."""
     r, zfs = replicas, replicas.local
     await filesystem(zfs, "src/h")
     await r.done("replica-init", {"source": "src/h", "destination": "dst/h"})
     zfs.write("src/h", 4 * KIB)
     planned = await r.prepared_calls("replica-sync", {"sources": ["src/h"]})
-    assert planned["local"] == ["settle", "list_many", "settle", "list_many", "holds_many"]
+    assert planned["local"] == ["settle_every_pool", "list_many", "list_many", "holds_many"]
     # the whole sync and its expiry (the lab's one incremental between two pools: a
     # send_recv is a send and a receive there, and list_reached a program a pool)
     assert sorted(r.calls()["local"]) == sorted(

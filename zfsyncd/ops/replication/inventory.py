@@ -216,18 +216,21 @@ async def list_side(
     datasets: Collection[str] | None = None,
     *,
     settle: bool = False,
+    every_pool: bool = False,
     properties: Sequence[str] = (),
     written: bool = True,
 ) -> Listing:
-    """read_side without the holds: the `zpool sync` (with `settle`) and the `zfs list`.
-    Without `written` (a reading that does not decide from it: expire's, of whole pools),
-    the column is not asked for (ZFS works it out for every object listed) and reads 0."""
+    """read_side without the holds: the `zpool sync` (with `settle`: of the pools read, or
+    with `every_pool` of all the host's) and the `zfs list`. Without `written` (a reading
+    that does not decide from it: expire's, of whole pools), the column is not asked for
+    (ZFS works it out for every object listed) and reads 0."""
     user_properties = (*READ_PROPERTIES, *properties)
+    if settle and (every_pool or datasets is None):
+        await zfs.settle_every_pool()
+        settle = False
     if datasets is None:
         # every pool: `zpool sync` and `zfs list -r` without names, no `zfs list -d 0` of
         # the pools' names first (a command less each)
-        if settle:
-            await zfs.settle_every_pool()
         objects = await zfs.list_every_pool(
             user_properties=user_properties, written=written, encryption=True
         )

@@ -29,9 +29,10 @@ changed the same datasets; roll it back first); the expiry that followed does no
 cannot be rolled back itself, and only the base the rollback needs matters, which the
 inverse steps find gone at plan time when savecount 1 let it expire).
 
-Planning reads the sources (one `zpool sync` of their pools, so that `written` counts
-every write made before the sync; one `zfs list`, one `zfs holds` at most) and each
-destination host the same way (its `written` tells a diverged destination), then
+Planning reads the sources (one `zpool sync` of this host's pools, so that `written`
+counts every write made before the sync, destinations here included; one `zfs list`, one
+`zfs holds` at most) and each other destination host the same way (its `written` tells a
+diverged destination), then
 decides per pair with choose.py's functions:
 - nothing written since the newest snapshot and nothing unsent, no token: nothing to do
   (no snapshot, no send);
@@ -128,8 +129,11 @@ async def read_facts(ctx: PlanContext, request: SyncRequest) -> SyncFacts:
         # only the parent's reading tells it from a pair of its own (Side.managed)
         parents = {names.parent_of(s) for s in request.sources}
         named = [*request.sources, *(p for p in parents if p is not None)]
-    # `written` decides what is sent: each side settled first (sync.py's docstring)
-    listing = await list_side(local, LOCAL, named, settle=True)
+    # `written` decides what is sent: each side settled first (sync.py's docstring), here
+    # every pool of this host in one `zpool sync` (as `sync all` does), so a destination on
+    # this host, whose pool only the sources' zfsync:peer tells, needs no `zpool sync` of
+    # its own after that reading: one command and one wait less before the stream
+    listing = await list_side(local, LOCAL, named, settle=True, every_pool=True)
     wanted: dict[str, list[str]] = defaultdict(list)
     # roles and peers need no holds: the listing alone (refusals of named sources too)
     for ds in _candidates(request, listing.side({})):
@@ -142,7 +146,7 @@ async def read_facts(ctx: PlanContext, request: SyncRequest) -> SyncFacts:
     async def destination(host: str) -> Side | Listing | str:
         try:
             zfs = host_of(ctx, host).zfs
-            found = await list_side(zfs, host, wanted[host], settle=True)
+            found = await list_side(zfs, host, wanted[host], settle=host != LOCAL)
             # this host's holds: read once, with the sources' (below)
             return found if host == LOCAL else found.side(await found.tags(zfs))
         except (PlanError, CommandError) as exc:

@@ -9,9 +9,11 @@ by the same wrapper and started from the same pools.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
+import statistics
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -34,15 +36,17 @@ RECV_FLAGS = ("-s", "-u")
 #: and an ARC of half the memory beside them would push the guest into swapless OOM
 ARC_MAX = 768 << 20
 
-# Logs the command, then becomes the real zfs (exec: same process, same pipes, nothing in
-# the stream's way) for a send or receive; any other command it runs and times (bash's
-# $EPOCHREALTIME, no process started), so a bench can say where the time beside the stream
-# goes. One line per command; >> appends whole lines even from parallel sends. The same in
-# front of zpool (zfsyncd runs `zpool sync` before it reads `written`), logged with "zpool"
-# first so that its verb reads "zpool". With ZFSYNC_BENCH_TIME_STREAM=1 in the environment
-# a send or receive is timed too (bash waits for it instead of exec: the stream still goes
-# from process to process, bash only waits; a signal to the wrapper would no longer reach
-# zfs, so only a bench that stops no stream sets it), for a timeline of the whole run.
+# The counting wrapper where the guest has no C compiler (else bench/zfs_counter.c: the same
+# lines, without a shell's start in every command). Logs the command, then becomes the real
+# zfs (exec: same process, same pipes, nothing in the stream's way) for a send or receive;
+# any other command it runs and times (bash's $EPOCHREALTIME, no process started), so a
+# bench can say where the time beside the stream goes. One line per command; >> appends
+# whole lines even from parallel sends. The same in front of zpool (zfsyncd runs `zpool
+# sync` before it reads `written`), logged with "zpool" first so that its verb reads
+# "zpool". With ZFSYNC_BENCH_TIME_STREAM=1 in the environment a send or receive is timed too
+# (bash waits for it instead of exec: the stream still goes from process to process, bash
+# only waits; a signal to the wrapper would no longer reach zfs, so only a bench that stops
+# no stream sets it), for a timeline of the whole run.
 WRAPPER = """#!/bin/bash
 printf -v argv '%q ' {prefix}"$@"
 printf '%s\\n' "$argv" >> {log}
@@ -83,16 +87,21 @@ class ZfsCounter:
         bindir = tmp / "bin"
         bindir.mkdir()
         log = tmp / "zfs-commands.log"
-        for command, prefix in (("zfs", ""), ("zpool", "zpool ")):
+        compiler = shutil.which("cc") or shutil.which("gcc")
+        for command, prefix in (("zfs", ""), ("zpool", "zpool")):
             real = shutil.which(command)
             if real is None:
                 raise SystemExit(f"no {command} on PATH: run this in the lab (bench/in-lab.sh)")
             wrapper = bindir / command
+            times = log.with_suffix(".times")
+            if compiler is not None:
+                _compile(compiler, wrapper, real=real, prefix=prefix, log=log, times=times)
+                continue
             text = WRAPPER.format(
-                prefix=prefix,
+                prefix=f"{prefix} " if prefix else "",
                 real=shlex.quote(real),
                 log=shlex.quote(str(log)),
-                times=shlex.quote(str(log.with_suffix(".times"))),
+                times=shlex.quote(str(times)),
             )
             wrapper.write_text(text)
             wrapper.chmod(0o755)
@@ -127,9 +136,44 @@ class ZfsCounter:
                 spent[verb] = spent.get(verb, 0.0) + timed.end - timed.start
         return spent
 
+    def cost(self, runs: int = 10) -> str:
+        """What one command costs through the wrapper: `zfs version` run directly and
+        through it, in turn, `runs` times each (medians); cleared after."""
+        real = shutil.which("zfs", path=os.environ["PATH"].replace(f"{self.bindir}:", "", 1))
+        direct: list[float] = []
+        wrapped: list[float] = []
+        for _ in range(runs):
+            for command, seconds in ((real or "zfs", direct), (str(self.bindir / "zfs"), wrapped)):
+                start = time.perf_counter()
+                subprocess.run([command, "version"], check=True, capture_output=True)
+                seconds.append(time.perf_counter() - start)
+        self.clear()
+        plain, through = statistics.median(direct), statistics.median(wrapped)
+        kind = "C" if (self.bindir / "zfs").read_bytes()[:2] != b"#!" else "bash"
+        return (
+            f"`zfs version` {plain * 1000:.0f} ms, through the counting wrapper ({kind})"
+            f" {through * 1000:.0f} ms (medians of {runs})"
+        )
+
     def clear(self) -> None:
         self.log.write_text("")
         self.log.with_suffix(".times").write_text("")
+
+
+#: the wrapper in C (bench/zfs_counter.c), built where the guest has a compiler
+COUNTER_SOURCE = Path(__file__).with_name("zfs_counter.c")
+
+
+def _compile(
+    compiler: str, wrapper: Path, *, real: str, prefix: str, log: Path, times: Path
+) -> None:
+    """Build the C wrapper with its paths compiled in (no argument or environment to read
+    in each command); static, so that it starts as fast as the guest can start anything."""
+    defines = {"REAL": real, "PREFIX": prefix, "LOG": str(log), "TIMES": str(times)}
+    # json.dumps: a C string literal for any of these paths (ASCII, quotes escaped)
+    flags = [f"-D{name}={json.dumps(value)}" for name, value in defines.items()]
+    argv = [compiler, "-O2", "-static", *flags, str(COUNTER_SOURCE), "-o", str(wrapper)]
+    subprocess.run(argv, check=True, capture_output=True)
 
 
 def zfs(*args: str) -> str:

@@ -410,6 +410,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir="/var/tmp") as name:
         tmp = Path(name)
         counter = ZfsCounter.install(tmp)
+        print(f"zfs commands counted and timed by a wrapper: {counter.cost()}")
         make_pools(tmp, args.mib, args.runs, args.datasets)
         try:
             asyncio.run(measure(counter, args, tmp / "zfsyncd.db"))

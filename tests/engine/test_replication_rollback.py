@@ -285,3 +285,31 @@ async def test_a_failed_expiry_leaves_the_sync_completed(r: Replicas) -> None:
 @pytest.fixture
 def r(replicas: Replicas) -> Replicas:
     return replicas
+
+
+async def test_bases_held_by_someone_else_or_by_no_one(r: Replicas) -> None:
+    """The plan reads no tags, only whether a snapshot is held (`userrefs`): the source's
+    base held by someone else alone keeps that hold and gets none of ours before the
+    stream; the destination's base held by no one gets ours for the stream. After it, the
+    base hold is on the new snapshots alone, the other hold where it was; the rollback of
+    the sync puts every hold back as it was."""
+    base = await _pair(r, "a")
+    await r.local.release(props.BASE_HOLD, [f"src/a@{base}"])
+    await r.local.hold("mine", [f"src/a@{base}"])
+    await r.backup.release(props.BASE_HOLD, [f"bak/a@{base}"])
+    r.local.write("src/a", 64 * KIB)
+    before = await r.everything()
+    sync = await r.done("replica-sync", {"sources": ["src/a"]})
+    held = [s for s in sync.steps if s.kind == "hold"]
+    assert [(s.args["host"], s.args["snapshots"]) for s in held] == [("backup", [f"bak/a@{base}"])]
+    new = f"zfsync_{sync.id}"
+
+    async def tags(zfs: Any, snapshot: str) -> list[str]:
+        return sorted(h.tag for h in await zfs.holds(snapshot))
+
+    assert await tags(r.local, f"src/a@{base}") == ["mine"]
+    assert await tags(r.backup, f"bak/a@{base}") == []
+    assert await tags(r.local, f"src/a@{new}") == await tags(r.backup, f"bak/a@{new}")
+    assert await tags(r.backup, f"bak/a@{new}") == [props.BASE_HOLD]
+    await _roll_back(r, sync.id)
+    assert await r.everything() == before

@@ -123,8 +123,8 @@ async def test_nothing_to_do_costs_the_same_for_one_dataset_as_for_twenty(
         one
         == twenty
         == {
-            "local": ["settle_every_pool", "list_many", "holds_many"],
-            "backup": ["settle", "list_many", "holds_many"],
+            "local": ["settle_every_pool", "list_many"],
+            "backup": ["settle", "list_many"],
         }
     )
 
@@ -134,9 +134,9 @@ async def test_nothing_to_do_costs_the_same_for_one_dataset_as_for_twenty(
 CALLS = {
     "local": [
         # the plan: the pools' pending writes out (`written` decides: one `zpool sync` of
-        # every pool here), the sources' listing, the holds of those held (the
+        # every pool here), the sources' listing (its `userrefs` tells what is held; the
         # destinations read meanwhile)
-        "settle_every_pool", "list_many", "holds_many",
+        "settle_every_pool", "list_many",
         # the new snapshots, answering their guids (a channel program), and their bookmarks
         # from those guids, no reading first (one program a pool)
         "snapshot_guids", "bookmark_many",
@@ -152,8 +152,8 @@ CALLS = {
         "list_many", "list_many",
     ],
     "backup": [
-        # the plan: settled (a write to the destination is divergence), listing, holds
-        "settle", "list_many", "holds_many",
+        # the plan: settled (a write to the destination is divergence), listing
+        "settle", "list_many",
         # the send step's reading of the targets before (what undo takes back against)
         "list_many",
         # the base hold moved, as on the source
@@ -163,7 +163,7 @@ CALLS = {
     ],
 }  # fmt: skip
 CONSTANT = {host: len(calls) for host, calls in CALLS.items()}
-assert CONSTANT == {"local": 11, "backup": 9}  # was 12 and 11
+assert CONSTANT == {"local": 10, "backup": 8}  # was 12 and 11, then 11 and 9
 
 
 async def test_a_sync_costs_a_constant_beyond_each_transfer(replicas: Replicas) -> None:
@@ -189,17 +189,18 @@ async def test_a_sync_costs_a_constant_beyond_each_transfer(replicas: Replicas) 
         assert rest["local"].count("settle_every_pool") == rest["backup"].count("settle") == 1
 
 
-async def test_a_named_sync_to_this_host_reads_its_holds_once(replicas: Replicas) -> None:
+async def test_a_named_sync_to_this_host_reads_no_holds(replicas: Replicas) -> None:
     """Named sources with their destinations on this host (another pool): every pool
     settled at once (one `zpool sync`), the sources' listing, then the destinations' (no
-    `zpool sync` of their own), then one `zfs holds` over both: the base held on each side
-    is seen as held (no hold step before the stream)."""
+    `zpool sync` of their own), and no `zfs holds`: the base held on each side is seen as
+    held by its `userrefs` (no hold step before the stream), and the move of the base hold
+    reads the tags where it acts."""
     r, zfs = replicas, replicas.local
     await filesystem(zfs, "src/h")
     await r.done("replica-init", {"source": "src/h", "destination": "dst/h"})
     zfs.write("src/h", 4 * KIB)
     planned = await r.prepared_calls("replica-sync", {"sources": ["src/h"]})
-    assert planned["local"] == ["settle_every_pool", "list_many", "list_many", "holds_many"]
+    assert planned["local"] == ["settle_every_pool", "list_many", "list_many"]
     # the whole sync and its expiry (the lab's one incremental between two pools: a
     # send_recv is a send and a receive there, and list_reached a program a pool)
     assert sorted(r.calls()["local"]) == sorted(

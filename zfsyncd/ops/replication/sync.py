@@ -9,12 +9,12 @@ pool rather than growing per dataset beyond the transfer itself:
                       (one txg: one point in time per pool), each marked zfsync:sent
     bookmarks         `SRC#<snapshot>` of every new base (the next base if it expires),
                       with the guids the snapshot answered (no reading before it)
-    hold              the current bases that lack the `zfsync_replica` hold, per host
+    hold              the current bases that have no hold at all, per host
     send-receive-many the streams of one destination host, `parallel` at a time; a resume
                       token left on a destination is resumed first (or discarded when stale)
     move-hold         `zfsync_replica` onto the new bases (the snapshots just sent) and off
-                      every older snapshot of the pairs, per host: one reading, the
-                      `zfs hold` and the `zfs release` at once
+                      every older snapshot of the pairs that has it, per host: one reading
+                      (the tags), the `zfs hold` and the `zfs release` at once
     set-user-property zfsync:sent on the snapshots made before and sent now (-I), one
                       `zfs set` for all
 
@@ -30,10 +30,11 @@ cannot be rolled back itself, and only the base the rollback needs matters, whic
 inverse steps find gone at plan time when savecount 1 let it expire).
 
 Planning reads the sources (one `zpool sync` of this host's pools, so that `written`
-counts every write made before the sync, destinations here included; one `zfs list`, one
-`zfs holds` at most) and each other destination host the same way (its `written` tells a
-diverged destination), then
-decides per pair with choose.py's functions:
+counts every write made before the sync, destinations here included; one `zfs list`) and
+each other destination host the same way (its `written` tells a diverged destination): no
+`zfs holds`, since a plan only asks whether a snapshot is held (`userrefs`), and the hold
+steps read the tags of what they act on. Then it decides per pair with choose.py's
+functions:
 - nothing written since the newest snapshot and nothing unsent, no token: nothing to do
   (no snapshot, no send);
 - a destination that has diverged (snapshots newer than the common one, data written after
@@ -64,7 +65,6 @@ from zfsyncd.ops.replication import choose, props
 from zfsyncd.ops.replication.expire import EXPIRE
 from zfsyncd.ops.replication.inventory import (
     DatasetState,
-    Listing,
     Point,
     Side,
     host_of,
@@ -117,11 +117,9 @@ class SyncFacts:
 
 async def read_facts(ctx: PlanContext, request: SyncRequest) -> SyncFacts:
     """One reading of the local host (the sources named, or every pool), and one of each
-    destination host (the local one reuses the first when it covers every pool). The
-    destinations are read while the sources' holds are: the sources' `zfs list` names
-    the peers already, and the readings do not depend on each other; destinations on this
-    host read apart (named sources) have their holds read with the sources', in one
-    `zfs holds`."""
+    destination host (the local one reuses the first when it covers every pool), each a
+    `zfs list` and no `zfs holds`: the plan asks only whether a snapshot is held (its
+    `userrefs`, Listing.held_side), and the hold steps read the tags where they act."""
     local = ctx.host(LOCAL).zfs
     named = None
     if request.sources:
@@ -134,43 +132,32 @@ async def read_facts(ctx: PlanContext, request: SyncRequest) -> SyncFacts:
     # this host, whose pool only the sources' zfsync:peer tells, needs no `zpool sync` of
     # its own after that reading: one command and one wait less before the stream
     listing = await list_side(local, LOCAL, named, settle=True, every_pool=True)
+    sources = listing.held_side()
     wanted: dict[str, list[str]] = defaultdict(list)
-    # roles and peers need no holds: the listing alone (refusals of named sources too)
-    for ds in _candidates(request, listing.side({})):
+    for ds in _candidates(request, sources):
         peer = _peer(ds)
         if peer is not None:
             wanted[peer.host].append(peer.dataset)
     # the local host's pools were all read (sync all): its destinations are in them
     apart = [h for h in sorted(wanted) if h != LOCAL or request.sources]
 
-    async def destination(host: str) -> Side | Listing | str:
+    async def destination(host: str) -> Side | str:
         try:
             zfs = host_of(ctx, host).zfs
             found = await list_side(zfs, host, wanted[host], settle=host != LOCAL)
-            # this host's holds: read once, with the sources' (below)
-            return found if host == LOCAL else found.side(await found.tags(zfs))
+            return found.held_side()
         except (PlanError, CommandError) as exc:
             # one host down (not configured, ssh failing) leaves out its pairs only
             return f"host {host} cannot be read: {exc}"
 
-    others = asyncio.gather(*map(destination, apart))
-    if LOCAL in apart:
-        # destinations on this host (named sources): one `zfs holds` for both listings,
-        # once the destinations' is there (the holds were the shorter reading beside it)
-        found = await others
-        mine = found[apart.index(LOCAL)]
-        both = [*listing.objects, *(mine.objects if isinstance(mine, Listing) else ())]
-        tags = await Listing(LOCAL, list({o.name: o for o in both}.values())).tags(local)
-    else:
-        tags, found = await asyncio.gather(listing.tags(local), others)
-    sources = listing.side(tags)
+    found = await asyncio.gather(*map(destination, apart))
     destinations: dict[str, Side] = {h: sources for h in wanted if h not in apart}
     unreachable: dict[str, str] = {}
     for host, side in zip(apart, found, strict=True):
         if isinstance(side, str):
             unreachable[host] = side
         else:
-            destinations[host] = side.side(tags) if isinstance(side, Listing) else side
+            destinations[host] = side
     return SyncFacts(sources, destinations, unreachable)
 
 
@@ -220,7 +207,8 @@ class PairPlan:
     hold_before: tuple[tuple[str, str], ...]
     #: (host, snapshot) to hold after it: the new base
     hold_after: tuple[tuple[str, str], ...]
-    #: (host, snapshot) to release: every other snapshot with the base hold
+    #: (host, snapshot) to release: every other held snapshot (the step releases the base
+    #: hold from those that have it)
     release: tuple[tuple[str, str], ...]
     #: bookmark -> snapshot (source)
     bookmarks: Mapping[str, str]
@@ -298,10 +286,14 @@ def decide_pair(
         ),
         recv=RecvSpec(target=dst.name),
     )
+    # the base held on both sides while the stream needs it: one with no hold at all gets
+    # the base hold first; one held already (ours, as every sync leaves it, or someone
+    # else's) cannot be destroyed while that hold lasts, and is not ours to hold again
+    # unread (the plan reads no tags: held_side)
     hold_before: list[tuple[str, str]] = []
-    if not common.source.is_bookmark and BASE_HOLD not in common.source.holds:
+    if not common.source.is_bookmark and not common.source.holds:
         hold_before.append((LOCAL, common.source.name))
-    if BASE_HOLD not in common.destination.holds:
+    if not common.destination.holds:
         hold_before.append((peer.host, common.destination.name))
     # the datasets that have (or will have) the snapshot sent: with -R, a child made after
     # a snapshot someone took of the top alone does not
@@ -313,11 +305,13 @@ def decide_pair(
     new_bases += [(peer.host, f"{d}@{target_short}") for d in dst_covered]
     held_sides = [(LOCAL, source), *((LOCAL, d) for d in src_children if recursive)]
     held_sides += [(peer.host, dst), *((peer.host, d) for d in dst_children)]
+    # every other held snapshot of the pair: the move-hold step reads their tags and
+    # releases the base hold where it finds it (the plan read no tags)
     release = [
         (host, p.name)
         for host, d in held_sides
         for p in d.snapshots
-        if BASE_HOLD in p.holds and p.short != target_short
+        if p.holds and p.short != target_short
     ]
     # a base held only for the send is released with the others
     release += [h for h in hold_before if h not in release]

@@ -341,6 +341,26 @@ async def test_hold_and_release_recursive(world: World) -> None:
     assert await zfs.holds(f"{a}@1", recursive=True) == []
 
 
+async def test_hold_and_release_recursive_from_a_dataset_without_the_snapshot(
+    world: World,
+) -> None:
+    """-r from a dataset that has no snapshot of that name acts on those below it (the
+    common tops of tx/steps/subtrees.py: siblings' snapshots of one name held by one
+    command, one sync task); with none below, it fails and nothing changes."""
+    zfs, a = world.zfs, f"{world.src}/a"
+    for child in ("k", "j"):
+        await zfs.create(f"{a}/{child}", parents=True)
+    await zfs.snapshot([f"{a}/k@1", f"{a}/j@1"])
+    below = [f"{a}/j@1", f"{a}/k@1"]
+    await zfs.hold("zfsync-r", [f"{a}@1"], recursive=True)
+    holds = await zfs.holds_many(below)
+    assert sorted((h.snapshot, h.tag) for h in holds) == [(s, "zfsync-r") for s in below]
+    await zfs.release("zfsync-r", [f"{a}@1"], recursive=True)
+    assert await zfs.holds_many(below) == []
+    async with world.unchanged():
+        await fails_with(zfs.hold("zfsync-r", [f"{a}@2"], recursive=True), e.NotFoundError)
+
+
 # --------------------------------------------------------------------------- bookmark
 
 

@@ -52,6 +52,8 @@ class Recorder:
         self.running = 0
         self.most_at_once = 0
         self.sends: list[Any] = []
+        #: each `hold` and `release`: (call, snapshots named, recursive)
+        self.holds: list[tuple[str, list[str], bool]] = []
         #: cut the next transfer once this many bytes moved (a lost connection)
         self.cut_after: int | None = None
 
@@ -62,6 +64,8 @@ class Recorder:
 
         async def call(*args: Any, **kwargs: Any) -> Any:
             self.calls.append(name)
+            if name in ("hold", "release"):
+                self.holds.append((name, list(args[1]), bool(kwargs.get("recursive"))))
             if name != "send_recv":
                 return await attr(*args, **kwargs)
             spec, target, *rest = args
@@ -178,6 +182,7 @@ class Replicas:
         for r in self.recorders.values():
             r.calls.clear()
             r.sends.clear()
+            r.holds.clear()
             r.most_at_once = 0
 
     async def run(self, kind: str, params: dict[str, Any]) -> TransactionRecord:

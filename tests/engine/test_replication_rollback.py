@@ -313,3 +313,35 @@ async def test_bases_held_by_someone_else_or_by_no_one(r: Replicas) -> None:
     assert await tags(r.backup, f"bak/a@{new}") == [props.BASE_HOLD]
     await _roll_back(r, sync.id)
     assert await r.everything() == before
+
+
+async def test_the_base_hold_of_many_pairs_moves_from_their_parent(r: Replicas) -> None:
+    """Each snapshot named to `zfs hold` or `zfs release` is a sync task of its own (a txg
+    each): the new bases of a sync of many pairs share one name, and so do the old ones
+    once a sync made them, so the hold moves with `-r` from their parent's snapshot of
+    that name (which does not exist), one command and one task a host, as a reading of
+    the parent's tree shows nothing else of that name there. Its rollback moves it back."""
+    for i in range(4):
+        await _pair(r, f"m{i}")
+        r.local.write(f"src/m{i}", 8 * KIB)
+    first = await r.done("replica-sync", {})
+    for i in range(4):
+        r.local.write(f"src/m{i}", 8 * KIB)
+    before = await r.everything()
+    r.forget_calls()
+    second = await r.done("replica-sync", {})
+    old, new = f"zfsync_{first.id}", f"zfsync_{second.id}"
+    assert r.recorders["local"].holds == [
+        ("hold", [f"src@{new}"], True),
+        ("release", [f"src@{old}"], True),
+    ]
+    assert sorted(r.recorders["backup"].holds) == [
+        ("hold", [f"bak@{new}"], True),
+        ("release", [f"bak@{old}"], True),
+    ]
+    for i in range(4):
+        for zfs, name in ((r.local, f"src/m{i}"), (r.backup, f"bak/m{i}")):
+            assert [h.tag for h in await zfs.holds(f"{name}@{new}")] == [props.BASE_HOLD]
+            assert await zfs.holds(f"{name}@{old}") == []
+    await _roll_back(r, second.id)
+    assert await r.everything() == before

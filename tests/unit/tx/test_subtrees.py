@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from zfsyncd.tx.steps.subtrees import reached, split_recursive, topmost, topmost_datasets
+from zfsyncd.tx.steps.subtrees import (
+    common_tops,
+    reached,
+    split_recursive,
+    topmost,
+    topmost_datasets,
+)
 
 TREE = ["p/a@s", "p/a/b@s", "p/a/b/c@s", "p/a/d@s", "p/e@s"]
 
@@ -45,3 +51,61 @@ def test_what_a_recursive_command_reaches() -> None:
     assert not reached(given, "p/ab@s")  # a sibling whose name begins the same
     assert not reached(given, "p/a/b@t")
     assert not reached(given, "p/a")
+
+
+#: a replica sync's pairs: siblings under one parent that has no snapshot of their name,
+#: and one more elsewhere in the pool, in a second pool too
+PAIRS = ["p/many/d1@n", "p/many/d2@n", "p/many/d3@n", "p/data@n", "q/bak/d1@n"]
+
+
+@pytest.mark.parametrize(
+    ("snapshots", "tops"),
+    [
+        # siblings: their parent's snapshot of that name (which need not exist)
+        (PAIRS[:3], ["p/many@n"]),
+        # and one more elsewhere in the pool: the pool's; a pool of one: none
+        (PAIRS, ["p@n"]),
+        # each name apart
+        (["p/a@s", "p/b@s", "p/a@t", "p/b@t"], ["p@s", "p@t"]),
+        # the ancestor's own snapshot given: a top already, no common one
+        (["p/a@s", "p/a/b@s", "p/a/c@s"], []),
+        # one dataset: nothing in common to gain
+        (["p/a@s"], []),
+        ([], []),
+    ],
+)
+def test_common_tops(snapshots: list[str], tops: list[str]) -> None:
+    assert common_tops(snapshots) == tops
+
+
+@pytest.mark.parametrize(
+    ("wanted", "existing", "read_from", "tops", "singles"),
+    [
+        # every @n of the parent's tree wanted: one command from the parent, none each
+        (PAIRS[:3], PAIRS[:3], ["p/many@n"], ["p/many@n"], []),
+        # not read from it: each its own top, as before
+        (PAIRS[:3], PAIRS[:3], [], PAIRS[:3][::1], []),
+        # another @n below the parent must stay: each its own top
+        (PAIRS[:2], PAIRS[:3], ["p/many@n"], ["p/many/d1@n", "p/many/d2@n"], []),
+        # the parent's own @n exists and is not wanted: it spoils the common top
+        (PAIRS[:3], [*PAIRS[:3], "p/many@n"], ["p/many@n"], PAIRS[:3], []),
+        # the pool's top, with a second pool's alone
+        (PAIRS, PAIRS, ["p@n"], ["p@n", "q/bak/d1@n"], []),
+        # one of them does not exist: named, so that zfs says so; the rest from the top
+        (
+            [*PAIRS[:3], "p/many/d9@n"],
+            PAIRS[:3],
+            ["p/many@n"],
+            ["p/many@n"],
+            ["p/many/d9@n"],
+        ),
+    ],
+)
+def test_split_recursive_from_common_tops(
+    wanted: list[str],
+    existing: list[str],
+    read_from: list[str],
+    tops: list[str],
+    singles: list[str],
+) -> None:
+    assert split_recursive(wanted, existing, read_from) == (tops, singles)

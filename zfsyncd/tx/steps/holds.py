@@ -14,6 +14,7 @@ snapshots took 5.2 s in the lab, the `zfs hold -r` 5.6 s)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from pydantic import Field
@@ -91,20 +92,30 @@ class _OnSnapshots(Step[HoldArgs]):
         await release_reaching(self._zfs(ctx), self.args.tag, wanted, tagged)
 
 
-async def hold_reaching(zfs: ZfsBackend, tag: str, wanted: list[str], existing: set[str]) -> None:
+async def hold_reaching(
+    zfs: ZfsBackend,
+    tag: str,
+    wanted: list[str],
+    existing: set[str],
+    read_from: Collection[str] = (),
+) -> None:
     """Hold `wanted`: `zfs hold -r` needs every snapshot it reaches to lack the tag (one
-    that has it fails the whole hold), which split_recursive sees as one not wanted."""
-    tops, singles = split_recursive(wanted, existing)
+    that has it fails the whole hold), which split_recursive sees as one not wanted.
+    `read_from`: the common tops whose reach `existing` covers (subtrees.common_tops)."""
+    tops, singles = split_recursive(wanted, existing, read_from)
     if tops:
         await zfs.hold(tag, tops, recursive=True)
     if singles:
         await zfs.hold(tag, singles)
 
 
-async def release_reaching(zfs: ZfsBackend, tag: str, wanted: list[str], tagged: set[str]) -> None:
+async def release_reaching(
+    zfs: ZfsBackend, tag: str, wanted: list[str], tagged: set[str], read_from: Collection[str] = ()
+) -> None:
     """Release `wanted`; `zfs release -r` passes over snapshots without the tag, so only
-    a tagged one that is not wanted keeps a top from using it."""
-    tops, singles = split_recursive(wanted, tagged)
+    a tagged one that is not wanted keeps a top from using it. `read_from` as for
+    hold_reaching."""
+    tops, singles = split_recursive(wanted, tagged, read_from)
     if tops:
         await zfs.release(tag, tops, recursive=True)
     if singles:

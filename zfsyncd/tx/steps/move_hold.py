@@ -14,7 +14,9 @@ and releases what was placed, as the reading then finds them.
 As in holds.py (whose changes it makes), each change is one `zfs hold -r` / `zfs release
 -r` from every top that reaches only the snapshots it should act on (subtrees.py), with
 the rest named in one more command, and `capture` hands its reading to the first attempt
-of `do`.
+of `do`. The reading covers the common tops of each set too (the nearest common ancestor
+of the datasets whose snapshots share a name), so a sync of many pairs moves the hold with
+one sync task a pool and name rather than one a snapshot.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from zfsyncd.tx.hosts import located
 from zfsyncd.tx.steps.base import JsonDict, OnHost, ReadForDo, Step, StepContext, register
 from zfsyncd.tx.steps.holds import gone_to_hold, hold_reaching, release_reaching
 from zfsyncd.tx.steps.lookup import reached_with_tags
+from zfsyncd.tx.steps.subtrees import common_tops
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import ZfsBackend
 from zfsyncd.zfs.models import HoldTag, SnapshotName
@@ -79,9 +82,17 @@ class MoveHold(Step[MoveHoldArgs]):
     def _zfs(self, ctx: StepContext) -> ZfsBackend:
         return ctx.host(self.args.host).zfs
 
+    def _common_tops(self) -> list[str]:
+        """The common tops of each set (subtrees.common_tops): read with the sets, so that
+        a replica sync's new bases of many datasets are held (and the old ones released)
+        by one sync task each, not one a snapshot."""
+        return sorted({*common_tops(self.args.hold), *common_tops(self.args.release)})
+
     async def _reading(self, ctx: StepContext) -> _Reading:
-        """One reading of both sets with their holds: what exists, what has the tag."""
-        found, tags = await reached_with_tags(self._zfs(ctx), [*self.args.hold, *self.args.release])
+        """One reading of both sets and their common tops, with their holds: what exists,
+        what has the tag."""
+        asked = [*self.args.hold, *self.args.release, *self._common_tops()]
+        found, tags = await reached_with_tags(self._zfs(ctx), asked)
         return set(found), {s for s, on in tags.items() if self.args.tag in on}
 
     async def check(self, ctx: StepContext) -> bool:
@@ -146,7 +157,9 @@ class MoveHold(Step[MoveHoldArgs]):
         return f"{self.describe()}: every snapshot had the hold as it is now before it"
 
     async def _hold(self, ctx: StepContext, wanted: list[str], existing: set[str]) -> None:
-        await hold_reaching(self._zfs(ctx), self.args.tag, wanted, existing)
+        tops = self._common_tops()
+        await hold_reaching(self._zfs(ctx), self.args.tag, wanted, existing, tops)
 
     async def _release(self, ctx: StepContext, wanted: list[str], tagged: set[str]) -> None:
-        await release_reaching(self._zfs(ctx), self.args.tag, wanted, tagged)
+        tops = self._common_tops()
+        await release_reaching(self._zfs(ctx), self.args.tag, wanted, tagged, tops)

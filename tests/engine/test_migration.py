@@ -144,7 +144,7 @@ async def test_a_limited_run_then_the_rest(mounted: Engine, tmp_path: Path) -> N
     assert done.state is TxState.COMPLETED, done.error
     assert [s.kind for s in done.steps] == [
         "create-dataset", "migrate-copy", "create-snapshots", "migrate-copy",
-        "create-snapshots", "rename", "set-properties",
+        "create-snapshots", "rename-and-set",
     ]  # fmt: skip
     snaps = await _snapshots(engine, dataset)
     assert list(snaps) == ["zfsync_migrate_000001", "zfsync_migrate_000002"]

@@ -7,9 +7,10 @@ list`s), and a pure function (`decide`) makes the steps:
   mounted at the private `/run/zfsync/fill/<tx>` (tx/steps/fill.py), then for each source
   snapshot a copy (rsync + manifest, copy_step.py) and a ZFS snapshot with the source's
   number, date and description; then rename it to `PARENT/NAME` and let it inherit its
-  mountpoint. A failure,
-  a cancel or a crash (recovery undoes) leaves no dataset at all: the undo destroys the
-  temporary one. Readers never see a history being built under the real name.
+  mountpoint (one step, tx/steps/datasets.py `RenameAndSet`: one reading of the guid and
+  the mountpoint before both). A failure, a cancel or a crash (recovery undoes) leaves no
+  dataset at all: the undo destroys the temporary one. Readers never see a history being
+  built under the real name.
 - an existing one whose snapshots are the source's first ones (a `--limit` run, or one
   that stopped after some runs): the copies and snapshots of the rest, in the dataset
   itself; the undo takes the new snapshots away and rolls the tree back to the snapshot it
@@ -18,7 +19,8 @@ list`s), and a pure function (`decide`) makes the steps:
 
 So a stopped migration continues where its last completed run ended: run it in chunks
 (`--limit`) to keep what a crash would undo small. Each step's zfs commands are constant:
-the copy reads one property, the snapshot is one `zfs snapshot` and one `zfs list`.
+the copy none where the mount table shows the new dataset at its private mountpoint (else
+one `zfs get`), the snapshot one `zfs program` (snapshot, properties and guid).
 """
 
 from __future__ import annotations
@@ -39,10 +41,14 @@ from zfsyncd.tx.errors import MissingObjectError, PlanError
 from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.tx.kinds import BusMethod, Plan, PlanContext, RequestKind, register_kind
 from zfsyncd.tx.steps import Step
-from zfsyncd.tx.steps.datasets import CreateDataset, CreateDatasetArgs, Rename, RenameArgs
+from zfsyncd.tx.steps.datasets import (
+    CreateDataset,
+    CreateDatasetArgs,
+    RenameAndSet,
+    RenameAndSetArgs,
+)
 from zfsyncd.tx.steps.fill import fill_mountpoint
 from zfsyncd.tx.steps.pools import DATASET_TYPES
-from zfsyncd.tx.steps.properties import SetProperties, SetPropertiesArgs
 from zfsyncd.tx.steps.snapshots import CreateSnapshots, CreateSnapshotsArgs
 from zfsyncd.tx.steps.zfs_rollback_refusal import sibling_name
 from zfsyncd.zfs import names
@@ -169,9 +175,11 @@ def decide(
         previous = source.number
     if not facts.dataset_exists:
         # renamed first, then mounted where it belongs: readers never see it half built
-        steps.append(Rename(RenameArgs(old=target, new=request.dataset)))
-        inherit = SetPropertiesArgs(name=request.dataset, properties={"mountpoint": None})
-        steps.append(SetProperties(inherit))
+        # (one step, one reading of the guid and the mountpoint before both)
+        into_place = RenameAndSetArgs(
+            old=target, new=request.dataset, properties={"mountpoint": None}
+        )
+        steps.append(RenameAndSet(into_place))
     return Plan(steps=steps, description=description, extra_datasets={request.dataset})
 
 

@@ -31,10 +31,9 @@ def _request(limit: int = 0) -> MigrateRequest:
 @pytest.mark.parametrize(
     ("limit", "facts", "steps"),
     [
-        (0, _facts(), ["create-dataset", *["migrate-copy", "create-snapshots"] * 3, "rename",
-                       "set-properties"]),
-        (1, _facts(), ["create-dataset", "migrate-copy", "create-snapshots", "rename",
-                       "set-properties"]),
+        (0, _facts(), ["create-dataset", *["migrate-copy", "create-snapshots"] * 3,
+                       "rename-and-set"]),
+        (1, _facts(), ["create-dataset", "migrate-copy", "create-snapshots", "rename-and-set"]),
         (0, _facts(exists=True, snaps=(*_migrated(1), "other")),
          ["migrate-copy", "create-snapshots"] * 2),
         (2, _facts(exists=True, snaps=_migrated(1), origin="/src"),
@@ -60,7 +59,9 @@ def test_a_new_dataset_is_built_under_the_temporary_name_at_the_private_mount() 
     assert copy.to_json()["mountpoint"] == f"/fill/{TX}"
     assert snap.to_json()["snapshots"] == [f"{TEMP}@zfsync_migrate_000001"]
     assert snap.to_json()["properties"]["zfsync:source-number"] == "1"
-    assert plan.steps[-2].to_json() == {"old": TEMP, "new": "tank/repo"}
+    assert plan.steps[-1].to_json() == {
+        "old": TEMP, "new": "tank/repo", "properties": {"mountpoint": None}, "set_first": False
+    }  # fmt: skip
 
 
 def test_a_continuation_copies_after_the_last_migrated() -> None:

@@ -41,6 +41,29 @@ async def test_create_reads_once_before_and_once_after(world: World) -> None:
     assert zfs.calls == ["get", "get"]
 
 
+async def test_a_name_free_in_the_plan_and_carrying_the_tx_id_is_not_read_again(
+    world: World,
+) -> None:
+    """The plan read the temporary name and found it free; that name carries the
+    transaction's id, so only this step makes it: capture reads nothing. A name without
+    the id is read whatever the plan said."""
+    zfs = Counting(world.zfs)
+    ctx = StepContext("20261201T000000_000000Z_0123abcd", local_hosts(zfs))
+    name = f"{world.src}/zfsync_migrate_{ctx.tx_id}_repo"
+    step = CreateDataset(CreateDatasetArgs(name=name, absent_in_plan=True))
+    before = await step.capture(ctx)
+    assert before == {"existed": False}
+    done = await step.do(ctx, before)
+    assert zfs.calls == ["create", "get"]  # the change, the guid
+    assert done == {"guid": (await world.zfs.get(name)).guid}
+    await step.undo(ctx, {**before, **done})
+    assert await guid_of(world.zfs, name) is None
+    zfs.calls.clear()
+    other = CreateDataset(CreateDatasetArgs(name=f"{world.src}/plain", absent_in_plan=True))
+    assert await other.capture(ctx) == {"existed": False}
+    assert zfs.calls == ["get"]
+
+
 async def test_clone_takes_captures_reading(world: World) -> None:
     zfs = Counting(world.zfs)
     ctx = StepContext("tx", local_hosts(zfs))

@@ -26,6 +26,7 @@ one `zfs get`), the snapshot one `zfs program` (snapshot, properties and guid).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ from zfsyncd.tx.steps.snapshots import CreateSnapshots, CreateSnapshotsArgs
 from zfsyncd.tx.steps.zfs_rollback_refusal import sibling_name
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import ZfsBackend
+from zfsyncd.zfs.errors import InvalidNameError
 from zfsyncd.zfs.models import DatasetName, ObjectType
 
 #: the most source snapshots one run migrates (a plan of 3 steps each; GetTransaction's
@@ -88,18 +90,32 @@ class MigrateFacts:
     snapshots: tuple[str, ...]
     #: the source the dataset says it was migrated from ("": none said)
     migrated_from: str = ""
+    #: the temporary name a new dataset is built under is taken (it never is: it carries
+    #: the transaction's id; read in the same `zfs list`, so the create need not read it)
+    temporary_exists: bool = False
 
 
-async def read_facts(zfs: ZfsBackend, request: MigrateRequest) -> MigrateFacts:
+def temporary_name(request: MigrateRequest, tx_id: str) -> str:
+    """Where a new dataset is built (InvalidNameError when no such name fits)."""
+    return sibling_name(request.dataset, TEMP_PREFIX, tx_id, what="migrated into")
+
+
+async def read_facts(zfs: ZfsBackend, request: MigrateRequest, tx_id: str = "") -> MigrateFacts:
+    """The source's snapshots, and one `zfs list` of the parent, the dataset and (with
+    `tx_id`) the temporary name; a second of the dataset's snapshots if it exists."""
     try:
         sources = await asyncio.to_thread(read_source, Path(request.source))
     except (SourceError, OSError) as exc:
         raise PlanError(f"source {request.source}: {exc}") from None
     parent = names.parent_of(request.dataset)
+    wanted = [p for p in (parent, request.dataset) if p]
+    temp = None
+    if parent is not None and tx_id:
+        with contextlib.suppress(InvalidNameError):  # decide says so
+            temp = temporary_name(request, tx_id)
+            wanted.append(temp)
     listed = await zfs.list_many(
-        [p for p in (parent, request.dataset) if p],
-        types=DATASET_TYPES,
-        user_properties=[history.MIGRATED_FROM],
+        wanted, types=DATASET_TYPES, user_properties=[history.MIGRATED_FROM]
     )
     found = {o.name: o for o in listed}
     shorts: tuple[str, ...] = ()
@@ -109,7 +125,7 @@ async def read_facts(zfs: ZfsBackend, request: MigrateRequest) -> MigrateFacts:
         shorts = tuple(o.short_name for o in snaps if o.dataset == request.dataset)
         origin = found[request.dataset].user_properties.get(history.MIGRATED_FROM, "")
     exists = request.dataset in found
-    return MigrateFacts(tuple(sources), parent in found, exists, shorts, origin)
+    return MigrateFacts(tuple(sources), parent in found, exists, shorts, origin, temp in found)
 
 
 def describe(request: MigrateRequest) -> str:
@@ -148,18 +164,18 @@ def decide(
         return Plan(steps=[], description=f"{describe(request)}: nothing left to migrate",
                     extra_datasets={request.dataset})  # fmt: skip
     # a new dataset is built beside its name (sibling_name checks the longer name now)
-    target = (
-        request.dataset
-        if facts.dataset_exists
-        else sibling_name(request.dataset, TEMP_PREFIX, tx_id, what="migrated into")
-    )
+    target = request.dataset if facts.dataset_exists else temporary_name(request, tx_id)
+    if not facts.dataset_exists and facts.temporary_exists:
+        raise PlanError(f"{target} exists already")
     steps: list[Step[Any]] = []
     private = None
     if not facts.dataset_exists:
-        # mounted where only zfsyncd looks while it is built (tx/steps/fill.py says why)
+        # mounted where only zfsyncd looks while it is built (tx/steps/fill.py says why);
+        # the plan found its name free (read_facts): the create reads it no more
         private = fill_mountpoint(tx_id, fill_root)
         props = {"mountpoint": private, history.MIGRATED_FROM: request.source}
-        steps.append(CreateDataset(CreateDatasetArgs(name=target, properties=props)))
+        create = CreateDatasetArgs(name=target, properties=props, absent_in_plan=True)
+        steps.append(CreateDataset(create))
     previous = migrated[-1] if migrated else None
     for source in left:
         copy = CopySnapshotArgs(
@@ -196,7 +212,7 @@ class MigrateKind(RequestKind[MigrateRequest]):
         return {request.dataset}
 
     async def plan_request(self, ctx: PlanContext, request: MigrateRequest) -> Plan:
-        facts = await read_facts(ctx.host(LOCAL).zfs, request)
+        facts = await read_facts(ctx.host(LOCAL).zfs, request, ctx.tx_id)
         return decide(request, facts, ctx.tx_id)
 
 

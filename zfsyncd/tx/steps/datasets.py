@@ -30,6 +30,9 @@ from zfsyncd.zfs.models import (
 class CreateDatasetArgs(OnHost):
     name: DatasetName
     properties: Properties = Field(default_factory=dict)
+    #: the plan read the name and found nothing there, and the name carries the
+    #: transaction's id (a temporary name): capture need not read it again (see capture)
+    absent_in_plan: bool = Field(default=False, exclude_if=lambda absent: not absent)
 
 
 class _MakesDataset(Step[Any]):
@@ -50,7 +53,14 @@ class _MakesDataset(Step[Any]):
 
     async def capture(self, ctx: StepContext) -> JsonDict:
         # a dataset that was there before is not ours to destroy (prepare refuses that case;
-        # this keeps undo safe if something made it between prepare and do)
+        # this keeps undo safe if something made it between prepare and do). A name the
+        # plan found free and that carries this transaction's id was free then and can
+        # only be made by this step since (names made by steps carry the transaction id:
+        # tx/steps/base.py), whose capture runs once, before it ever ran: not read again
+        if getattr(self.args, "absent_in_plan", False) and ctx.tx_id in names.short_name(
+            self.target
+        ):
+            return {"existed": self._read_for_do.keep(False)}
         return {"existed": self._read_for_do.keep(await self.check(ctx))}
 
     async def _made(self, ctx: StepContext) -> bool:

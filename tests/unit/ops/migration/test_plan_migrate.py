@@ -15,9 +15,9 @@ TEMP = f"tank/zfsync_migrate_{TX}_repo"
 
 
 def _facts(*, exists: bool = False, snaps: tuple[str, ...] = (), parent: bool = True,
-           origin: str = "") -> MigrateFacts:  # fmt: skip
+           origin: str = "", temporary: bool = False) -> MigrateFacts:  # fmt: skip
     sources = tuple(SourceSnapshot(n, Path(f"/src/s{n}"), "", f"s{n}") for n in (1, 2, 3))
-    return MigrateFacts(sources, parent, exists, snaps, origin)
+    return MigrateFacts(sources, parent, exists, snaps, origin, temporary)
 
 
 def _migrated(*numbers: int) -> tuple[str, ...]:
@@ -52,6 +52,7 @@ def test_a_new_dataset_is_built_under_the_temporary_name_at_the_private_mount() 
     plan = decide(_request(), _facts(), TX, "/fill")
     create, copy, snap = plan.steps[:3]
     assert create.to_json()["name"] == TEMP
+    assert create.to_json()["absent_in_plan"]  # read free in the plan: not read again
     assert create.to_json()["properties"] == {
         "mountpoint": f"/fill/{TX}",
         "zfsync:migrated-from": "/src",
@@ -75,6 +76,7 @@ def test_a_continuation_copies_after_the_last_migrated() -> None:
     ("facts", "says"),
     [
         (_facts(parent=False), "tank does not exist"),
+        (_facts(temporary=True), f"{TEMP} exists already"),
         (_facts(exists=True), "holds no migrated snapshot"),
         (_facts(exists=True, snaps=_migrated(2)), "source snapshot 1 is not in the dataset"),
         (_facts(exists=True, snaps=_migrated(1), origin="/elsewhere"), "migrated from /elsewhere"),

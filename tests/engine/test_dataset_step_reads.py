@@ -6,6 +6,8 @@ again, so a change already made is never made twice."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.contract.world import World
 from tests.engine.test_plan_reads import Counting
 from zfsyncd.tx.hosts import local_hosts
@@ -176,3 +178,9 @@ async def test_rename_and_set_inverse_sets_back_then_renames_back(world: World) 
     # and the inverse's own undo: placed again, inherited again
     await inverse.undo(ctx, undo_data)
     assert await step.check(ctx)
+    # another dataset in its place since: the inverse refuses it, reading nothing more
+    await world.zfs.destroy(new)
+    await world.zfs.create(new)
+    assert await inverse.refusal(ctx) is not None
+    with pytest.raises(ValueError, match="not the dataset renamed"):
+        await inverse.capture(ctx)

@@ -206,6 +206,9 @@ class RenameAndSetArgs(OnHost):
     properties: PropertyChanges = Field(min_length=1)
     #: set them on `old` first, then rename: the order of this step's inverse
     set_first: bool = False
+    #: the dataset `old` must still be (this step's inverse: the one its step renamed);
+    #: None: whatever is there
+    guid: int | None = Field(default=None, exclude_if=lambda guid: guid is None)
 
 
 @register
@@ -247,9 +250,20 @@ class RenameAndSet(Step[RenameAndSetArgs]):
         except NotFoundError:
             return {"guid": None, "previous": None}
         guid = int(current["guid"].value or 0) or None
+        if self.args.guid is not None and guid != self.args.guid:
+            raise ValueError(self._not_the_same())
         if guid is not None:
             self._read_for_do.keep(guid)
         return {"guid": guid, "previous": local_values(current, self.args.properties)}
+
+    def _not_the_same(self) -> str:
+        return f"{self.args.old} is not the dataset renamed to it (another guid): left alone"
+
+    async def refusal(self, ctx: StepContext) -> str | None:
+        if self.args.guid is None:
+            return None
+        found = await guid_of(ctx.host(self.args.host).zfs, self.args.old)
+        return None if found == self.args.guid else self._not_the_same()
 
     async def _renamed(self, ctx: StepContext) -> bool:
         zfs = ctx.host(self.args.host).zfs
@@ -306,6 +320,7 @@ class RenameAndSet(Step[RenameAndSetArgs]):
                 new=self.args.old,
                 properties=undo_data["previous"],
                 set_first=not self.args.set_first,
+                guid=undo_data.get("guid"),
             )
         )
 

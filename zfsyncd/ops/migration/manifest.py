@@ -149,9 +149,11 @@ class EarlyHashes:
     #: how long a worker waits between looks at a name whose new file is not there yet
     POLL = 0.02
 
-    def __init__(
-        self, root: Path, old_inodes: Mapping[str, int], workers: int = HASH_WORKERS
-    ) -> None:
+    #: as many as hash_files uses: in the lab's guest one sha256 (15 to 40 MiB/s) is about
+    #: as fast as rsync writes there (15 MiB/s on a quiet host), so one could fall behind
+    WORKERS = HASH_WORKERS
+
+    def __init__(self, root: Path, old_inodes: Mapping[str, int], workers: int = WORKERS) -> None:
         self._root = root
         self._old = old_inodes
         self._pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="manifest-early")

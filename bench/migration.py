@@ -9,8 +9,8 @@ one). Then, from a cold page cache each time:
 - bare: for each snapshot `rsync -aHAX --delete --numeric-ids` into a plain dataset and a
   `zfs snapshot` (what a shell loop would do);
 - migrate: one `migrate` transaction through the engine (temporary dataset, rsync through
-  zfsyncd/files/rsync.py, a manifest with sha256 of each new file, the snapshot with its
-  properties, the rename into place).
+  zfsyncd/files/rsync.py, a manifest with sha256 of each new file, made while rsync
+  copies the next ones, the snapshot with its properties, the rename into place).
 With `--runs R` the two sides alternate R times (bare, migrate, bare, ...: a lab host whose
 load changes within a minute is seen by both) and the median ratio is printed. Prints
 both times, the ratio (issue 12's target: at most 1.2), the zfs commands
@@ -115,9 +115,12 @@ class TimedRunner(CommandRunner):
 def instrument(phases: Phases) -> None:
     """Wrap the migration's phases (module globals, looked up at each call)."""
     phases.wrap(copy_step, "run_rsync", "rsync")
-    phases.wrap(copy_step.CopySnapshot, "_manifest", "manifest (all of it)")
+    phases.wrap(copy_step.CopySnapshot, "_manifest", "manifest after rsync (all of it)")
     phases.wrap(mf, "walk", "manifest: walk")
     phases.wrap(mf, "file_hash", "manifest: sha256 of files")
+    # made in threads while rsync copies (thread time: it overlaps rsync's)
+    phases.wrap(mf, "open_file_hash", "manifest: sha256 during rsync")
+    phases.wrap(mf.EarlyHashes, "finish", "manifest: rsync ended, wait")
     phases.wrap(mf, "load", "manifest: load previous")
     phases.wrap(mf, "write", "manifest: write")
 

@@ -23,6 +23,7 @@ import pytest
 from tests.contract.world import World
 from tests.engine.conftest import Engine
 from tests.engine.migration_sources import plain_history, write_snapshot
+from tests.engine.test_plan_reads import Counting
 from tests.faults import FaultyBackend
 from zfsyncd.files import mounts
 from zfsyncd.files.mounts import Mount
@@ -144,7 +145,7 @@ async def test_a_limited_run_then_the_rest(mounted: Engine, tmp_path: Path) -> N
     assert done.state is TxState.COMPLETED, done.error
     assert [s.kind for s in done.steps] == [
         "create-dataset", "migrate-copy", "create-snapshots", "migrate-copy",
-        "create-snapshots", "rename", "set-properties",
+        "create-snapshots", "rename-and-set",
     ]  # fmt: skip
     snaps = await _snapshots(engine, dataset)
     assert list(snaps) == ["zfsync_migrate_000001", "zfsync_migrate_000002"]
@@ -229,6 +230,38 @@ async def test_commands_of_each_step_are_constant(mounted: Engine, tmp_path: Pat
         counts.append(len(engine.zfs.calls) - first)
     # create, rename, the mountpoint inherited, and one snapshot each: 3 + n
     assert counts == [3 + 2, 3 + 4]
+
+
+async def test_every_zfs_call_of_a_new_migration(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads included, with the mount table showing the new dataset (as on a real host):
+    the plan's one `zfs list` (the parent, the dataset and the temporary name), the create
+    and its guid, one snapshot program a source snapshot, then one reading (guid and
+    mountpoint), the rename and the inherit."""
+    counting = Counting(Mounted(world.zfs))
+    engine = await Engine.start(world, tmp_path / "db.sqlite", FaultyBackend(counting))
+    try:
+        root = tmp_path / "mnt"
+        root.mkdir()
+        await world.zfs.set_properties(world.src, {"mountpoint": str(root)})
+        shown: list[str] = []
+        monkeypatch.setattr(mounts, "read_mounts", lambda: [
+            Mount(fill.fill_mountpoint(tx), "zfs", f"{world.src}/{TEMP_PREFIX}{tx}_repo")
+            for tx in shown
+        ])  # fmt: skip
+        source = plain_history(tmp_path / "src", 3)
+        params = {"source": str(source), "dataset": f"{world.src}/repo"}
+        record = await engine.manager.submit("migrate", params)
+        shown.append(record.id)  # before its steps run: they wait for the loop
+        done = await engine.manager.wait(record.id)
+        assert done.state is TxState.COMPLETED, done.error
+        assert counting.calls == [
+            "list_many", "create", "get", *["snapshot_guids"] * 3, "get_properties",
+            "rename", "inherit",
+        ]  # fmt: skip
+    finally:
+        await engine.close()
 
 
 async def test_a_batch_of_six_with_three_workers(mounted: Engine, tmp_path: Path) -> None:

@@ -136,8 +136,12 @@ async def run_rsync(
     *,
     runner: CommandRunner | None = None,
     timeout: float | None = None,
+    on_written: Callable[[str], None] | None = None,
 ) -> RsyncResult:
-    """Run rsync for `job`, calling `on_progress(bytes so far)` as rsync reports it.
+    """Run rsync for `job`, calling `on_progress(bytes so far)` as rsync reports it, and
+    (with `itemize`) `on_written(path)` for each file whose contents it is about to write,
+    as it says so: rsync names a file before it sends its data (`%i %n` without `%b`
+    logs before the transfer), so the file a name is about is complete only later.
 
     `runner` gives the host (its transport) and the observers (default: this machine).
     No timeout unless given: a tree may take hours, and the engine cancels a step it
@@ -168,6 +172,8 @@ async def run_rsync(
                     if item is not None:
                         if content_written(item[0]):
                             written.add(item[1])
+                            if on_written is not None:
+                                on_written(item[1])
                         continue
                     parsed = parse_progress(raw.decode(errors="replace"))
                     if parsed is not None and parsed != last:

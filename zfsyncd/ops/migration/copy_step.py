@@ -80,25 +80,50 @@ class CopySnapshot(Step[CopySnapshotArgs]):
         def moved(done: int) -> None:
             ctx.progress(TransferProgress(bytes_done=done, bytes_total=None))
 
-        job = RsyncJob(source, root, excludes=rsync_excludes(), itemize=True)
-        copied = await run_rsync(job, moved, runner=ctx.host(self.args.host).commands)
         # the tree's walk and hashes are file work: off the event loop, which serves the bus
-        made = await asyncio.to_thread(self._manifest, source, root, copied.written)
+        previous = await asyncio.to_thread(self._previous, root)
+        # the files rsync writes are hashed while it copies the next ones (manifest.py)
+        old_inodes = {e.path: e.ino for e in previous.entries} if previous else {}
+        early = mf.EarlyHashes(root, old_inodes)
+        job = RsyncJob(source, root, excludes=rsync_excludes(), itemize=True)
+        try:
+            copied = await run_rsync(
+                job, moved, runner=ctx.host(self.args.host).commands, on_written=early.written
+            )
+            hashed = await asyncio.to_thread(early.finish)
+        except BaseException:
+            early.stop()
+            raise
+        made = await asyncio.to_thread(
+            self._manifest, source, root, previous, copied.written, hashed
+        )
         return {"files": len(made.entries), "bytes": made.total_bytes()}
 
-    def _manifest(self, source: Path, root: Path, written: frozenset[str]) -> mf.Manifest:
+    def _previous(self, root: Path) -> mf.Manifest | None:
+        """The previous snapshot's manifest, if it has one that reads well (metadata
+        directory: rsync leaves it alone, so it is the same before and after rsync)."""
+        if self.args.previous is None:
+            return None
+        try:
+            return mf.load(mf.manifest_path(root, self.args.previous))
+        except ValueError:
+            return None  # only a cache of hashes: without it every file is read
+
+    def _manifest(
+        self,
+        source: Path,
+        root: Path,
+        previous: mf.Manifest | None,
+        written: frozenset[str],
+        early: dict[str, tuple[mf.Identity, str]],
+    ) -> mf.Manifest:
         """The manifest of the tree rsync made; the previous snapshot's hashes serve the
-        files rsync did not write this time (manifest.py says why that is safe). The tree
-        is the previous snapshot's plus what this rsync did: an earlier attempt of this
-        step was undone (rolled back to that snapshot) before a retry, and a crashed one
-        left a tree that only this rsync's list and the files' ctimes tell about."""
-        previous = None
-        if self.args.previous is not None:
-            try:
-                previous = mf.load(mf.manifest_path(root, self.args.previous))
-            except ValueError:
-                previous = None  # only a cache of hashes: without it every file is read
-        made = mf.build(root, self.args.number, previous, written)
+        files rsync did not write this time (manifest.py says why that is safe), and
+        those made while rsync ran the very files they were made of. The tree is the
+        previous snapshot's plus what this rsync did: an earlier attempt of this step was
+        undone (rolled back to that snapshot) before a retry, and a crashed one left a
+        tree that only this rsync's list and the files' ctimes tell about."""
+        made = mf.build(root, self.args.number, previous, written, early)
         mf.write(root, made)
         # writing the metadata directory changed the root's mtime: back to the source's, so
         # the tree (and its snapshot) is the source's to the root

@@ -27,6 +27,15 @@ is not copied by rsync at all, here as in any rsync of the history: the dataset 
 the old file, its manifest says so truthfully, and `migrate validate --full` finds the
 difference from the source.) The cache fields (`ino`, `ctime_ns`) belong to the tree the
 manifest was made of and are not compared between trees.
+
+The files rsync writes are hashed while it still copies the others (`EarlyHashes`): rsync
+names each file before it sends it, so when it names the next one, the file before is
+sent, and a worker waits for it to appear under its name (a new inode: rsync writes a
+temporary file and renames it into place, its contents and times set first). A hash made
+so is used only when the file the manifest's walk finds after rsync is exactly the one
+that was read (the same inode, size, mtime and ctime, which were the same before and after
+the read); any other file is read again then. So the hashes are of the tree rsync left, as
+before, and rsync's time covers most of theirs.
 """
 
 from __future__ import annotations
@@ -35,8 +44,9 @@ import hashlib
 import json
 import os
 import stat
+import threading
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -103,6 +113,113 @@ def file_hash(path: Path | str) -> str:
     return digest.hexdigest()
 
 
+#: what says a file is the one a hash was made of: inode, size, mtime, ctime (the module's
+#: docstring: contents written since change the ctime, which no one can set back)
+Identity = tuple[int, int, int, int]
+
+
+def identity(st: os.stat_result) -> Identity:
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def open_file_hash(fd: int, stop: threading.Event | None = None) -> tuple[Identity, str] | None:
+    """The sha256 of an open regular file, with its identity; None when it is no regular
+    file, changed while it was read, or `stop` was set meanwhile."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    digest = hashlib.sha256()
+    while chunk := os.read(fd, _CHUNK):
+        if stop is not None and stop.is_set():
+            return None
+        digest.update(chunk)
+    if identity(os.fstat(fd)) != identity(st):
+        return None
+    return identity(st), digest.hexdigest()
+
+
+class EarlyHashes:
+    """The sha256 of the files an rsync writes, made while it copies the others (the
+    module's docstring): `written` as rsync names each file (run_rsync's `on_written`),
+    `finish` once it ended, `stop` if it failed. The file named before the last one is
+    handed to a worker, which waits until a file other than the old one (`old_inodes`,
+    the previous manifest's) is at its name, then hashes it. What they made serves
+    `build` where the walk finds the same file."""
+
+    #: how long a worker waits between looks at a name whose new file is not there yet
+    POLL = 0.02
+
+    #: as many as hash_files uses: in the lab's guest one sha256 (15 to 40 MiB/s) is about
+    #: as fast as rsync writes there (15 MiB/s on a quiet host), so one could fall behind
+    WORKERS = HASH_WORKERS
+
+    def __init__(self, root: Path, old_inodes: Mapping[str, int], workers: int = WORKERS) -> None:
+        self._root = root
+        self._old = old_inodes
+        self._pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="manifest-early")
+        self._futures: dict[str, Future[tuple[Identity, str] | None]] = {}
+        self._last: str | None = None
+        self._ended = threading.Event()
+        self._stopped = threading.Event()
+
+    def written(self, rel: str) -> None:
+        """rsync names `rel` (about to send it): the file it named before is sent."""
+        self._submit(self._last)
+        self._last = rel
+
+    def finish(self) -> dict[str, tuple[Identity, str]]:
+        """rsync ended (every file in place): the hashes made, by path (waits for those
+        being made; the last file named is hashed now too)."""
+        self._submit(self._last)
+        self._ended.set()
+        made = {}
+        try:
+            for rel, future in self._futures.items():
+                found = None if future.cancelled() else future.result()
+                if found is not None:
+                    made[rel] = found
+        finally:
+            self._pool.shutdown(wait=True)
+        return made
+
+    def stop(self) -> None:
+        """rsync failed or the step was stopped: nothing is kept, and no file of the tree
+        stays open (an undo may destroy the dataset): the workers stop at their next
+        look or read of a chunk, which this waits for."""
+        self._stopped.set()
+        self._ended.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _submit(self, rel: str | None) -> None:
+        if rel is not None and rel not in self._futures and not self._ended.is_set():
+            self._futures[rel] = self._pool.submit(self._hash, rel)
+
+    def _hash(self, rel: str) -> tuple[Identity, str] | None:
+        path = os.path.join(self._root, rel)
+        old = self._old.get(rel)
+        while True:
+            # rsync ended before this look: the file is in place now, or never will be
+            last = self._ended.is_set()
+            if self._stopped.is_set():
+                return None
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            except OSError:
+                fd = -1  # not there yet (a new file), or not a file to read
+            if fd >= 0:
+                try:
+                    if os.fstat(fd).st_ino != old:
+                        return open_file_hash(fd, self._stopped)
+                except OSError:
+                    return None
+                finally:
+                    os.close(fd)
+            # the old file still (or none yet): rsync has not renamed the new one in
+            if last:
+                return None
+            self._ended.wait(self.POLL)
+
+
 def walk(root: Path) -> list[tuple[str, os.stat_result]]:
     """(relative path, lstat) of everything below `root` that is not excluded, sorted by
     path (as strings: one order for every tree); symlinks are not followed."""
@@ -140,25 +257,34 @@ def build(
     number: int,
     previous: Manifest | None = None,
     written: frozenset[str] | None = None,
+    early: Mapping[str, tuple[Identity, str]] | None = None,
 ) -> Manifest:
     """The manifest of the tree at `root`; hashes of `previous` are reused for a file rsync
     did not write (`written`: what it wrote since `previous` was made; None: nothing
     known, so nothing is reused) that is plainly the same one (inode, size, mtime,
-    ctime). The module's docstring says why both."""
+    ctime). The module's docstring says why both. `early`: hashes made while rsync ran
+    (EarlyHashes), each used only for the very file it was made of (its identity)."""
     cached = previous.by_path() if previous is not None and written is not None else {}
     fresh = written or frozenset()
+    made_early = early or {}
     walked = walk(root)
     known: list[str | None] = []
     for rel, st in walked:
         old = cached.get(rel)
-        now = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        now = identity(st)
         same = (
             old is not None
             and old.type == "f"
             and rel not in fresh
             and (old.ino, old.size, old.mtime_ns, old.ctime_ns) == now
         )
-        known.append(old.content if same and old else None)
+        hashed = made_early.get(rel)
+        if same and old:
+            known.append(old.content)
+        elif hashed is not None and hashed[0] == now and stat.S_ISREG(st.st_mode):
+            known.append(hashed[1])
+        else:
+            known.append(None)
     unread = [
         i for i, (_, st) in enumerate(walked) if known[i] is None and stat.S_ISREG(st.st_mode)
     ]

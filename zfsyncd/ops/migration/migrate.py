@@ -7,9 +7,10 @@ list`s), and a pure function (`decide`) makes the steps:
   mounted at the private `/run/zfsync/fill/<tx>` (tx/steps/fill.py), then for each source
   snapshot a copy (rsync + manifest, copy_step.py) and a ZFS snapshot with the source's
   number, date and description; then rename it to `PARENT/NAME` and let it inherit its
-  mountpoint. A failure,
-  a cancel or a crash (recovery undoes) leaves no dataset at all: the undo destroys the
-  temporary one. Readers never see a history being built under the real name.
+  mountpoint (one step, tx/steps/datasets.py `RenameAndSet`: one reading of the guid and
+  the mountpoint before both). A failure, a cancel or a crash (recovery undoes) leaves no
+  dataset at all: the undo destroys the temporary one. Readers never see a history being
+  built under the real name.
 - an existing one whose snapshots are the source's first ones (a `--limit` run, or one
   that stopped after some runs): the copies and snapshots of the rest, in the dataset
   itself; the undo takes the new snapshots away and rolls the tree back to the snapshot it
@@ -18,12 +19,14 @@ list`s), and a pure function (`decide`) makes the steps:
 
 So a stopped migration continues where its last completed run ended: run it in chunks
 (`--limit`) to keep what a crash would undo small. Each step's zfs commands are constant:
-the copy reads one property, the snapshot is one `zfs snapshot` and one `zfs list`.
+the copy none where the mount table shows the new dataset at its private mountpoint (else
+one `zfs get`), the snapshot one `zfs program` (snapshot, properties and guid).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,14 +42,19 @@ from zfsyncd.tx.errors import MissingObjectError, PlanError
 from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.tx.kinds import BusMethod, Plan, PlanContext, RequestKind, register_kind
 from zfsyncd.tx.steps import Step
-from zfsyncd.tx.steps.datasets import CreateDataset, CreateDatasetArgs, Rename, RenameArgs
+from zfsyncd.tx.steps.datasets import (
+    CreateDataset,
+    CreateDatasetArgs,
+    RenameAndSet,
+    RenameAndSetArgs,
+)
 from zfsyncd.tx.steps.fill import fill_mountpoint
 from zfsyncd.tx.steps.pools import DATASET_TYPES
-from zfsyncd.tx.steps.properties import SetProperties, SetPropertiesArgs
 from zfsyncd.tx.steps.snapshots import CreateSnapshots, CreateSnapshotsArgs
 from zfsyncd.tx.steps.zfs_rollback_refusal import sibling_name
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import ZfsBackend
+from zfsyncd.zfs.errors import InvalidNameError
 from zfsyncd.zfs.models import DatasetName, ObjectType
 
 #: the most source snapshots one run migrates (a plan of 3 steps each; GetTransaction's
@@ -82,18 +90,32 @@ class MigrateFacts:
     snapshots: tuple[str, ...]
     #: the source the dataset says it was migrated from ("": none said)
     migrated_from: str = ""
+    #: the temporary name a new dataset is built under is taken (it never is: it carries
+    #: the transaction's id; read in the same `zfs list`, so the create need not read it)
+    temporary_exists: bool = False
 
 
-async def read_facts(zfs: ZfsBackend, request: MigrateRequest) -> MigrateFacts:
+def temporary_name(request: MigrateRequest, tx_id: str) -> str:
+    """Where a new dataset is built (InvalidNameError when no such name fits)."""
+    return sibling_name(request.dataset, TEMP_PREFIX, tx_id, what="migrated into")
+
+
+async def read_facts(zfs: ZfsBackend, request: MigrateRequest, tx_id: str = "") -> MigrateFacts:
+    """The source's snapshots, and one `zfs list` of the parent, the dataset and (with
+    `tx_id`) the temporary name; a second of the dataset's snapshots if it exists."""
     try:
         sources = await asyncio.to_thread(read_source, Path(request.source))
     except (SourceError, OSError) as exc:
         raise PlanError(f"source {request.source}: {exc}") from None
     parent = names.parent_of(request.dataset)
+    wanted = [p for p in (parent, request.dataset) if p]
+    temp = None
+    if parent is not None and tx_id:
+        with contextlib.suppress(InvalidNameError):  # decide says so
+            temp = temporary_name(request, tx_id)
+            wanted.append(temp)
     listed = await zfs.list_many(
-        [p for p in (parent, request.dataset) if p],
-        types=DATASET_TYPES,
-        user_properties=[history.MIGRATED_FROM],
+        wanted, types=DATASET_TYPES, user_properties=[history.MIGRATED_FROM]
     )
     found = {o.name: o for o in listed}
     shorts: tuple[str, ...] = ()
@@ -103,7 +125,7 @@ async def read_facts(zfs: ZfsBackend, request: MigrateRequest) -> MigrateFacts:
         shorts = tuple(o.short_name for o in snaps if o.dataset == request.dataset)
         origin = found[request.dataset].user_properties.get(history.MIGRATED_FROM, "")
     exists = request.dataset in found
-    return MigrateFacts(tuple(sources), parent in found, exists, shorts, origin)
+    return MigrateFacts(tuple(sources), parent in found, exists, shorts, origin, temp in found)
 
 
 def describe(request: MigrateRequest) -> str:
@@ -142,18 +164,18 @@ def decide(
         return Plan(steps=[], description=f"{describe(request)}: nothing left to migrate",
                     extra_datasets={request.dataset})  # fmt: skip
     # a new dataset is built beside its name (sibling_name checks the longer name now)
-    target = (
-        request.dataset
-        if facts.dataset_exists
-        else sibling_name(request.dataset, TEMP_PREFIX, tx_id, what="migrated into")
-    )
+    target = request.dataset if facts.dataset_exists else temporary_name(request, tx_id)
+    if not facts.dataset_exists and facts.temporary_exists:
+        raise PlanError(f"{target} exists already")
     steps: list[Step[Any]] = []
     private = None
     if not facts.dataset_exists:
-        # mounted where only zfsyncd looks while it is built (tx/steps/fill.py says why)
+        # mounted where only zfsyncd looks while it is built (tx/steps/fill.py says why);
+        # the plan found its name free (read_facts): the create reads it no more
         private = fill_mountpoint(tx_id, fill_root)
         props = {"mountpoint": private, history.MIGRATED_FROM: request.source}
-        steps.append(CreateDataset(CreateDatasetArgs(name=target, properties=props)))
+        create = CreateDatasetArgs(name=target, properties=props, absent_in_plan=True)
+        steps.append(CreateDataset(create))
     previous = migrated[-1] if migrated else None
     for source in left:
         copy = CopySnapshotArgs(
@@ -169,9 +191,11 @@ def decide(
         previous = source.number
     if not facts.dataset_exists:
         # renamed first, then mounted where it belongs: readers never see it half built
-        steps.append(Rename(RenameArgs(old=target, new=request.dataset)))
-        inherit = SetPropertiesArgs(name=request.dataset, properties={"mountpoint": None})
-        steps.append(SetProperties(inherit))
+        # (one step, one reading of the guid and the mountpoint before both)
+        into_place = RenameAndSetArgs(
+            old=target, new=request.dataset, properties={"mountpoint": None}
+        )
+        steps.append(RenameAndSet(into_place))
     return Plan(steps=steps, description=description, extra_datasets={request.dataset})
 
 
@@ -188,7 +212,7 @@ class MigrateKind(RequestKind[MigrateRequest]):
         return {request.dataset}
 
     async def plan_request(self, ctx: PlanContext, request: MigrateRequest) -> Plan:
-        facts = await read_facts(ctx.host(LOCAL).zfs, request)
+        facts = await read_facts(ctx.host(LOCAL).zfs, request, ctx.tx_id)
         return decide(request, facts, ctx.tx_id)
 
 

@@ -1,4 +1,5 @@
-"""Dataset steps: create, destroy (via the trash), rename, clone, promote, bookmark."""
+"""Dataset steps: create, destroy (via the trash), rename (alone, or with settings of the renamed
+dataset), clone, promote, bookmark."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from pydantic import Field
 from zfsyncd.tx.hosts import located
 from zfsyncd.tx.steps.base import JsonDict, OnHost, ReadForDo, Step, StepContext, register
 from zfsyncd.tx.steps.lookup import guid_of, is_same
+from zfsyncd.tx.steps.properties import apply_changes, local_values
 from zfsyncd.tx.steps.trash import MovesToTrash, trash_name
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import DestroyMode
+from zfsyncd.zfs.errors import NotFoundError
 from zfsyncd.zfs.models import (
     BaseName,
     BookmarkName,
@@ -19,6 +22,7 @@ from zfsyncd.zfs.models import (
     ObjectName,
     ObjectType,
     Properties,
+    PropertyChanges,
     SnapshotName,
 )
 
@@ -26,6 +30,9 @@ from zfsyncd.zfs.models import (
 class CreateDatasetArgs(OnHost):
     name: DatasetName
     properties: Properties = Field(default_factory=dict)
+    #: the plan read the name and found nothing there, and the name carries the
+    #: transaction's id (a temporary name): capture need not read it again (see capture)
+    absent_in_plan: bool = Field(default=False, exclude_if=lambda absent: not absent)
 
 
 class _MakesDataset(Step[Any]):
@@ -46,7 +53,14 @@ class _MakesDataset(Step[Any]):
 
     async def capture(self, ctx: StepContext) -> JsonDict:
         # a dataset that was there before is not ours to destroy (prepare refuses that case;
-        # this keeps undo safe if something made it between prepare and do)
+        # this keeps undo safe if something made it between prepare and do). A name the
+        # plan found free and that carries this transaction's id was free then and can
+        # only be made by this step since (names made by steps carry the transaction id:
+        # tx/steps/base.py), whose capture runs once, before it ever ran: not read again
+        if getattr(self.args, "absent_in_plan", False) and ctx.tx_id in names.short_name(
+            self.target
+        ):
+            return {"existed": self._read_for_do.keep(False)}
         return {"existed": self._read_for_do.keep(await self.check(ctx))}
 
     async def _made(self, ctx: StepContext) -> bool:
@@ -182,6 +196,133 @@ class Rename(Step[RenameArgs]):
 
     def inverse(self, undo_data: JsonDict) -> Step[Any]:
         return Rename(RenameArgs(host=self.args.host, old=self.args.new, new=self.args.old))
+
+
+class RenameAndSetArgs(OnHost):
+    old: DatasetName
+    new: DatasetName
+    #: property -> value set on the dataset (None: inherited), after the rename (before it
+    #: with `set_first`)
+    properties: PropertyChanges = Field(min_length=1)
+    #: set them on `old` first, then rename: the order of this step's inverse
+    set_first: bool = False
+    #: the dataset `old` must still be (this step's inverse: the one its step renamed);
+    #: None: whatever is there
+    guid: int | None = Field(default=None, exclude_if=lambda guid: guid is None)
+
+
+@register
+class RenameAndSet(Step[RenameAndSetArgs]):
+    """`Rename` and `SetProperties` of the renamed dataset as one step with one reading:
+    `capture` reads the guid and the properties' values of `old` in one `zfs get` (a
+    rename changes no local value, so the reading stands for the new name too), where
+    the two steps read once each. What the init pattern ends with: a dataset built under a
+    temporary name is renamed into place, then mounted where it belongs (its private
+    mountpoint inherited). `do` makes the rename and the settings in that order (with
+    `set_first`, the other), `undo` takes back what is in place in the reverse order: the
+    properties as they were (`apply_changes`, as SetProperties' undo), and the old name
+    (only the dataset read in `capture`: guid guard; as Rename's undo)."""
+
+    kind = "rename-and-set"
+    Args = RenameAndSetArgs
+
+    def __init__(self, args: RenameAndSetArgs) -> None:
+        super().__init__(args)
+        # capture's guid of the old name, for the `do` right after it (ReadForDo)
+        self._read_for_do: ReadForDo[int] = ReadForDo()
+
+    def describe(self) -> str:
+        pairs = ", ".join(
+            f"{p}={v}" if v is not None else f"{p} inherited"
+            for p, v in self.args.properties.items()
+        )
+        if self.args.set_first:
+            return f"set {pairs} on {self.args.old}, then rename it to {self.args.new}"
+        return f"rename {self.args.old} to {self.args.new}, then set {pairs} on it"
+
+    def datasets(self) -> set[str]:
+        return {located(self.args.host, name) for name in (self.args.old, self.args.new)}
+
+    async def capture(self, ctx: StepContext) -> JsonDict:
+        zfs = ctx.host(self.args.host).zfs
+        try:
+            current = await zfs.get_properties(self.args.old, ["guid", *self.args.properties])
+        except NotFoundError:
+            return {"guid": None, "previous": None}
+        guid = int(current["guid"].value or 0) or None
+        if self.args.guid is not None and guid != self.args.guid:
+            raise ValueError(self._not_the_same())
+        if guid is not None:
+            self._read_for_do.keep(guid)
+        return {"guid": guid, "previous": local_values(current, self.args.properties)}
+
+    def _not_the_same(self) -> str:
+        return f"{self.args.old} is not the dataset renamed to it (another guid): left alone"
+
+    async def refusal(self, ctx: StepContext) -> str | None:
+        if self.args.guid is None:
+            return None
+        found = await guid_of(ctx.host(self.args.host).zfs, self.args.old)
+        return None if found == self.args.guid else self._not_the_same()
+
+    async def _renamed(self, ctx: StepContext) -> bool:
+        zfs = ctx.host(self.args.host).zfs
+        return (
+            await guid_of(zfs, self.args.old) is None
+            and await guid_of(zfs, self.args.new) is not None
+        )
+
+    async def check(self, ctx: StepContext) -> bool:
+        if not await self._renamed(ctx):
+            return False
+        zfs = ctx.host(self.args.host).zfs
+        current = await zfs.get_properties(self.args.new, list(self.args.properties))
+        return local_values(current, self.args.properties) == self.args.properties
+
+    async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
+        zfs = ctx.host(self.args.host).zfs
+        # the old name there at capture, moments ago: not renamed yet, no reading again (a
+        # retried `do`, or one after a restart, reads both names); the settings are
+        # idempotent in ZFS, so made again whatever an earlier attempt did
+        fresh = self._read_for_do.take() is not None
+        if self.args.set_first:
+            if fresh or await guid_of(zfs, self.args.old) is not None:
+                await apply_changes(zfs, self.args.old, self.args.properties)
+            if fresh or not await self._renamed(ctx):
+                await zfs.rename(self.args.old, self.args.new)
+            return {}
+        if fresh or not await self._renamed(ctx):
+            await zfs.rename(self.args.old, self.args.new)
+        await apply_changes(zfs, self.args.new, self.args.properties)
+        return {}
+
+    async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
+        guid, previous = undo_data.get("guid"), undo_data.get("previous")
+        if guid is None or previous is None:
+            return  # nothing was there to rename: nothing was changed
+        zfs = ctx.host(self.args.host).zfs
+        old, new = self.args.old, self.args.new
+        moved = await is_same(zfs, new, guid) and await guid_of(zfs, old) is None
+        if self.args.set_first:
+            if moved:
+                await zfs.rename(new, old)
+            if await is_same(zfs, old, guid):
+                await apply_changes(zfs, old, previous)
+        elif moved:
+            await apply_changes(zfs, new, previous)
+            await zfs.rename(new, old)
+
+    def inverse(self, undo_data: JsonDict) -> Step[Any]:
+        return RenameAndSet(
+            RenameAndSetArgs(
+                host=self.args.host,
+                old=self.args.new,
+                new=self.args.old,
+                properties=undo_data["previous"],
+                set_first=not self.args.set_first,
+                guid=undo_data.get("guid"),
+            )
+        )
 
 
 class PromoteArgs(OnHost):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import Field
@@ -10,7 +11,7 @@ from zfsyncd.tx.hosts import located
 from zfsyncd.tx.steps.base import JsonDict, OnHost, Step, StepContext, register
 from zfsyncd.zfs import names
 from zfsyncd.zfs.backend import ZfsBackend
-from zfsyncd.zfs.models import ObjectName, PropertyChanges, PropertySource
+from zfsyncd.zfs.models import ObjectName, PropertyChanges, PropertySource, PropertyValue
 
 
 class SetPropertiesArgs(OnHost):
@@ -39,10 +40,7 @@ class SetProperties(Step[SetPropertiesArgs]):
         """Each property's local value now, None where it has none (inherited or default)."""
         zfs = ctx.host(self.args.host).zfs
         current = await zfs.get_properties(self.args.name, list(self.args.properties))
-        return {
-            prop: value.value if value.source is PropertySource.LOCAL else None
-            for prop, value in current.items()
-        }
+        return local_values(current, self.args.properties)
 
     async def check(self, ctx: StepContext) -> bool:
         return await self._local(ctx) == self.args.properties
@@ -51,11 +49,11 @@ class SetProperties(Step[SetPropertiesArgs]):
         return {"previous": await self._local(ctx)}
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
-        await _apply(ctx.host(self.args.host).zfs, self.args.name, self.args.properties)
+        await apply_changes(ctx.host(self.args.host).zfs, self.args.name, self.args.properties)
         return {}
 
     async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
-        await _apply(ctx.host(self.args.host).zfs, self.args.name, undo_data["previous"])
+        await apply_changes(ctx.host(self.args.host).zfs, self.args.name, undo_data["previous"])
 
     def inverse(self, undo_data: JsonDict) -> Step[Any]:
         return SetProperties(
@@ -65,8 +63,20 @@ class SetProperties(Step[SetPropertiesArgs]):
         )
 
 
-async def _apply(zfs: ZfsBackend, name: str, properties: dict[str, str | None]) -> None:
-    """Set the values and inherit the Nones; both are idempotent in ZFS itself."""
+def local_values(
+    current: Mapping[str, PropertyValue], properties: Iterable[str]
+) -> dict[str, str | None]:
+    """Of a `zfs get` reading, each of `properties`' local value, None where it has none
+    (inherited or default): what `apply_changes` puts back."""
+    return {
+        prop: current[prop].value if current[prop].source is PropertySource.LOCAL else None
+        for prop in properties
+    }
+
+
+async def apply_changes(zfs: ZfsBackend, name: str, properties: dict[str, str | None]) -> None:
+    """Set the values (one `zfs set`) and inherit the Nones (a `zfs inherit` each); both
+    are idempotent in ZFS itself."""
     values = {p: v for p, v in properties.items() if v is not None}
     if values:
         await zfs.set_properties(name, values)

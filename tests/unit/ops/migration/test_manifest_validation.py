@@ -76,6 +76,54 @@ def test_a_file_rsync_wrote_is_hashed_again_whatever_its_stat(tmp_path: Path) ->
     assert unknown.by_path()["d/a.txt"].content == mf.file_hash(tmp_path / "d/a.txt")
 
 
+def test_a_hash_made_while_rsync_ran_serves_only_the_file_it_was_made_of(tmp_path: Path) -> None:
+    """EarlyHashes: a hash is used where the walk finds the very file that was read (its
+    inode, size, mtime and ctime); a file replaced or written since is read again (here
+    the early hashes are made wrong, so a use would show)."""
+    _tree(tmp_path, 1)
+    (tmp_path / "b.txt").write_text("b1")
+    early = mf.EarlyHashes(tmp_path, {})
+    for name in ("d/a.txt", "b.txt", ODD):  # as rsync names them: each sends the one before
+        early.written(name)
+    made = early.finish()
+    assert set(made) == {"d/a.txt", "b.txt", ODD}
+    assert made["b.txt"][1] == mf.file_hash(tmp_path / "b.txt")
+    wrong = {rel: (ident, "1" * 64) for rel, (ident, _) in made.items()}
+    assert mf.build(tmp_path, 1, early=wrong).by_path()["b.txt"].content == "1" * 64
+    # replaced (a new inode, as rsync's rename makes) and written in place (a new ctime)
+    (tmp_path / "b.tmp").write_text("b2")
+    os.replace(tmp_path / "b.tmp", tmp_path / "b.txt")
+    with open(tmp_path / "d" / "a.txt", "r+") as handle:
+        handle.write("A")  # the same size; its mtime set back below (its ctime is not)
+    os.utime(tmp_path / "d" / "a.txt", ns=(1, 1))
+    built = mf.build(tmp_path, 1, early=wrong).by_path()
+    assert built["b.txt"].content == mf.file_hash(tmp_path / "b.txt")
+    assert built["d/a.txt"].content == mf.file_hash(tmp_path / "d/a.txt")
+    assert built[ODD].content == "1" * 64  # untouched: its early hash stands
+    assert mf.build(tmp_path, 1, early=made) == mf.build(tmp_path, 1)
+
+
+def test_an_early_hash_waits_for_the_new_file_at_its_name(tmp_path: Path) -> None:
+    """A name rsync announced still holds the old file (the previous manifest's inode)
+    until rsync renames the new one in: the worker waits for that, and gives up (no hash)
+    when rsync ends or stops first."""
+    (tmp_path / "f").write_text("old")
+    old = {"f": (tmp_path / "f").stat().st_ino}
+    early = mf.EarlyHashes(tmp_path, old)
+    early.written("f")
+    early.written("g")  # "f" is handed to a worker, which finds the old file there
+    (tmp_path / "f.tmp").write_text("new")
+    os.replace(tmp_path / "f.tmp", tmp_path / "f")
+    made = early.finish()
+    assert made["f"][1] == mf.file_hash(tmp_path / "f")  # the new one's
+    assert "g" not in made  # never there
+    waiting = mf.EarlyHashes(tmp_path, {"f": (tmp_path / "f").stat().st_ino})
+    waiting.written("f")
+    waiting.written("g")
+    waiting.stop()  # returns once the worker gave up
+    assert waiting.finish() == {}
+
+
 def _good() -> dict[str, Any]:
     entry = {"path": "a", "type": "f", "size": 1, "mode": 0o644, "uid": 0, "gid": 0,
              "mtime_ns": 1, "nlink": 1, "content": "0" * 64, "ino": 1, "ctime_ns": 1}  # fmt: skip

@@ -15,9 +15,9 @@ TEMP = f"tank/zfsync_migrate_{TX}_repo"
 
 
 def _facts(*, exists: bool = False, snaps: tuple[str, ...] = (), parent: bool = True,
-           origin: str = "") -> MigrateFacts:  # fmt: skip
+           origin: str = "", temporary: bool = False) -> MigrateFacts:  # fmt: skip
     sources = tuple(SourceSnapshot(n, Path(f"/src/s{n}"), "", f"s{n}") for n in (1, 2, 3))
-    return MigrateFacts(sources, parent, exists, snaps, origin)
+    return MigrateFacts(sources, parent, exists, snaps, origin, temporary)
 
 
 def _migrated(*numbers: int) -> tuple[str, ...]:
@@ -31,10 +31,9 @@ def _request(limit: int = 0) -> MigrateRequest:
 @pytest.mark.parametrize(
     ("limit", "facts", "steps"),
     [
-        (0, _facts(), ["create-dataset", *["migrate-copy", "create-snapshots"] * 3, "rename",
-                       "set-properties"]),
-        (1, _facts(), ["create-dataset", "migrate-copy", "create-snapshots", "rename",
-                       "set-properties"]),
+        (0, _facts(), ["create-dataset", *["migrate-copy", "create-snapshots"] * 3,
+                       "rename-and-set"]),
+        (1, _facts(), ["create-dataset", "migrate-copy", "create-snapshots", "rename-and-set"]),
         (0, _facts(exists=True, snaps=(*_migrated(1), "other")),
          ["migrate-copy", "create-snapshots"] * 2),
         (2, _facts(exists=True, snaps=_migrated(1), origin="/src"),
@@ -53,6 +52,7 @@ def test_a_new_dataset_is_built_under_the_temporary_name_at_the_private_mount() 
     plan = decide(_request(), _facts(), TX, "/fill")
     create, copy, snap = plan.steps[:3]
     assert create.to_json()["name"] == TEMP
+    assert create.to_json()["absent_in_plan"]  # read free in the plan: not read again
     assert create.to_json()["properties"] == {
         "mountpoint": f"/fill/{TX}",
         "zfsync:migrated-from": "/src",
@@ -60,7 +60,9 @@ def test_a_new_dataset_is_built_under_the_temporary_name_at_the_private_mount() 
     assert copy.to_json()["mountpoint"] == f"/fill/{TX}"
     assert snap.to_json()["snapshots"] == [f"{TEMP}@zfsync_migrate_000001"]
     assert snap.to_json()["properties"]["zfsync:source-number"] == "1"
-    assert plan.steps[-2].to_json() == {"old": TEMP, "new": "tank/repo"}
+    assert plan.steps[-1].to_json() == {
+        "old": TEMP, "new": "tank/repo", "properties": {"mountpoint": None}, "set_first": False
+    }  # fmt: skip
 
 
 def test_a_continuation_copies_after_the_last_migrated() -> None:
@@ -74,6 +76,7 @@ def test_a_continuation_copies_after_the_last_migrated() -> None:
     ("facts", "says"),
     [
         (_facts(parent=False), "tank does not exist"),
+        (_facts(temporary=True), f"{TEMP} exists already"),
         (_facts(exists=True), "holds no migrated snapshot"),
         (_facts(exists=True, snaps=_migrated(2)), "source snapshot 1 is not in the dataset"),
         (_facts(exists=True, snaps=_migrated(1), origin="/elsewhere"), "migrated from /elsewhere"),

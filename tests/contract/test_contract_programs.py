@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from zfsyncd.zfs import errors as e
+from zfsyncd.zfs import names
 from zfsyncd.zfs.models import ObjectType
 
 from .world import World
@@ -57,6 +58,22 @@ async def test_snapshot_guids_refused_makes_nothing(world: World) -> None:
             await zfs.snapshot_guids([f"{a}@t", f"{a}/nope@t"])
         with pytest.raises(e.ZfsCommandError):  # two snapshots of one dataset
             await zfs.snapshot_guids([f"{a}@u", f"{a}/k@u"], recursive=True)
+
+
+@pytest.mark.parametrize("program", [True, False], ids=["snapshot_guids", "snapshot"])
+async def test_a_recursive_snapshot_whose_name_is_too_long_below_makes_nothing(
+    world: World, program: bool
+) -> None:
+    """A name that fits on the dataset named but not on one below it: zfs refuses the
+    whole `-r` (the snapshot plan reads no tree, so this is where such a name is refused)."""
+    zfs, a = world.zfs, await _tree(world)
+    room = names.MAX_NAME_BYTES - len(f"{a}/k/@s")
+    deep = f"{a}/k/{'d' * room}"  # its own name fits; `@s` on it does, `@st` does not
+    await zfs.create(deep)
+    call = zfs.snapshot_guids if program else zfs.snapshot
+    async with world.unchanged():
+        with pytest.raises(e.InvalidArgumentError, match="too long"):
+            await call([f"{a}@st"], recursive=True)
 
 
 async def test_bookmark_many_marks_each_snapshot(world: World) -> None:

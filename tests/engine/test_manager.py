@@ -47,7 +47,7 @@ async def test_snapshot_transaction_and_its_rollback(engine: Engine) -> None:
         assert snap.user_properties == {"zfsync:a": "made-by-test"}
         assert [h.tag for h in await zfs.holds(snap.name)] == [name]
     assert done.uid == 1000
-    assert [s.kind for s in done.steps] == ["create-snapshots", "hold"]
+    assert [s.kind for s in done.steps] == ["create-snapshots", "hold-tree"]
     assert {e.action for e in await engine.manager.audit.list(tx_id=record.id)} >= {
         "create", "prepare", "execute"
     }  # fmt: skip

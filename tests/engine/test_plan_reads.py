@@ -22,9 +22,10 @@ from zfsyncd.zfs.backend import ZfsBackend
 #: what preparing a destroy of snapshots in one pool runs
 ONE_POOL = ["list"]
 #: what preparing a snapshot runs: one reading of the datasets named and of the snapshot
-#: names on them, never of their pools; recursive, one of the datasets below them first
+#: names on them, never of their pools; recursive the same (what lies below them is the
+#: `zfs snapshot -r`'s to reach, and the locks' to cover: ops/snapshot.py)
 SNAPSHOT = ["list_many"]
-RECURSIVE_SNAPSHOT = ["list_many", "list_many"]
+RECURSIVE_SNAPSHOT = ["list_many"]
 #: what preparing a rollback of a filesystem runs: its pool, and two property readings
 ROLLBACK = ["list", "get_properties", "local_properties"]
 
@@ -171,20 +172,41 @@ async def test_a_rollback_the_listing_refuses_reads_nothing_more(counted: Counte
     assert calls == ["list"]
 
 
-@pytest.mark.parametrize("recursive", [False, True])
-async def test_a_snapshot_whose_name_exists_below_is_refused(
-    counted: Counted, recursive: bool
+async def test_a_snapshot_whose_name_exists_on_a_dataset_named_is_refused(
+    counted: Counted,
 ) -> None:
     """The snapshot names are read by name, not with the pool's other snapshots: one that
-    exists already (here on a child, what only -r reaches) still refuses the plan."""
-    root = f"{counted.world.src}/taken{int(recursive)}"
+    exists already on a dataset named refuses the plan."""
+    root = f"{counted.world.src}/taken"
     below = await counted.tree(root, 3)
-    datasets = [root] if recursive else [root, *below]
-    record = await counted.engine.manager.create(
-        "snapshot", {"datasets": datasets, "recursive": recursive}
-    )
+    record = await counted.engine.manager.create("snapshot", {"datasets": [root, *below]})
     await counted.world.zfs.snapshot([f"{below[1]}@zfsync_{record.id}"])
     counted.zfs.calls.clear()
     with pytest.raises(PlanError, match=f"{below[1]}@zfsync_{record.id} already exists"):
         await counted.engine.manager.prepare(record.id)
-    assert counted.zfs.calls == (RECURSIVE_SNAPSHOT if recursive else SNAPSHOT)
+    assert counted.zfs.calls == SNAPSHOT
+
+
+@pytest.mark.parametrize("hold", [False, True])
+async def test_a_name_taken_below_is_refused_by_the_recursive_snapshot(
+    counted: Counted, hold: bool
+) -> None:
+    """With -r the plan reads the datasets named only: a snapshot of the transaction's name
+    below one (what only -r reaches) is the `zfs snapshot -r`'s refusal, which makes
+    nothing; the transaction fails and ZFS is as it was, the snapshot that was there
+    included (the step's undo takes nothing that it did not make)."""
+    root = f"{counted.world.src}/taken-r{int(hold)}"
+    below = await counted.tree(root, 3)
+    params = {"datasets": [root], "recursive": True, "hold": hold}
+    record = await counted.engine.manager.create("snapshot", params)
+    await counted.world.zfs.snapshot([f"{below[1]}@zfsync_{record.id}"])
+    before = await counted.world.state(root)
+    counted.zfs.calls.clear()
+    await counted.engine.manager.prepare(record.id)
+    assert counted.zfs.calls == RECURSIVE_SNAPSHOT
+    await counted.engine.manager.execute(record.id)
+    done = await counted.engine.manager.wait(record.id)
+    assert done.state is TxState.FAILED
+    assert f"{below[1]}@zfsync_{record.id}" in (done.error or "")
+    assert "already exists" in (done.error or "")
+    assert await counted.world.state(root) == before

@@ -35,11 +35,13 @@ from zfsyncd.tx.steps.snapshots import (
 REAL = backend_kind() == "real"
 #: the goal of issue 9 for the held snapshot, planning included
 SNAPSHOT_GOAL = 6
-#: planning's two readings (the tree, then the snapshot names on it), the snapshot with its
-#: read-back in one call (one channel program on real zfs: the guids of what it made, no
-#: `zfs list -r` after it), whose answer the hold's `capture` takes over (what exists, and
-#: no `zfs holds` where no snapshot has a hold) and hands to its `do`, and the hold
-SNAPSHOT_CALLS = ["list_many", "list_many", "snapshot_guids", "hold"]
+#: planning's one reading (the dataset named and the snapshot name on it: not the tree
+#: below it, which the locks cover and the `-r` reaches), the snapshot with its read-back
+#: in one call (one channel program on real zfs: the guids of what it made, no `zfs list
+#: -r` after it), whose answer the hold's `capture` takes over (what exists, and no `zfs
+#: holds` where no snapshot has a hold) and hands to its `do`, and the hold (`hold -r`
+#: from the dataset named, which records what it held for the rollback)
+SNAPSHOT_CALLS = ["list_many", "snapshot_guids", "hold"]
 #: the release's reading of the guids and tags (one `list_reached`, for `capture` and `do`:
 #: a read-only channel program on real zfs, which reads only the snapshots of this name,
 #: their guid and hold count, and the tags of those held) and the release, which hands that

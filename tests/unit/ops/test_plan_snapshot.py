@@ -28,8 +28,10 @@ def snap(
     return "create-snapshots", args
 
 
-def hold(*datasets: str) -> tuple[str, Any]:
-    return "hold", {"tag": SHORT, "snapshots": [f"{d}@{SHORT}" for d in datasets]}
+def hold(*datasets: str, tree: bool = False) -> tuple[str, Any]:
+    """The expected hold step; `tree`: of these and the same-named snapshots below them."""
+    kind = "hold-tree" if tree else "hold"
+    return kind, {"tag": SHORT, "snapshots": [f"{d}@{SHORT}" for d in datasets]}
 
 
 def plan(facts: dict[str, Any], **request: Any) -> tuple[list[tuple[str, Any]], set[str]]:
@@ -50,11 +52,11 @@ STEPS = [
     ),
     pytest.param(
         {"datasets": ["p/a"], "recursive": True}, [snap("p/a", recursive=True)],
-        {"p/a", "p/a/b", "p/a/b/c"}, id="recursive: what lies below is locked too",
+        {"p/a"}, id="recursive: the lock of the dataset named covers what lies below",
     ),
     pytest.param(
         {"datasets": ["p/a/b", "p/d"], "recursive": True}, [snap("p/a/b", "p/d", recursive=True)],
-        {"p/a/b", "p/a/b/c", "p/d"}, id="recursive, two roots",
+        {"p/a/b", "p/d"}, id="recursive, two roots",
     ),
     pytest.param(
         {"datasets": ["p/a"], "properties": {"zfsync:role": "daily"}},
@@ -67,8 +69,14 @@ STEPS = [
     ),
     pytest.param(
         {"datasets": ["p/a"], "recursive": True, "hold": True},
-        [snap("p/a", recursive=True), hold("p/a/b/c", "p/a/b", "p/a")],
-        {"p/a", "p/a/b", "p/a/b/c"}, id="a recursive hold holds every snapshot made, sorted",
+        [snap("p/a", recursive=True), hold("p/a", tree=True)],
+        {"p/a"}, id="a recursive hold holds what -r of the dataset named reaches",
+    ),
+    pytest.param(
+        {"datasets": ["q/x", "p/d", "p/a/b"], "recursive": True, "hold": True},
+        [snap("p/d", "p/a/b", recursive=True), snap("q/x", recursive=True),
+         hold("p/a/b", "p/d", tree=True), hold("q/x", tree=True)],
+        {"p/a/b", "p/d", "q/x"}, id="a recursive hold per pool, its names sorted",
     ),
 ]  # fmt: skip
 
@@ -102,10 +110,6 @@ REFUSALS = [
         "p/a/b would be snapshotted twice", id="a root above another",
     ),
     pytest.param(
-        listing("p", "p/a", "p/a/b", f"p/a/b@{SHORT}"), {"datasets": ["p/a"], "recursive": True},
-        f"snapshot p/a/b@{SHORT} already exists", id="the name is taken below",
-    ),
-    pytest.param(
         listing("p", "p/a", f"p/a@{SHORT}"), {"datasets": ["p/a"]},
         f"snapshot p/a@{SHORT} already exists", id="the name is taken",
     ),
@@ -129,3 +133,11 @@ def test_without_recursion_what_lies_below_is_not_looked_at() -> None:
     # a taken name below a dataset snapshotted alone is no reason to refuse it
     facts = listing("p", "p/a", "p/a/b", f"p/a/b@{SHORT}")
     assert plan(facts, datasets=["p/a"]) == ([snap("p/a")], {"p/a"})
+
+
+def test_with_recursion_what_lies_below_is_not_looked_at_either() -> None:
+    """A name taken (or one too long) below a dataset named is the `zfs snapshot -r`'s to
+    refuse, with nothing made (tests/engine/test_plan_reads.py): the plan reads no tree."""
+    facts = listing("p", "p/a", "p/a/b", f"p/a/b@{SHORT}")
+    request = {"datasets": ["p/a"], "recursive": True}
+    assert plan(facts, **request) == ([snap("p/a", recursive=True)], {"p/a"})

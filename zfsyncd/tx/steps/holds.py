@@ -227,3 +227,61 @@ class ReleaseSnapshots(_OnSnapshots):
         if not had:
             return None
         return HoldSnapshots(HoldArgs(host=self.args.host, tag=self.args.tag, snapshots=had))
+
+
+@register
+class HoldTree(_OnSnapshots):
+    """A hold of the step's snapshots and of every snapshot of the same name below them:
+    what `zfs hold -r` of each reaches (a recursive snapshot's hold, which its plan builds
+    from the datasets named alone, without reading what lies below them: ops/snapshot.py).
+
+    Which snapshots that is, is known when `do` runs (the snapshot step hands on what it
+    made, so no reading): `do` records them as `held`, so the inverse (a rollback) releases
+    exactly those, by name (a `ReleaseSnapshots`, as for a plain hold). The tag carries the
+    transaction's id, so the undo after a crash, with no `held`, releases what carries the
+    tag where a `-r` of the step's snapshots reaches, except what carried it before
+    (`had`, read by `capture`)."""
+
+    kind = "hold-tree"
+    Args = HoldArgs
+
+    def describe(self) -> str:
+        return (
+            f"hold {', '.join(self.args.snapshots)} and the same-named snapshots below them "
+            f"with tag {self.args.tag}"
+        )
+
+    async def check(self, ctx: StepContext) -> bool:
+        found, tags = await reached_with_tags(self._zfs(ctx), self.args.snapshots)
+        return all(s in found for s in self.args.snapshots) and all(
+            self.args.tag in tags.get(s, ()) for s in found
+        )
+
+    async def capture(self, ctx: StepContext) -> JsonDict:
+        # a hold that was there before is not ours to release; what exists is for `do`
+        _, tagged = self._read_for_do.keep(await self._existing_and_tagged(ctx, handed=True))
+        return {"had": sorted(tagged)}
+
+    async def refusal(self, ctx: StepContext) -> str | None:
+        return await gone_to_hold(self._zfs(ctx), self.args.snapshots)
+
+    async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
+        existing, tagged = self._read_for_do.take() or await self._existing_and_tagged(ctx)
+        # a step's snapshot that is gone is named, so that zfs says so, as for a plain hold
+        wanted = (existing - tagged) | {s for s in self.args.snapshots if s not in existing}
+        if wanted:
+            await self._hold(ctx, sorted(wanted), existing)
+        had = set(before.get("had", ()))
+        return {"held": sorted(existing - had)}
+
+    async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
+        tagged = await self._tagged_below(ctx)
+        had = set(undo_data.get("had", ()))
+        held = undo_data.get("held")
+        ours = sorted(s for s in tagged - had if held is None or s in held)
+        if ours:
+            await self._release(ctx, ours, tagged)
+
+    def inverse(self, undo_data: JsonDict) -> Step[Any]:
+        held = tuple(undo_data.get("held") or self.args.snapshots)
+        return ReleaseSnapshots(HoldArgs(host=self.args.host, tag=self.args.tag, snapshots=held))

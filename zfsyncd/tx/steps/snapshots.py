@@ -89,7 +89,16 @@ class CreateSnapshots(Step[CreateSnapshotsArgs]):
 
     async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
         zfs = ctx.host(self.args.host).zfs
-        made: dict[str, int] = undo_data.get("made") or await self._made(zfs)
+        made: dict[str, int] | None = undo_data.get("made")
+        if not made:
+            made = await self._made(zfs)
+            if self.args.recursive and not any(s in made for s in self.args.snapshots):
+                # no record of what `do` made (it failed, or a crash cut it off), and none of
+                # the names it was given exists: it made nothing, since the call makes them
+                # all or none (a program that fails part-way has made the first name given
+                # first). What has the name below them is not its own: a name taken below
+                # is the call's refusal, which no plan reading prevents (ops/snapshot.py)
+                return
         if not made:
             return
         below = await snapshots_below(zfs, list(made))

@@ -74,6 +74,13 @@ class Snapshots(Tree):
                 )
             seen.add(id(ds))
         for ds, short in targets:
+            if len(f"{ds.name}@{short}".encode()) > names.MAX_NAME_BYTES:
+                # a name given was checked; one below it (-r) is zfs's to refuse, whole
+                raise fail(
+                    argv,
+                    f"cannot create snapshot '{ds.name}@{short}': dataset name is too long"
+                    "\nno snapshots were created",
+                )
             if ds.half_made:
                 raise fail(argv, f"cannot create snapshot '{ds.name}@{short}': dataset is busy")
             if short in ds.snapshots:

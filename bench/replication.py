@@ -173,8 +173,9 @@ def make_pools(tmp: Path, mib: int, runs: int, datasets: int) -> None:
     """Both pools, atime=off as replicated datasets usually are: with atime on, a read of a
     file is a write (README, "Nothing written"), and "nothing to do" would send again."""
     # each pool holds the first snapshot plus every run's new data, once per target on zbdst,
-    # and the many datasets' 2 MiB each, with room for their metadata
-    src_size = (mib * runs + 256 + 4 * datasets) << 20
+    # and the many datasets' 2 MiB each, with room for their metadata and half a run more
+    # (the pool's own reserve: `--runs 3 --datasets 0` filled the source in its last run)
+    src_size = (mib * runs + mib // 2 + 256 + 4 * datasets) << 20
     make_lab_pools(tmp, {SRC_POOL: src_size, DST_POOL: 3 * src_size})
 
 

@@ -16,7 +16,7 @@ import shutil
 import statistics
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +59,7 @@ status=$?
 printf '%s %s %s\\n' "$start" "$EPOCHREALTIME" "$argv" >> {times}
 exit $status
 """
-#: the verbs of the stream: not in ZfsCounter.seconds(), which is the time beside it
+#: the verbs of the stream: not in beside_stream(), which is the time beside it
 STREAM_VERBS = frozenset({"send", "receive", "recv"})
 
 
@@ -70,6 +70,16 @@ class Timed:
     start: float
     end: float
     argv: list[str]
+
+
+def beside_stream(timeline: Iterable[Timed]) -> dict[str, float]:
+    """Seconds spent in the commands of `timeline` other than send and receive, by verb."""
+    spent: dict[str, float] = {}
+    for timed in timeline:
+        verb = timed.argv[0] if timed.argv else "?"
+        if verb not in STREAM_VERBS:
+            spent[verb] = spent.get(verb, 0.0) + timed.end - timed.start
+    return spent
 
 
 @dataclass
@@ -125,16 +135,6 @@ class ZfsCounter:
             start, end, argv = line.split(" ", 2)
             timed.append(Timed(float(start), float(end), shlex.split(argv)))
         return sorted(timed, key=lambda t: t.start)
-
-    def seconds(self) -> dict[str, float]:
-        """Seconds spent in the commands other than send and receive since the last clear,
-        by verb."""
-        spent: dict[str, float] = {}
-        for timed in self.timeline():
-            verb = timed.argv[0] if timed.argv else "?"
-            if verb not in STREAM_VERBS:
-                spent[verb] = spent.get(verb, 0.0) + timed.end - timed.start
-        return spent
 
     def cost(self, runs: int = 10) -> str:
         """What one command costs through the wrapper: `zfs version` run directly and

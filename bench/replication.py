@@ -51,6 +51,7 @@ from bench.lab_zfs import (
     Timed,
     ZfsCounter,
     bare_send,
+    beside_stream,
     cap_arc,
     evict_cache,
     snapshots_of,
@@ -105,12 +106,7 @@ class Measured:
         before the sync's end are its own."""
         timeline = counter.timeline()
         mine = [t for t in timeline if t.start < ended]
-        spent: dict[str, float] = {}
-        for timed in mine:
-            verb = timed.argv[0] if timed.argv else "?"
-            if verb not in STREAM_VERBS:
-                spent[verb] = spent.get(verb, 0.0) + timed.end - timed.start
-        self.add(ended - began, [t.argv for t in mine], spent)
+        self.add(ended - began, [t.argv for t in mine], beside_stream(mine))
         self.follow.append((waited - ended, len(timeline) - len(mine)))
         self.timeline, self.window = mine, (began, ended)
 

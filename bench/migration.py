@@ -5,7 +5,7 @@
 
 Makes a file-backed pool (mounted) and a plain source of N snapshot directories: the first
 with F files of K KiB, each later one changing P percent of them (and deleting and adding
-one). Then, from a cold page cache each time:
+one). Then, from a cold page cache each time (`--cache keep`: as it is; see CACHE):
 - bare: for each snapshot `rsync -aHAX --delete --numeric-ids` into a plain dataset and a
   `zfs snapshot` (what a shell loop would do);
 - migrate: one `migrate` transaction through the engine (temporary dataset, rsync through
@@ -40,6 +40,7 @@ import zfsyncd.ops  # noqa: F401 - registers the migrate kind
 from zfsyncd.commands.runner import CommandResult, CommandRunner
 from zfsyncd.ops.migration import copy_step
 from zfsyncd.ops.migration import manifest as mf
+from zfsyncd.ops.migration.migrate import MigrateKind
 from zfsyncd.store import Database, TxState
 from zfsyncd.tx.hosts import local_hosts
 from zfsyncd.tx.manager import TransactionManager
@@ -102,14 +103,20 @@ class Phases:
 
 
 class TimedRunner(CommandRunner):
-    """The engine's runner, timing each command by program and verb."""
+    """The engine's runner, timing each command by program and verb (and each one alone:
+    `each`, what the first run prints beside the command)."""
 
     phases: Phases
+    each: list[tuple[Sequence[str], float]]
 
     async def run(self, argv: Sequence[str], **kwargs: Any) -> CommandResult:
         name = f"{Path(argv[0]).name} {argv[1] if len(argv) > 1 else ''}".strip()
-        with self.phases.timing(name):
-            return await super().run(argv, **kwargs)
+        start = time.perf_counter()
+        try:
+            with self.phases.timing(name):
+                return await super().run(argv, **kwargs)
+        finally:
+            self.each.append((argv, time.perf_counter() - start))
 
 
 def instrument(phases: Phases) -> None:
@@ -123,6 +130,10 @@ def instrument(phases: Phases) -> None:
     phases.wrap(mf.EarlyHashes, "finish", "manifest: rsync ended, wait")
     phases.wrap(mf, "load", "manifest: load previous")
     phases.wrap(mf, "write", "manifest: write")
+    # what the engine does outside the steps: the plan (the source's reading, the zfs
+    # list) and the store's commits (each synced: the journal's intents and results)
+    phases.wrap(MigrateKind, "plan_request", "engine: plan (source + zfs list)")
+    phases.wrap(Database, "write", "engine: store commits")
 
 
 def sh(*argv: str) -> str:
@@ -146,14 +157,24 @@ def make_source(root: Path, snapshots: int, files: int, kib: int, change: int) -
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
 
 
+#: before each side's clock: "drop" empties the page cache (and the ARC's evictable part),
+#: "keep" leaves it. In the lab the source and the pool's image are in RAM (a tmpfs), so
+#: what a drop takes away is program code read back over 9p: zfs's and rsync's binaries,
+#: and the Python process's own libraries (pages of a resident daemon that a real host
+#: keeps unless short of memory). Each run prints which.
+CACHE = "drop"
+
+
 def cold() -> None:
     subprocess.run(["sync"], check=True)
-    Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    if CACHE == "drop":
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
 
 
 def bare(source: Path, snapshots: int, phases: Phases, run: int) -> float:
     dataset = f"{POOL}/bare{run}"
-    sh("zfs", "create", dataset)
+    with phases.timing("zfs create (before the clock)"):
+        sh("zfs", "create", dataset)
     target = sh("zfs", "get", "-H", "-o", "value", "mountpoint", dataset).strip()
     cold()
     start = time.perf_counter()
@@ -168,14 +189,13 @@ def bare(source: Path, snapshots: int, phases: Phases, run: int) -> float:
 
 
 async def migrate(source: Path, db_path: Path, phases: Phases, run: int) -> tuple[float, int]:
-    commands: list[Sequence[str]] = []
-    runner = TimedRunner(observers=[commands.append])
-    runner.phases = Phases()
+    runner = TimedRunner()
+    runner.phases, runner.each = Phases(), []
     db = await Database.open(db_path)
     backend = CliBackend(runner)
     # the daemon reads `zfs version` once in its life, not once per transaction
     await backend.capabilities()
-    commands.clear()
+    runner.each.clear()
     runner.phases = phases
     if run == 1:
         instrument(phases)  # module globals: wrapped once, the same Phases every run
@@ -196,9 +216,9 @@ async def migrate(source: Path, db_path: Path, phases: Phases, run: int) -> tupl
             elif step.kind == "create-snapshots":
                 phases.per_snapshot.append(own + step.finished_at - step.started_at)
     await db.close()
-    zfs = [c for c in commands if Path(c[0]).name in ("zfs", "zpool")]
-    for argv in zfs if run == 1 else []:
-        print("  ran:", " ".join(argv)[:160])
+    zfs = [(c, t) for c, t in runner.each if Path(c[0]).name in ("zfs", "zpool")]
+    for argv, seconds in zfs if run == 1 else []:
+        print(f"  ran ({seconds:.2f} s):", " ".join(argv)[:150])
     return took, len(zfs)
 
 
@@ -220,7 +240,10 @@ def main() -> None:
     parser.add_argument("--kib", type=int, default=256)
     parser.add_argument("--change", type=int, default=20)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--cache", choices=("drop", "keep"), default="drop")
     args = parser.parse_args()
+    global CACHE
+    CACHE = args.cache
     print(f"cpus: {os.cpu_count()}; hashes:")
     hash_speeds()
     work = Path(tempfile.mkdtemp(prefix="zfsyncd-bench-", dir="/var/tmp"))
@@ -243,6 +266,7 @@ def main() -> None:
         mib = total / (1 << 20)
         files = args.files
         print(f"source: {args.snapshots} snapshots of {files} files, {mib:.1f} MiB over all")
+        print(f"page cache before each side: {CACHE}")
         bare_phases, engine_phases = Phases(), Phases()
         ratios = []
         for run in range(1, args.runs + 1):
@@ -261,6 +285,8 @@ def report(
     """One run of each side, printed; the ratio."""
     bare_s = bare(work / "src", snapshots, bare_phases, run)
     engine_s, commands = asyncio.run(migrate(work / "src", work / "db.sqlite", engine_phases, run))
+    for made in (f"{POOL}/bare{run}", f"{POOL}/m{run}"):  # room for the next run
+        sh("zfs", "destroy", "-r", made)
     print(f"bare rsync + zfs snapshot: {bare_s:.1f} s")
     print(*bare_phases.lines(bare_s), sep="\n")
     print(f"migrate transaction:      {engine_s:.1f} s ({commands} zfs commands)")

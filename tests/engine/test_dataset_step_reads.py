@@ -47,8 +47,10 @@ async def test_a_name_free_in_the_plan_and_carrying_the_tx_id_is_not_read_again(
     world: World,
 ) -> None:
     """The plan read the temporary name and found it free; that name carries the
-    transaction's id, so only this step makes it: capture reads nothing. A name without
-    the id is read whatever the plan said."""
+    transaction's id, so only this step makes it: capture reads nothing, and `do` reads no
+    guid after the create (the name alone says the dataset is the one made; its undo and
+    inverse destroy what has it). A name without the id is read whatever the plan said,
+    and its guid recorded."""
     zfs = Counting(world.zfs)
     ctx = StepContext("20261201T000000_000000Z_0123abcd", local_hosts(zfs))
     name = f"{world.src}/zfsync_migrate_{ctx.tx_id}_repo"
@@ -56,14 +58,19 @@ async def test_a_name_free_in_the_plan_and_carrying_the_tx_id_is_not_read_again(
     before = await step.capture(ctx)
     assert before == {"existed": False}
     done = await step.do(ctx, before)
-    assert zfs.calls == ["create", "get"]  # the change, the guid
-    assert done == {"guid": (await world.zfs.get(name)).guid}
+    assert zfs.calls == ["create"]  # the change alone
+    assert done == {}
     await step.undo(ctx, {**before, **done})
     assert await guid_of(world.zfs, name) is None
+    # the inverse (a completed transaction's rollback) destroys it by its name too
+    assert step.inverse({**before, **done}).args.guid is None
     zfs.calls.clear()
     other = CreateDataset(CreateDatasetArgs(name=f"{world.src}/plain", absent_in_plan=True))
-    assert await other.capture(ctx) == {"existed": False}
-    assert zfs.calls == ["get"]
+    before = await other.capture(ctx)
+    assert before == {"existed": False}
+    done = await other.do(ctx, before)
+    assert zfs.calls == ["get", "create", "get"]  # the reading, the change, the guid
+    assert done == {"guid": (await world.zfs.get(f"{world.src}/plain")).guid}
 
 
 async def test_clone_takes_captures_reading(world: World) -> None:

@@ -237,8 +237,9 @@ async def test_every_zfs_call_of_a_new_migration(
 ) -> None:
     """Reads included, with the mount table showing the new dataset (as on a real host):
     the plan's one `zfs list` (the parent, the dataset and the temporary name), the create
-    and its guid, one snapshot program a source snapshot, then one reading (guid and
-    mountpoint), the rename and the inherit."""
+    (no guid read after it: the temporary name carries the transaction's id), one snapshot
+    program a source snapshot, then one reading (guid and mountpoint), the rename and the
+    inherit."""
     counting = Counting(Mounted(world.zfs))
     engine = await Engine.start(world, tmp_path / "db.sqlite", FaultyBackend(counting))
     try:
@@ -257,7 +258,7 @@ async def test_every_zfs_call_of_a_new_migration(
         done = await engine.manager.wait(record.id)
         assert done.state is TxState.COMPLETED, done.error
         assert counting.calls == [
-            "list_many", "create", "get", *["snapshot_guids"] * 3, "get_properties",
+            "list_many", "create", *["snapshot_guids"] * 3, "get_properties",
             "rename", "inherit",
         ]  # fmt: skip
     finally:

@@ -3,12 +3,15 @@ contents are a directory's, appearing at its name whole or not at all.
 
 Steps (every one with an inverse; nothing is ever visible at DATASET half-filled):
   1. `zfs create -o mountpoint=/run/zfsync/fill/<tx> parent/zfsync_init_<tx>_<name>`: the
-     temporary dataset, named after the transaction (so "it exists" means "we made it"),
+     temporary dataset, named after the transaction (so "it exists" means "we made it":
+     the plan found the name free, so the step reads it neither before nor after),
      mounted where only the daemon looks (why there: zfsyncd/tx/steps/fill.py);
   2. rsync DIR/ into its mount (`-aHAX --numeric-ids --delete`);
   3. `zfs snapshot` of it, `@zfsync_<tx>`: the contents as they were copied;
-  4. `zfs rename` to DATASET (the one moment it appears, whole);
-  5. its mountpoint: inherited (where ZFS mounts DATASET by its name) or the one asked for.
+  4. `zfs rename` to DATASET (the one moment it appears, whole), then its mountpoint:
+     inherited (where ZFS mounts DATASET by its name) or the one asked for (one step,
+     `RenameAndSet`: one reading of the guid and the mountpoint before both, as the
+     migration ends).
 Undo (a failure, a cancel, a crash): the reverse, which ends in destroying the temporary
 dataset. Once completed, `transaction rollback` takes it all back the same way (the dataset
 goes through the trash, destroyed when that rollback completed).
@@ -28,7 +31,12 @@ from zfsyncd.api.names import Action
 from zfsyncd.tx.errors import MissingObjectError, PlanError
 from zfsyncd.tx.hosts import LOCAL
 from zfsyncd.tx.kinds import BusMethod, Plan, PlanContext, RequestKind, register_kind
-from zfsyncd.tx.steps.datasets import CreateDataset, CreateDatasetArgs, Rename, RenameArgs
+from zfsyncd.tx.steps.datasets import (
+    CreateDataset,
+    CreateDatasetArgs,
+    RenameAndSet,
+    RenameAndSetArgs,
+)
 from zfsyncd.tx.steps.fill import (
     AbsolutePath,
     FillArgs,
@@ -37,7 +45,6 @@ from zfsyncd.tx.steps.fill import (
     is_directory,
 )
 from zfsyncd.tx.steps.pools import LISTED_TYPES, Listing
-from zfsyncd.tx.steps.properties import SetProperties, SetPropertiesArgs
 from zfsyncd.tx.steps.snapshots import CreateSnapshots, CreateSnapshotsArgs
 from zfsyncd.tx.steps.zfs_rollback_refusal import sibling_name
 from zfsyncd.zfs import names
@@ -91,7 +98,7 @@ def describe(request: InitRequest) -> str:
 
 
 def decide(request: InitRequest, facts: InitFacts, tx_id: str) -> Plan:
-    """The five steps, or PlanError with the reason it is refused."""
+    """The four steps, or PlanError with the reason it is refused."""
     dataset, listing = request.dataset, facts.listing
     if dataset in listing:
         raise PlanError(f"{dataset} exists already: `dataset update` replaces the contents of one")
@@ -113,12 +120,16 @@ def decide(request: InitRequest, facts: InitFacts, tx_id: str) -> Plan:
         raise MissingObjectError(f"{request.source} is not a directory")
     private = fill_mountpoint(tx_id)
     snapshot = f"{temp}@{SNAPSHOT_PREFIX}{tx_id}"
+    # the plan read the temporary name and found it free: the create reads it no more
+    create = CreateDatasetArgs(name=temp, properties={MOUNTPOINT: private}, absent_in_plan=True)
+    into_place = RenameAndSetArgs(
+        old=temp, new=dataset, properties={MOUNTPOINT: request.mountpoint}
+    )
     steps = [
-        CreateDataset(CreateDatasetArgs(name=temp, properties={MOUNTPOINT: private})),
+        CreateDataset(create),
         FillFromDirectory(FillArgs(dataset=temp, source=request.source, mountpoint=private)),
         CreateSnapshots(CreateSnapshotsArgs(snapshots=(snapshot,))),
-        Rename(RenameArgs(old=temp, new=dataset)),
-        SetProperties(SetPropertiesArgs(name=dataset, properties={MOUNTPOINT: request.mountpoint})),
+        RenameAndSet(into_place),
     ]
     return Plan(steps=steps, description=describe(request))
 

@@ -26,13 +26,14 @@ def test_init_steps() -> None:
     plan = decide_init(InitRequest(dataset="p/a/new", source=SRC), init("p", "p/a"), TX)
     temp = "p/a/zfsync_init_T1_new"
     assert [(s.kind, s.to_json()) for s in plan.steps] == [
-        ("create-dataset", {"name": temp, "properties": {"mountpoint": MNT}}),
+        ("create-dataset", {"name": temp, "properties": {"mountpoint": MNT},
+                            "absent_in_plan": True}),
         ("fill-from-directory", {"dataset": temp, "source": SRC, "mountpoint": MNT,
                                  "excludes": []}),
         ("create-snapshots", {"snapshots": [f"{temp}@zfsync_T1"], "recursive": False,
                               "properties": {}}),
-        ("rename", {"old": temp, "new": "p/a/new"}),
-        ("set-properties", {"name": "p/a/new", "properties": {"mountpoint": None}}),
+        ("rename-and-set", {"old": temp, "new": "p/a/new", "properties": {"mountpoint": None},
+                            "set_first": False}),
     ]  # fmt: skip
     given = InitRequest(dataset="p/a/new", source=SRC, mountpoint="/srv/new")
     last = decide_init(given, init("p", "p/a"), TX).steps[-1]

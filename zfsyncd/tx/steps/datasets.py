@@ -51,17 +51,32 @@ class _MakesDataset(Step[Any]):
     async def check(self, ctx: StepContext) -> bool:
         return await guid_of(ctx.host(self.args.host).zfs, self.target) is not None
 
+    def _ours_by_name(self, ctx: StepContext) -> bool:
+        """A name the plan found free and that carries this transaction's id: it was free
+        then and can only be made by this step since (names made by steps carry the
+        transaction id: tx/steps/base.py)."""
+        return bool(getattr(self.args, "absent_in_plan", False)) and (
+            ctx.tx_id in names.short_name(self.target)
+        )
+
     async def capture(self, ctx: StepContext) -> JsonDict:
         # a dataset that was there before is not ours to destroy (prepare refuses that case;
-        # this keeps undo safe if something made it between prepare and do). A name the
-        # plan found free and that carries this transaction's id was free then and can
-        # only be made by this step since (names made by steps carry the transaction id:
-        # tx/steps/base.py), whose capture runs once, before it ever ran: not read again
-        if getattr(self.args, "absent_in_plan", False) and ctx.tx_id in names.short_name(
-            self.target
-        ):
+        # this keeps undo safe if something made it between prepare and do). A name ours
+        # by itself (`_ours_by_name`) is not read again: this capture runs once, before the
+        # step ever ran
+        if self._ours_by_name(ctx):
             return {"existed": self._read_for_do.keep(False)}
         return {"existed": self._read_for_do.keep(await self.check(ctx))}
+
+    async def _identity(self, ctx: StepContext) -> JsonDict:
+        """What `do` records of the dataset it made, for the guid guard of its undo and
+        inverse: its guid (one reading), except under a name ours by itself, which no one
+        else makes, so that the name alone tells it is the one made (the guard would add
+        nothing, the reading a command: the init pattern's temporary dataset, whose rename
+        into place reads its guid and guards the dataset from there on)."""
+        if self._ours_by_name(ctx):
+            return {}
+        return {"guid": await guid_of(ctx.host(self.args.host).zfs, self.target)}
 
     async def _made(self, ctx: StepContext) -> bool:
         """Is the dataset there already (a `do` redone after the change)? capture's reading
@@ -98,7 +113,7 @@ class CreateDataset(_MakesDataset):
         zfs = ctx.host(self.args.host).zfs
         if not await self._made(ctx):
             await zfs.create(self.args.name, properties=self.args.properties)
-        return {"guid": await guid_of(zfs, self.args.name)}
+        return await self._identity(ctx)
 
 
 class CloneArgs(OnHost):
@@ -123,7 +138,7 @@ class CloneSnapshot(_MakesDataset):
         zfs = ctx.host(self.args.host).zfs
         if not await self._made(ctx):
             await zfs.clone(self.args.snapshot, self.args.target, properties=self.args.properties)
-        return {"guid": await guid_of(zfs, self.args.target)}
+        return await self._identity(ctx)
 
 
 class DestroyDatasetArgs(OnHost):

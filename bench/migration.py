@@ -128,7 +128,7 @@ def instrument(phases: Phases) -> None:
     # made in threads while rsync copies (thread time: it overlaps rsync's)
     phases.wrap(mf, "open_file_hash", "manifest: sha256 during rsync")
     phases.wrap(mf.EarlyHashes, "finish", "manifest: rsync ended, wait")
-    phases.wrap(mf, "load", "manifest: load previous")
+    phases.wrap(mf, "load_previous", "manifest: load previous")
     phases.wrap(mf, "write", "manifest: write")
     # what the engine does outside the steps: the plan (the source's reading, the zfs
     # list) and the store's commits (each synced: the journal's intents and results)

@@ -105,7 +105,7 @@ class CopySnapshot(Step[CopySnapshotArgs]):
         if self.args.previous is None:
             return None
         try:
-            return mf.load(mf.manifest_path(root, self.args.previous))
+            return mf.load_previous(mf.manifest_path(root, self.args.previous))
         except ValueError:
             return None  # only a cache of hashes: without it every file is read
 

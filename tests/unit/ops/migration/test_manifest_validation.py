@@ -234,3 +234,42 @@ def test_a_broken_or_missing_manifest_is_caught(tmp_path: Path) -> None:
     mf.manifest_path(root, 2).unlink()
     failed = {c.name for c in validate(root, sources, [1, 2]).checks if not c.ok}
     assert "manifests" in failed
+
+
+def test_the_previous_manifest_is_the_one_written_while_its_file_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next snapshot's copy gets the manifest this process wrote without reading it,
+    while the file is still the one written; a file changed or put there since is read
+    (and one not well formed refused), and `load` (validation's) always reads."""
+    _tree(tmp_path, 1)
+    built = mf.build(tmp_path, 1)
+    stored = mf.write(tmp_path, built)
+    reads: list[Path] = []
+    real_load = mf.load
+
+    def counted(path: Path) -> mf.Manifest:
+        reads.append(path)
+        return real_load(path)
+
+    monkeypatch.setattr(mf, "load", counted)
+    assert mf.load_previous(stored) is built
+    assert reads == []
+    # the same bytes written again by someone else (its times set apart: a write in the
+    # same clock tick as ours may keep them, as with the hashes kept from the previous
+    # manifest: module docstring), so read
+    stored.write_text(stored.read_text())
+    os.utime(stored, ns=(0, 12345))
+    assert mf.load_previous(stored) == built
+    assert reads == [stored]
+    stored.write_text("{}")
+    with pytest.raises(ValueError, match=r"000001\.json"):
+        mf.load_previous(stored)
+    # a file renamed into its place (a manifest of another tree)
+    again = mf.write(tmp_path, built)
+    other = tmp_path / "other.json"
+    other.write_text(again.read_text())
+    os.replace(other, again)
+    reads.clear()
+    assert mf.load_previous(again) == built
+    assert reads == [again]

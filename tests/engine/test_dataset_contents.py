@@ -12,10 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.contract.world import backend_kind
+from tests.contract.world import World, backend_kind
 from tests.engine.conftest import Engine
 from tests.engine.fault_cases import _source_tree
-from tests.faults import SimulatedCrash
+from tests.engine.test_plan_reads import Counting
+from tests.faults import FaultyBackend, SimulatedCrash
+from zfsyncd.files import mounts
+from zfsyncd.files.mounts import Mount
 from zfsyncd.files.rsync import RsyncError, RsyncJob, RsyncResult
 from zfsyncd.store import TxState
 from zfsyncd.tx.steps import fill
@@ -191,3 +194,33 @@ async def test_a_crash_while_rsync_runs_is_undone_at_restart(
         assert await engine.world.state(root, contents=True) == before
     finally:
         await restarted.close()
+
+
+async def test_every_zfs_call_of_an_init(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads included, with the mount table showing the temporary dataset (as on a real
+    host): the plan's one `zfs list` (the dataset, its parent and the temporary name), the
+    create (no reading before or after it: the name carries the transaction's id), the
+    snapshot program, one reading of guid and mountpoint, the rename and the inherit."""
+    counting = Counting(world.zfs)
+    engine = await Engine.start(world, tmp_path / "db.sqlite", FaultyBackend(counting))
+    try:
+        root = f"{world.src}/counted"
+        await world.zfs.create(root)
+        shown: list[str] = []
+        monkeypatch.setattr(mounts, "read_mounts", lambda: [
+            Mount(fill.fill_mountpoint(tx), "zfs", f"{root}/zfsync_init_{tx}_made")
+            for tx in shown
+        ])  # fmt: skip
+        record = await engine.manager.submit(
+            "dataset-init", {"dataset": f"{root}/made", "source": _source_tree("counted")}
+        )
+        shown.append(record.id)  # before its steps run: they wait for the loop
+        done = await engine.manager.wait(record.id)
+        assert done.state is TxState.COMPLETED, done.error
+        assert counting.calls == [
+            "list_many", "create", "snapshot_guids", "get_properties", "rename", "inherit",
+        ]  # fmt: skip
+    finally:
+        await engine.close()

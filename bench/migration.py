@@ -165,6 +165,15 @@ def make_source(root: Path, snapshots: int, files: int, kib: int, change: int) -
 CACHE = "drop"
 
 
+def make_pool(pool: str, image: Path, size: str) -> None:
+    """A pool on a file of `size` (one left by an earlier run destroyed first), mounted
+    at /mnt/POOL."""
+    subprocess.run(["zpool", "destroy", "-f", pool], capture_output=True, check=False)
+    sh("truncate", "-s", size, str(image))
+    mountpoint = f"mountpoint=/mnt/{pool}"
+    sh("zpool", "create", "-f", "-o", "ashift=12", "-O", mountpoint, pool, str(image))
+
+
 def cold() -> None:
     subprocess.run(["sync"], check=True)
     if CACHE == "drop":
@@ -250,20 +259,7 @@ def main() -> None:
     print(f"cpus: {os.cpu_count()}; hashes:")
     hash_speeds()
     work = Path(tempfile.mkdtemp(prefix="zfsyncd-bench-", dir="/var/tmp"))
-    image = work / "pool.img"
-    subprocess.run(["zpool", "destroy", "-f", POOL], capture_output=True, check=False)
-    sh("truncate", "-s", "2G", str(image))
-    sh(
-        "zpool",
-        "create",
-        "-f",
-        "-o",
-        "ashift=12",
-        "-O",
-        f"mountpoint=/mnt/{POOL}",
-        POOL,
-        str(image),
-    )
+    make_pool(POOL, work / "pool.img", "2G")
     try:
         total = make_source(work / "src", args.snapshots, args.files, args.kib, args.change)
         mib = total / (1 << 20)

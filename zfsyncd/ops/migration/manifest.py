@@ -328,10 +328,13 @@ class _Written:
     manifest, which the copy before it wrote moments ago (a migration's copies run one
     after the other). A file that is still that file (the same identity: any change of
     it, or another file renamed there, gives another ctime, which no one can set back) is
-    the manifest kept here; any other is read. A few, for the migrations that run at once
-    (a batch's workers)."""
+    the manifest kept here; any other is read. Each is taken out when asked for (the next
+    copy asks once; a retry reads the file), and what is kept is bounded (the daemon holds
+    no history's manifests once it is migrated): at most ENTRIES entries in all (about a
+    kilobyte each), the oldest let go first, a manifest larger than that not kept at all
+    (its copy's walk and rsync cost far more than reading it)."""
 
-    SIZE = 32
+    ENTRIES = 50_000
 
     def __init__(self) -> None:
         self._kept: OrderedDict[str, tuple[tuple[int, int, int, int], Manifest]] = OrderedDict()
@@ -345,14 +348,16 @@ class _Written:
     def keep(self, path: Path, manifest: Manifest) -> None:
         identity = self._identity(path)
         with self._lock:
+            self._kept.pop(str(path), None)
+            if len(manifest.entries) > self.ENTRIES:
+                return
             self._kept[str(path)] = (identity, manifest)
-            self._kept.move_to_end(str(path))
-            while len(self._kept) > self.SIZE:
+            while sum(len(m.entries) for _, m in self._kept.values()) > self.ENTRIES:
                 self._kept.popitem(last=False)
 
-    def get(self, path: Path) -> Manifest | None:
+    def take(self, path: Path) -> Manifest | None:
         with self._lock:
-            kept = self._kept.get(str(path))
+            kept = self._kept.pop(str(path), None)
         if kept is None:
             return None
         try:
@@ -360,6 +365,10 @@ class _Written:
         except OSError:
             return None
         return kept[1] if same else None
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._kept)
 
 
 _WRITTEN = _Written()
@@ -369,7 +378,7 @@ def load_previous(path: Path) -> Manifest:
     """`load`, for the copy of the next snapshot: the manifest this process wrote there
     when the file is still the one it wrote (`_Written`), else the file read. Validation
     reads the files themselves (`load`)."""
-    return _WRITTEN.get(path) or load(path)
+    return _WRITTEN.take(path) or load(path)
 
 
 def load(path: Path) -> Manifest:

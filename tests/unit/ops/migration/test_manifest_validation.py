@@ -240,8 +240,9 @@ def test_the_previous_manifest_is_the_one_written_while_its_file_is(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The next snapshot's copy gets the manifest this process wrote without reading it,
-    while the file is still the one written; a file changed or put there since is read
-    (and one not well formed refused), and `load` (validation's) always reads."""
+    once, while the file is still the one written; asked again (a retry), or for a file
+    changed or put there since, the file is read (and one not well formed refused), and
+    `load` (validation's) always reads."""
     _tree(tmp_path, 1)
     built = mf.build(tmp_path, 1)
     stored = mf.write(tmp_path, built)
@@ -255,13 +256,18 @@ def test_the_previous_manifest_is_the_one_written_while_its_file_is(
     monkeypatch.setattr(mf, "load", counted)
     assert mf.load_previous(stored) is built
     assert reads == []
+    assert mf.load_previous(stored) == built  # taken once: a retry reads the file
+    assert reads == [stored]
     # the same bytes written again by someone else (its times set apart: a write in the
     # same clock tick as ours may keep them, as with the hashes kept from the previous
     # manifest: module docstring), so read
+    stored = mf.write(tmp_path, built)
     stored.write_text(stored.read_text())
     os.utime(stored, ns=(0, 12345))
+    reads.clear()
     assert mf.load_previous(stored) == built
     assert reads == [stored]
+    mf.write(tmp_path, built)
     stored.write_text("{}")
     with pytest.raises(ValueError, match=r"000001\.json"):
         mf.load_previous(stored)
@@ -273,3 +279,24 @@ def test_the_previous_manifest_is_the_one_written_while_its_file_is(
     reads.clear()
     assert mf.load_previous(again) == built
     assert reads == [again]
+
+
+def test_the_manifests_kept_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At most ENTRIES entries are kept in all, the oldest let go first; a manifest larger
+    than that is not kept (its next copy reads it)."""
+    monkeypatch.setattr(mf, "_WRITTEN", type(mf._WRITTEN)())
+    monkeypatch.setattr(type(mf._WRITTEN), "ENTRIES", 12)
+    trees = []
+    for n in range(3):
+        root = tmp_path / f"t{n}"
+        _tree(root, n)
+        trees.append((root, mf.build(root, 1)))
+    sizes = [len(m.entries) for _, m in trees]
+    assert sizes == [5, 5, 5]
+    paths = [mf.write(root, m) for root, m in trees]
+    assert len(mf._WRITTEN) == 2  # 15 entries > 12: the oldest let go
+    assert mf._WRITTEN.take(paths[0]) is None
+    assert mf._WRITTEN.take(paths[2]) is trees[2][1]
+    monkeypatch.setattr(type(mf._WRITTEN), "ENTRIES", 4)
+    mf.write(*trees[1])
+    assert len(mf._WRITTEN) == 0  # larger than the bound: not kept, its older one let go

@@ -13,7 +13,7 @@ from zfsyncd.tx.steps.lookup import guid_of, is_same
 from zfsyncd.tx.steps.properties import apply_changes, local_values
 from zfsyncd.tx.steps.trash import MovesToTrash, trash_name
 from zfsyncd.zfs import names
-from zfsyncd.zfs.backend import DestroyMode
+from zfsyncd.zfs.backend import DestroyMode, ZfsBackend
 from zfsyncd.zfs.errors import NotFoundError
 from zfsyncd.zfs.models import (
     BaseName,
@@ -161,6 +161,12 @@ class DestroyDataset(MovesToTrash[DestroyDatasetArgs]):
         return {self.args.name: self.args.guid}
 
 
+async def renamed(zfs: ZfsBackend, old: str, new: str, guid: int | None = None) -> bool:
+    """Has `old` been renamed to `new`: the old name gone, the new one there (with `guid`,
+    the dataset of that guid: a rename's undo moves back only what it moved)."""
+    return await guid_of(zfs, old) is None and await is_same(zfs, new, guid)
+
+
 class RenameArgs(OnHost):
     old: ObjectName
     new: ObjectName
@@ -190,11 +196,7 @@ class Rename(Step[RenameArgs]):
         return {"guid": self._read_for_do.keep(guid)}
 
     async def check(self, ctx: StepContext) -> bool:
-        zfs = ctx.host(self.args.host).zfs
-        return (
-            await guid_of(zfs, self.args.old) is None
-            and await guid_of(zfs, self.args.new) is not None
-        )
+        return await renamed(ctx.host(self.args.host).zfs, self.args.old, self.args.new)
 
     async def do(self, ctx: StepContext, before: JsonDict) -> JsonDict:
         # the old name there at capture, moments ago: not renamed yet, rename without
@@ -205,8 +207,7 @@ class Rename(Step[RenameArgs]):
 
     async def undo(self, ctx: StepContext, undo_data: JsonDict) -> None:
         zfs = ctx.host(self.args.host).zfs
-        moved = await is_same(zfs, self.args.new, undo_data.get("guid"))
-        if moved and await guid_of(zfs, self.args.old) is None:
+        if await renamed(zfs, self.args.old, self.args.new, undo_data.get("guid")):
             await zfs.rename(self.args.new, self.args.old)
 
     def inverse(self, undo_data: JsonDict) -> Step[Any]:
@@ -281,11 +282,7 @@ class RenameAndSet(Step[RenameAndSetArgs]):
         return None if found == self.args.guid else self._not_the_same()
 
     async def _renamed(self, ctx: StepContext) -> bool:
-        zfs = ctx.host(self.args.host).zfs
-        return (
-            await guid_of(zfs, self.args.old) is None
-            and await guid_of(zfs, self.args.new) is not None
-        )
+        return await renamed(ctx.host(self.args.host).zfs, self.args.old, self.args.new)
 
     async def check(self, ctx: StepContext) -> bool:
         if not await self._renamed(ctx):
@@ -317,7 +314,7 @@ class RenameAndSet(Step[RenameAndSetArgs]):
             return  # nothing was there to rename: nothing was changed
         zfs = ctx.host(self.args.host).zfs
         old, new = self.args.old, self.args.new
-        moved = await is_same(zfs, new, guid) and await guid_of(zfs, old) is None
+        moved = await renamed(zfs, old, new, guid)
         if self.args.set_first:
             if moved:
                 await zfs.rename(new, old)

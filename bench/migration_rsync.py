@@ -29,22 +29,27 @@ from zfsyncd.ops.migration.exclusions import rsync_excludes
 POOL = "zbenchr"
 
 
+def zfsyncd_job(src: Path, dst: Path, n: int) -> RsyncJob:
+    """Snapshot `n` into `dst`, as a migration's copy asks rsync for it (copy_step.py)."""
+    return RsyncJob(src / f"s{n}", dst, excludes=rsync_excludes(), itemize=True)
+
+
 def variant_bare(src: Path, dst: Path, n: int) -> None:
     sh(*RSYNC, f"{src}/s{n}/", f"{dst}/")
 
 
 def variant_argv(src: Path, dst: Path, n: int) -> None:
-    job = RsyncJob(src / f"s{n}", dst, excludes=rsync_excludes(), itemize=True)
+    job = zfsyncd_job(src, dst, n)
     subprocess.run(rsync_argv(job), check=True, stdout=subprocess.DEVNULL)
 
 
 def variant_python(src: Path, dst: Path, n: int) -> None:
-    job = RsyncJob(src / f"s{n}", dst, excludes=rsync_excludes(), itemize=True)
+    job = zfsyncd_job(src, dst, n)
     asyncio.run(run_rsync(job, lambda _b: None))
 
 
 def variant_hashing(src: Path, dst: Path, n: int) -> None:
-    job = RsyncJob(src / f"s{n}", dst, excludes=rsync_excludes(), itemize=True)
+    job = zfsyncd_job(src, dst, n)
 
     async def go() -> None:
         early = mf.EarlyHashes(dst, {})
@@ -55,7 +60,7 @@ def variant_hashing(src: Path, dst: Path, n: int) -> None:
 
 
 def variant_hash_after(src: Path, dst: Path, n: int) -> None:
-    job = RsyncJob(src / f"s{n}", dst, excludes=rsync_excludes(), itemize=True)
+    job = zfsyncd_job(src, dst, n)
     result = asyncio.run(run_rsync(job, lambda _b: None))
     for rel in result.written:
         mf.file_hash(os.path.join(dst, rel))

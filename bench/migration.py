@@ -9,8 +9,9 @@ one). Then, from a cold page cache each time (`--cache keep`: as it is; see CACH
 - bare: `zfs create` of a plain dataset, then for each snapshot `rsync -aHAX --delete
   --numeric-ids` into it and a `zfs snapshot` (what a shell loop would do);
 - migrate: one `migrate` transaction through the engine (temporary dataset, rsync through
-  zfsyncd/files/rsync.py, a manifest with sha256 of each new file, made while rsync
-  copies the next ones, the snapshot with its properties, the rename into place).
+  zfsyncd/files/rsync.py, a manifest whose hash of each file rsync sent is rsync's own
+  xxh128 and of any other file not vouched for by the previous manifest is read, the
+  snapshot with its properties, the rename into place).
 With `--runs R` the two sides alternate R times (bare, migrate, bare, ...: a lab host whose
 load changes within a minute is seen by both) and the median ratio is printed. Prints
 both times, the ratio (issue 12's target: at most 1.2), the zfs commands
@@ -125,10 +126,7 @@ def instrument(phases: Phases) -> None:
     phases.wrap(copy_step, "run_rsync", "rsync")
     phases.wrap(copy_step.CopySnapshot, "_manifest", "manifest after rsync (all of it)")
     phases.wrap(mf, "walk", "manifest: walk")
-    phases.wrap(mf, "file_hash", "manifest: sha256 of files")
-    # made in threads while rsync copies (thread time: it overlaps rsync's)
-    phases.wrap(mf, "open_file_hash", "manifest: sha256 during rsync")
-    phases.wrap(mf.EarlyHashes, "finish", "manifest: rsync ended, wait")
+    phases.wrap(mf, "hash_files", "manifest: files read and hashed")
     phases.wrap(mf, "load_previous", "manifest: load previous")
     phases.wrap(mf, "write", "manifest: write")
     # what the engine does outside the steps: the plan (the source's reading, the zfs
@@ -236,13 +234,19 @@ async def migrate(source: Path, db_path: Path, phases: Phases, run: int) -> tupl
 
 
 def hash_speeds() -> None:
-    """MB/s of each hash hashlib offers here, on 16 MiB in memory (what a manifest costs)."""
+    """MB/s of each hash here, on 16 MiB in memory (what a manifest's read costs: xxh128
+    since format 2, sha256 before)."""
     import hashlib
 
+    import xxhash
+
     data = os.urandom(16 << 20)
-    for name in ("sha256", "blake2b", "sha1", "md5"):
+    for name in ("xxh128", "sha256", "blake2b", "sha1", "md5"):
         start = time.perf_counter()
-        hashlib.new(name, data).hexdigest()
+        if name == "xxh128":
+            xxhash.xxh3_128_hexdigest(data)
+        else:
+            hashlib.new(name, data).hexdigest()
         print(f"  {name}: {16 / (time.perf_counter() - start):.1f} MiB/s")
 
 

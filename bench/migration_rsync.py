@@ -3,13 +3,15 @@
     bench/in-lab.sh bench/migration_rsync.py SNAPSHOTS FILES
 
 The same history as bench/migration.py makes (FILES files of 256 KiB, a fifth changed in
-each later snapshot), copied snapshot after snapshot into a fresh dataset five ways, twice
+each later snapshot), copied snapshot after snapshot into a fresh dataset four ways, twice
 in turn: a bare rsync; zfsyncd's own argv (its exclusions, `--info=progress2`,
-`--out-format`) with the output thrown away; zfsyncd's run_rsync (its Python reads that
-output); run_rsync with the manifest's EarlyHashes (sha256 of each written file while
-rsync copies the next); run_rsync, then the sha256 of the written files one by one. The
-differences between lines are what each layer adds (bench/results/migration-2026-12-01/
-rsync-layers.txt).
+`--checksum-choice=xxh128 --out-format=%i %C %n`) with the output thrown away; zfsyncd's
+run_rsync (its Python reads that output and keeps rsync's checksums, the manifest's
+hashes of the files it sent); run_rsync, then the written files read back and hashed one
+by one (what the manifest would cost without rsync's checksums). The differences between
+lines are what each layer adds (bench/results/migration-2026-12-01/rsync-layers.txt:
+before the manifest took rsync's checksums, with a fifth way, the sha256 of each written
+file made while rsync copied the next).
 """
 
 from __future__ import annotations
@@ -48,30 +50,17 @@ def variant_python(src: Path, dst: Path, n: int) -> None:
     asyncio.run(run_rsync(job, lambda _b: None))
 
 
-def variant_hashing(src: Path, dst: Path, n: int) -> None:
-    job = zfsyncd_job(src, dst, n)
-
-    async def go() -> None:
-        early = mf.EarlyHashes(dst, {})
-        await run_rsync(job, lambda _b: None, on_written=early.written)
-        await asyncio.to_thread(early.finish)
-
-    asyncio.run(go())
-
-
 def variant_hash_after(src: Path, dst: Path, n: int) -> None:
     job = zfsyncd_job(src, dst, n)
     result = asyncio.run(run_rsync(job, lambda _b: None))
-    for rel in result.written:
-        mf.file_hash(os.path.join(dst, rel))
+    mf.hash_files([os.path.join(dst, rel) for rel in result.written])
 
 
 VARIANTS = {
     "bare rsync": variant_bare,
     "zfsyncd's argv, output to /dev/null": variant_argv,
     "run_rsync (Python reads the output)": variant_python,
-    "run_rsync + EarlyHashes": variant_hashing,
-    "run_rsync, then sha256 of the written": variant_hash_after,
+    "run_rsync, then the written read back": variant_hash_after,
 }
 
 

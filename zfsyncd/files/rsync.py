@@ -6,8 +6,16 @@ extended attributes, `--numeric-ids` (a uid is kept as a number: the names of th
 that made the tree are not this one's); `--delete` makes the target equal to the source.
 Progress comes from `--info=progress2` on stdout: one line for the whole transfer, rewritten
 with carriage returns, e.g. `  1,234,567  45%  12.34MB/s  0:00:01 (xfr#3, to-chk=0/5)`.
-With `itemize`, rsync also says on stdout what it did to each item (`--out-format=%i %n`,
-e.g. `>f.st...... dir/name`), and the result names the files whose contents it wrote.
+With `itemize`, rsync also says on stdout what it did to each item and, for a file whose
+contents it sent, their checksum (`--out-format=%i %C %n`, e.g. `>f.st...... 3f2a...e1
+dir/name`; 32 spaces where there is none), and the result names the files whose contents
+it wrote, with those checksums.
+
+The checksum is rsync's whole-file xxh128 (XXH3, 128 bits; `--checksum-choice=xxh128`,
+what rsync 3.2 and later choose by themselves): the sender's of the data it read, which
+the receiver checks against the data it wrote before it renames the file into place (a
+mismatch is sent again, then fails the run). rsync makes it in every transfer, so knowing
+it costs nothing; ops/migration/manifest.py keeps it as a file's content hash.
 """
 
 from __future__ import annotations
@@ -16,9 +24,10 @@ import asyncio
 import os
 import re
 import shlex
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from zfsyncd.commands.errors import Classifier, CommandFailedError
 from zfsyncd.commands.runner import CommandRunner, spawn, terminate
@@ -27,9 +36,12 @@ RSYNC = "rsync"
 #: a progress2 line: bytes so far, then later "xfr#N" (files transferred so far)
 _PROGRESS = re.compile(r"^\s*([\d,]+)\s+\d+%")
 _FILES = re.compile(r"xfr#(\d+)")
-#: an itemized line (`%i %n`): the change (update type, file type, 9 or more attribute
-#: letters), a space, the name; rsync writes a byte it cannot print as `\#ooo` (octal)
-_ITEM = re.compile(rb"^([<>ch.*][fdLDS][^ ]{9,}) (.+)$")
+#: the whole-file checksum rsync makes of what it sends (the module's docstring)
+CHECKSUM = "xxh128"
+#: an itemized line (`%i %C %n`): the change (update type, file type, 9 or more attribute
+#: letters), a space, the checksum (32 hex digits, or 32 spaces), a space, the name; rsync
+#: writes a byte it cannot print as `\#ooo` (octal)
+_ITEM = re.compile(rb"^([<>ch.*][fdLDS][^ ]{9,}) ([0-9a-f]{32}| {32}) (.+)$")
 _OCTAL = re.compile(rb"\\#([0-7]{3})")
 
 
@@ -81,6 +93,17 @@ class RsyncResult:
     #: with `itemize`: the files (relative paths, decoded as os.fsdecode does) whose
     #: contents rsync wrote: received (`>f`), created or hard-linked (`cf`, `hf`)
     written: frozenset[str] = frozenset()
+    #: with `itemize`: the CHECKSUM (hex) of each file whose contents rsync sent, by path
+    #: (a hard link it made to one has none of its own)
+    checksums: Mapping[str, str] = field(default_factory=dict)
+
+
+class Item(NamedTuple):
+    """One itemized line: rsync's change letters, the checksum ("" when none), the path."""
+
+    change: str
+    checksum: str
+    path: str
 
 
 def rsync_argv(job: RsyncJob) -> list[str]:
@@ -95,7 +118,7 @@ def rsync_argv(job: RsyncJob) -> list[str]:
     argv += [f"--exclude={pattern}" for pattern in job.excludes]
     argv.append("--info=progress2")
     if job.itemize:
-        argv.append("--out-format=%i %n")
+        argv += [f"--checksum-choice={CHECKSUM}", "--out-format=%i %C %n"]
     argv += [_with_slash(job.source), _with_slash(job.target)]
     return argv
 
@@ -104,16 +127,16 @@ def _with_slash(path: Path) -> str:
     return str(path).rstrip("/") + "/"
 
 
-def parse_itemized(line: bytes) -> tuple[str, str] | None:
-    """(change, relative path) from one itemized line; None for any other line. A name
-    whose bytes held rsync's own escape (`\\#` and three octal digits) comes back with
-    that byte: such a name may not decode to itself, and its users fall back (see
+def parse_itemized(line: bytes) -> Item | None:
+    """The Item of one itemized line; None for any other line. A name whose bytes held
+    rsync's own escape (`\\#` and three octal digits) comes back with that byte: such a
+    name may not decode to itself, and its users fall back (see
     ops/migration/manifest.py)."""
     found = _ITEM.match(line)
     if found is None:
         return None
-    name = _OCTAL.sub(lambda m: bytes([int(m.group(1), 8) & 0xFF]), found.group(2))
-    return found.group(1).decode(), os.fsdecode(name)
+    name = _OCTAL.sub(lambda m: bytes([int(m.group(1), 8) & 0xFF]), found.group(3))
+    return Item(found.group(1).decode(), found.group(2).decode().strip(), os.fsdecode(name))
 
 
 def content_written(change: str) -> bool:
@@ -136,12 +159,8 @@ async def run_rsync(
     *,
     runner: CommandRunner | None = None,
     timeout: float | None = None,
-    on_written: Callable[[str], None] | None = None,
 ) -> RsyncResult:
-    """Run rsync for `job`, calling `on_progress(bytes so far)` as rsync reports it, and
-    (with `itemize`) `on_written(path)` for each file whose contents it is about to write,
-    as it says so: rsync names a file before it sends its data (`%i %n` without `%b`
-    logs before the transfer), so the file a name is about is complete only later.
+    """Run rsync for `job`, calling `on_progress(bytes so far)` as rsync reports it.
 
     `runner` gives the host (its transport) and the observers (default: this machine).
     No timeout unless given: a tree may take hours, and the engine cancels a step it
@@ -161,6 +180,7 @@ async def run_rsync(
         raise RuntimeError("rsync started without its output pipes")
     last = (0, 0)
     written: set[str] = set()
+    checksums: dict[str, str] = {}
     stderr_task = asyncio.ensure_future(proc.stderr.read())
     try:
         async with asyncio.timeout(timeout):
@@ -170,10 +190,10 @@ async def run_rsync(
                 for raw in lines:
                     item = parse_itemized(raw) if job.itemize else None
                     if item is not None:
-                        if content_written(item[0]):
-                            written.add(item[1])
-                            if on_written is not None:
-                                on_written(item[1])
+                        if content_written(item.change):
+                            written.add(item.path)
+                        if item.checksum:  # a file sent again after a mismatch: the last
+                            checksums[item.path] = item.checksum
                         continue
                     parsed = parse_progress(raw.decode(errors="replace"))
                     if parsed is not None and parsed != last:
@@ -194,11 +214,13 @@ async def run_rsync(
         raise
     if code != 0:
         raise RsyncError(full, code, err.decode(errors="replace"))
-    return RsyncResult(bytes=last[0], files=last[1], written=frozenset(written))
+    return RsyncResult(last[0], last[1], frozenset(written), checksums)
 
 
 __all__ = [
+    "CHECKSUM",
     "RSYNC_ERRORS",
+    "Item",
     "RsyncError",
     "RsyncJob",
     "RsyncResult",

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+import xxhash
 
 from zfsyncd.commands.runner import CommandRunner
 from zfsyncd.files.rsync import (
@@ -78,6 +79,21 @@ def _set_xattr(path: Path) -> None:
                 "--delete",
                 "--info=progress2",
                 "/",
+                "/d/",
+            ],
+        ),
+        (
+            RsyncJob(Path("/s"), Path("/d"), itemize=True),
+            [
+                "rsync",
+                "-aHAX",
+                "--numeric-ids",
+                "--modify-window=-1",
+                "--delete",
+                "--info=progress2",
+                "--checksum-choice=xxh128",
+                "--out-format=%i %C %n",
+                "/s/",
                 "/d/",
             ],
         ),
@@ -161,41 +177,65 @@ async def test_an_error_names_the_source_and_rsyncs_message(tmp_path: Path) -> N
     assert seen == ["rsync"]  # the runner's observers saw it
 
 
+SUM = "5c7401c0ec22eeeeeaf06c6480b2cd11"
+NONE = " " * 32
+
+
 @pytest.mark.parametrize(
     ("line", "parsed", "written"),
     [
-        (b">f+++++++++ new.txt", (">f+++++++++", "new.txt"), True),
-        (b">f.st...... sub/changed name", (">f.st......", "sub/changed name"), True),
-        (b"hf+++++++++ sub/link => x", ("hf+++++++++", "sub/link => x"), True),
-        (b".f...p..... only-mode", (".f...p.....", "only-mode"), False),
-        (b"cd+++++++++ sub/", ("cd+++++++++", "sub/"), False),
-        (b"cL+++++++++ link -> x", ("cL+++++++++", "link -> x"), False),
-        # rsync's escapes: a newline, a byte that is no character (fsdecode's surrogate)
-        (b">f+++++++++ we\\#012ird", (">f+++++++++", "we\nird"), True),
-        (b">f+++++++++ caf\\#351", (">f+++++++++", "caf\udce9"), True),
-        (b"*deleting   gone.txt", None, False),
-        (b"      1,234,567  45%   12.34MB/s    0:00:01 (xfr#3, to-chk=0/5)", None, False),
-        (b"created directory /d", None, False),
-        (b"", None, False),
+        (f">f+++++++++ {SUM} new.txt", (">f+++++++++", SUM, "new.txt"), True),
+        (f">f.st...... {SUM} sub/changed name", (">f.st......", SUM, "sub/changed name"), True),
+        (f">f+++++++++ {SUM}  leading space", (">f+++++++++", SUM, " leading space"), True),
+        (f"hf+++++++++ {NONE} sub/link => x", ("hf+++++++++", "", "sub/link => x"), True),
+        (f".f...p..... {NONE} only-mode", (".f...p.....", "", "only-mode"), False),
+        (f"cd+++++++++ {NONE} sub/", ("cd+++++++++", "", "sub/"), False),
+        (f"cL+++++++++ {NONE} link -> x", ("cL+++++++++", "", "link -> x"), False),
+        # rsync's escapes: a newline, a byte that is no character (fsdecode's surrogate), a
+        # backslash that would read as one
+        (f">f+++++++++ {SUM} we\\#012ird", (">f+++++++++", SUM, "we\nird"), True),
+        (f">f+++++++++ {SUM} caf\\#351", (">f+++++++++", SUM, "caf\udce9"), True),
+        (f">f+++++++++ {SUM} a\\#134#012b", (">f+++++++++", SUM, "a\\#012b"), True),
+        # not an itemized line: no checksum column, a short or odd one, a deletion, progress
+        (">f+++++++++ new.txt", None, False),
+        (f">f+++++++++ {SUM[:-1]} x", None, False),
+        (f">f+++++++++ {SUM.upper()} x", None, False),
+        (f"*deleting   {NONE} gone.txt", None, False),
+        ("      1,234,567  45%   12.34MB/s    0:00:01 (xfr#3, to-chk=0/5)", None, False),
+        ("created directory /d", None, False),
+        ("", None, False),
     ],
 )
-def test_parse_itemized(line: bytes, parsed: tuple[str, str] | None, written: bool) -> None:
-    assert parse_itemized(line) == parsed
+def test_parse_itemized(line: str, parsed: tuple[str, str, str] | None, written: bool) -> None:
+    raw = os.fsencode(line)
+    assert parse_itemized(raw) == parsed
     assert (parsed is not None and content_written(parsed[0])) is written
 
 
 async def test_itemize_names_the_files_whose_contents_it_wrote(tmp_path: Path) -> None:
     """Only what rsync wrote: new and changed files (a same-size edit too, whatever its
-    mtime), not one whose mode alone changed, not an unchanged one; odd names exact."""
+    mtime), not one whose mode alone changed, not an unchanged one; odd names exact. Each
+    file it sent has the checksum of its contents (xxh128, as xxhash makes it); a hard
+    link it made has none."""
     src, dst = tmp_path / "src", tmp_path / "dst"
     _tree(src)
-    odd = os.fsdecode(b"odd \xff\nname")
+    odd = os.fsdecode(b"odd \xff\nname \\#012")
     (src / odd).write_bytes(b"odd")
     first = await run_rsync(RsyncJob(src, dst, itemize=True))
     assert first.written == {"a.txt", "sub/b.log", "sub/c.txt", "sub/a-link.txt", odd}
+    linked = {"a.txt", "sub/a-link.txt"}  # one of them is sent, the other linked to it
+    assert len(first.checksums.keys() & linked) == 1
+    assert first.checksums.keys() - linked == {"sub/b.log", "sub/c.txt", odd}
+    assert all(v == _xxh128(dst / k) for k, v in first.checksums.items())
     (src / "sub" / "c.txt").write_bytes(b"C")  # same size
     (src / "sub" / "b.log").chmod(0o600)
     (src / "new").write_bytes(b"n")
     again = await run_rsync(RsyncJob(src, dst, itemize=True))
     assert again.written == {"sub/c.txt", "new"}
-    assert (await run_rsync(RsyncJob(src, dst))).written == frozenset()
+    assert again.checksums == {"sub/c.txt": _xxh128(src / "sub/c.txt"), "new": _xxh128(src / "new")}
+    plain = await run_rsync(RsyncJob(src, dst))
+    assert (plain.written, plain.checksums) == (frozenset(), {})
+
+
+def _xxh128(path: Path) -> str:
+    return xxhash.xxh3_128_hexdigest(path.read_bytes())

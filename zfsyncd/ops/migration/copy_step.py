@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import Field
@@ -82,20 +83,10 @@ class CopySnapshot(Step[CopySnapshotArgs]):
 
         # the tree's walk and hashes are file work: off the event loop, which serves the bus
         previous = await asyncio.to_thread(self._previous, root)
-        # the files rsync writes are hashed while it copies the next ones (manifest.py)
-        old_inodes = {e.path: e.ino for e in previous.entries} if previous else {}
-        early = mf.EarlyHashes(root, old_inodes)
         job = RsyncJob(source, root, excludes=rsync_excludes(), itemize=True)
-        try:
-            copied = await run_rsync(
-                job, moved, runner=ctx.host(self.args.host).commands, on_written=early.written
-            )
-            hashed = await asyncio.to_thread(early.finish)
-        except BaseException:
-            early.stop()
-            raise
+        copied = await run_rsync(job, moved, runner=ctx.host(self.args.host).commands)
         made = await asyncio.to_thread(
-            self._manifest, source, root, previous, copied.written, hashed
+            self._manifest, source, root, previous, copied.written, copied.checksums
         )
         return {"files": len(made.entries), "bytes": made.total_bytes()}
 
@@ -115,15 +106,15 @@ class CopySnapshot(Step[CopySnapshotArgs]):
         root: Path,
         previous: mf.Manifest | None,
         written: frozenset[str],
-        early: dict[str, tuple[mf.Identity, str]],
+        checksums: Mapping[str, str],
     ) -> mf.Manifest:
-        """The manifest of the tree rsync made; the previous snapshot's hashes serve the
-        files rsync did not write this time (manifest.py says why that is safe), and
-        those made while rsync ran the very files they were made of. The tree is the
+        """The manifest of the tree rsync made: the hashes rsync made of the files it sent
+        serve those, the previous snapshot's the files rsync did not write this time
+        (manifest.py says why that is safe). The tree is the
         previous snapshot's plus what this rsync did: an earlier attempt of this step was
         undone (rolled back to that snapshot) before a retry, and a crashed one left a
         tree that only this rsync's list and the files' ctimes tell about."""
-        made = mf.build(root, self.args.number, previous, written, early)
+        made = mf.build(root, self.args.number, previous, written, checksums)
         mf.write(root, made)
         # writing the metadata directory changed the root's mtime: back to the source's, so
         # the tree (and its snapshot) is the source's to the root

@@ -1,5 +1,5 @@
 """A tree's manifest: for every path below its root (the excluded ones left out, see
-exclusions.py), its type, size, mode, owner, mtime, link count, and the sha256 of a file's
+exclusions.py), its type, size, mode, owner, mtime, link count, and a hash of a file's
 contents (a symlink's target instead). The migration writes one per source snapshot into
 the dataset's metadata directory, `.zfsync/manifests/<number>.json`, so the live dataset
 holds the manifests of its whole history and each ZFS snapshot those up to its own.
@@ -7,14 +7,24 @@ holds the manifests of its whole history and each ZFS snapshot those up to its o
 Paths are the file system's bytes decoded as Python does (`os.fsdecode`: an undecodable
 byte is a lone surrogate, which JSON keeps as `\\udcxx`), so odd names survive the trip.
 
-Hashing every file of every snapshot would cost a full read per snapshot (in the lab, the
-manifest's sha256 of the whole first snapshot took as long as its rsync). So a file keeps
-the previous manifest's hash when both of these say its contents were not written since:
+The content hash is xxh128 (XXH3, 128 bits) since format 2; format 1, which earlier
+manifests have, used sha256, and validation still reads those (`HASHES`). It is there to
+find contents that differ (a corrupted or a stale file), as ZFS's own default checksum,
+fletcher4, is: it is no seal against someone who means it, who, able to write the
+dataset, could rewrite its manifests too. And it is the hash rsync makes of every file it
+sends anyway (files/rsync.py, `RsyncResult.checksums`; the receiver checks the data it
+wrote against it), so a file rsync copies is never read back for it: hashing what rsync
+wrote cost the migration as much CPU as rsync itself took in the lab's emulated guest
+(sha256 there: 59 MiB/s; xxh128 in Python: 930), and xxh128 is far faster than sha256 on
+any CPU, which `migrate validate --full` gains from too.
 
-- rsync's itemized list of this run (files/rsync.py, `RsyncResult.written`): the authority
-  on what it wrote. A file whose new contents have the old size and mtime (rsync -a copies
-  the source's mtime, so a same-size edit that kept its mtime looks unchanged to a stat)
-  is in it whenever rsync wrote it;
+Every other file would cost a full read per snapshot. So a file keeps the previous
+manifest's hash when both of these say its contents were not written since:
+
+- rsync's itemized list of this run (`RsyncResult.written`): the authority on what it
+  wrote. A file whose new contents have the old size and mtime (rsync -a copies the
+  source's mtime, so a same-size edit that kept its mtime looks unchanged to a stat) is
+  in it whenever rsync wrote it;
 - the file's inode, size, mtime and ctime, as the previous manifest recorded them: rsync
   writes a file anew (a temporary file renamed; never --inplace), so a new inode and
   ctime, and the kernel sets ctime on any change of anyone's, which no one can set back.
@@ -26,16 +36,9 @@ is kept for new contents. (A source file whose contents changed with size and mt
 is not copied by rsync at all, here as in any rsync of the history: the dataset keeps
 the old file, its manifest says so truthfully, and `migrate validate --full` finds the
 difference from the source.) The cache fields (`ino`, `ctime_ns`) belong to the tree the
-manifest was made of and are not compared between trees.
-
-The files rsync writes are hashed while it still copies the others (`EarlyHashes`): rsync
-names each file before it sends it, so when it names the next one, the file before is
-sent, and a worker waits for it to appear under its name (a new inode: rsync writes a
-temporary file and renames it into place, its contents and times set first). A hash made
-so is used only when the file the manifest's walk finds after rsync is exactly the one
-that was read (the same inode, size, mtime and ctime, which were the same before and after
-the read); any other file is read again then. So the hashes are of the tree rsync left, as
-before, and rsync's time covers most of theirs.
+manifest was made of and are not compared between trees. What neither rsync's checksums
+nor the previous manifest covers (a hard link rsync made: it shares its inode's hash; a
+file a crashed copy left, which this rsync found up to date) is read and hashed here.
 """
 
 from __future__ import annotations
@@ -47,14 +50,20 @@ import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import xxhash
+
+from zfsyncd.files.rsync import CHECKSUM
 from zfsyncd.ops.migration.exclusions import METADATA_DIR, excluded
 
-FORMAT = 1
+#: the format written; validation reads each format of HASHES
+FORMAT = 2
+#: the content hash of each format, and its length in hex digits
+HASHES: dict[int, tuple[str, int]] = {1: ("sha256", 64), 2: (CHECKSUM, 32)}
 MANIFESTS = f"{METADATA_DIR}/manifests"
 _CHUNK = 1 << 20
 #: files hashed at once (threads; see hash_files)
@@ -72,7 +81,7 @@ class Entry:
     gid: int
     mtime_ns: int
     nlink: int
-    #: a file's sha256 (hex), a symlink's target, else ""
+    #: a file's content hash (hex; HASHES says which), a symlink's target, else ""
     content: str = ""
     ino: int = 0
     ctime_ns: int = 0
@@ -90,6 +99,8 @@ class Entry:
 class Manifest:
     number: int
     entries: tuple[Entry, ...]
+    #: what its hashes are (HASHES)
+    format: int = FORMAT
 
     def by_path(self) -> dict[str, Entry]:
         return {e.path: e for e in self.entries}
@@ -100,7 +111,7 @@ class Manifest:
     def to_json(self) -> dict[str, Any]:
         # each entry's fields in their order, as dataclasses.asdict gives them, without its
         # deep copy of every value (a tenth of the time: a manifest is written per snapshot)
-        return {"format": FORMAT, "number": self.number,
+        return {"format": self.format, "number": self.number,
                 "entries": [dict(vars(e)) for e in self.entries]}  # fmt: skip
 
 
@@ -108,119 +119,34 @@ def manifest_path(root: Path, number: int) -> Path:
     return root / MANIFESTS / f"{number:06d}.json"
 
 
-def file_hash(path: Path | str) -> str:
-    digest = hashlib.sha256()
+class _Digest(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+    def hexdigest(self) -> str: ...
+
+
+def _digest(fmt: int) -> _Digest:
+    if fmt == 1:
+        return hashlib.sha256()
+    return xxhash.xxh3_128()  # rsync's xxh128: the same digits (files/rsync.py)
+
+
+def file_hash(path: Path | str, fmt: int = FORMAT) -> str:
+    """The content hash of a file, as manifests of format `fmt` record it."""
+    digest = _digest(fmt)
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
 
 
-#: what says a file is the one a hash was made of: inode, size, mtime, ctime (the module's
-#: docstring: contents written since change the ctime, which no one can set back)
+#: what says a file is the one a manifest entry was made of: inode, size, mtime, ctime
+#: (the module's docstring: contents written since change the ctime, which no one can set
+#: back)
 Identity = tuple[int, int, int, int]
 
 
 def identity(st: os.stat_result) -> Identity:
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-def open_file_hash(fd: int, stop: threading.Event | None = None) -> tuple[Identity, str] | None:
-    """The sha256 of an open regular file, with its identity; None when it is no regular
-    file, changed while it was read, or `stop` was set meanwhile."""
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        return None
-    digest = hashlib.sha256()
-    while chunk := os.read(fd, _CHUNK):
-        if stop is not None and stop.is_set():
-            return None
-        digest.update(chunk)
-    if identity(os.fstat(fd)) != identity(st):
-        return None
-    return identity(st), digest.hexdigest()
-
-
-class EarlyHashes:
-    """The sha256 of the files an rsync writes, made while it copies the others (the
-    module's docstring): `written` as rsync names each file (run_rsync's `on_written`),
-    `finish` once it ended, `stop` if it failed. The file named before the last one is
-    handed to a worker, which waits until a file other than the old one (`old_inodes`,
-    the previous manifest's) is at its name, then hashes it. What they made serves
-    `build` where the walk finds the same file."""
-
-    #: how long a worker waits between looks at a name whose new file is not there yet
-    POLL = 0.02
-
-    #: as many as hash_files uses: in the lab's guest one sha256 (15 to 40 MiB/s) is about
-    #: as fast as rsync writes there (15 MiB/s on a quiet host), so one could fall behind
-    WORKERS = HASH_WORKERS
-
-    def __init__(self, root: Path, old_inodes: Mapping[str, int], workers: int = WORKERS) -> None:
-        self._root = root
-        self._old = old_inodes
-        self._pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="manifest-early")
-        self._futures: dict[str, Future[tuple[Identity, str] | None]] = {}
-        self._last: str | None = None
-        self._ended = threading.Event()
-        self._stopped = threading.Event()
-
-    def written(self, rel: str) -> None:
-        """rsync names `rel` (about to send it): the file it named before is sent."""
-        self._submit(self._last)
-        self._last = rel
-
-    def finish(self) -> dict[str, tuple[Identity, str]]:
-        """rsync ended (every file in place): the hashes made, by path (waits for those
-        being made; the last file named is hashed now too)."""
-        self._submit(self._last)
-        self._ended.set()
-        made = {}
-        try:
-            for rel, future in self._futures.items():
-                found = None if future.cancelled() else future.result()
-                if found is not None:
-                    made[rel] = found
-        finally:
-            self._pool.shutdown(wait=True)
-        return made
-
-    def stop(self) -> None:
-        """rsync failed or the step was stopped: nothing is kept, and no file of the tree
-        stays open (an undo may destroy the dataset): the workers stop at their next
-        look or read of a chunk, which this waits for."""
-        self._stopped.set()
-        self._ended.set()
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def _submit(self, rel: str | None) -> None:
-        if rel is not None and rel not in self._futures and not self._ended.is_set():
-            self._futures[rel] = self._pool.submit(self._hash, rel)
-
-    def _hash(self, rel: str) -> tuple[Identity, str] | None:
-        path = os.path.join(self._root, rel)
-        old = self._old.get(rel)
-        while True:
-            # rsync ended before this look: the file is in place now, or never will be
-            last = self._ended.is_set()
-            if self._stopped.is_set():
-                return None
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-            except OSError:
-                fd = -1  # not there yet (a new file), or not a file to read
-            if fd >= 0:
-                try:
-                    if os.fstat(fd).st_ino != old:
-                        return open_file_hash(fd, self._stopped)
-                except OSError:
-                    return None
-                finally:
-                    os.close(fd)
-            # the old file still (or none yet): rsync has not renamed the new one in
-            if last:
-                return None
-            self._ended.wait(self.POLL)
 
 
 def walk(root: Path) -> list[tuple[str, os.stat_result]]:
@@ -243,14 +169,17 @@ def walk(root: Path) -> list[tuple[str, os.stat_result]]:
     return found
 
 
-def entry_of(root: Path, rel: str, st: os.stat_result, content: str | None = None) -> Entry:
-    """The entry of one path; `content` when already known (a cached hash), else read."""
+def entry_of(
+    root: Path, rel: str, st: os.stat_result, content: str | None = None, fmt: int = FORMAT
+) -> Entry:
+    """The entry of one path; `content` when already known (a cached hash), else read (a
+    file hashed as manifests of format `fmt` do)."""
     mode = st.st_mode
     kind = ("f" if stat.S_ISREG(mode) else "d" if stat.S_ISDIR(mode)
             else "l" if stat.S_ISLNK(mode) else "o")  # fmt: skip
     if content is None:
         full = os.path.join(root, rel)
-        content = file_hash(full) if kind == "f" else os.readlink(full) if kind == "l" else ""
+        content = file_hash(full, fmt) if kind == "f" else os.readlink(full) if kind == "l" else ""
     return Entry(rel, kind, st.st_size, stat.S_IMODE(mode), st.st_uid, st.st_gid,
                  st.st_mtime_ns, st.st_nlink, content, st.st_ino, st.st_ctime_ns)  # fmt: skip
 
@@ -260,50 +189,52 @@ def build(
     number: int,
     previous: Manifest | None = None,
     written: frozenset[str] | None = None,
-    early: Mapping[str, tuple[Identity, str]] | None = None,
+    checksums: Mapping[str, str] | None = None,
 ) -> Manifest:
-    """The manifest of the tree at `root`; hashes of `previous` are reused for a file rsync
-    did not write (`written`: what it wrote since `previous` was made; None: nothing
-    known, so nothing is reused) that is plainly the same one (inode, size, mtime,
-    ctime). The module's docstring says why both. `early`: hashes made while rsync ran
-    (EarlyHashes), each used only for the very file it was made of (its identity)."""
-    cached = previous.by_path() if previous is not None and written is not None else {}
+    """The manifest of the tree at `root`. `checksums`: the hashes rsync made of the files
+    it sent just now (`RsyncResult.checksums`). Hashes of `previous` are reused for a file
+    rsync did not write (`written`: what it wrote since `previous` was made; None: nothing
+    known, so nothing is reused) that is plainly the same one (inode, size, mtime, ctime).
+    A hard link shares its inode's hash. Any other file is read. The module's docstring
+    says why this is safe."""
+    same_hash = previous is not None and previous.format == FORMAT
+    cached = previous.by_path() if same_hash and previous and written is not None else {}
     fresh = written or frozenset()
-    made_early = early or {}
+    sent = checksums or {}
     walked = walk(root)
     known: list[str | None] = []
+    by_inode: dict[int, str] = {}
     for rel, st in walked:
-        old = cached.get(rel)
-        now = identity(st)
-        same = (
-            old is not None
-            and old.type == "f"
-            and rel not in fresh
-            and (old.ino, old.size, old.mtime_ns, old.ctime_ns) == now
-        )
-        hashed = made_early.get(rel)
-        if same and old:
-            known.append(old.content)
-        elif hashed is not None and hashed[0] == now and stat.S_ISREG(st.st_mode):
-            known.append(hashed[1])
-        else:
-            known.append(None)
-    unread = [
-        i for i, (_, st) in enumerate(walked) if known[i] is None and stat.S_ISREG(st.st_mode)
-    ]
-    digests = hash_files([os.path.join(root, walked[i][0]) for i in unread])
-    for i, digest in zip(unread, digests, strict=True):
-        known[i] = digest
+        found: str | None = None
+        if stat.S_ISREG(st.st_mode):
+            found = sent.get(rel) or _reused(cached.get(rel), st, rel in fresh)
+        if found is not None:
+            by_inode[st.st_ino] = found
+        known.append(found)
+    # what neither rsync nor the previous manifest vouches for is read, once an inode
+    unread: dict[int, str] = {}
+    for i, (rel, st) in enumerate(walked):
+        if known[i] is None and stat.S_ISREG(st.st_mode) and st.st_ino not in by_inode:
+            unread.setdefault(st.st_ino, os.path.join(root, rel))
+    by_inode.update(zip(unread, hash_files(list(unread.values())), strict=True))
+    for i, (_, st) in enumerate(walked):
+        if known[i] is None and stat.S_ISREG(st.st_mode):
+            known[i] = by_inode[st.st_ino]
     entries = [entry_of(root, rel, st, known[i]) for i, (rel, st) in enumerate(walked)]
     return Manifest(number, tuple(entries))
 
 
+def _reused(old: Entry | None, st: os.stat_result, wrote: bool) -> str | None:
+    """The previous manifest's hash of a file rsync did not write, where the walk finds the
+    very file that manifest recorded (inode, size, mtime, ctime); else None."""
+    if old is None or old.type != "f" or wrote:
+        return None
+    same = (old.ino, old.size, old.mtime_ns, old.ctime_ns) == identity(st)
+    return old.content if same else None
+
+
 def hash_files(paths: list[str]) -> list[str]:
-    """The sha256 of each file, in order, HASH_WORKERS at a time: hashlib lets other
-    threads run while it hashes a buffer, and reads wait on the disk, so the files of a
-    snapshot are hashed about as many times faster as there are cores to spare (in the
-    lab's 2-CPU guest, whose sha256 runs at 15 MiB/s, the first snapshot's hashes took as
-    long as its rsync)."""
+    """The hash of each file, in order, HASH_WORKERS at a time (reads wait on the disk)."""
     if len(paths) < 2:
         return [file_hash(p) for p in paths]
     with ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="manifest-hash") as pool:
@@ -394,7 +325,8 @@ def load(path: Path) -> Manifest:
 
 
 def from_json(data: Mapping[str, Any]) -> Manifest:
-    return Manifest(int(data["number"]), tuple(Entry(**e) for e in data["entries"]))
+    entries = tuple(Entry(**e) for e in data["entries"])
+    return Manifest(int(data["number"]), entries, int(data["format"]))
 
 
 _FIELDS: dict[str, type] = {"path": str, "type": str, "size": int, "mode": int, "uid": int,
@@ -406,12 +338,15 @@ _HEX = frozenset("0123456789abcdef")
 def check(data: object) -> list[str]:
     """The problems of a manifest read from JSON (none: well formed): the format, its
     number, and each entry's fields, types, a relative, unique, sorted, not excluded
-    path, and a file's 64-hex sha256."""
+    path, and a file's hash of the format's length in hex (HASHES)."""
     if not isinstance(data, dict):
         return ["not a JSON object"]
     problems = []
-    if data.get("format") != FORMAT:
-        problems.append(f"format {data.get('format')!r}, not {FORMAT}")
+    fmt = data.get("format")
+    if type(fmt) is not int or fmt not in HASHES:
+        problems.append(f"format {fmt!r}, not one of {sorted(HASHES)}")
+        fmt = FORMAT
+    hashed = HASHES[fmt]
     number = data.get("number")
     if not isinstance(number, int) or isinstance(number, bool) or number < 0:
         problems.append(f"number {number!r} is not a count")
@@ -421,14 +356,14 @@ def check(data: object) -> list[str]:
     seen: set[str] = set()
     last = ""
     for i, entry in enumerate(entries):
-        problems += [f"entry {i}: {p}" for p in _entry_problems(entry, seen, last)]
+        problems += [f"entry {i}: {p}" for p in _entry_problems(entry, seen, last, hashed)]
         if isinstance(entry, dict) and isinstance(entry.get("path"), str):
             last = entry["path"]
             seen.add(last)
     return problems
 
 
-def _entry_problems(entry: object, seen: set[str], last: str) -> list[str]:
+def _entry_problems(entry: object, seen: set[str], last: str, hashed: tuple[str, int]) -> list[str]:
     if not isinstance(entry, dict):
         return ["not an object"]
     if set(entry) != set(_FIELDS):
@@ -448,8 +383,9 @@ def _entry_problems(entry: object, seen: set[str], last: str) -> list[str]:
         found.append(f"path {path!r} out of order")
     if kind not in ("f", "d", "l", "o"):
         found.append(f"type {kind!r}")
-    if kind == "f" and (len(content) != 64 or not set(content) <= _HEX):
-        found.append(f"{path!r}: not a sha256")
+    name, digits = hashed
+    if kind == "f" and (len(content) != digits or not set(content) <= _HEX):
+        found.append(f"{path!r}: its content is no {name} ({digits} hex digits)")
     if entry["size"] < 0:
         found.append(f"{path!r}: negative size")
     return found

@@ -5,8 +5,9 @@
 - manifests: each migrated snapshot's manifest is in `.zfsync/manifests/` and well formed;
 - final state: the dataset's tree equals the last migrated source snapshot's (paths, types,
   sizes, modes, owners, mtimes, link counts, symlink targets), and its stored manifest;
-- contents: the sha256 of a sample of files (`sample`, chosen at random) in the dataset,
-  its manifest and the source agree; with `full`, of every file, and every ZFS snapshot's
+- contents: the content hash (manifest.py: xxh128, or sha256 in a manifest of format 1)
+  of a sample of files (`sample`, chosen at random) in the dataset, its manifest and the
+  source agree; with `full`, of every file, and every ZFS snapshot's
   tree (`.zfs/snapshot/NAME`, where the file system shows it) equals its source snapshot's.
 
 The comparisons are pure functions over manifests (`differences`); the reading builds
@@ -98,13 +99,14 @@ def pick(paths: Sequence[str], count: int, seed: int | None = None) -> list[str]
     return sorted(random.Random(seed).sample(list(paths), count))  # noqa: S311
 
 
-def scan(root: Path, number: int, hashed: set[str] | None) -> Manifest:
-    """A tree's manifest, hashing only the files in `hashed` (None: every file)."""
+def scan(root: Path, number: int, hashed: set[str] | None, fmt: int = mf.FORMAT) -> Manifest:
+    """A tree's manifest, hashing only the files in `hashed` (None: every file) as
+    manifests of format `fmt` do."""
     entries = []
     for rel, st in mf.walk(root):
-        skip = hashed is not None and rel not in hashed
-        entries.append(mf.entry_of(root, rel, st, "" if skip and S_ISREG(st.st_mode) else None))
-    return Manifest(number, tuple(entries))
+        unread = hashed is not None and rel not in hashed and S_ISREG(st.st_mode)
+        entries.append(mf.entry_of(root, rel, st, "" if unread else None, fmt))
+    return Manifest(number, tuple(entries), fmt)
 
 
 def validate(
@@ -147,8 +149,10 @@ def validate(
     recorded = stored.get(last.number)
     files = [e.path for e in recorded.entries if e.type == "f"] if recorded else []
     chosen = set(files) if full else set(pick(files, sample, seed))
-    live = scan(root, last.number, chosen)
-    source_tree = scan(last.path, last.number, chosen)
+    # hashed as the manifest is, to compare with it (an older format's too)
+    fmt = recorded.format if recorded is not None else mf.FORMAT
+    live = scan(root, last.number, chosen, fmt)
+    source_tree = scan(last.path, last.number, chosen, fmt)
     final.problems += differences(source_tree, live, contents=False)
     if recorded is not None:
         final.problems += [f"manifest: {d}" for d in differences(recorded, live, contents=False)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import os
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from zfsyncd.files.rsync import RsyncJob, run_rsync
 from zfsyncd.ops.migration import manifest as mf
 from zfsyncd.ops.migration.sources import SourceSnapshot
 from zfsyncd.ops.migration.validation import differences, pick, validate
@@ -63,12 +65,9 @@ def test_a_file_rsync_wrote_is_hashed_again_whatever_its_stat(tmp_path: Path) ->
     previous manifest's hash is made wrong, so a reuse would show)."""
     _tree(tmp_path, 1)
     first = mf.build(tmp_path, 1)
-    stale = mf.Manifest(1, tuple(
-        dataclasses.replace(e, content="0" * 64) if e.path == "d/a.txt" else e
-        for e in first.entries
-    ))  # fmt: skip
+    stale = _wrong(first, "d/a.txt")
     reused = mf.build(tmp_path, 2, previous=stale, written=frozenset())
-    assert reused.by_path()["d/a.txt"].content == "0" * 64  # the cache is in use
+    assert reused.by_path()["d/a.txt"].content == "0" * 32  # the cache is in use
     written = mf.build(tmp_path, 2, previous=stale, written=frozenset({"d/a.txt"}))
     assert written.by_path()["d/a.txt"].content == mf.file_hash(tmp_path / "d/a.txt")
     # nothing known of what rsync wrote: nothing reused
@@ -76,58 +75,96 @@ def test_a_file_rsync_wrote_is_hashed_again_whatever_its_stat(tmp_path: Path) ->
     assert unknown.by_path()["d/a.txt"].content == mf.file_hash(tmp_path / "d/a.txt")
 
 
-def test_a_hash_made_while_rsync_ran_serves_only_the_file_it_was_made_of(tmp_path: Path) -> None:
-    """EarlyHashes: a hash is used where the walk finds the very file that was read (its
-    inode, size, mtime and ctime); a file replaced or written since is read again (here
-    the early hashes are made wrong, so a use would show)."""
+def _wrong(manifest: mf.Manifest, path: str) -> mf.Manifest:
+    """`manifest` with a hash that is no file's at `path` (its hard links keep theirs)."""
+    entries = tuple(
+        dataclasses.replace(e, content="0" * len(e.content)) if e.path == path else e
+        for e in manifest.entries
+    )
+    return mf.Manifest(manifest.number, entries, manifest.format)
+
+
+def test_rsyncs_checksums_are_the_hashes_of_the_files_it_sent(tmp_path: Path) -> None:
+    """A file rsync sent has the checksum rsync made of it (here made wrong, so its use
+    shows), which its hard links share; no file is read for them; a name rsync gave that
+    is no regular file now is not given one."""
     _tree(tmp_path, 1)
-    (tmp_path / "b.txt").write_text("b1")
-    early = mf.EarlyHashes(tmp_path, {})
-    for name in ("d/a.txt", "b.txt", ODD):  # as rsync names them: each sends the one before
-        early.written(name)
-    made = early.finish()
-    assert set(made) == {"d/a.txt", "b.txt", ODD}
-    assert made["b.txt"][1] == mf.file_hash(tmp_path / "b.txt")
-    wrong = {rel: (ident, "1" * 64) for rel, (ident, _) in made.items()}
-    assert mf.build(tmp_path, 1, early=wrong).by_path()["b.txt"].content == "1" * 64
-    # replaced (a new inode, as rsync's rename makes) and written in place (a new ctime)
-    (tmp_path / "b.tmp").write_text("b2")
-    os.replace(tmp_path / "b.tmp", tmp_path / "b.txt")
-    with open(tmp_path / "d" / "a.txt", "r+") as handle:
-        handle.write("A")  # the same size; its mtime set back below (its ctime is not)
-    os.utime(tmp_path / "d" / "a.txt", ns=(1, 1))
-    built = mf.build(tmp_path, 1, early=wrong).by_path()
-    assert built["b.txt"].content == mf.file_hash(tmp_path / "b.txt")
-    assert built["d/a.txt"].content == mf.file_hash(tmp_path / "d/a.txt")
-    assert built[ODD].content == "1" * 64  # untouched: its early hash stands
-    assert mf.build(tmp_path, 1, early=made) == mf.build(tmp_path, 1)
+    sent = {"d/a.txt": "1" * 32, "link": "2" * 32, ODD: mf.file_hash(tmp_path / ODD)}
+    reads: list[str] = []
+    real = mf.hash_files
+
+    def counted(paths: list[str]) -> list[str]:
+        reads.extend(paths)
+        return real(paths)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mf, "hash_files", counted)
+        built = mf.build(tmp_path, 1, written=frozenset(sent), checksums=sent).by_path()
+    assert reads == []
+    assert built["d/a.txt"].content == built["hard"].content == "1" * 32
+    assert built["link"].content == "d/a.txt"  # a symlink: its target
+    # the real checksums make the manifest a full read would
+    true = {p: mf.file_hash(tmp_path / p) for p in ("d/a.txt", ODD)}
+    assert mf.build(tmp_path, 1, written=frozenset(true), checksums=true) == mf.build(tmp_path, 1)
 
 
-def test_an_early_hash_waits_for_the_new_file_at_its_name(tmp_path: Path) -> None:
-    """A name rsync announced still holds the old file (the previous manifest's inode)
-    until rsync renames the new one in: the worker waits for that, and gives up (no hash)
-    when rsync ends or stops first."""
-    (tmp_path / "f").write_text("old")
-    old = {"f": (tmp_path / "f").stat().st_ino}
-    early = mf.EarlyHashes(tmp_path, old)
-    early.written("f")
-    early.written("g")  # "f" is handed to a worker, which finds the old file there
-    (tmp_path / "f.tmp").write_text("new")
-    os.replace(tmp_path / "f.tmp", tmp_path / "f")
-    made = early.finish()
-    assert made["f"][1] == mf.file_hash(tmp_path / "f")  # the new one's
-    assert "g" not in made  # never there
-    waiting = mf.EarlyHashes(tmp_path, {"f": (tmp_path / "f").stat().st_ino})
-    waiting.written("f")
-    waiting.written("g")
-    waiting.stop()  # returns once the worker gave up
-    assert waiting.finish() == {}
+def test_rsyncs_checksum_is_xxh128_as_the_manifest_makes_it(tmp_path: Path) -> None:
+    """What rsync says of a file it sent is what file_hash makes of it (the manifest mixes
+    the two: rsync's for what it sent, its own reads for the rest)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "big").write_bytes(os.urandom(3 << 20))  # more than one of file_hash's chunks
+    (src / "empty").write_bytes(b"")
+    copied = asyncio.run(run_rsync(RsyncJob(src, tmp_path / "dst", itemize=True)))
+    assert copied.checksums == {n: mf.file_hash(src / n) for n in ("big", "empty")}
+
+
+def test_hard_links_read_once(tmp_path: Path) -> None:
+    _tree(tmp_path, 1)
+    reads: list[str] = []
+    real = mf.file_hash
+
+    def counted(path: Path | str, fmt: int = mf.FORMAT) -> str:
+        reads.append(os.path.relpath(path, tmp_path))
+        return real(path, fmt)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mf, "file_hash", counted)
+        built = mf.build(tmp_path, 1).by_path()
+    assert sorted(reads) == ["d/a.txt", ODD]  # "hard" is d/a.txt's inode
+    assert built["hard"].content == built["d/a.txt"].content
+
+
+def test_a_manifest_of_format_1_is_read_and_validated_by_its_sha256(tmp_path: Path) -> None:
+    """Manifests written before xxh128 (format 1) hold sha256s: they are well formed, a
+    migration validates against them (and catches a corrupted file with them), and the next
+    copy does not take their hashes for its own."""
+    root, sources = _migrated(tmp_path, 2)
+    for number in (1, 2):
+        path = mf.manifest_path(root, number)
+        data = json.loads(path.read_text())
+        assert data["format"] == mf.FORMAT == 2
+        data["format"] = 1
+        for entry in data["entries"]:
+            if entry["type"] == "f":
+                entry["content"] = mf.file_hash(root / entry["path"], 1)
+        path.write_text(json.dumps(data))
+    old = mf.load(mf.manifest_path(root, 2))
+    assert old.format == 1
+    assert validate(root, sources, [1, 2], full=True).ok
+    assert mf.build(root, 3, previous=old, written=frozenset()) == mf.build(root, 3)
+    target = root / "d" / "a.txt"
+    st = target.stat()
+    target.write_text("b2")  # same size; its times put back: only its contents tell
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    failed = {c.name: c.problems for c in validate(root, sources, [1, 2]).checks if not c.ok}
+    assert "not as its manifest says: 'd/a.txt'" in failed["contents"], failed
 
 
 def _good() -> dict[str, Any]:
     entry = {"path": "a", "type": "f", "size": 1, "mode": 0o644, "uid": 0, "gid": 0,
-             "mtime_ns": 1, "nlink": 1, "content": "0" * 64, "ino": 1, "ctime_ns": 1}  # fmt: skip
-    return {"format": 1, "number": 1, "entries": [entry, {**entry, "path": "b"}]}
+             "mtime_ns": 1, "nlink": 1, "content": "0" * 32, "ino": 1, "ctime_ns": 1}  # fmt: skip
+    return {"format": 2, "number": 1, "entries": [entry, {**entry, "path": "b"}]}
 
 
 def _with(**change: Any) -> dict[str, Any]:
@@ -140,7 +177,9 @@ def _with(**change: Any) -> dict[str, Any]:
     ("data", "says"),
     [
         ([], "not a JSON object"),
-        ({**_good(), "format": 2}, "format"),
+        ({**_good(), "format": 3}, "format"),
+        ({**_good(), "format": "2"}, "format"),
+        ({**_good(), "format": 1}, "no sha256 (64 hex digits)"),
         ({**_good(), "number": -1}, "number"),
         ({**_good(), "entries": None}, "no list"),
         (_with(path="a"), "twice"),
@@ -148,7 +187,9 @@ def _with(**change: Any) -> dict[str, Any]:
         (_with(path="/etc"), "not relative"),
         (_with(path="x/../y"), "not relative"),
         (_with(path=".zfsync/x"), "excluded"),
-        (_with(content="zz"), "not a sha256"),
+        (_with(content="zz"), "no xxh128 (32 hex digits)"),
+        (_with(content="0" * 64), "no xxh128"),
+        (_with(content="A" * 32), "no xxh128"),
         (_with(type="q"), "type"),
         (_with(size="1"), "wrong type"),
         (_with(size=-1), "negative"),
@@ -158,6 +199,15 @@ def _with(**change: Any) -> dict[str, Any]:
 def test_ill_formed_manifests(data: object, says: str) -> None:
     problems = mf.check(data)
     assert any(says in p for p in problems), problems
+
+
+def test_well_formed_manifests_of_each_format() -> None:
+    assert mf.check(_good()) == []
+    old = _good()
+    old["format"] = 1
+    for entry in old["entries"]:
+        entry["content"] = "0" * 64
+    assert mf.check(old) == []
 
 
 def test_pick() -> None:

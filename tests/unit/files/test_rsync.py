@@ -3,6 +3,7 @@ xattrs), excludes, delete, its progress and its errors."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 from pathlib import Path
@@ -10,7 +11,9 @@ from pathlib import Path
 import pytest
 import xxhash
 
-from zfsyncd.commands.runner import CommandRunner
+from zfsyncd.commands.errors import CommandNotFoundError
+from zfsyncd.commands.runner import CommandRunner, Transport
+from zfsyncd.files import rsync as rsync_module
 from zfsyncd.files.rsync import (
     RsyncError,
     RsyncJob,
@@ -239,3 +242,60 @@ async def test_itemize_names_the_files_whose_contents_it_wrote(tmp_path: Path) -
 
 def _xxh128(path: Path) -> str:
     return xxhash.xxh3_128_hexdigest(path.read_bytes())
+
+
+def _open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+async def test_output_larger_than_its_pipe_is_read_whole_between_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rsync's output is read every READ_EVERY seconds, not as it comes: with a pipe of
+    one page and reads far apart, rsync waits on the full pipe and nothing is lost (each
+    of 400 files is itemized, with its checksum); the pipe is closed after."""
+    monkeypatch.setattr(rsync_module._Output, "PIPE_SIZE", 4096)
+    monkeypatch.setattr(rsync_module._Output, "READ_EVERY", 0.1)
+    src = tmp_path / "src"
+    src.mkdir()
+    names = {f"file-{i:05d}-{'x' * 40}" for i in range(400)}
+    for name in names:
+        (src / name).write_text(name)
+    before = _open_fds()
+    seen: list[int] = []
+    result = await run_rsync(RsyncJob(src, tmp_path / "dst", itemize=True), seen.append)
+    assert result.written == names
+    assert result.checksums == {n: _xxh128(src / n) for n in names}
+    assert seen[-1] == result.bytes == sum(len(n) for n in names)
+    assert _open_fds() == before
+
+
+async def test_a_stopped_or_failed_rsync_leaves_no_process_or_pipe(tmp_path: Path) -> None:
+    """Cancelled while it runs (the engine stopping a step): its process group is killed
+    and the pipes closed; a failure and a missing program close them too."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "big").write_bytes(os.urandom(1 << 20))
+    before = _open_fds()
+    # a prefix that says its pid and waits before it runs rsync: the stop finds it running
+    script = 'echo $$ > "$0.pid"; sleep 30; exec "$@"'
+    runner = CommandRunner(transport=Transport(prefix=("sh", "-c", script, str(src))))
+    task = asyncio.ensure_future(run_rsync(RsyncJob(src, tmp_path / "dst"), runner=runner))
+    for _ in range(100):
+        if (src.with_suffix(".pid")).exists():
+            break
+        await asyncio.sleep(0.05)
+    pid = int(src.with_suffix(".pid").read_text() or 0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert _open_fds() == before
+    with pytest.raises(RsyncError):
+        await run_rsync(RsyncJob(tmp_path / "missing", tmp_path / "dst"))
+    assert _open_fds() == before
+    missing = CommandRunner(transport=Transport(prefix=("/no/such/program",)))
+    with pytest.raises(CommandNotFoundError):
+        await run_rsync(RsyncJob(src, tmp_path / "dst"), runner=missing)
+    assert _open_fds() == before

@@ -7,7 +7,7 @@ The modules:
 - sources.py     the two kinds of source, read into one `SourceSnapshot` model
 - exclusions.py  the one list of what is not content: rsync, the manifest and validation
                  all use it (the seed's validation failed while they each had their own)
-- manifest.py    a tree's manifest (path, type, size, mode, owner, mtime, sha256), stored
+- manifest.py    a tree's manifest (path, type, size, mode, owner, mtime, content hash), stored
                  in the dataset's metadata directory `.zfsync/`; its well-formedness check
 - history.py     the ZFS side: snapshot names and properties of a migrated snapshot, and
                  what is left to migrate given those already there (`--limit`)

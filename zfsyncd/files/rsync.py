@@ -9,7 +9,8 @@ with carriage returns, e.g. `  1,234,567  45%  12.34MB/s  0:00:01 (xfr#3, to-chk
 With `itemize`, rsync also says on stdout what it did to each item and, for a file whose
 contents it sent, their checksum (`--out-format=%i %C %n`, e.g. `>f.st...... 3f2a...e1
 dir/name`; 32 spaces where there is none), and the result names the files whose contents
-it wrote, with those checksums.
+it wrote, with those checksums. That output is read in batches, every `_Output.READ_EVERY`
+seconds, not line by line (`_Output` says why).
 
 The checksum is rsync's whole-file xxh128 (XXH3, 128 bits; `--checksum-choice=xxh128`,
 what rsync 3.2 and later choose by themselves): the sender's of the data it read, which

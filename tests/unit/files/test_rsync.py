@@ -42,63 +42,27 @@ def _set_xattr(path: Path) -> None:
         raise
 
 
+#: what every rsync gets (the module's docstring)
+ALWAYS = ["rsync", "-aHAX", "--numeric-ids", "--modify-window=-1"]
+PROGRESS = "--info=progress2"
+ITEMIZE = ["--checksum-choice=xxh128", "--out-format=%i %C %n"]
+
+
 @pytest.mark.parametrize(
     ("job", "argv"),
     [
         (
             RsyncJob(Path("/src"), Path("/dst/")),
-            [
-                "rsync",
-                "-aHAX",
-                "--numeric-ids",
-                "--modify-window=-1",
-                "--delete",
-                "--info=progress2",
-                "/src/",
-                "/dst/",
-            ],
+            [*ALWAYS, "--delete", PROGRESS, "/src/", "/dst/"],
         ),
         (
             RsyncJob(Path("/s"), Path("/d"), excludes=("*.log", "-x y"), delete=False),
-            [
-                "rsync",
-                "-aHAX",
-                "--numeric-ids",
-                "--modify-window=-1",
-                "--exclude=*.log",
-                "--exclude=-x y",
-                "--info=progress2",
-                "/s/",
-                "/d/",
-            ],
+            [*ALWAYS, "--exclude=*.log", "--exclude=-x y", PROGRESS, "/s/", "/d/"],
         ),
-        (
-            RsyncJob(Path("/"), Path("/d")),
-            [
-                "rsync",
-                "-aHAX",
-                "--numeric-ids",
-                "--modify-window=-1",
-                "--delete",
-                "--info=progress2",
-                "/",
-                "/d/",
-            ],
-        ),
+        (RsyncJob(Path("/"), Path("/d")), [*ALWAYS, "--delete", PROGRESS, "/", "/d/"]),
         (
             RsyncJob(Path("/s"), Path("/d"), itemize=True),
-            [
-                "rsync",
-                "-aHAX",
-                "--numeric-ids",
-                "--modify-window=-1",
-                "--delete",
-                "--info=progress2",
-                "--checksum-choice=xxh128",
-                "--out-format=%i %C %n",
-                "/s/",
-                "/d/",
-            ],
+            [*ALWAYS, "--delete", PROGRESS, *ITEMIZE, "/s/", "/d/"],
         ),
     ],
 )

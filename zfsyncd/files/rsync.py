@@ -13,7 +13,7 @@ it wrote, with those checksums. That output is read in batches, every `_Output.R
 seconds, not line by line (`_Output` says why).
 
 The checksum is rsync's whole-file xxh128 (XXH3, 128 bits; `--checksum-choice=xxh128`,
-what rsync 3.2 and later choose by themselves): the sender's of the data it read, which
+what rsync 3.2.3 and later choose by themselves): the sender's of the data it read, which
 the receiver checks against the data it wrote before it renames the file into place (a
 mismatch is sent again, then fails the run). rsync makes it in every transfer, so knowing
 it costs nothing; ops/migration/manifest.py keeps it as a file's content hash.
@@ -161,9 +161,9 @@ class _Output:
     event loop, but emptied every READ_EVERY seconds and once rsync ended. rsync writes a
     line per file (its progress, its itemized change); an event loop reading each as it
     comes woke once a line, which in the lab's emulated guest cost more than a copy's own
-    difference from a bare rsync (0.1 s a copy of 40 files: bench/migration.py's rsync
-    phase). So the wake-ups follow the clock, not the number of files. The pipe is made
-    large (PIPE_SIZE, where the kernel allows) so that rsync does not wait on a full pipe
+    difference from a bare rsync (0.1 s a copy of 40 files: bench/rsync_callers.py). So
+    the wake-ups follow the clock, not the number of files. The pipe is made large
+    (PIPE_SIZE, where the kernel allows) so that rsync does not wait on a full pipe
     between two reads."""
 
     READ_EVERY = 0.1

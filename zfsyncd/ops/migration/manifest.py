@@ -70,6 +70,16 @@ _CHUNK = 1 << 20
 HASH_WORKERS = min(4, os.cpu_count() or 1)
 
 
+#: what says a file is the one a manifest entry was made of: inode, size, mtime, ctime
+#: (the module's docstring: contents written since change the ctime, which no one can set
+#: back)
+Identity = tuple[int, int, int, int]
+
+
+def identity(st: os.stat_result) -> Identity:
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 @dataclass(frozen=True)
 class Entry:
     path: str
@@ -85,6 +95,10 @@ class Entry:
     content: str = ""
     ino: int = 0
     ctime_ns: int = 0
+
+    def identity(self) -> Identity:
+        """The Identity of the file this entry was made of (its cache fields)."""
+        return (self.ino, self.size, self.mtime_ns, self.ctime_ns)
 
     def comparable(self) -> tuple[object, ...]:
         """What two trees must share for this path: everything but the cache fields, and a
@@ -137,16 +151,6 @@ def file_hash(path: Path | str, fmt: int = FORMAT) -> str:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-#: what says a file is the one a manifest entry was made of: inode, size, mtime, ctime
-#: (the module's docstring: contents written since change the ctime, which no one can set
-#: back)
-Identity = tuple[int, int, int, int]
-
-
-def identity(st: os.stat_result) -> Identity:
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def walk(root: Path) -> list[tuple[str, os.stat_result]]:
@@ -229,8 +233,7 @@ def _reused(old: Entry | None, st: os.stat_result, wrote: bool) -> str | None:
     very file that manifest recorded (inode, size, mtime, ctime); else None."""
     if old is None or old.type != "f" or wrote:
         return None
-    same = (old.ino, old.size, old.mtime_ns, old.ctime_ns) == identity(st)
-    return old.content if same else None
+    return old.content if old.identity() == identity(st) else None
 
 
 def hash_files(paths: list[str]) -> list[str]:
@@ -268,21 +271,16 @@ class _Written:
     ENTRIES = 50_000
 
     def __init__(self) -> None:
-        self._kept: OrderedDict[str, tuple[tuple[int, int, int, int], Manifest]] = OrderedDict()
+        self._kept: OrderedDict[str, tuple[Identity, Manifest]] = OrderedDict()
         self._lock = threading.Lock()  # the copies' file work runs in threads
 
-    @staticmethod
-    def _identity(path: Path) -> tuple[int, int, int, int]:
-        st = os.stat(path)
-        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
     def keep(self, path: Path, manifest: Manifest) -> None:
-        identity = self._identity(path)
+        written = identity(os.stat(path))
         with self._lock:
             self._kept.pop(str(path), None)
             if len(manifest.entries) > self.ENTRIES:
                 return
-            self._kept[str(path)] = (identity, manifest)
+            self._kept[str(path)] = (written, manifest)
             while sum(len(m.entries) for _, m in self._kept.values()) > self.ENTRIES:
                 self._kept.popitem(last=False)
 
@@ -292,7 +290,7 @@ class _Written:
         if kept is None:
             return None
         try:
-            same = self._identity(path) == kept[0]
+            same = identity(os.stat(path)) == kept[0]
         except OSError:
             return None
         return kept[1] if same else None

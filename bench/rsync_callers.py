@@ -26,9 +26,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.migration import RSYNC, make_pool, make_source, sh
+from bench.migration import make_pool, make_source, sh
+from bench.migration_rsync import variant_argv, variant_bare, zfsyncd_job
 from zfsyncd.files.rsync import RsyncJob, rsync_argv, run_rsync
-from zfsyncd.ops.migration.exclusions import rsync_excludes
 
 POOL = "zbenchc"
 WORK = Path("/var/tmp/zfsyncd-bench-callers")
@@ -37,15 +37,15 @@ TARGET = Path(f"/mnt/{POOL}/d")
 
 
 def job(n: int) -> RsyncJob:
-    return RsyncJob(SOURCE / f"s{n}", TARGET, excludes=rsync_excludes(), itemize=True)
+    return zfsyncd_job(SOURCE, TARGET, n)
 
 
 def bare(n: int) -> None:
-    subprocess.run([*RSYNC, f"{SOURCE}/s{n}/", f"{TARGET}/"], check=True)
+    variant_bare(SOURCE, TARGET, n)
 
 
 def argv_devnull(n: int) -> None:
-    subprocess.run(rsync_argv(job(n)), check=True, stdout=subprocess.DEVNULL)
+    variant_argv(SOURCE, TARGET, n)
 
 
 async def _spawn(n: int, stdout: int) -> asyncio.subprocess.Process:

@@ -303,9 +303,9 @@ def report(
     for made in (f"{POOL}/bare{run}", f"{POOL}/m{run}"):  # room for the next run
         sh("zfs", "destroy", "-r", made)
     # a destroy's blocks are freed in the background over the next txgs: without the wait
-    # the next run's bare side, which goes first, paid for them (until 2026-12-01 22:50
-    # bare's first snapshot took 5.5 to 7.2 s in runs 2 to 7 against 5.0 s in run 1, and
-    # runs after the first favoured the migration)
+    # the next run's first side paid for them (until 2026-12-01 22:50 that was always
+    # bare, whose first snapshot took 5.5 to 7.2 s in runs 2 to 7 against 5.0 s in run
+    # 1: runs after the first favoured the migration)
     sh("zpool", "wait", "-t", "free", POOL)
     print(f"bare rsync + zfs snapshot: {bare_s:.1f} s")
     print(*bare_phases.lines(bare_s), sep="\n")
